@@ -1,0 +1,515 @@
+//! Errors. Each variant says what went wrong and what to check.
+//!
+//! No variant ever holds a token, code, secret or cookie value. Claim values
+//! appear only where they are not secret (issuers, audiences, group ids) and
+//! never the value the user's token held for a required claim.
+
+use std::fmt;
+
+/// Any error of this crate.
+///
+/// The variants sort errors by who must act: [`Error::Config`] the operator
+/// (fix the config), [`Error::Discovery`] and [`Error::Http`] the operator or
+/// the provider, [`Error::Callback`] a bad or replayed browser request (HTTP
+/// 400), [`Error::Token`] a provider response that failed validation
+/// (HTTP 401), [`Error::Access`] a valid login that policy refuses (HTTP 403).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The provider's metadata or keys could not be used.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// A request to the provider failed.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The callback (the browser's return from the provider) was refused.
+    #[error(transparent)]
+    Callback(#[from] CallbackError),
+    /// The provider's token response or ID token failed validation.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The login was valid, but policy refuses it.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+}
+
+/// A configuration error; the message names the field to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A field has a value that cannot work.
+    #[error("config field `{field}`: {reason}")]
+    Invalid {
+        /// The field's name, as written in the TOML form.
+        field: &'static str,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+    /// A required field is missing.
+    #[error("config field `{field}` is required")]
+    Missing {
+        /// The field's name, as written in the TOML form.
+        field: &'static str,
+    },
+    /// The environment variable named by `client_secret_env` is not set.
+    #[error(
+        "config field `client_secret_env` names the environment variable `{variable}`, which is not set or not valid UTF-8"
+    )]
+    MissingEnvironmentVariable {
+        /// The variable's name.
+        variable: String,
+    },
+    /// The TOML or JSON text could not be read.
+    #[error("config could not be parsed: {message}")]
+    Parse {
+        /// The parser's message: the line, column and field at fault.
+        message: String,
+    },
+    /// The config file could not be read.
+    #[error("config file `{path}` could not be read")]
+    Io {
+        /// The path as given.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The provider's metadata or key set could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscoveryError {
+    /// The metadata's `issuer` is not the configured issuer.
+    #[error(
+        "the provider's metadata says issuer `{published}`, but the configured issuer is `{configured}`{hint}"
+    )]
+    IssuerMismatch {
+        /// The issuer the config leads to.
+        configured: String,
+        /// The issuer the provider publishes.
+        published: String,
+        /// A short hint on the difference, or empty.
+        hint: IssuerHint,
+    },
+    /// A required metadata member is missing.
+    #[error("the provider's metadata has no `{field}`")]
+    MissingField {
+        /// The metadata member's name.
+        field: &'static str,
+    },
+    /// A provider URL is not https, and not on a loopback host.
+    #[error(
+        "the provider's `{field}` is `{url}`: provider URLs must use https (plain http is allowed only for loopback hosts)"
+    )]
+    InsecureUrl {
+        /// The metadata member or config field.
+        field: &'static str,
+        /// The URL.
+        url: String,
+    },
+    /// The metadata or key set is not valid JSON of the expected form.
+    #[error("the provider's {document} is not valid: {message}")]
+    InvalidDocument {
+        /// `metadata` or `JWKS`.
+        document: &'static str,
+        /// What the parser said.
+        message: String,
+    },
+    /// The provider's key set holds no key this crate can use.
+    #[error(
+        "the provider's JWKS at `{jwks_uri}` holds no usable signing key ({skipped} skipped: unknown type or curve, `use: enc`, RSA under 2048 bits, or malformed)"
+    )]
+    NoUsableKeys {
+        /// Where the key set came from.
+        jwks_uri: String,
+        /// How many entries were skipped.
+        skipped: usize,
+    },
+    /// The provider's keys could not be refreshed and none are cached.
+    #[error("the provider's keys are not available")]
+    KeysUnavailable(#[source] Box<Error>),
+}
+
+/// Explains how two issuers differ, when the difference is a common mistake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssuerHint {
+    /// No hint.
+    None,
+    /// Only a trailing `/` differs.
+    TrailingSlash,
+    /// Only the letter case differs.
+    Case,
+}
+
+impl fmt::Display for IssuerHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => Ok(()),
+            Self::TrailingSlash => f.write_str(
+                " (they differ only by a trailing `/`: issuers are compared exactly, so set `metadata_url` to the issuer the provider publishes)",
+            ),
+            Self::Case => f.write_str(
+                " (they differ only in letter case: issuers are compared exactly, so set `metadata_url` to the issuer the provider publishes)",
+            ),
+        }
+    }
+}
+
+/// A request to the provider failed.
+///
+/// The URL is shown without its query string, so no token or code in it can
+/// leak into a log.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} `{url}` failed: {kind}")]
+pub struct HttpError {
+    pub(crate) what: &'static str,
+    pub(crate) url: String,
+    pub(crate) kind: HttpErrorKind,
+    #[source]
+    pub(crate) source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl HttpError {
+    /// What went wrong.
+    pub fn kind(&self) -> &HttpErrorKind {
+        &self.kind
+    }
+
+    /// The URL that was requested, without its query string.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// What went wrong with an HTTP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpErrorKind {
+    /// No answer within the configured timeout.
+    Timeout,
+    /// The connection could not be made (DNS, TCP or TLS).
+    Connect,
+    /// The provider answered with an unexpected status.
+    Status(u16),
+    /// The provider answered with a redirect; redirects are not followed.
+    Redirect(u16),
+    /// The response body was larger than the cap.
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The response body is not what was expected (wrong content type, bad JSON).
+    InvalidBody(String),
+    /// Any other transport failure.
+    Other,
+}
+
+impl fmt::Display for HttpErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("no answer before the timeout"),
+            Self::Connect => f.write_str("could not connect (check the host name, port and TLS)"),
+            Self::Status(code) => write!(f, "the provider answered HTTP {code}"),
+            Self::Redirect(code) => write!(
+                f,
+                "the provider answered with a redirect (HTTP {code}), which is not followed: configure the final URL"
+            ),
+            Self::TooLarge { limit } => write!(f, "the response is larger than {limit} bytes"),
+            Self::InvalidBody(reason) => write!(f, "the response is not valid: {reason}"),
+            Self::Other => f.write_str("the request failed"),
+        }
+    }
+}
+
+/// The browser's return from the provider was refused. Answer HTTP 400.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The provider sent the user back with an error instead of a code.
+    ///
+    /// `description` is the provider's text, kept as plain text: escape it
+    /// before putting it in HTML.
+    #[error("the provider refused the login: `{error}`{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Provider {
+        /// The OAuth 2.0 error code, such as `access_denied`.
+        error: String,
+        /// The provider's `error_description`, if any.
+        description: Option<String>,
+    },
+    /// A required callback parameter is missing.
+    #[error("the callback has no `{0}` parameter")]
+    MissingParameter(&'static str),
+    /// A callback parameter appears more than once.
+    #[error("the callback has the parameter `{0}` more than once")]
+    DuplicateParameter(String),
+    /// The callback could not be parsed.
+    #[error("the callback is not valid form data")]
+    Malformed,
+    /// `state` does not match the pending login: a forged or crossed callback.
+    #[error(
+        "the callback's `state` does not match this browser's pending login (a forged request, or a callback for another login)"
+    )]
+    StateMismatch,
+    /// The pending login is older than `pending_login_lifetime_seconds`.
+    #[error(
+        "the login took longer than {lifetime_seconds} s (`pending_login_lifetime_seconds`); start again"
+    )]
+    Expired {
+        /// The configured lifetime.
+        lifetime_seconds: u64,
+    },
+    /// The pending login was started for another provider.
+    #[error("the pending login was started with issuer `{pending}`, not this client's `{client}`")]
+    WrongProvider {
+        /// The issuer stored in the pending login.
+        pending: String,
+        /// This client's issuer.
+        client: String,
+    },
+    /// RFC 9207: the callback's `iss` is not this provider's issuer (a mix-up attack).
+    #[error(
+        "the callback's `iss` is `{found}`, not the provider's issuer `{expected}` (RFC 9207 mix-up defence)"
+    )]
+    IssuerMismatch {
+        /// The provider's issuer.
+        expected: String,
+        /// What the callback said.
+        found: String,
+    },
+    /// RFC 9207: the provider promises an `iss` parameter, and it is missing.
+    #[error(
+        "the provider advertises `authorization_response_iss_parameter_supported`, but the callback has no `iss`"
+    )]
+    MissingIssuer,
+}
+
+/// The provider's token response or ID token failed validation. Answer HTTP 401.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The token endpoint refused the code.
+    #[error("the token endpoint refused the code: `{error}`{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Exchange {
+        /// The OAuth 2.0 error code, such as `invalid_grant`.
+        error: String,
+        /// The provider's `error_description`, if any.
+        description: Option<String>,
+    },
+    /// The token response could not be read.
+    #[error("the token response is not valid: {0}")]
+    InvalidResponse(String),
+    /// The token response has no `id_token` (is `openid` among the scopes?).
+    #[error("the token response has no `id_token`: check that the scopes include `openid`")]
+    MissingIdToken,
+    /// Not a compact JWS.
+    #[error("the ID token is not a compact JWS: {0}")]
+    Malformed(&'static str),
+    /// `alg: none` in any spelling: an unsigned token.
+    #[error("the ID token is unsigned (`alg: none`); unsigned tokens are never accepted")]
+    Unsigned,
+    /// The token's algorithm is not allowed.
+    #[error(
+        "the ID token is signed with `{alg}`, which is not allowed here; check `allowed_algorithms` and the provider's `id_token_signing_alg_values_supported`"
+    )]
+    AlgorithmNotAllowed {
+        /// The header's `alg`, as sent (clipped to 32 characters).
+        alg: String,
+    },
+    /// No key in the provider's key set fits the token's `kid` and algorithm.
+    #[error(
+        "no key in the provider's JWKS fits the ID token (kid {}, alg `{alg}`), even after fetching the keys again", kid.as_deref().map(|k| format!("`{k}`")).unwrap_or_else(|| "absent".into())
+    )]
+    UnknownKey {
+        /// The header's `kid`, if any (clipped to 128 characters).
+        kid: Option<String>,
+        /// The header's `alg`.
+        alg: String,
+    },
+    /// The signature does not verify.
+    #[error("the ID token's signature does not verify with the provider's keys")]
+    BadSignature,
+    /// `iss` is not the provider's issuer.
+    #[error("the ID token's `iss` is `{found}`, not the provider's issuer `{expected}`")]
+    IssuerMismatch {
+        /// The provider's issuer.
+        expected: String,
+        /// The token's `iss`.
+        found: String,
+    },
+    /// `aud` does not contain this client id.
+    #[error("the ID token's `aud` does not contain this client id `{client_id}`")]
+    AudienceMismatch {
+        /// This client's id.
+        client_id: String,
+    },
+    /// `aud` contains an audience that is not trusted.
+    #[error(
+        "the ID token's `aud` holds `{audience}`, which is neither this client nor a trusted audience; add it to `trusted_audiences` if it is expected"
+    )]
+    UntrustedAudience {
+        /// The untrusted audience.
+        audience: String,
+    },
+    /// `azp` is present and not this client id.
+    #[error("the ID token's `azp` is `{azp}`, not this client id `{client_id}`")]
+    AuthorizedPartyMismatch {
+        /// The token's `azp`.
+        azp: String,
+        /// This client's id.
+        client_id: String,
+    },
+    /// A required claim is missing.
+    #[error("the ID token has no `{0}` claim")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type.
+    #[error("the ID token's `{claim}` claim is not {expected}")]
+    InvalidClaim {
+        /// The claim's name.
+        claim: &'static str,
+        /// What it should be, such as "a number".
+        expected: &'static str,
+    },
+    /// `exp` is in the past, beyond the allowed skew.
+    #[error(
+        "the ID token expired at {exp} (now {now}, allowed skew {skew_seconds} s): check both clocks"
+    )]
+    Expired {
+        /// The token's `exp` (Unix seconds).
+        exp: i64,
+        /// This machine's clock (Unix seconds).
+        now: i64,
+        /// The allowed skew.
+        skew_seconds: u64,
+    },
+    /// `iat` is in the future, beyond the allowed skew.
+    #[error(
+        "the ID token was issued in the future (`iat` {iat}, now {now}, allowed skew {skew_seconds} s): check both clocks"
+    )]
+    IssuedInFuture {
+        /// The token's `iat`.
+        iat: i64,
+        /// This machine's clock.
+        now: i64,
+        /// The allowed skew.
+        skew_seconds: u64,
+    },
+    /// `nbf` is in the future, beyond the allowed skew.
+    #[error(
+        "the ID token is not valid before {nbf} (now {now}, allowed skew {skew_seconds} s): check both clocks"
+    )]
+    NotYetValid {
+        /// The token's `nbf`.
+        nbf: i64,
+        /// This machine's clock.
+        now: i64,
+        /// The allowed skew.
+        skew_seconds: u64,
+    },
+    /// `nonce` is missing or not the one sent: a replayed or injected token.
+    #[error("the ID token's `nonce` is not the one this login sent (a replayed or injected token)")]
+    NonceMismatch,
+    /// `at_hash` does not match the access token.
+    #[error("the ID token's `at_hash` does not match the access token")]
+    AccessTokenHashMismatch,
+    /// `c_hash` does not match the authorization code.
+    #[error("the ID token's `c_hash` does not match the authorization code")]
+    CodeHashMismatch,
+    /// `auth_time` is older than the `max_age` the login asked for.
+    #[error(
+        "the user authenticated at {auth_time}, longer ago than the requested `max_age` of {max_age} s (allowed skew {skew_seconds} s)"
+    )]
+    AuthenticationTooOld {
+        /// The token's `auth_time`.
+        auth_time: i64,
+        /// The requested `max_age`.
+        max_age: u64,
+        /// The allowed skew.
+        skew_seconds: u64,
+    },
+    /// The userinfo response's `sub` is not the ID token's.
+    #[error("the userinfo response is for another user: its `sub` differs from the ID token's")]
+    UserinfoSubjectMismatch,
+}
+
+/// A valid login refused by policy. Answer HTTP 403.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessError {
+    /// The required claim is missing or has another value.
+    ///
+    /// The user's value is deliberately not included.
+    #[error("the required claim `{claim}` is missing or does not hold the required value")]
+    RequiredClaim {
+        /// The claim's name.
+        claim: String,
+    },
+    /// The login maps to no role, and the no-role policy refuses it.
+    #[error(
+        "no role mapping matches this user (claim `{claim}` held {}): the no-role policy refuses the login", format_values(values)
+    )]
+    NoRole {
+        /// The claim that was read (the groups claim).
+        claim: String,
+        /// What it held (group ids are not secrets).
+        values: Vec<String>,
+    },
+}
+
+fn format_values(values: &[String]) -> String {
+    if values.is_empty() {
+        return "nothing".to_owned();
+    }
+    const SHOWN: usize = 20;
+    let mut text = values
+        .iter()
+        .take(SHOWN)
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if values.len() > SHOWN {
+        text.push_str(&format!(" and {} more", values.len() - SHOWN));
+    }
+    text
+}
+
+/// Clips a string taken from a hostile input before it goes into an error.
+pub(crate) fn clip(value: &str, max: usize) -> String {
+    match value.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_what_to_fix() {
+        let e = Error::from(ConfigError::Invalid {
+            field: "redirect_uri",
+            reason: "must be an absolute URL".into(),
+        });
+        assert_eq!(
+            e.to_string(),
+            "config field `redirect_uri`: must be an absolute URL"
+        );
+        let e = AccessError::NoRole {
+            claim: "groups".into(),
+            values: vec!["g1".into()],
+        };
+        assert!(e.to_string().contains("claim `groups` held `g1`"));
+    }
+
+    #[test]
+    fn clip_keeps_short_values_and_cuts_long_ones() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("abcdef", 3), "abc…");
+        assert_eq!(clip("ééé", 2), "éé…");
+    }
+}
