@@ -90,7 +90,9 @@ impl fmt::Display for Algorithm {
 
 /// The name is not a supported algorithm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a supported signing algorithm (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512)")]
+#[error(
+    "`{0}` is not a supported signing algorithm (RS256/384/512, PS256/384/512, ES256/384/512, EdDSA, HS256/384/512)"
+)]
 pub struct UnknownAlgorithm(pub String);
 
 impl FromStr for Algorithm {

@@ -34,6 +34,26 @@ pub enum Error {
     /// The login was valid, but policy refuses it.
     #[error(transparent)]
     Access(#[from] AccessError),
+    /// A login could not be started with these options.
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+/// A login could not be started with these options. Answer HTTP 400.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// `return_to` is not a path on this app's own origin.
+    #[error("`return_to` was refused: {reason}")]
+    UnsafeReturnTo {
+        /// Why.
+        reason: &'static str,
+    },
+    /// An extra parameter would replace one the crate sets itself.
+    #[error(
+        "the authorization parameter `{0}` is set by this crate and cannot be given as an extra parameter"
+    )]
+    ReservedParameter(String),
 }
 
 /// A configuration error; the message names the field to fix.
@@ -450,7 +470,8 @@ pub enum AccessError {
     },
     /// The login maps to no role, and the no-role policy refuses it.
     #[error(
-        "no role mapping matches this user (claim `{claim}` held {}): the no-role policy refuses the login", format_values(values)
+        "no role mapping matches this user (claim `{claim}` held {}): the no-role policy refuses the login",
+        format_values(values)
     )]
     NoRole {
         /// The claim that was read (the groups claim).

@@ -154,7 +154,10 @@ mod tests {
         assert_ne!(a, b);
         // 32 bytes = 256 bits -> 43 base64url characters.
         assert_eq!(a.len(), 43);
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
     }
 
     #[test]

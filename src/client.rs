@@ -1,0 +1,515 @@
+//! [`Client`]: one discovered provider and this app's registration with it.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    EndpointNotSet, EndpointSet, ExtraTokenFields, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse as _,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::algorithm::Algorithm;
+use crate::config::{ClientAuth, Config, UserinfoPolicy};
+use crate::error::{AccessError, CallbackError, Error, TokenError};
+use crate::flow::{Callback, PendingLogin, Start, authorization_url};
+use crate::http::HttpClient;
+use crate::identity::{self, ClaimNames, Identity};
+use crate::provider::Provider;
+use crate::roles::{NoRolePolicy, RoleMapper, RoleMappingTable};
+use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken, constant_time_eq};
+use crate::token::{Expectations, IdTokenClaims, Jws, check_claims};
+
+/// The relying party: a discovered provider, this app's registration with
+/// it, and the role mapper. Cheap to clone (it is a few `Arc`s); share one
+/// per provider across the app.
+///
+/// ```no_run
+/// use oidc_login::{Callback, Client, Config, Start};
+///
+/// # async fn run() -> Result<(), oidc_login::Error> {
+/// let config = Config::from_file("oidc.toml")?;
+/// let client = Client::discover(config).await?;
+///
+/// // "Sign in" clicked: keep `pending` in the session, redirect to `url`.
+/// let (url, pending) = client.start(Start::default().return_to("/admin"))?;
+///
+/// // The provider sent the browser back to the redirect URI:
+/// let callback = Callback::from_query("code=...&state=...")?;
+/// let login = client.finish(pending, callback).await?;
+/// println!("{} has roles {:?}", login.identity.subject, login.identity.roles);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    config: Arc<Config>,
+    provider: Arc<Provider>,
+    http: HttpClient,
+    oauth: Arc<OAuthClient>,
+    roles: Arc<dyn RoleMapper>,
+    clock: fn() -> SystemTime,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("issuer", &self.provider.metadata.issuer)
+            .field("client_id", &self.config.client_id())
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A finished login.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Login {
+    /// Who signed in, with roles.
+    pub identity: Identity,
+    /// The tokens the provider issued.
+    pub tokens: Tokens,
+    /// The checked `return_to` path given to [`Client::start`], if any.
+    pub return_to: Option<String>,
+}
+
+/// The tokens of a login. `Debug` shows none of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Tokens {
+    /// The access token, for the provider's APIs (userinfo, Graph).
+    pub access_token: AccessToken,
+    /// The refresh token, when `offline_access` was granted.
+    pub refresh_token: Option<RefreshToken>,
+    /// The raw ID token.
+    pub id_token: IdToken,
+    /// When the access token expires (Unix seconds), if the provider said.
+    pub expires_at: Option<i64>,
+    /// The scopes granted, if the provider said.
+    pub scopes: Vec<String>,
+}
+
+/// The token response's OpenID Connect member, kept raw: this crate parses
+/// and checks it itself.
+#[derive(Clone, Serialize, Deserialize)]
+struct IdTokenField {
+    #[serde(default)]
+    id_token: Option<String>,
+}
+
+impl std::fmt::Debug for IdTokenField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdTokenField([redacted])")
+    }
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+type TokenResponse = StandardTokenResponse<IdTokenField, BasicTokenType>;
+
+/// `oauth2`'s client, for the token exchange only.
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    TokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+impl Client {
+    /// Fetches the provider's metadata and keys, checks them against the
+    /// config, and builds the client. The role mapper is a
+    /// [`RoleMappingTable`] of the config's `role_mapping` rows.
+    pub async fn discover(config: Config) -> Result<Self, Error> {
+        let http = HttpClient::new(config.http_timeout())?;
+        let provider = Provider::discover(&config, &http).await?;
+        if provider.metadata.userinfo_endpoint.is_none()
+            && config.userinfo() != UserinfoPolicy::Never
+        {
+            tracing::warn!(
+                target: "oidc_login::provider",
+                "the provider has no `userinfo_endpoint`; identities come from the ID token alone"
+            );
+        }
+        let mut oauth = oauth2::Client::new(oauth2::ClientId::new(config.client_id().to_owned()))
+            .set_token_uri(oauth2::TokenUrl::from_url(
+                provider.metadata.token_endpoint.clone(),
+            ))
+            .set_redirect_uri(oauth2::RedirectUrl::from_url(config.redirect_uri().clone()));
+        match config.client_auth() {
+            ClientAuth::None => {}
+            ClientAuth::SecretBasic(secret) => {
+                oauth = oauth
+                    .set_client_secret(oauth2::ClientSecret::new(secret.expose_secret().to_owned()))
+                    .set_auth_type(oauth2::AuthType::BasicAuth);
+            }
+            ClientAuth::SecretPost(secret) => {
+                oauth = oauth
+                    .set_client_secret(oauth2::ClientSecret::new(secret.expose_secret().to_owned()))
+                    .set_auth_type(oauth2::AuthType::RequestBody);
+            }
+        }
+        let roles: Arc<dyn RoleMapper> = Arc::new(RoleMappingTable::from_rows(
+            config.role_mapping().iter().cloned(),
+        ));
+        tracing::info!(
+            target: "oidc_login::provider",
+            issuer = %provider.metadata.issuer,
+            keys = provider.keys.current().len(),
+            algorithms = ?provider.metadata.signing_algorithms,
+            "provider discovered"
+        );
+        Ok(Self {
+            config: Arc::new(config),
+            provider: Arc::new(provider),
+            http,
+            oauth: Arc::new(oauth),
+            roles,
+            clock: SystemTime::now,
+        })
+    }
+
+    /// Replaces the role mapper (by default a [`RoleMappingTable`] of the
+    /// config's rows).
+    pub fn with_role_mapper(mut self, mapper: impl RoleMapper) -> Self {
+        self.roles = Arc::new(mapper);
+        self
+    }
+
+    /// Replaces the clock, for tests that need time to pass.
+    pub fn with_clock(mut self, now: fn() -> SystemTime) -> Self {
+        self.clock = now;
+        self
+    }
+
+    /// The config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The provider's issuer.
+    pub fn issuer(&self) -> &str {
+        &self.provider.metadata.issuer
+    }
+
+    /// The ID token algorithms this client accepts from this provider.
+    pub fn signing_algorithms(&self) -> &[Algorithm] {
+        &self.provider.metadata.signing_algorithms
+    }
+
+    /// The provider's `end_session_endpoint`, if it has one.
+    pub fn end_session_endpoint(&self) -> Option<&Url> {
+        self.provider.metadata.end_session_endpoint.as_ref()
+    }
+
+    fn now(&self) -> i64 {
+        match (self.clock)().duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(_) => 0,
+        }
+    }
+
+    /// Starts a login: returns the provider URL to redirect the browser to,
+    /// and the [`PendingLogin`] to keep until the callback. Each call makes a
+    /// fresh `state`, `nonce` and PKCE verifier.
+    pub fn start(&self, options: Start) -> Result<(Url, PendingLogin), Error> {
+        Ok(authorization_url(
+            &self.config,
+            &self.provider.metadata.authorization_endpoint,
+            &self.provider.metadata.issuer,
+            options,
+            self.now(),
+        )?)
+    }
+
+    /// Finishes a login: checks the callback against the pending login,
+    /// redeems the code, validates the ID token in full, reads userinfo when
+    /// the policy says so, checks the required claim and maps the roles.
+    ///
+    /// `pending` is taken by value: a pending login is finished once,
+    /// whatever the outcome.
+    pub async fn finish(&self, pending: PendingLogin, callback: Callback) -> Result<Login, Error> {
+        let code = self.check_callback(&pending, &callback)?;
+
+        let response = self
+            .oauth
+            .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(oauth2::PkceCodeVerifier::new(
+                pending.pkce_verifier.expose_secret().to_owned(),
+            ))
+            .request_async(&self.http)
+            .await
+            .map_err(exchange_error)?;
+
+        let raw_id_token = response
+            .extra_fields()
+            .id_token
+            .clone()
+            .ok_or(TokenError::MissingIdToken)?;
+        let access_token = AccessToken::new(response.access_token().secret().clone());
+        let claims = self
+            .validate(
+                &raw_id_token,
+                Some(pending.nonce.expose_secret()),
+                pending.max_age,
+                Some(access_token.expose_secret()),
+                Some(code),
+            )
+            .await?;
+
+        let subject = claims.subject().to_owned();
+        let issuer = claims.issuer().to_owned();
+        let mut merged = claims.into_claims();
+        if self.wants_userinfo(&merged) {
+            let userinfo = self.userinfo(&access_token, &subject).await?;
+            // The signed ID token wins where both have a claim.
+            for (name, value) in userinfo {
+                merged.entry(name).or_insert(value);
+            }
+        }
+
+        let identity = self.identity(issuer, subject, merged)?;
+        let now = self.now();
+        let tokens = Tokens {
+            access_token,
+            refresh_token: response
+                .refresh_token()
+                .map(|t| RefreshToken::new(t.secret().clone())),
+            id_token: IdToken::new(raw_id_token),
+            expires_at: response
+                .expires_in()
+                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
+            scopes: response
+                .scopes()
+                .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default(),
+        };
+        tracing::info!(
+            target: "oidc_login::login",
+            issuer = %identity.issuer,
+            subject = %identity.subject,
+            roles = ?identity.roles,
+            "login finished"
+        );
+        Ok(Login {
+            identity,
+            tokens,
+            return_to: pending.return_to,
+        })
+    }
+
+    /// Checks the callback before anything is sent to the provider; returns the code.
+    fn check_callback<'c>(
+        &self,
+        pending: &PendingLogin,
+        callback: &'c Callback,
+    ) -> Result<&'c str, Error> {
+        let issuer = &self.provider.metadata.issuer;
+        if pending.issuer != *issuer {
+            return Err(CallbackError::WrongProvider {
+                pending: pending.issuer.clone(),
+                client: issuer.clone(),
+            }
+            .into());
+        }
+        let age = self.now().saturating_sub(pending.created_at);
+        let lifetime = self.config.pending_login_lifetime().as_secs();
+        if age < 0 || age.unsigned_abs() > lifetime {
+            return Err(CallbackError::Expired {
+                lifetime_seconds: lifetime,
+            }
+            .into());
+        }
+        let state = callback.get("state");
+        if let Some(state) = state
+            && !constant_time_eq(state.as_bytes(), pending.state.expose_secret().as_bytes())
+        {
+            return Err(CallbackError::StateMismatch.into());
+        }
+        if let Some(error) = callback.get("error") {
+            return Err(CallbackError::Provider {
+                error: crate::error::clip(error, 64),
+                description: callback
+                    .get("error_description")
+                    .map(|d| crate::error::clip(d, 512)),
+            }
+            .into());
+        }
+        if state.is_none() {
+            return Err(CallbackError::MissingParameter("state").into());
+        }
+        // RFC 9207, checked before the code is redeemed.
+        match callback.get("iss") {
+            Some(iss) if iss != issuer => {
+                return Err(CallbackError::IssuerMismatch {
+                    expected: issuer.clone(),
+                    found: crate::error::clip(iss, 256),
+                }
+                .into());
+            }
+            None if self.provider.metadata.iss_parameter_supported => {
+                return Err(CallbackError::MissingIssuer.into());
+            }
+            _ => {}
+        }
+        callback
+            .get("code")
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| CallbackError::MissingParameter("code").into())
+    }
+
+    /// Validates an ID token from this provider in full (signature and
+    /// every claim rule), with `nonce` required and equal.
+    ///
+    /// [`finish`](Self::finish) does this itself; call it for an ID token
+    /// received another way. `access_token`, when given, is checked against
+    /// the token's `at_hash`.
+    pub async fn verify_id_token(
+        &self,
+        id_token: &IdToken,
+        nonce: &Nonce,
+        access_token: Option<&AccessToken>,
+    ) -> Result<IdTokenClaims, Error> {
+        self.validate(
+            id_token.expose_secret(),
+            Some(nonce.expose_secret()),
+            None,
+            access_token.map(AccessToken::expose_secret),
+            None,
+        )
+        .await
+    }
+
+    async fn validate(
+        &self,
+        raw: &str,
+        nonce: Option<&str>,
+        max_age: Option<u64>,
+        access_token: Option<&str>,
+        code: Option<&str>,
+    ) -> Result<IdTokenClaims, Error> {
+        let jws = Jws::parse(raw)?;
+        let allowed = &self.provider.metadata.signing_algorithms;
+        // Refuse a disallowed algorithm before it can cause a key refetch.
+        if !allowed.contains(&jws.alg()) {
+            return Err(TokenError::AlgorithmNotAllowed {
+                alg: jws.alg().to_string(),
+            }
+            .into());
+        }
+        let keys = self.provider.keys.keys_for(jws.kid(), jws.alg()).await;
+        let payload = jws.verify(&keys, allowed, self.config.client_auth().secret())?;
+        let expectations = Expectations {
+            issuer: &self.provider.metadata.issuer,
+            client_id: self.config.client_id(),
+            trusted_audiences: self.config.trusted_audiences(),
+            now: self.now(),
+            skew_seconds: self.config.clock_skew().as_secs(),
+            nonce,
+            max_age,
+            access_token,
+            code,
+        };
+        Ok(check_claims(payload, jws.alg(), &expectations)?)
+    }
+
+    fn claim_names(&self) -> ClaimNames<'_> {
+        ClaimNames {
+            username: self.config.username_claim(),
+            email: self.config.email_claim(),
+            groups: self.config.groups_claim(),
+        }
+    }
+
+    fn wants_userinfo(&self, claims: &Map<String, Value>) -> bool {
+        if self.provider.metadata.userinfo_endpoint.is_none() {
+            return false;
+        }
+        match self.config.userinfo() {
+            UserinfoPolicy::Never => false,
+            UserinfoPolicy::Always => true,
+            UserinfoPolicy::WhenClaimsMissing => !identity::has_all(claims, self.claim_names()),
+        }
+    }
+
+    async fn userinfo(
+        &self,
+        access_token: &AccessToken,
+        subject: &str,
+    ) -> Result<Map<String, Value>, Error> {
+        let Some(endpoint) = &self.provider.metadata.userinfo_endpoint else {
+            return Ok(Map::new());
+        };
+        let body = self
+            .http
+            .get_json("fetching userinfo from", endpoint, Some(access_token))
+            .await?;
+        let claims: Map<String, Value> = serde_json::from_slice(&body).map_err(|_| {
+            TokenError::InvalidResponse(
+                "the userinfo response is not a JSON object (signed or encrypted userinfo is not supported)".into(),
+            )
+        })?;
+        // OpenID Connect Core 5.3.2: the userinfo `sub` must be the ID token's.
+        match claims.get("sub").and_then(Value::as_str) {
+            Some(sub) if sub == subject => Ok(claims),
+            _ => Err(TokenError::UserinfoSubjectMismatch.into()),
+        }
+    }
+
+    /// Builds the identity, applies the required claim, maps the roles and
+    /// applies the no-role policy.
+    fn identity(
+        &self,
+        issuer: String,
+        subject: String,
+        claims: Map<String, Value>,
+    ) -> Result<Identity, Error> {
+        if let Some(required) = self.config.required_claim() {
+            identity::check_required_claim(&claims, &required.key, &required.value)?;
+        }
+        let mut identity = identity::build(issuer, subject, claims, self.claim_names());
+        let mut roles = self.roles.roles(&identity);
+        roles.sort_unstable();
+        roles.dedup();
+        identity.roles = roles;
+        if identity.roles.is_empty() && self.config.no_role_policy() == NoRolePolicy::Refuse {
+            return Err(AccessError::NoRole {
+                claim: self.config.groups_claim().to_owned(),
+                values: identity.groups.clone(),
+            }
+            .into());
+        }
+        Ok(identity)
+    }
+}
+
+fn exchange_error(
+    error: oauth2::RequestTokenError<crate::error::HttpError, BasicErrorResponse>,
+) -> Error {
+    use oauth2::RequestTokenError as E;
+    match error {
+        E::ServerResponse(response) => TokenError::Exchange {
+            error: crate::error::clip(response.error().as_ref(), 64),
+            description: response
+                .error_description()
+                .map(|d| crate::error::clip(d, 512)),
+        }
+        .into(),
+        E::Request(http) => http.into(),
+        // The body is not included: it may hold tokens.
+        E::Parse(parse, _body) => {
+            TokenError::InvalidResponse(format!("at `{}`: {}", parse.path(), parse.inner())).into()
+        }
+        E::Other(message) => TokenError::InvalidResponse(crate::error::clip(&message, 256)).into(),
+    }
+}

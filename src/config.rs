@@ -1,0 +1,956 @@
+//! [`Config`]: the provider and client settings, as a validating builder and
+//! as TOML or JSON (the fields of Pexip's OpenID Connect settings form).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::algorithm::Algorithm;
+use crate::error::ConfigError;
+use crate::http::is_secure_or_loopback;
+use crate::roles::{NoRolePolicy, RoleMapping};
+use crate::secret::ClientSecret;
+
+const WELL_KNOWN: &str = "/.well-known/openid-configuration";
+const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+/// How the client authenticates to the provider's token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// A public client: no secret, the login is protected by PKCE alone.
+    None,
+    /// `client_secret_basic`: the secret in an HTTP Basic `Authorization` header.
+    SecretBasic(ClientSecret),
+    /// `client_secret_post`: the secret in the form body.
+    SecretPost(ClientSecret),
+}
+
+impl ClientAuth {
+    /// `client_secret_basic` with this secret.
+    pub fn secret_basic(secret: impl Into<String>) -> Self {
+        Self::SecretBasic(ClientSecret::new(secret))
+    }
+
+    /// `client_secret_post` with this secret.
+    pub fn secret_post(secret: impl Into<String>) -> Self {
+        Self::SecretPost(ClientSecret::new(secret))
+    }
+
+    /// The method's name.
+    pub fn method(&self) -> AuthMethod {
+        match self {
+            Self::None => AuthMethod::None,
+            Self::SecretBasic(_) => AuthMethod::ClientSecretBasic,
+            Self::SecretPost(_) => AuthMethod::ClientSecretPost,
+        }
+    }
+
+    /// The client secret, if the method has one.
+    pub fn secret(&self) -> Option<&ClientSecret> {
+        match self {
+            Self::None => None,
+            Self::SecretBasic(secret) | Self::SecretPost(secret) => Some(secret),
+        }
+    }
+}
+
+/// The name of a client authentication method, as in provider metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// `none`
+    None,
+    /// `client_secret_basic`
+    ClientSecretBasic,
+    /// `client_secret_post`
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    /// The name used in provider metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
+/// When the userinfo endpoint is called after the code exchange.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UserinfoPolicy {
+    /// Never: the identity comes from the ID token alone.
+    Never,
+    /// When the ID token lacks the username, email or groups claim.
+    #[default]
+    WhenClaimsMissing,
+    /// On every login.
+    Always,
+}
+
+/// A claim every login must have: the claim equals `value`, or is an array
+/// holding it (Pexip's "required key / required value").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredClaim {
+    /// The claim's name or dotted path.
+    pub key: String,
+    /// The value it must hold.
+    pub value: String,
+}
+
+/// Everything the client needs to know: the provider, this app's
+/// registration with it, which claims to read, and the security limits.
+///
+/// Build it with [`Config::builder`], or load it with [`Config::from_toml`],
+/// [`Config::from_json`] or [`Config::from_file`]. A config that cannot work
+/// fails there, with an error naming the field.
+///
+/// ```
+/// use oidc_login::{ClientAuth, Config};
+///
+/// # fn main() -> Result<(), oidc_login::ConfigError> {
+/// let config = Config::builder("https://login.example.com", "my-app")
+///     .client_auth(ClientAuth::secret_basic("s3cret"))
+///     .redirect_uri("https://app.example.com/auth/callback")
+///     .scopes(["openid", "email", "profile", "offline_access"])
+///     .required_claim("tid", "3c1a0f6e-0000-4000-8000-000000000001")
+///     .build()?;
+/// assert_eq!(config.issuer(), "https://login.example.com");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    metadata_url: Url,
+    issuer: String,
+    client_id: String,
+    client_auth: ClientAuth,
+    redirect_uri: Url,
+    scopes: Vec<String>,
+    username_claim: String,
+    email_claim: String,
+    groups_claim: String,
+    required_claim: Option<RequiredClaim>,
+    login_button_text: String,
+    clock_skew: Duration,
+    allowed_algorithms: Option<Vec<Algorithm>>,
+    pending_login_lifetime: Duration,
+    trusted_audiences: Vec<String>,
+    userinfo: UserinfoPolicy,
+    jwks_refetch_cooldown: Duration,
+    http_timeout: Duration,
+    role_mapping: Vec<RoleMapping>,
+    no_role_policy: NoRolePolicy,
+}
+
+impl Config {
+    /// Starts a config for the provider at `metadata_url` (its
+    /// `.well-known/openid-configuration` URL, or its issuer, to which that
+    /// path is appended) and this app's `client_id`.
+    pub fn builder(metadata_url: impl Into<String>, client_id: impl Into<String>) -> ConfigBuilder {
+        ConfigBuilder {
+            metadata_url: metadata_url.into(),
+            client_id: client_id.into(),
+            client_auth: ClientAuth::None,
+            redirect_uri: None,
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            username_claim: "preferred_username".into(),
+            email_claim: "email".into(),
+            groups_claim: "groups".into(),
+            required_claim: None,
+            login_button_text: "Sign in".into(),
+            clock_skew: Duration::from_secs(60),
+            allowed_algorithms: None,
+            pending_login_lifetime: Duration::from_secs(600),
+            trusted_audiences: Vec::new(),
+            userinfo: UserinfoPolicy::default(),
+            jwks_refetch_cooldown: Duration::from_secs(10),
+            http_timeout: Duration::from_secs(10),
+            role_mapping: Vec::new(),
+            no_role_policy: NoRolePolicy::default(),
+        }
+    }
+
+    /// Reads the TOML form. See the crate docs for every field.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            message: e.to_string(),
+        })?;
+        file.into_config(env_var)
+    }
+
+    /// Reads the JSON form: the same fields as the TOML form.
+    pub fn from_json(text: &str) -> Result<Self, ConfigError> {
+        let file: ConfigFile = serde_json::from_str(text).map_err(|e| ConfigError::Parse {
+            message: e.to_string(),
+        })?;
+        file.into_config(env_var)
+    }
+
+    /// Reads a file: JSON when its name ends in `.json`, TOML otherwise.
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if path.extension().is_some_and(|ext| ext == "json") {
+            Self::from_json(&text)
+        } else {
+            Self::from_toml(&text)
+        }
+    }
+
+    /// The metadata (discovery document) URL.
+    pub fn metadata_url(&self) -> &Url {
+        &self.metadata_url
+    }
+    /// The issuer the provider must publish, exactly.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    /// This app's client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    /// How this app authenticates to the token endpoint.
+    pub fn client_auth(&self) -> &ClientAuth {
+        &self.client_auth
+    }
+    /// Where the provider sends the browser back.
+    pub fn redirect_uri(&self) -> &Url {
+        &self.redirect_uri
+    }
+    /// The scopes asked for; `openid` is always first.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+    /// The claim read as the username.
+    pub fn username_claim(&self) -> &str {
+        &self.username_claim
+    }
+    /// The claim read as the email.
+    pub fn email_claim(&self) -> &str {
+        &self.email_claim
+    }
+    /// The claim read as the groups (a name or dotted path).
+    pub fn groups_claim(&self) -> &str {
+        &self.groups_claim
+    }
+    /// The claim every login must have, if any.
+    pub fn required_claim(&self) -> Option<&RequiredClaim> {
+        self.required_claim.as_ref()
+    }
+    /// The sign-in button's text.
+    pub fn login_button_text(&self) -> &str {
+        &self.login_button_text
+    }
+    /// The clock difference tolerated in `exp`, `iat`, `nbf` and `auth_time`.
+    pub fn clock_skew(&self) -> Duration {
+        self.clock_skew
+    }
+    /// The signing algorithms accepted; `None` means what the provider
+    /// advertises, among the asymmetric ones.
+    pub fn allowed_algorithms(&self) -> Option<&[Algorithm]> {
+        self.allowed_algorithms.as_deref()
+    }
+    /// How long a started login may take to finish.
+    pub fn pending_login_lifetime(&self) -> Duration {
+        self.pending_login_lifetime
+    }
+    /// Audiences besides this client id that an ID token may carry.
+    pub fn trusted_audiences(&self) -> &[String] {
+        &self.trusted_audiences
+    }
+    /// When userinfo is fetched.
+    pub fn userinfo(&self) -> UserinfoPolicy {
+        self.userinfo
+    }
+    /// The least time between two key-set refetches caused by unknown `kid`s.
+    pub fn jwks_refetch_cooldown(&self) -> Duration {
+        self.jwks_refetch_cooldown
+    }
+    /// The timeout of each request to the provider.
+    pub fn http_timeout(&self) -> Duration {
+        self.http_timeout
+    }
+    /// The role-mapping rows (`[[role_mapping]]` in TOML).
+    pub fn role_mapping(&self) -> &[RoleMapping] {
+        &self.role_mapping
+    }
+    /// What happens to a login that maps to no role.
+    pub fn no_role_policy(&self) -> NoRolePolicy {
+        self.no_role_policy
+    }
+}
+
+/// Builds a [`Config`]; [`ConfigBuilder::build`] checks every field.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConfigBuilder {
+    metadata_url: String,
+    client_id: String,
+    client_auth: ClientAuth,
+    redirect_uri: Option<String>,
+    scopes: Vec<String>,
+    username_claim: String,
+    email_claim: String,
+    groups_claim: String,
+    required_claim: Option<RequiredClaim>,
+    login_button_text: String,
+    clock_skew: Duration,
+    allowed_algorithms: Option<Vec<Algorithm>>,
+    pending_login_lifetime: Duration,
+    trusted_audiences: Vec<String>,
+    userinfo: UserinfoPolicy,
+    jwks_refetch_cooldown: Duration,
+    http_timeout: Duration,
+    role_mapping: Vec<RoleMapping>,
+    no_role_policy: NoRolePolicy,
+}
+
+impl ConfigBuilder {
+    /// How this app authenticates to the token endpoint (default: none, a public client).
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = auth;
+        self
+    }
+    /// Where the provider sends the browser back: https, or http on a loopback host.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(uri.into());
+        self
+    }
+    /// The scopes (default `openid email profile`); `openid` is added if missing.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+    /// The username claim (default `preferred_username`).
+    pub fn username_claim(mut self, claim: impl Into<String>) -> Self {
+        self.username_claim = claim.into();
+        self
+    }
+    /// The email claim (default `email`).
+    pub fn email_claim(mut self, claim: impl Into<String>) -> Self {
+        self.email_claim = claim.into();
+        self
+    }
+    /// The groups claim (default `groups`); a dotted path such as
+    /// `realm_access.roles` reaches into nested objects.
+    pub fn groups_claim(mut self, claim: impl Into<String>) -> Self {
+        self.groups_claim = claim.into();
+        self
+    }
+    /// A claim every login must have, with this value (or an array holding it).
+    pub fn required_claim(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.required_claim = Some(RequiredClaim {
+            key: key.into(),
+            value: value.into(),
+        });
+        self
+    }
+    /// The sign-in button's text (default "Sign in").
+    pub fn login_button_text(mut self, text: impl Into<String>) -> Self {
+        self.login_button_text = text.into();
+        self
+    }
+    /// The tolerated clock difference (default 60 s, at most 300 s).
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+    /// The accepted ID token algorithms (default: what the provider
+    /// advertises, among RS*, PS*, ES* and EdDSA).
+    ///
+    /// # Security
+    /// HMAC algorithms (HS256/384/512) are accepted only when listed here
+    /// and the client has a secret: the token is then keyed with the client
+    /// secret, which the provider must keep as well as you do.
+    pub fn allowed_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.allowed_algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+    /// How long a started login may take (default 10 minutes).
+    pub fn pending_login_lifetime(mut self, lifetime: Duration) -> Self {
+        self.pending_login_lifetime = lifetime;
+        self
+    }
+    /// Trusts another audience in the ID token's `aud` (default: none).
+    pub fn add_trusted_audience(mut self, audience: impl Into<String>) -> Self {
+        self.trusted_audiences.push(audience.into());
+        self
+    }
+    /// When userinfo is fetched (default: when claims are missing).
+    pub fn userinfo(mut self, policy: UserinfoPolicy) -> Self {
+        self.userinfo = policy;
+        self
+    }
+    /// The least time between key-set refetches (default 10 s).
+    pub fn jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.jwks_refetch_cooldown = cooldown;
+        self
+    }
+    /// The timeout of each request to the provider (default 10 s).
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+    /// Adds a role-mapping row.
+    pub fn add_role_mapping(mut self, row: RoleMapping) -> Self {
+        self.role_mapping.push(row);
+        self
+    }
+    /// What happens to a login that maps to no role (default: allow).
+    pub fn no_role_policy(mut self, policy: NoRolePolicy) -> Self {
+        self.no_role_policy = policy;
+        self
+    }
+
+    /// Checks every field and builds the config.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let invalid = |field: &'static str, reason: String| ConfigError::Invalid { field, reason };
+
+        let (metadata_url, issuer) = metadata_url_and_issuer(&self.metadata_url)?;
+
+        if self.client_id.trim().is_empty() {
+            return Err(ConfigError::Missing { field: "client_id" });
+        }
+        if self.client_id.chars().any(char::is_control) {
+            return Err(invalid("client_id", "holds control characters".into()));
+        }
+        if let Some(secret) = self.client_auth.secret()
+            && secret.expose_secret().is_empty()
+        {
+            return Err(invalid("client_secret", "is empty".into()));
+        }
+
+        let redirect_uri = self.redirect_uri.ok_or(ConfigError::Missing {
+            field: "redirect_uri",
+        })?;
+        let redirect_uri = Url::parse(&redirect_uri).map_err(|e| {
+            invalid(
+                "redirect_uri",
+                format!("`{redirect_uri}` is not an absolute URL ({e})"),
+            )
+        })?;
+        if !is_secure_or_loopback(&redirect_uri) {
+            return Err(invalid(
+                "redirect_uri",
+                format!(
+                    "`{redirect_uri}` must use https (plain http only on a loopback host such as 127.0.0.1)"
+                ),
+            ));
+        }
+        if redirect_uri.fragment().is_some() {
+            return Err(invalid(
+                "redirect_uri",
+                "must not have a `#fragment`".into(),
+            ));
+        }
+
+        let mut scopes = Vec::with_capacity(self.scopes.len() + 1);
+        scopes.push("openid".to_owned());
+        for scope in self.scopes {
+            if scope.is_empty()
+                || scope.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\')
+            {
+                return Err(invalid(
+                    "scopes",
+                    format!("`{scope}` is not a valid scope name"),
+                ));
+            }
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+
+        for (field, value) in [
+            ("username_claim", &self.username_claim),
+            ("email_claim", &self.email_claim),
+            ("groups_claim", &self.groups_claim),
+        ] {
+            if value.trim().is_empty() {
+                return Err(invalid(field, "is empty".into()));
+            }
+        }
+        if let Some(required) = &self.required_claim
+            && required.key.trim().is_empty()
+        {
+            return Err(invalid("required_claim", "`key` is empty".into()));
+        }
+
+        if self.clock_skew > MAX_CLOCK_SKEW {
+            return Err(invalid(
+                "clock_skew_seconds",
+                format!(
+                    "{} s is more than the {} s allowed",
+                    self.clock_skew.as_secs(),
+                    MAX_CLOCK_SKEW.as_secs()
+                ),
+            ));
+        }
+
+        if let Some(algorithms) = &self.allowed_algorithms {
+            if algorithms.is_empty() {
+                return Err(invalid(
+                    "allowed_algorithms",
+                    "is empty: list at least one, or leave it out".into(),
+                ));
+            }
+            if algorithms.iter().any(|a| a.is_hmac()) && self.client_auth.secret().is_none() {
+                return Err(invalid(
+                    "allowed_algorithms",
+                    "HMAC algorithms (HS256/384/512) need a client secret to be keyed with".into(),
+                ));
+            }
+        }
+
+        let lifetime = self.pending_login_lifetime;
+        if lifetime < Duration::from_secs(30) || lifetime > Duration::from_secs(3600) {
+            return Err(invalid(
+                "pending_login_lifetime_seconds",
+                format!("{} s is outside 30 s to 3600 s", lifetime.as_secs()),
+            ));
+        }
+        for audience in &self.trusted_audiences {
+            if audience.trim().is_empty() {
+                return Err(invalid(
+                    "trusted_audiences",
+                    "holds an empty audience".into(),
+                ));
+            }
+        }
+        if self.jwks_refetch_cooldown > Duration::from_secs(3600) {
+            return Err(invalid(
+                "jwks_refetch_cooldown_seconds",
+                "must be at most 3600 s".into(),
+            ));
+        }
+        if self.http_timeout.is_zero() || self.http_timeout > Duration::from_secs(120) {
+            return Err(invalid(
+                "http_timeout_seconds",
+                "must be between 1 s and 120 s".into(),
+            ));
+        }
+        if let Some(problem) = self.role_mapping.iter().find_map(RoleMapping::problem) {
+            return Err(invalid("role_mapping", problem));
+        }
+
+        Ok(Config {
+            metadata_url,
+            issuer,
+            client_id: self.client_id,
+            client_auth: self.client_auth,
+            redirect_uri,
+            scopes,
+            username_claim: self.username_claim,
+            email_claim: self.email_claim,
+            groups_claim: self.groups_claim,
+            required_claim: self.required_claim,
+            login_button_text: self.login_button_text,
+            clock_skew: self.clock_skew,
+            allowed_algorithms: self.allowed_algorithms,
+            pending_login_lifetime: lifetime,
+            trusted_audiences: self.trusted_audiences,
+            userinfo: self.userinfo,
+            jwks_refetch_cooldown: self.jwks_refetch_cooldown,
+            http_timeout: self.http_timeout,
+            role_mapping: self.role_mapping,
+            no_role_policy: self.no_role_policy,
+        })
+    }
+}
+
+/// Splits the configured URL into the metadata URL and the issuer it implies
+/// (OpenID Connect Discovery 1.0 section 4: issuer + the well-known path).
+fn metadata_url_and_issuer(given: &str) -> Result<(Url, String), ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        field: "metadata_url",
+        reason,
+    };
+    if given.trim().is_empty() {
+        return Err(ConfigError::Missing {
+            field: "metadata_url",
+        });
+    }
+    let url = Url::parse(given)
+        .map_err(|e| invalid(format!("`{given}` is not an absolute URL ({e})")))?;
+    if !is_secure_or_loopback(&url) {
+        return Err(invalid(format!(
+            "`{given}` must use https (plain http only on a loopback host such as 127.0.0.1)"
+        )));
+    }
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(invalid(format!(
+            "`{given}` must not have a query, fragment or user name"
+        )));
+    }
+    // Keep the issuer as written: issuers are compared exactly, trailing `/` included.
+    let (issuer, metadata) = match given.strip_suffix(WELL_KNOWN) {
+        Some(issuer) => (issuer.to_owned(), url),
+        None => {
+            let metadata = format!("{}{WELL_KNOWN}", given.trim_end_matches('/'));
+            let metadata = Url::parse(&metadata).map_err(|e| invalid(e.to_string()))?;
+            (given.to_owned(), metadata)
+        }
+    };
+    Ok((metadata, issuer))
+}
+
+/// The TOML / JSON form. Unknown fields are an error, so that a typo never
+/// silently drops a setting.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    metadata_url: String,
+    client_id: String,
+    client_secret: Option<ClientSecret>,
+    client_secret_env: Option<String>,
+    auth_method: Option<AuthMethod>,
+    redirect_uri: String,
+    scopes: Option<Vec<String>>,
+    username_claim: Option<String>,
+    email_claim: Option<String>,
+    groups_claim: Option<String>,
+    required_claim: Option<RequiredClaim>,
+    login_button_text: Option<String>,
+    clock_skew_seconds: Option<u64>,
+    allowed_algorithms: Option<Vec<Algorithm>>,
+    pending_login_lifetime_seconds: Option<u64>,
+    #[serde(default)]
+    trusted_audiences: Vec<String>,
+    userinfo: Option<UserinfoPolicy>,
+    jwks_refetch_cooldown_seconds: Option<u64>,
+    http_timeout_seconds: Option<u64>,
+    #[serde(default)]
+    role_mapping: Vec<RoleMapping>,
+    no_role_policy: Option<NoRolePolicy>,
+}
+
+impl ConfigFile {
+    /// `env` reads an environment variable (injected so tests need not set one).
+    fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let secret = match (self.client_secret, self.client_secret_env) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    field: "client_secret_env",
+                    reason: "set either `client_secret` or `client_secret_env`, not both".into(),
+                });
+            }
+            (Some(secret), None) => Some(secret),
+            (None, Some(variable)) => match env(&variable) {
+                Some(value) if !value.is_empty() => Some(ClientSecret::new(value)),
+                _ => return Err(ConfigError::MissingEnvironmentVariable { variable }),
+            },
+            (None, None) => None,
+        };
+        let client_auth = match (self.auth_method, secret) {
+            (None | Some(AuthMethod::ClientSecretBasic), Some(secret)) => {
+                ClientAuth::SecretBasic(secret)
+            }
+            (Some(AuthMethod::ClientSecretPost), Some(secret)) => ClientAuth::SecretPost(secret),
+            (None | Some(AuthMethod::None), None) => ClientAuth::None,
+            (Some(AuthMethod::None), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    field: "auth_method",
+                    reason: "is `none`, but a client secret is set: remove the secret or choose `client_secret_basic`".into(),
+                });
+            }
+            (Some(method), None) => {
+                return Err(ConfigError::Invalid {
+                    field: "auth_method",
+                    reason: format!(
+                        "`{}` needs `client_secret` or `client_secret_env`",
+                        method.as_str()
+                    ),
+                });
+            }
+        };
+
+        let mut builder = Config::builder(self.metadata_url, self.client_id)
+            .client_auth(client_auth)
+            .redirect_uri(self.redirect_uri);
+        if let Some(scopes) = self.scopes {
+            builder = builder.scopes(scopes);
+        }
+        if let Some(claim) = self.username_claim {
+            builder = builder.username_claim(claim);
+        }
+        if let Some(claim) = self.email_claim {
+            builder = builder.email_claim(claim);
+        }
+        if let Some(claim) = self.groups_claim {
+            builder = builder.groups_claim(claim);
+        }
+        builder.required_claim = self.required_claim;
+        if let Some(text) = self.login_button_text {
+            builder = builder.login_button_text(text);
+        }
+        if let Some(secs) = self.clock_skew_seconds {
+            builder = builder.clock_skew(Duration::from_secs(secs));
+        }
+        builder.allowed_algorithms = self.allowed_algorithms;
+        if let Some(secs) = self.pending_login_lifetime_seconds {
+            builder = builder.pending_login_lifetime(Duration::from_secs(secs));
+        }
+        builder.trusted_audiences = self.trusted_audiences;
+        if let Some(policy) = self.userinfo {
+            builder = builder.userinfo(policy);
+        }
+        if let Some(secs) = self.jwks_refetch_cooldown_seconds {
+            builder = builder.jwks_refetch_cooldown(Duration::from_secs(secs));
+        }
+        if let Some(secs) = self.http_timeout_seconds {
+            builder = builder.http_timeout(Duration::from_secs(secs));
+        }
+        builder.role_mapping = self.role_mapping;
+        if let Some(policy) = self.no_role_policy {
+            builder = builder.no_role_policy(policy);
+        }
+        builder.build()
+    }
+}
+
+impl<'de> Deserialize<'de> for Config {
+    /// The TOML / JSON form, checked like [`ConfigBuilder::build`].
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ConfigFile::deserialize(deserializer)?
+            .into_config(env_var)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roles::Source;
+
+    const PEXIP_TOML: &str = r#"
+metadata_url = "https://login.microsoftonline.com/3c1a0f6e-0000-4000-8000-000000000001/v2.0/.well-known/openid-configuration"
+client_id = "6731de76-14a6-49ae-97bc-6eba6914391e"
+client_secret_env = "OIDC_LOGIN_TEST_SECRET_PEXIP"
+auth_method = "client_secret_basic"
+redirect_uri = "http://127.0.0.1:8080/callback"
+scopes = ["openid", "email", "profile", "offline_access"]
+username_claim = "preferred_username"
+groups_claim = "groups"
+required_claim = { key = "tid", value = "3c1a0f6e-0000-4000-8000-000000000001" }
+login_button_text = "Sign in with Entra ID"
+
+[[role_mapping]]
+name = "Azure Roles - Maximus Conferencing Developers"
+source = "openid_connect"
+value = "d48429bd-9f2a-47a2-a410-993f2a37876b"
+roles = ["Read-write"]
+"#;
+
+    fn builder() -> ConfigBuilder {
+        Config::builder("https://login.example", "app").redirect_uri("https://app.example/cb")
+    }
+
+    fn field_of(err: ConfigError) -> &'static str {
+        match err {
+            ConfigError::Invalid { field, .. } | ConfigError::Missing { field } => field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pexip_toml_loads_with_the_secret_from_the_environment() {
+        let file: ConfigFile = toml::from_str(PEXIP_TOML).unwrap();
+        let env = |name: &str| {
+            (name == "OIDC_LOGIN_TEST_SECRET_PEXIP").then(|| "from-the-env".to_owned())
+        };
+        let config = file.into_config(env).unwrap();
+        assert_eq!(
+            config.issuer(),
+            "https://login.microsoftonline.com/3c1a0f6e-0000-4000-8000-000000000001/v2.0"
+        );
+        assert_eq!(
+            config.client_auth(),
+            &ClientAuth::secret_basic("from-the-env")
+        );
+        assert_eq!(
+            config.scopes(),
+            ["openid", "email", "profile", "offline_access"]
+        );
+        assert_eq!(config.required_claim().unwrap().key, "tid");
+        assert_eq!(config.login_button_text(), "Sign in with Entra ID");
+        assert_eq!(config.role_mapping()[0].source(), Source::OpenIdConnect);
+        assert_eq!(config.role_mapping()[0].roles(), ["Read-write"]);
+        assert_eq!(config.clock_skew(), Duration::from_secs(60));
+        assert_eq!(config.pending_login_lifetime(), Duration::from_secs(600));
+        // Debug shows no secret.
+        assert!(!format!("{config:?}").contains("from-the-env"));
+    }
+
+    #[test]
+    fn missing_environment_variable_names_it() {
+        let text = PEXIP_TOML.replace(
+            "OIDC_LOGIN_TEST_SECRET_PEXIP",
+            "OIDC_LOGIN_TEST_SECRET_UNSET",
+        );
+        let err = Config::from_toml(&text).unwrap_err();
+        assert!(
+            err.to_string().contains("OIDC_LOGIN_TEST_SECRET_UNSET"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let text = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\nrequierd_claim = { key = \"tid\", value = \"x\" }\n";
+        let err = Config::from_toml(text).unwrap_err();
+        assert!(err.to_string().contains("requierd_claim"), "{err}");
+        let json = r#"{"metadata_url":"https://p.example","client_id":"a","redirect_uri":"https://a.example/cb","scope":["openid"]}"#;
+        assert!(
+            Config::from_json(json)
+                .unwrap_err()
+                .to_string()
+                .contains("scope")
+        );
+    }
+
+    #[test]
+    fn json_form_matches_toml_form() {
+        let json = r#"{"metadata_url":"https://p.example/","client_id":"a","client_secret":"s","auth_method":"client_secret_post",
+            "redirect_uri":"https://a.example/cb","allowed_algorithms":["ES256"],"userinfo":"always","no_role_policy":"refuse"}"#;
+        let config = Config::from_json(json).unwrap();
+        assert_eq!(config.issuer(), "https://p.example/");
+        assert_eq!(
+            config.metadata_url().as_str(),
+            "https://p.example/.well-known/openid-configuration"
+        );
+        assert_eq!(config.client_auth().method(), AuthMethod::ClientSecretPost);
+        assert_eq!(config.allowed_algorithms(), Some(&[Algorithm::ES256][..]));
+        assert_eq!(config.userinfo(), UserinfoPolicy::Always);
+        assert_eq!(config.no_role_policy(), NoRolePolicy::Refuse);
+        assert!(!format!("{config:?}").contains("\"s\""));
+    }
+
+    #[test]
+    fn issuer_keeps_a_trailing_slash_as_written() {
+        let c = builder().build().unwrap();
+        assert_eq!(c.issuer(), "https://login.example");
+        let c = Config::builder("https://h.example/oidc/p1/", "a")
+            .redirect_uri("https://a.example/cb")
+            .build()
+            .unwrap();
+        assert_eq!(c.issuer(), "https://h.example/oidc/p1/");
+        assert_eq!(
+            c.metadata_url().as_str(),
+            "https://h.example/oidc/p1/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn openid_scope_is_always_first() {
+        let c = builder()
+            .scopes(["email", "openid", "email"])
+            .build()
+            .unwrap();
+        assert_eq!(c.scopes(), ["openid", "email"]);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let cases: Vec<(ConfigBuilder, &str)> = vec![
+            (
+                Config::builder("http://login.example", "a").redirect_uri("https://a/cb"),
+                "metadata_url",
+            ),
+            (
+                Config::builder("not a url", "a").redirect_uri("https://a/cb"),
+                "metadata_url",
+            ),
+            (
+                Config::builder("https://p.example?x=1", "a").redirect_uri("https://a/cb"),
+                "metadata_url",
+            ),
+            (
+                Config::builder("https://p.example", " ").redirect_uri("https://a/cb"),
+                "client_id",
+            ),
+            (Config::builder("https://p.example", "a"), "redirect_uri"),
+            (
+                builder().redirect_uri("http://app.example/cb"),
+                "redirect_uri",
+            ),
+            (
+                builder().redirect_uri("https://app.example/cb#x"),
+                "redirect_uri",
+            ),
+            (builder().scopes(["open id"]), "scopes"),
+            (builder().groups_claim(""), "groups_claim"),
+            (
+                builder().clock_skew(Duration::from_secs(301)),
+                "clock_skew_seconds",
+            ),
+            (builder().allowed_algorithms([]), "allowed_algorithms"),
+            (
+                builder().allowed_algorithms([Algorithm::HS256]),
+                "allowed_algorithms",
+            ),
+            (
+                builder().pending_login_lifetime(Duration::from_secs(5)),
+                "pending_login_lifetime_seconds",
+            ),
+            (
+                builder().http_timeout(Duration::ZERO),
+                "http_timeout_seconds",
+            ),
+            (
+                builder().client_auth(ClientAuth::secret_basic("")),
+                "client_secret",
+            ),
+            (
+                builder().add_role_mapping(RoleMapping::new("r", Source::OpenIdConnect, "", ["x"])),
+                "role_mapping",
+            ),
+        ];
+        for (b, field) in cases {
+            assert_eq!(field_of(b.build().unwrap_err()), field);
+        }
+    }
+
+    #[test]
+    fn auth_method_and_secret_must_agree() {
+        let base = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
+        let err = Config::from_toml(&format!("{base}auth_method = \"client_secret_post\"\n"))
+            .unwrap_err();
+        assert_eq!(field_of(err), "auth_method");
+        let err = Config::from_toml(&format!(
+            "{base}auth_method = \"none\"\nclient_secret = \"s\"\n"
+        ))
+        .unwrap_err();
+        assert_eq!(field_of(err), "auth_method");
+        let c = Config::from_toml(&format!("{base}client_secret = \"s\"\n")).unwrap();
+        assert_eq!(c.client_auth().method(), AuthMethod::ClientSecretBasic);
+        let c = Config::from_toml(base).unwrap();
+        assert_eq!(c.client_auth(), &ClientAuth::None);
+    }
+
+    #[test]
+    fn hmac_is_allowed_only_by_name_with_a_secret() {
+        let c = builder()
+            .client_auth(ClientAuth::secret_basic("s"))
+            .allowed_algorithms([Algorithm::HS256])
+            .build()
+            .unwrap();
+        assert_eq!(c.allowed_algorithms(), Some(&[Algorithm::HS256][..]));
+    }
+}

@@ -1,0 +1,11 @@
+//! The login flow: [`Start`] builds the provider URL and a [`PendingLogin`];
+//! [`Callback`] carries the browser's return; the [`Client`](crate::Client)
+//! finishes the login with both.
+
+mod callback;
+mod start;
+
+pub use callback::Callback;
+pub use start::{PendingLogin, Start};
+
+pub(crate) use start::authorization_url;

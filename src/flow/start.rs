@@ -1,0 +1,397 @@
+//! Starting a login: `state`, `nonce`, PKCE, and the provider URL.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::Config;
+use crate::error::{StartError, clip};
+use crate::secret::{Nonce, PkceVerifier, State, random_token};
+
+/// Options of one login, given to [`Client::start`](crate::Client::start).
+///
+/// ```
+/// use oidc_login::Start;
+///
+/// let options = Start::default()
+///     .return_to("/admin")
+///     .login_hint("alice@example.com")
+///     .prompt("select_account");
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct Start {
+    pub(crate) return_to: Option<String>,
+    pub(crate) prompt: Option<String>,
+    pub(crate) login_hint: Option<String>,
+    pub(crate) domain_hint: Option<String>,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) extra: Vec<(String, String)>,
+}
+
+impl Start {
+    /// Where to send the user after the login: a path on this app's own
+    /// origin, such as `/admin?tab=users`. Anything else (`//evil.example`,
+    /// `/\evil.example`, `https:evil.example`, a full URL) is refused by
+    /// [`Client::start`](crate::Client::start).
+    pub fn return_to(mut self, path: impl Into<String>) -> Self {
+        self.return_to = Some(path.into());
+        self
+    }
+    /// `prompt`, such as `login`, `consent` or `select_account`.
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = Some(prompt.into());
+        self
+    }
+    /// `login_hint`: the username or email to pre-fill.
+    pub fn login_hint(mut self, hint: impl Into<String>) -> Self {
+        self.login_hint = Some(hint.into());
+        self
+    }
+    /// `domain_hint` (Entra ID): skip the account picker for this domain.
+    pub fn domain_hint(mut self, hint: impl Into<String>) -> Self {
+        self.domain_hint = Some(hint.into());
+        self
+    }
+    /// `max_age` in seconds: the user must have authenticated at most this
+    /// long ago; the ID token's `auth_time` is then required and checked.
+    pub fn max_age(mut self, seconds: u64) -> Self {
+        self.max_age = Some(seconds);
+        self
+    }
+    /// Any other authorization request parameter. The parameters this crate
+    /// sets itself (`state`, `nonce`, `code_challenge`, `redirect_uri`, ...)
+    /// cannot be replaced: [`Client::start`](crate::Client::start) refuses them.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A login in progress: what [`Client::finish`](crate::Client::finish) needs
+/// to check the callback. Keep it server-side (a session) or in an encrypted
+/// cookie, from the redirect to the callback.
+///
+/// It is deliberately not `Clone`: `finish` takes it by value, so its `state`,
+/// `nonce` and PKCE verifier are used once. `Debug` hides them.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PendingLogin {
+    pub(crate) issuer: String,
+    pub(crate) state: State,
+    pub(crate) nonce: Nonce,
+    pub(crate) pkce_verifier: PkceVerifier,
+    pub(crate) return_to: Option<String>,
+    pub(crate) max_age: Option<u64>,
+    /// Unix seconds.
+    pub(crate) created_at: i64,
+}
+
+impl PendingLogin {
+    /// The checked `return_to` path, if one was given.
+    pub fn return_to(&self) -> Option<&str> {
+        self.return_to.as_deref()
+    }
+
+    /// The login's `state`: the key under which to keep this pending login
+    /// when several are in flight (two browser tabs).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The issuer of the provider the login was started with.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// When the login was started (Unix seconds).
+    pub fn created_at(&self) -> i64 {
+        self.created_at
+    }
+}
+
+/// Parameters `start` sets itself and an extra parameter may not replace.
+const RESERVED: [&str; 11] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+    "request",
+    "request_uri",
+];
+
+/// Builds the authorization URL and the pending login.
+pub(crate) fn authorization_url(
+    config: &Config,
+    authorization_endpoint: &Url,
+    issuer: &str,
+    options: Start,
+    now: i64,
+) -> Result<(Url, PendingLogin), StartError> {
+    let return_to = options
+        .return_to
+        .as_deref()
+        .map(|path| safe_return_to(path, config.redirect_uri()))
+        .transpose()?;
+    for (name, _) in &options.extra {
+        let reserved = RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
+            || ["prompt", "login_hint", "domain_hint", "max_age"].contains(&name.as_str());
+        if reserved {
+            return Err(StartError::ReservedParameter(clip(name, 64)));
+        }
+    }
+
+    // 256 bits each, from the OS random source.
+    let state = State::new(random_token::<32>());
+    let nonce = Nonce::new(random_token::<32>());
+    let pkce_verifier = PkceVerifier::new(random_token::<32>());
+    let challenge = oauth2::PkceCodeChallenge::from_code_verifier_sha256(
+        &oauth2::PkceCodeVerifier::new(pkce_verifier.expose_secret().to_owned()),
+    );
+
+    let mut url = authorization_endpoint.clone();
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", config.client_id())
+            .append_pair("redirect_uri", config.redirect_uri().as_str())
+            .append_pair("scope", &config.scopes().join(" "))
+            .append_pair("state", state.expose_secret())
+            .append_pair("nonce", nonce.expose_secret())
+            .append_pair("code_challenge", challenge.as_str())
+            .append_pair("code_challenge_method", "S256");
+        for (name, value) in [
+            ("prompt", options.prompt.as_deref()),
+            ("login_hint", options.login_hint.as_deref()),
+            ("domain_hint", options.domain_hint.as_deref()),
+        ] {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        if let Some(max_age) = options.max_age {
+            query.append_pair("max_age", &max_age.to_string());
+        }
+        for (name, value) in &options.extra {
+            query.append_pair(name, value);
+        }
+    }
+
+    let pending = PendingLogin {
+        issuer: issuer.to_owned(),
+        state,
+        nonce,
+        pkce_verifier,
+        return_to,
+        max_age: options.max_age,
+        created_at: now,
+    };
+    Ok((url, pending))
+}
+
+/// Accepts `path` only as a path on the app's own origin, and returns it
+/// normalized (as the browser would resolve it against the app's origin).
+pub(crate) fn safe_return_to(path: &str, app: &Url) -> Result<String, StartError> {
+    let refuse = |reason: &'static str| StartError::UnsafeReturnTo { reason };
+    if path.len() > 2048 {
+        return Err(refuse("it is longer than 2048 characters"));
+    }
+    if !path.starts_with('/') {
+        return Err(refuse("it must be a path starting with `/`"));
+    }
+    // `//host` and `/\host` are scheme-relative URLs to another host in
+    // browsers; a backslash anywhere is read as `/` by some of them.
+    if path.starts_with("//") || path.contains('\\') {
+        return Err(refuse("it would lead to another host"));
+    }
+    if path.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(refuse("it holds control or white-space characters"));
+    }
+    let resolved = app
+        .join(path)
+        .map_err(|_| refuse("it is not a valid path"))?;
+    if resolved.origin() != app.origin() {
+        return Err(refuse("it would lead to another origin"));
+    }
+    let mut normalized = resolved.path().to_owned();
+    if let Some(query) = resolved.query() {
+        normalized.push('?');
+        normalized.push_str(query);
+    }
+    if let Some(fragment) = resolved.fragment() {
+        normalized.push('#');
+        normalized.push_str(fragment);
+    }
+    Ok(normalized)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> Url {
+        Url::parse("https://app.example/auth/callback").unwrap()
+    }
+
+    fn config() -> Config {
+        Config::builder("https://p.example", "my app")
+            .redirect_uri("https://app.example/auth/callback")
+            .scopes(["openid", "email"])
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn return_to_accepts_own_paths() {
+        assert_eq!(safe_return_to("/admin", &app()).unwrap(), "/admin");
+        assert_eq!(safe_return_to("/a/../b?x=1#f", &app()).unwrap(), "/b?x=1#f");
+        assert_eq!(safe_return_to("/", &app()).unwrap(), "/");
+    }
+
+    #[test]
+    fn return_to_refuses_other_origins() {
+        for bad in [
+            "//evil.example",
+            "//evil.example/x",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "https:evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/\tx",
+            "/x\ny",
+            "/ /evil.example",
+        ] {
+            assert!(safe_return_to(bad, &app()).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    fn query(url: &Url) -> std::collections::HashMap<String, String> {
+        url.query_pairs().into_owned().collect()
+    }
+
+    #[test]
+    fn authorization_url_has_every_protection() {
+        let (url, pending) = authorization_url(
+            &config(),
+            &Url::parse("https://p.example/authorize?p=b2c").unwrap(),
+            "https://p.example",
+            Start::default().max_age(60).login_hint("alice"),
+            1000,
+        )
+        .unwrap();
+        let q = query(&url);
+        assert_eq!(q["p"], "b2c", "the endpoint's own query is kept");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "my app");
+        assert_eq!(q["redirect_uri"], "https://app.example/auth/callback");
+        assert_eq!(q["scope"], "openid email");
+        assert_eq!(q["state"], pending.state.expose_secret());
+        assert_eq!(q["nonce"], pending.nonce.expose_secret());
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["max_age"], "60");
+        assert_eq!(q["login_hint"], "alice");
+        let expected = oauth2::PkceCodeChallenge::from_code_verifier_sha256(
+            &oauth2::PkceCodeVerifier::new(pending.pkce_verifier.expose_secret().to_owned()),
+        );
+        assert_eq!(q["code_challenge"], expected.as_str());
+        assert!(
+            pending.state.expose_secret().len() >= 22,
+            "at least 128 bits"
+        );
+        assert_eq!(pending.created_at, 1000);
+        assert_eq!(pending.max_age, Some(60));
+    }
+
+    #[test]
+    fn each_login_gets_fresh_values() {
+        let endpoint = Url::parse("https://p.example/authorize").unwrap();
+        let (_, a) = authorization_url(
+            &config(),
+            &endpoint,
+            "https://p.example",
+            Start::default(),
+            0,
+        )
+        .unwrap();
+        let (_, b) = authorization_url(
+            &config(),
+            &endpoint,
+            "https://p.example",
+            Start::default(),
+            0,
+        )
+        .unwrap();
+        assert_ne!(a.state, b.state);
+        assert_ne!(a.nonce, b.nonce);
+        assert_ne!(a.pkce_verifier, b.pkce_verifier);
+    }
+
+    #[test]
+    fn reserved_parameters_cannot_be_replaced() {
+        let endpoint = Url::parse("https://p.example/authorize").unwrap();
+        for name in [
+            "state",
+            "NONCE",
+            "redirect_uri",
+            "code_challenge_method",
+            "prompt",
+        ] {
+            let err = authorization_url(
+                &config(),
+                &endpoint,
+                "i",
+                Start::default().param(name, "x"),
+                0,
+            )
+            .unwrap_err();
+            assert!(matches!(err, StartError::ReservedParameter(_)), "{name}");
+        }
+        assert!(
+            authorization_url(
+                &config(),
+                &endpoint,
+                "i",
+                Start::default().param("ui_locales", "fi"),
+                0
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn pending_login_debug_and_serde() {
+        let endpoint = Url::parse("https://p.example/authorize").unwrap();
+        let (_, pending) = authorization_url(
+            &config(),
+            &endpoint,
+            "https://p.example",
+            Start::default().return_to("/x"),
+            0,
+        )
+        .unwrap();
+        let debug = format!("{pending:?}");
+        for secret in [
+            pending.state.expose_secret(),
+            pending.nonce.expose_secret(),
+            pending.pkce_verifier.expose_secret(),
+        ] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        let json = serde_json::to_string(&pending).unwrap();
+        let back: PendingLogin = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.state, pending.state);
+        assert_eq!(back.return_to(), Some("/x"));
+        assert!(
+            json.len() < 512,
+            "a pending login stays small: {} bytes",
+            json.len()
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The one way this crate talks HTTP.
+//!
+//! Every request has a timeout, follows no redirect, and reads at most
+//! [`MAX_BODY`] bytes of the answer. URLs are checked for https (or a loopback
+//! host) before they get here, when the config is built and the metadata read.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use oauth2::http;
+use url::Url;
+
+use crate::error::{HttpError, HttpErrorKind};
+use crate::secret::AccessToken;
+
+/// The largest response body read from a provider (1 MiB).
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub(crate) struct HttpClient {
+    inner: reqwest::Client,
+}
+
+impl HttpClient {
+    pub(crate) fn new(timeout: Duration) -> Result<Self, HttpError> {
+        let inner = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("oidc-login/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpError {
+                what: "building the HTTP client",
+                url: String::new(),
+                kind: HttpErrorKind::Other,
+                source: Some(Box::new(e)),
+            })?;
+        Ok(Self { inner })
+    }
+
+    /// GETs a JSON document: metadata, JWKS or userinfo.
+    pub(crate) async fn get_json(
+        &self,
+        what: &'static str,
+        url: &Url,
+        bearer: Option<&AccessToken>,
+    ) -> Result<Vec<u8>, HttpError> {
+        let mut request = self
+            .inner
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(what, url.as_str(), e))?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(error(
+                what,
+                url.as_str(),
+                HttpErrorKind::Redirect(status.as_u16()),
+            ));
+        }
+        if !status.is_success() {
+            return Err(error(
+                what,
+                url.as_str(),
+                HttpErrorKind::Status(status.as_u16()),
+            ));
+        }
+        read_capped(what, url.as_str(), response).await
+    }
+
+    /// Sends a request built by `oauth2` (the token exchange) and returns the
+    /// response whatever its status: `oauth2` reads the error body itself.
+    async fn send(
+        &self,
+        what: &'static str,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, HttpError> {
+        let url = request.uri().to_string();
+        let request = reqwest::Request::try_from(request).map_err(|e| HttpError {
+            what,
+            url: without_query(&url),
+            kind: HttpErrorKind::Other,
+            source: Some(Box::new(e)),
+        })?;
+        let response = self
+            .inner
+            .execute(request)
+            .await
+            .map_err(|e| transport_error(what, &url, e))?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(error(what, &url, HttpErrorKind::Redirect(status.as_u16())));
+        }
+        let mut builder = http::Response::builder().status(status.as_u16());
+        for (name, value) in response.headers() {
+            builder = builder.header(name.as_str(), value.as_bytes());
+        }
+        let body = read_capped(what, &url, response).await?;
+        builder.body(body).map_err(|e| HttpError {
+            what,
+            url: without_query(&url),
+            kind: HttpErrorKind::Other,
+            source: Some(Box::new(e)),
+        })
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
+    type Error = HttpError;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(self.send("the token request to", request))
+    }
+}
+
+async fn read_capped(
+    what: &'static str,
+    url: &str,
+    mut response: reqwest::Response,
+) -> Result<Vec<u8>, HttpError> {
+    let too_large = || error(what, url, HttpErrorKind::TooLarge { limit: MAX_BODY });
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_BODY as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(what, url, e))?
+    {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn error(what: &'static str, url: &str, kind: HttpErrorKind) -> HttpError {
+    HttpError {
+        what,
+        url: without_query(url),
+        kind,
+        source: None,
+    }
+}
+
+fn transport_error(what: &'static str, url: &str, e: reqwest::Error) -> HttpError {
+    let kind = if e.is_timeout() {
+        HttpErrorKind::Timeout
+    } else if e.is_connect() {
+        HttpErrorKind::Connect
+    } else {
+        HttpErrorKind::Other
+    };
+    // reqwest's own message can carry the URL with its query: strip it.
+    HttpError {
+        what,
+        url: without_query(url),
+        kind,
+        source: Some(Box::new(e.without_url())),
+    }
+}
+
+/// The URL without query or fragment, safe to log.
+pub(crate) fn without_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or_default().to_owned()
+}
+
+/// Whether the URL's host is a loopback address (`127.0.0.0/8`, `::1`, `localhost`).
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// https, or plain http on a loopback host.
+pub(crate) fn is_secure_or_loopback(url: &Url) -> bool {
+    url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_rules() {
+        for ok in [
+            "https://login.example",
+            "http://127.0.0.1:8080/x",
+            "http://[::1]/",
+            "http://localhost:1",
+        ] {
+            assert!(is_secure_or_loopback(&Url::parse(ok).unwrap()), "{ok}");
+        }
+        for bad in [
+            "http://login.example",
+            "http://10.0.0.1/",
+            "ftp://127.0.0.1/",
+            "http://localhost.evil.example/",
+        ] {
+            assert!(!is_secure_or_loopback(&Url::parse(bad).unwrap()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn logged_urls_drop_the_query() {
+        assert_eq!(without_query("https://p/x?code=secret#f"), "https://p/x");
+    }
+}

@@ -1,0 +1,268 @@
+//! The signed-in user: who they are, their groups and roles, and every claim.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::AccessError;
+
+/// Who signed in, as the provider vouched for them.
+///
+/// Built by [`Client::finish`](crate::Client::finish) from the validated ID
+/// token, merged with the userinfo response when one was fetched (the signed
+/// ID token wins where both have a claim). Serde-serializable, so it can be
+/// kept in a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Identity {
+    /// The provider's issuer (`iss`).
+    pub issuer: String,
+    /// The provider's stable id of the user (`sub`). Together with `issuer`
+    /// it is the only key that identifies a user; usernames and emails change.
+    pub subject: String,
+    /// The configured username claim (`preferred_username` by default).
+    pub username: Option<String>,
+    /// The configured email claim (`email` by default).
+    pub email: Option<String>,
+    /// Whether the provider says it verified the email (`email_verified`).
+    pub email_verified: bool,
+    /// The user's display name (`name`).
+    pub name: Option<String>,
+    /// The configured groups claim: an array of strings, a single string, or
+    /// empty when absent.
+    pub groups: Vec<String>,
+    /// The app's roles, from the role mapper; sorted, no duplicates.
+    pub roles: Vec<String>,
+    /// Every claim of the ID token and userinfo response.
+    pub claims: Map<String, Value>,
+}
+
+impl Identity {
+    /// The claim at `path`: a top-level claim of that exact name if there is
+    /// one (names such as `https://example.com/roles` hold dots), otherwise a
+    /// dotted path into nested objects, such as `realm_access.roles`.
+    pub fn claim(&self, path: &str) -> Option<&Value> {
+        lookup(&self.claims, path)
+    }
+
+    /// Whether the user has `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// Claim names the crate reads; see the `*_claim` config fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClaimNames<'a> {
+    pub(crate) username: &'a str,
+    pub(crate) email: &'a str,
+    pub(crate) groups: &'a str,
+}
+
+pub(crate) fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(value) = claims.get(path) {
+        return Some(value);
+    }
+    let mut parts = path.split('.');
+    let mut value = claims.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_object()?.get(part)?;
+    }
+    Some(value)
+}
+
+/// Whether the claims hold everything the identity is built from; when not,
+/// the `when_claims_missing` userinfo policy fetches userinfo.
+pub(crate) fn has_all(claims: &Map<String, Value>, names: ClaimNames<'_>) -> bool {
+    [names.username, names.email, names.groups]
+        .into_iter()
+        .all(|name| lookup(claims, name).is_some())
+}
+
+/// Builds the identity (without roles) from merged claims. `sub` and `iss`
+/// were checked before: the ID token's values are passed in.
+pub(crate) fn build(
+    issuer: String,
+    subject: String,
+    claims: Map<String, Value>,
+    names: ClaimNames<'_>,
+) -> Identity {
+    let text = |name: &str| {
+        lookup(&claims, name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let groups = match lookup(&claims, names.groups) {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(many)) => many
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(other) => {
+            tracing::warn!(
+                target: "oidc_login::identity",
+                claim = names.groups,
+                kind = json_kind(other),
+                "the groups claim is neither a string nor an array of strings; it is read as no groups"
+            );
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    // Some providers send `email_verified` as the string "true".
+    let email_verified = matches!(claims.get("email_verified"), Some(Value::Bool(true)))
+        || matches!(claims.get("email_verified"), Some(Value::String(s)) if s == "true");
+    Identity {
+        username: text(names.username),
+        email: text(names.email),
+        name: text("name"),
+        email_verified,
+        groups,
+        roles: Vec::new(),
+        issuer,
+        subject,
+        claims,
+    }
+}
+
+/// Pexip's "required key / required value": the claim equals `value`, or is
+/// an array holding it.
+pub(crate) fn check_required_claim(
+    claims: &Map<String, Value>,
+    key: &str,
+    value: &str,
+) -> Result<(), AccessError> {
+    let holds = match lookup(claims, key) {
+        Some(Value::String(s)) => s == value,
+        Some(Value::Array(items)) => items.iter().any(|item| item.as_str() == Some(value)),
+        Some(Value::Bool(b)) => b.to_string() == value,
+        Some(Value::Number(n)) => n.to_string() == value,
+        _ => false,
+    };
+    if holds {
+        Ok(())
+    } else {
+        Err(AccessError::RequiredClaim {
+            claim: key.to_owned(),
+        })
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NAMES: ClaimNames<'static> = ClaimNames {
+        username: "preferred_username",
+        email: "email",
+        groups: "groups",
+    };
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn dotted_paths_and_exact_names() {
+        let c = claims(json!({
+            "realm_access": {"roles": ["a", "b"]},
+            "https://example.com/roles": ["x"],
+            "https://example": {"com/roles": "nested"}
+        }));
+        assert_eq!(lookup(&c, "realm_access.roles"), Some(&json!(["a", "b"])));
+        assert_eq!(lookup(&c, "https://example.com/roles"), Some(&json!(["x"])));
+        assert_eq!(lookup(&c, "realm_access.missing"), None);
+        assert_eq!(lookup(&c, "realm_access.roles.deeper"), None);
+    }
+
+    #[test]
+    fn groups_from_array_string_or_absent() {
+        let id = build(
+            "i".into(),
+            "s".into(),
+            claims(json!({"groups": ["g1", "g2", 3]})),
+            NAMES,
+        );
+        assert_eq!(id.groups, ["g1", "g2"]);
+        let id = build(
+            "i".into(),
+            "s".into(),
+            claims(json!({"groups": "g1"})),
+            NAMES,
+        );
+        assert_eq!(id.groups, ["g1"]);
+        let id = build("i".into(), "s".into(), claims(json!({})), NAMES);
+        assert!(id.groups.is_empty());
+        let nested = ClaimNames {
+            groups: "realm_access.roles",
+            ..NAMES
+        };
+        let id = build(
+            "i".into(),
+            "s".into(),
+            claims(json!({"realm_access": {"roles": ["r"]}})),
+            nested,
+        );
+        assert_eq!(id.groups, ["r"]);
+    }
+
+    #[test]
+    fn identity_fields_come_from_the_configured_claims() {
+        let c = claims(
+            json!({"preferred_username": "alice", "email": "a@x", "email_verified": true, "name": "Alice"}),
+        );
+        let id = build("iss".into(), "sub".into(), c, NAMES);
+        assert_eq!(id.username.as_deref(), Some("alice"));
+        assert_eq!(id.email.as_deref(), Some("a@x"));
+        assert!(id.email_verified);
+        assert_eq!(id.name.as_deref(), Some("Alice"));
+        let id = build(
+            "i".into(),
+            "s".into(),
+            claims(json!({"email_verified": "false"})),
+            NAMES,
+        );
+        assert!(!id.email_verified);
+    }
+
+    #[test]
+    fn required_claim_matches_value_or_array_member_only() {
+        let c = claims(json!({"tid": "t1", "groups": ["a", "b"], "n": 5}));
+        assert!(check_required_claim(&c, "tid", "t1").is_ok());
+        assert!(check_required_claim(&c, "groups", "b").is_ok());
+        assert!(check_required_claim(&c, "n", "5").is_ok());
+        let err = check_required_claim(&c, "tid", "t2").unwrap_err();
+        // The error names the claim, never the user's value.
+        assert_eq!(
+            err.to_string(),
+            "the required claim `tid` is missing or does not hold the required value"
+        );
+        assert!(!err.to_string().contains("t1"));
+        assert!(check_required_claim(&c, "missing", "t1").is_err());
+        assert!(check_required_claim(&c, "groups", "c").is_err());
+    }
+
+    #[test]
+    fn claims_present_decides_userinfo() {
+        assert!(has_all(
+            &claims(json!({"preferred_username": "a", "email": "e", "groups": []})),
+            NAMES
+        ));
+        assert!(!has_all(
+            &claims(json!({"preferred_username": "a", "email": "e"})),
+            NAMES
+        ));
+    }
+}

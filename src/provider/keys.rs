@@ -1,0 +1,151 @@
+//! The provider's signing keys: fetched and parsed once, kept in memory, and
+//! fetched again only when a token names a key the cache does not hold.
+//!
+//! Refetches are single-flight (concurrent callers wait for one fetch) and
+//! rate-limited by a cooldown, so a stream of tokens with random `kid`s costs
+//! the provider at most one request per cooldown. A failed refetch keeps the
+//! keys already cached: a provider outage does not stop validation.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use crate::algorithm::Algorithm;
+use crate::error::{DiscoveryError, Error};
+use crate::http::HttpClient;
+use crate::token::KeySet;
+
+#[derive(Debug)]
+pub(crate) struct KeyCache {
+    http: HttpClient,
+    jwks_uri: Url,
+    cooldown: Duration,
+    /// Read on every validation; written only after a fetch.
+    current: RwLock<Cached>,
+    /// Held while a refetch runs; holds the time of the last refetch (the
+    /// first fetch does not count, so a rotation right after start-up is
+    /// picked up at once).
+    refetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    keys: Arc<KeySet>,
+    skipped: usize,
+}
+
+impl KeyCache {
+    /// Fetches the key set for the first time.
+    pub(crate) async fn fetch(
+        http: HttpClient,
+        jwks_uri: Url,
+        cooldown: Duration,
+    ) -> Result<Self, Error> {
+        let (keys, skipped) = fetch_key_set(&http, &jwks_uri).await?;
+        Ok(Self {
+            http,
+            jwks_uri,
+            cooldown,
+            current: RwLock::new(Cached {
+                keys: Arc::new(keys),
+                skipped,
+            }),
+            refetch: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The keys held now.
+    pub(crate) fn current(&self) -> Arc<KeySet> {
+        self.read().keys
+    }
+
+    /// How many entries of the last key set were skipped as unusable.
+    pub(crate) fn skipped(&self) -> usize {
+        self.read().skipped
+    }
+
+    fn read(&self) -> Cached {
+        // A poisoned lock only means a writer panicked between two plain
+        // assignments; the value is still whole.
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The key set to check a token with `kid` and `alg` against: the cached
+    /// one when it has a fitting key, else the result of one refetch (shared
+    /// with concurrent callers, and skipped within the cooldown).
+    pub(crate) async fn keys_for(&self, kid: Option<&str>, alg: Algorithm) -> Arc<KeySet> {
+        let keys = self.current();
+        if alg.is_hmac() || keys.has_key_for(kid, alg) {
+            return keys;
+        }
+        let mut last_fetch = self.refetch.lock().await;
+        // Another caller may have fetched while this one waited.
+        let keys = self.current();
+        if keys.has_key_for(kid, alg) {
+            return keys;
+        }
+        if last_fetch.is_some_and(|at| at.elapsed() < self.cooldown) {
+            tracing::debug!(
+                target: "oidc_login::provider",
+                "unknown signing key, but the key set was fetched less than the cooldown ago; not fetching again"
+            );
+            return keys;
+        }
+        *last_fetch = Some(Instant::now());
+        tracing::info!(
+            target: "oidc_login::provider",
+            jwks_uri = %self.jwks_uri,
+            "a token names a key the cache does not hold; fetching the provider's keys again"
+        );
+        match fetch_key_set(&self.http, &self.jwks_uri).await {
+            Ok((fresh, skipped)) if !fresh.is_empty() => {
+                let fresh = Arc::new(fresh);
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Cached {
+                    keys: fresh.clone(),
+                    skipped,
+                };
+                fresh
+            }
+            Ok(_) => {
+                tracing::warn!(
+                    target: "oidc_login::provider",
+                    jwks_uri = %self.jwks_uri,
+                    "the refetched key set holds no usable key; keeping the cached keys"
+                );
+                keys
+            }
+            Err(error) => {
+                tracing::warn!(
+                    target: "oidc_login::provider",
+                    %error,
+                    "could not fetch the provider's keys again; keeping the cached keys"
+                );
+                keys
+            }
+        }
+    }
+}
+
+async fn fetch_key_set(http: &HttpClient, jwks_uri: &Url) -> Result<(KeySet, usize), Error> {
+    let body = http
+        .get_json("fetching the provider's keys (JWKS) from", jwks_uri, None)
+        .await?;
+    let (keys, skipped) =
+        KeySet::from_jwks(&body).map_err(|message| DiscoveryError::InvalidDocument {
+            document: "JWKS",
+            message,
+        })?;
+    if skipped > 0 {
+        tracing::info!(
+            target: "oidc_login::provider",
+            skipped,
+            usable = keys.len(),
+            "skipped JWKS entries this crate cannot use (unknown type or curve, `use: enc`, RSA under 2048 bits, or malformed)"
+        );
+    }
+    Ok((keys, skipped))
+}
