@@ -1,6 +1,146 @@
-//! oidc-login: "Sign in with Entra ID" (or any OpenID Connect provider) for Rust web apps.
+//! "Sign in with Entra ID" (or any OpenID Connect provider) for Rust web apps.
 //!
-//! (Crate documentation is completed as the modules land.)
+//! `oidc-login` is the relying-party side of OpenID Connect: it runs the
+//! Authorization Code + PKCE login, validates the ID token in full, and turns
+//! the user's group claims into the app's own roles.
+//!
+//! # Contents
+//! - [Quick start](#quick-start)
+//! - [The login, step by step](#the-login-step-by-step)
+//! - [Features](#features)
+//! - [Security](#security)
+//! - [Microsoft Entra ID](#microsoft-entra-id)
+//! - [Testing your app](#testing-your-app)
+//! - [Where things live](#where-things-live)
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use oidc_login::{Callback, Client, ClientAuth, Config, RoleMapping, Source, Start};
+//!
+//! # async fn run() -> Result<(), oidc_login::Error> {
+//! let config = Config::builder(
+//!         "https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration",
+//!         "<application (client) id>",
+//!     )
+//!     .client_auth(ClientAuth::secret_basic("<client secret>"))
+//!     .redirect_uri("https://app.example.com/auth/callback")
+//!     .scopes(["openid", "email", "profile", "offline_access"])
+//!     .required_claim("tid", "<tenant id>")
+//!     .add_role_mapping(RoleMapping::new(
+//!         "Maximus Conferencing Developers",
+//!         Source::OpenIdConnect,
+//!         "d48429bd-9f2a-47a2-a410-993f2a37876b",
+//!         ["Read-write"],
+//!     ))
+//!     .build()?;
+//! let client = Client::discover(config).await?;
+//!
+//! // "Sign in" clicked: keep `pending` (in the session), redirect the browser to `url`.
+//! let (url, pending) = client.start(Start::default().return_to("/admin"))?;
+//!
+//! // The provider sends the browser back with a query string (or a form post):
+//! let callback = Callback::from_query("code=...&state=...&iss=...")?;
+//! let login = client.finish(pending, callback).await?;
+//! let who = &login.identity;
+//! println!("{:?} ({}) has roles {:?}", who.username, who.subject, who.roles);
+//! # Ok(()) }
+//! ```
+//!
+//! The same settings load from TOML or JSON with [`Config::from_file`]; the
+//! field names are those of the builder (`metadata_url`, `client_id`,
+//! `client_secret` or `client_secret_env`, `auth_method`, `redirect_uri`,
+//! `scopes`, `username_claim`, `email_claim`, `groups_claim`,
+//! `required_claim = { key, value }`, `login_button_text`,
+//! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
+//! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
+//! `http_timeout_seconds`, `no_role_policy`, and `[[role_mapping]]` rows).
+//! Unknown fields are refused, so a typo never silently drops a check.
+//!
+//! # The login, step by step
+//!
+//! 1. [`Client::discover`] fetches the provider's metadata and keys once and
+//!    checks them: the issuer must be exactly the configured one, and every
+//!    provider URL must be https (plain http only on loopback).
+//! 2. [`Client::start`] returns the provider URL and a [`PendingLogin`]
+//!    holding a fresh `state`, `nonce` and PKCE verifier. Keep it on the
+//!    server side (a session), never in a readable cookie.
+//! 3. [`Client::finish`] takes the pending login by value and the
+//!    [`Callback`]: it checks `state` (in constant time), the RFC 9207 `iss`,
+//!    the pending login's age, then redeems the code with the PKCE verifier,
+//!    validates the ID token, fetches userinfo when needed, checks the
+//!    required claim and maps the roles into an [`Identity`].
+//!
+//! # Features
+//!
+//! | feature | enables | default |
+//! | --- | --- | --- |
+//! | `test-provider` | `testing::TestProvider`, an embedded OpenID provider for tests and demos | no |
+//!
+//! # Security
+//!
+//! Secure by default; nothing below can be switched off.
+//! - PKCE S256 on every login; `state` and `nonce` of 256 bits from the OS
+//!   random source, single-use because [`PendingLogin`] is consumed.
+//! - The ID token: compact JWS only; `alg: none` never accepted in any
+//!   spelling; HMAC only when named in `allowed_algorithms` with a client
+//!   secret; keys are found only in the provider's JWKS (never through
+//!   `jku`, `x5u`, `jwk` or `x5c`) and must fit the algorithm; `iss` exact;
+//!   `aud` must hold the client id and nothing untrusted; `azp`; `exp`, `iat`,
+//!   `nbf` with a bounded clock skew (at most 300 s); `nonce`; `sub`;
+//!   `at_hash`, `c_hash`; `auth_time` when `max_age` was sent.
+//! - Signatures are checked with `aws-lc-rs` on keys parsed once per key-set
+//!   fetch. An unknown `kid` causes at most one refetch at a time, and at most
+//!   one per cooldown; a provider outage does not stop validation with the
+//!   keys already held.
+//! - HTTP: timeouts, no redirects, responses capped at 1 MiB.
+//! - `return_to` is accepted only as a path on the app's own origin.
+//! - Secrets (client secret, tokens, PKCE verifier, `state`, `nonce`) are
+//!   newtypes whose `Debug` is redacted and that have no `Display`; no error
+//!   or log line holds one.
+//!
+//! Errors say what to fix, and sort by who must act: [`Error::Config`],
+//! [`Error::Discovery`] and [`Error::Http`] are for the operator;
+//! [`Error::Start`] and [`Error::Callback`] are bad browser requests (HTTP
+//! 400); [`Error::Token`] is a login the provider's answer failed (401);
+//! [`Error::Access`] is a valid login that policy refuses (403).
+//!
+//! # Microsoft Entra ID
+//!
+//! Use the v2.0 metadata URL,
+//! `https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration`.
+//! Entra puts group object ids in `groups` (enable "groups claim" in the app
+//! registration's token configuration) and app roles in `roles`. Pin the
+//! tenant with `required_claim = { key = "tid", value = "<tenant id>" }`.
+//!
+//! # Testing your app
+//!
+//! With the `test-provider` feature, `testing::TestProvider::start().await`
+//! runs a real OpenID provider on a random loopback port, with users, clients
+//! and signing algorithms of your choice, and can be told to misbehave (a
+//! wrong issuer, an expired token, a bad signature...) so your app's refusals
+//! can be tested too.
+//!
+//! # Where things live
+//!
+//! | path | holds |
+//! | --- | --- |
+//! | `src/lib.rs` | these docs, the lint block, re-exports; no logic |
+//! | `src/algorithm.rs` | [`Algorithm`], the JWS algorithm names |
+//! | `src/config.rs` | [`Config`], its builder and TOML/JSON form, [`ClientAuth`], claim names |
+//! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
+//! | `src/error.rs` | the `#[non_exhaustive]` error enums |
+//! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback |
+//! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch |
+//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety, [`Callback`] parsing |
+//! | `src/client.rs` | [`Client`]: discover, start, finish (code exchange, userinfo), [`Login`], [`Tokens`] |
+//! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules |
+//! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
+//! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
+//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`) |
+//! | `examples/` | `demo` (a web app with the sign-in button) |
+//! | `tests/` | integration tests against the embedded provider |
+//! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

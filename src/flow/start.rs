@@ -25,6 +25,7 @@ pub struct Start {
     pub(crate) login_hint: Option<String>,
     pub(crate) domain_hint: Option<String>,
     pub(crate) max_age: Option<u64>,
+    pub(crate) form_post: bool,
     pub(crate) extra: Vec<(String, String)>,
 }
 
@@ -56,6 +57,13 @@ impl Start {
     /// long ago; the ID token's `auth_time` is then required and checked.
     pub fn max_age(mut self, seconds: u64) -> Self {
         self.max_age = Some(seconds);
+        self
+    }
+    /// Asks the provider to return with a `form_post` (an HTML form POSTed
+    /// to the redirect URI) instead of a query string, so the code never
+    /// appears in a URL. Read that callback with [`Callback::from_form`](crate::Callback::from_form).
+    pub fn form_post(mut self) -> Self {
+        self.form_post = true;
         self
     }
     /// Any other authorization request parameter. The parameters this crate
@@ -172,6 +180,9 @@ pub(crate) fn authorization_url(
             if let Some(value) = value {
                 query.append_pair(name, value);
             }
+        }
+        if options.form_post {
+            query.append_pair("response_mode", "form_post");
         }
         if let Some(max_age) = options.max_age {
             query.append_pair("max_age", &max_age.to_string());

@@ -1,0 +1,105 @@
+//! Helpers shared by the integration tests: a provider, a config for it, and
+//! a browser stand-in that follows the provider's redirect back to a callback.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
+use oidc_login::{Callback, Client, ClientAuth, Config, ConfigBuilder, Error, Login, PendingLogin, Start};
+
+pub const CLIENT_ID: &str = "test-client";
+pub const CLIENT_SECRET: &str = "test-secret";
+pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+pub const ALICE_GROUP: &str = "d48429bd-9f2a-47a2-a410-993f2a37876b";
+
+/// A config for the provider's default client (`client_secret_basic`).
+pub fn config_builder(provider: &TestProvider) -> ConfigBuilder {
+    Config::builder(provider.issuer(), CLIENT_ID)
+        .client_auth(ClientAuth::secret_basic(CLIENT_SECRET))
+        .redirect_uri(REDIRECT_URI)
+}
+
+pub async fn client(provider: &TestProvider) -> Client {
+    client_with(config_builder(provider)).await
+}
+
+pub async fn client_with(builder: ConfigBuilder) -> Client {
+    let config = builder.build().expect("the test config is valid");
+    Client::discover(config).await.expect("discovery of the embedded provider works")
+}
+
+/// A provider whose only client uses `auth`.
+pub async fn provider_for(auth: Option<TestClientAuth>) -> TestProvider {
+    let client = match auth {
+        Some(auth) => TestClient::confidential(CLIENT_ID, CLIENT_SECRET, auth),
+        None => TestClient::public(CLIENT_ID),
+    }
+    .redirect_uri(REDIRECT_URI);
+    TestProvider::builder().client(client).start().await
+}
+
+/// What the browser brings back from the provider: the callback's query
+/// string (or form body).
+pub async fn authorize(url: &url::Url) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = http.get(url.clone()).send().await.expect("the provider answers /authorize");
+    let status = response.status();
+    if status.is_redirection() {
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        let location = url::Url::parse(&location).unwrap();
+        assert!(location.as_str().starts_with(REDIRECT_URI), "redirected to {location}");
+        return location.query().unwrap_or_default().to_owned();
+    }
+    let body = response.text().await.unwrap();
+    // form_post: an auto-submitting form with hidden inputs.
+    assert!(status.is_success(), "authorize answered {status}: {body}");
+    form_fields(&body)
+}
+
+/// The hidden inputs of a form_post page, as a form body.
+pub fn form_fields(html: &str) -> String {
+    let mut fields = url::form_urlencoded::Serializer::new(String::new());
+    for input in html.split("<input").skip(1) {
+        let attr = |name: &str| {
+            let start = input.find(&format!("{name}=\""))? + name.len() + 2;
+            let end = input[start..].find('"')? + start;
+            Some(html_unescape(&input[start..end]))
+        };
+        if let (Some(name), Some(value)) = (attr("name"), attr("value")) {
+            fields.append_pair(&name, &value);
+        }
+    }
+    fields.finish()
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Starts a login for `username` (signed in by `login_hint`, no form) and
+/// returns the pending login and the callback the browser brings back.
+pub async fn start_as(client: &Client, username: &str, options: Start) -> (PendingLogin, Callback) {
+    let (url, pending) = client.start(options.login_hint(username)).expect("start works");
+    let form_post = url.query_pairs().any(|(k, v)| k == "response_mode" && v == "form_post");
+    let returned = authorize(&url).await;
+    let callback = if form_post {
+        Callback::from_form(returned.as_bytes())
+    } else {
+        Callback::from_query(&returned)
+    }
+    .expect("the callback parses");
+    (pending, callback)
+}
+
+/// A whole login as `username`.
+pub async fn login_as(client: &Client, username: &str) -> Result<Login, Error> {
+    let (pending, callback) = start_as(client, username, Start::default()).await;
+    client.finish(pending, callback).await
+}
