@@ -9,6 +9,8 @@
 mod algorithm;
 mod error;
 mod secret;
+#[cfg(feature = "test-provider")]
+pub mod testing;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use error::{
