@@ -1622,3 +1622,63 @@ async fn misbehaviours_combine_replace_and_clear() {
     assert_eq!(claims["nonce"], "not-the-nonce-you-sent");
     assert!(format!("{provider:?}").contains("WrongNonce"));
 }
+
+// ----- sign_in, the browser stand-in ----------------------------------------------
+
+fn authorization_url(provider: &TestProvider, params: &[(&str, String)]) -> String {
+    let mut url = url::Url::parse(&provider.url("/authorize")).expect("a URL");
+    url.query_pairs_mut().extend_pairs(params);
+    url.into()
+}
+
+#[tokio::test]
+async fn sign_in_returns_the_callback_url() -> TestResult {
+    let provider = TestProvider::start().await;
+    // Any login_hint in the request is replaced.
+    let url = authorization_url(&provider, &auth_params("test-client"));
+    let callback = url::Url::parse(&provider.sign_in(&url, "bob").await)?;
+    assert_eq!(&callback[..url::Position::AfterPath], REDIRECT_URI);
+    let params: HashMap<String, String> = callback.query_pairs().into_owned().collect();
+    assert_eq!(params["state"], STATE);
+    let body: Value = exchange(&provider, &params["code"], VERIFIER)
+        .await
+        .json()
+        .await?;
+    assert_eq!(
+        decode(body["id_token"].as_str().expect("id_token")).1["sub"],
+        "bob-sub-0002"
+    );
+
+    provider.misbehave(Misbehavior::AuthorizeError("access_denied".into()));
+    let callback = provider.sign_in(&url, "alice").await;
+    assert!(callback.contains("error=access_denied"), "{callback}");
+    Ok(())
+}
+
+#[tokio::test]
+#[should_panic(expected = "no user `nobody`; the users are: alice, bob")]
+async fn sign_in_names_the_users_when_the_user_is_unknown() {
+    let provider = TestProvider::start().await;
+    let url = authorization_url(&provider, &auth_params("test-client"));
+    provider.sign_in(&url, "nobody").await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "unknown client_id `stranger`")]
+async fn sign_in_says_why_the_provider_refused() {
+    let provider = TestProvider::start().await;
+    let url = authorization_url(&provider, &auth_params("stranger"));
+    provider.sign_in(&url, "alice").await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "is not this provider's authorization endpoint")]
+async fn sign_in_refuses_other_urls() {
+    let provider = TestProvider::start().await;
+    provider
+        .sign_in(
+            "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+            "alice",
+        )
+        .await;
+}

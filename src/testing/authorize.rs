@@ -13,8 +13,6 @@ use super::model::TestClient;
 use super::server::{AppState, Params, is_form};
 use super::state::{CODE_LIFETIME, CodeGrant, Shared, lock, unix_now};
 
-// ----- authorization endpoint ----------------------------------------------
-
 fn bad_request_page(message: &str) -> Response {
     (
         StatusCode::BAD_REQUEST,
@@ -79,7 +77,12 @@ impl Reply<'_> {
             )
                 .into_response();
         }
-        let mut url = url::Url::parse(self.redirect_uri).expect("redirect URIs were checked");
+        let Ok(mut url) = url::Url::parse(self.redirect_uri) else {
+            return bad_request_page(&format!(
+                "the registered redirect_uri `{}` is not an absolute URL",
+                self.redirect_uri
+            ));
+        };
         url.query_pairs_mut().extend_pairs(&params);
         match HeaderValue::from_str(url.as_str()) {
             Ok(location) => (

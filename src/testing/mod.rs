@@ -68,31 +68,31 @@
 //!
 //! # Example
 //!
-//! ```no_run
+//! ```
 //! use oidc_login::testing::{Misbehavior, TestProvider};
 //!
-//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let provider = TestProvider::start().await;
-//! // Point the code under test at `provider.metadata_url()` with client id
-//! // `test-client` and secret `test-secret` (client_secret_basic).
-//! let metadata: serde_json::Value = reqwest::get(provider.metadata_url()).await?.json().await?;
-//! assert_eq!(metadata["issuer"], provider.issuer());
+//! // Configure the code under test with these:
+//! let metadata_url = provider.metadata_url();
+//! let client_id = TestProvider::DEFAULT_CLIENT_ID; // "test-client"
+//! let client_secret = TestProvider::DEFAULT_CLIENT_SECRET; // "test-secret", client_secret_basic
+//! # let _ = (metadata_url, client_secret);
 //!
-//! // A login without a browser: `login_hint` signs alice in at once.
-//! // (A real test sends a fresh state, nonce and PKCE challenge.)
-//! let authorize = format!(
-//!     "{}?response_type=code&client_id=test-client\
-//!      &redirect_uri=http://127.0.0.1:3000/callback&scope=openid%20email\
+//! // The code under test builds the authorization URL (here by hand, with
+//! // fixed values where a real client sends fresh random ones) ...
+//! let authorization_url = format!(
+//!     "{}?response_type=code&client_id={client_id}\
+//!      &redirect_uri=http%3A%2F%2F127.0.0.1%3A3000%2Fcallback&scope=openid%20email\
 //!      &state=xyz&nonce=n-0S6_WzA2Mj\
-//!      &code_challenge=bQCNmu6T5xxJXljUVHVyaOvgVTQ0QIix1B5snSuDD8s\
-//!      &code_challenge_method=S256&login_hint=alice",
+//!      &code_challenge=bQCNmu6T5xxJXljUVHVyaOvgVTQ0QIix1B5snSuDD8s&code_challenge_method=S256",
 //!     provider.url("/authorize"),
 //! );
-//! let http = reqwest::Client::builder()
-//!     .redirect(reqwest::redirect::Policy::none())
-//!     .build()?;
-//! let response = http.get(authorize).send().await?;
-//! assert_eq!(response.status(), 303); // Location: .../callback?code=...&state=xyz&iss=...
+//! // ... and the provider plays the browser: alice signs in.
+//! let callback = provider.sign_in(&authorization_url, "alice").await;
+//! assert!(callback.starts_with("http://127.0.0.1:3000/callback?code="));
+//! assert!(callback.contains("&state=xyz&iss="));
 //!
 //! // Hostile-provider tests: one broken rule at a time.
 //! provider.misbehave(Misbehavior::WrongAudience);
@@ -167,6 +167,11 @@ impl fmt::Debug for TestProvider {
 }
 
 impl TestProvider {
+    /// The client id of the default client.
+    pub const DEFAULT_CLIENT_ID: &'static str = "test-client";
+    /// The secret of the default client (`client_secret_basic`).
+    pub const DEFAULT_CLIENT_SECRET: &'static str = "test-secret";
+
     /// Starts a provider with the defaults (see the [module
     /// documentation](self)) on a random port of `127.0.0.1`.
     ///
@@ -316,6 +321,87 @@ impl TestProvider {
     pub fn add_user(&self, user: TestUser) {
         self.shared.add_user(user);
     }
+
+    /// Plays the browser: follows `authorization_url` (as built by the code
+    /// under test) with `login_hint=<username>`, and returns the URL the
+    /// provider redirects back to, `<redirect_uri>?code=...&state=...&iss=...`
+    /// (or `?error=...` when the request was refused).
+    ///
+    /// ```no_run
+    /// # async fn example(authorization_url: String) {
+    /// use oidc_login::testing::TestProvider;
+    ///
+    /// let provider = TestProvider::start().await;
+    /// // let (authorization_url, pending) = client.start(..)?;
+    /// let callback = provider.sign_in(&authorization_url, "alice").await;
+    /// // Hand `callback`'s query to the code under test's callback handler.
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the URL is not this provider's authorization endpoint, asks for
+    /// `response_mode=form_post`, names no configured user, or the provider
+    /// answers anything but a redirect (the panic message carries its
+    /// explanation).
+    pub async fn sign_in(&self, authorization_url: &str, username: &str) -> String {
+        let endpoint = self.url("/authorize");
+        let mut url = url::Url::parse(authorization_url).unwrap_or_else(|err| {
+            panic!("TestProvider::sign_in: `{authorization_url}` is not a URL: {err}")
+        });
+        assert!(
+            url[..url::Position::AfterPath] == endpoint,
+            "TestProvider::sign_in: `{authorization_url}` is not this provider's \
+             authorization endpoint `{endpoint}`"
+        );
+        let mut params: Vec<(String, String)> = url
+            .query_pairs()
+            .into_owned()
+            .filter(|(name, _)| name != "login_hint")
+            .collect();
+        assert!(
+            !params
+                .iter()
+                .any(|(name, value)| name == "response_mode" && value == "form_post"),
+            "TestProvider::sign_in: the request asks for response_mode=form_post, which \
+             needs a browser; use the query response mode"
+        );
+        assert!(
+            self.shared.user_by_hint(username).is_some(),
+            "TestProvider::sign_in: no user `{username}`; the users are: {}",
+            self.shared.usernames().join(", ")
+        );
+        params.push(("login_hint".to_owned(), username.to_owned()));
+        url.query_pairs_mut().clear().extend_pairs(&params);
+
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("TestProvider::sign_in: cannot build an HTTP client");
+        let response = browser
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("TestProvider::sign_in: the request failed: {err}"));
+        let status = response.status();
+        if status.is_redirection()
+            && let Some(location) = response.headers().get(reqwest::header::LOCATION)
+        {
+            return location
+                .to_str()
+                .expect("the provider sends ASCII locations")
+                .to_owned();
+        }
+        let body = response.text().await.unwrap_or_default();
+        // The error page says what was wrong in its first paragraph.
+        let reason = body
+            .split_once("<p>")
+            .and_then(|(_, rest)| rest.split_once("</p>"))
+            .map_or(body.as_str(), |(reason, _)| reason);
+        panic!(
+            "TestProvider::sign_in: expected a redirect back to the client, got {status}: {reason}"
+        );
+    }
 }
 
 impl Drop for TestProvider {
@@ -417,8 +503,8 @@ impl TestProviderBuilder {
             .unwrap_or_else(|| vec![TestUser::alice(), TestUser::bob()]);
         let clients = self.clients.unwrap_or_else(|| {
             vec![TestClient::confidential(
-                "test-client",
-                "test-secret",
+                TestProvider::DEFAULT_CLIENT_ID,
+                TestProvider::DEFAULT_CLIENT_SECRET,
                 TestClientAuth::Basic,
             )]
         });

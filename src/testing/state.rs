@@ -235,6 +235,13 @@ impl Shared {
             .cloned()
     }
 
+    pub(super) fn usernames(&self) -> Vec<String> {
+        lock(&self.users)
+            .iter()
+            .map(|user| user.username().to_owned())
+            .collect()
+    }
+
     pub(super) fn user_by_hint(&self, hint: &str) -> Option<TestUser> {
         lock(&self.users)
             .iter()
