@@ -51,8 +51,16 @@
 //! - Token endpoint errors are RFC 6749 section 5.2 JSON with
 //!   `Cache-Control: no-store`, and their `error_description` says what was
 //!   wrong.
+//! - The ID token carries `iss`, `sub`, `aud` (the client id, a string),
+//!   `exp` (`iat` + 300), `iat`, `auth_time`, `nonce`, `at_hash`, then with
+//!   [`IdTokenClaimsMode::Full`] `preferred_username`, `email`,
+//!   `email_verified`, `name`, `groups`, and the user's extra claims. `azp`
+//!   appears only with several audiences. The header has `alg`, `typ: "JWT"`
+//!   and `kid` (no `kid` for HMAC).
 //! - `at_hash` uses the hash of the signing algorithm (SHA-512 for EdDSA).
 //!   ID tokens from a refresh carry the original `auth_time` and no `nonce`.
+//! - Userinfo always returns the full profile (`sub`, `preferred_username`,
+//!   `email`, `email_verified`, `name`, `groups`, extra claims) as JSON.
 //!
 //! # Keys
 //!
