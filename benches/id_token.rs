@@ -78,23 +78,38 @@ fn case(rt: &tokio::runtime::Runtime, alg: Algorithm) -> Case {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("id_token");
     for alg in [Algorithm::RS256, Algorithm::ES256] {
         let case = case(&rt, alg);
         // Sanity: both paths accept the token before they are timed.
-        rt.block_on(case.client.verify_id_token(&case.token, &case.nonce, Some(&case.access_token)))
-            .expect("the bench token validates");
+        rt.block_on(case.client.verify_id_token(
+            &case.token,
+            &case.nonce,
+            Some(&case.access_token),
+        ))
+        .expect("the bench token validates");
         let raw = case.token.expose_secret();
         let (signing_input, signature_b64) = raw.rsplit_once('.').unwrap();
         let signature = B64.decode(signature_b64).unwrap();
-        case.key.verify_sig(signing_input.as_bytes(), &signature).expect("bare check passes");
+        case.key
+            .verify_sig(signing_input.as_bytes(), &signature)
+            .expect("bare check passes");
 
         group.bench_function(format!("bare/{alg}"), |b| {
-            b.iter(|| case.key.verify_sig(std::hint::black_box(signing_input.as_bytes()), &signature))
+            b.iter(|| {
+                case.key
+                    .verify_sig(std::hint::black_box(signing_input.as_bytes()), &signature)
+            })
         });
         group.bench_function(format!("full/{alg}"), |b| {
-            b.to_async(&rt).iter(|| case.client.verify_id_token(&case.token, &case.nonce, Some(&case.access_token)))
+            b.to_async(&rt).iter(|| {
+                case.client
+                    .verify_id_token(&case.token, &case.nonce, Some(&case.access_token))
+            })
         });
     }
     group.finish();

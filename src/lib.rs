@@ -156,6 +156,8 @@ mod identity;
 mod provider;
 mod roles;
 mod secret;
+#[cfg(feature = "test-provider")]
+pub mod testing;
 mod token;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};

@@ -7,18 +7,16 @@ mod common;
 
 use common::*;
 use oidc_login::testing::{IdTokenClaimsMode, Misbehavior, TestProvider};
-use oidc_login::{
-    CallbackError, Client, DiscoveryError, Error, HttpErrorKind, Start, TokenError,
-};
+use oidc_login::{CallbackError, Client, DiscoveryError, Error, HttpErrorKind, Start, TokenError};
 
 /// A login as alice while the provider misbehaves in one way.
 async fn login_while(misbehavior: Misbehavior) -> (TestProvider, Error) {
     let provider = TestProvider::start().await;
     let client = client(&provider).await;
     provider.misbehave(misbehavior.clone());
-    let err = login_as(&client, "alice")
-        .await
-        .expect_err(&format!("a login must be refused when the provider misbehaves with {misbehavior:?}"));
+    let err = login_as(&client, "alice").await.expect_err(&format!(
+        "a login must be refused when the provider misbehaves with {misbehavior:?}"
+    ));
     (provider, err)
 }
 
@@ -40,25 +38,37 @@ async fn callback_error(misbehavior: Misbehavior) -> (TestProvider, CallbackErro
 
 #[tokio::test]
 async fn rp_id_token_sig_none() {
-    assert!(matches!(token_error(Misbehavior::AlgNone).await, TokenError::Unsigned));
+    assert!(matches!(
+        token_error(Misbehavior::AlgNone).await,
+        TokenError::Unsigned
+    ));
 }
 
 #[tokio::test]
 async fn rp_id_token_bad_sig_rs256() {
-    assert!(matches!(token_error(Misbehavior::BadSignature).await, TokenError::BadSignature));
+    assert!(matches!(
+        token_error(Misbehavior::BadSignature).await,
+        TokenError::BadSignature
+    ));
 }
 
 #[tokio::test]
 async fn hmac_keyed_with_the_public_key_is_refused() {
     // The classic algorithm-confusion attack: HS256 keyed with the RSA public key.
     let err = token_error(Misbehavior::HmacWithPublicKey).await;
-    assert!(matches!(err, TokenError::AlgorithmNotAllowed { ref alg } if alg == "HS256"), "{err}");
+    assert!(
+        matches!(err, TokenError::AlgorithmNotAllowed { ref alg } if alg == "HS256"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn rp_id_token_kid_unknown_after_refetch() {
     let err = token_error(Misbehavior::UnknownKid).await;
-    assert!(matches!(err, TokenError::UnknownKey { kid: Some(_), .. }), "{err}");
+    assert!(
+        matches!(err, TokenError::UnknownKey { kid: Some(_), .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -75,18 +85,30 @@ async fn rp_id_token_kid_absent_multiple_jwks() {
     let provider = TestProvider::start().await;
     let client = client(&provider).await;
     provider.misbehave(Misbehavior::NoKidMultipleKeys);
-    assert!(login_as(&client, "alice").await.is_ok(), "every key that fits the algorithm is tried");
+    assert!(
+        login_as(&client, "alice").await.is_ok(),
+        "every key that fits the algorithm is tried"
+    );
 }
 
 #[tokio::test]
 async fn key_embedded_in_the_header_is_never_used() {
     let err = token_error(Misbehavior::EmbeddedJwk).await;
-    assert!(matches!(err, TokenError::UnknownKey { .. } | TokenError::BadSignature), "{err}");
+    assert!(
+        matches!(
+            err,
+            TokenError::UnknownKey { .. } | TokenError::BadSignature
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn encrypted_id_token_is_refused() {
-    assert!(matches!(token_error(Misbehavior::Jwe).await, TokenError::Malformed(_)));
+    assert!(matches!(
+        token_error(Misbehavior::Jwe).await,
+        TokenError::Malformed(_)
+    ));
 }
 
 // --- ID token: claims ---
@@ -106,7 +128,10 @@ async fn rp_id_token_aud() {
 #[tokio::test]
 async fn untrusted_extra_audience_is_refused() {
     let err = token_error(Misbehavior::ExtraUntrustedAudience("other-api".into())).await;
-    assert!(matches!(err, TokenError::UntrustedAudience { ref audience } if audience == "other-api"), "{err}");
+    assert!(
+        matches!(err, TokenError::UntrustedAudience { ref audience } if audience == "other-api"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -120,52 +145,82 @@ async fn trusted_extra_audience_is_accepted() {
 #[tokio::test]
 async fn azp_for_another_client_is_refused() {
     let err = token_error(Misbehavior::WrongAzp).await;
-    assert!(matches!(err, TokenError::AuthorizedPartyMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, TokenError::AuthorizedPartyMismatch { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn rp_id_token_expired() {
-    assert!(matches!(token_error(Misbehavior::Expired).await, TokenError::Expired { .. }));
+    assert!(matches!(
+        token_error(Misbehavior::Expired).await,
+        TokenError::Expired { .. }
+    ));
 }
 
 #[tokio::test]
 async fn rp_id_token_iat_in_the_future() {
-    assert!(matches!(token_error(Misbehavior::IssuedInFuture).await, TokenError::IssuedInFuture { .. }));
+    assert!(matches!(
+        token_error(Misbehavior::IssuedInFuture).await,
+        TokenError::IssuedInFuture { .. }
+    ));
 }
 
 #[tokio::test]
 async fn id_token_not_yet_valid() {
-    assert!(matches!(token_error(Misbehavior::NotYetValid).await, TokenError::NotYetValid { .. }));
+    assert!(matches!(
+        token_error(Misbehavior::NotYetValid).await,
+        TokenError::NotYetValid { .. }
+    ));
 }
 
 #[tokio::test]
 async fn rp_id_token_iat_missing() {
-    assert!(matches!(token_error(Misbehavior::NoIat).await, TokenError::MissingClaim("iat")));
+    assert!(matches!(
+        token_error(Misbehavior::NoIat).await,
+        TokenError::MissingClaim("iat")
+    ));
 }
 
 #[tokio::test]
 async fn id_token_exp_missing() {
-    assert!(matches!(token_error(Misbehavior::NoExp).await, TokenError::MissingClaim("exp")));
+    assert!(matches!(
+        token_error(Misbehavior::NoExp).await,
+        TokenError::MissingClaim("exp")
+    ));
 }
 
 #[tokio::test]
 async fn rp_id_token_sub() {
-    assert!(matches!(token_error(Misbehavior::NoSub).await, TokenError::MissingClaim("sub")));
+    assert!(matches!(
+        token_error(Misbehavior::NoSub).await,
+        TokenError::MissingClaim("sub")
+    ));
 }
 
 #[tokio::test]
 async fn rp_nonce_invalid() {
-    assert!(matches!(token_error(Misbehavior::WrongNonce).await, TokenError::NonceMismatch));
+    assert!(matches!(
+        token_error(Misbehavior::WrongNonce).await,
+        TokenError::NonceMismatch
+    ));
 }
 
 #[tokio::test]
 async fn rp_nonce_missing() {
-    assert!(matches!(token_error(Misbehavior::NoNonce).await, TokenError::NonceMismatch));
+    assert!(matches!(
+        token_error(Misbehavior::NoNonce).await,
+        TokenError::NonceMismatch
+    ));
 }
 
 #[tokio::test]
 async fn rp_id_token_bad_at_hash() {
-    assert!(matches!(token_error(Misbehavior::WrongAtHash).await, TokenError::AccessTokenHashMismatch));
+    assert!(matches!(
+        token_error(Misbehavior::WrongAtHash).await,
+        TokenError::AccessTokenHashMismatch
+    ));
 }
 
 #[tokio::test]
@@ -177,7 +232,10 @@ async fn auth_time_required_when_max_age_was_sent() {
     assert!(login_as(&client, "alice").await.is_ok());
     let (pending, callback) = start_as(&client, "alice", Start::default().max_age(600)).await;
     let err = client.finish(pending, callback).await.unwrap_err();
-    assert!(matches!(err, Error::Token(TokenError::MissingClaim("auth_time"))), "{err}");
+    assert!(
+        matches!(err, Error::Token(TokenError::MissingClaim("auth_time"))),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -187,29 +245,47 @@ async fn auth_time_older_than_max_age_is_refused() {
     provider.misbehave(Misbehavior::AuthTimeOld);
     let (pending, callback) = start_as(&client, "alice", Start::default().max_age(600)).await;
     let err = client.finish(pending, callback).await.unwrap_err();
-    assert!(matches!(err, Error::Token(TokenError::AuthenticationTooOld { max_age: 600, .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Token(TokenError::AuthenticationTooOld { max_age: 600, .. })
+        ),
+        "{err}"
+    );
 }
 
 // --- token and userinfo responses ---
 
 #[tokio::test]
 async fn token_response_without_id_token() {
-    assert!(matches!(token_error(Misbehavior::NoIdToken).await, TokenError::MissingIdToken));
+    assert!(matches!(
+        token_error(Misbehavior::NoIdToken).await,
+        TokenError::MissingIdToken
+    ));
 }
 
 #[tokio::test]
 async fn token_endpoint_error_is_reported_with_its_code() {
     let err = token_error(Misbehavior::TokenEndpointError).await;
-    assert!(matches!(err, TokenError::Exchange { ref error, .. } if error == "invalid_grant"), "{err}");
+    assert!(
+        matches!(err, TokenError::Exchange { ref error, .. } if error == "invalid_grant"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn rp_userinfo_bad_sub_claim() {
-    let provider = TestProvider::builder().id_token_claims(IdTokenClaimsMode::Minimal).start().await;
+    let provider = TestProvider::builder()
+        .id_token_claims(IdTokenClaimsMode::Minimal)
+        .start()
+        .await;
     let client = client(&provider).await;
     provider.misbehave(Misbehavior::UserinfoWrongSub);
     let err = login_as(&client, "alice").await.unwrap_err();
-    assert!(matches!(err, Error::Token(TokenError::UserinfoSubjectMismatch)), "{err}");
+    assert!(
+        matches!(err, Error::Token(TokenError::UserinfoSubjectMismatch)),
+        "{err}"
+    );
 }
 
 // --- callback ---
@@ -218,7 +294,11 @@ async fn rp_userinfo_bad_sub_claim() {
 async fn rp_callback_iss_mismatch_is_refused_before_the_code_is_redeemed() {
     let (provider, err) = callback_error(Misbehavior::WrongIssInCallback).await;
     assert!(matches!(err, CallbackError::IssuerMismatch { .. }), "{err}");
-    assert_eq!(provider.token_requests(), 0, "the code must not be redeemed");
+    assert_eq!(
+        provider.token_requests(),
+        0,
+        "the code must not be redeemed"
+    );
 }
 
 #[tokio::test]
@@ -253,7 +333,10 @@ async fn state_mismatch_is_refused_before_the_code_is_redeemed() {
     let (pending_a, _callback_a) = start_as(&client, "alice", Start::default()).await;
     let (_pending_b, callback_b) = start_as(&client, "bob", Start::default()).await;
     let err = client.finish(pending_a, callback_b).await.unwrap_err();
-    assert!(matches!(err, Error::Callback(CallbackError::StateMismatch)), "{err}");
+    assert!(
+        matches!(err, Error::Callback(CallbackError::StateMismatch)),
+        "{err}"
+    );
     assert_eq!(provider.token_requests(), 0);
 }
 
@@ -273,7 +356,10 @@ async fn replayed_callback_is_refused() {
     // The pending login is consumed; a new one has another state.
     let (pending, _) = start_as(&client, "alice", Start::default()).await;
     let err = client.finish(pending, replay).await.unwrap_err();
-    assert!(matches!(err, Error::Callback(CallbackError::StateMismatch)), "{err}");
+    assert!(
+        matches!(err, Error::Callback(CallbackError::StateMismatch)),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -291,8 +377,14 @@ async fn reused_code_is_refused_by_the_provider() {
     client.finish(pending, callback).await.unwrap();
     // An attacker who copied the pending login and the callback.
     let copied = serde_json::from_str(&pending_json).unwrap();
-    let err = client.finish(copied, oidc_login::Callback::from_query(&query).unwrap()).await.unwrap_err();
-    assert!(matches!(err, Error::Token(TokenError::Exchange { ref error, .. }) if error == "invalid_grant"), "{err}");
+    let err = client
+        .finish(copied, oidc_login::Callback::from_query(&query).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Token(TokenError::Exchange { ref error, .. }) if error == "invalid_grant"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -313,11 +405,25 @@ async fn callback_without_code_or_state() {
     ))
     .unwrap();
     let err = client.finish(pending, no_code).await.unwrap_err();
-    assert!(matches!(err, Error::Callback(CallbackError::MissingParameter("code"))), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Callback(CallbackError::MissingParameter("code"))
+        ),
+        "{err}"
+    );
     let (pending, callback) = start_as(&client, "alice", Start::default()).await;
-    let no_state = oidc_login::Callback::from_query(&format!("code={}", callback.get("code").unwrap())).unwrap();
+    let no_state =
+        oidc_login::Callback::from_query(&format!("code={}", callback.get("code").unwrap()))
+            .unwrap();
     let err = client.finish(pending, no_state).await.unwrap_err();
-    assert!(matches!(err, Error::Callback(CallbackError::MissingParameter("state"))), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Callback(CallbackError::MissingParameter("state"))
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -325,9 +431,19 @@ async fn expired_pending_login_is_refused() {
     let provider = TestProvider::start().await;
     let client = client(&provider).await;
     let (pending, callback) = start_as(&client, "alice", Start::default()).await;
-    let later = client.clone().with_clock(|| std::time::SystemTime::now() + std::time::Duration::from_secs(601));
+    let later = client
+        .clone()
+        .with_clock(|| std::time::SystemTime::now() + std::time::Duration::from_secs(601));
     let err = later.finish(pending, callback).await.unwrap_err();
-    assert!(matches!(err, Error::Callback(CallbackError::Expired { lifetime_seconds: 600 })), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Callback(CallbackError::Expired {
+                lifetime_seconds: 600
+            })
+        ),
+        "{err}"
+    );
     assert_eq!(provider.token_requests(), 0);
 }
 
@@ -339,14 +455,22 @@ async fn pending_login_for_another_provider_is_refused() {
     let client_two = client(&two).await;
     let (pending, callback) = start_as(&client_one, "alice", Start::default()).await;
     let err = client_two.finish(pending, callback).await.unwrap_err();
-    assert!(matches!(err, Error::Callback(CallbackError::WrongProvider { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Callback(CallbackError::WrongProvider { .. })),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn unsafe_return_to_is_refused_at_start() {
     let provider = TestProvider::start().await;
     let client = client(&provider).await;
-    for bad in ["//evil.example", "/\\evil.example", "https:evil.example", "https://evil.example/x"] {
+    for bad in [
+        "//evil.example",
+        "/\\evil.example",
+        "https:evil.example",
+        "https://evil.example/x",
+    ] {
         let err = client.start(Start::default().return_to(bad)).unwrap_err();
         assert!(matches!(err, Error::Start(_)), "{bad}: {err}");
     }
@@ -357,13 +481,18 @@ async fn unsafe_return_to_is_refused_at_start() {
 async fn discovery_error(misbehavior: Misbehavior) -> Error {
     let provider = TestProvider::start().await;
     provider.misbehave(misbehavior);
-    Client::discover(config_builder(&provider).build().unwrap()).await.unwrap_err()
+    Client::discover(config_builder(&provider).build().unwrap())
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
 async fn rp_discovery_issuer_not_matching_config() {
     let err = discovery_error(Misbehavior::WrongIssuerInMetadata).await;
-    assert!(matches!(err, Error::Discovery(DiscoveryError::IssuerMismatch { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Discovery(DiscoveryError::IssuerMismatch { .. })),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -10,13 +10,18 @@ use std::time::Duration;
 use common::*;
 use oidc_login::testing::{IdTokenClaimsMode, Misbehavior, TestClientAuth, TestProvider, TestUser};
 use oidc_login::{
-    AccessError, Algorithm, ClientAuth, Config, Error, IdToken, Nonce, NoRolePolicy, RoleMapping, Source, Start,
-    TokenError, UserinfoPolicy,
+    AccessError, Algorithm, ClientAuth, Config, Error, IdToken, NoRolePolicy, Nonce, RoleMapping,
+    Source, Start, TokenError, UserinfoPolicy,
 };
 use serde_json::json;
 
 fn devs_row() -> RoleMapping {
-    RoleMapping::new("Maximus Conferencing Developers", Source::OpenIdConnect, ALICE_GROUP, ["Read-write"])
+    RoleMapping::new(
+        "Maximus Conferencing Developers",
+        Source::OpenIdConnect,
+        ALICE_GROUP,
+        ["Read-write"],
+    )
 }
 
 #[tokio::test]
@@ -40,7 +45,9 @@ async fn sign_in_with_client_secret_basic() {
 #[tokio::test]
 async fn sign_in_with_client_secret_post() {
     let provider = provider_for(Some(TestClientAuth::Post)).await;
-    let client = client_with(config_builder(&provider).client_auth(ClientAuth::secret_post(CLIENT_SECRET))).await;
+    let client =
+        client_with(config_builder(&provider).client_auth(ClientAuth::secret_post(CLIENT_SECRET)))
+            .await;
     let login = login_as(&client, "bob").await.unwrap();
     assert_eq!(login.identity.subject, "bob-sub-0002");
 }
@@ -56,9 +63,14 @@ async fn sign_in_as_a_public_client_with_pkce_alone() {
 #[tokio::test]
 async fn wrong_client_auth_method_is_refused_by_the_provider() {
     let provider = provider_for(Some(TestClientAuth::Basic)).await;
-    let client = client_with(config_builder(&provider).client_auth(ClientAuth::secret_post(CLIENT_SECRET))).await;
+    let client =
+        client_with(config_builder(&provider).client_auth(ClientAuth::secret_post(CLIENT_SECRET)))
+            .await;
     let err = login_as(&client, "alice").await.unwrap_err();
-    assert!(matches!(err, Error::Token(TokenError::Exchange { ref error, .. }) if error == "invalid_client"), "{err}");
+    assert!(
+        matches!(err, Error::Token(TokenError::Exchange { ref error, .. }) if error == "invalid_client"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -66,7 +78,9 @@ async fn client_credentials_are_form_encoded_before_basic_encoding() {
     // RFC 6749 2.3.1: a client id or secret with reserved characters must be
     // form-urlencoded before the Basic encoding; the provider decodes them so.
     let (id, secret) = ("app:with/odd chars", "s3cret:+&=%");
-    let client_reg = oidc_login::testing::TestClient::confidential(id, secret, TestClientAuth::Basic).redirect_uri(REDIRECT_URI);
+    let client_reg =
+        oidc_login::testing::TestClient::confidential(id, secret, TestClientAuth::Basic)
+            .redirect_uri(REDIRECT_URI);
     let provider = TestProvider::builder().client(client_reg).start().await;
     let client = client_with(
         Config::builder(provider.issuer(), id)
@@ -83,19 +97,27 @@ async fn sign_in_with_every_signing_algorithm() {
         let provider = TestProvider::builder().algorithm(alg).start().await;
         let client = client(&provider).await;
         assert_eq!(client.signing_algorithms(), [alg]);
-        let login = login_as(&client, "alice").await.unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let login = login_as(&client, "alice")
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert_eq!(login.identity.subject, "alice-sub-0001", "{alg}");
     }
 }
 
 #[tokio::test]
 async fn hmac_id_tokens_only_when_named_with_a_secret() {
-    let provider = TestProvider::builder().algorithm(Algorithm::HS256).start().await;
+    let provider = TestProvider::builder()
+        .algorithm(Algorithm::HS256)
+        .start()
+        .await;
     // Not named: the provider advertises nothing this client accepts by default.
-    let err = Client::discover(config_builder(&provider).build().unwrap()).await.unwrap_err();
+    let err = Client::discover(config_builder(&provider).build().unwrap())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Discovery(_)), "{err}");
     // Named, with the client secret as the key.
-    let client = client_with(config_builder(&provider).allowed_algorithms([Algorithm::HS256])).await;
+    let client =
+        client_with(config_builder(&provider).allowed_algorithms([Algorithm::HS256])).await;
     assert!(login_as(&client, "alice").await.is_ok());
 }
 
@@ -115,14 +137,22 @@ async fn form_post_callback() {
 async fn return_to_comes_back_with_the_login() {
     let provider = TestProvider::start().await;
     let client = client(&provider).await;
-    let (pending, callback) = start_as(&client, "alice", Start::default().return_to("/admin?tab=users")).await;
+    let (pending, callback) = start_as(
+        &client,
+        "alice",
+        Start::default().return_to("/admin?tab=users"),
+    )
+    .await;
     let login = client.finish(pending, callback).await.unwrap();
     assert_eq!(login.return_to.as_deref(), Some("/admin?tab=users"));
 }
 
 #[tokio::test]
 async fn userinfo_fills_claims_the_id_token_lacks() {
-    let provider = TestProvider::builder().id_token_claims(IdTokenClaimsMode::Minimal).start().await;
+    let provider = TestProvider::builder()
+        .id_token_claims(IdTokenClaimsMode::Minimal)
+        .start()
+        .await;
     let client = client_with(config_builder(&provider).add_role_mapping(devs_row())).await;
     let login = login_as(&client, "alice").await.unwrap();
     assert_eq!(provider.userinfo_requests(), 1);
@@ -141,7 +171,10 @@ async fn userinfo_is_skipped_when_the_id_token_has_every_claim() {
 
 #[tokio::test]
 async fn userinfo_policies_never_and_always() {
-    let provider = TestProvider::builder().id_token_claims(IdTokenClaimsMode::Minimal).start().await;
+    let provider = TestProvider::builder()
+        .id_token_claims(IdTokenClaimsMode::Minimal)
+        .start()
+        .await;
     let never = client_with(config_builder(&provider).userinfo(UserinfoPolicy::Never)).await;
     let login = login_as(&never, "alice").await.unwrap();
     assert_eq!(provider.userinfo_requests(), 0);
@@ -167,11 +200,17 @@ async fn required_claim_refuses_other_values_and_absence_without_echoing_them() 
     provider.add_user(TestUser::new("carol-sub", "carol").claim("tid", json!("other-tenant")));
     let client = client_with(config_builder(&provider).required_claim("tid", "tenant-1")).await;
     let err = login_as(&client, "carol").await.unwrap_err();
-    assert!(matches!(err, Error::Access(AccessError::RequiredClaim { ref claim }) if claim == "tid"), "{err}");
+    assert!(
+        matches!(err, Error::Access(AccessError::RequiredClaim { ref claim }) if claim == "tid"),
+        "{err}"
+    );
     assert!(!err.to_string().contains("other-tenant"), "{err}");
     // alice has no `tid` at all.
     let err = login_as(&client, "alice").await.unwrap_err();
-    assert!(matches!(err, Error::Access(AccessError::RequiredClaim { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Access(AccessError::RequiredClaim { .. })),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -186,7 +225,9 @@ async fn unmapped_user_signs_in_with_no_roles_by_default() {
 async fn no_role_policy_refuses_and_says_what_was_read() {
     let provider = TestProvider::start().await;
     let client = client_with(
-        config_builder(&provider).add_role_mapping(devs_row()).no_role_policy(NoRolePolicy::Refuse),
+        config_builder(&provider)
+            .add_role_mapping(devs_row())
+            .no_role_policy(NoRolePolicy::Refuse),
     )
     .await;
     assert!(login_as(&client, "alice").await.is_ok());
@@ -198,7 +239,11 @@ async fn no_role_policy_refuses_and_says_what_was_read() {
         }
         other => panic!("expected NoRole, got {other:?}"),
     }
-    assert!(err.to_string().contains("7c2f0a4e-1111-4a3b-9c55-000000000001"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("7c2f0a4e-1111-4a3b-9c55-000000000001"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -231,7 +276,10 @@ async fn rotated_keys_are_fetched_once_on_an_unknown_kid() {
 }
 
 fn id_token_claims(provider: &TestProvider, nonce: &str) -> serde_json::Value {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     json!({
         "iss": provider.issuer(), "sub": "alice-sub-0001", "aud": CLIENT_ID,
         "exp": now + 300, "iat": now, "nonce": nonce
@@ -254,9 +302,15 @@ async fn many_concurrent_unknown_kids_share_one_fetch() {
         })
         .collect();
     for task in tasks {
-        task.await.unwrap().expect("every caller validates with the refetched key");
+        task.await
+            .unwrap()
+            .expect("every caller validates with the refetched key");
     }
-    assert_eq!(provider.jwks_requests(), fetched + 1, "one fetch for 32 concurrent callers");
+    assert_eq!(
+        provider.jwks_requests(),
+        fetched + 1,
+        "one fetch for 32 concurrent callers"
+    );
 }
 
 #[tokio::test]
@@ -267,9 +321,16 @@ async fn random_kids_cannot_hammer_the_provider() {
     provider.misbehave(Misbehavior::UnknownKid);
     for _ in 0..10 {
         let err = login_as(&client, "alice").await.unwrap_err();
-        assert!(matches!(err, Error::Token(TokenError::UnknownKey { .. })), "{err}");
+        assert!(
+            matches!(err, Error::Token(TokenError::UnknownKey { .. })),
+            "{err}"
+        );
     }
-    assert_eq!(provider.jwks_requests(), fetched + 1, "one refetch per cooldown");
+    assert_eq!(
+        provider.jwks_requests(),
+        fetched + 1,
+        "one refetch per cooldown"
+    );
 }
 
 #[tokio::test]
@@ -281,10 +342,19 @@ async fn cached_keys_keep_working_through_a_provider_outage() {
     provider.rotate_keys();
     // A token with an unknown key: the refetch fails, the login is refused...
     let unknown = IdToken::new(provider.sign_id_token(&id_token_claims(&provider, "n")));
-    let err = client.verify_id_token(&unknown, &Nonce::new("n"), None).await.unwrap_err();
-    assert!(matches!(err, Error::Token(TokenError::UnknownKey { .. })), "{err}");
+    let err = client
+        .verify_id_token(&unknown, &Nonce::new("n"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Token(TokenError::UnknownKey { .. })),
+        "{err}"
+    );
     // ...and a token with a cached key still validates.
-    client.verify_id_token(&good, &Nonce::new("n"), None).await.unwrap();
+    client
+        .verify_id_token(&good, &Nonce::new("n"), None)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -318,7 +388,10 @@ roles = ["Read-write"]
     let client = Client::discover(config).await.unwrap();
     let login = login_as(&client, "alice").await.unwrap();
     assert_eq!(login.identity.roles, ["Read-write"]);
-    assert!(login.tokens.refresh_token.is_some(), "offline_access grants a refresh token");
+    assert!(
+        login.tokens.refresh_token.is_some(),
+        "offline_access grants a refresh token"
+    );
 }
 
 #[tokio::test]
@@ -354,7 +427,10 @@ async fn secrets_never_reach_debug_or_errors() {
 async fn timeouts_apply_to_every_request() {
     let provider = TestProvider::start().await;
     provider.misbehave(Misbehavior::SlowResponses(Duration::from_secs(5)));
-    let config = config_builder(&provider).http_timeout(Duration::from_secs(1)).build().unwrap();
+    let config = config_builder(&provider)
+        .http_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
     let err = Client::discover(config).await.unwrap_err();
     match err {
         Error::Http(http) => assert_eq!(http.kind(), &oidc_login::HttpErrorKind::Timeout),

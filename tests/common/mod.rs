@@ -4,7 +4,9 @@
 #![allow(dead_code)] // each test file uses a different part
 
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
-use oidc_login::{Callback, Client, ClientAuth, Config, ConfigBuilder, Error, Login, PendingLogin, Start};
+use oidc_login::{
+    Callback, Client, ClientAuth, Config, ConfigBuilder, Error, Login, PendingLogin, Start,
+};
 
 pub const CLIENT_ID: &str = "test-client";
 pub const CLIENT_SECRET: &str = "test-secret";
@@ -24,7 +26,9 @@ pub async fn client(provider: &TestProvider) -> Client {
 
 pub async fn client_with(builder: ConfigBuilder) -> Client {
     let config = builder.build().expect("the test config is valid");
-    Client::discover(config).await.expect("discovery of the embedded provider works")
+    Client::discover(config)
+        .await
+        .expect("discovery of the embedded provider works")
 }
 
 /// A provider whose only client uses `auth`.
@@ -44,12 +48,19 @@ pub async fn authorize(url: &url::Url) -> String {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let response = http.get(url.clone()).send().await.expect("the provider answers /authorize");
+    let response = http
+        .get(url.clone())
+        .send()
+        .await
+        .expect("the provider answers /authorize");
     let status = response.status();
     if status.is_redirection() {
         let location = response.headers()["location"].to_str().unwrap().to_owned();
         let location = url::Url::parse(&location).unwrap();
-        assert!(location.as_str().starts_with(REDIRECT_URI), "redirected to {location}");
+        assert!(
+            location.as_str().starts_with(REDIRECT_URI),
+            "redirected to {location}"
+        );
         return location.query().unwrap_or_default().to_owned();
     }
     let body = response.text().await.unwrap();
@@ -86,8 +97,12 @@ fn html_unescape(s: &str) -> String {
 /// Starts a login for `username` (signed in by `login_hint`, no form) and
 /// returns the pending login and the callback the browser brings back.
 pub async fn start_as(client: &Client, username: &str, options: Start) -> (PendingLogin, Callback) {
-    let (url, pending) = client.start(options.login_hint(username)).expect("start works");
-    let form_post = url.query_pairs().any(|(k, v)| k == "response_mode" && v == "form_post");
+    let (url, pending) = client
+        .start(options.login_hint(username))
+        .expect("start works");
+    let form_post = url
+        .query_pairs()
+        .any(|(k, v)| k == "response_mode" && v == "form_post");
     let returned = authorize(&url).await;
     let callback = if form_post {
         Callback::from_form(returned.as_bytes())

@@ -1,0 +1,160 @@
+//! The ways the embedded provider can break the protocol on request.
+
+use std::time::Duration;
+
+/// One rule of OpenID Connect / OAuth 2.0 that the
+/// [`TestProvider`](super::TestProvider) breaks on request, so that a test
+/// can check the client notices.
+///
+/// Each variant names the rule the client must enforce and, where one
+/// exists, the OpenID Foundation RP conformance test it mirrors (e.g.
+/// `rp-id_token-aud`). Turn one on with
+/// [`TestProvider::misbehave`](super::TestProvider::misbehave); it applies
+/// from the next response on, until
+/// [`TestProvider::behave`](super::TestProvider::behave). Several can be
+/// active at once; turning on a variant that is already active replaces it.
+/// When several variants that change how the ID token is signed are active
+/// (`BadSignature`, `AlgNone`, `HmacWithPublicKey`, `UnknownKid`, `NoKid`,
+/// `NoKidMultipleKeys`, `EmbeddedJwk`, `Jwe`), the one turned on first wins.
+///
+/// Misbehaviour applies to every ID token the token endpoint issues
+/// (authorization code and refresh grants), never to
+/// [`TestProvider::sign_id_token`](super::TestProvider::sign_id_token).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Misbehavior {
+    /// The ID token's `iss` is `<issuer>/wrong-issuer` (a string that starts
+    /// with the real issuer, to catch prefix comparison). Rule: `iss` must
+    /// equal the discovered issuer exactly. `rp-id_token-issuer-mismatch`.
+    WrongIssuerInToken,
+    /// The discovery document's `issuer` is `<issuer>/wrong-issuer` while it
+    /// is served under the real issuer URL. Rule: the metadata `issuer` must
+    /// equal the URL it was discovered from (OpenID Connect Discovery 4.3).
+    /// `rp-discovery-issuer-not-matching-config`.
+    WrongIssuerInMetadata,
+    /// The authorization response's `iss` parameter is
+    /// `<issuer>/wrong-issuer`. Rule: RFC 9207 section 2.4, the `iss`
+    /// parameter must equal the issuer.
+    WrongIssInCallback,
+    /// The authorization response carries no `iss` parameter although the
+    /// metadata advertises `authorization_response_iss_parameter_supported`.
+    /// Rule: RFC 9207 section 2.4, a client must then reject a response
+    /// without it.
+    NoIssInCallback,
+    /// The ID token's `aud` is `some-other-client`. Rule: `aud` must contain
+    /// the client id. `rp-id_token-aud`.
+    WrongAudience,
+    /// The ID token's `aud` is `[client id, <this value>]` and `azp` is the
+    /// client id. Rule: OpenID Connect Core 3.1.3.7 step 3, reject a token
+    /// whose `aud` holds audiences the client does not trust.
+    ExtraUntrustedAudience(String),
+    /// The ID token's `azp` is `some-other-client` (its `aud` is right). Rule:
+    /// when `azp` is present it must be the client id (Core 3.1.3.7 step 5).
+    WrongAzp,
+    /// The ID token's `exp` is 10 minutes in the past (`iat` 15 minutes ago).
+    /// Rule: reject expired tokens (Core 3.1.3.7 step 9).
+    Expired,
+    /// The ID token's `iat` is 10 minutes in the future. Rule: reject tokens
+    /// issued in the future beyond the allowed clock skew (Core 3.1.3.7
+    /// step 10).
+    IssuedInFuture,
+    /// The ID token has an `nbf` 10 minutes in the future. Rule: reject
+    /// tokens not valid yet (RFC 7519 section 4.1.5).
+    NotYetValid,
+    /// The ID token's `nonce` is `not-the-nonce-you-sent`. Rule: `nonce` must
+    /// equal the one sent in the authentication request. `rp-nonce-invalid`.
+    WrongNonce,
+    /// The ID token has no `nonce` although the request sent one. Rule: Core
+    /// 3.1.3.7 step 11.
+    NoNonce,
+    /// The ID token has no `sub`. Rule: `sub` is required. `rp-id_token-sub`.
+    NoSub,
+    /// The ID token has no `exp`. Rule: `exp` is required.
+    NoExp,
+    /// The ID token has no `iat`. Rule: `iat` is required. `rp-id_token-iat`.
+    NoIat,
+    /// The ID token's signature has one byte flipped. Rule: verify the
+    /// signature. `rp-id_token-bad-sig-rs256` (`rp-id_token-bad-sig-es256`,
+    /// `rp-id_token-bad-sig-hs256` with those algorithms).
+    BadSignature,
+    /// The ID token's header says `"alg": "none"` and the signature is empty.
+    /// Rule: never accept unsigned tokens. `rp-id_token-sig-none` (which a
+    /// code-flow RP may accept; this crate refuses).
+    AlgNone,
+    /// The ID token's header says `HS256` and it is an HMAC keyed with the
+    /// PEM (SubjectPublicKeyInfo) text of the provider's public signing key:
+    /// the algorithm-confusion attack. Rule: the algorithm comes from the
+    /// key and the allow-list, never from the token header alone.
+    HmacWithPublicKey,
+    /// The ID token is signed with a fresh key that is not in the JWKS, under
+    /// a `kid` the JWKS does not have (even after a refetch). Rule: reject
+    /// tokens whose key cannot be found.
+    UnknownKid,
+    /// The ID token's header has no `kid`; the JWKS holds one key, the right
+    /// one. Rule: a client may use the only key.
+    /// `rp-id_token-kid-absent-single-jwks` (a positive test).
+    NoKid,
+    /// The ID token's header has no `kid` and the JWKS holds a second key of
+    /// the same type besides the right one. Rule: do not guess between
+    /// several candidate keys. `rp-id_token-kid-absent-multiple-jwks`.
+    NoKidMultipleKeys,
+    /// The ID token is signed by an attacker's key, whose public JWK is in
+    /// the header (`jwk`), with `jku` and `x5u` pointing at
+    /// `<issuer>/attacker-jwks`. Rule: only keys from the provider's
+    /// `jwks_uri` are trusted (RFC 8725 section 3.10).
+    EmbeddedJwk,
+    /// The ID token's `at_hash` does not match the access token. Rule: Core
+    /// 3.2.2.9 / 3.3.2.11, when present it must match.
+    WrongAtHash,
+    /// The ID token has no `auth_time`. Rule: required when the request
+    /// asked for `max_age` (Core 3.1.3.7 step 13).
+    AuthTimeMissing,
+    /// The ID token's `auth_time` is one day ago. Rule: with `max_age`, the
+    /// authentication must be recent enough.
+    AuthTimeOld,
+    /// Userinfo answers with `sub` `someone-else-0000`. Rule: the userinfo
+    /// `sub` must equal the ID token's (Core 5.3.2).
+    /// `rp-userinfo-bad-sub-claim`.
+    UserinfoWrongSub,
+    /// The token response has no `id_token`. Rule: an OpenID Connect code
+    /// flow token response must carry one.
+    NoIdToken,
+    /// The token endpoint answers `400` with `{"error": "invalid_grant"}`
+    /// whatever the request. For the client's error path.
+    TokenEndpointError,
+    /// The `id_token` is a five-part, JWE-shaped string (random parts, header
+    /// `{"alg":"RSA-OAEP","enc":"A256GCM"}`). Rule: a client that did not
+    /// register for encrypted ID tokens must refuse them.
+    Jwe,
+    /// The authorization response (after sign-in) carries
+    /// `error=<this value>&error_description=...` instead of a code, with the
+    /// request's `state`. For the client's callback error path.
+    AuthorizeError(String),
+    /// Every endpoint waits this long before answering. For timeout tests.
+    SlowResponses(Duration),
+    /// The JWKS body is more than 1 MiB (the real key plus padding keys).
+    /// Rule: cap response sizes.
+    HugeJwks,
+    /// The JWKS endpoint answers `302 Found` with `Location:
+    /// <issuer>/jwks-redirected` (which serves the genuine keys and also
+    /// counts in [`jwks_requests`](super::TestProvider::jwks_requests)).
+    /// Rule: the client does not follow redirects when fetching keys.
+    RedirectJwks,
+}
+
+impl Misbehavior {
+    /// Whether this variant changes how the ID token is signed or shaped.
+    pub(super) fn is_signing(&self) -> bool {
+        matches!(
+            self,
+            Misbehavior::BadSignature
+                | Misbehavior::AlgNone
+                | Misbehavior::HmacWithPublicKey
+                | Misbehavior::UnknownKid
+                | Misbehavior::NoKid
+                | Misbehavior::NoKidMultipleKeys
+                | Misbehavior::EmbeddedJwk
+                | Misbehavior::Jwe
+        )
+    }
+}

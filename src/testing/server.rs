@@ -1,0 +1,305 @@
+//! The provider's HTTP endpoints: routing, discovery, keys, userinfo, and
+//! helpers shared by the authorization and token endpoints.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::authorize::{authorize_get, authorize_post};
+use super::misbehavior::Misbehavior;
+use super::state::{Shared, lock};
+use super::token::token;
+
+// ----- router -----------------------------------------------------------
+
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/jwks", get(jwks))
+        .route("/jwks-redirected", get(jwks_redirected))
+        .route("/attacker-jwks", get(attacker_jwks))
+        .route("/authorize", get(authorize_get).post(authorize_post))
+        .route("/token", post(token))
+        .route("/userinfo", get(userinfo).post(userinfo))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(shared.clone(), slow))
+        .with_state(shared)
+}
+
+pub(super) type AppState = State<Arc<Shared>>;
+
+async fn slow(State(shared): AppState, request: Request, next: Next) -> Response {
+    let delay = shared.find(|m| match m {
+        Misbehavior::SlowResponses(delay) => Some(*delay),
+        _ => None,
+    });
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    next.run(request).await
+}
+
+async fn not_found(method: Method, uri: Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        format!(
+            "the test provider has no endpoint `{method} {}`; it serves \
+             /.well-known/openid-configuration, /jwks, /authorize, /token and /userinfo\n",
+            uri.path()
+        ),
+    )
+        .into_response()
+}
+
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+// ----- discovery and keys -------------------------------------------------
+
+async fn discovery(State(shared): AppState) -> Response {
+    let issuer = if shared.is(&Misbehavior::WrongIssuerInMetadata) {
+        shared.wrong_issuer()
+    } else {
+        shared.issuer.clone()
+    };
+    let base = &shared.issuer;
+    let mut claims: Vec<String> = [
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "at_hash",
+        "azp",
+        "name",
+        "preferred_username",
+        "email",
+        "email_verified",
+        "groups",
+    ]
+    .map(String::from)
+    .into();
+    for user in lock(&shared.users).iter() {
+        for name in user.extra_claims().keys() {
+            if !claims.contains(name) {
+                claims.push(name.clone());
+            }
+        }
+    }
+    let body = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "userinfo_endpoint": format!("{base}/userinfo"),
+        "jwks_uri": format!("{base}/jwks"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [shared.alg.as_str()],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": claims,
+        "authorization_response_iss_parameter_supported": shared.iss_parameter,
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn jwks_body(shared: &Shared) -> String {
+    let (current, decoy) = {
+        let keys = lock(&shared.keys);
+        (keys.current.clone(), keys.decoy.clone())
+    };
+    let mut published: Vec<Value> = current.public_jwk().into_iter().collect();
+    if shared.is(&Misbehavior::NoKidMultipleKeys) {
+        published.extend(decoy.and_then(|decoy| decoy.public_jwk()));
+    }
+    if shared.is(&Misbehavior::HugeJwks) {
+        // Copies of a real key under padding kids, until well past 1 MiB.
+        let template = current
+            .public_jwk()
+            .unwrap_or_else(|| json!({"kty": "oct", "k": "A".repeat(512)}));
+        let mut size = 0;
+        let mut n = 0;
+        while size < 1_200_000 {
+            let mut pad = template.clone();
+            pad["kid"] = json!(format!("padding-{n}"));
+            size += pad.to_string().len() + 1;
+            published.push(pad);
+            n += 1;
+        }
+    }
+    json!({ "keys": published }).to_string()
+}
+
+async fn jwks(State(shared): AppState) -> Response {
+    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    if shared.is(&Misbehavior::RedirectJwks) {
+        return (
+            StatusCode::FOUND,
+            [(
+                header::LOCATION,
+                format!("{}/jwks-redirected", shared.issuer),
+            )],
+        )
+            .into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        jwks_body(&shared),
+    )
+        .into_response()
+}
+
+async fn jwks_redirected(State(shared): AppState) -> Response {
+    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        jwks_body(&shared),
+    )
+        .into_response()
+}
+
+async fn attacker_jwks(State(shared): AppState) -> Response {
+    let attacker = lock(&shared.keys).attacker.clone();
+    let keys: Vec<Value> = attacker
+        .and_then(|key| key.public_jwk())
+        .into_iter()
+        .collect();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({ "keys": keys }).to_string(),
+    )
+        .into_response()
+}
+
+/// Parsed form or query parameters, in order, with repeated names noted.
+pub(super) struct Params {
+    pub(super) pairs: Vec<(String, String)>,
+    pub(super) repeated: Vec<String>,
+}
+
+impl Params {
+    pub(super) fn parse(raw: &[u8]) -> Result<Self, String> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(raw)
+            .map_err(|err| format!("the parameters are not valid form-urlencoding: {err}"))?;
+        let mut repeated = Vec::new();
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(seen, _)| seen == name) && !repeated.contains(name) {
+                repeated.push(name.clone());
+            }
+        }
+        Ok(Self { pairs, repeated })
+    }
+
+    /// The value of `name`; empty values count as absent (RFC 6749 3.1).
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+
+    pub(super) fn without(&self, name: &str) -> Vec<(String, String)> {
+        self.pairs
+            .iter()
+            .filter(|(n, _)| n != name)
+            .cloned()
+            .collect()
+    }
+}
+
+pub(super) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+// ----- userinfo --------------------------------------------------------------
+
+fn bearer_error(error: Option<&str>, description: &str) -> Response {
+    let challenge = match error {
+        Some(error) => format!(
+            "Bearer realm=\"test-provider\", error=\"{error}\", error_description=\"{description}\""
+        ),
+        None => "Bearer realm=\"test-provider\"".to_owned(),
+    };
+    let mut response = json_response(
+        StatusCode::UNAUTHORIZED,
+        &json!({
+            "error": error.unwrap_or("invalid_request"),
+            "error_description": description,
+        }),
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_str(&challenge).expect("the challenge is ASCII"),
+    );
+    response
+}
+
+async fn userinfo(State(shared): AppState, headers: HeaderMap) -> Response {
+    shared.userinfo_requests.fetch_add(1, Ordering::SeqCst);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let Some(token) = token else {
+        return bearer_error(
+            None,
+            "send the access token as Authorization: Bearer <token>",
+        );
+    };
+    let user = {
+        let grants = lock(&shared.grants);
+        match grants.access.get(&token) {
+            None => return bearer_error(Some("invalid_token"), "unknown access token"),
+            Some(grant) if grant.expires <= Instant::now() => {
+                return bearer_error(Some("invalid_token"), "the access token expired");
+            }
+            Some(grant) => grant.user.clone(),
+        }
+    };
+    let mut claims = user.profile_claims();
+    let sub = if shared.is(&Misbehavior::UserinfoWrongSub) {
+        "someone-else-0000"
+    } else {
+        user.sub()
+    };
+    claims.insert("sub".into(), json!(sub));
+    json_response(StatusCode::OK, &Value::Object(claims))
+}

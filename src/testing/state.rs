@@ -1,0 +1,445 @@
+//! The provider's state: users, clients, keys, grants, misbehaviour, and
+//! how ID tokens are made from them.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::keys::{self, SigningKey, b64, random_b64};
+use super::misbehavior::Misbehavior;
+use super::model::{IdTokenClaimsMode, TestClient, TestUser};
+use crate::Algorithm;
+
+/// How long an authorization code can be redeemed.
+pub(super) const CODE_LIFETIME: Duration = Duration::from_secs(60);
+/// How long access and ID tokens live, in seconds.
+pub(super) const TOKEN_LIFETIME_SECS: u64 = 300;
+/// The `iss` used by the issuer-related misbehaviours: starts with the real
+/// issuer, so that a prefix comparison would accept it.
+const WRONG_ISSUER_SUFFIX: &str = "/wrong-issuer";
+/// The `aud` / `azp` of `WrongAudience` / `WrongAzp`.
+const OTHER_CLIENT: &str = "some-other-client";
+
+/// Everything the endpoints share with the `TestProvider` handle.
+pub(super) struct Shared {
+    pub(super) issuer: String,
+    pub(super) alg: Algorithm,
+    pub(super) iss_parameter: bool,
+    claims_mode: IdTokenClaimsMode,
+    pub(super) clients: Vec<TestClient>,
+    pub(super) users: Mutex<Vec<TestUser>>,
+    pub(super) keys: Mutex<Keys>,
+    misbehaviors: Mutex<Vec<Misbehavior>>,
+    pub(super) grants: Mutex<Grants>,
+    pub(super) jwks_requests: AtomicUsize,
+    pub(super) token_requests: AtomicUsize,
+    pub(super) userinfo_requests: AtomicUsize,
+}
+
+/// The current signing key and the extra keys some misbehaviours need.
+pub(super) struct Keys {
+    pub(super) current: Arc<SigningKey>,
+    /// Signs `UnknownKid` tokens; never published.
+    pub(super) unknown: Option<Arc<SigningKey>>,
+    /// Published next to the current key for `NoKidMultipleKeys`.
+    pub(super) decoy: Option<Arc<SigningKey>>,
+    /// The attacker's key of `EmbeddedJwk`, published only at `/attacker-jwks`.
+    pub(super) attacker: Option<Arc<SigningKey>>,
+}
+
+#[derive(Default)]
+pub(super) struct Grants {
+    pub(super) codes: HashMap<String, CodeGrant>,
+    pub(super) access: HashMap<String, AccessGrant>,
+    pub(super) refresh: HashMap<String, RefreshGrant>,
+}
+
+pub(super) struct CodeGrant {
+    pub(super) client_id: String,
+    pub(super) redirect_uri: String,
+    pub(super) code_challenge: String,
+    pub(super) nonce: String,
+    pub(super) scope: String,
+    pub(super) user: TestUser,
+    pub(super) auth_time: u64,
+    pub(super) issued: Instant,
+    pub(super) used: bool,
+}
+
+pub(super) struct AccessGrant {
+    pub(super) user: TestUser,
+    pub(super) expires: Instant,
+}
+
+pub(super) struct RefreshGrant {
+    pub(super) client_id: String,
+    pub(super) scope: String,
+    pub(super) user: TestUser,
+    pub(super) auth_time: u64,
+}
+
+/// The settings a `Shared` is made from.
+pub(super) struct Settings {
+    pub(super) issuer: String,
+    pub(super) alg: Algorithm,
+    pub(super) iss_parameter: bool,
+    pub(super) claims_mode: IdTokenClaimsMode,
+    pub(super) clients: Vec<TestClient>,
+    pub(super) users: Vec<TestUser>,
+    pub(super) key: Arc<SigningKey>,
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in one handler must not take the whole provider down.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub(super) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+impl Shared {
+    pub(super) fn new(settings: Settings) -> Self {
+        Self {
+            issuer: settings.issuer,
+            alg: settings.alg,
+            iss_parameter: settings.iss_parameter,
+            claims_mode: settings.claims_mode,
+            clients: settings.clients,
+            users: Mutex::new(settings.users),
+            keys: Mutex::new(Keys {
+                current: settings.key,
+                unknown: None,
+                decoy: None,
+                attacker: None,
+            }),
+            misbehaviors: Mutex::new(Vec::new()),
+            grants: Mutex::new(Grants::default()),
+            jwks_requests: AtomicUsize::new(0),
+            token_requests: AtomicUsize::new(0),
+            userinfo_requests: AtomicUsize::new(0),
+        }
+    }
+
+    // ----- handle-side operations -------------------------------------
+
+    pub(super) fn misbehave(&self, misbehavior: Misbehavior) {
+        self.prepare_keys(&misbehavior);
+        let mut active = lock(&self.misbehaviors);
+        let kind = std::mem::discriminant(&misbehavior);
+        if let Some(slot) = active
+            .iter_mut()
+            .find(|m| std::mem::discriminant(*m) == kind)
+        {
+            *slot = misbehavior;
+        } else {
+            active.push(misbehavior);
+        }
+    }
+
+    /// Makes the extra key a misbehaviour needs now, not inside a request.
+    fn prepare_keys(&self, misbehavior: &Misbehavior) {
+        let mut keys = lock(&self.keys);
+        let slot = match misbehavior {
+            Misbehavior::UnknownKid => &mut keys.unknown,
+            Misbehavior::NoKidMultipleKeys => &mut keys.decoy,
+            Misbehavior::EmbeddedJwk => &mut keys.attacker,
+            _ => return,
+        };
+        if slot.is_none() {
+            // An HMAC provider has no public key type to imitate: an attacker
+            // then uses ES256.
+            let alg = if self.alg.is_hmac() && matches!(misbehavior, Misbehavior::EmbeddedJwk) {
+                Algorithm::ES256
+            } else {
+                self.alg
+            };
+            *slot = Some(Arc::new(SigningKey::generate(alg)));
+        }
+    }
+
+    pub(super) fn behave(&self) {
+        lock(&self.misbehaviors).clear();
+    }
+
+    pub(super) fn misbehaviors(&self) -> Vec<Misbehavior> {
+        lock(&self.misbehaviors).clone()
+    }
+
+    pub(super) fn rotate_keys(&self) {
+        let fresh = Arc::new(SigningKey::generate(self.alg));
+        lock(&self.keys).current = fresh;
+    }
+
+    pub(super) fn add_user(&self, user: TestUser) {
+        let mut users = lock(&self.users);
+        if let Some(existing) = users.iter_mut().find(|u| u.username() == user.username()) {
+            *existing = user;
+        } else {
+            users.push(user);
+        }
+    }
+
+    pub(super) fn current_key(&self) -> Arc<SigningKey> {
+        lock(&self.keys).current.clone()
+    }
+
+    /// The HMAC key for tokens addressed to `aud`: that client's secret, or
+    /// the first confidential client's.
+    pub(super) fn hmac_secret_for(&self, aud: Option<&str>) -> Vec<u8> {
+        let by_aud = aud
+            .and_then(|aud| self.client(aud))
+            .and_then(TestClient::secret);
+        by_aud
+            .or_else(|| self.clients.iter().find_map(TestClient::secret))
+            .map(|secret| secret.expose_secret().as_bytes().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Signs `claims` with the current key, no misbehaviour.
+    pub(super) fn sign_plain(&self, claims: &Value, hmac_secret: &[u8]) -> String {
+        let key = self.current_key();
+        compact(&key, header_for(&key, true), claims, hmac_secret)
+    }
+
+    // ----- request-side helpers ----------------------------------------
+
+    pub(super) fn is(&self, misbehavior: &Misbehavior) -> bool {
+        lock(&self.misbehaviors).contains(misbehavior)
+    }
+
+    pub(super) fn find<T>(&self, pick: impl Fn(&Misbehavior) -> Option<T>) -> Option<T> {
+        lock(&self.misbehaviors).iter().find_map(pick)
+    }
+
+    pub(super) fn wrong_issuer(&self) -> String {
+        format!("{}{WRONG_ISSUER_SUFFIX}", self.issuer)
+    }
+
+    pub(super) fn client(&self, id: &str) -> Option<&TestClient> {
+        self.clients.iter().find(|client| client.id() == id)
+    }
+
+    pub(super) fn user_by_username(&self, username: &str) -> Option<TestUser> {
+        lock(&self.users)
+            .iter()
+            .find(|user| user.username() == username)
+            .cloned()
+    }
+
+    pub(super) fn usernames(&self) -> Vec<String> {
+        lock(&self.users)
+            .iter()
+            .map(|user| user.username().to_owned())
+            .collect()
+    }
+
+    pub(super) fn user_by_hint(&self, hint: &str) -> Option<TestUser> {
+        lock(&self.users)
+            .iter()
+            .find(|user| user.matches_hint(hint))
+            .cloned()
+    }
+
+    /// The ID token for a token response, with every active misbehaviour.
+    pub(super) fn id_token(
+        &self,
+        client: &TestClient,
+        user: &TestUser,
+        nonce: Option<&str>,
+        auth_time: u64,
+        access_token: &str,
+    ) -> String {
+        let active = self.misbehaviors();
+        let has = |m: &Misbehavior| active.contains(m);
+        let now = unix_now();
+
+        let mut claims = match self.claims_mode {
+            IdTokenClaimsMode::Full => user.profile_claims(),
+            IdTokenClaimsMode::Minimal => user.extra_claims(),
+        };
+        // Protocol claims are the provider's, never a user's extra claim.
+        for name in [
+            "iss",
+            "sub",
+            "aud",
+            "azp",
+            "exp",
+            "iat",
+            "nbf",
+            "nonce",
+            "auth_time",
+            "at_hash",
+        ] {
+            claims.remove(name);
+        }
+        let mut set = |name: &str, value: Value| {
+            claims.insert(name.to_owned(), value);
+        };
+        set(
+            "iss",
+            json!(if has(&Misbehavior::WrongIssuerInToken) {
+                self.wrong_issuer()
+            } else {
+                self.issuer.clone()
+            }),
+        );
+        if !has(&Misbehavior::NoSub) {
+            set("sub", json!(user.sub()));
+        }
+        let extra_aud = active.iter().find_map(|m| match m {
+            Misbehavior::ExtraUntrustedAudience(aud) => Some(aud.clone()),
+            _ => None,
+        });
+        if has(&Misbehavior::WrongAudience) {
+            set("aud", json!(OTHER_CLIENT));
+        } else if let Some(extra) = extra_aud {
+            set("aud", json!([client.id(), extra]));
+            set("azp", json!(client.id()));
+        } else {
+            set("aud", json!(client.id()));
+        }
+        if has(&Misbehavior::WrongAzp) {
+            set("azp", json!(OTHER_CLIENT));
+        }
+        let (iat, exp) = if has(&Misbehavior::Expired) {
+            (now - 900, now - 600)
+        } else if has(&Misbehavior::IssuedInFuture) {
+            (now + 600, now + 600 + TOKEN_LIFETIME_SECS)
+        } else {
+            (now, now + TOKEN_LIFETIME_SECS)
+        };
+        if !has(&Misbehavior::NoIat) {
+            set("iat", json!(iat));
+        }
+        if !has(&Misbehavior::NoExp) {
+            set("exp", json!(exp));
+        }
+        if has(&Misbehavior::NotYetValid) {
+            set("nbf", json!(now + 600));
+        }
+        if let Some(nonce) = nonce {
+            if has(&Misbehavior::WrongNonce) {
+                set("nonce", json!("not-the-nonce-you-sent"));
+            } else if !has(&Misbehavior::NoNonce) {
+                set("nonce", json!(nonce));
+            }
+        }
+        if has(&Misbehavior::AuthTimeOld) {
+            set("auth_time", json!(now - 86_400));
+        } else if !has(&Misbehavior::AuthTimeMissing) {
+            set("auth_time", json!(auth_time));
+        }
+        let hashed = if has(&Misbehavior::WrongAtHash) {
+            "not-the-access-token"
+        } else {
+            access_token
+        };
+        let key = self.current_key();
+        set("at_hash", json!(keys::token_hash(key.alg(), hashed)));
+
+        let claims = Value::Object(claims);
+        let secret = client
+            .secret()
+            .map(|secret| secret.expose_secret().as_bytes().to_vec())
+            .unwrap_or_default();
+        let signing = active.iter().find(|m| m.is_signing()).cloned();
+        self.sign_misbehaving(&key, &claims, &secret, signing.as_ref())
+    }
+
+    fn sign_misbehaving(
+        &self,
+        key: &SigningKey,
+        claims: &Value,
+        secret: &[u8],
+        misbehavior: Option<&Misbehavior>,
+    ) -> String {
+        let Some(misbehavior) = misbehavior else {
+            return compact(key, header_for(key, true), claims, secret);
+        };
+        match misbehavior {
+            Misbehavior::BadSignature => {
+                let token = compact(key, header_for(key, true), claims, secret);
+                let (input, signature) = token.rsplit_once('.').expect("a JWS has three parts");
+                let mut signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(signature)
+                    .expect("we encoded it");
+                let middle = signature.len() / 2;
+                signature[middle] ^= 0x01;
+                format!("{input}.{}", b64(signature))
+            }
+            Misbehavior::AlgNone => {
+                let header = json!({"alg": "none", "typ": "JWT"});
+                keys::compact_jws(&header, claims, |_| Vec::new())
+            }
+            Misbehavior::HmacWithPublicKey => {
+                let mut header = json!({"alg": "HS256", "typ": "JWT"});
+                if !key.is_hmac() {
+                    header["kid"] = json!(key.kid());
+                }
+                let pem = key.public_key_pem().unwrap_or_default();
+                keys::compact_jws(&header, claims, |input| {
+                    keys::hmac_sign(Algorithm::HS256, pem.as_bytes(), input)
+                })
+            }
+            Misbehavior::UnknownKid => {
+                let unknown = lock(&self.keys)
+                    .unknown
+                    .clone()
+                    .expect("misbehave() made the key");
+                let mut header = header_for(&unknown, true);
+                header["kid"] = json!(unknown.kid());
+                compact(&unknown, header, claims, b"not-the-client-secret")
+            }
+            Misbehavior::NoKid | Misbehavior::NoKidMultipleKeys => {
+                compact(key, header_for(key, false), claims, secret)
+            }
+            Misbehavior::EmbeddedJwk => {
+                let attacker = lock(&self.keys)
+                    .attacker
+                    .clone()
+                    .expect("misbehave() made the key");
+                let mut header = header_for(&attacker, true);
+                let elsewhere = format!("{}/attacker-jwks", self.issuer);
+                header["jwk"] = attacker.public_jwk().unwrap_or(Value::Null);
+                header["jku"] = json!(elsewhere);
+                header["x5u"] = json!(elsewhere);
+                compact(&attacker, header, claims, b"")
+            }
+            Misbehavior::Jwe => {
+                let header = json!({"alg": "RSA-OAEP", "enc": "A256GCM", "kid": key.kid()});
+                format!(
+                    "{}.{}.{}.{}.{}",
+                    b64(header.to_string()),
+                    random_b64::<256>(),
+                    random_b64::<12>(),
+                    random_b64::<200>(),
+                    random_b64::<16>(),
+                )
+            }
+            _ => compact(key, header_for(key, true), claims, secret),
+        }
+    }
+}
+
+/// The JOSE header for `key`: `alg`, `typ`, and `kid` unless HMAC or
+/// `with_kid` is false.
+fn header_for(key: &SigningKey, with_kid: bool) -> Value {
+    let mut header = json!({"alg": key.alg().as_str(), "typ": "JWT"});
+    if with_kid && !key.is_hmac() {
+        header["kid"] = json!(key.kid());
+    }
+    header
+}
+
+fn compact(key: &SigningKey, header: Value, claims: &Value, secret: &[u8]) -> String {
+    keys::compact_jws(&header, claims, |input| key.sign(input, secret))
+}

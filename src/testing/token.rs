@@ -1,0 +1,427 @@
+//! The token endpoint: client authentication, the authorization code and
+//! refresh grants.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use super::keys;
+use super::misbehavior::Misbehavior;
+use super::model::{AuthMethod, TestClient, TestUser};
+use super::server::{AppState, Params, is_form, json_response};
+use super::state::{AccessGrant, CODE_LIFETIME, RefreshGrant, Shared, TOKEN_LIFETIME_SECS, lock};
+
+/// An RFC 6749 section 5.2 error: its status, code and a description of
+/// exactly what was wrong.
+#[derive(Debug)]
+pub(super) struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl OAuthError {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut response = json_response(
+            self.status,
+            &json!({"error": self.error, "error_description": self.description}),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"test-provider\""),
+            );
+        }
+        response
+    }
+}
+
+fn invalid_request(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
+fn invalid_grant(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+}
+
+fn invalid_client(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
+}
+
+pub(super) async fn token(
+    State(shared): AppState,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    shared.token_requests.fetch_add(1, Ordering::SeqCst);
+    if shared.is(&Misbehavior::TokenEndpointError) {
+        return Err(invalid_grant(
+            "the test provider was told to refuse every token request",
+        ));
+    }
+    if !is_form(&headers) {
+        return Err(invalid_request(
+            "the token request must be application/x-www-form-urlencoded",
+        ));
+    }
+    let params = Params::parse(&body).map_err(invalid_request)?;
+    if let Some(name) = params.repeated.first() {
+        return Err(invalid_request(format!(
+            "parameter `{name}` appears more than once"
+        )));
+    }
+    let client = authenticate(&shared, &headers, &params)?;
+    match params.get("grant_type") {
+        Some("authorization_code") => authorization_code_grant(&shared, client, &params),
+        Some("refresh_token") => refresh_grant(&shared, client, &params),
+        None => Err(invalid_request("grant_type is missing")),
+        Some(other) => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("grant_type `{other}` is not supported (authorization_code, refresh_token)"),
+        )),
+    }
+}
+
+/// Percent-decodes one `application/x-www-form-urlencoded` component
+/// (`+` is a space), strictly: a bad escape is an error.
+fn form_decode(part: &str) -> Option<String> {
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The client id and secret of an `Authorization: Basic` header, decoded per
+/// RFC 6749 section 2.3.1.
+fn basic_credentials(value: &HeaderValue) -> Result<Option<(String, String)>, OAuthError> {
+    let value = value
+        .to_str()
+        .map_err(|_| invalid_client("the Authorization header is not ASCII"))?;
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Err(invalid_client("the Authorization header has no scheme"));
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(invalid_client(format!(
+            "the token endpoint takes `Authorization: Basic`, not `{scheme}`"
+        )));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| invalid_client("the Basic credentials are not valid base64 of UTF-8"))?;
+    let Some((id, secret)) = decoded.split_once(':') else {
+        return Err(invalid_client(
+            "the Basic credentials have no `:` between client id and secret",
+        ));
+    };
+    match (form_decode(id), form_decode(secret)) {
+        (Some(id), Some(secret)) => Ok(Some((id, secret))),
+        _ => Err(invalid_client(
+            "the Basic credentials are not form-urlencoded (RFC 6749 section 2.3.1)",
+        )),
+    }
+}
+
+fn authenticate<'a>(
+    shared: &'a Shared,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<&'a TestClient, OAuthError> {
+    let basic = match headers.get(header::AUTHORIZATION) {
+        Some(value) => basic_credentials(value)?,
+        None => None,
+    };
+    let body_id = params.get("client_id");
+    let body_secret = params.get("client_secret");
+    let (method, id, secret) = match (basic, body_secret) {
+        (Some(_), Some(_)) => {
+            return Err(invalid_request(
+                "the request uses two client authentication methods \
+                 (Authorization: Basic and client_secret in the body)",
+            ));
+        }
+        (Some((id, secret)), None) => {
+            if body_id.is_some_and(|body_id| body_id != id) {
+                return Err(invalid_request(
+                    "client_id in the body differs from the one in the Basic credentials",
+                ));
+            }
+            (AuthMethod::Basic, id, Some(secret))
+        }
+        (None, Some(secret)) => {
+            let Some(id) = body_id else {
+                return Err(invalid_client(
+                    "client_secret is in the body but client_id is not",
+                ));
+            };
+            (AuthMethod::Post, id.to_owned(), Some(secret.to_owned()))
+        }
+        (None, None) => {
+            let Some(id) = body_id else {
+                return Err(invalid_client(
+                    "no client authentication: send Authorization: Basic, or client_id and \
+                     client_secret in the body, or client_id alone for a public client",
+                ));
+            };
+            (AuthMethod::None, id.to_owned(), None)
+        }
+    };
+    let Some(client) = shared.client(&id) else {
+        return Err(invalid_client(format!("unknown client `{id}`")));
+    };
+    if client.method() != method {
+        return Err(invalid_client(format!(
+            "client `{id}` is registered for `{}`, but the request used `{}`",
+            client.method().as_str(),
+            method.as_str()
+        )));
+    }
+    if let (Some(sent), Some(registered)) = (secret, client.secret())
+        && !crate::secret::constant_time_eq(sent.as_bytes(), registered.expose_secret().as_bytes())
+    {
+        return Err(invalid_client(format!(
+            "wrong client secret for client `{id}`"
+        )));
+    }
+    Ok(client)
+}
+
+fn is_pkce_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'))
+}
+
+fn authorization_code_grant(
+    shared: &Shared,
+    client: &TestClient,
+    params: &Params,
+) -> Result<Response, OAuthError> {
+    let Some(code) = params.get("code") else {
+        return Err(invalid_request("code is missing"));
+    };
+    let mut grants = lock(&shared.grants);
+    let Some(grant) = grants.codes.get_mut(code) else {
+        return Err(invalid_grant("unknown authorization code"));
+    };
+    if grant.used {
+        return Err(invalid_grant(
+            "the authorization code was already used (codes are single-use)",
+        ));
+    }
+    // Any redemption attempt by the right client uses the code up.
+    grant.used = true;
+    if grant.issued.elapsed() > CODE_LIFETIME {
+        return Err(invalid_grant(
+            "the authorization code expired (codes live 60 seconds)",
+        ));
+    }
+    if grant.client_id != client.id() {
+        return Err(invalid_grant(format!(
+            "the authorization code was issued to client `{}`, not `{}`",
+            grant.client_id,
+            client.id()
+        )));
+    }
+    match params.get("redirect_uri") {
+        None => {
+            return Err(invalid_grant(
+                "redirect_uri is missing; it must repeat the authorization request's",
+            ));
+        }
+        Some(uri) if uri != grant.redirect_uri => {
+            return Err(invalid_grant(format!(
+                "redirect_uri `{uri}` differs from the authorization request's `{}`",
+                grant.redirect_uri
+            )));
+        }
+        Some(_) => {}
+    }
+    let Some(verifier) = params.get("code_verifier") else {
+        return Err(invalid_grant(
+            "code_verifier is missing (the authorization request had a code_challenge)",
+        ));
+    };
+    if !is_pkce_verifier(verifier) {
+        return Err(invalid_grant(
+            "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]",
+        ));
+    }
+    if keys::pkce_s256(verifier) != grant.code_challenge {
+        return Err(invalid_grant(
+            "PKCE check failed: BASE64URL(SHA256(code_verifier)) is not the code_challenge",
+        ));
+    }
+    let user = grant.user.clone();
+    let nonce = grant.nonce.clone();
+    let scope = grant.scope.clone();
+    let auth_time = grant.auth_time;
+    drop(grants);
+    Ok(issue_tokens(
+        shared,
+        client,
+        &user,
+        &scope,
+        Some(&nonce),
+        auth_time,
+    ))
+}
+
+fn refresh_grant(
+    shared: &Shared,
+    client: &TestClient,
+    params: &Params,
+) -> Result<Response, OAuthError> {
+    let Some(token) = params.get("refresh_token") else {
+        return Err(invalid_request("refresh_token is missing"));
+    };
+    let mut grants = lock(&shared.grants);
+    let Some(grant) = grants.refresh.get(token) else {
+        return Err(invalid_grant(
+            "unknown refresh token (refresh tokens are rotated on each use)",
+        ));
+    };
+    if grant.client_id != client.id() {
+        return Err(invalid_grant(format!(
+            "the refresh token was issued to client `{}`, not `{}`",
+            grant.client_id,
+            client.id()
+        )));
+    }
+    let granted = grant.scope.clone();
+    let scope = match params.get("scope") {
+        None => granted,
+        Some(asked) => {
+            let extra: Vec<&str> = asked
+                .split(' ')
+                .filter(|s| !granted.split(' ').any(|g| g == *s))
+                .collect();
+            if !extra.is_empty() {
+                return Err(OAuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    format!("scope `{}` was not granted originally", extra.join(" ")),
+                ));
+            }
+            asked.to_owned()
+        }
+    };
+    let grant = grants.refresh.remove(token).expect("found above");
+    drop(grants);
+    Ok(issue_tokens(
+        shared,
+        client,
+        &grant.user,
+        &scope,
+        None,
+        grant.auth_time,
+    ))
+}
+
+/// The token response: a new access token, an ID token, and a refresh
+/// token when the scope has `offline_access`.
+fn issue_tokens(
+    shared: &Shared,
+    client: &TestClient,
+    user: &TestUser,
+    scope: &str,
+    nonce: Option<&str>,
+    auth_time: u64,
+) -> Response {
+    let access_token = crate::secret::random_token::<32>();
+    let refresh_token = scope
+        .split(' ')
+        .any(|s| s == "offline_access")
+        .then(crate::secret::random_token::<32>);
+    {
+        let mut grants = lock(&shared.grants);
+        let now = Instant::now();
+        grants.access.retain(|_, grant| grant.expires > now);
+        grants.access.insert(
+            access_token.clone(),
+            AccessGrant {
+                user: user.clone(),
+                expires: now + Duration::from_secs(TOKEN_LIFETIME_SECS),
+            },
+        );
+        if let Some(refresh) = &refresh_token {
+            grants.refresh.insert(
+                refresh.clone(),
+                RefreshGrant {
+                    client_id: client.id().to_owned(),
+                    scope: scope.to_owned(),
+                    user: user.clone(),
+                    auth_time,
+                },
+            );
+        }
+    }
+    let mut body = Map::new();
+    body.insert("access_token".into(), json!(access_token));
+    body.insert("token_type".into(), json!("Bearer"));
+    body.insert("expires_in".into(), json!(TOKEN_LIFETIME_SECS));
+    body.insert("scope".into(), json!(scope));
+    if let Some(refresh) = refresh_token {
+        body.insert("refresh_token".into(), json!(refresh));
+    }
+    if !shared.is(&Misbehavior::NoIdToken) {
+        let id_token = shared.id_token(client, user, nonce, auth_time, &access_token);
+        body.insert("id_token".into(), json!(id_token));
+    }
+    json_response(StatusCode::OK, &Value::Object(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decode_is_strict() {
+        assert_eq!(form_decode("a%20b+c%2B%3A").as_deref(), Some("a b c+:"));
+        assert_eq!(form_decode("plain").as_deref(), Some("plain"));
+        assert_eq!(form_decode("bad%zz"), None);
+        assert_eq!(form_decode("short%2"), None);
+        assert_eq!(form_decode("%FF"), None, "not UTF-8");
+    }
+
+    #[test]
+    fn pkce_verifiers_are_checked_for_shape() {
+        assert!(is_pkce_verifier(&"a".repeat(43)));
+        assert!(is_pkce_verifier(&"-._~".repeat(32)));
+        assert!(!is_pkce_verifier(&"a".repeat(42)));
+        assert!(!is_pkce_verifier(&"a".repeat(129)));
+        assert!(!is_pkce_verifier(&format!("{}+", "a".repeat(43))));
+    }
+}
