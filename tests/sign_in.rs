@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::*;
 use oidc_login::testing::{IdTokenClaimsMode, Misbehavior, TestClientAuth, TestProvider, TestUser};
 use oidc_login::{
-    AccessError, Algorithm, ClientAuth, Config, Error, IdToken, NoRolePolicy, Nonce, RoleMapping,
-    Source, Start, TokenError, UserinfoPolicy,
+    AccessError, Algorithm, Client, ClientAuth, Config, Error, IdToken, NoRolePolicy, Nonce,
+    RoleMapping, Source, Start, TokenError, UserinfoPolicy,
 };
 use serde_json::json;
 
@@ -120,8 +120,6 @@ async fn hmac_id_tokens_only_when_named_with_a_secret() {
         client_with(config_builder(&provider).allowed_algorithms([Algorithm::HS256])).await;
     assert!(login_as(&client, "alice").await.is_ok());
 }
-
-use oidc_login::Client;
 
 #[tokio::test]
 async fn form_post_callback() {
@@ -402,8 +400,8 @@ async fn secrets_never_reach_debug_or_errors() {
     let code = callback.get("code").unwrap().to_owned();
     let state = pending.state().expose_secret().to_owned();
     let shown = format!("{pending:?} {callback:?} {client:?} {:?}", client.config());
-    for secret in [&code, &state, CLIENT_SECRET] {
-        assert!(!shown.contains(secret.as_str()), "{shown}");
+    for secret in [code.as_str(), state.as_str(), CLIENT_SECRET] {
+        assert!(!shown.contains(secret), "{shown}");
     }
     let login = client.finish(pending, callback).await.unwrap();
     let shown = format!("{login:?} {:?}", login.tokens);
