@@ -1175,24 +1175,6 @@ async fn unknown_paths_say_what_is_served() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-#[ignore = "timing report: cargo test --features test-provider -- --ignored --nocapture start_time"]
-async fn start_time() {
-    for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
-        let started = Instant::now();
-        let first = TestProvider::builder().algorithm(alg).start().await;
-        let cold = started.elapsed();
-        let started = Instant::now();
-        let second = TestProvider::builder().algorithm(alg).start().await;
-        let warm = started.elapsed();
-        let started = Instant::now();
-        second.rotate_keys();
-        let rotate = started.elapsed();
-        println!("{alg}: first start {cold:?}, next start {warm:?}, rotate_keys {rotate:?}");
-        drop(first);
-    }
-}
-
 // ----- misbehaviour: one test per broken rule -------------------------------------
 
 /// A provider misbehaving in one way, and the ID token of a login with it.
