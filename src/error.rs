@@ -39,6 +39,33 @@ pub enum Error {
     Start(#[from] StartError),
 }
 
+impl Error {
+    /// A short, stable code for this kind of error, safe to show a user or
+    /// put in a URL (`state_mismatch`, `token_refused`, `required_claim`...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "config_error",
+            Self::Discovery(_) => "provider_metadata_error",
+            Self::Http(_) => "provider_unreachable",
+            Self::Start(_) => "bad_login_request",
+            Self::Callback(e) => match e {
+                CallbackError::Provider { .. } => "provider_refused",
+                CallbackError::StateMismatch => "state_mismatch",
+                CallbackError::Expired { .. } => "login_expired",
+                CallbackError::IssuerMismatch { .. } | CallbackError::MissingIssuer => {
+                    "issuer_mismatch"
+                }
+                CallbackError::WrongProvider { .. } => "wrong_provider",
+                _ => "bad_callback",
+            },
+            Self::Token(TokenError::Exchange { .. }) => "code_exchange_refused",
+            Self::Token(_) => "token_refused",
+            Self::Access(AccessError::RequiredClaim { .. }) => "required_claim",
+            Self::Access(_) => "no_role",
+        }
+    }
+}
+
 /// A login could not be started with these options. Answer HTTP 400.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

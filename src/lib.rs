@@ -147,6 +147,8 @@
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 mod algorithm;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod client;
 mod config;
 mod error;

@@ -1,0 +1,75 @@
+//! The few HTML fragments the integration answers with. Every value that
+//! reaches HTML is escaped.
+
+use ::axum::http::{StatusCode, header};
+use ::axum::response::{IntoResponse, Response};
+use html_escape::encode_quoted_attribute as escape;
+
+/// The sign-in button: a form that GETs the login route.
+///
+/// ```
+/// let html = oidc_login::axum::login_button("Sign in with Entra ID", "/login");
+/// assert!(html.contains("Sign in with Entra ID"));
+/// ```
+///
+/// Use the configured text: `login_button(client.config().login_button_text(), "/login")`.
+pub fn login_button(text: &str, login_path: &str) -> String {
+    format!(
+        "<form class=\"oidc-login\" method=\"get\" action=\"{}\"><button type=\"submit\">{}</button></form>",
+        escape(login_path),
+        escape(text)
+    )
+}
+
+/// A short refusal page: a title, one sentence, the error code. No detail
+/// that could help an attacker or leak a secret; the detail goes to the log.
+pub(crate) fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in refused</title></head>\
+         <body><h1>Sign-in refused</h1><p>{}</p><p>Error code: <code>{}</code></p>\
+         <p><a href=\"/\">Back to the start page</a></p></body></html>",
+        escape(message),
+        escape(code)
+    );
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Re-submits a cross-site `form_post` callback from the app's own origin,
+/// so that the browser sends the `SameSite=Lax` session cookie with it.
+pub(crate) fn resubmit(action: &str, fields: &[(String, String)]) -> Response {
+    let inputs: String = fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in…</title></head>\
+         <body><form method=\"post\" action=\"{}\">{inputs}<input type=\"hidden\" name=\"{}\" value=\"1\">\
+         <noscript><button type=\"submit\">Continue</button></noscript></form>\
+         <script>document.forms[0].submit()</script></body></html>",
+        escape(action),
+        super::routes::RESUBMITTED
+    );
+    (
+        StatusCode::OK,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        ],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,97 @@
+//! What this crate keeps in the session, under its own keys.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
+
+use crate::client::Client;
+use crate::flow::PendingLogin;
+use crate::identity::Identity;
+use crate::secret::constant_time_eq;
+
+const PENDING_KEY: &str = "oidc_login.pending";
+const USER_KEY: &str = "oidc_login.user";
+/// Logins in flight per session (browser tabs); the oldest is dropped beyond.
+const MAX_PENDING: usize = 5;
+
+/// A session layer with the cookie attributes logins need: `HttpOnly`,
+/// `SameSite=Lax`, `Secure` unless the client's redirect URI is plain http
+/// on a loopback host, and an 8-hour inactivity expiry.
+///
+/// Use any [`SessionStore`]: `tower_sessions::MemoryStore` for one instance,
+/// a Redis or PostgreSQL store to share logins between instances.
+pub fn session_layer<S: SessionStore + Clone>(store: S, client: &Client) -> SessionManagerLayer<S> {
+    let redirect = client.config().redirect_uri();
+    let secure = redirect.scheme() == "https";
+    SessionManagerLayer::new(store)
+        .with_name("oidc_login_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
+}
+
+/// The signed-in user as kept in the session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SessionUser {
+    pub(crate) identity: Identity,
+    #[serde(with = "time::serde::timestamp")]
+    pub(crate) signed_in_at: OffsetDateTime,
+}
+
+pub(crate) async fn push_pending(
+    session: &Session,
+    pending: PendingLogin,
+) -> Result<(), tower_sessions::session::Error> {
+    let mut all: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();
+    all.push(pending);
+    if all.len() > MAX_PENDING {
+        all.drain(..all.len() - MAX_PENDING);
+    }
+    session.insert(PENDING_KEY, all).await
+}
+
+/// Removes and returns the pending login whose `state` is `state`: each is
+/// used once, whatever the outcome of the callback.
+pub(crate) async fn take_pending(
+    session: &Session,
+    state: &str,
+) -> Result<Option<PendingLogin>, tower_sessions::session::Error> {
+    let Some(mut all) = session.get::<Vec<PendingLogin>>(PENDING_KEY).await? else {
+        return Ok(None);
+    };
+    let found = all
+        .iter()
+        .position(|p| constant_time_eq(p.state().expose_secret().as_bytes(), state.as_bytes()));
+    let taken = found.map(|i| all.remove(i));
+    if taken.is_some() {
+        session.insert(PENDING_KEY, all).await?;
+    }
+    Ok(taken)
+}
+
+pub(crate) async fn has_pending(session: &Session) -> bool {
+    matches!(session.get::<Vec<PendingLogin>>(PENDING_KEY).await, Ok(Some(all)) if !all.is_empty())
+}
+
+pub(crate) async fn sign_in(
+    session: &Session,
+    identity: Identity,
+) -> Result<(), tower_sessions::session::Error> {
+    // A new session id at sign-in: a session id fixed before the login
+    // (by an attacker who planted the cookie) is worthless after it.
+    session.cycle_id().await?;
+    let user = SessionUser {
+        identity,
+        signed_in_at: OffsetDateTime::now_utc(),
+    };
+    session.insert(USER_KEY, user).await
+}
+
+pub(crate) async fn user(
+    session: &Session,
+) -> Result<Option<SessionUser>, tower_sessions::session::Error> {
+    session.get(USER_KEY).await
+}
