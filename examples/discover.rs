@@ -180,16 +180,15 @@ async fn run(config: &Config, from_file: bool, report: &mut Report) -> Result<()
         "ID token algorithms offered: {}",
         algorithms.join(", ")
     ));
-    if let Some(allowed) = config.allowed_algorithms() {
-        if !allowed
+    if let Some(allowed) = config.allowed_algorithms()
+        && !allowed
             .iter()
             .any(|a| algorithms.iter().any(|o| o == a.as_str()))
-        {
-            report.problem(
-                "allowed_algorithms",
-                "none of them is offered by the provider",
-            );
-        }
+    {
+        report.problem(
+            "allowed_algorithms",
+            "none of them is offered by the provider",
+        );
     }
     if let Some(jwks_uri) = metadata["jwks_uri"].as_str() {
         let jwks = get_json(&http, jwks_uri).await?;
