@@ -9,6 +9,8 @@
 mod algorithm;
 mod error;
 mod secret;
+#[allow(dead_code, unused_imports)] // used by provider/flow, landing next
+mod token;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use error::{
