@@ -1,11 +1,44 @@
 //! ID token validation: compact JWS parsing, signature check, claim rules.
 //!
-//! [`KeySet`]: the provider's JWKS, parsed once (when fetched) into keys
-//! ready to verify.
+//! 1. [`Jws::parse`] splits and decodes the token and reads its header. It
+//!    refuses unsigned tokens, unknown algorithms and header features this
+//!    crate does not implement (`crit`, `b64: false`, JWE). Nothing in the
+//!    header is trusted yet, and header members that name a key (`jwk`,
+//!    `jku`, `x5c`, `x5u`) are never read.
+//! 2. [`Jws::verify`] checks the algorithm against the allow-list and the
+//!    signature against the provider's [`KeySet`] (keys parsed once, when the
+//!    JWKS is fetched), or against the client secret for HMAC when allowed.
+//!    Only then is the payload handed out.
 
 mod jwk;
+mod jws;
 
 pub(crate) use jwk::KeySet;
+pub(crate) use jws::Jws;
+
+use std::borrow::Cow;
+
+use crate::error::clip;
+
+/// Prepares a value taken from a token for an error message: control
+/// characters escaped (so a hostile token cannot forge log lines), then
+/// clipped to `max` characters.
+fn shown(value: &str, max: usize) -> String {
+    let value = if value.contains(char::is_control) {
+        let mut escaped = String::with_capacity(value.len() + 8);
+        for c in value.chars() {
+            if c.is_control() {
+                escaped.extend(c.escape_default());
+            } else {
+                escaped.push(c);
+            }
+        }
+        Cow::Owned(escaped)
+    } else {
+        Cow::Borrowed(value)
+    };
+    clip(&value, max)
+}
 
 /// Test keys, JWKs and token signing shared by the unit tests of this module.
 #[cfg(test)]
@@ -157,5 +190,22 @@ pub(crate) mod test_support {
         let input = signing_input(header, payload);
         let sig = key.sign(alg, input.as_bytes());
         format!("{input}.{}", b64(sig))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn shown_escapes_control_characters_then_clips() {
+        assert_eq!(shown("RS256", 32), "RS256");
+        assert_eq!(shown("évil", 32), "évil");
+        assert_eq!(
+            shown("a\nINFO forged line\r\u{1b}[31m", 64),
+            "a\\nINFO forged line\\r\\u{1b}[31m"
+        );
+        assert_eq!(shown("ab\ncd", 3), "ab\\…");
+        assert_eq!(shown(&"x".repeat(40), 32), format!("{}…", "x".repeat(32)));
     }
 }
