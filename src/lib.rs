@@ -18,3 +18,4 @@ pub use error::{
     IssuerHint, TokenError,
 };
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
+pub use token::IdTokenClaims;

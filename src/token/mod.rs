@@ -1,5 +1,7 @@
 //! ID token validation: compact JWS parsing, signature check, claim rules.
 //!
+//! The order of use is fixed by the types:
+//!
 //! 1. [`Jws::parse`] splits and decodes the token and reads its header. It
 //!    refuses unsigned tokens, unknown algorithms and header features this
 //!    crate does not implement (`crit`, `b64: false`, JWE). Nothing in the
@@ -9,10 +11,15 @@
 //!    signature against the provider's [`KeySet`] (keys parsed once, when the
 //!    JWKS is fetched), or against the client secret for HMAC when allowed.
 //!    Only then is the payload handed out.
+//! 3. [`check_claims`] parses the verified payload once and applies the
+//!    OpenID Connect ID token rules, returning [`IdTokenClaims`].
 
+mod claims;
 mod jwk;
 mod jws;
 
+pub use claims::IdTokenClaims;
+pub(crate) use claims::{Expectations, check_claims};
 pub(crate) use jwk::KeySet;
 pub(crate) use jws::Jws;
 
