@@ -4,82 +4,14 @@
 mod common;
 
 use axum::Router;
-use axum::routing::get;
+use common::app::App;
 use common::*;
-use oidc_login::axum::{LoginRoutes, RequireRole, RoleName, SignedIn, session_layer};
+use oidc_login::Client;
+use oidc_login::axum::{LoginRoutes, session_layer};
 use oidc_login::testing::{Misbehavior, TestProvider};
-use oidc_login::{Client, RoleMapping, Source};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use tower_sessions::MemoryStore;
-
-struct ReadWrite;
-impl RoleName for ReadWrite {
-    const ROLE: &'static str = "Read-write";
-}
-
-/// An app on a free loopback port, signing in through `provider`.
-struct App {
-    base: String,
-    provider: TestProvider,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-impl App {
-    async fn start() -> App {
-        Self::start_with(TestProvider::start().await, |b| b).await
-    }
-
-    async fn start_with(
-        provider: TestProvider,
-        configure: impl FnOnce(oidc_login::ConfigBuilder) -> oidc_login::ConfigBuilder,
-    ) -> App {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = configure(
-            config_builder(&provider)
-                .redirect_uri(format!("{base}/callback"))
-                .add_role_mapping(RoleMapping::new(
-                    "devs",
-                    Source::OpenIdConnect,
-                    ALICE_GROUP,
-                    ["Read-write"],
-                )),
-        )
-        .build()
-        .unwrap();
-        let client = Client::discover(config).await.unwrap();
-        let sessions = session_layer(MemoryStore::default(), &client);
-        let app = Router::new()
-            .route(
-                "/private",
-                get(|user: SignedIn| async move { user.identity.subject }),
-            )
-            .route(
-                "/admin",
-                get(|user: RequireRole<ReadWrite>| async move { user.identity.subject }),
-            );
-        let app = LoginRoutes::new(client).mount(app).layer(sessions);
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        App {
-            base,
-            provider,
-            server,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
 
 /// A browser: a cookie jar, and redirects followed (or not).
 fn browser(follow: bool) -> reqwest::Client {
@@ -355,9 +287,11 @@ async fn refusals_have_status_and_code_and_no_secrets() {
 
 #[tokio::test]
 async fn required_claim_refusal_is_403() {
-    let app = App::start_with(TestProvider::start().await, |b| {
-        b.required_claim("tid", "tenant-1")
-    })
+    let app = App::start_with(
+        TestProvider::start().await.into(),
+        MemoryStore::default(),
+        |b| b.required_claim("tid", "tenant-1"),
+    )
     .await;
     let browser = browser(false);
     let callback = start_login(&app, &browser, "alice").await;

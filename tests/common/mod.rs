@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod app;
+
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{
     Callback, Client, ClientAuth, Config, ConfigBuilder, Error, Login, PendingLogin, Start,

@@ -1,0 +1,143 @@
+//! Beyond one machine: two app instances share logins through a real Redis
+//! (`tower-sessions-redis-store`). A login started on one instance finishes
+//! on the other, and signing out on one ends the session on both.
+//!
+//! Needs `redis-server` on PATH (`.ci/run` installs Debian's `redis-server`);
+//! without it the test says so and skips.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::app::App;
+use oidc_login::testing::TestProvider;
+use reqwest::StatusCode;
+use tower_sessions_redis_store::RedisStore;
+use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
+
+/// A redis-server on a free loopback port, killed on drop.
+struct Redis {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_redis() -> Option<Redis> {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let dir = tempfile::tempdir().ok()?;
+    let child = Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    Some(Redis {
+        child,
+        port,
+        _dir: dir,
+    })
+}
+
+async fn redis_store(redis: &Redis) -> RedisStore<Pool> {
+    let config = Config::from_url(&format!("redis://127.0.0.1:{}", redis.port)).unwrap();
+    let pool = Pool::new(config, None, None, None, 2).unwrap();
+    pool.connect();
+    tokio::time::timeout(Duration::from_secs(10), pool.wait_for_connect())
+        .await
+        .expect("redis-server accepts connections within 10 s")
+        .unwrap();
+    RedisStore::new(pool)
+}
+
+#[tokio::test]
+async fn two_instances_share_logins_through_redis() {
+    let Some(redis) = start_redis() else {
+        eprintln!(
+            "SKIPPED: redis-server is not installed (apt-get install redis-server); .ci/run installs it"
+        );
+        return;
+    };
+    let store = redis_store(&redis).await;
+    // Behind a load balancer both instances have one provider and one
+    // redirect URI; here it points at instance B, and logins start on A.
+    let provider = Arc::new(TestProvider::start().await);
+    let b = App::start_with(provider.clone(), store.clone(), |config| config).await;
+    let callback_on_b = b.url("/callback");
+    let a = App::start_with(provider, store, move |config| {
+        config.redirect_uri(callback_on_b)
+    })
+    .await;
+
+    // Cookies are per host, not per port: one jar serves both instances, as
+    // one browser does behind one load-balanced host name.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let landed = browser
+        .get(format!(
+            "{}?login_hint=alice&return_to=/private",
+            a.url("/login")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        landed.status(),
+        StatusCode::OK,
+        "the login started on A finished on B"
+    );
+    assert!(
+        landed.url().as_str().starts_with(&b.base),
+        "{}",
+        landed.url()
+    );
+    assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
+
+    for app in [&a, &b] {
+        let response = browser.get(app.url("/private")).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "signed in on {}",
+            app.base
+        );
+    }
+
+    let out = browser.post(a.url("/logout")).send().await.unwrap();
+    assert!(out.status().is_success());
+    for app in [&a, &b] {
+        let response = browser.get(app.url("/private")).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "signed out on {}",
+            app.base
+        );
+    }
+}
