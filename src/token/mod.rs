@@ -1,78 +1,218 @@
-//! TEMPORARY stub of the token contract; replaced by the token branch on merge.
-#![allow(dead_code, unused_variables, missing_docs)]
-use crate::{Algorithm, ClientSecret, TokenError};
-pub(crate) struct Jws<'a>(&'a str);
-impl<'a> Jws<'a> {
-    pub(crate) fn parse(token: &'a str) -> Result<Self, TokenError> {
-        Err(TokenError::Malformed("stub"))
+//! ID token validation: compact JWS parsing, signature check, claim rules.
+//!
+//! The order of use is fixed by the types:
+//!
+//! 1. [`Jws::parse`] splits and decodes the token and reads its header. It
+//!    refuses unsigned tokens, unknown algorithms and header features this
+//!    crate does not implement (`crit`, `b64: false`, JWE). Nothing in the
+//!    header is trusted yet, and header members that name a key (`jwk`,
+//!    `jku`, `x5c`, `x5u`) are never read.
+//! 2. [`Jws::verify`] checks the algorithm against the allow-list and the
+//!    signature against the provider's [`KeySet`] (keys parsed once, when the
+//!    JWKS is fetched), or against the client secret for HMAC when allowed.
+//!    Only then is the payload handed out.
+//! 3. [`check_claims`] parses the verified payload once and applies the
+//!    OpenID Connect ID token rules, returning [`IdTokenClaims`].
+
+mod claims;
+mod jwk;
+mod jws;
+
+pub use claims::IdTokenClaims;
+pub(crate) use claims::{Expectations, check_claims};
+pub(crate) use jwk::KeySet;
+pub(crate) use jws::Jws;
+
+use std::borrow::Cow;
+
+use crate::error::clip;
+
+/// Prepares a value taken from a token for an error message: control
+/// characters escaped (so a hostile token cannot forge log lines), then
+/// clipped to `max` characters.
+fn shown(value: &str, max: usize) -> String {
+    let value = if value.contains(char::is_control) {
+        let mut escaped = String::with_capacity(value.len() + 8);
+        for c in value.chars() {
+            if c.is_control() {
+                escaped.extend(c.escape_default());
+            } else {
+                escaped.push(c);
+            }
+        }
+        Cow::Owned(escaped)
+    } else {
+        Cow::Borrowed(value)
+    };
+    clip(&value, max)
+}
+
+/// Test keys, JWKs and token signing shared by the unit tests of this module.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::LazyLock;
+
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+    use aws_lc_rs::signature::{
+        self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _,
+        RsaPublicKeyComponents,
+    };
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::{Value, json};
+
+    use crate::Algorithm;
+
+    /// Base64url without padding.
+    pub(crate) fn b64(bytes: impl AsRef<[u8]>) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
     }
-    pub(crate) fn alg(&self) -> Algorithm {
-        Algorithm::RS256
+
+    /// A private key of any supported type, able to sign and to show its
+    /// public JWK.
+    pub(crate) enum TestKey {
+        Rsa(RsaKeyPair),
+        Ec(EcdsaKeyPair, &'static str),
+        Ed(Ed25519KeyPair),
     }
-    pub(crate) fn kid(&self) -> Option<&str> {
-        None
+
+    impl TestKey {
+        pub(crate) fn rsa() -> Self {
+            Self::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA key generation"))
+        }
+
+        pub(crate) fn p256() -> Self {
+            Self::ec(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, "P-256")
+        }
+
+        pub(crate) fn p384() -> Self {
+            Self::ec(&signature::ECDSA_P384_SHA384_FIXED_SIGNING, "P-384")
+        }
+
+        pub(crate) fn p521() -> Self {
+            Self::ec(&signature::ECDSA_P521_SHA512_FIXED_SIGNING, "P-521")
+        }
+
+        fn ec(alg: &'static EcdsaSigningAlgorithm, crv: &'static str) -> Self {
+            Self::Ec(EcdsaKeyPair::generate(alg).expect("EC key generation"), crv)
+        }
+
+        pub(crate) fn ed25519() -> Self {
+            Self::Ed(Ed25519KeyPair::generate().expect("Ed25519 key generation"))
+        }
+
+        /// The public JWK, with this `kid` and no `alg`.
+        pub(crate) fn jwk(&self, kid: &str) -> Value {
+            match self {
+                Self::Rsa(key) => {
+                    let c = RsaPublicKeyComponents::<Vec<u8>>::from(key.public_key());
+                    json!({"kty": "RSA", "kid": kid, "use": "sig", "n": b64(&c.n), "e": b64(&c.e)})
+                }
+                Self::Ec(key, crv) => {
+                    let point = key.public_key().as_ref();
+                    let half = (point.len() - 1) / 2;
+                    json!({
+                        "kty": "EC", "kid": kid, "crv": crv,
+                        "x": b64(&point[1..1 + half]), "y": b64(&point[1 + half..]),
+                    })
+                }
+                Self::Ed(key) => {
+                    json!({"kty": "OKP", "kid": kid, "crv": "Ed25519", "x": b64(key.public_key())})
+                }
+            }
+        }
+
+        /// Signs `message` with `alg`, which must fit the key.
+        pub(crate) fn sign(&self, alg: Algorithm, message: &[u8]) -> Vec<u8> {
+            match self {
+                Self::Rsa(key) => {
+                    let encoding: &'static dyn signature::RsaEncoding = match alg {
+                        Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
+                        Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
+                        Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
+                        Algorithm::PS256 => &signature::RSA_PSS_SHA256,
+                        Algorithm::PS384 => &signature::RSA_PSS_SHA384,
+                        Algorithm::PS512 => &signature::RSA_PSS_SHA512,
+                        other => panic!("{other} does not fit an RSA key"),
+                    };
+                    let mut sig = vec![0; key.public_modulus_len()];
+                    key.sign(encoding, &SystemRandom::new(), message, &mut sig)
+                        .expect("RSA signing");
+                    sig
+                }
+                Self::Ec(key, _) => key
+                    .sign(&SystemRandom::new(), message)
+                    .expect("ECDSA signing")
+                    .as_ref()
+                    .to_vec(),
+                Self::Ed(key) => key.sign(message).as_ref().to_vec(),
+            }
+        }
     }
-    pub(crate) fn verify(
-        &self,
-        keys: &KeySet,
-        allowed: &[Algorithm],
-        hmac_secret: Option<&ClientSecret>,
-    ) -> Result<&[u8], TokenError> {
-        Err(TokenError::BadSignature)
+
+    /// Keys shared by all tests (RSA generation is slow).
+    pub(crate) static RSA_A: LazyLock<TestKey> = LazyLock::new(TestKey::rsa);
+    pub(crate) static RSA_B: LazyLock<TestKey> = LazyLock::new(TestKey::rsa);
+    pub(crate) static P256: LazyLock<TestKey> = LazyLock::new(TestKey::p256);
+    pub(crate) static P384: LazyLock<TestKey> = LazyLock::new(TestKey::p384);
+    pub(crate) static P521: LazyLock<TestKey> = LazyLock::new(TestKey::p521);
+    pub(crate) static ED25519: LazyLock<TestKey> = LazyLock::new(TestKey::ed25519);
+
+    /// `{"keys": [...]}` as bytes.
+    pub(crate) fn jwks(keys: &[Value]) -> Vec<u8> {
+        serde_json::to_vec(&json!({ "keys": keys })).expect("JSON")
+    }
+
+    /// `base64url(header).base64url(payload)`, from JSON values.
+    pub(crate) fn signing_input(header: &Value, payload: &Value) -> String {
+        format!(
+            "{}.{}",
+            b64(serde_json::to_vec(header).expect("JSON")),
+            b64(serde_json::to_vec(payload).expect("JSON"))
+        )
+    }
+
+    /// A compact JWS of `payload`, signed by `key` with `alg` under `kid`.
+    pub(crate) fn sign_token(
+        key: &TestKey,
+        alg: Algorithm,
+        kid: Option<&str>,
+        payload: &Value,
+    ) -> String {
+        let mut header = json!({ "alg": alg.as_str(), "typ": "JWT" });
+        if let Some(kid) = kid {
+            header["kid"] = json!(kid);
+        }
+        sign_with_header(key, alg, &header, payload)
+    }
+
+    /// A compact JWS with a hand-made header, signed by `key` with `alg`.
+    pub(crate) fn sign_with_header(
+        key: &TestKey,
+        alg: Algorithm,
+        header: &Value,
+        payload: &Value,
+    ) -> String {
+        let input = signing_input(header, payload);
+        let sig = key.sign(alg, input.as_bytes());
+        format!("{input}.{}", b64(sig))
     }
 }
-#[derive(Debug, Default)]
-pub(crate) struct KeySet;
-impl KeySet {
-    pub(crate) fn from_jwks(json: &[u8]) -> Result<(KeySet, usize), String> {
-        Err("stub".into())
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn shown_escapes_control_characters_then_clips() {
+        assert_eq!(shown("RS256", 32), "RS256");
+        assert_eq!(shown("évil", 32), "évil");
+        assert_eq!(
+            shown("a\nINFO forged line\r\u{1b}[31m", 64),
+            "a\\nINFO forged line\\r\\u{1b}[31m"
+        );
+        assert_eq!(shown("ab\ncd", 3), "ab\\…");
+        assert_eq!(shown(&"x".repeat(40), 32), format!("{}…", "x".repeat(32)));
     }
-    pub(crate) fn is_empty(&self) -> bool {
-        true
-    }
-    pub(crate) fn len(&self) -> usize {
-        0
-    }
-    pub(crate) fn has_key_for(&self, kid: Option<&str>, alg: Algorithm) -> bool {
-        false
-    }
-}
-pub(crate) struct Expectations<'a> {
-    pub(crate) issuer: &'a str,
-    pub(crate) client_id: &'a str,
-    pub(crate) trusted_audiences: &'a [String],
-    pub(crate) now: i64,
-    pub(crate) skew_seconds: u64,
-    pub(crate) nonce: Option<&'a str>,
-    pub(crate) max_age: Option<u64>,
-    pub(crate) access_token: Option<&'a str>,
-    pub(crate) code: Option<&'a str>,
-}
-#[derive(Debug, Clone)]
-pub struct IdTokenClaims {
-    map: serde_json::Map<String, serde_json::Value>,
-}
-impl IdTokenClaims {
-    pub fn issuer(&self) -> &str {
-        ""
-    }
-    pub fn subject(&self) -> &str {
-        ""
-    }
-    pub fn expires_at(&self) -> i64 {
-        0
-    }
-    pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.map
-    }
-    pub(crate) fn into_claims(self) -> serde_json::Map<String, serde_json::Value> {
-        self.map
-    }
-}
-pub(crate) fn check_claims(
-    payload: &[u8],
-    alg: Algorithm,
-    exp: &Expectations<'_>,
-) -> Result<IdTokenClaims, TokenError> {
-    Err(TokenError::BadSignature)
 }

@@ -1,0 +1,969 @@
+//! The ID token claim rules (OpenID Connect Core 1.0, sections 3.1.3.7,
+//! 3.1.3.8, 3.2.2.9 and 3.3.2.11).
+
+use std::fmt;
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::map::Entry;
+use serde_json::{Map, Value};
+
+use super::shown;
+use crate::Algorithm;
+use crate::error::TokenError;
+use crate::secret::constant_time_eq;
+
+const PAYLOAD_INVALID: &str = "the payload is not a UTF-8 JSON object with unique claim names";
+
+/// What the ID token must say, and the time to check it at.
+///
+/// Deliberately not `Debug`: it holds the nonce, the access token and the
+/// authorization code.
+#[derive(Clone, Copy)]
+pub(crate) struct Expectations<'a> {
+    /// The provider's issuer, compared exactly with `iss`.
+    pub(crate) issuer: &'a str,
+    /// This client's id: must be in `aud`, and equal `azp` when present.
+    pub(crate) client_id: &'a str,
+    /// Other audiences that may appear in `aud`.
+    pub(crate) trusted_audiences: &'a [String],
+    /// Unix seconds (injected; the clock is never read here).
+    pub(crate) now: i64,
+    /// The clock skew allowed on `exp`, `iat`, `nbf` and `auth_time`.
+    pub(crate) skew_seconds: u64,
+    /// `Some`: the `nonce` claim is required and must be equal.
+    pub(crate) nonce: Option<&'a str>,
+    /// `Some`: `auth_time` is required and must be recent enough.
+    pub(crate) max_age: Option<u64>,
+    /// `Some`: `at_hash`, when present, must match this access token.
+    pub(crate) access_token: Option<&'a str>,
+    /// `Some`: `c_hash`, when present, must match this authorization code.
+    pub(crate) code: Option<&'a str>,
+}
+
+/// The claims of a validated ID token.
+///
+/// The registered claims have accessors; every claim, as the provider sent
+/// it, is in [`IdTokenClaims::claims`]. `Debug` shows the claims except the
+/// `nonce` value.
+#[derive(Clone)]
+pub struct IdTokenClaims {
+    issuer: String,
+    subject: String,
+    audiences: Vec<String>,
+    expires_at: i64,
+    issued_at: i64,
+    auth_time: Option<i64>,
+    authorized_party: Option<String>,
+    nonce: Option<String>,
+    claims: Map<String, Value>,
+}
+
+impl IdTokenClaims {
+    /// `iss`: the provider that issued the token.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// `sub`: the user's identifier at the provider, unique per issuer.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// `aud`: the audiences (this client's id, plus any trusted audience).
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
+
+    /// `exp`: when the token expires (Unix seconds).
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// `iat`: when the token was issued (Unix seconds).
+    pub fn issued_at(&self) -> i64 {
+        self.issued_at
+    }
+
+    /// `auth_time`: when the user last authenticated (Unix seconds), if sent.
+    pub fn auth_time(&self) -> Option<i64> {
+        self.auth_time
+    }
+
+    /// `azp`: the party the token was issued to, if sent.
+    pub fn authorized_party(&self) -> Option<&str> {
+        self.authorized_party.as_deref()
+    }
+
+    /// `nonce`, if sent.
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+
+    /// All claims as sent.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    /// All claims as sent, by value.
+    pub(crate) fn into_claims(self) -> Map<String, Value> {
+        self.claims
+    }
+}
+
+impl fmt::Debug for IdTokenClaims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// The claims, with the `nonce` value redacted.
+        struct Claims<'a>(&'a Map<String, Value>);
+        impl fmt::Debug for Claims<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut map = f.debug_map();
+                for (name, value) in self.0 {
+                    if name == "nonce" {
+                        map.entry(name, &format_args!("[redacted]"));
+                    } else {
+                        map.entry(name, value);
+                    }
+                }
+                map.finish()
+            }
+        }
+        f.debug_struct("IdTokenClaims")
+            .field("issuer", &self.issuer)
+            .field("subject", &self.subject)
+            .field("audiences", &self.audiences)
+            .field("expires_at", &self.expires_at)
+            .field("issued_at", &self.issued_at)
+            .field("auth_time", &self.auth_time)
+            .field("authorized_party", &self.authorized_party)
+            .field("claims", &Claims(&self.claims))
+            .finish()
+    }
+}
+
+/// Parses the verified payload once and checks the ID token rules, in this
+/// order: `iss`, `aud`, `azp`, `exp`, `iat`, `nbf`, `nonce`, `sub`,
+/// `at_hash`, `c_hash`, `auth_time`.
+///
+/// `alg` is the token's (already verified) algorithm; it selects the hash of
+/// `at_hash` and `c_hash`.
+pub(crate) fn check_claims(
+    payload: &[u8],
+    alg: Algorithm,
+    expect: &Expectations<'_>,
+) -> Result<IdTokenClaims, TokenError> {
+    // One parse. Checking UTF-8 first lets serde_json borrow strings
+    // (`from_str`), which is measurably faster than `from_slice`.
+    let malformed = || TokenError::Malformed(PAYLOAD_INVALID);
+    let payload = std::str::from_utf8(payload).map_err(|_| malformed())?;
+    let claims = serde_json::from_str::<UniqueObject>(payload)
+        .map_err(|_| malformed())?
+        .0;
+    let now = i128::from(expect.now);
+    let skew = i128::from(expect.skew_seconds);
+
+    let issuer = required_str(&claims, "iss")?;
+    if issuer != expect.issuer {
+        return Err(TokenError::IssuerMismatch {
+            expected: expect.issuer.to_owned(),
+            found: shown(issuer, 256),
+        });
+    }
+
+    let audiences = audiences(&claims)?;
+    if !audiences.iter().any(|aud| aud == expect.client_id) {
+        return Err(TokenError::AudienceMismatch {
+            client_id: expect.client_id.to_owned(),
+        });
+    }
+    if let Some(untrusted) = audiences
+        .iter()
+        .find(|aud| *aud != expect.client_id && !expect.trusted_audiences.contains(aud))
+    {
+        return Err(TokenError::UntrustedAudience {
+            audience: shown(untrusted, 128),
+        });
+    }
+
+    let authorized_party = optional_str(&claims, "azp")?;
+    if let Some(azp) = authorized_party
+        && azp != expect.client_id
+    {
+        return Err(TokenError::AuthorizedPartyMismatch {
+            azp: shown(azp, 128),
+            client_id: expect.client_id.to_owned(),
+        });
+    }
+
+    // The current time must be before `exp` (RFC 7519 section 4.1.4).
+    let expires_at = required_seconds(&claims, "exp")?;
+    if now >= i128::from(expires_at) + skew {
+        return Err(TokenError::Expired {
+            exp: expires_at,
+            now: expect.now,
+            skew_seconds: expect.skew_seconds,
+        });
+    }
+
+    let issued_at = required_seconds(&claims, "iat")?;
+    if i128::from(issued_at) > now + skew {
+        return Err(TokenError::IssuedInFuture {
+            iat: issued_at,
+            now: expect.now,
+            skew_seconds: expect.skew_seconds,
+        });
+    }
+
+    if let Some(not_before) = optional_seconds(&claims, "nbf")?
+        && i128::from(not_before) > now + skew
+    {
+        return Err(TokenError::NotYetValid {
+            nbf: not_before,
+            now: expect.now,
+            skew_seconds: expect.skew_seconds,
+        });
+    }
+
+    let nonce = optional_str(&claims, "nonce")?;
+    if let Some(expected) = expect.nonce {
+        match nonce {
+            Some(nonce) if constant_time_eq(nonce.as_bytes(), expected.as_bytes()) => {}
+            _ => return Err(TokenError::NonceMismatch),
+        }
+    }
+
+    let subject = required_str(&claims, "sub")?;
+    if subject.is_empty() {
+        return Err(TokenError::InvalidClaim {
+            claim: "sub",
+            expected: "a non-empty string",
+        });
+    }
+
+    if let Some(access_token) = expect.access_token
+        && let Some(at_hash) = optional_str(&claims, "at_hash")?
+        && !half_hash_matches(alg, access_token, at_hash)
+    {
+        return Err(TokenError::AccessTokenHashMismatch);
+    }
+    if let Some(code) = expect.code
+        && let Some(c_hash) = optional_str(&claims, "c_hash")?
+        && !half_hash_matches(alg, code, c_hash)
+    {
+        return Err(TokenError::CodeHashMismatch);
+    }
+
+    let auth_time = optional_seconds(&claims, "auth_time")?;
+    if let Some(max_age) = expect.max_age {
+        let auth_time = auth_time.ok_or(TokenError::MissingClaim("auth_time"))?;
+        if i128::from(auth_time) + i128::from(max_age) + skew < now {
+            return Err(TokenError::AuthenticationTooOld {
+                auth_time,
+                max_age,
+                skew_seconds: expect.skew_seconds,
+            });
+        }
+    }
+
+    Ok(IdTokenClaims {
+        issuer: issuer.to_owned(),
+        subject: subject.to_owned(),
+        audiences,
+        expires_at,
+        issued_at,
+        auth_time,
+        authorized_party: authorized_party.map(str::to_owned),
+        nonce: nonce.map(str::to_owned),
+        claims,
+    })
+}
+
+/// A JSON object whose member names do not repeat. (RFC 7519 section 4
+/// allows keeping the last of repeated claims; refusing is safer, as
+/// another parser of the same token may keep the first.)
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueObject, A::Error> {
+                let mut map = Map::new();
+                while let Some(name) = access.next_key::<String>()? {
+                    match map.entry(name) {
+                        Entry::Vacant(entry) => {
+                            entry.insert(access.next_value()?);
+                        }
+                        Entry::Occupied(_) => return Err(de::Error::custom("repeated claim name")),
+                    }
+                }
+                Ok(UniqueObject(map))
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+fn required_str<'c>(
+    claims: &'c Map<String, Value>,
+    claim: &'static str,
+) -> Result<&'c str, TokenError> {
+    optional_str(claims, claim)?.ok_or(TokenError::MissingClaim(claim))
+}
+
+fn optional_str<'c>(
+    claims: &'c Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<&'c str>, TokenError> {
+    match claims.get(claim) {
+        None => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value)),
+        Some(_) => Err(TokenError::InvalidClaim {
+            claim,
+            expected: "a string",
+        }),
+    }
+}
+
+/// `aud`: a string, or a non-empty array of strings.
+fn audiences(claims: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
+    let invalid = TokenError::InvalidClaim {
+        claim: "aud",
+        expected: "a string or a non-empty array of strings",
+    };
+    match claims.get("aud") {
+        None => Err(TokenError::MissingClaim("aud")),
+        Some(Value::String(aud)) => Ok(vec![aud.clone()]),
+        Some(Value::Array(auds)) if !auds.is_empty() => auds
+            .iter()
+            .map(|aud| aud.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(invalid),
+        Some(_) => Err(invalid),
+    }
+}
+
+fn required_seconds(claims: &Map<String, Value>, claim: &'static str) -> Result<i64, TokenError> {
+    optional_seconds(claims, claim)?.ok_or(TokenError::MissingClaim(claim))
+}
+
+/// A NumericDate: a JSON number of seconds, fractions truncated, within the
+/// range of an `i64`.
+fn optional_seconds(
+    claims: &Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<i64>, TokenError> {
+    /// 2^63, exactly representable as an `f64`.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let Some(value) = claims.get(claim) else {
+        return Ok(None);
+    };
+    let invalid = TokenError::InvalidClaim {
+        claim,
+        expected: "a number of seconds since 1970",
+    };
+    let Value::Number(number) = value else {
+        return Err(invalid);
+    };
+    if let Some(seconds) = number.as_i64() {
+        return Ok(Some(seconds));
+    }
+    match number.as_f64() {
+        // The range check makes the cast exact after truncation.
+        Some(seconds) if seconds.is_finite() && (-LIMIT..LIMIT).contains(&seconds) => {
+            Ok(Some(seconds.trunc() as i64))
+        }
+        _ => Err(invalid),
+    }
+}
+
+/// `at_hash` / `c_hash`: base64url of the left half of the hash of the
+/// ASCII value, with the hash of the token's algorithm (SHA-512 for EdDSA,
+/// whose only curve here is Ed25519).
+fn half_hash_matches(alg: Algorithm, value: &str, claimed: &str) -> bool {
+    let hash = match alg {
+        Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256 | Algorithm::HS256 => {
+            &digest::SHA256
+        }
+        Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 | Algorithm::HS384 => {
+            &digest::SHA384
+        }
+        Algorithm::RS512
+        | Algorithm::PS512
+        | Algorithm::ES512
+        | Algorithm::HS512
+        | Algorithm::EdDSA => &digest::SHA512,
+    };
+    let digest = digest::digest(hash, value.as_bytes());
+    let digest = digest.as_ref();
+    let expected = URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2]);
+    constant_time_eq(expected.as_bytes(), claimed.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const ISSUER: &str = "https://login.example/tenant/v2.0";
+    const CLIENT: &str = "client-1";
+    const NOW: i64 = 1_700_000_000;
+    const SKEW: u64 = 60;
+    const SKEW_I: i64 = SKEW as i64;
+    const NONCE: &str = "n-0S6_WzA2Mj";
+
+    /// From OpenID Connect Core 1.0, appendix A.3 and A.4 (RS256).
+    const SPEC_ACCESS_TOKEN: &str = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+    const SPEC_AT_HASH: &str = "77QmUPtjPfzWtF2AnpK9RQ";
+    const SPEC_CODE: &str = "Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk";
+    const SPEC_C_HASH: &str = "LDktKdoQak3Pk0cnXxCltA";
+
+    fn claims() -> Value {
+        json!({
+            "iss": ISSUER,
+            "sub": "user-1",
+            "aud": CLIENT,
+            "exp": NOW + 600,
+            "iat": NOW - 5,
+            "nonce": NONCE,
+            "email": "user@example.com",
+        })
+    }
+
+    fn expect() -> Expectations<'static> {
+        Expectations {
+            issuer: ISSUER,
+            client_id: CLIENT,
+            trusted_audiences: &[],
+            now: NOW,
+            skew_seconds: SKEW,
+            nonce: Some(NONCE),
+            max_age: None,
+            access_token: None,
+            code: None,
+        }
+    }
+
+    fn with(mut claims: Value, name: &str, value: Value) -> Value {
+        claims[name] = value;
+        claims
+    }
+
+    fn without(mut claims: Value, name: &str) -> Value {
+        claims.as_object_mut().unwrap().remove(name);
+        claims
+    }
+
+    fn check_alg(
+        claims: &Value,
+        alg: Algorithm,
+        expect: &Expectations<'_>,
+    ) -> Result<IdTokenClaims, TokenError> {
+        check_claims(&serde_json::to_vec(claims).unwrap(), alg, expect)
+    }
+
+    fn check(claims: &Value, expect: &Expectations<'_>) -> Result<IdTokenClaims, TokenError> {
+        check_alg(claims, Algorithm::RS256, expect)
+    }
+
+    fn fails(claims: &Value, expect: &Expectations<'_>) -> TokenError {
+        match check(claims, expect) {
+            Ok(ok) => panic!("accepted: {ok:?}"),
+            Err(e) => e,
+        }
+    }
+
+    fn assert_invalid(claims: &Value, name: &str) {
+        let e = fails(claims, &expect());
+        assert!(
+            matches!(e, TokenError::InvalidClaim { claim, .. } if claim == name),
+            "{e:?}"
+        );
+    }
+
+    fn assert_missing(claims: &Value, name: &str) {
+        let e = fails(claims, &expect());
+        assert!(
+            matches!(e, TokenError::MissingClaim(claim) if claim == name),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_valid_token_yields_its_claims() {
+        let ok = check(&with(claims(), "auth_time", json!(NOW - 100)), &expect()).unwrap();
+        assert_eq!(ok.issuer(), ISSUER);
+        assert_eq!(ok.subject(), "user-1");
+        assert_eq!(ok.audiences(), [CLIENT.to_owned()]);
+        assert_eq!(ok.expires_at(), NOW + 600);
+        assert_eq!(ok.issued_at(), NOW - 5);
+        assert_eq!(ok.auth_time(), Some(NOW - 100));
+        assert_eq!(ok.authorized_party(), None);
+        assert_eq!(ok.nonce(), Some(NONCE));
+        assert_eq!(ok.claims()["email"], json!("user@example.com"));
+        let all = ok.clone().into_claims();
+        assert_eq!(all.len(), 8);
+        assert_eq!(&all, ok.claims());
+    }
+
+    #[test]
+    fn iss_must_be_the_issuer_exactly() {
+        for other in [
+            "https://login.example/tenant/v2.0/",
+            "https://LOGIN.example/tenant/v2.0",
+            "https://login.example/tenant",
+            "",
+        ] {
+            let e = fails(&with(claims(), "iss", json!(other)), &expect());
+            assert!(
+                matches!(&e, TokenError::IssuerMismatch { expected, found } if expected == ISSUER && found == other),
+                "{e:?}"
+            );
+        }
+        let long = "i".repeat(1000);
+        match fails(&with(claims(), "iss", json!(long)), &expect()) {
+            TokenError::IssuerMismatch { found, .. } => assert_eq!(found.chars().count(), 257),
+            e => panic!("{e:?}"),
+        }
+        assert_missing(&without(claims(), "iss"), "iss");
+        assert_invalid(&with(claims(), "iss", json!([ISSUER])), "iss");
+    }
+
+    #[test]
+    fn aud_may_be_a_string_or_an_array() {
+        let ok = check(&with(claims(), "aud", json!([CLIENT])), &expect()).unwrap();
+        assert_eq!(ok.audiences(), [CLIENT.to_owned()]);
+        let ok = check(&with(claims(), "aud", json!(CLIENT)), &expect()).unwrap();
+        assert_eq!(ok.audiences(), [CLIENT.to_owned()]);
+    }
+
+    #[test]
+    fn aud_must_contain_the_client_id() {
+        for aud in [
+            json!("client-2"),
+            json!(["client-2"]),
+            json!("CLIENT-1"),
+            json!(""),
+        ] {
+            let e = fails(&with(claims(), "aud", aud.clone()), &expect());
+            assert!(
+                matches!(&e, TokenError::AudienceMismatch { client_id } if client_id == CLIENT),
+                "{aud}: {e:?}"
+            );
+        }
+        assert_missing(&without(claims(), "aud"), "aud");
+        for aud in [
+            json!([]),
+            json!([CLIENT, 7]),
+            json!(7),
+            json!({"aud": CLIENT}),
+            json!(null),
+        ] {
+            assert_invalid(&with(claims(), "aud", aud), "aud");
+        }
+    }
+
+    #[test]
+    fn an_extra_audience_must_be_trusted() {
+        let token = with(claims(), "aud", json!([CLIENT, "api://other"]));
+        let e = fails(&token, &expect());
+        assert!(
+            matches!(&e, TokenError::UntrustedAudience { audience } if audience == "api://other"),
+            "{e:?}"
+        );
+        let trusted = vec!["api://other".to_owned()];
+        let ok = check(
+            &token,
+            &Expectations {
+                trusted_audiences: &trusted,
+                ..expect()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            ok.audiences(),
+            [CLIENT.to_owned(), "api://other".to_owned()]
+        );
+        // Trusting an audience does not make it enough on its own.
+        let e = fails(
+            &with(claims(), "aud", json!(["api://other"])),
+            &Expectations {
+                trusted_audiences: &trusted,
+                ..expect()
+            },
+        );
+        assert!(matches!(e, TokenError::AudienceMismatch { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn azp_when_present_must_be_the_client_id() {
+        let ok = check(&with(claims(), "azp", json!(CLIENT)), &expect()).unwrap();
+        assert_eq!(ok.authorized_party(), Some(CLIENT));
+        let e = fails(&with(claims(), "azp", json!("client-2")), &expect());
+        assert!(
+            matches!(&e, TokenError::AuthorizedPartyMismatch { azp, client_id } if azp == "client-2" && client_id == CLIENT),
+            "{e:?}"
+        );
+        assert_invalid(&with(claims(), "azp", json!([CLIENT])), "azp");
+    }
+
+    #[test]
+    fn exp_allows_the_skew_and_no_more() {
+        // Valid while now < exp + skew.
+        let edge = with(claims(), "exp", json!(NOW - SKEW_I + 1));
+        assert!(check(&edge, &expect()).is_ok());
+        let beyond = with(claims(), "exp", json!(NOW - SKEW_I));
+        let e = fails(&beyond, &expect());
+        assert!(
+            matches!(e, TokenError::Expired { exp, now, skew_seconds } if exp == NOW - SKEW_I && now == NOW && skew_seconds == SKEW),
+            "{e:?}"
+        );
+        let no_skew = Expectations {
+            skew_seconds: 0,
+            ..expect()
+        };
+        assert!(check(&with(claims(), "exp", json!(NOW + 1)), &no_skew).is_ok());
+        let e = fails(&with(claims(), "exp", json!(NOW)), &no_skew);
+        assert!(matches!(e, TokenError::Expired { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn iat_in_the_future_allows_the_skew_and_no_more() {
+        let edge = with(claims(), "iat", json!(NOW + SKEW_I));
+        assert!(check(&edge, &expect()).is_ok());
+        let beyond = with(claims(), "iat", json!(NOW + SKEW_I + 1));
+        let e = fails(&beyond, &expect());
+        assert!(
+            matches!(e, TokenError::IssuedInFuture { iat, now, skew_seconds } if iat == NOW + SKEW_I + 1 && now == NOW && skew_seconds == SKEW),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn nbf_allows_the_skew_and_no_more() {
+        let edge = with(claims(), "nbf", json!(NOW + SKEW_I));
+        assert!(check(&edge, &expect()).is_ok());
+        let beyond = with(claims(), "nbf", json!(NOW + SKEW_I + 1));
+        let e = fails(&beyond, &expect());
+        assert!(
+            matches!(e, TokenError::NotYetValid { nbf, now, skew_seconds } if nbf == NOW + SKEW_I + 1 && now == NOW && skew_seconds == SKEW),
+            "{e:?}"
+        );
+        assert_invalid(&with(claims(), "nbf", json!("0")), "nbf");
+    }
+
+    #[test]
+    fn exp_and_iat_are_required_numbers() {
+        assert_missing(&without(claims(), "exp"), "exp");
+        assert_missing(&without(claims(), "iat"), "iat");
+        for bad in [
+            json!("1700000600"),
+            json!(null),
+            json!(true),
+            json!([NOW + 600]),
+            json!(1e300),
+            json!(-1e300),
+            json!(u64::MAX),
+            json!(9_223_372_036_854_775_808.0_f64),
+        ] {
+            assert_invalid(&with(claims(), "exp", bad.clone()), "exp");
+            assert_invalid(&with(claims(), "iat", bad), "iat");
+        }
+    }
+
+    #[test]
+    fn fractional_times_are_truncated() {
+        let token = with(
+            with(claims(), "exp", json!(NOW as f64 + 600.9)),
+            "iat",
+            json!(NOW as f64 - 5.5),
+        );
+        let ok = check(&token, &expect()).unwrap();
+        assert_eq!((ok.expires_at(), ok.issued_at()), (NOW + 600, NOW - 6));
+        // Truncation never extends a token's life.
+        let edge = with(claims(), "exp", json!((NOW - SKEW_I) as f64 + 0.999));
+        assert!(matches!(
+            fails(&edge, &expect()),
+            TokenError::Expired { .. }
+        ));
+    }
+
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let far = with(
+            with(claims(), "exp", json!(i64::MAX)),
+            "iat",
+            json!(i64::MIN),
+        );
+        let e = Expectations {
+            now: i64::MAX,
+            skew_seconds: u64::MAX,
+            max_age: Some(u64::MAX),
+            ..expect()
+        };
+        assert!(check(&with(far.clone(), "auth_time", json!(i64::MIN)), &e).is_ok());
+        // The other extremes: i64::MIN + u64::MAX is i64::MAX, so `now`
+        // (i64::MAX) is not before it.
+        let e = Expectations {
+            now: i64::MAX,
+            skew_seconds: u64::MAX,
+            ..expect()
+        };
+        let expired = with(far.clone(), "exp", json!(i64::MIN));
+        assert!(matches!(fails(&expired, &e), TokenError::Expired { .. }));
+        let e = Expectations {
+            now: i64::MIN,
+            skew_seconds: 0,
+            ..expect()
+        };
+        assert!(matches!(
+            fails(&with(far, "iat", json!(i64::MIN + 1)), &e),
+            TokenError::IssuedInFuture { .. }
+        ));
+    }
+
+    #[test]
+    fn nonce_is_required_and_equal_when_expected() {
+        for bad in [
+            without(claims(), "nonce"),
+            with(claims(), "nonce", json!("n-0S6_WzA2Mk")),
+            with(claims(), "nonce", json!("n-0S6_WzA2M")),
+            with(claims(), "nonce", json!("")),
+        ] {
+            assert!(
+                matches!(fails(&bad, &expect()), TokenError::NonceMismatch),
+                "{bad}"
+            );
+        }
+        assert_invalid(&with(claims(), "nonce", json!(12)), "nonce");
+        // Not checked when no nonce was sent.
+        let unchecked = Expectations {
+            nonce: None,
+            ..expect()
+        };
+        assert!(check(&without(claims(), "nonce"), &unchecked).is_ok());
+        assert!(check(&with(claims(), "nonce", json!("other")), &unchecked).is_ok());
+    }
+
+    #[test]
+    fn sub_is_a_required_non_empty_string() {
+        assert_missing(&without(claims(), "sub"), "sub");
+        assert_invalid(&with(claims(), "sub", json!("")), "sub");
+        assert_invalid(&with(claims(), "sub", json!(42)), "sub");
+    }
+
+    #[test]
+    fn at_hash_matches_the_access_token() {
+        let e = Expectations {
+            access_token: Some(SPEC_ACCESS_TOKEN),
+            ..expect()
+        };
+        let token = with(claims(), "at_hash", json!(SPEC_AT_HASH));
+        assert!(check(&token, &e).is_ok());
+        // Absent: not required (the code flow does not require it).
+        assert!(check(&claims(), &e).is_ok());
+        // No access token to compare with: not checked.
+        assert!(check(&with(claims(), "at_hash", json!("x")), &expect()).is_ok());
+        for wrong in [
+            "77QmUPtjPfzWtF2AnpK9RR",
+            "77QmUPtjPfzWtF2AnpK9R",
+            "",
+            "77QmUPtjPfzWtF2AnpK9RQ==",
+        ] {
+            let token = with(claims(), "at_hash", json!(wrong));
+            assert!(
+                matches!(fails(&token, &e), TokenError::AccessTokenHashMismatch),
+                "{wrong}"
+            );
+        }
+        let other = Expectations {
+            access_token: Some("another-access-token"),
+            ..expect()
+        };
+        assert!(matches!(
+            fails(&token, &other),
+            TokenError::AccessTokenHashMismatch
+        ));
+        let e2 = Expectations {
+            access_token: Some("t"),
+            ..expect()
+        };
+        let e3 = fails(&with(claims(), "at_hash", json!(1)), &e2);
+        assert!(
+            matches!(
+                e3,
+                TokenError::InvalidClaim {
+                    claim: "at_hash",
+                    ..
+                }
+            ),
+            "{e3:?}"
+        );
+    }
+
+    #[test]
+    fn c_hash_matches_the_code() {
+        let e = Expectations {
+            code: Some(SPEC_CODE),
+            ..expect()
+        };
+        assert!(check(&with(claims(), "c_hash", json!(SPEC_C_HASH)), &e).is_ok());
+        assert!(check(&claims(), &e).is_ok());
+        let token = with(claims(), "c_hash", json!(SPEC_AT_HASH));
+        assert!(matches!(fails(&token, &e), TokenError::CodeHashMismatch));
+    }
+
+    #[test]
+    fn the_hash_follows_the_algorithm() {
+        // Values computed independently (Python hashlib) for the spec's
+        // access token: left half of SHA-384 / SHA-512, base64url.
+        const AT_384: &str = "jtAeDp945y1dDqU3nkIVGNZP1HjH_MFs";
+        const AT_512: &str = "q7nS86GgvvFaZkzALLWqJYaJIKw2wCDAVfCAsm5CrBM";
+        let e = Expectations {
+            access_token: Some(SPEC_ACCESS_TOKEN),
+            ..expect()
+        };
+        let cases = [
+            (Algorithm::RS256, SPEC_AT_HASH),
+            (Algorithm::PS256, SPEC_AT_HASH),
+            (Algorithm::ES256, SPEC_AT_HASH),
+            (Algorithm::HS256, SPEC_AT_HASH),
+            (Algorithm::RS384, AT_384),
+            (Algorithm::PS384, AT_384),
+            (Algorithm::ES384, AT_384),
+            (Algorithm::HS384, AT_384),
+            (Algorithm::RS512, AT_512),
+            (Algorithm::PS512, AT_512),
+            (Algorithm::ES512, AT_512),
+            (Algorithm::HS512, AT_512),
+            (Algorithm::EdDSA, AT_512),
+        ];
+        for (alg, at_hash) in cases {
+            for (candidate, right) in [
+                (SPEC_AT_HASH, at_hash == SPEC_AT_HASH),
+                (AT_384, at_hash == AT_384),
+                (AT_512, at_hash == AT_512),
+            ] {
+                let result = check_alg(&with(claims(), "at_hash", json!(candidate)), alg, &e);
+                match result {
+                    Ok(_) => assert!(right, "{alg} accepted {candidate}"),
+                    Err(TokenError::AccessTokenHashMismatch) => {
+                        assert!(!right, "{alg} refused {candidate}")
+                    }
+                    Err(other) => panic!("{alg}: {other:?}"),
+                }
+            }
+        }
+        // c_hash of the spec's code under SHA-512.
+        let e = Expectations {
+            code: Some(SPEC_CODE),
+            ..expect()
+        };
+        let token = with(
+            claims(),
+            "c_hash",
+            json!("E9z1C-c0Az4eTEzE0Nm3OQ3BS2BhMgxuP7x5JAQj1_4"),
+        );
+        assert!(check_alg(&token, Algorithm::EdDSA, &e).is_ok());
+    }
+
+    #[test]
+    fn max_age_requires_a_recent_auth_time() {
+        let e = Expectations {
+            max_age: Some(3600),
+            ..expect()
+        };
+        let e_missing = fails(&claims(), &e);
+        assert!(
+            matches!(e_missing, TokenError::MissingClaim("auth_time")),
+            "{e_missing:?}"
+        );
+        let edge = with(claims(), "auth_time", json!(NOW - 3600 - SKEW_I));
+        assert_eq!(
+            check(&edge, &e).unwrap().auth_time(),
+            Some(NOW - 3600 - SKEW_I)
+        );
+        let too_old = with(claims(), "auth_time", json!(NOW - 3600 - SKEW_I - 1));
+        let err = fails(&too_old, &e);
+        assert!(
+            matches!(err, TokenError::AuthenticationTooOld { auth_time, max_age: 3600, skew_seconds: SKEW } if auth_time == NOW - 3600 - SKEW_I - 1),
+            "{err:?}"
+        );
+        // Without max_age, auth_time is optional, and old is fine.
+        assert!(check(&too_old, &expect()).is_ok());
+        assert!(check(&claims(), &expect()).is_ok());
+        assert_invalid(
+            &with(claims(), "auth_time", json!("yesterday")),
+            "auth_time",
+        );
+    }
+
+    #[test]
+    fn the_payload_must_be_one_json_object_with_unique_names() {
+        let e = expect();
+        for payload in [
+            &b"not json"[..],
+            b"[]",
+            b"\"x\"",
+            b"",
+            b"{\"sub\":\"a\"} {}",
+            b"{\"sub\":\"\xff\"}",
+        ] {
+            let err = check_claims(payload, Algorithm::RS256, &e).unwrap_err();
+            assert!(
+                matches!(err, TokenError::Malformed(PAYLOAD_INVALID)),
+                "{err:?}"
+            );
+        }
+        // A repeated claim: some parsers keep the first, some the last.
+        let mut text = serde_json::to_string(&claims()).unwrap();
+        text.insert_str(1, "\"sub\":\"admin\",");
+        let err = check_claims(text.as_bytes(), Algorithm::RS256, &e).unwrap_err();
+        assert!(
+            matches!(err, TokenError::Malformed(PAYLOAD_INVALID)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn checks_run_in_the_documented_order() {
+        // Wrong issuer and expired: the issuer is reported.
+        let token = with(
+            with(claims(), "iss", json!("https://evil")),
+            "exp",
+            json!(0),
+        );
+        assert!(matches!(
+            fails(&token, &expect()),
+            TokenError::IssuerMismatch { .. }
+        ));
+        // Wrong audience and bad nonce: the audience is reported.
+        let token = with(with(claims(), "aud", json!("x")), "nonce", json!("y"));
+        assert!(matches!(
+            fails(&token, &expect()),
+            TokenError::AudienceMismatch { .. }
+        ));
+        // Expired and bad nonce: expiry is reported.
+        let token = with(with(claims(), "exp", json!(0)), "nonce", json!("y"));
+        assert!(matches!(
+            fails(&token, &expect()),
+            TokenError::Expired { .. }
+        ));
+    }
+
+    #[test]
+    fn debug_redacts_the_nonce() {
+        let ok = check(&claims(), &expect()).unwrap();
+        let shown = format!("{ok:?}");
+        assert!(!shown.contains(NONCE), "{shown}");
+        assert!(shown.contains("\"nonce\": [redacted]"), "{shown}");
+        assert!(shown.contains("user-1"), "{shown}");
+    }
+}
