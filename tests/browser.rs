@@ -20,7 +20,6 @@
 //! that arrives without the `SameSite=Lax` session cookie, as it does in
 //! production.
 
-#[allow(dead_code)] // the browser test does not use everything the demo does
 #[path = "../examples/demo_app/mod.rs"]
 mod demo_app;
 
@@ -40,8 +39,8 @@ use oidc_login::testing::TestProvider;
 /// How long any one page may take to appear.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// One browser at a time: two Chromiums on a small CI machine are slower
-/// than one after the other.
+/// One browser at a time, so that two Chromiums do not compete for a small
+/// CI machine and time out.
 static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The browser binaries, or why there are none.
