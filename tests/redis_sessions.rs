@@ -64,6 +64,16 @@ fn start_redis() -> Option<Redis> {
 }
 
 async fn redis_store(redis: &Redis) -> RedisStore<Pool> {
+    // redis-server takes a moment to listen; poll, bounded.
+    let address = format!("127.0.0.1:{}", redis.port);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(&address).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not listen within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let config = Config::from_url(&format!("redis://127.0.0.1:{}", redis.port)).unwrap();
     let pool = Pool::new(config, None, None, None, 2).unwrap();
     pool.connect();
@@ -130,7 +140,7 @@ async fn two_instances_share_logins_through_redis() {
     }
 
     let out = browser.post(a.url("/logout")).send().await.unwrap();
-    assert!(out.status().is_success());
+    assert_eq!(out.url().path(), "/", "logout redirects to the start page");
     for app in [&a, &b] {
         let response = browser.get(app.url("/private")).send().await.unwrap();
         assert_eq!(
