@@ -34,6 +34,7 @@ pub struct LoginRoutes {
     client: Client,
     prefix: String,
     after_logout: String,
+    form_post: bool,
 }
 
 /// What the extractors need to know about the routes.
@@ -47,6 +48,7 @@ struct Shared {
     client: Client,
     callback_path: String,
     after_logout: String,
+    form_post: bool,
 }
 
 impl LoginRoutes {
@@ -56,7 +58,20 @@ impl LoginRoutes {
             client,
             prefix: String::new(),
             after_logout: "/".into(),
+            form_post: false,
         }
+    }
+
+    /// Makes `/login` ask for `response_mode=form_post` (see
+    /// [`Start::form_post`]): the provider POSTs the code to the callback
+    /// instead of putting it in a URL, where browser history, proxies and
+    /// `Referer` headers could keep it. The callback accepts both modes
+    /// either way; a cross-site POST, which arrives without the
+    /// `SameSite=Lax` session cookie, is re-submitted once from the app's
+    /// own origin.
+    pub fn form_post(mut self) -> Self {
+        self.form_post = true;
+        self
     }
 
     /// Mounts the routes under `prefix`, such as `/auth` (default: none).
@@ -98,6 +113,7 @@ impl LoginRoutes {
             client: self.client,
             callback_path: callback_path.clone(),
             after_logout: self.after_logout,
+            form_post: self.form_post,
         });
         let routes: Router<S> = Router::new()
             .route(&mounted.login_path, get(login))
@@ -125,6 +141,9 @@ async fn login(
     }
     if let Some(hint) = query.login_hint {
         options = options.login_hint(hint);
+    }
+    if shared.form_post {
+        options = options.form_post();
     }
     let (url, pending) = match shared.client.start(options) {
         Ok(started) => started,

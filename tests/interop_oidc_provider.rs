@@ -1,0 +1,402 @@
+//! Interop with a real third-party OpenID provider: panva's
+//! [`oidc-provider`](https://github.com/panva/node-oidc-provider) (Node.js),
+//! certified by the OpenID Foundation, configured by
+//! `tests/interop/provider.mjs`.
+//!
+//! ```sh
+//! npm ci --prefix tests/interop      # once; the test does it when node_modules is missing
+//! cargo test --test interop_oidc_provider
+//! ```
+//!
+//! Needs `node` (and `npm` for the first run) on the `PATH`; without `node`
+//! every test here prints `SKIP` and passes. The provider listens on a free
+//! port of 127.0.0.1 and is killed when the test ends.
+//!
+//! Each login goes through the crate's public API only: `Client::discover`,
+//! `Client::start`, a browser stand-in (reqwest with a cookie store) that
+//! follows the provider's redirects through its interaction and stops at our
+//! redirect URI, `Callback::from_query` and `Client::finish`. oidc-provider
+//! puts scope claims in userinfo only, not in the ID token, so these logins
+//! also cover the userinfo path.
+//!
+//! Not covered yet: `private_key_jwt` client authentication, which the crate
+//! does not support.
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use oidc_login::{
+    Callback, Client, ClientAuth, Config, Login, NoRolePolicy, RoleMapping, Source, Start,
+};
+
+/// Where the provider sends the browser back. Nothing listens there: the
+/// browser stand-in stops before following that redirect.
+const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+/// alice's group at the provider, mapped to `Read-write`.
+const DEMO_GROUP: &str = "d48429bd-9f2a-47a2-a410-993f2a37876b";
+const ALGORITHMS: [&str; 3] = ["rs256", "es256", "ps256"];
+
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// Whether `node` runs; prints why not.
+fn node_available() -> bool {
+    match Command::new("node").arg("--version").output() {
+        Ok(out) if out.status.success() => true,
+        _ => {
+            println!(
+                "SKIP interop test: `node` is not on the PATH (install Node.js 20 or later to run it)"
+            );
+            false
+        }
+    }
+}
+
+/// `npm ci --prefix tests/interop`, once per test run, and only when
+/// `node_modules` lacks oidc-provider.
+fn install_provider() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let dir = interop_dir();
+        if dir
+            .join("node_modules/oidc-provider/package.json")
+            .is_file()
+        {
+            return;
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .status()
+            .unwrap_or_else(|e| panic!("`npm ci --prefix {}` did not start: {e}", dir.display()));
+        assert!(
+            status.success(),
+            "`npm ci --prefix {}` failed: {status}",
+            dir.display()
+        );
+    });
+}
+
+/// `node tests/interop/provider.mjs`, killed on drop. Its stderr is kept and
+/// printed when the test fails.
+struct NodeProvider {
+    child: Child,
+    issuer: String,
+    stderr: Arc<Mutex<String>>,
+    http: reqwest::Client,
+}
+
+impl NodeProvider {
+    async fn start() -> Self {
+        install_provider();
+        let mut child = Command::new("node")
+            .arg(interop_dir().join("provider.mjs"))
+            .env("INTEROP_PORT", "0")
+            .env("INTEROP_REDIRECT_URI", REDIRECT_URI)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`node tests/interop/provider.mjs` starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("piped stderr");
+        let kept = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                kept.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        });
+        // The first JSON line on stdout names the issuer.
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(issuer) = v["issuer"].as_str()
+                {
+                    let _ = tx.send(issuer.to_owned());
+                }
+            }
+        });
+        let mut provider = Self {
+            child,
+            issuer: String::new(),
+            stderr,
+            http: reqwest::Client::new(),
+        };
+        provider.issuer =
+            tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(20)))
+                .await
+                .unwrap()
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "tests/interop/provider.mjs printed no issuer within 20 s; its stderr:\n{}",
+                        provider.stderr.lock().unwrap()
+                    )
+                });
+        provider
+    }
+
+    /// New signing keys; returns their `kid`s.
+    async fn rotate_keys(&self) -> Vec<String> {
+        let answer: serde_json::Value = self
+            .http
+            .post(format!("{}/__rotate", self.issuer))
+            .send()
+            .await
+            .expect("POST /__rotate")
+            .error_for_status()
+            .expect("POST /__rotate succeeds")
+            .json()
+            .await
+            .expect("/__rotate answers JSON");
+        answer["kids"]
+            .as_array()
+            .expect("/__rotate lists the new kids")
+            .iter()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// How many times the JWKS was fetched.
+    async fn jwks_requests(&self) -> u64 {
+        let stats: serde_json::Value = self
+            .http
+            .get(format!("{}/__stats", self.issuer))
+            .send()
+            .await
+            .expect("GET /__stats")
+            .json()
+            .await
+            .expect("/__stats answers JSON");
+        stats["jwks_requests"].as_u64().expect("a count")
+    }
+}
+
+impl Drop for NodeProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- stderr of tests/interop/provider.mjs ({}) ---\n{}",
+                self.issuer,
+                self.stderr.lock().unwrap()
+            );
+        }
+    }
+}
+
+/// The client auth of a client registered by provider.mjs as
+/// `<method>-<alg>`.
+fn client_auth(method: &str, client_id: &str) -> ClientAuth {
+    let secret = format!("{client_id}-secret");
+    match method {
+        "basic" => ClientAuth::secret_basic(secret),
+        "post" => ClientAuth::secret_post(secret),
+        "none" => ClientAuth::None,
+        other => unreachable!("no method {other}"),
+    }
+}
+
+async fn client_for(provider: &NodeProvider, method: &str, alg: &str) -> Client {
+    let client_id = format!("{method}-{alg}");
+    let config = Config::builder(provider.issuer.as_str(), client_id.as_str())
+        .client_auth(client_auth(method, &client_id))
+        .redirect_uri(REDIRECT_URI)
+        .scopes(["openid", "email", "profile", "groups"])
+        .add_role_mapping(RoleMapping::new(
+            "Maximus Conferencing Developers",
+            Source::OpenIdConnect,
+            DEMO_GROUP,
+            ["Read-write"],
+        ))
+        .no_role_policy(NoRolePolicy::Allow)
+        .build()
+        .expect("the interop config is valid");
+    Client::discover(config)
+        .await
+        .unwrap_or_else(|e| panic!("discovery of oidc-provider failed: {e} ({e:?})"))
+}
+
+/// A browser stand-in: keeps the provider's cookies, follows its redirects,
+/// and stops at the redirect URI.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.url().as_str().starts_with(REDIRECT_URI) {
+                attempt.stop()
+            } else if attempt.previous().len() > 10 {
+                attempt.error("more than 10 redirects")
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// A whole login as `user`: start, the provider's redirects and
+/// interaction, the callback, finish.
+async fn login_as(client: &Client, user: &str) -> Login {
+    let (url, pending) = client
+        .start(Start::default().login_hint(user))
+        .expect("start works");
+    let response = browser()
+        .get(url.clone())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url} failed: {e}"));
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_owned);
+    let Some(location) = location.filter(|l| l.starts_with(REDIRECT_URI)) else {
+        let at = response.url().clone();
+        let body = response.text().await.unwrap_or_default();
+        panic!("the provider did not redirect back to {REDIRECT_URI}: {status} at {at}: {body}");
+    };
+    let callback_url = url::Url::parse(&location).expect("the redirect is a URL");
+    assert!(
+        callback_url.query_pairs().all(|(k, _)| k != "error"),
+        "the provider refused the login: {location}"
+    );
+    let callback = Callback::from_query(callback_url.query().unwrap_or_default())
+        .expect("the callback parses");
+    client
+        .finish(pending, callback)
+        .await
+        .unwrap_or_else(|e| panic!("finish failed for {user}: {e} ({e:?})"))
+}
+
+/// The algorithm in the ID token's header, and its `kid`.
+fn id_token_header(login: &Login) -> (String, String) {
+    use base64::Engine as _;
+    let raw = login.tokens.id_token.expose_secret();
+    let header = raw.split('.').next().expect("a compact JWS");
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .expect("base64url"),
+    )
+    .expect("a JSON header");
+    (
+        header["alg"].as_str().expect("alg").to_owned(),
+        header["kid"].as_str().expect("kid").to_owned(),
+    )
+}
+
+fn assert_alice(login: &Login, issuer: &str) {
+    let id = &login.identity;
+    assert_eq!(id.issuer, issuer);
+    assert_eq!(id.subject, "alice-0001");
+    assert_eq!(id.username.as_deref(), Some("alice"), "from userinfo");
+    assert_eq!(id.email.as_deref(), Some("alice@example.com"));
+    assert!(id.email_verified);
+    assert_eq!(id.name.as_deref(), Some("Alice Example"));
+    assert_eq!(id.groups, [DEMO_GROUP, "staff"]);
+    assert_eq!(id.roles, ["Read-write"]);
+}
+
+/// alice signs in with every algorithm through the clients of one
+/// authentication method.
+async fn every_algorithm(method: &str) {
+    if !node_available() {
+        return;
+    }
+    let started = Instant::now();
+    let provider = NodeProvider::start().await;
+    for alg in ALGORITHMS {
+        let client = client_for(&provider, method, alg).await;
+        let login = login_as(&client, "alice").await;
+        assert_alice(&login, &provider.issuer);
+        let (header_alg, _) = id_token_header(&login);
+        assert_eq!(header_alg, alg.to_uppercase(), "client {method}-{alg}");
+    }
+    println!(
+        "oidc-provider, {method}: {} logins in {:.1} s",
+        ALGORITHMS.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test]
+async fn client_secret_basic_with_rs256_es256_ps256() {
+    every_algorithm("basic").await;
+}
+
+#[tokio::test]
+async fn client_secret_post_with_rs256_es256_ps256() {
+    every_algorithm("post").await;
+}
+
+#[tokio::test]
+async fn public_client_with_pkce_with_rs256_es256_ps256() {
+    every_algorithm("none").await;
+}
+
+/// bob is in no mapped group: signed in, with no role.
+#[tokio::test]
+async fn user_without_a_mapped_group_has_no_role() {
+    if !node_available() {
+        return;
+    }
+    let provider = NodeProvider::start().await;
+    let client = client_for(&provider, "basic", "rs256").await;
+    let login = login_as(&client, "bob").await;
+    assert_eq!(login.identity.username.as_deref(), Some("bob"));
+    assert_eq!(login.identity.groups, ["visitors"]);
+    assert!(!login.identity.email_verified);
+    assert!(
+        login.identity.roles.is_empty(),
+        "{:?}",
+        login.identity.roles
+    );
+}
+
+/// The provider rotates its signing keys between two logins: the client
+/// meets an unknown `kid`, fetches the JWKS again, once, and accepts the
+/// token (OpenID RP conformance `rp-key-rotation-op-sign-key`).
+#[tokio::test]
+async fn key_rotation_between_two_logins() {
+    if !node_available() {
+        return;
+    }
+    let provider = NodeProvider::start().await;
+    for alg in ["rs256", "es256"] {
+        let client = client_for(&provider, "basic", alg).await;
+        let first = login_as(&client, "alice").await;
+        let (_, old_kid) = id_token_header(&first);
+
+        let new_kids = provider.rotate_keys().await;
+        assert!(!new_kids.contains(&old_kid));
+        let fetched = provider.jwks_requests().await;
+
+        let second = login_as(&client, "alice").await;
+        assert_alice(&second, &provider.issuer);
+        let (_, new_kid) = id_token_header(&second);
+        assert!(
+            new_kids.contains(&new_kid),
+            "{alg}: signed with {new_kid}, not one of the new keys {new_kids:?}"
+        );
+        assert_eq!(
+            provider.jwks_requests().await,
+            fetched + 1,
+            "{alg}: the unknown kid makes the client fetch the JWKS once"
+        );
+    }
+}
