@@ -509,6 +509,25 @@ impl ConfigBuilder {
                     "HMAC algorithms (HS256/384/512) need a client secret to be keyed with".into(),
                 ));
             }
+            // RFC 7518 3.2: the key must be at least as long as the hash output.
+            let secret_len = self
+                .client_auth
+                .secret()
+                .map_or(0, |s| s.expose_secret().len());
+            for (alg, needed) in [
+                (Algorithm::HS256, 32),
+                (Algorithm::HS384, 48),
+                (Algorithm::HS512, 64),
+            ] {
+                if algorithms.contains(&alg) && secret_len < needed {
+                    return Err(invalid(
+                        "allowed_algorithms",
+                        format!(
+                            "{alg} needs a client secret of at least {needed} bytes (RFC 7518 3.2)"
+                        ),
+                    ));
+                }
+            }
         }
 
         let lifetime = self.pending_login_lifetime;
@@ -946,11 +965,25 @@ roles = ["Read-write"]
 
     #[test]
     fn hmac_is_allowed_only_by_name_with_a_secret() {
+        let secret = "a-client-secret-of-32-bytes-0123";
         let c = builder()
-            .client_auth(ClientAuth::secret_basic("s"))
+            .client_auth(ClientAuth::secret_basic(secret))
             .allowed_algorithms([Algorithm::HS256])
             .build()
             .unwrap();
         assert_eq!(c.allowed_algorithms(), Some(&[Algorithm::HS256][..]));
+        // Shorter than the hash output: refused.
+        let err = builder()
+            .client_auth(ClientAuth::secret_basic(&secret[1..]))
+            .allowed_algorithms([Algorithm::HS256])
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "allowed_algorithms");
+        let err = builder()
+            .client_auth(ClientAuth::secret_basic(secret))
+            .allowed_algorithms([Algorithm::HS512])
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "allowed_algorithms");
     }
 }

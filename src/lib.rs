@@ -75,6 +75,7 @@
 //!
 //! | feature | enables | default |
 //! | --- | --- | --- |
+//! | `axum` | `axum`: login routes, extractors and `tower-sessions` glue for axum apps | no |
 //! | `test-provider` | `testing::TestProvider`, an embedded OpenID provider for tests and demos | no |
 //!
 //! # Security
@@ -137,9 +138,10 @@
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
-//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`) |
-//! | `examples/` | `demo` (a web app with the sign-in button) |
-//! | `tests/` | integration tests against the embedded provider |
+//! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages |
+//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples |
+//! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics) |
+//! | `tests/` | integration tests: the embedded provider (sign-in, hostile provider, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`) |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![forbid(unsafe_code)]

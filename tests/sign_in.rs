@@ -106,18 +106,24 @@ async fn sign_in_with_every_signing_algorithm() {
 
 #[tokio::test]
 async fn hmac_id_tokens_only_when_named_with_a_secret() {
+    // RFC 7518 3.2: an HS256 key has at least 32 bytes.
+    let secret = "a-client-secret-of-32-bytes-0123";
+    let registration =
+        oidc_login::testing::TestClient::confidential(CLIENT_ID, secret, TestClientAuth::Basic)
+            .redirect_uri(REDIRECT_URI);
     let provider = TestProvider::builder()
         .algorithm(Algorithm::HS256)
+        .client(registration)
         .start()
         .await;
+    let config = || config_builder(&provider).client_auth(ClientAuth::secret_basic(secret));
     // Not named: the provider advertises nothing this client accepts by default.
-    let err = Client::discover(config_builder(&provider).build().unwrap())
+    let err = Client::discover(config().build().unwrap())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Discovery(_)), "{err}");
     // Named, with the client secret as the key.
-    let client =
-        client_with(config_builder(&provider).allowed_algorithms([Algorithm::HS256])).await;
+    let client = client_with(config().allowed_algorithms([Algorithm::HS256])).await;
     assert!(login_as(&client, "alice").await.is_ok());
 }
 
