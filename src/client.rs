@@ -16,8 +16,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::algorithm::Algorithm;
+use crate::assertion::{ASSERTION_TYPE, client_assertion};
 use crate::config::{ClientAuth, Config, UserinfoPolicy};
-use crate::error::{AccessError, CallbackError, Error, TokenError};
+use crate::error::{AccessError, CallbackError, ConfigError, Error, TokenError};
 use crate::flow::{Callback, PendingLogin, Start, authorization_url};
 use crate::http::HttpClient;
 use crate::identity::{self, ClaimNames, Identity};
@@ -158,6 +159,11 @@ impl Client {
                     .set_client_secret(oauth2::ClientSecret::new(secret.expose_secret().to_owned()))
                     .set_auth_type(oauth2::AuthType::RequestBody);
             }
+            // `client_id` in the body, no secret; the assertion is added per
+            // request.
+            ClientAuth::SecretJwt(_) | ClientAuth::PrivateKeyJwt(_) => {
+                oauth = oauth.set_auth_type(oauth2::AuthType::RequestBody);
+            }
         }
         let roles: Arc<dyn RoleMapper> = Arc::new(RoleMappingTable::from_rows(
             config.role_mapping().iter().cloned(),
@@ -241,12 +247,18 @@ impl Client {
     pub async fn finish(&self, pending: PendingLogin, callback: Callback) -> Result<Login, Error> {
         let code = self.check_callback(&pending, &callback)?;
 
-        let response = self
+        let mut request = self
             .oauth
             .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(oauth2::PkceCodeVerifier::new(
                 pending.pkce_verifier.expose_secret().to_owned(),
-            ))
+            ));
+        if let Some(assertion) = self.client_assertion()? {
+            request = request
+                .add_extra_param("client_assertion_type", ASSERTION_TYPE)
+                .add_extra_param("client_assertion", assertion);
+        }
+        let response = request
             .request_async(&self.http)
             .await
             .map_err(exchange_error)?;
@@ -305,6 +317,24 @@ impl Client {
             identity,
             tokens,
             return_to: pending.return_to,
+        })
+    }
+
+    /// A fresh client assertion for the token endpoint, for the JWT client
+    /// authentication methods.
+    fn client_assertion(&self) -> Result<Option<String>, Error> {
+        client_assertion(
+            self.config.client_auth(),
+            self.config.client_id(),
+            self.provider.metadata.token_endpoint.as_str(),
+            self.now(),
+        )
+        .map_err(|()| {
+            ConfigError::Invalid {
+                field: "client_auth",
+                reason: "the private key could not sign the client assertion".into(),
+            }
+            .into()
         })
     }
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::algorithm::Algorithm;
+use crate::assertion::{KeyFields, PrivateKeyJwt};
 use crate::error::ConfigError;
 use crate::http::is_secure_or_loopback;
 use crate::roles::{NoRolePolicy, RoleMapping};
@@ -25,6 +26,14 @@ pub enum ClientAuth {
     SecretBasic(ClientSecret),
     /// `client_secret_post`: the secret in the form body.
     SecretPost(ClientSecret),
+    /// `client_secret_jwt`: a JWT signed with HS256 keyed with the secret,
+    /// made afresh for each token request (RFC 7523, OpenID Connect Core 9).
+    /// The secret must be at least 32 bytes (RFC 7518 3.2).
+    SecretJwt(ClientSecret),
+    /// `private_key_jwt`: a JWT signed with the client's private key, made
+    /// afresh for each token request (RFC 7523, OpenID Connect Core 9). The
+    /// provider holds only the public key.
+    PrivateKeyJwt(PrivateKeyJwt),
 }
 
 impl ClientAuth {
@@ -38,20 +47,39 @@ impl ClientAuth {
         Self::SecretPost(ClientSecret::new(secret))
     }
 
+    /// `client_secret_jwt` with this secret (at least 32 bytes).
+    pub fn secret_jwt(secret: impl Into<String>) -> Self {
+        Self::SecretJwt(ClientSecret::new(secret))
+    }
+
+    /// `private_key_jwt` with this PEM private key (RSA, EC or Ed25519) and
+    /// key id (the assertion's `kid`). For a certificate thumbprint, another
+    /// RSA algorithm or no `kid`, build a [`PrivateKeyJwt`] and wrap it in
+    /// [`ClientAuth::PrivateKeyJwt`].
+    ///
+    /// A key that cannot be used is reported by [`ConfigBuilder::build`].
+    pub fn private_key_jwt(pem: impl Into<String>, kid: impl Into<String>) -> Self {
+        Self::PrivateKeyJwt(PrivateKeyJwt::from_pem(pem).with_kid(kid))
+    }
+
     /// The method's name.
     pub fn method(&self) -> AuthMethod {
         match self {
             Self::None => AuthMethod::None,
             Self::SecretBasic(_) => AuthMethod::ClientSecretBasic,
             Self::SecretPost(_) => AuthMethod::ClientSecretPost,
+            Self::SecretJwt(_) => AuthMethod::ClientSecretJwt,
+            Self::PrivateKeyJwt(_) => AuthMethod::PrivateKeyJwt,
         }
     }
 
     /// The client secret, if the method has one.
     pub fn secret(&self) -> Option<&ClientSecret> {
         match self {
-            Self::None => None,
-            Self::SecretBasic(secret) | Self::SecretPost(secret) => Some(secret),
+            Self::None | Self::PrivateKeyJwt(_) => None,
+            Self::SecretBasic(secret) | Self::SecretPost(secret) | Self::SecretJwt(secret) => {
+                Some(secret)
+            }
         }
     }
 }
@@ -67,6 +95,10 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// `client_secret_post`
     ClientSecretPost,
+    /// `client_secret_jwt`
+    ClientSecretJwt,
+    /// `private_key_jwt`
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -76,6 +108,8 @@ impl AuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -174,6 +208,7 @@ impl Config {
             http_timeout: Duration::from_secs(10),
             role_mapping: Vec::new(),
             no_role_policy: NoRolePolicy::default(),
+            required_auth_method: None,
         }
     }
 
@@ -194,17 +229,22 @@ impl Config {
     }
 
     /// Reads a file: JSON when its name ends in `.json`, TOML otherwise.
+    /// Relative paths in it (`private_key_pem_file`...) are read from the
+    /// file's own directory.
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        if path.extension().is_some_and(|ext| ext == "json") {
-            Self::from_json(&text)
+        let parse_error = |message: String| ConfigError::Parse { message };
+        let mut file: ConfigFile = if path.extension().is_some_and(|ext| ext == "json") {
+            serde_json::from_str(&text).map_err(|e| parse_error(e.to_string()))?
         } else {
-            Self::from_toml(&text)
-        }
+            toml::from_str(&text).map_err(|e| parse_error(e.to_string()))?
+        };
+        file.base_dir = path.parent().map(std::path::Path::to_path_buf);
+        file.into_config(env_var)
     }
 
     /// The metadata (discovery document) URL.
@@ -313,6 +353,9 @@ pub struct ConfigBuilder {
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
+    /// The method a provider preset says the client is registered for, and
+    /// the preset's field that says so.
+    required_auth_method: Option<(AuthMethod, &'static str)>,
 }
 
 impl ConfigBuilder {
@@ -412,6 +455,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// Makes [`build`](Self::build) refuse any client authentication
+    /// method but `method`, reporting it under `field` (a provider preset's
+    /// field naming the registered method).
+    pub(crate) fn require_auth_method(mut self, method: AuthMethod, field: &'static str) -> Self {
+        self.required_auth_method = Some((method, field));
+        self
+    }
+
     /// Checks every field and builds the config.
     pub fn build(self) -> Result<Config, ConfigError> {
         let invalid = |field: &'static str, reason: String| ConfigError::Invalid { field, reason };
@@ -428,6 +479,33 @@ impl ConfigBuilder {
             && secret.expose_secret().is_empty()
         {
             return Err(invalid("client_secret", "is empty".into()));
+        }
+        match &self.client_auth {
+            ClientAuth::PrivateKeyJwt(key) => {
+                if let Some((field, reason)) = key.problem() {
+                    return Err(invalid(field, reason));
+                }
+            }
+            // RFC 7518 3.2: an HS256 key has at least 256 bits.
+            ClientAuth::SecretJwt(secret) if secret.expose_secret().len() < 32 => {
+                return Err(invalid(
+                    "client_secret",
+                    "`client_secret_jwt` signs with HS256, which needs a secret of at least 32 bytes (RFC 7518 3.2)".into(),
+                ));
+            }
+            _ => {}
+        }
+        if let Some((method, field)) = self.required_auth_method
+            && self.client_auth.method() != method
+        {
+            return Err(invalid(
+                field,
+                format!(
+                    "the provider registers this client for `{}`, but the client authenticates with `{}`; set `client_auth` to match (for `private_key_jwt`: `ClientAuth::private_key_jwt(pem, kid)` with the client's private key)",
+                    method.as_str(),
+                    self.client_auth.method().as_str()
+                ),
+            ));
         }
 
         let redirect_uri = self.redirect_uri.ok_or(ConfigError::Missing {
@@ -654,11 +732,95 @@ struct ConfigFile {
     #[serde(default)]
     role_mapping: Vec<RoleMapping>,
     no_role_policy: Option<NoRolePolicy>,
+    private_key_pem_file: Option<String>,
+    private_key_env: Option<String>,
+    private_key_kid: Option<String>,
+    private_key_certificate_pem_file: Option<String>,
+    private_key_algorithm: Option<Algorithm>,
+    /// Where relative paths are read from: the config file's directory
+    /// ([`Config::from_file`]), else the working directory.
+    #[serde(skip)]
+    base_dir: Option<std::path::PathBuf>,
 }
 
 impl ConfigFile {
+    /// The `private_key_jwt` key from `private_key_pem_file` or
+    /// `private_key_env`, with its `kid`, certificate and algorithm.
+    fn private_key(
+        &self,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<PrivateKeyJwt, ConfigError> {
+        let invalid = |field: &'static str, reason: String| ConfigError::Invalid { field, reason };
+        let (pem, key_field) = match (&self.private_key_pem_file, &self.private_key_env) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "private_key_env",
+                    "set either `private_key_pem_file` or `private_key_env`, not both".into(),
+                ));
+            }
+            (Some(path), None) => (
+                self.read_file("private_key_pem_file", path)?,
+                "private_key_pem_file",
+            ),
+            (None, Some(variable)) => match env(variable) {
+                Some(pem) if !pem.is_empty() => (pem, "private_key_env"),
+                _ => {
+                    return Err(invalid(
+                        "private_key_env",
+                        format!(
+                            "names the environment variable `{variable}`, which is not set or not valid UTF-8"
+                        ),
+                    ));
+                }
+            },
+            (None, None) => {
+                return Err(invalid(
+                    "auth_method",
+                    "`private_key_jwt` needs `private_key_pem_file` or `private_key_env`".into(),
+                ));
+            }
+        };
+        let mut key = PrivateKeyJwt::from_pem(pem).reported_as(KeyFields {
+            key: key_field,
+            kid: "private_key_kid",
+            certificate: "private_key_certificate_pem_file",
+            algorithm: "private_key_algorithm",
+        });
+        if let Some(kid) = &self.private_key_kid {
+            key = key.with_kid(kid.clone());
+        }
+        if let Some(algorithm) = self.private_key_algorithm {
+            key = key.with_algorithm(algorithm);
+        }
+        if let Some(path) = &self.private_key_certificate_pem_file {
+            let certificate = self.read_file("private_key_certificate_pem_file", path)?;
+            key = key.with_certificate_pem(certificate);
+        }
+        Ok(key)
+    }
+
+    /// Reads a file named by `field`, relative to `base_dir`.
+    fn read_file(&self, field: &'static str, path: &str) -> Result<String, ConfigError> {
+        let path = match &self.base_dir {
+            Some(dir) if std::path::Path::new(path).is_relative() => dir.join(path),
+            _ => std::path::PathBuf::from(path),
+        };
+        std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+            field,
+            reason: format!("`{}` could not be read ({e})", path.display()),
+        })
+    }
+
     /// `env` reads an environment variable (injected so tests need not set one).
     fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let private_key = (self.auth_method == Some(AuthMethod::PrivateKeyJwt))
+            .then(|| self.private_key(&env))
+            .transpose()?;
+        let has_key_fields = self.private_key_pem_file.is_some()
+            || self.private_key_env.is_some()
+            || self.private_key_kid.is_some()
+            || self.private_key_certificate_pem_file.is_some()
+            || self.private_key_algorithm.is_some();
         let secret = match (self.client_secret, self.client_secret_env) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::Invalid {
@@ -674,6 +836,27 @@ impl ConfigFile {
             (None, None) => None,
         };
         let client_auth = match (self.auth_method, secret) {
+            (Some(AuthMethod::PrivateKeyJwt), None) => {
+                // Read above for `private_key_jwt`.
+                ClientAuth::PrivateKeyJwt(private_key.ok_or(ConfigError::Missing {
+                    field: "private_key_pem_file",
+                })?)
+            }
+            (Some(AuthMethod::PrivateKeyJwt), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    field: "auth_method",
+                    reason: "is `private_key_jwt`, which uses no client secret: remove `client_secret` / `client_secret_env`".into(),
+                });
+            }
+            _ if has_key_fields => {
+                return Err(ConfigError::Invalid {
+                    field: "auth_method",
+                    reason:
+                        "`private_key_*` fields are set, so `auth_method` must be `private_key_jwt`"
+                            .into(),
+                });
+            }
+            (Some(AuthMethod::ClientSecretJwt), Some(secret)) => ClientAuth::SecretJwt(secret),
             (None | Some(AuthMethod::ClientSecretBasic), Some(secret)) => {
                 ClientAuth::SecretBasic(secret)
             }

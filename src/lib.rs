@@ -149,6 +149,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 mod algorithm;
+mod assertion;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod client;
@@ -165,6 +166,7 @@ pub mod testing;
 mod token;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
+pub use assertion::PrivateKeyJwt;
 pub use client::{Client, Login, Tokens};
 pub use config::{AuthMethod, ClientAuth, Config, ConfigBuilder, RequiredClaim, UserinfoPolicy};
 pub use error::{
