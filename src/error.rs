@@ -410,6 +410,16 @@ pub enum TokenError {
         /// This client's id.
         client_id: String,
     },
+    /// `aud` holds several audiences and there is no `azp` to say which
+    /// one the token was issued to (OpenID Connect Core 3.1.3.7 step 4,
+    /// enforced as a rule).
+    #[error(
+        "the ID token's `aud` holds {audiences} audiences but the token has no `azp`; with several audiences `azp` must name this client id"
+    )]
+    MissingAuthorizedParty {
+        /// How many audiences `aud` holds.
+        audiences: usize,
+    },
     /// A required claim is missing.
     #[error("the ID token has no `{0}` claim")]
     MissingClaim(&'static str),

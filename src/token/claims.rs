@@ -196,6 +196,13 @@ pub(crate) fn check_claims(
             client_id: expect.client_id.to_owned(),
         });
     }
+    // Core 3.1.3.7 step 4 says SHOULD; here it is the rule: with several
+    // audiences, `azp` names the one the token was issued to.
+    if audiences.len() > 1 && authorized_party.is_none() {
+        return Err(TokenError::MissingAuthorizedParty {
+            audiences: audiences.len(),
+        });
+    }
 
     // The current time must be before `exp` (RFC 7519 section 4.1.4).
     let expires_at = required_seconds(&claims, "exp")?;
@@ -572,7 +579,11 @@ mod tests {
 
     #[test]
     fn an_extra_audience_must_be_trusted() {
-        let token = with(claims(), "aud", json!([CLIENT, "api://other"]));
+        let token = with(
+            with(claims(), "aud", json!([CLIENT, "api://other"])),
+            "azp",
+            json!(CLIENT),
+        );
         let e = fails(&token, &expect());
         assert!(
             matches!(&e, TokenError::UntrustedAudience { audience } if audience == "api://other"),
@@ -600,6 +611,32 @@ mod tests {
             },
         );
         assert!(matches!(e, TokenError::AudienceMismatch { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn several_audiences_require_azp_equal_to_the_client_id() {
+        let trusted = vec!["testdomain.local".to_owned()];
+        let e = Expectations {
+            trusted_audiences: &trusted,
+            ..expect()
+        };
+        let token = with(claims(), "aud", json!([CLIENT, "testdomain.local"]));
+        let err = fails(&token, &e);
+        assert!(
+            matches!(err, TokenError::MissingAuthorizedParty { audiences: 2 }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("`azp`"), "{err}");
+        let ok = check(&with(token.clone(), "azp", json!(CLIENT)), &e).unwrap();
+        assert_eq!(ok.authorized_party(), Some(CLIENT));
+        let err = fails(&with(token, "azp", json!("testdomain.local")), &e);
+        assert!(
+            matches!(&err, TokenError::AuthorizedPartyMismatch { azp, .. } if azp == "testdomain.local"),
+            "{err:?}"
+        );
+        // One audience, in an array or not: `azp` stays optional.
+        assert!(check(&with(claims(), "aud", json!([CLIENT])), &e).is_ok());
+        assert!(check(&claims(), &e).is_ok());
     }
 
     #[test]
