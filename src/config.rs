@@ -1146,6 +1146,201 @@ roles = ["Read-write"]
         assert_eq!(c.client_auth(), &ClientAuth::None);
     }
 
+    const KEY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keys");
+    const BASE: &str = "metadata_url = \"https://p.example/oidc/x/\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
+
+    fn key_file(name: &str) -> String {
+        format!("{KEY_DIR}/{name}")
+    }
+
+    #[test]
+    fn private_key_jwt_from_a_file_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(key_file("rsa-2048.pem"), dir.path().join("client.pem")).unwrap();
+        std::fs::copy(key_file("rsa-2048.crt"), dir.path().join("client.crt")).unwrap();
+        let text = format!(
+            "{BASE}auth_method = \"private_key_jwt\"\nprivate_key_pem_file = \"client.pem\"\nprivate_key_kid = \"k1\"\nprivate_key_certificate_pem_file = \"client.crt\"\nprivate_key_algorithm = \"PS256\"\n"
+        );
+        let path = dir.path().join("oidc.toml");
+        std::fs::write(&path, &text).unwrap();
+        let config = Config::from_file(&path).unwrap();
+        let ClientAuth::PrivateKeyJwt(key) = config.client_auth() else {
+            panic!("{:?}", config.client_auth());
+        };
+        assert_eq!(key.kid(), Some("k1"));
+        assert_eq!(key.algorithm(), Some(Algorithm::PS256));
+        assert!(key.x5t_s256().is_some());
+        assert_eq!(config.client_auth().method(), AuthMethod::PrivateKeyJwt);
+        assert_eq!(config.client_auth().secret(), None);
+        // From a string, relative paths are the working directory's: not found here.
+        let err = Config::from_toml(&text).unwrap_err();
+        assert_eq!(field_of(err), "private_key_pem_file");
+        // The JSON form, with an absolute path.
+        let json = format!(
+            r#"{{"metadata_url":"https://p.example","client_id":"a","redirect_uri":"https://a.example/cb","auth_method":"private_key_jwt","private_key_pem_file":"{}"}}"#,
+            key_file("ec-p384.pem")
+        );
+        let config = Config::from_json(&json).unwrap();
+        let ClientAuth::PrivateKeyJwt(key) = config.client_auth() else {
+            panic!()
+        };
+        assert_eq!(key.algorithm(), Some(Algorithm::ES384));
+    }
+
+    #[test]
+    fn private_key_jwt_from_the_environment() {
+        let pem = std::fs::read_to_string(key_file("ec-p256-sec1.pem")).unwrap();
+        let text = format!(
+            "{BASE}auth_method = \"private_key_jwt\"\nprivate_key_env = \"OIDC_LOGIN_TEST_KEY\"\n"
+        );
+        let file: ConfigFile = toml::from_str(&text).unwrap();
+        let env = |name: &str| (name == "OIDC_LOGIN_TEST_KEY").then(|| pem.clone());
+        let config = file.into_config(env).unwrap();
+        assert_eq!(config.client_auth().method(), AuthMethod::PrivateKeyJwt);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(pem.lines().nth(1).unwrap()), "{shown}");
+        // Unset: the field is named, not the secret.
+        let file: ConfigFile = toml::from_str(&text).unwrap();
+        let err = file.into_config(|_| None).unwrap_err();
+        assert_eq!(field_of(err), "private_key_env");
+        // Not a key: the field it came from is named.
+        let file: ConfigFile = toml::from_str(&text).unwrap();
+        let err = file
+            .into_config(|_| Some("-----BEGIN CERTIFICATE-----".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("private_key_env"), "{err}");
+    }
+
+    #[test]
+    fn private_key_jwt_fields_must_agree() {
+        let jwt = format!("{BASE}auth_method = \"private_key_jwt\"\n");
+        let file = |extra: &str| format!("{jwt}{extra}");
+        let cases = [
+            (jwt.clone(), "auth_method"),
+            (
+                file(&format!(
+                    "private_key_pem_file = \"{}\"\nprivate_key_env = \"X\"\n",
+                    key_file("rsa-2048.pem")
+                )),
+                "private_key_env",
+            ),
+            (
+                file("private_key_pem_file = \"/nonexistent/key.pem\"\n"),
+                "private_key_pem_file",
+            ),
+            (
+                file(&format!(
+                    "private_key_pem_file = \"{}\"\n",
+                    key_file("rsa-1024.pem")
+                )),
+                "private_key_pem_file",
+            ),
+            (
+                file(&format!(
+                    "private_key_pem_file = \"{}\"\n",
+                    key_file("rsa-2048-encrypted.pem")
+                )),
+                "private_key_pem_file",
+            ),
+            (
+                file(&format!(
+                    "private_key_pem_file = \"{}\"\nprivate_key_kid = \"\"\n",
+                    key_file("rsa-2048.pem")
+                )),
+                "private_key_kid",
+            ),
+            (
+                file(&format!(
+                    "private_key_pem_file = \"{}\"\nprivate_key_certificate_pem_file = \"{}\"\n",
+                    key_file("rsa-2048.pem"),
+                    key_file("other-rsa-2048.crt")
+                )),
+                "private_key_certificate_pem_file",
+            ),
+            (
+                file(&format!(
+                    "private_key_pem_file = \"{}\"\nprivate_key_certificate_pem_file = \"/nonexistent.crt\"\n",
+                    key_file("rsa-2048.pem")
+                )),
+                "private_key_certificate_pem_file",
+            ),
+            (
+                file(&format!(
+                    "private_key_pem_file = \"{}\"\nprivate_key_algorithm = \"ES256\"\n",
+                    key_file("rsa-2048.pem")
+                )),
+                "private_key_algorithm",
+            ),
+            (
+                file(&format!(
+                    "private_key_pem_file = \"{}\"\nclient_secret = \"s\"\n",
+                    key_file("rsa-2048.pem")
+                )),
+                "auth_method",
+            ),
+            (
+                format!(
+                    "{BASE}client_secret = \"s\"\nprivate_key_pem_file = \"{}\"\n",
+                    key_file("rsa-2048.pem")
+                ),
+                "auth_method",
+            ),
+            (format!("{BASE}private_key_kid = \"k\"\n"), "auth_method"),
+        ];
+        for (text, field) in cases {
+            let err = Config::from_toml(&text).unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+            assert_eq!(field_of(err), field, "{text}");
+        }
+    }
+
+    #[test]
+    fn client_secret_jwt_needs_a_secret_of_32_bytes() {
+        let long = "a-client-secret-of-32-bytes-0123";
+        let text =
+            format!("{BASE}auth_method = \"client_secret_jwt\"\nclient_secret = \"{long}\"\n");
+        let config = Config::from_toml(&text).unwrap();
+        assert_eq!(config.client_auth(), &ClientAuth::secret_jwt(long));
+        assert_eq!(
+            config
+                .client_auth()
+                .secret()
+                .map(ClientSecret::expose_secret),
+            Some(long)
+        );
+        let err = Config::from_toml(&text.replace(long, &long[1..])).unwrap_err();
+        assert_eq!(field_of(err), "client_secret");
+        let err =
+            Config::from_toml(&format!("{BASE}auth_method = \"client_secret_jwt\"\n")).unwrap_err();
+        assert_eq!(field_of(err), "auth_method");
+        // The builder agrees.
+        let err = builder()
+            .client_auth(ClientAuth::secret_jwt("short"))
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "client_secret");
+    }
+
+    #[test]
+    fn a_bad_key_given_in_code_is_reported_under_client_auth() {
+        let err = builder()
+            .client_auth(ClientAuth::private_key_jwt("not a key", "k1"))
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("holds no PEM private key"),
+            "{err}"
+        );
+        assert_eq!(field_of(err), "client_auth");
+        let pem = std::fs::read_to_string(key_file("ed25519.pem")).unwrap();
+        let config = builder()
+            .client_auth(ClientAuth::private_key_jwt(pem.as_str(), "k1"))
+            .build()
+            .unwrap();
+        assert_eq!(config.client_auth().method(), AuthMethod::PrivateKeyJwt);
+        assert!(!format!("{config:?}").contains(pem.lines().nth(1).unwrap()));
+    }
+
     #[test]
     fn hmac_is_allowed_only_by_name_with_a_secret() {
         let secret = "a-client-secret-of-32-bytes-0123";
