@@ -158,6 +158,7 @@ mod error;
 mod flow;
 mod http;
 mod identity;
+mod privx;
 mod provider;
 mod roles;
 mod secret;
