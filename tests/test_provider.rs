@@ -252,7 +252,13 @@ async fn discovery_document_describes_the_provider() -> TestResult {
     );
     assert_eq!(
         metadata["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post", "none"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+            "private_key_jwt",
+            "none"
+        ])
     );
     assert_eq!(
         metadata["code_challenge_methods_supported"],

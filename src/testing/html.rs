@@ -60,6 +60,11 @@ pub(super) fn sign_in_page(
         let _ = writeln!(body, "<p>No users are configured.</p>");
     }
     let hidden = hidden_inputs(params);
+    // The authorization endpoint's path, under the issuer's path if any.
+    let base_path = url::Url::parse(issuer)
+        .map(|url| url.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    let action = format!("{base_path}/authorize");
     for user in users {
         let label = match (user.display_name(), user.email_address()) {
             (Some(name), Some(email)) => format!(
@@ -86,8 +91,9 @@ pub(super) fn sign_in_page(
         };
         let _ = writeln!(
             body,
-            "<form method=\"post\" action=\"/authorize\">\n{hidden}\
+            "<form method=\"post\" action=\"{}\">\n{hidden}\
              <button type=\"submit\" name=\"username\" value=\"{}\">{label}</button>\n</form>",
+            escape(&action),
             escape(user.username())
         );
     }

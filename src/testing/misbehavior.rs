@@ -51,6 +51,12 @@ pub enum Misbehavior {
     /// The ID token's `azp` is `some-other-client` (its `aud` is right). Rule:
     /// when `azp` is present it must be the client id (Core 3.1.3.7 step 5).
     WrongAzp,
+    /// The ID token has no `azp` even when its `aud` holds several audiences
+    /// (the provider's [extra audiences](super::TestProviderBuilder::extra_audience)
+    /// or [`ExtraUntrustedAudience`](Self::ExtraUntrustedAudience)). Rule:
+    /// with several audiences `azp` must name the client (Core 3.1.3.7 step
+    /// 4, a SHOULD this crate makes a rule).
+    NoAzp,
     /// The ID token's `exp` is 10 minutes in the past (`iat` 15 minutes ago).
     /// Rule: reject expired tokens (Core 3.1.3.7 step 9).
     Expired,

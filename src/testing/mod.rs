@@ -132,6 +132,7 @@
 //! ```
 
 mod authorize;
+mod client_assertion;
 mod html;
 mod keys;
 mod misbehavior;
@@ -199,24 +200,27 @@ impl TestProvider {
         TestProviderBuilder::default()
     }
 
-    /// The issuer: `http://127.0.0.1:<port>`, no trailing slash.
+    /// The issuer: `http://127.0.0.1:<port>`, no trailing slash, or with an
+    /// [`issuer_path`](TestProviderBuilder::issuer_path) that path appended
+    /// exactly as given (`http://127.0.0.1:<port>/oidc/<id>/`).
     pub fn issuer(&self) -> &str {
         &self.shared.issuer
     }
 
-    /// The discovery document's URL: the issuer followed by
-    /// `/.well-known/openid-configuration`.
+    /// The discovery document's URL: the issuer without a trailing `/`,
+    /// followed by `/.well-known/openid-configuration` (OpenID Connect
+    /// Discovery 1.0 section 4).
     pub fn metadata_url(&self) -> String {
         self.url("/.well-known/openid-configuration")
     }
 
-    /// The URL of `path` on this provider (`url("/token")`). A missing
-    /// leading `/` is added.
+    /// The URL of `path` on this provider (`url("/token")`), under the
+    /// issuer's path if it has one. A missing leading `/` is added.
     pub fn url(&self, path: &str) -> String {
         if path.starts_with('/') {
-            format!("{}{path}", self.shared.issuer)
+            format!("{}{path}", self.shared.base)
         } else {
-            format!("{}/{path}", self.shared.issuer)
+            format!("{}/{path}", self.shared.base)
         }
     }
 
@@ -446,6 +450,8 @@ pub struct TestProviderBuilder {
     clients: Option<Vec<TestClient>>,
     iss_parameter: bool,
     claims_mode: IdTokenClaimsMode,
+    issuer_path: Option<String>,
+    extra_audiences: Vec<String>,
 }
 
 impl Default for TestProviderBuilder {
@@ -456,6 +462,8 @@ impl Default for TestProviderBuilder {
             clients: None,
             iss_parameter: true,
             claims_mode: IdTokenClaimsMode::Full,
+            issuer_path: None,
+            extra_audiences: Vec::new(),
         }
     }
 }
@@ -498,14 +506,56 @@ impl TestProviderBuilder {
         self
     }
 
+    /// Serves the provider under `path`, as PrivX does
+    /// (`/oidc/<provider id>/`): the issuer is `http://127.0.0.1:<port>`
+    /// followed by `path` exactly as given, trailing `/` included, and every
+    /// endpoint (discovery included) lives under it
+    /// (`<issuer without its final />/token`...).
+    ///
+    /// ```no_run
+    /// # async fn example() {
+    /// use oidc_login::testing::TestProvider;
+    ///
+    /// let provider = TestProvider::builder()
+    ///     .issuer_path("/oidc/4b8e3a52-0d0c-4c48-9d3c-2a9f4d1b7e61/")
+    ///     .start()
+    ///     .await;
+    /// assert!(provider.issuer().ends_with("/oidc/4b8e3a52-0d0c-4c48-9d3c-2a9f4d1b7e61/"));
+    /// assert!(provider
+    ///     .metadata_url()
+    ///     .ends_with("/oidc/4b8e3a52-0d0c-4c48-9d3c-2a9f4d1b7e61/.well-known/openid-configuration"));
+    /// # }
+    /// ```
+    pub fn issuer_path(mut self, path: impl Into<String>) -> Self {
+        self.issuer_path = Some(path.into());
+        self
+    }
+
+    /// Adds an audience every ID token carries besides the client id, like
+    /// PrivX's `oidc_audience`. ID tokens then have `aud` as an array and
+    /// `azp` set to the client id.
+    pub fn extra_audience(mut self, audience: impl Into<String>) -> Self {
+        self.extra_audiences.push(audience.into());
+        self
+    }
+
     /// Binds a random port on `127.0.0.1` and starts serving.
     ///
     /// # Panics
     ///
     /// If two users share a username, two clients share an id, an HMAC
-    /// algorithm is combined with a public client, no loopback port can be
-    /// bound, or outside a Tokio runtime.
+    /// algorithm is combined with a client that has no secret, the issuer
+    /// path does not start with `/` or holds `//`, `?`, `#` or whitespace,
+    /// no loopback port can be bound, or outside a Tokio runtime.
     pub async fn start(self) -> TestProvider {
+        let issuer_path = self.issuer_path.unwrap_or_default();
+        assert!(
+            issuer_path.is_empty()
+                || (issuer_path.starts_with('/')
+                    && !issuer_path.contains("//")
+                    && !issuer_path.contains(|c: char| c == '?' || c == '#' || c.is_whitespace())),
+            "TestProvider: the issuer path `{issuer_path}` must start with `/` and hold no `//`, `?`, `#` or whitespace"
+        );
         let users = self
             .users
             .unwrap_or_else(|| vec![TestUser::alice(), TestUser::bob()]);
@@ -531,7 +581,7 @@ impl TestProviderBuilder {
             );
             assert!(
                 !(self.alg.is_hmac() && client.secret().is_none()),
-                "TestProvider: {} signs with the client secret, but client `{}` is public",
+                "TestProvider: {} signs with the client secret, but client `{}` has no secret (a public or `private_key_jwt` client)",
                 self.alg,
                 client.id()
             );
@@ -555,7 +605,8 @@ impl TestProviderBuilder {
             "signing key ready"
         );
         let shared = Arc::new(Shared::new(Settings {
-            issuer: format!("http://{address}"),
+            issuer: format!("http://{address}{issuer_path}"),
+            extra_audiences: self.extra_audiences,
             alg,
             iss_parameter: self.iss_parameter,
             claims_mode: self.claims_mode,

@@ -168,6 +168,9 @@ pub enum TestClientAuth {
     Basic,
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
     Post,
+    /// `client_secret_jwt`: a JWT assertion (RFC 7523) signed with HS256,
+    /// HS384 or HS512 keyed with the secret, in `client_assertion`.
+    SecretJwt,
 }
 
 /// The one authentication method a client is registered with.
@@ -176,6 +179,8 @@ pub(super) enum AuthMethod {
     Basic,
     Post,
     None,
+    SecretJwt,
+    PrivateKeyJwt,
 }
 
 impl AuthMethod {
@@ -184,6 +189,8 @@ impl AuthMethod {
             AuthMethod::Basic => "client_secret_basic",
             AuthMethod::Post => "client_secret_post",
             AuthMethod::None => "none",
+            AuthMethod::SecretJwt => "client_secret_jwt",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -209,6 +216,8 @@ pub struct TestClient {
     secret: Option<ClientSecret>,
     method: AuthMethod,
     redirect_uris: Vec<String>,
+    /// The public key of a `private_key_jwt` client.
+    public_jwk: Option<Value>,
 }
 
 impl TestClient {
@@ -226,8 +235,38 @@ impl TestClient {
             method: match auth {
                 TestClientAuth::Basic => AuthMethod::Basic,
                 TestClientAuth::Post => AuthMethod::Post,
+                TestClientAuth::SecretJwt => AuthMethod::SecretJwt,
             },
             redirect_uris: Vec::new(),
+            public_jwk: None,
+        }
+    }
+
+    /// A client that authenticates with `private_key_jwt` (RFC 7523,
+    /// OpenID Connect Core 9): a JWT assertion signed with the private key
+    /// whose public half is `public_jwk` (an RSA, EC or OKP Ed25519 JWK,
+    /// such as [`PrivateKeyJwt::public_jwk`](crate::PrivateKeyJwt::public_jwk)).
+    ///
+    /// The token endpoint checks the signature with this key only; a `kid`
+    /// in the assertion must be the JWK's `kid` when the JWK has one, and an
+    /// `x5t#S256` must be the JWK's `x5t#S256` when it has one.
+    ///
+    /// ```
+    /// use oidc_login::PrivateKeyJwt;
+    /// use oidc_login::testing::TestClient;
+    ///
+    /// # let pem = include_str!("../../tests/fixtures/keys/ec-p256.pem");
+    /// let key = PrivateKeyJwt::from_pem(pem).with_kid("app-key");
+    /// let client = TestClient::private_key_jwt("app", key.public_jwk().expect("a usable key"));
+    /// # let _ = client;
+    /// ```
+    pub fn private_key_jwt(id: impl Into<String>, public_jwk: Value) -> Self {
+        Self {
+            id: id.into(),
+            secret: None,
+            method: AuthMethod::PrivateKeyJwt,
+            redirect_uris: Vec::new(),
+            public_jwk: Some(public_jwk),
         }
     }
 
@@ -239,6 +278,7 @@ impl TestClient {
             secret: None,
             method: AuthMethod::None,
             redirect_uris: Vec::new(),
+            public_jwk: None,
         }
     }
 
@@ -259,6 +299,10 @@ impl TestClient {
 
     pub(super) fn method(&self) -> AuthMethod {
         self.method
+    }
+
+    pub(super) fn public_jwk(&self) -> Option<&Value> {
+        self.public_jwk.as_ref()
     }
 
     pub(super) fn registered_redirect_uris(&self) -> &[String] {

@@ -21,6 +21,19 @@ use super::token::token;
 // ----- router -----------------------------------------------------------
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
+    // The issuer's path (PrivX: `/oidc/<provider id>/`), without its final `/`.
+    let prefix = url::Url::parse(&shared.base)
+        .map(|url| url.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    let endpoints = endpoints(shared);
+    if prefix.is_empty() {
+        endpoints
+    } else {
+        Router::new().nest(&prefix, endpoints).fallback(not_found)
+    }
+}
+
+fn endpoints(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
@@ -52,7 +65,8 @@ async fn not_found(method: Method, uri: Uri) -> Response {
         StatusCode::NOT_FOUND,
         format!(
             "the test provider has no endpoint `{method} {}`; it serves \
-             /.well-known/openid-configuration, /jwks, /authorize, /token and /userinfo\n",
+             /.well-known/openid-configuration, /jwks, /authorize, /token and /userinfo \
+             (under the issuer's path, when it has one)\n",
             uri.path()
         ),
     )
@@ -80,7 +94,7 @@ async fn discovery(State(shared): AppState) -> Response {
     } else {
         shared.issuer.clone()
     };
-    let base = &shared.issuer;
+    let base = &shared.base;
     let mut claims: Vec<String> = [
         "sub",
         "iss",
@@ -117,8 +131,17 @@ async fn discovery(State(shared): AppState) -> Response {
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [shared.alg.as_str()],
-        "token_endpoint_auth_methods_supported":
-            ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+            "private_key_jwt",
+            "none",
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": [
+            "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+            "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512",
+        ],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": claims,
@@ -163,10 +186,7 @@ async fn jwks(State(shared): AppState) -> Response {
     if shared.is(&Misbehavior::RedirectJwks) {
         return (
             StatusCode::FOUND,
-            [(
-                header::LOCATION,
-                format!("{}/jwks-redirected", shared.issuer),
-            )],
+            [(header::LOCATION, shared.endpoint("jwks-redirected"))],
         )
             .into_response();
     }

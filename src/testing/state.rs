@@ -27,6 +27,12 @@ const OTHER_CLIENT: &str = "some-other-client";
 /// Everything the endpoints share with the `TestProvider` handle.
 pub(super) struct Shared {
     pub(super) issuer: String,
+    /// The issuer without a trailing `/`: endpoint URLs are `<base>/<name>`.
+    pub(super) base: String,
+    /// Audiences every ID token carries besides the client id.
+    pub(super) extra_audiences: Vec<String>,
+    /// `(client id, jti)` of client assertions seen, with their `exp`.
+    pub(super) assertion_jtis: Mutex<HashMap<(String, String), u64>>,
     pub(super) alg: Algorithm,
     pub(super) iss_parameter: bool,
     claims_mode: IdTokenClaimsMode,
@@ -85,6 +91,7 @@ pub(super) struct RefreshGrant {
 /// The settings a `Shared` is made from.
 pub(super) struct Settings {
     pub(super) issuer: String,
+    pub(super) extra_audiences: Vec<String>,
     pub(super) alg: Algorithm,
     pub(super) iss_parameter: bool,
     pub(super) claims_mode: IdTokenClaimsMode,
@@ -109,7 +116,10 @@ pub(super) fn unix_now() -> u64 {
 impl Shared {
     pub(super) fn new(settings: Settings) -> Self {
         Self {
+            base: settings.issuer.trim_end_matches('/').to_owned(),
             issuer: settings.issuer,
+            extra_audiences: settings.extra_audiences,
+            assertion_jtis: Mutex::new(HashMap::new()),
             alg: settings.alg,
             iss_parameter: settings.iss_parameter,
             claims_mode: settings.claims_mode,
@@ -224,6 +234,11 @@ impl Shared {
         format!("{}{WRONG_ISSUER_SUFFIX}", self.issuer)
     }
 
+    /// The URL of the endpoint `name` (`token`, `jwks`...).
+    pub(super) fn endpoint(&self, name: &str) -> String {
+        format!("{}/{name}", self.base)
+    }
+
     pub(super) fn client(&self, id: &str) -> Option<&TestClient> {
         self.clients.iter().find(|client| client.id() == id)
     }
@@ -299,11 +314,16 @@ impl Shared {
             Misbehavior::ExtraUntrustedAudience(aud) => Some(aud.clone()),
             _ => None,
         });
+        let mut audiences = vec![client.id().to_owned()];
+        audiences.extend(self.extra_audiences.iter().cloned());
+        audiences.extend(extra_aud);
         if has(&Misbehavior::WrongAudience) {
             set("aud", json!(OTHER_CLIENT));
-        } else if let Some(extra) = extra_aud {
-            set("aud", json!([client.id(), extra]));
-            set("azp", json!(client.id()));
+        } else if audiences.len() > 1 {
+            set("aud", json!(audiences));
+            if !has(&Misbehavior::NoAzp) {
+                set("azp", json!(client.id()));
+            }
         } else {
             set("aud", json!(client.id()));
         }
@@ -408,7 +428,7 @@ impl Shared {
                     .clone()
                     .expect("misbehave() made the key");
                 let mut header = header_for(&attacker, true);
-                let elsewhere = format!("{}/attacker-jwks", self.issuer);
+                let elsewhere = self.endpoint("attacker-jwks");
                 header["jwk"] = attacker.public_jwk().unwrap_or(Value::Null);
                 header["jku"] = json!(elsewhere);
                 header["x5u"] = json!(elsewhere);

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
+use super::client_assertion;
 use super::keys;
 use super::misbehavior::Misbehavior;
 use super::model::{AuthMethod, TestClient, TestUser};
@@ -52,7 +53,7 @@ impl IntoResponse for OAuthError {
     }
 }
 
-fn invalid_request(description: impl Into<String>) -> OAuthError {
+pub(super) fn invalid_request(description: impl Into<String>) -> OAuthError {
     OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
@@ -60,7 +61,7 @@ fn invalid_grant(description: impl Into<String>) -> OAuthError {
     OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 
-fn invalid_client(description: impl Into<String>) -> OAuthError {
+pub(super) fn invalid_client(description: impl Into<String>) -> OAuthError {
     OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
 }
 
@@ -164,6 +165,15 @@ fn authenticate<'a>(
     };
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
+    if params.get("client_assertion").is_some() || params.get("client_assertion_type").is_some() {
+        if basic.is_some() || body_secret.is_some() {
+            return Err(invalid_request(
+                "the request uses two client authentication methods \
+                 (a client assertion and a client secret)",
+            ));
+        }
+        return client_assertion::authenticate(shared, params);
+    }
     let (method, id, secret) = match (basic, body_secret) {
         (Some(_), Some(_)) => {
             return Err(invalid_request(
