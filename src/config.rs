@@ -163,6 +163,9 @@ pub struct RequiredClaim {
 pub struct Config {
     metadata_url: Url,
     issuer: String,
+    /// The issuer was derived from a metadata URL, so it may also end with
+    /// a `/` (Discovery 1.0 section 4 drops it before the well-known path).
+    issuer_from_metadata_url: bool,
     client_id: String,
     client_auth: ClientAuth,
     redirect_uri: Url,
@@ -251,9 +254,21 @@ impl Config {
     pub fn metadata_url(&self) -> &Url {
         &self.metadata_url
     }
-    /// The issuer the provider must publish, exactly.
+    /// The issuer the provider must publish, exactly. When the config names
+    /// the metadata URL (`.../.well-known/openid-configuration`) rather than
+    /// the issuer, this issuer followed by `/` is accepted too: both lead to
+    /// that metadata URL (OpenID Connect Discovery 1.0 section 4), and PrivX
+    /// issuers end with `/`.
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// Whether `published` is an issuer this config accepts (see
+    /// [`issuer`](Self::issuer)).
+    pub(crate) fn accepts_issuer(&self, published: &str) -> bool {
+        published == self.issuer
+            || (self.issuer_from_metadata_url
+                && published.strip_suffix('/') == Some(self.issuer.as_str()))
     }
     /// This app's client id.
     pub fn client_id(&self) -> &str {
@@ -640,6 +655,7 @@ impl ConfigBuilder {
         }
 
         Ok(Config {
+            issuer_from_metadata_url: self.metadata_url.ends_with(WELL_KNOWN),
             metadata_url,
             issuer,
             client_id: self.client_id,

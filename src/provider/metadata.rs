@@ -81,7 +81,7 @@ impl Metadata {
 
         let published = document.issuer().as_str();
         let configured = config.issuer();
-        if published != configured {
+        if !config.accepts_issuer(published) {
             return Err(DiscoveryError::IssuerMismatch {
                 configured: configured.to_owned(),
                 published: published.to_owned(),
@@ -304,6 +304,37 @@ mod tests {
         ));
         let err = parse(&document("https://P.example"), &config("https://p.example")).unwrap_err();
         assert!(matches!(err, DiscoveryError::IssuerMismatch { .. }));
+    }
+
+    #[test]
+    fn a_metadata_url_also_accepts_the_issuer_with_a_trailing_slash() {
+        // PrivX: issuer `https://h/oidc/p1/`, metadata at `https://h/oidc/p1/.well-known/...`.
+        let by_metadata = config("https://h.example/oidc/p1/.well-known/openid-configuration");
+        let m = parse(&document("https://h.example/oidc/p1/"), &by_metadata).unwrap();
+        assert_eq!(m.issuer, "https://h.example/oidc/p1/");
+        assert!(parse(&document("https://h.example/oidc/p1"), &by_metadata).is_ok());
+        for other in [
+            "https://h.example/oidc/p1//",
+            "https://h.example/oidc/p1/x",
+            "https://h.example/oidc/",
+        ] {
+            assert!(parse(&document(other), &by_metadata).is_err(), "{other}");
+        }
+        // A configured issuer is compared exactly.
+        let by_issuer = config("https://h.example/oidc/p1");
+        let err = parse(&document("https://h.example/oidc/p1/"), &by_issuer).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DiscoveryError::IssuerMismatch {
+                    hint: IssuerHint::TrailingSlash,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let by_issuer = config("https://h.example/oidc/p1/");
+        assert!(parse(&document("https://h.example/oidc/p1"), &by_issuer).is_err());
     }
 
     #[test]
