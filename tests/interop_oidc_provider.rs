@@ -19,8 +19,9 @@
 //! puts scope claims in userinfo only, not in the ID token, so these logins
 //! also cover the userinfo path.
 //!
-//! Not covered yet: `private_key_jwt` client authentication, which the crate
-//! does not support.
+//! Every token endpoint authentication method is covered: `client_secret_basic`,
+//! `client_secret_post`, `none` (PKCE alone), `client_secret_jwt` and
+//! `private_key_jwt` (keys from `tests/fixtures/keys/`, RSA and EC).
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -29,7 +30,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use oidc_login::{
-    Callback, Client, ClientAuth, Config, Login, NoRolePolicy, RoleMapping, Source, Start,
+    Algorithm, Callback, Client, ClientAuth, Config, Login, NoRolePolicy, PrivateKeyJwt,
+    RoleMapping, Source, Start,
 };
 
 /// Where the provider sends the browser back. Nothing listens there: the
@@ -200,12 +202,31 @@ impl Drop for NodeProvider {
 
 /// The client auth of a client registered by provider.mjs as
 /// `<method>-<alg>`.
-fn client_auth(method: &str, client_id: &str) -> ClientAuth {
+fn client_auth(method: &str, client_id: &str, alg: &str) -> ClientAuth {
     let secret = format!("{client_id}-secret");
     match method {
         "basic" => ClientAuth::secret_basic(secret),
         "post" => ClientAuth::secret_post(secret),
         "none" => ClientAuth::None,
+        "secretjwt" => ClientAuth::secret_jwt(format!("{secret}-of-at-least-32-bytes")),
+        "pkjwt" => {
+            let (file, assertion_alg) = match alg {
+                "es256" => ("ec-p256.pem", Algorithm::ES256),
+                "ps256" => ("rsa-2048.pem", Algorithm::PS256),
+                _ => ("rsa-2048.pem", Algorithm::RS256),
+            };
+            let pem = std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures/keys")
+                    .join(file),
+            )
+            .expect("the fixture key is readable");
+            ClientAuth::PrivateKeyJwt(
+                PrivateKeyJwt::from_pem(pem)
+                    .with_kid("interop-client-key")
+                    .with_algorithm(assertion_alg),
+            )
+        }
         other => unreachable!("no method {other}"),
     }
 }
@@ -213,7 +234,7 @@ fn client_auth(method: &str, client_id: &str) -> ClientAuth {
 async fn client_for(provider: &NodeProvider, method: &str, alg: &str) -> Client {
     let client_id = format!("{method}-{alg}");
     let config = Config::builder(provider.issuer.as_str(), client_id.as_str())
-        .client_auth(client_auth(method, &client_id))
+        .client_auth(client_auth(method, &client_id, alg))
         .redirect_uri(REDIRECT_URI)
         .scopes(["openid", "email", "profile", "groups"])
         .add_role_mapping(RoleMapping::new(
@@ -347,6 +368,18 @@ async fn client_secret_post_with_rs256_es256_ps256() {
 #[tokio::test]
 async fn public_client_with_pkce_with_rs256_es256_ps256() {
     every_algorithm("none").await;
+}
+
+#[tokio::test]
+async fn client_secret_jwt_with_rs256_es256_ps256() {
+    every_algorithm("secretjwt").await;
+}
+
+/// `private_key_jwt` with an RSA key (RS256 and PS256 assertions) and an EC
+/// P-256 key (ES256 assertions).
+#[tokio::test]
+async fn private_key_jwt_with_rs256_es256_ps256() {
+    every_algorithm("pkjwt").await;
 }
 
 /// bob is in no mapped group: signed in, with no role.

@@ -16,8 +16,13 @@
 //
 // Clients: one per token endpoint authentication method and ID token
 // algorithm, `<method>-<alg>` (`basic-rs256`, `post-es256`, `none-ps256`...):
-// `client_secret_basic`, `client_secret_post` (secret `<client id>-secret`)
-// and public clients (`none`). PKCE (S256) is required of every client.
+// `client_secret_basic`, `client_secret_post` (secret `<client id>-secret`),
+// public clients (`none`), `client_secret_jwt` (`secretjwt-*`, secret
+// `<client id>-secret-of-at-least-32-bytes`) and `private_key_jwt`
+// (`pkjwt-*`), whose public keys come from the test fixtures
+// (`tests/fixtures/keys/`): `rsa-2048.pem` for `pkjwt-rs256` and
+// `pkjwt-ps256`, `ec-p256.pem` for `pkjwt-es256`, registered with `kid`
+// `interop-client-key`. PKCE (S256) is required of every client.
 //
 // Users (`login_hint`): `alice` (groups: the demo group and `staff`) and
 // `bob` (group `visitors`). Scope claims (`email`, `profile`, `groups`) go to
@@ -29,6 +34,7 @@
 //   GET  /__stats   {"jwks_requests":N}: how many times the JWKS was fetched
 
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -71,15 +77,38 @@ const METHODS = {
   basic: 'client_secret_basic',
   post: 'client_secret_post',
   none: 'none',
+  secretjwt: 'client_secret_jwt',
+  pkjwt: 'private_key_jwt',
 };
 const ALGORITHMS = ['RS256', 'ES256', 'PS256'];
+const CLIENT_KEY_ID = 'interop-client-key';
+
+// The public half of a fixture key, as a JWK.
+function clientJwk(file) {
+  const pem = fs.readFileSync(new URL(`../fixtures/keys/${file}`, import.meta.url));
+  const jwk = crypto.createPublicKey(pem).export({ format: 'jwk' });
+  return { ...jwk, kid: CLIENT_KEY_ID, use: 'sig' };
+}
+
+function credentials(method, clientId, alg) {
+  switch (method) {
+    case 'none':
+      return {};
+    case 'client_secret_jwt':
+      return { client_secret: `${clientId}-secret-of-at-least-32-bytes` };
+    case 'private_key_jwt':
+      return { jwks: { keys: [clientJwk(alg === 'ES256' ? 'ec-p256.pem' : 'rsa-2048.pem')] } };
+    default:
+      return { client_secret: `${clientId}-secret` };
+  }
+}
 
 const CLIENTS = Object.entries(METHODS).flatMap(([short, method]) =>
   ALGORITHMS.map((alg) => {
     const clientId = `${short}-${alg.toLowerCase()}`;
     return {
       client_id: clientId,
-      ...(method === 'none' ? {} : { client_secret: `${clientId}-secret` }),
+      ...credentials(method, clientId, alg),
       token_endpoint_auth_method: method,
       id_token_signed_response_alg: alg,
       redirect_uris: [REDIRECT_URI],
