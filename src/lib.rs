@@ -8,8 +8,10 @@
 //! - [Quick start](#quick-start)
 //! - [The login, step by step](#the-login-step-by-step)
 //! - [Features](#features)
+//! - [Client authentication](#client-authentication)
 //! - [Security](#security)
 //! - [Microsoft Entra ID](#microsoft-entra-id)
+//! - [PrivX](#privx)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
 //!
@@ -54,8 +56,11 @@
 //! `required_claim = { key, value }`, `login_button_text`,
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
-//! `http_timeout_seconds`, `no_role_policy`, and `[[role_mapping]]` rows).
-//! Unknown fields are refused, so a typo never silently drops a check.
+//! `http_timeout_seconds`, `no_role_policy`, and `[[role_mapping]]` rows;
+//! for `private_key_jwt`: `private_key_pem_file` or `private_key_env`,
+//! `private_key_kid`, `private_key_certificate_pem_file`,
+//! `private_key_algorithm`). Unknown fields are refused, so a typo never
+//! silently drops a check.
 //!
 //! # The login, step by step
 //!
@@ -78,6 +83,28 @@
 //! | `axum` | `axum`: login routes, extractors and `tower-sessions` glue for axum apps | no |
 //! | `test-provider` | `testing::TestProvider`, an embedded OpenID provider for tests and demos | no |
 //!
+//! # Client authentication
+//!
+//! How the app proves itself to the token endpoint ([`ClientAuth`],
+//! `auth_method` in TOML):
+//!
+//! | method | sends | config |
+//! | --- | --- | --- |
+//! | `none` | `client_id` alone; PKCE protects the code | [`ClientAuth::None`] |
+//! | `client_secret_basic` | the secret in `Authorization: Basic` | [`ClientAuth::secret_basic`], `client_secret` or `client_secret_env` |
+//! | `client_secret_post` | the secret in the form body | [`ClientAuth::secret_post`] |
+//! | `client_secret_jwt` | a JWT signed with HS256 keyed with the secret (32 bytes or more) | [`ClientAuth::secret_jwt`] |
+//! | `private_key_jwt` | a JWT signed with the app's RSA, EC or Ed25519 key (PEM); the provider holds only the public key | [`ClientAuth::private_key_jwt`], [`PrivateKeyJwt`], `private_key_pem_file` or `private_key_env` |
+//!
+//! The two JWT methods (RFC 7523, OpenID Connect Core 9) make a new
+//! assertion for every token request: `iss` and `sub` the client id, `aud`
+//! the token endpoint URL (the very URL it is sent to), a random `jti`, `iat`,
+//! and `exp` 60 seconds later; the header has `kid` and `x5t#S256` when
+//! configured. A key that cannot be used (encrypted, RSA under 2048 bits, an
+//! unsupported curve, a certificate for another key) fails at
+//! [`ConfigBuilder::build`], naming the field. Private keys never appear in
+//! `Debug`, errors or logs, and their PEM text is wiped once parsed.
+//!
 //! # Security
 //!
 //! Secure by default; nothing below can be switched off.
@@ -87,7 +114,8 @@
 //!   spelling; HMAC only when named in `allowed_algorithms` with a client
 //!   secret; keys are found only in the provider's JWKS (never through
 //!   `jku`, `x5u`, `jwk` or `x5c`) and must fit the algorithm; `iss` exact;
-//!   `aud` must hold the client id and nothing untrusted; `azp`; `exp`, `iat`,
+//!   `aud` must hold the client id and nothing untrusted; `azp` the client
+//!   id, required when `aud` holds several audiences; `exp`, `iat`,
 //!   `nbf` with a bounded clock skew (at most 300 s); `nonce`; `sub`;
 //!   `at_hash`, `c_hash`; `auth_time` when `max_age` was sent.
 //! - Signatures are checked with `aws-lc-rs` on keys parsed once per key-set
@@ -114,6 +142,19 @@
 //! registration's token configuration) and app roles in `roles`. Pin the
 //! tenant with `required_claim = { key = "tid", value = "<tenant id>" }`.
 //!
+//! # PrivX
+//!
+//! PrivX's issuer is `https://<host>/oidc/<client config id>/`, trailing `/`
+//! included: give it as `metadata_url` exactly as PrivX shows it (or give
+//! the `.well-known/openid-configuration` URL under it). A configured issuer
+//! that differs by the `/` is refused with an error that says so.
+//! [`Config::from_privx_client_json`] starts a config from PrivX's
+//! `identity_provider_client` JSON (issuer, client id and secret, scopes,
+//! authentication method, signature algorithm, extra audiences). PrivX's
+//! extra audiences (`oidc_audience`) go in `trusted_audiences`; the token's
+//! `azp` must then be the client id. `examples/privx-private-key-jwt.toml` is
+//! a commented config with `private_key_jwt`.
+//!
 //! # Testing your app
 //!
 //! With the `test-provider` feature, `testing::TestProvider::start().await`
@@ -129,6 +170,8 @@
 //! | `src/lib.rs` | these docs, the lint block, re-exports; no logic |
 //! | `src/algorithm.rs` | [`Algorithm`], the JWS algorithm names |
 //! | `src/config.rs` | [`Config`], its builder and TOML/JSON form, [`ClientAuth`], claim names |
+//! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
+//! | `src/privx.rs` | [`Config::from_privx_client_json`] |
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback |
@@ -140,8 +183,8 @@
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
 //! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples |
-//! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics) |
-//! | `tests/` | integration tests: the embedded provider (sign-in, hostile provider, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`) |
+//! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics), sample configs (`privx-private-key-jwt.toml`) |
+//! | `tests/` | integration tests: the embedded provider (sign-in, hostile provider, PrivX, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`); key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![forbid(unsafe_code)]

@@ -10,7 +10,7 @@
 //!
 //! | endpoint | |
 //! | --- | --- |
-//! | `GET /.well-known/openid-configuration` | discovery; the issuer is `http://127.0.0.1:<port>` |
+//! | `GET /.well-known/openid-configuration` | discovery; the issuer is `http://127.0.0.1:<port>` (plus the [issuer path](TestProviderBuilder::issuer_path), under which every endpoint then lives) |
 //! | `GET /jwks` | the public signing key, with `kid`, `alg` and `use` |
 //! | `GET`/`POST /authorize` | checks the request, then signs in the user named by `login_hint`, or shows a page with a button per user |
 //! | `POST /token` | `authorization_code` (PKCE S256 required) and `refresh_token` grants |
@@ -48,14 +48,24 @@
 //!   authentication method; another method gets `401 invalid_client`.
 //!   `client_secret_basic` credentials must be form-urlencoded before base64
 //!   (RFC 6749 section 2.3.1), and are decoded strictly.
+//! - `client_secret_jwt` and `private_key_jwt` clients
+//!   ([`TestClientAuth::SecretJwt`], [`TestClient::private_key_jwt`]) send a
+//!   JWT in `client_assertion` (RFC 7523). It is refused with `401
+//!   invalid_client`, saying why, unless: it is signed (never `alg: none`)
+//!   with the client's secret (HS*) or registered public key (RS*, PS*,
+//!   ES*, EdDSA) as the client's method requires; its `kid` and `x5t#S256`,
+//!   when sent, are the registered JWK's; `iss` and `sub` are the client id;
+//!   `aud` is (or holds) the token endpoint URL; `exp` is in the future;
+//!   and its `jti` was never seen before for that client.
 //! - Token endpoint errors are RFC 6749 section 5.2 JSON with
 //!   `Cache-Control: no-store`, and their `error_description` says what was
 //!   wrong.
 //! - The ID token carries `iss`, `sub`, `aud` (the client id, a string),
 //!   `exp` (`iat` + 300), `iat`, `auth_time`, `nonce`, `at_hash`, then with
 //!   [`IdTokenClaimsMode::Full`] `preferred_username`, `email`,
-//!   `email_verified`, `name`, `groups`, and the user's extra claims. `azp`
-//!   appears only with several audiences. The header has `alg`, `typ: "JWT"`
+//!   `email_verified`, `name`, `groups`, and the user's extra claims. With
+//!   [extra audiences](TestProviderBuilder::extra_audience) `aud` is an
+//!   array and `azp` the client id; `azp` appears only then. The header has `alg`, `typ: "JWT"`
 //!   and `kid` (no `kid` for HMAC).
 //! - `at_hash` uses the hash of the signing algorithm (SHA-512 for EdDSA).
 //!   ID tokens from a refresh carry the original `auth_time` and no `nonce`.
