@@ -104,7 +104,8 @@ struct Thumbprint {
 }
 
 impl PrivateKeyJwt {
-    /// Reads the private key from PEM text. The text is wiped once read.
+    /// Reads the private key from PEM text. The crate's copy of the text is
+    /// wiped once parsed (pass an owned `String` to leave no other copy).
     ///
     /// Nothing fails here: a key that cannot be used is reported when the
     /// config is built.
