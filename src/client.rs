@@ -17,14 +17,15 @@ use url::Url;
 
 use crate::algorithm::Algorithm;
 use crate::config::{ClientAuth, Config, UserinfoPolicy};
-use crate::error::{AccessError, CallbackError, Error, TokenError};
+use crate::entra::{self, GroupsPlan, GroupsSource, TenantPolicy};
+use crate::error::{AccessError, CallbackError, Error, GroupsError, TokenError};
 use crate::flow::{Callback, PendingLogin, Start, authorization_url};
 use crate::http::HttpClient;
 use crate::identity::{self, ClaimNames, Identity};
 use crate::provider::Provider;
 use crate::roles::{NoRolePolicy, RoleMapper, RoleMappingTable};
 use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken, constant_time_eq};
-use crate::token::{Expectations, IdTokenClaims, Jws, check_claims};
+use crate::token::{Expectations, IdTokenClaims, IssuerRule, Jws, check_claims};
 
 /// The relying party: a discovered provider, this app's registration with
 /// it, and the role mapper. Cheap to clone (it is a few `Arc`s); share one
@@ -159,6 +160,20 @@ impl Client {
                     .set_auth_type(oauth2::AuthType::RequestBody);
             }
         }
+        if config.tenant_policy() == Some(&TenantPolicy::AnyTenant) {
+            tracing::warn!(
+                target: "oidc_login::provider",
+                "tenant policy `AnyTenant`: users of every Entra ID tenant (and, with `common`, personal Microsoft accounts) can sign in; roles or accounts must decide who gets in"
+            );
+        }
+        if config.groups_source() == GroupsSource::Graph
+            && !config.scopes().iter().any(|s| is_graph_groups_scope(s))
+        {
+            tracing::warn!(
+                target: "oidc_login::provider",
+                "`groups_source` is `graph`, but `scopes` has no `GroupMember.Read.All`: Microsoft Graph will refuse to list the user's groups"
+            );
+        }
         let roles: Arc<dyn RoleMapper> = Arc::new(RoleMappingTable::from_rows(
             config.role_mapping().iter().cloned(),
         ));
@@ -267,6 +282,19 @@ impl Client {
             )
             .await?;
 
+        // Entra ID multi-tenant: the callback's `iss` (checked against the
+        // template before the exchange) must be the token's.
+        if self.provider.metadata.tenant_template.is_some()
+            && let Some(iss) = callback.get("iss")
+            && iss != claims.issuer()
+        {
+            return Err(CallbackError::IssuerMismatch {
+                expected: claims.issuer().to_owned(),
+                found: crate::error::clip(iss, 256),
+            }
+            .into());
+        }
+
         let subject = claims.subject().to_owned();
         let issuer = claims.issuer().to_owned();
         let mut merged = claims.into_claims();
@@ -278,7 +306,27 @@ impl Client {
             }
         }
 
-        let identity = self.identity(issuer, subject, merged)?;
+        let groups = match entra::groups_plan(&self.config, &merged) {
+            GroupsPlan::Token => None,
+            GroupsPlan::Refuse(reason) => {
+                return Err(GroupsError::OverageUnresolved { reason }.into());
+            }
+            GroupsPlan::Graph(settings, trigger) => {
+                let groups = entra::read_groups(&self.http, settings, &access_token)
+                    .await
+                    .map_err(|failure| GroupsError::Graph { trigger, failure })?;
+                tracing::info!(
+                    target: "oidc_login::login",
+                    subject = %subject,
+                    groups = groups.len(),
+                    trigger = ?trigger,
+                    "groups read from Microsoft Graph"
+                );
+                Some(groups)
+            }
+        };
+
+        let identity = self.identity(issuer, subject, merged, groups)?;
         let now = self.now();
         let tokens = Tokens {
             access_token,
@@ -350,7 +398,7 @@ impl Client {
         }
         // RFC 9207, checked before the code is redeemed.
         match callback.get("iss") {
-            Some(iss) if iss != issuer => {
+            Some(iss) if !self.callback_issuer_ok(iss) => {
                 return Err(CallbackError::IssuerMismatch {
                     expected: issuer.clone(),
                     found: crate::error::clip(iss, 256),
@@ -366,6 +414,17 @@ impl Client {
             .get("code")
             .filter(|c| !c.is_empty())
             .ok_or_else(|| CallbackError::MissingParameter("code").into())
+    }
+
+    /// Whether the callback's `iss` names this provider: the issuer exactly,
+    /// or for an Entra ID multi-tenant app the template with a tenant the
+    /// policy allows (the token's own tenant is checked after the exchange).
+    fn callback_issuer_ok(&self, iss: &str) -> bool {
+        let metadata = &self.provider.metadata;
+        match (&metadata.tenant_template, self.config.tenant_policy()) {
+            (Some(template), Some(policy)) => template.allows_issuer(iss, policy),
+            _ => iss == metadata.issuer,
+        }
     }
 
     /// Validates an ID token from this provider in full (signature and
@@ -409,8 +468,13 @@ impl Client {
         }
         let keys = self.provider.keys.keys_for(jws.kid(), jws.alg()).await;
         let payload = jws.verify(&keys, allowed, self.config.client_auth().secret())?;
+        let metadata = &self.provider.metadata;
+        let issuer = match (&metadata.tenant_template, self.config.tenant_policy()) {
+            (Some(template), Some(policy)) => IssuerRule::Tenant { template, policy },
+            _ => IssuerRule::Exact(&metadata.issuer),
+        };
         let expectations = Expectations {
-            issuer: &self.provider.metadata.issuer,
+            issuer,
             client_id: self.config.client_id(),
             trusted_audiences: self.config.trusted_audiences(),
             now: self.now(),
@@ -428,6 +492,7 @@ impl Client {
             username: self.config.username_claim(),
             email: self.config.email_claim(),
             groups: self.config.groups_claim(),
+            app_roles: self.config.app_roles_claim(),
         }
     }
 
@@ -467,17 +532,22 @@ impl Client {
     }
 
     /// Builds the identity, applies the required claim, maps the roles and
-    /// applies the no-role policy.
+    /// applies the no-role policy. `groups`, when given, replace the groups
+    /// claim (read from Microsoft Graph).
     fn identity(
         &self,
         issuer: String,
         subject: String,
         claims: Map<String, Value>,
+        groups: Option<Vec<String>>,
     ) -> Result<Identity, Error> {
         if let Some(required) = self.config.required_claim() {
             identity::check_required_claim(&claims, &required.key, &required.value)?;
         }
         let mut identity = identity::build(issuer, subject, claims, self.claim_names());
+        if let Some(groups) = groups {
+            identity.groups = groups;
+        }
         let mut roles = self.roles.roles(&identity);
         roles.sort_unstable();
         roles.dedup();
@@ -491,6 +561,20 @@ impl Client {
         }
         Ok(identity)
     }
+}
+
+/// A scope that lets Microsoft Graph list the user's groups.
+fn is_graph_groups_scope(scope: &str) -> bool {
+    let name = scope
+        .strip_prefix("https://graph.microsoft.com/")
+        .unwrap_or(scope);
+    [
+        "GroupMember.Read.All",
+        "Group.Read.All",
+        "Directory.Read.All",
+    ]
+    .iter()
+    .any(|s| s.eq_ignore_ascii_case(name))
 }
 
 fn exchange_error(

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::algorithm::Algorithm;
+use crate::entra::{Entra, EntraDraft, EntraFile};
 use crate::error::ConfigError;
 use crate::http::is_secure_or_loopback;
 use crate::roles::{NoRolePolicy, RoleMapping};
@@ -136,6 +137,7 @@ pub struct Config {
     username_claim: String,
     email_claim: String,
     groups_claim: String,
+    app_roles_claim: String,
     required_claim: Option<RequiredClaim>,
     login_button_text: String,
     clock_skew: Duration,
@@ -147,6 +149,8 @@ pub struct Config {
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
+    /// Microsoft Entra ID settings, when made with `Config::entra` (`src/entra.rs`).
+    pub(crate) entra: Option<Entra>,
 }
 
 impl Config {
@@ -163,6 +167,7 @@ impl Config {
             username_claim: "preferred_username".into(),
             email_claim: "email".into(),
             groups_claim: "groups".into(),
+            app_roles_claim: "roles".into(),
             required_claim: None,
             login_button_text: "Sign in".into(),
             clock_skew: Duration::from_secs(60),
@@ -174,6 +179,7 @@ impl Config {
             http_timeout: Duration::from_secs(10),
             role_mapping: Vec::new(),
             no_role_policy: NoRolePolicy::default(),
+            entra: EntraDraft::default(),
         }
     }
 
@@ -243,6 +249,11 @@ impl Config {
     pub fn groups_claim(&self) -> &str {
         &self.groups_claim
     }
+    /// The claim read as the app roles (default `roles`), matched by
+    /// [`Source::AppRole`](crate::Source::AppRole) rows.
+    pub fn app_roles_claim(&self) -> &str {
+        &self.app_roles_claim
+    }
     /// The claim every login must have, if any.
     pub fn required_claim(&self) -> Option<&RequiredClaim> {
         self.required_claim.as_ref()
@@ -302,6 +313,7 @@ pub struct ConfigBuilder {
     username_claim: String,
     email_claim: String,
     groups_claim: String,
+    app_roles_claim: String,
     required_claim: Option<RequiredClaim>,
     login_button_text: String,
     clock_skew: Duration,
@@ -313,6 +325,8 @@ pub struct ConfigBuilder {
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
+    /// Microsoft Entra ID settings (`src/entra.rs`).
+    pub(crate) entra: EntraDraft,
 }
 
 impl ConfigBuilder {
@@ -345,6 +359,12 @@ impl ConfigBuilder {
     /// `realm_access.roles` reaches into nested objects.
     pub fn groups_claim(mut self, claim: impl Into<String>) -> Self {
         self.groups_claim = claim.into();
+        self
+    }
+    /// The app roles claim (default `roles`, where Entra ID puts app
+    /// roles), matched by [`Source::AppRole`](crate::Source::AppRole) rows.
+    pub fn app_roles_claim(mut self, claim: impl Into<String>) -> Self {
+        self.app_roles_claim = claim.into();
         self
     }
     /// A claim every login must have, with this value (or an array holding it).
@@ -416,7 +436,11 @@ impl ConfigBuilder {
     pub fn build(self) -> Result<Config, ConfigError> {
         let invalid = |field: &'static str, reason: String| ConfigError::Invalid { field, reason };
 
-        let (metadata_url, issuer) = metadata_url_and_issuer(&self.metadata_url)?;
+        let (entra, metadata_url) = match self.entra.build()? {
+            Some((entra, metadata_url)) => (Some(entra), metadata_url),
+            None => (None, self.metadata_url),
+        };
+        let (metadata_url, issuer) = metadata_url_and_issuer(&metadata_url)?;
 
         if self.client_id.trim().is_empty() {
             return Err(ConfigError::Missing { field: "client_id" });
@@ -474,6 +498,7 @@ impl ConfigBuilder {
             ("username_claim", &self.username_claim),
             ("email_claim", &self.email_claim),
             ("groups_claim", &self.groups_claim),
+            ("app_roles_claim", &self.app_roles_claim),
         ] {
             if value.trim().is_empty() {
                 return Err(invalid(field, "is empty".into()));
@@ -571,6 +596,7 @@ impl ConfigBuilder {
             username_claim: self.username_claim,
             email_claim: self.email_claim,
             groups_claim: self.groups_claim,
+            app_roles_claim: self.app_roles_claim,
             required_claim: self.required_claim,
             login_button_text: self.login_button_text,
             clock_skew: self.clock_skew,
@@ -582,6 +608,7 @@ impl ConfigBuilder {
             http_timeout: self.http_timeout,
             role_mapping: self.role_mapping,
             no_role_policy: self.no_role_policy,
+            entra,
         })
     }
 }
@@ -631,7 +658,8 @@ fn metadata_url_and_issuer(given: &str) -> Result<(Url, String), ConfigError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
-    metadata_url: String,
+    metadata_url: Option<String>,
+    entra: Option<EntraFile>,
     client_id: String,
     client_secret: Option<ClientSecret>,
     client_secret_env: Option<String>,
@@ -641,6 +669,7 @@ struct ConfigFile {
     username_claim: Option<String>,
     email_claim: Option<String>,
     groups_claim: Option<String>,
+    app_roles_claim: Option<String>,
     required_claim: Option<RequiredClaim>,
     login_button_text: Option<String>,
     clock_skew_seconds: Option<u64>,
@@ -696,8 +725,27 @@ impl ConfigFile {
             }
         };
 
-        let mut builder = Config::builder(self.metadata_url, self.client_id)
-            .client_auth(client_auth)
+        let mut builder = match (self.metadata_url, self.entra) {
+            (Some(url), None) => Config::builder(url, self.client_id),
+            (None, Some(entra)) => {
+                let mut builder = Config::builder(String::new(), self.client_id);
+                builder.entra = EntraDraft::from_file(entra)?;
+                builder
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    field: "entra",
+                    reason: "set either `metadata_url` or `entra`, not both".into(),
+                });
+            }
+            (None, None) => {
+                return Err(ConfigError::Invalid {
+                    field: "metadata_url",
+                    reason: "is missing: set `metadata_url`, or `entra = { tenant = \"...\" }` for Microsoft Entra ID".into(),
+                });
+            }
+        }
+        .client_auth(client_auth)
             .redirect_uri(self.redirect_uri);
         if let Some(scopes) = self.scopes {
             builder = builder.scopes(scopes);
@@ -710,6 +758,9 @@ impl ConfigFile {
         }
         if let Some(claim) = self.groups_claim {
             builder = builder.groups_claim(claim);
+        }
+        if let Some(claim) = self.app_roles_claim {
+            builder = builder.app_roles_claim(claim);
         }
         builder.required_claim = self.required_claim;
         if let Some(text) = self.login_button_text {

@@ -37,6 +37,9 @@ pub enum Error {
     /// A login could not be started with these options.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// The user's groups could not be read (Entra ID groups overage).
+    #[error(transparent)]
+    Groups(#[from] GroupsError),
 }
 
 impl Error {
@@ -59,9 +62,11 @@ impl Error {
                 _ => "bad_callback",
             },
             Self::Token(TokenError::Exchange { .. }) => "code_exchange_refused",
+            Self::Token(TokenError::TenantNotAllowed { .. }) => "tenant_not_allowed",
             Self::Token(_) => "token_refused",
             Self::Access(AccessError::RequiredClaim { .. }) => "required_claim",
             Self::Access(_) => "no_role",
+            Self::Groups(_) => "groups_unavailable",
         }
     }
 }
@@ -175,6 +180,15 @@ pub enum DiscoveryError {
         jwks_uri: String,
         /// How many entries were skipped.
         skipped: usize,
+    },
+    /// The metadata publishes Entra ID's multi-tenant issuer template
+    /// (`.../{tenantid}/v2.0`) and the config has no tenant policy.
+    #[error(
+        "the provider's metadata says issuer `{published}`, the multi-tenant template of Entra ID `common` or `organizations`, and this config has no tenant policy: say which tenants may sign in, with `Config::entra(\"organizations\", ..).entra_tenants(TenantPolicy::Only(..))` or in TOML `entra = {{ tenant = \"organizations\", allowed_tenants = [\"<tenant id>\"] }}` (`allow_any_tenant = true` accepts every tenant)"
+    )]
+    TenantTemplateWithoutPolicy {
+        /// The issuer the provider publishes.
+        published: String,
     },
     /// The provider's keys could not be refreshed and none are cached.
     #[error("the provider's keys are not available")]
@@ -388,6 +402,23 @@ pub enum TokenError {
         /// The token's `iss`.
         found: String,
     },
+    /// An Entra ID version 1.0 token (`ver` 1.0, issuer
+    /// `https://sts.windows.net/<tenant>/`): only v2.0 tokens are accepted.
+    #[error(
+        "the ID token is an Entra ID version 1.0 token (issuer `{issuer}`); only v2.0 tokens are accepted: use the v2.0 endpoints, whose metadata URL ends in `/v2.0/.well-known/openid-configuration` (as `Config::entra` and `entra = {{ tenant = .. }}` do)"
+    )]
+    EntraV1Token {
+        /// The token's `iss`.
+        issuer: String,
+    },
+    /// The token's Entra ID tenant (`tid`) is not allowed by the tenant policy.
+    #[error(
+        "the ID token is from the Entra ID tenant `{tenant}`, which the tenant policy does not allow; add it to `allowed_tenants` if it should sign in"
+    )]
+    TenantNotAllowed {
+        /// The token's `tid`.
+        tenant: String,
+    },
     /// `aud` does not contain this client id.
     #[error("the ID token's `aud` does not contain this client id `{client_id}`")]
     AudienceMismatch {
@@ -505,6 +536,91 @@ pub enum AccessError {
         claim: String,
         /// What it held (group ids are not secrets).
         values: Vec<String>,
+    },
+}
+
+/// The user's groups could not be read: the login is refused rather than
+/// signed in with no groups. For the operator (HTTP 502).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupsError {
+    /// The token has an overage marker and this config does not read
+    /// Microsoft Graph.
+    #[error(
+        "the ID token has no `groups`: the user is in too many groups to fit in a token (Entra ID groups overage), and {reason}; the login is refused rather than signed in with no groups"
+    )]
+    OverageUnresolved {
+        /// Why the groups were not read, and what to configure.
+        reason: &'static str,
+    },
+    /// Reading the groups from Microsoft Graph failed.
+    #[error(
+        "{trigger}, so the user's groups were read from Microsoft Graph, which failed: {failure}"
+    )]
+    Graph {
+        /// Why Graph was asked.
+        trigger: GraphTrigger,
+        /// What went wrong.
+        failure: GraphFailure,
+    },
+}
+
+/// Why the groups were read from Microsoft Graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GraphTrigger {
+    /// The ID token had an overage marker instead of `groups`.
+    Overage,
+    /// `groups_source` is `graph`.
+    Configured,
+}
+
+impl fmt::Display for GraphTrigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Overage => {
+                "the ID token has no `groups`: the user is in too many groups to fit in a token (Entra ID groups overage detected)"
+            }
+            Self::Configured => "`groups_source` is `graph`",
+        })
+    }
+}
+
+/// What went wrong reading the user's groups from Microsoft Graph.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphFailure {
+    /// Graph answered 403.
+    #[error(
+        "Microsoft Graph answered HTTP 403: the consent for `GroupMember.Read.All` is missing (give the app registration the delegated Microsoft Graph permission `GroupMember.Read.All` with admin consent, and keep it in `scopes`)"
+    )]
+    Forbidden,
+    /// Graph answered 401.
+    #[error(
+        "Microsoft Graph answered HTTP 401: it refused the user's access token (put a Microsoft Graph permission such as `GroupMember.Read.All` in `scopes`, so that the access token is for Graph)"
+    )]
+    Unauthorized,
+    /// The request failed otherwise.
+    #[error(transparent)]
+    Request(HttpError),
+    /// The answer is not a Graph collection of ids.
+    #[error("Microsoft Graph's answer is not valid: {0}")]
+    InvalidResponse(String),
+    /// An `@odata.nextLink` leads away from the configured Graph URL.
+    #[error(
+        "Microsoft Graph's `@odata.nextLink` points to `{link}`, outside the configured Graph URL `{graph}`; it was not followed (the access token is only sent to Graph)"
+    )]
+    ForeignNextLink {
+        /// The link, without its query.
+        link: String,
+        /// The configured Graph URL.
+        graph: String,
+    },
+    /// More pages than the limit.
+    #[error("Microsoft Graph returned more than {limit} pages of groups; the rest was not read")]
+    TooManyPages {
+        /// The most pages read.
+        limit: usize,
     },
 }
 

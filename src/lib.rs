@@ -153,6 +153,7 @@ mod algorithm;
 pub mod axum;
 mod client;
 mod config;
+mod entra;
 mod error;
 mod flow;
 mod http;
@@ -167,9 +168,10 @@ mod token;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use client::{Client, Login, Tokens};
 pub use config::{AuthMethod, ClientAuth, Config, ConfigBuilder, RequiredClaim, UserinfoPolicy};
+pub use entra::{GraphQuery, GroupsSource, TenantPolicy};
 pub use error::{
-    AccessError, CallbackError, ConfigError, DiscoveryError, Error, HttpError, HttpErrorKind,
-    IssuerHint, StartError, TokenError,
+    AccessError, CallbackError, ConfigError, DiscoveryError, Error, GraphFailure, GraphTrigger,
+    GroupsError, HttpError, HttpErrorKind, IssuerHint, StartError, TokenError,
 };
 pub use flow::{Callback, PendingLogin, Start};
 pub use identity::Identity;

@@ -230,7 +230,7 @@ pub(crate) fn status(error: &Error) -> StatusCode {
         Error::Start(_) | Error::Callback(_) => StatusCode::BAD_REQUEST,
         Error::Token(_) => StatusCode::UNAUTHORIZED,
         Error::Access(_) => StatusCode::FORBIDDEN,
-        Error::Http(_) | Error::Discovery(_) => StatusCode::BAD_GATEWAY,
+        Error::Http(_) | Error::Discovery(_) | Error::Groups(_) => StatusCode::BAD_GATEWAY,
         Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

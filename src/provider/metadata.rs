@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::algorithm::Algorithm;
 use crate::config::Config;
+use crate::entra::{PublishedIssuer, TenantTemplate, check_published_issuer};
 use crate::error::{DiscoveryError, Error, IssuerHint};
 use crate::http::{HttpClient, is_secure_or_loopback};
 
@@ -48,6 +49,9 @@ type Document = openidconnect::ProviderMetadata<
 #[derive(Debug, Clone)]
 pub(crate) struct Metadata {
     pub(crate) issuer: String,
+    /// Entra ID multi-tenant: `issuer` is this template, and the config has
+    /// a tenant policy.
+    pub(crate) tenant_template: Option<TenantTemplate>,
     pub(crate) authorization_endpoint: Url,
     pub(crate) token_endpoint: Url,
     pub(crate) userinfo_endpoint: Option<Url>,
@@ -80,14 +84,17 @@ impl Metadata {
             })?;
 
         let published = document.issuer().as_str();
-        let configured = config.issuer();
-        if published != configured {
-            return Err(DiscoveryError::IssuerMismatch {
-                configured: configured.to_owned(),
-                published: published.to_owned(),
-                hint: issuer_hint(configured, published),
-            });
-        }
+        let tenant_template = match check_published_issuer(config, published)? {
+            PublishedIssuer::Exact => None,
+            PublishedIssuer::Template(template) => Some(template),
+            PublishedIssuer::Mismatch { expected } => {
+                return Err(DiscoveryError::IssuerMismatch {
+                    hint: issuer_hint(&expected, published),
+                    configured: expected,
+                    published: published.to_owned(),
+                });
+            }
+        };
 
         let authorization_endpoint = checked_url(
             "authorization_endpoint",
@@ -170,6 +177,7 @@ impl Metadata {
 
         Ok(Self {
             issuer: published.to_owned(),
+            tenant_template,
             authorization_endpoint,
             token_endpoint,
             userinfo_endpoint,

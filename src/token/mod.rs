@@ -19,7 +19,7 @@ mod jwk;
 mod jws;
 
 pub use claims::IdTokenClaims;
-pub(crate) use claims::{Expectations, check_claims};
+pub(crate) use claims::{Expectations, IssuerRule, check_claims};
 pub(crate) use jwk::KeySet;
 pub(crate) use jws::Jws;
 
