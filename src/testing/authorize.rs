@@ -49,6 +49,9 @@ struct Reply<'a> {
     redirect_uri: &'a str,
     form_post: bool,
     state: Option<&'a str>,
+    /// The `iss` sent back, once the user is known (Entra mode: the user's
+    /// tenant issuer); the provider's issuer before.
+    issuer: Option<String>,
 }
 
 impl Reply<'_> {
@@ -68,7 +71,8 @@ impl Reply<'_> {
         if shared.is(&Misbehavior::WrongIssInCallback) {
             params.push(("iss".to_owned(), shared.wrong_issuer()));
         } else if shared.iss_parameter && !shared.is(&Misbehavior::NoIssInCallback) {
-            params.push(("iss".to_owned(), shared.issuer.clone()));
+            let issuer = self.issuer.clone().unwrap_or_else(|| shared.issuer.clone());
+            params.push(("iss".to_owned(), issuer));
         }
         if self.form_post {
             return (
@@ -135,11 +139,12 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
     }
 
     // From here on, errors go back to the client.
-    let reply = Reply {
+    let mut reply = Reply {
         shared,
         redirect_uri,
         form_post: params.get("response_mode") == Some("form_post"),
         state: params.get("state"),
+        issuer: None,
     };
     if let Some(name) = params.repeated.first() {
         return reply.error(
@@ -244,6 +249,7 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
             .into_response();
     };
 
+    reply.issuer = Some(shared.token_issuer(&user));
     if let Some(error) = shared.find(|m| match m {
         Misbehavior::AuthorizeError(error) => Some(error.clone()),
         _ => None,

@@ -140,6 +140,30 @@ pub enum Misbehavior {
     /// counts in [`jwks_requests`](super::TestProvider::jwks_requests)).
     /// Rule: the client does not follow redirects when fetching keys.
     RedirectJwks,
+    /// Entra mode: the ID token is a version 1.0 token, `ver` `1.0` and
+    /// `iss` `https://sts.windows.net/<tid>/`. Rule: only v2.0 tokens are
+    /// accepted, with an error that says to use the v2.0 endpoint.
+    EntraV1Token,
+    /// Entra mode: the ID token is for this tenant, `tid` and `iss` both
+    /// naming it (consistent and well signed). Rule: a multi-tenant app
+    /// accepts only the tenants its policy allows, a single-tenant app only
+    /// its own issuer.
+    EntraTokenForTenant(String),
+    /// Entra mode: the ID token's `iss` names this tenant while its `tid`
+    /// stays the user's. Rule: `iss` must be the issuer template with the
+    /// token's own `tid` put in.
+    EntraIssuerForTenant(String),
+    /// Entra mode: Microsoft Graph answers `403 Authorization_RequestDenied`
+    /// (as when the admin consent for `GroupMember.Read.All` is missing).
+    /// Rule: a groups overage is never read as "no groups".
+    GraphForbidden,
+    /// Entra mode: `transitiveMemberOf` pages' `@odata.nextLink` point to
+    /// this origin (such as `https://evil.example`) instead of Graph. Rule:
+    /// the user's access token goes only to the configured Graph host.
+    GraphForeignNextLink(String),
+    /// Entra mode: every `transitiveMemberOf` page has an
+    /// `@odata.nextLink`, to the same page. Rule: paging is bounded.
+    GraphEndlessPages,
 }
 
 impl Misbehavior {

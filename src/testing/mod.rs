@@ -132,6 +132,7 @@
 //! ```
 
 mod authorize;
+mod entra;
 mod html;
 mod keys;
 mod misbehavior;
@@ -148,6 +149,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+pub use entra::{EntraMode, OverageForm};
 pub use misbehavior::Misbehavior;
 pub use model::{IdTokenClaimsMode, TestClient, TestClientAuth, TestUser};
 
@@ -446,6 +448,7 @@ pub struct TestProviderBuilder {
     clients: Option<Vec<TestClient>>,
     iss_parameter: bool,
     claims_mode: IdTokenClaimsMode,
+    entra: Option<EntraMode>,
 }
 
 impl Default for TestProviderBuilder {
@@ -456,6 +459,7 @@ impl Default for TestProviderBuilder {
             clients: None,
             iss_parameter: true,
             claims_mode: IdTokenClaimsMode::Full,
+            entra: None,
         }
     }
 }
@@ -562,6 +566,7 @@ impl TestProviderBuilder {
             clients,
             users,
             key,
+            entra: self.entra,
         }));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let app = server::router(shared.clone());

@@ -130,6 +130,11 @@ impl TestUser {
         self.name.as_deref()
     }
 
+    /// The group ids set with [`groups`](Self::groups).
+    pub(super) fn group_ids(&self) -> &[String] {
+        &self.groups
+    }
+
     /// Whether `hint` names this user: its username or its email address.
     pub(super) fn matches_hint(&self, hint: &str) -> bool {
         self.username == hint || self.email.as_deref() == Some(hint)

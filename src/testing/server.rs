@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::authorize::{authorize_get, authorize_post};
+use super::entra;
 use super::misbehavior::Misbehavior;
 use super::state::{Shared, lock};
 use super::token::token;
@@ -21,7 +22,12 @@ use super::token::token;
 // ----- router -----------------------------------------------------------
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let router = if shared.entra.is_some() {
+        entra::routes()
+    } else {
+        Router::new()
+    };
+    router
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
         .route("/jwks-redirected", get(jwks_redirected))
@@ -80,6 +86,15 @@ async fn discovery(State(shared): AppState) -> Response {
     } else {
         shared.issuer.clone()
     };
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        discovery_document(&shared, &issuer).to_string(),
+    )
+        .into_response()
+}
+
+/// The discovery document naming `issuer`; the endpoints are the provider's.
+pub(super) fn discovery_document(shared: &Shared, issuer: &str) -> Value {
     let base = &shared.issuer;
     let mut claims: Vec<String> = [
         "sub",
@@ -106,7 +121,7 @@ async fn discovery(State(shared): AppState) -> Response {
             }
         }
     }
-    let body = json!({
+    json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
@@ -123,12 +138,7 @@ async fn discovery(State(shared): AppState) -> Response {
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": claims,
         "authorization_response_iss_parameter_supported": shared.iss_parameter,
-    });
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    })
 }
 
 fn jwks_body(shared: &Shared) -> String {
@@ -301,5 +311,6 @@ async fn userinfo(State(shared): AppState, headers: HeaderMap) -> Response {
         user.sub()
     };
     claims.insert("sub".into(), json!(sub));
+    entra::userinfo_claims(&shared, &user, &mut claims);
     json_response(StatusCode::OK, &Value::Object(claims))
 }

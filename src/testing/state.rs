@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use super::entra::EntraMode;
 use super::keys::{self, SigningKey, b64, random_b64};
 use super::misbehavior::Misbehavior;
 use super::model::{IdTokenClaimsMode, TestClient, TestUser};
@@ -38,6 +39,9 @@ pub(super) struct Shared {
     pub(super) jwks_requests: AtomicUsize,
     pub(super) token_requests: AtomicUsize,
     pub(super) userinfo_requests: AtomicUsize,
+    /// Entra ID mode (`entra.rs`).
+    pub(super) entra: Option<EntraMode>,
+    pub(super) graph_requests: AtomicUsize,
 }
 
 /// The current signing key and the extra keys some misbehaviours need.
@@ -73,6 +77,8 @@ pub(super) struct CodeGrant {
 pub(super) struct AccessGrant {
     pub(super) user: TestUser,
     pub(super) expires: Instant,
+    /// The granted scope (Microsoft Graph checks it in Entra mode).
+    pub(super) scope: String,
 }
 
 pub(super) struct RefreshGrant {
@@ -91,6 +97,7 @@ pub(super) struct Settings {
     pub(super) clients: Vec<TestClient>,
     pub(super) users: Vec<TestUser>,
     pub(super) key: Arc<SigningKey>,
+    pub(super) entra: Option<EntraMode>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -126,6 +133,8 @@ impl Shared {
             jwks_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
             userinfo_requests: AtomicUsize::new(0),
+            entra: settings.entra,
+            graph_requests: AtomicUsize::new(0),
         }
     }
 
@@ -289,7 +298,7 @@ impl Shared {
             json!(if has(&Misbehavior::WrongIssuerInToken) {
                 self.wrong_issuer()
             } else {
-                self.issuer.clone()
+                self.token_issuer(user)
             }),
         );
         if !has(&Misbehavior::NoSub) {
@@ -345,6 +354,9 @@ impl Shared {
         };
         let key = self.current_key();
         set("at_hash", json!(keys::token_hash(key.alg(), hashed)));
+        if let Some(mode) = &self.entra {
+            super::entra::decorate(self, mode, user, &active, &mut claims);
+        }
 
         let claims = Value::Object(claims);
         let secret = client

@@ -374,6 +374,7 @@ fn issue_tokens(
             AccessGrant {
                 user: user.clone(),
                 expires: now + Duration::from_secs(TOKEN_LIFETIME_SECS),
+                scope: scope.to_owned(),
             },
         );
         if let Some(refresh) = &refresh_token {
