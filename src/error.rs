@@ -12,7 +12,9 @@ use std::fmt;
 /// (fix the config), [`Error::Discovery`] and [`Error::Http`] the operator or
 /// the provider, [`Error::Callback`] a bad or replayed browser request (HTTP
 /// 400), [`Error::Token`] a provider response that failed validation
-/// (HTTP 401), [`Error::Access`] a valid login that policy refuses (HTTP 403).
+/// (HTTP 401), [`Error::Access`] a valid login that policy refuses (HTTP 403),
+/// [`Error::Groups`] a login whose groups could not be read from Microsoft
+/// Graph (the operator; HTTP 502).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -16,6 +16,12 @@
 //! | `POST /token` | `authorization_code` (PKCE S256 required) and `refresh_token` grants |
 //! | `GET`/`POST /userinfo` | the user's claims, for `Authorization: Bearer <access token>` |
 //!
+//! With [`EntraMode`] ([`TestProviderBuilder::entra`]) it also plays
+//! Microsoft Entra ID: tenant metadata under `/<tenant>/v2.0/`, the
+//! `{tenantid}` template for `common` and `organizations`, `tid`/`oid`/`ver`
+//! claims, the groups overage, and Microsoft Graph's `transitiveMemberOf`
+//! (paged) and `getMemberObjects`.
+//!
 //! # Defaults
 //!
 //! - Users [`alice`](TestUser::alice) and [`bob`](TestUser::bob).
