@@ -212,7 +212,10 @@ impl Client {
         &self.config
     }
 
-    /// The provider's issuer.
+    /// The provider's issuer, as its metadata publishes it. For an Entra ID
+    /// multi-tenant app this is the template
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`; each login's
+    /// tenant issuer is in [`Identity::issuer`].
     pub fn issuer(&self) -> &str {
         &self.provider.metadata.issuer
     }

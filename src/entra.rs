@@ -8,6 +8,8 @@
 //! token's `iss` must be that template with the token's own `tid` put in, and
 //! the `tid` must be allowed. Everything else keeps the exact issuer rule.
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
@@ -687,6 +689,7 @@ pub(crate) async fn read_groups(
     .map_err(graph_http_failure)?;
 
     let mut groups: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut pages = 1;
     loop {
         let page: Page = serde_json::from_slice(&body)
@@ -711,7 +714,7 @@ pub(crate) async fn read_groups(
                     ));
                 }
             };
-            if !groups.contains(&id) {
+            if seen.insert(id.clone()) {
                 groups.push(id);
             }
         }

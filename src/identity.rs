@@ -28,7 +28,9 @@ pub struct Identity {
     /// The user's display name (`name`).
     pub name: Option<String>,
     /// The configured groups claim: an array of strings, a single string, or
-    /// empty when absent.
+    /// empty when absent. For an Entra ID config, the groups read from
+    /// Microsoft Graph instead when the token had a groups overage marker
+    /// (or `groups_source` is `graph`).
     pub groups: Vec<String>,
     /// The provider's app roles for this app: the configured app roles claim
     /// (`roles` by default, where Entra ID puts them), an array of strings or
