@@ -278,6 +278,8 @@ impl Client {
             }
         }
 
+        // Single-use and already checked: not part of the identity.
+        merged.remove("nonce");
         let identity = self.identity(issuer, subject, merged)?;
         let now = self.now();
         let tokens = Tokens {

@@ -144,6 +144,7 @@ pub struct Config {
     trusted_audiences: Vec<String>,
     userinfo: UserinfoPolicy,
     jwks_refetch_cooldown: Duration,
+    jwks_max_age: Duration,
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
@@ -171,6 +172,7 @@ impl Config {
             trusted_audiences: Vec::new(),
             userinfo: UserinfoPolicy::default(),
             jwks_refetch_cooldown: Duration::from_secs(10),
+            jwks_max_age: Duration::from_secs(24 * 3600),
             http_timeout: Duration::from_secs(10),
             role_mapping: Vec::new(),
             no_role_policy: NoRolePolicy::default(),
@@ -179,9 +181,7 @@ impl Config {
 
     /// Reads the TOML form. See the crate docs for every field.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            message: e.to_string(),
-        })?;
+        let file: ConfigFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         file.into_config(env_var)
     }
 
@@ -276,6 +276,11 @@ impl Config {
     pub fn jwks_refetch_cooldown(&self) -> Duration {
         self.jwks_refetch_cooldown
     }
+    /// How long a fetched key set is used before it is fetched again, so a
+    /// key the provider withdraws stops being accepted.
+    pub fn jwks_max_age(&self) -> Duration {
+        self.jwks_max_age
+    }
     /// The timeout of each request to the provider.
     pub fn http_timeout(&self) -> Duration {
         self.http_timeout
@@ -310,6 +315,7 @@ pub struct ConfigBuilder {
     trusted_audiences: Vec<String>,
     userinfo: UserinfoPolicy,
     jwks_refetch_cooldown: Duration,
+    jwks_max_age: Duration,
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
@@ -394,6 +400,12 @@ impl ConfigBuilder {
     /// The least time between key-set refetches (default 10 s).
     pub fn jwks_refetch_cooldown(mut self, cooldown: Duration) -> Self {
         self.jwks_refetch_cooldown = cooldown;
+        self
+    }
+    /// How long a fetched key set is used before it is fetched again
+    /// (default a day; from 1 s to 7 days).
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.jwks_max_age = max_age;
         self
     }
     /// The timeout of each request to the provider (default 10 s).
@@ -545,10 +557,20 @@ impl ConfigBuilder {
                 ));
             }
         }
-        if self.jwks_refetch_cooldown > Duration::from_secs(3600) {
+        if self.jwks_refetch_cooldown < Duration::from_secs(1)
+            || self.jwks_refetch_cooldown > Duration::from_secs(3600)
+        {
             return Err(invalid(
                 "jwks_refetch_cooldown_seconds",
-                "must be at most 3600 s".into(),
+                "must be between 1 s and 3600 s".into(),
+            ));
+        }
+        if self.jwks_max_age < Duration::from_secs(1)
+            || self.jwks_max_age > Duration::from_secs(7 * 24 * 3600)
+        {
+            return Err(invalid(
+                "jwks_max_age_seconds",
+                "must be between 1 s and 7 days".into(),
             ));
         }
         if self.http_timeout.is_zero() || self.http_timeout > Duration::from_secs(120) {
@@ -579,6 +601,7 @@ impl ConfigBuilder {
             trusted_audiences: self.trusted_audiences,
             userinfo: self.userinfo,
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,
+            jwks_max_age: self.jwks_max_age,
             http_timeout: self.http_timeout,
             role_mapping: self.role_mapping,
             no_role_policy: self.no_role_policy,
@@ -650,6 +673,7 @@ struct ConfigFile {
     trusted_audiences: Vec<String>,
     userinfo: Option<UserinfoPolicy>,
     jwks_refetch_cooldown_seconds: Option<u64>,
+    jwks_max_age_seconds: Option<u64>,
     http_timeout_seconds: Option<u64>,
     #[serde(default)]
     role_mapping: Vec<RoleMapping>,
@@ -729,6 +753,9 @@ impl ConfigFile {
         if let Some(secs) = self.jwks_refetch_cooldown_seconds {
             builder = builder.jwks_refetch_cooldown(Duration::from_secs(secs));
         }
+        if let Some(secs) = self.jwks_max_age_seconds {
+            builder = builder.jwks_max_age(Duration::from_secs(secs));
+        }
         if let Some(secs) = self.http_timeout_seconds {
             builder = builder.http_timeout(Duration::from_secs(secs));
         }
@@ -746,6 +773,23 @@ impl<'de> Deserialize<'de> for Config {
         ConfigFile::deserialize(deserializer)?
             .into_config(env_var)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The TOML error without the source line it quotes: that line may hold
+/// the client secret (`client_secert = "..."`, an unterminated string).
+fn toml_error(text: &str, error: &toml::de::Error) -> ConfigError {
+    let place = error.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
+        format!(" (line {line}, column {column})")
+    });
+    ConfigError::Parse {
+        message: format!("{}{}", error.message(), place.unwrap_or_default()),
     }
 }
 
@@ -842,6 +886,20 @@ roles = ["Read-write"]
                 .to_string()
                 .contains("scope")
         );
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_secret() {
+        let base = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
+        for bad in [
+            "client_secert = \"hunter2-secret\"\n",
+            "client_secret = \"hunter2-secret\n",
+        ] {
+            let err = Config::from_toml(&format!("{base}{bad}")).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("line 4"), "{shown}");
+        }
     }
 
     #[test]

@@ -525,12 +525,25 @@ fn format_values(values: &[String]) -> String {
     text
 }
 
-/// Clips a string taken from a hostile input before it goes into an error.
+/// Makes a value taken from a hostile input safe for an error or a log
+/// line: control characters and bidirectional overrides are escaped (so it
+/// cannot forge a log line or reorder one), and it is clipped to `max`
+/// characters of the input.
 pub(crate) fn clip(value: &str, max: usize) -> String {
-    match value.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &value[..end]),
-        None => value.to_owned(),
+    let mut out = String::with_capacity(value.len().min(max.saturating_mul(4)));
+    for (count, c) in value.chars().enumerate() {
+        if count == max {
+            out.push('…');
+            break;
+        }
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
+    out
 }
 
 #[cfg(test)]
@@ -559,5 +572,15 @@ mod tests {
         assert_eq!(clip("abc", 5), "abc");
         assert_eq!(clip("abcdef", 3), "abc…");
         assert_eq!(clip("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn clip_escapes_what_could_forge_a_log_line() {
+        assert_eq!(
+            clip("a\nINFO forged line\r\u{1b}[31m", 64),
+            "a\\nINFO forged line\\r\\u{1b}[31m"
+        );
+        assert_eq!(clip("ab\ncd", 3), "ab\\n…");
+        assert_eq!(clip("x\u{202e}y", 8), "x\\u{202e}y");
     }
 }

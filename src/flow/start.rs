@@ -146,7 +146,9 @@ pub(crate) fn authorization_url(
         .transpose()?;
     for (name, _) in &options.extra {
         let reserved = RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
-            || ["prompt", "login_hint", "domain_hint", "max_age"].contains(&name.as_str());
+            || ["prompt", "login_hint", "domain_hint", "max_age"]
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name));
         if reserved {
             return Err(StartError::ReservedParameter(clip(name, 64)));
         }
@@ -229,6 +231,11 @@ pub(crate) fn safe_return_to(path: &str, app: &Url) -> Result<String, StartError
         return Err(refuse("it would lead to another origin"));
     }
     let mut normalized = resolved.path().to_owned();
+    // Dot segments (`/.//host`, `/%2e//host`, `/a/..//host`) normalize into
+    // a scheme-relative URL: check again after normalizing.
+    if normalized.starts_with("//") || normalized.contains('\\') {
+        return Err(refuse("it would lead to another host"));
+    }
     if let Some(query) = resolved.query() {
         normalized.push('?');
         normalized.push_str(query);
@@ -278,6 +285,11 @@ mod tests {
             "/\tx",
             "/x\ny",
             "/ /evil.example",
+            "/.//evil.example",
+            "/%2e//evil.example/x",
+            "/a/..//evil.example",
+            "/./%2e//evil.example",
+            "/%2E%2E//evil.example",
         ] {
             assert!(safe_return_to(bad, &app()).is_err(), "{bad:?} was accepted");
         }

@@ -36,7 +36,12 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
 
 pub(super) type AppState = State<Arc<Shared>>;
 
+/// Counts key-set requests as they arrive (so one a client gives up on
+/// still counts), then applies [`Misbehavior::SlowResponses`].
 async fn slow(State(shared): AppState, request: Request, next: Next) -> Response {
+    if matches!(request.uri().path(), "/jwks" | "/jwks-redirected") {
+        shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    }
     let delay = shared.find(|m| match m {
         Misbehavior::SlowResponses(delay) => Some(*delay),
         _ => None,
@@ -159,7 +164,6 @@ fn jwks_body(shared: &Shared) -> String {
 }
 
 async fn jwks(State(shared): AppState) -> Response {
-    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
     if shared.is(&Misbehavior::RedirectJwks) {
         return (
             StatusCode::FOUND,
@@ -178,7 +182,6 @@ async fn jwks(State(shared): AppState) -> Response {
 }
 
 async fn jwks_redirected(State(shared): AppState) -> Response {
-    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
     (
         [(header::CONTENT_TYPE, "application/json")],
         jwks_body(&shared),

@@ -10,9 +10,9 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
-use super::shown;
 use crate::Algorithm;
 use crate::error::TokenError;
+use crate::error::clip;
 use crate::secret::constant_time_eq;
 
 const PAYLOAD_INVALID: &str = "the payload is not a UTF-8 JSON object with unique claim names";
@@ -168,7 +168,7 @@ pub(crate) fn check_claims(
     if issuer != expect.issuer {
         return Err(TokenError::IssuerMismatch {
             expected: expect.issuer.to_owned(),
-            found: shown(issuer, 256),
+            found: clip(issuer, 256),
         });
     }
 
@@ -183,7 +183,7 @@ pub(crate) fn check_claims(
         .find(|aud| *aud != expect.client_id && !expect.trusted_audiences.contains(aud))
     {
         return Err(TokenError::UntrustedAudience {
-            audience: shown(untrusted, 128),
+            audience: clip(untrusted, 128),
         });
     }
 
@@ -192,7 +192,7 @@ pub(crate) fn check_claims(
         && azp != expect.client_id
     {
         return Err(TokenError::AuthorizedPartyMismatch {
-            azp: shown(azp, 128),
+            azp: clip(azp, 128),
             client_id: expect.client_id.to_owned(),
         });
     }
