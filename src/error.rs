@@ -328,6 +328,13 @@ pub enum CallbackError {
         /// What the callback said.
         found: String,
     },
+    /// The callback carries a parameter the configured flow never returns,
+    /// such as a `code` in the implicit flow: a mix-up or an injected
+    /// response.
+    #[error(
+        "the callback has a `{0}` parameter, which the configured flow never returns (a mixed-up or injected response)"
+    )]
+    UnexpectedParameter(&'static str),
     /// RFC 9207: the provider promises an `iss` parameter, and it is missing.
     #[error(
         "the provider advertises `authorization_response_iss_parameter_supported`, but the callback has no `iss`"

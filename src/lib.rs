@@ -10,6 +10,7 @@
 //! - [Features](#features)
 //! - [Security](#security)
 //! - [Microsoft Entra ID](#microsoft-entra-id)
+//! - [Flows](#flows)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
 //!
@@ -54,7 +55,8 @@
 //! `required_claim = { key, value }`, `login_button_text`,
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
-//! `http_timeout_seconds`, `no_role_policy`, and `[[role_mapping]]` rows).
+//! `http_timeout_seconds`, `no_role_policy`, `flow`, `allow_implicit_flow`,
+//! and `[[role_mapping]]` rows).
 //! Unknown fields are refused, so a typo never silently drops a check.
 //!
 //! # The login, step by step
@@ -80,7 +82,8 @@
 //!
 //! # Security
 //!
-//! Secure by default; nothing below can be switched off.
+//! Secure by default; nothing below can be switched off, except PKCE and
+//! the code exchange, and those only by naming another [`Flow`].
 //! - PKCE S256 on every login; `state` and `nonce` of 256 bits from the OS
 //!   random source, single-use because [`PendingLogin`] is consumed.
 //! - The ID token: compact JWS only; `alg: none` never accepted in any
@@ -113,6 +116,15 @@
 //! Entra puts group object ids in `groups` (enable "groups claim" in the app
 //! registration's token configuration) and app roles in `roles`. Pin the
 //! tenant with `required_claim = { key = "tid", value = "<tenant id>" }`.
+//!
+//! # Flows
+//!
+//! [`Flow::AuthorizationCodePkce`] is the default. [`Flow::AuthorizationCode`]
+//! leaves PKCE out, for a provider that refuses it. [`Flow::Implicit`]
+//! (`response_type=id_token` by form post, no code exchange, no access
+//! token) is discouraged and exists only when switched on by name:
+//! [`ConfigBuilder::insecure_implicit_flow`], or `flow = "implicit"` with
+//! `allow_implicit_flow = true`. Discovery logs a warning for either.
 //!
 //! # Testing your app
 //!
@@ -166,7 +178,9 @@ mod token;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use client::{Client, Login, Tokens};
-pub use config::{AuthMethod, ClientAuth, Config, ConfigBuilder, RequiredClaim, UserinfoPolicy};
+pub use config::{
+    AuthMethod, ClientAuth, Config, ConfigBuilder, Flow, RequiredClaim, UserinfoPolicy,
+};
 pub use error::{
     AccessError, CallbackError, ConfigError, DiscoveryError, Error, HttpError, HttpErrorKind,
     IssuerHint, StartError, TokenError,
