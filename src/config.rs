@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::accounts::EmailVerification;
 use crate::algorithm::Algorithm;
 use crate::error::ConfigError;
 use crate::http::is_secure_or_loopback;
@@ -196,6 +197,7 @@ pub struct Config {
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
     flow: Flow,
+    email_verification: EmailVerification,
 }
 
 impl Config {
@@ -225,6 +227,7 @@ impl Config {
             no_role_policy: NoRolePolicy::default(),
             flow: Flow::default(),
             allow_implicit_flow: false,
+            email_verification: EmailVerification::default(),
         }
     }
 
@@ -343,6 +346,11 @@ impl Config {
     pub fn flow(&self) -> Flow {
         self.flow
     }
+    /// When an email from this provider counts as verified for account
+    /// linking (see [`AccountLinker`](crate::AccountLinker)).
+    pub fn email_verification(&self) -> EmailVerification {
+        self.email_verification
+    }
 }
 
 /// Builds a [`Config`]; [`ConfigBuilder::build`] checks every field.
@@ -370,6 +378,7 @@ pub struct ConfigBuilder {
     no_role_policy: NoRolePolicy,
     flow: Flow,
     allow_implicit_flow: bool,
+    email_verification: EmailVerification,
 }
 
 impl ConfigBuilder {
@@ -488,6 +497,13 @@ impl ConfigBuilder {
     pub fn insecure_implicit_flow(mut self) -> Self {
         self.flow = Flow::Implicit;
         self.allow_implicit_flow = true;
+        self
+    }
+    /// When an email from this provider counts as verified, so that a first
+    /// login may be linked to a local account by it (default
+    /// [`EmailVerification::EmailVerifiedClaim`]).
+    pub fn email_verification(mut self, policy: EmailVerification) -> Self {
+        self.email_verification = policy;
         self
     }
 
@@ -686,6 +702,7 @@ impl ConfigBuilder {
             role_mapping: self.role_mapping,
             no_role_policy: self.no_role_policy,
             flow: self.flow,
+            email_verification: self.email_verification,
         })
     }
 }
@@ -761,6 +778,7 @@ struct ConfigFile {
     flow: Option<Flow>,
     #[serde(default)]
     allow_implicit_flow: bool,
+    email_verification: Option<EmailVerification>,
 }
 
 impl ConfigFile {
@@ -847,6 +865,9 @@ impl ConfigFile {
             builder = builder.flow(flow);
         }
         builder.allow_implicit_flow = self.allow_implicit_flow;
+        if let Some(policy) = self.email_verification {
+            builder = builder.email_verification(policy);
+        }
         builder.build()
     }
 }
@@ -1077,12 +1098,29 @@ roles = ["Read-write"]
     const BASE: &str = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
 
     #[test]
-    fn flows_from_toml() {
+    fn flows_and_email_verification_from_toml() {
         let c = Config::from_toml(BASE).unwrap();
         assert_eq!(c.flow(), Flow::AuthorizationCodePkce);
-        let c = Config::from_toml(&format!("{BASE}flow = \"authorization_code\"\n")).unwrap();
+        assert_eq!(
+            c.email_verification(),
+            EmailVerification::EmailVerifiedClaim
+        );
+        let c = Config::from_toml(&format!(
+            "{BASE}flow = \"authorization_code\"\nemail_verification = \"trust_provider\"\n"
+        ))
+        .unwrap();
         assert_eq!(c.flow(), Flow::AuthorizationCode);
-        for bad in ["flow = \"hybrid\"\n", "flow = \"Implicit\"\n"] {
+        assert_eq!(c.email_verification(), EmailVerification::TrustProvider);
+        let c = Config::from_toml(&format!(
+            "{BASE}email_verification = \"entra_domain_owner\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.email_verification(), EmailVerification::EntraDomainOwner);
+        for bad in [
+            "flow = \"hybrid\"\n",
+            "flow = \"Implicit\"\n",
+            "email_verification = \"always\"\n",
+        ] {
             let err = Config::from_toml(&format!("{BASE}{bad}")).unwrap_err();
             assert!(matches!(err, ConfigError::Parse { .. }), "{bad}: {err}");
         }

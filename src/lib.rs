@@ -10,6 +10,7 @@
 //! - [Features](#features)
 //! - [Security](#security)
 //! - [Microsoft Entra ID](#microsoft-entra-id)
+//! - [Account linking](#account-linking)
 //! - [Flows](#flows)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
@@ -56,7 +57,7 @@
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
 //! `http_timeout_seconds`, `no_role_policy`, `flow`, `allow_implicit_flow`,
-//! and `[[role_mapping]]` rows).
+//! `email_verification`, and `[[role_mapping]]` rows).
 //! Unknown fields are refused, so a typo never silently drops a check.
 //!
 //! # The login, step by step
@@ -79,6 +80,7 @@
 //! | --- | --- | --- |
 //! | `axum` | `axum`: login routes, extractors and `tower-sessions` glue for axum apps | no |
 //! | `test-provider` | `testing::TestProvider`, an embedded OpenID provider for tests and demos | no |
+//! | `sqlite` | `SqliteAccountStore`: account links in a SQLite file (SQLite compiled in) | no |
 //!
 //! # Security
 //!
@@ -117,6 +119,32 @@
 //! registration's token configuration) and app roles in `roles`. Pin the
 //! tenant with `required_claim = { key = "tid", value = "<tenant id>" }`.
 //!
+//! # Account linking
+//!
+//! [`AccountLinker::link`] turns a validated [`Identity`] into the app's own
+//! [`Account`], Axidian's way: a login whose issuer and `sub` are bound to
+//! an account signs in to it, whatever its email now says; the first login
+//! finds the account by email and binds it. Only a verified email links
+//! ([`EmailVerification`]: `email_verified: true` by default, Entra's
+//! `xms_edov`, or a provider trusted by name), because linking by an
+//! unverified email would hand an admin's account to anyone who types the
+//! admin's address at the provider. An account bound to another `sub` is
+//! refused until an admin calls [`AccountStore::reset_binding`]. Emails
+//! compare trimmed and without ASCII case, nothing more. Stores:
+//! [`MemoryAccountStore`], `SqliteAccountStore` (feature `sqlite`), or your
+//! own [`AccountStore`].
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use oidc_login::{AccountLinker, Client, MemoryAccountStore};
+//! # async fn run(client: Client, login: oidc_login::Login) -> Result<(), oidc_login::Error> {
+//! let store = Arc::new(MemoryAccountStore::new());
+//! store.add_account("alice@example.com", "Alice Admin")?;
+//! let linker = AccountLinker::new(store.clone(), client.config().email_verification());
+//! let account = linker.link(&login.identity).await?; // after `client.finish`
+//! # let _ = account; Ok(()) }
+//! ```
+//!
 //! # Flows
 //!
 //! [`Flow::AuthorizationCodePkce`] is the default. [`Flow::AuthorizationCode`]
@@ -150,6 +178,7 @@
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
+//! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
 //! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics) |
@@ -160,6 +189,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
+mod accounts;
 mod algorithm;
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -176,14 +206,20 @@ mod secret;
 pub mod testing;
 mod token;
 
+#[cfg(feature = "sqlite")]
+pub use accounts::SqliteAccountStore;
+pub use accounts::{
+    Account, AccountLinker, AccountStore, Binding, EmailVerification, MemoryAccountStore,
+    StoreFuture, normalize_email,
+};
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use client::{Client, Login, Tokens};
 pub use config::{
     AuthMethod, ClientAuth, Config, ConfigBuilder, Flow, RequiredClaim, UserinfoPolicy,
 };
 pub use error::{
-    AccessError, CallbackError, ConfigError, DiscoveryError, Error, HttpError, HttpErrorKind,
-    IssuerHint, StartError, TokenError,
+    AccessError, AccountError, CallbackError, ConfigError, DiscoveryError, Error, HttpError,
+    HttpErrorKind, IssuerHint, StartError, TokenError,
 };
 pub use flow::{Callback, PendingLogin, Start};
 pub use identity::Identity;
