@@ -182,7 +182,7 @@
 //! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics) |
-//! | `tests/` | integration tests: the embedded provider (sign-in, hostile provider, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`) |
+//! | `tests/` | integration tests: the embedded provider (sign-in, flows, hostile provider, account linking with both stores, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`) |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![forbid(unsafe_code)]
