@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::algorithm::Algorithm;
-use crate::config::{ClientAuth, Config, UserinfoPolicy};
+use crate::config::{ClientAuth, Config, Flow, UserinfoPolicy};
 use crate::error::{AccessError, CallbackError, Error, TokenError};
 use crate::flow::{Callback, PendingLogin, Start, authorization_url};
 use crate::http::HttpClient;
@@ -82,8 +82,9 @@ pub struct Login {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Tokens {
-    /// The access token, for the provider's APIs (userinfo, Graph).
-    pub access_token: AccessToken,
+    /// The access token, for the provider's APIs (userinfo, Graph); `None`
+    /// in the implicit flow ([`Flow::Implicit`]), which issues none.
+    pub access_token: Option<AccessToken>,
     /// The refresh token, when `offline_access` was granted.
     pub refresh_token: Option<RefreshToken>,
     /// The raw ID token.
@@ -140,6 +141,17 @@ impl Client {
                 target: "oidc_login::provider",
                 "the provider has no `userinfo_endpoint`; identities come from the ID token alone"
             );
+        }
+        match config.flow() {
+            Flow::AuthorizationCodePkce => {}
+            Flow::AuthorizationCode => tracing::warn!(
+                target: "oidc_login::provider",
+                "flow `authorization_code`: PKCE is off, so an intercepted code can be redeemed with this client's credentials; use `authorization_code_pkce` unless the provider refuses PKCE"
+            ),
+            Flow::Implicit => tracing::warn!(
+                target: "oidc_login::provider",
+                "flow `implicit` is discouraged (RFC 9700): ID tokens come back through the browser, with no access token; use `authorization_code_pkce` if the provider allows it"
+            ),
         }
         let mut oauth = oauth2::Client::new(oauth2::ClientId::new(config.client_id().to_owned()))
             .set_token_uri(oauth2::TokenUrl::from_url(
@@ -238,15 +250,29 @@ impl Client {
     ///
     /// `pending` is taken by value: a pending login is finished once,
     /// whatever the outcome.
+    ///
+    /// With [`Flow::Implicit`] the ID token comes in the callback itself
+    /// (`id_token`); it is validated the same way, with the nonce required,
+    /// and a callback carrying a `code` or `access_token` is refused.
     pub async fn finish(&self, pending: PendingLogin, callback: Callback) -> Result<Login, Error> {
-        let code = self.check_callback(&pending, &callback)?;
+        self.check_callback(&pending, &callback)?;
+        if self.config.flow() == Flow::Implicit {
+            return self.finish_implicit(pending, &callback).await;
+        }
+        let code = callback
+            .get("code")
+            .filter(|c| !c.is_empty())
+            .ok_or(CallbackError::MissingParameter("code"))?;
 
-        let response = self
+        let mut exchange = self
             .oauth
-            .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(oauth2::PkceCodeVerifier::new(
+            .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()));
+        if self.config.flow() == Flow::AuthorizationCodePkce {
+            exchange = exchange.set_pkce_verifier(oauth2::PkceCodeVerifier::new(
                 pending.pkce_verifier.expose_secret().to_owned(),
-            ))
+            ));
+        }
+        let response = exchange
             .request_async(&self.http)
             .await
             .map_err(exchange_error)?;
@@ -283,7 +309,7 @@ impl Client {
         let identity = self.identity(issuer, subject, merged)?;
         let now = self.now();
         let tokens = Tokens {
-            access_token,
+            access_token: Some(access_token),
             refresh_token: response
                 .refresh_token()
                 .map(|t| RefreshToken::new(t.secret().clone())),
@@ -296,26 +322,52 @@ impl Client {
                 .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
                 .unwrap_or_default(),
         };
-        tracing::info!(
-            target: "oidc_login::login",
-            issuer = %identity.issuer,
-            subject = %identity.subject,
-            roles = ?identity.roles,
-            "login finished"
-        );
-        Ok(Login {
-            identity,
-            tokens,
-            return_to: pending.return_to,
-        })
+        Ok(finished(identity, tokens, pending.return_to))
     }
 
-    /// Checks the callback before anything is sent to the provider; returns the code.
-    fn check_callback<'c>(
+    /// The implicit flow's end: the ID token is in the callback, and is
+    /// validated like one from the token endpoint (nonce required; no access
+    /// token, so no `at_hash` and no userinfo).
+    async fn finish_implicit(
         &self,
-        pending: &PendingLogin,
-        callback: &'c Callback,
-    ) -> Result<&'c str, Error> {
+        pending: PendingLogin,
+        callback: &Callback,
+    ) -> Result<Login, Error> {
+        // `response_type=id_token` returns neither: one here means a mix-up
+        // or an injected response.
+        for unexpected in ["code", "access_token"] {
+            if callback.get(unexpected).is_some() {
+                return Err(CallbackError::UnexpectedParameter(unexpected).into());
+            }
+        }
+        let raw_id_token = callback
+            .get("id_token")
+            .filter(|t| !t.is_empty())
+            .ok_or(CallbackError::MissingParameter("id_token"))?;
+        let claims = self
+            .validate(
+                raw_id_token,
+                Some(pending.nonce.expose_secret()),
+                pending.max_age,
+                None,
+                None,
+            )
+            .await?;
+        let subject = claims.subject().to_owned();
+        let issuer = claims.issuer().to_owned();
+        let identity = self.identity(issuer, subject, claims.into_claims())?;
+        let tokens = Tokens {
+            access_token: None,
+            refresh_token: None,
+            id_token: IdToken::new(raw_id_token.to_owned()),
+            expires_at: None,
+            scopes: Vec::new(),
+        };
+        Ok(finished(identity, tokens, pending.return_to))
+    }
+
+    /// Checks the callback before anything is sent to the provider.
+    fn check_callback(&self, pending: &PendingLogin, callback: &Callback) -> Result<(), Error> {
         let issuer = &self.provider.metadata.issuer;
         if pending.issuer != *issuer {
             return Err(CallbackError::WrongProvider {
@@ -364,10 +416,7 @@ impl Client {
             }
             _ => {}
         }
-        callback
-            .get("code")
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| CallbackError::MissingParameter("code").into())
+        Ok(())
     }
 
     /// Validates an ID token from this provider in full (signature and
@@ -492,6 +541,22 @@ impl Client {
             .into());
         }
         Ok(identity)
+    }
+}
+
+/// Logs the finished login and builds the [`Login`].
+fn finished(identity: Identity, tokens: Tokens, return_to: Option<String>) -> Login {
+    tracing::info!(
+        target: "oidc_login::login",
+        issuer = %identity.issuer,
+        subject = %identity.subject,
+        roles = ?identity.roles,
+        "login finished"
+    );
+    Login {
+        identity,
+        tokens,
+        return_to,
     }
 }
 

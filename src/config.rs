@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::accounts::EmailVerification;
 use crate::algorithm::Algorithm;
 use crate::error::ConfigError;
 use crate::http::is_secure_or_loopback;
@@ -94,6 +95,54 @@ pub enum UserinfoPolicy {
     Always,
 }
 
+/// The OpenID Connect flow a login uses (Axidian's "flow" setting).
+///
+/// TOML: `flow = "authorization_code_pkce"` (the default),
+/// `"authorization_code"` or `"implicit"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Flow {
+    /// Authorization Code with PKCE S256: the code is useless without the
+    /// verifier that only this login holds. Use it unless the provider
+    /// cannot.
+    #[default]
+    AuthorizationCodePkce,
+    /// Authorization Code without PKCE: no `code_challenge` is sent and no
+    /// `code_verifier` with the code.
+    ///
+    /// Only for a provider that refuses PKCE parameters outright (some older
+    /// servers answer `invalid_request` to an unknown `code_challenge`).
+    /// The `state` and `nonce` checks remain, but a stolen code can then be
+    /// redeemed by anyone holding the client's credentials. Discovery logs a
+    /// warning.
+    AuthorizationCode,
+    /// The implicit flow, `response_type=id_token` with
+    /// `response_mode=form_post`: the ID token arrives in the callback form
+    /// and no code is exchanged.
+    ///
+    /// # Security
+    ///
+    /// Discouraged (OAuth 2.0 Security BCP, RFC 9700 section 2.1.2): the ID
+    /// token travels through the browser, and there is no access token, so
+    /// no userinfo and no refresh. It is accepted only when switched on by
+    /// name, with [`ConfigBuilder::insecure_implicit_flow`] or
+    /// `allow_implicit_flow = true` beside `flow = "implicit"`; the nonce is
+    /// required and checked, and every start logs a warning.
+    Implicit,
+}
+
+impl Flow {
+    /// The name used in the TOML form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCodePkce => "authorization_code_pkce",
+            Self::AuthorizationCode => "authorization_code",
+            Self::Implicit => "implicit",
+        }
+    }
+}
+
 /// A claim every login must have: the claim equals `value`, or is an array
 /// holding it (Pexip's "required key / required value").
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -148,6 +197,8 @@ pub struct Config {
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
+    flow: Flow,
+    email_verification: EmailVerification,
 }
 
 impl Config {
@@ -176,6 +227,9 @@ impl Config {
             http_timeout: Duration::from_secs(10),
             role_mapping: Vec::new(),
             no_role_policy: NoRolePolicy::default(),
+            flow: Flow::default(),
+            allow_implicit_flow: false,
+            email_verification: EmailVerification::default(),
         }
     }
 
@@ -293,6 +347,15 @@ impl Config {
     pub fn no_role_policy(&self) -> NoRolePolicy {
         self.no_role_policy
     }
+    /// The login flow.
+    pub fn flow(&self) -> Flow {
+        self.flow
+    }
+    /// When an email from this provider counts as verified for account
+    /// linking (see [`AccountLinker`](crate::AccountLinker)).
+    pub fn email_verification(&self) -> EmailVerification {
+        self.email_verification
+    }
 }
 
 /// Builds a [`Config`]; [`ConfigBuilder::build`] checks every field.
@@ -319,6 +382,9 @@ pub struct ConfigBuilder {
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
+    flow: Flow,
+    allow_implicit_flow: bool,
+    email_verification: EmailVerification,
 }
 
 impl ConfigBuilder {
@@ -421,6 +487,35 @@ impl ConfigBuilder {
     /// What happens to a login that maps to no role (default: allow).
     pub fn no_role_policy(mut self, policy: NoRolePolicy) -> Self {
         self.no_role_policy = policy;
+        self
+    }
+
+    /// The login flow (default [`Flow::AuthorizationCodePkce`]).
+    /// [`Flow::Implicit`] is refused by [`build`](Self::build) unless
+    /// [`insecure_implicit_flow`](Self::insecure_implicit_flow) is called.
+    pub fn flow(mut self, flow: Flow) -> Self {
+        self.flow = flow;
+        self
+    }
+    /// Switches the implicit flow on ([`Flow::Implicit`]): the only way to
+    /// get it, so that it is never chosen by accident.
+    ///
+    /// # Security
+    ///
+    /// The ID token comes back through the browser in a form post, without
+    /// a code exchange. The nonce is required and checked; there is no
+    /// access token, so no userinfo and no refresh. Prefer
+    /// [`Flow::AuthorizationCodePkce`] whenever the provider allows it.
+    pub fn insecure_implicit_flow(mut self) -> Self {
+        self.flow = Flow::Implicit;
+        self.allow_implicit_flow = true;
+        self
+    }
+    /// When an email from this provider counts as verified, so that a first
+    /// login may be linked to a local account by it (default
+    /// [`EmailVerification::EmailVerifiedClaim`]).
+    pub fn email_verification(mut self, policy: EmailVerification) -> Self {
+        self.email_verification = policy;
         self
     }
 
@@ -582,6 +677,30 @@ impl ConfigBuilder {
         if let Some(problem) = self.role_mapping.iter().find_map(RoleMapping::problem) {
             return Err(invalid("role_mapping", problem));
         }
+        match (self.flow, self.allow_implicit_flow) {
+            (Flow::Implicit, false) => {
+                return Err(invalid(
+                    "allow_implicit_flow",
+                    "must be `true` for `flow = \"implicit\"`: the implicit flow is discouraged and is switched on only by name".into(),
+                ));
+            }
+            (Flow::AuthorizationCodePkce | Flow::AuthorizationCode, true) => {
+                return Err(invalid(
+                    "allow_implicit_flow",
+                    format!(
+                        "is `true`, but `flow` is `{}`: remove it, or set `flow = \"implicit\"`",
+                        self.flow.as_str()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if self.flow == Flow::Implicit && self.userinfo == UserinfoPolicy::Always {
+            return Err(invalid(
+                "userinfo",
+                "is `always`, but the implicit flow gets no access token to call userinfo with: use `never`, or a code flow".into(),
+            ));
+        }
 
         Ok(Config {
             metadata_url,
@@ -605,6 +724,8 @@ impl ConfigBuilder {
             http_timeout: self.http_timeout,
             role_mapping: self.role_mapping,
             no_role_policy: self.no_role_policy,
+            flow: self.flow,
+            email_verification: self.email_verification,
         })
     }
 }
@@ -678,6 +799,10 @@ struct ConfigFile {
     #[serde(default)]
     role_mapping: Vec<RoleMapping>,
     no_role_policy: Option<NoRolePolicy>,
+    flow: Option<Flow>,
+    #[serde(default)]
+    allow_implicit_flow: bool,
+    email_verification: Option<EmailVerification>,
 }
 
 impl ConfigFile {
@@ -762,6 +887,13 @@ impl ConfigFile {
         builder.role_mapping = self.role_mapping;
         if let Some(policy) = self.no_role_policy {
             builder = builder.no_role_policy(policy);
+        }
+        if let Some(flow) = self.flow {
+            builder = builder.flow(flow);
+        }
+        builder.allow_implicit_flow = self.allow_implicit_flow;
+        if let Some(policy) = self.email_verification {
+            builder = builder.email_verification(policy);
         }
         builder.build()
     }
@@ -1019,6 +1151,75 @@ roles = ["Read-write"]
         assert_eq!(c.client_auth().method(), AuthMethod::ClientSecretBasic);
         let c = Config::from_toml(base).unwrap();
         assert_eq!(c.client_auth(), &ClientAuth::None);
+    }
+
+    const BASE: &str = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
+
+    #[test]
+    fn flows_and_email_verification_from_toml() {
+        let c = Config::from_toml(BASE).unwrap();
+        assert_eq!(c.flow(), Flow::AuthorizationCodePkce);
+        assert_eq!(
+            c.email_verification(),
+            EmailVerification::EmailVerifiedClaim
+        );
+        let c = Config::from_toml(&format!(
+            "{BASE}flow = \"authorization_code\"\nemail_verification = \"trust_provider\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.flow(), Flow::AuthorizationCode);
+        assert_eq!(c.email_verification(), EmailVerification::TrustProvider);
+        let c = Config::from_toml(&format!(
+            "{BASE}email_verification = \"entra_domain_owner\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.email_verification(), EmailVerification::EntraDomainOwner);
+        for bad in [
+            "flow = \"hybrid\"\n",
+            "flow = \"Implicit\"\n",
+            "email_verification = \"always\"\n",
+        ] {
+            let err = Config::from_toml(&format!("{BASE}{bad}")).unwrap_err();
+            assert!(matches!(err, ConfigError::Parse { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_implicit_flow_is_switched_on_only_by_name() {
+        let err = Config::from_toml(&format!("{BASE}flow = \"implicit\"\n")).unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        let err = Config::from_toml(&format!(
+            "{BASE}flow = \"implicit\"\nallow_implicit_flow = false\n"
+        ))
+        .unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        let c = Config::from_toml(&format!(
+            "{BASE}flow = \"implicit\"\nallow_implicit_flow = true\n"
+        ))
+        .unwrap();
+        assert_eq!(c.flow(), Flow::Implicit);
+        // The switch alone, for another flow, is a mistake worth naming.
+        let err = Config::from_toml(&format!("{BASE}allow_implicit_flow = true\n")).unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+
+        let err = builder().flow(Flow::Implicit).build().unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        let c = builder().insecure_implicit_flow().build().unwrap();
+        assert_eq!(c.flow(), Flow::Implicit);
+        // Choosing a code flow afterwards leaves the switch on: refused.
+        let err = builder()
+            .insecure_implicit_flow()
+            .flow(Flow::AuthorizationCodePkce)
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        // No access token, so userinfo cannot be `always`.
+        let err = builder()
+            .insecure_implicit_flow()
+            .userinfo(UserinfoPolicy::Always)
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "userinfo");
     }
 
     #[test]

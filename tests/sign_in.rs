@@ -412,7 +412,7 @@ async fn secrets_never_reach_debug_or_errors() {
     let login = client.finish(pending, callback).await.unwrap();
     let shown = format!("{login:?} {:?}", login.tokens);
     for secret in [
-        login.tokens.access_token.expose_secret(),
+        login.tokens.access_token.as_ref().unwrap().expose_secret(),
         login.tokens.id_token.expose_secret(),
         code.as_str(),
     ] {

@@ -262,6 +262,10 @@ pub(crate) fn status(error: &Error) -> StatusCode {
         Error::Access(_) => StatusCode::FORBIDDEN,
         Error::Http(_) | Error::Discovery(_) => StatusCode::BAD_GATEWAY,
         Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Account(
+            crate::AccountError::Store { .. } | crate::AccountError::SchemaTooNew { .. },
+        ) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Account(_) => StatusCode::FORBIDDEN,
     }
 }
 

@@ -111,15 +111,28 @@ async fn discovery(State(shared): AppState) -> Response {
             }
         }
     }
+    // `id_token` (the implicit flow) only when a client may use it.
+    let implicit = shared.clients.iter().any(|c| c.allows_implicit());
+    let (response_types, grant_types) = if implicit {
+        (
+            json!(["code", "id_token"]),
+            json!(["authorization_code", "refresh_token", "implicit"]),
+        )
+    } else {
+        (
+            json!(["code"]),
+            json!(["authorization_code", "refresh_token"]),
+        )
+    };
     let body = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
         "userinfo_endpoint": format!("{base}/userinfo"),
         "jwks_uri": format!("{base}/jwks"),
-        "response_types_supported": ["code"],
+        "response_types_supported": response_types,
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": grant_types,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [shared.alg.as_str()],
         "token_endpoint_auth_methods_supported":
