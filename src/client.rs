@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::algorithm::Algorithm;
-use crate::config::{ClientAuth, Config, UserinfoPolicy};
+use crate::config::{ClientAuth, Config, Flow, UserinfoPolicy};
 use crate::entra::{self, GroupsPlan, GroupsSource, TenantPolicy};
 use crate::error::{AccessError, CallbackError, Error, GroupsError, TokenError};
 use crate::flow::{Callback, PendingLogin, Start, authorization_url};
@@ -83,8 +83,9 @@ pub struct Login {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Tokens {
-    /// The access token, for the provider's APIs (userinfo, Graph).
-    pub access_token: AccessToken,
+    /// The access token, for the provider's APIs (userinfo, Graph); `None`
+    /// in the implicit flow ([`Flow::Implicit`]), which issues none.
+    pub access_token: Option<AccessToken>,
     /// The refresh token, when `offline_access` was granted.
     pub refresh_token: Option<RefreshToken>,
     /// The raw ID token.
@@ -141,6 +142,17 @@ impl Client {
                 target: "oidc_login::provider",
                 "the provider has no `userinfo_endpoint`; identities come from the ID token alone"
             );
+        }
+        match config.flow() {
+            Flow::AuthorizationCodePkce => {}
+            Flow::AuthorizationCode => tracing::warn!(
+                target: "oidc_login::provider",
+                "flow `authorization_code`: PKCE is off, so an intercepted code can be redeemed with this client's credentials; use `authorization_code_pkce` unless the provider refuses PKCE"
+            ),
+            Flow::Implicit => tracing::warn!(
+                target: "oidc_login::provider",
+                "flow `implicit` is discouraged (RFC 9700): ID tokens come back through the browser, with no access token; use `authorization_code_pkce` if the provider allows it"
+            ),
         }
         let mut oauth = oauth2::Client::new(oauth2::ClientId::new(config.client_id().to_owned()))
             .set_token_uri(oauth2::TokenUrl::from_url(
@@ -256,15 +268,29 @@ impl Client {
     ///
     /// `pending` is taken by value: a pending login is finished once,
     /// whatever the outcome.
+    ///
+    /// With [`Flow::Implicit`] the ID token comes in the callback itself
+    /// (`id_token`); it is validated the same way, with the nonce required,
+    /// and a callback carrying a `code` or `access_token` is refused.
     pub async fn finish(&self, pending: PendingLogin, callback: Callback) -> Result<Login, Error> {
-        let code = self.check_callback(&pending, &callback)?;
+        self.check_callback(&pending, &callback)?;
+        if self.config.flow() == Flow::Implicit {
+            return self.finish_implicit(pending, &callback).await;
+        }
+        let code = callback
+            .get("code")
+            .filter(|c| !c.is_empty())
+            .ok_or(CallbackError::MissingParameter("code"))?;
 
-        let response = self
+        let mut exchange = self
             .oauth
-            .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(oauth2::PkceCodeVerifier::new(
+            .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()));
+        if self.config.flow() == Flow::AuthorizationCodePkce {
+            exchange = exchange.set_pkce_verifier(oauth2::PkceCodeVerifier::new(
                 pending.pkce_verifier.expose_secret().to_owned(),
-            ))
+            ));
+        }
+        let response = exchange
             .request_async(&self.http)
             .await
             .map_err(exchange_error)?;
@@ -285,18 +311,7 @@ impl Client {
             )
             .await?;
 
-        // Entra ID multi-tenant: the callback's `iss` (checked against the
-        // template before the exchange) must be the token's.
-        if self.provider.metadata.tenant_template.is_some()
-            && let Some(iss) = callback.get("iss")
-            && iss != claims.issuer()
-        {
-            return Err(CallbackError::IssuerMismatch {
-                expected: claims.issuer().to_owned(),
-                found: crate::error::clip(iss, 256),
-            }
-            .into());
-        }
+        self.check_callback_issuer_is_the_tokens(&callback, &claims)?;
 
         let subject = claims.subject().to_owned();
         let issuer = claims.issuer().to_owned();
@@ -309,30 +324,15 @@ impl Client {
             }
         }
 
-        let groups = match entra::groups_plan(&self.config, &merged) {
-            GroupsPlan::Token => None,
-            GroupsPlan::Refuse(reason) => {
-                return Err(GroupsError::OverageUnresolved { reason }.into());
-            }
-            GroupsPlan::Graph(settings, trigger) => {
-                let groups = entra::read_groups(&self.http, settings, &access_token)
-                    .await
-                    .map_err(|failure| GroupsError::Graph { trigger, failure })?;
-                tracing::info!(
-                    target: "oidc_login::login",
-                    subject = %subject,
-                    groups = groups.len(),
-                    trigger = ?trigger,
-                    "groups read from Microsoft Graph"
-                );
-                Some(groups)
-            }
-        };
-
+        // Single-use and already checked: not part of the identity.
+        merged.remove("nonce");
+        let groups = self
+            .overage_groups(&merged, Some(&access_token), &subject)
+            .await?;
         let identity = self.identity(issuer, subject, merged, groups)?;
         let now = self.now();
         let tokens = Tokens {
-            access_token,
+            access_token: Some(access_token),
             refresh_token: response
                 .refresh_token()
                 .map(|t| RefreshToken::new(t.secret().clone())),
@@ -345,26 +345,110 @@ impl Client {
                 .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
                 .unwrap_or_default(),
         };
-        tracing::info!(
-            target: "oidc_login::login",
-            issuer = %identity.issuer,
-            subject = %identity.subject,
-            roles = ?identity.roles,
-            "login finished"
-        );
-        Ok(Login {
-            identity,
-            tokens,
-            return_to: pending.return_to,
-        })
+        Ok(finished(identity, tokens, pending.return_to))
     }
 
-    /// Checks the callback before anything is sent to the provider; returns the code.
-    fn check_callback<'c>(
+    /// The implicit flow's end: the ID token is in the callback, and is
+    /// validated like one from the token endpoint (nonce required; no access
+    /// token, so no `at_hash` and no userinfo).
+    async fn finish_implicit(
         &self,
-        pending: &PendingLogin,
-        callback: &'c Callback,
-    ) -> Result<&'c str, Error> {
+        pending: PendingLogin,
+        callback: &Callback,
+    ) -> Result<Login, Error> {
+        // `response_type=id_token` returns neither: one here means a mix-up
+        // or an injected response.
+        for unexpected in ["code", "access_token"] {
+            if callback.get(unexpected).is_some() {
+                return Err(CallbackError::UnexpectedParameter(unexpected).into());
+            }
+        }
+        let raw_id_token = callback
+            .get("id_token")
+            .filter(|t| !t.is_empty())
+            .ok_or(CallbackError::MissingParameter("id_token"))?;
+        let claims = self
+            .validate(
+                raw_id_token,
+                Some(pending.nonce.expose_secret()),
+                pending.max_age,
+                None,
+                None,
+            )
+            .await?;
+        self.check_callback_issuer_is_the_tokens(callback, &claims)?;
+        let subject = claims.subject().to_owned();
+        let issuer = claims.issuer().to_owned();
+        let mut claims = claims.into_claims();
+        claims.remove("nonce");
+        let groups = self.overage_groups(&claims, None, &subject).await?;
+        let identity = self.identity(issuer, subject, claims, groups)?;
+        let tokens = Tokens {
+            access_token: None,
+            refresh_token: None,
+            id_token: IdToken::new(raw_id_token.to_owned()),
+            expires_at: None,
+            scopes: Vec::new(),
+        };
+        Ok(finished(identity, tokens, pending.return_to))
+    }
+
+    /// Entra ID multi-tenant: the callback's `iss` (checked against the
+    /// template before the exchange) must be the token's own issuer.
+    fn check_callback_issuer_is_the_tokens(
+        &self,
+        callback: &Callback,
+        claims: &IdTokenClaims,
+    ) -> Result<(), Error> {
+        if self.provider.metadata.tenant_template.is_some()
+            && let Some(iss) = callback.get("iss")
+            && iss != claims.issuer()
+        {
+            return Err(CallbackError::IssuerMismatch {
+                expected: claims.issuer().to_owned(),
+                found: crate::error::clip(iss, 256),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The groups read from Microsoft Graph when the token has an Entra
+    /// overage marker (or `groups_source` is `graph`); `None` to use the
+    /// groups claim. An overage that cannot be read refuses the login.
+    async fn overage_groups(
+        &self,
+        claims: &Map<String, Value>,
+        access_token: Option<&AccessToken>,
+        subject: &str,
+    ) -> Result<Option<Vec<String>>, Error> {
+        match entra::groups_plan(&self.config, claims) {
+            GroupsPlan::Token => Ok(None),
+            GroupsPlan::Refuse(reason) => Err(GroupsError::OverageUnresolved { reason }.into()),
+            GroupsPlan::Graph(settings, trigger) => {
+                let Some(access_token) = access_token else {
+                    return Err(GroupsError::OverageUnresolved {
+                        reason: "the implicit flow returns no access token to read them from Microsoft Graph with: use `flow = \"authorization_code_pkce\"`",
+                    }
+                    .into());
+                };
+                let groups = entra::read_groups(&self.http, settings, access_token)
+                    .await
+                    .map_err(|failure| GroupsError::Graph { trigger, failure })?;
+                tracing::info!(
+                    target: "oidc_login::login",
+                    subject = %subject,
+                    groups = groups.len(),
+                    trigger = ?trigger,
+                    "groups read from Microsoft Graph"
+                );
+                Ok(Some(groups))
+            }
+        }
+    }
+
+    /// Checks the callback before anything is sent to the provider.
+    fn check_callback(&self, pending: &PendingLogin, callback: &Callback) -> Result<(), Error> {
         let issuer = &self.provider.metadata.issuer;
         if pending.issuer != *issuer {
             return Err(CallbackError::WrongProvider {
@@ -413,10 +497,7 @@ impl Client {
             }
             _ => {}
         }
-        callback
-            .get("code")
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| CallbackError::MissingParameter("code").into())
+        Ok(())
     }
 
     /// Whether the callback's `iss` names this provider: the issuer exactly,
@@ -578,6 +659,22 @@ fn is_graph_groups_scope(scope: &str) -> bool {
     ]
     .iter()
     .any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// Logs the finished login and builds the [`Login`].
+fn finished(identity: Identity, tokens: Tokens, return_to: Option<String>) -> Login {
+    tracing::info!(
+        target: "oidc_login::login",
+        issuer = %identity.issuer,
+        subject = %identity.subject,
+        roles = ?identity.roles,
+        "login finished"
+    );
+    Login {
+        identity,
+        tokens,
+        return_to,
+    }
 }
 
 fn exchange_error(

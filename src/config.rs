@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::accounts::EmailVerification;
 use crate::algorithm::Algorithm;
 use crate::entra::{Entra, EntraDraft, EntraFile};
 use crate::error::ConfigError;
@@ -95,6 +96,54 @@ pub enum UserinfoPolicy {
     Always,
 }
 
+/// The OpenID Connect flow a login uses (Axidian's "flow" setting).
+///
+/// TOML: `flow = "authorization_code_pkce"` (the default),
+/// `"authorization_code"` or `"implicit"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Flow {
+    /// Authorization Code with PKCE S256: the code is useless without the
+    /// verifier that only this login holds. Use it unless the provider
+    /// cannot.
+    #[default]
+    AuthorizationCodePkce,
+    /// Authorization Code without PKCE: no `code_challenge` is sent and no
+    /// `code_verifier` with the code.
+    ///
+    /// Only for a provider that refuses PKCE parameters outright (some older
+    /// servers answer `invalid_request` to an unknown `code_challenge`).
+    /// The `state` and `nonce` checks remain, but a stolen code can then be
+    /// redeemed by anyone holding the client's credentials. Discovery logs a
+    /// warning.
+    AuthorizationCode,
+    /// The implicit flow, `response_type=id_token` with
+    /// `response_mode=form_post`: the ID token arrives in the callback form
+    /// and no code is exchanged.
+    ///
+    /// # Security
+    ///
+    /// Discouraged (OAuth 2.0 Security BCP, RFC 9700 section 2.1.2): the ID
+    /// token travels through the browser, and there is no access token, so
+    /// no userinfo and no refresh. It is accepted only when switched on by
+    /// name, with [`ConfigBuilder::insecure_implicit_flow`] or
+    /// `allow_implicit_flow = true` beside `flow = "implicit"`; the nonce is
+    /// required and checked, and every start logs a warning.
+    Implicit,
+}
+
+impl Flow {
+    /// The name used in the TOML form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCodePkce => "authorization_code_pkce",
+            Self::AuthorizationCode => "authorization_code",
+            Self::Implicit => "implicit",
+        }
+    }
+}
+
 /// A claim every login must have: the claim equals `value`, or is an array
 /// holding it (Pexip's "required key / required value").
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -146,9 +195,12 @@ pub struct Config {
     trusted_audiences: Vec<String>,
     userinfo: UserinfoPolicy,
     jwks_refetch_cooldown: Duration,
+    jwks_max_age: Duration,
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
+    flow: Flow,
+    email_verification: EmailVerification,
     /// Microsoft Entra ID settings, when made with `Config::entra` (`src/entra.rs`).
     pub(crate) entra: Option<Entra>,
 }
@@ -176,18 +228,20 @@ impl Config {
             trusted_audiences: Vec::new(),
             userinfo: UserinfoPolicy::default(),
             jwks_refetch_cooldown: Duration::from_secs(10),
+            jwks_max_age: Duration::from_secs(24 * 3600),
             http_timeout: Duration::from_secs(10),
             role_mapping: Vec::new(),
             no_role_policy: NoRolePolicy::default(),
+            flow: Flow::default(),
+            allow_implicit_flow: false,
+            email_verification: EmailVerification::default(),
             entra: EntraDraft::default(),
         }
     }
 
     /// Reads the TOML form. See the crate docs for every field.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            message: e.to_string(),
-        })?;
+        let file: ConfigFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         file.into_config(env_var)
     }
 
@@ -287,6 +341,11 @@ impl Config {
     pub fn jwks_refetch_cooldown(&self) -> Duration {
         self.jwks_refetch_cooldown
     }
+    /// How long a fetched key set is used before it is fetched again, so a
+    /// key the provider withdraws stops being accepted.
+    pub fn jwks_max_age(&self) -> Duration {
+        self.jwks_max_age
+    }
     /// The timeout of each request to the provider.
     pub fn http_timeout(&self) -> Duration {
         self.http_timeout
@@ -298,6 +357,15 @@ impl Config {
     /// What happens to a login that maps to no role.
     pub fn no_role_policy(&self) -> NoRolePolicy {
         self.no_role_policy
+    }
+    /// The login flow.
+    pub fn flow(&self) -> Flow {
+        self.flow
+    }
+    /// When an email from this provider counts as verified for account
+    /// linking (see [`AccountLinker`](crate::AccountLinker)).
+    pub fn email_verification(&self) -> EmailVerification {
+        self.email_verification
     }
 }
 
@@ -322,9 +390,13 @@ pub struct ConfigBuilder {
     trusted_audiences: Vec<String>,
     userinfo: UserinfoPolicy,
     jwks_refetch_cooldown: Duration,
+    jwks_max_age: Duration,
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
+    flow: Flow,
+    allow_implicit_flow: bool,
+    email_verification: EmailVerification,
     /// Microsoft Entra ID settings (`src/entra.rs`).
     pub(crate) entra: EntraDraft,
 }
@@ -416,6 +488,12 @@ impl ConfigBuilder {
         self.jwks_refetch_cooldown = cooldown;
         self
     }
+    /// How long a fetched key set is used before it is fetched again
+    /// (default a day; from 1 s to 7 days).
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.jwks_max_age = max_age;
+        self
+    }
     /// The timeout of each request to the provider (default 10 s).
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
@@ -429,6 +507,35 @@ impl ConfigBuilder {
     /// What happens to a login that maps to no role (default: allow).
     pub fn no_role_policy(mut self, policy: NoRolePolicy) -> Self {
         self.no_role_policy = policy;
+        self
+    }
+
+    /// The login flow (default [`Flow::AuthorizationCodePkce`]).
+    /// [`Flow::Implicit`] is refused by [`build`](Self::build) unless
+    /// [`insecure_implicit_flow`](Self::insecure_implicit_flow) is called.
+    pub fn flow(mut self, flow: Flow) -> Self {
+        self.flow = flow;
+        self
+    }
+    /// Switches the implicit flow on ([`Flow::Implicit`]): the only way to
+    /// get it, so that it is never chosen by accident.
+    ///
+    /// # Security
+    ///
+    /// The ID token comes back through the browser in a form post, without
+    /// a code exchange. The nonce is required and checked; there is no
+    /// access token, so no userinfo and no refresh. Prefer
+    /// [`Flow::AuthorizationCodePkce`] whenever the provider allows it.
+    pub fn insecure_implicit_flow(mut self) -> Self {
+        self.flow = Flow::Implicit;
+        self.allow_implicit_flow = true;
+        self
+    }
+    /// When an email from this provider counts as verified, so that a first
+    /// login may be linked to a local account by it (default
+    /// [`EmailVerification::EmailVerifiedClaim`]).
+    pub fn email_verification(mut self, policy: EmailVerification) -> Self {
+        self.email_verification = policy;
         self
     }
 
@@ -570,10 +677,20 @@ impl ConfigBuilder {
                 ));
             }
         }
-        if self.jwks_refetch_cooldown > Duration::from_secs(3600) {
+        if self.jwks_refetch_cooldown < Duration::from_secs(1)
+            || self.jwks_refetch_cooldown > Duration::from_secs(3600)
+        {
             return Err(invalid(
                 "jwks_refetch_cooldown_seconds",
-                "must be at most 3600 s".into(),
+                "must be between 1 s and 3600 s".into(),
+            ));
+        }
+        if self.jwks_max_age < Duration::from_secs(1)
+            || self.jwks_max_age > Duration::from_secs(7 * 24 * 3600)
+        {
+            return Err(invalid(
+                "jwks_max_age_seconds",
+                "must be between 1 s and 7 days".into(),
             ));
         }
         if self.http_timeout.is_zero() || self.http_timeout > Duration::from_secs(120) {
@@ -584,6 +701,30 @@ impl ConfigBuilder {
         }
         if let Some(problem) = self.role_mapping.iter().find_map(RoleMapping::problem) {
             return Err(invalid("role_mapping", problem));
+        }
+        match (self.flow, self.allow_implicit_flow) {
+            (Flow::Implicit, false) => {
+                return Err(invalid(
+                    "allow_implicit_flow",
+                    "must be `true` for `flow = \"implicit\"`: the implicit flow is discouraged and is switched on only by name".into(),
+                ));
+            }
+            (Flow::AuthorizationCodePkce | Flow::AuthorizationCode, true) => {
+                return Err(invalid(
+                    "allow_implicit_flow",
+                    format!(
+                        "is `true`, but `flow` is `{}`: remove it, or set `flow = \"implicit\"`",
+                        self.flow.as_str()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if self.flow == Flow::Implicit && self.userinfo == UserinfoPolicy::Always {
+            return Err(invalid(
+                "userinfo",
+                "is `always`, but the implicit flow gets no access token to call userinfo with: use `never`, or a code flow".into(),
+            ));
         }
 
         Ok(Config {
@@ -605,9 +746,12 @@ impl ConfigBuilder {
             trusted_audiences: self.trusted_audiences,
             userinfo: self.userinfo,
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,
+            jwks_max_age: self.jwks_max_age,
             http_timeout: self.http_timeout,
             role_mapping: self.role_mapping,
             no_role_policy: self.no_role_policy,
+            flow: self.flow,
+            email_verification: self.email_verification,
             entra,
         })
     }
@@ -679,10 +823,15 @@ struct ConfigFile {
     trusted_audiences: Vec<String>,
     userinfo: Option<UserinfoPolicy>,
     jwks_refetch_cooldown_seconds: Option<u64>,
+    jwks_max_age_seconds: Option<u64>,
     http_timeout_seconds: Option<u64>,
     #[serde(default)]
     role_mapping: Vec<RoleMapping>,
     no_role_policy: Option<NoRolePolicy>,
+    flow: Option<Flow>,
+    #[serde(default)]
+    allow_implicit_flow: bool,
+    email_verification: Option<EmailVerification>,
 }
 
 impl ConfigFile {
@@ -780,12 +929,22 @@ impl ConfigFile {
         if let Some(secs) = self.jwks_refetch_cooldown_seconds {
             builder = builder.jwks_refetch_cooldown(Duration::from_secs(secs));
         }
+        if let Some(secs) = self.jwks_max_age_seconds {
+            builder = builder.jwks_max_age(Duration::from_secs(secs));
+        }
         if let Some(secs) = self.http_timeout_seconds {
             builder = builder.http_timeout(Duration::from_secs(secs));
         }
         builder.role_mapping = self.role_mapping;
         if let Some(policy) = self.no_role_policy {
             builder = builder.no_role_policy(policy);
+        }
+        if let Some(flow) = self.flow {
+            builder = builder.flow(flow);
+        }
+        builder.allow_implicit_flow = self.allow_implicit_flow;
+        if let Some(policy) = self.email_verification {
+            builder = builder.email_verification(policy);
         }
         builder.build()
     }
@@ -797,6 +956,23 @@ impl<'de> Deserialize<'de> for Config {
         ConfigFile::deserialize(deserializer)?
             .into_config(env_var)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The TOML error without the source line it quotes: that line may hold
+/// the client secret (`client_secert = "..."`, an unterminated string).
+fn toml_error(text: &str, error: &toml::de::Error) -> ConfigError {
+    let place = error.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
+        format!(" (line {line}, column {column})")
+    });
+    ConfigError::Parse {
+        message: format!("{}{}", error.message(), place.unwrap_or_default()),
     }
 }
 
@@ -893,6 +1069,20 @@ roles = ["Read-write"]
                 .to_string()
                 .contains("scope")
         );
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_secret() {
+        let base = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
+        for bad in [
+            "client_secert = \"hunter2-secret\"\n",
+            "client_secret = \"hunter2-secret\n",
+        ] {
+            let err = Config::from_toml(&format!("{base}{bad}")).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("line 4"), "{shown}");
+        }
     }
 
     #[test]
@@ -1012,6 +1202,75 @@ roles = ["Read-write"]
         assert_eq!(c.client_auth().method(), AuthMethod::ClientSecretBasic);
         let c = Config::from_toml(base).unwrap();
         assert_eq!(c.client_auth(), &ClientAuth::None);
+    }
+
+    const BASE: &str = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
+
+    #[test]
+    fn flows_and_email_verification_from_toml() {
+        let c = Config::from_toml(BASE).unwrap();
+        assert_eq!(c.flow(), Flow::AuthorizationCodePkce);
+        assert_eq!(
+            c.email_verification(),
+            EmailVerification::EmailVerifiedClaim
+        );
+        let c = Config::from_toml(&format!(
+            "{BASE}flow = \"authorization_code\"\nemail_verification = \"trust_provider\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.flow(), Flow::AuthorizationCode);
+        assert_eq!(c.email_verification(), EmailVerification::TrustProvider);
+        let c = Config::from_toml(&format!(
+            "{BASE}email_verification = \"entra_domain_owner\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.email_verification(), EmailVerification::EntraDomainOwner);
+        for bad in [
+            "flow = \"hybrid\"\n",
+            "flow = \"Implicit\"\n",
+            "email_verification = \"always\"\n",
+        ] {
+            let err = Config::from_toml(&format!("{BASE}{bad}")).unwrap_err();
+            assert!(matches!(err, ConfigError::Parse { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_implicit_flow_is_switched_on_only_by_name() {
+        let err = Config::from_toml(&format!("{BASE}flow = \"implicit\"\n")).unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        let err = Config::from_toml(&format!(
+            "{BASE}flow = \"implicit\"\nallow_implicit_flow = false\n"
+        ))
+        .unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        let c = Config::from_toml(&format!(
+            "{BASE}flow = \"implicit\"\nallow_implicit_flow = true\n"
+        ))
+        .unwrap();
+        assert_eq!(c.flow(), Flow::Implicit);
+        // The switch alone, for another flow, is a mistake worth naming.
+        let err = Config::from_toml(&format!("{BASE}allow_implicit_flow = true\n")).unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+
+        let err = builder().flow(Flow::Implicit).build().unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        let c = builder().insecure_implicit_flow().build().unwrap();
+        assert_eq!(c.flow(), Flow::Implicit);
+        // Choosing a code flow afterwards leaves the switch on: refused.
+        let err = builder()
+            .insecure_implicit_flow()
+            .flow(Flow::AuthorizationCodePkce)
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        // No access token, so userinfo cannot be `always`.
+        let err = builder()
+            .insecure_implicit_flow()
+            .userinfo(UserinfoPolicy::Always)
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "userinfo");
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum Error {
     /// A login could not be started with these options.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// A valid login could not be linked to a local account.
+    #[error(transparent)]
+    Account(#[from] AccountError),
     /// The user's groups could not be read (Entra ID groups overage).
     #[error(transparent)]
     Groups(#[from] GroupsError),
@@ -68,6 +71,7 @@ impl Error {
             Self::Token(_) => "token_refused",
             Self::Access(AccessError::RequiredClaim { .. }) => "required_claim",
             Self::Access(_) => "no_role",
+            Self::Account(e) => e.code(),
             Self::Groups(_) => "groups_unavailable",
         }
     }
@@ -344,6 +348,13 @@ pub enum CallbackError {
         /// What the callback said.
         found: String,
     },
+    /// The callback carries a parameter the configured flow never returns,
+    /// such as a `code` in the implicit flow: a mix-up or an injected
+    /// response.
+    #[error(
+        "the callback has a `{0}` parameter, which the configured flow never returns (a mixed-up or injected response)"
+    )]
+    UnexpectedParameter(&'static str),
     /// RFC 9207: the provider promises an `iss` parameter, and it is missing.
     #[error(
         "the provider advertises `authorization_response_iss_parameter_supported`, but the callback has no `iss`"
@@ -541,6 +552,109 @@ pub enum AccessError {
     },
 }
 
+/// A login could not be linked to a local account (see
+/// [`AccountLinker`](crate::AccountLinker)), or an account store operation
+/// failed. The refusals of a login answer HTTP 403; [`AccountError::Store`]
+/// is the operator's (500).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccountError {
+    /// The login is bound to no account, and has no email to find one by.
+    #[error(
+        "this login is not linked to an account, and has no email to find one by: check the `email_claim` and that the scopes ask for it (`email`)"
+    )]
+    NoEmail,
+    /// The login is bound to no account, and its email is not verified
+    /// under the provider's policy, so it cannot link one.
+    #[error(
+        "this login is not linked to an account, and the provider does not vouch for its email (policy `{}`): an unverified email never links an account", policy.as_str()
+    )]
+    EmailNotVerified {
+        /// The provider's email verification policy.
+        policy: crate::accounts::EmailVerification,
+    },
+    /// No account has the login's (verified) email.
+    #[error("no local account has the email `{email}`: an administrator must create one first")]
+    NoAccount {
+        /// The email, normalized.
+        email: String,
+    },
+    /// The account with the login's email is bound to another provider
+    /// identity.
+    #[error(
+        "account `{account_id}` is already bound to another identity at the provider (another `sub`): an administrator must reset its binding before this login can link it"
+    )]
+    BoundToAnotherSubject {
+        /// The account's id.
+        account_id: String,
+    },
+    /// Another account is already bound to this issuer and subject.
+    #[error("this provider identity is already bound to account `{account_id}`")]
+    SubjectBoundElsewhere {
+        /// The account that holds the binding.
+        account_id: String,
+    },
+    /// No account has this id.
+    #[error("there is no account `{account_id}`")]
+    UnknownAccount {
+        /// The id asked for.
+        account_id: String,
+    },
+    /// An account with this email already exists.
+    #[error(
+        "an account with the email `{email}` already exists (emails compare without ASCII case)"
+    )]
+    EmailTaken {
+        /// The email, normalized.
+        email: String,
+    },
+    /// An account cannot be created with this email.
+    #[error("`{email}` is not a usable account email: {reason}")]
+    InvalidEmail {
+        /// The email as given (clipped).
+        email: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The store's database was written by a newer version of this crate.
+    #[error(
+        "the account database is at schema version {found}, newer than the {supported} this version knows: upgrade the app, or restore a backup"
+    )]
+    SchemaTooNew {
+        /// The database's version.
+        found: i64,
+        /// The newest version this crate knows.
+        supported: i64,
+    },
+    /// The store failed.
+    #[error("the account store failed while {operation}")]
+    Store {
+        /// What the store was doing.
+        operation: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl AccountError {
+    /// A short, stable code for this kind of error, as [`Error::code`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoEmail => "account_no_email",
+            Self::EmailNotVerified { .. } => "account_email_not_verified",
+            Self::NoAccount { .. } => "account_not_found",
+            Self::BoundToAnotherSubject { .. } | Self::SubjectBoundElsewhere { .. } => {
+                "account_bound_elsewhere"
+            }
+            Self::UnknownAccount { .. } | Self::EmailTaken { .. } | Self::InvalidEmail { .. } => {
+                "account_admin_error"
+            }
+            Self::SchemaTooNew { .. } | Self::Store { .. } => "account_store_error",
+        }
+    }
+}
+
 /// The user's groups could not be read: the login is refused rather than
 /// signed in with no groups. For the operator (HTTP 502).
 #[derive(Debug, thiserror::Error)]
@@ -643,12 +757,25 @@ fn format_values(values: &[String]) -> String {
     text
 }
 
-/// Clips a string taken from a hostile input before it goes into an error.
+/// Makes a value taken from a hostile input safe for an error or a log
+/// line: control characters and bidirectional overrides are escaped (so it
+/// cannot forge a log line or reorder one), and it is clipped to `max`
+/// characters of the input.
 pub(crate) fn clip(value: &str, max: usize) -> String {
-    match value.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &value[..end]),
-        None => value.to_owned(),
+    let mut out = String::with_capacity(value.len().min(max.saturating_mul(4)));
+    for (count, c) in value.chars().enumerate() {
+        if count == max {
+            out.push('…');
+            break;
+        }
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
+    out
 }
 
 #[cfg(test)]
@@ -677,5 +804,15 @@ mod tests {
         assert_eq!(clip("abc", 5), "abc");
         assert_eq!(clip("abcdef", 3), "abc…");
         assert_eq!(clip("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn clip_escapes_what_could_forge_a_log_line() {
+        assert_eq!(
+            clip("a\nINFO forged line\r\u{1b}[31m", 64),
+            "a\\nINFO forged line\\r\\u{1b}[31m"
+        );
+        assert_eq!(clip("ab\ncd", 3), "ab\\n…");
+        assert_eq!(clip("x\u{202e}y", 8), "x\\u{202e}y");
     }
 }

@@ -10,6 +10,8 @@
 //! - [Features](#features)
 //! - [Security](#security)
 //! - [Microsoft Entra ID](#microsoft-entra-id)
+//! - [Account linking](#account-linking)
+//! - [Flows](#flows)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
 //!
@@ -56,7 +58,8 @@
 //! `required_claim = { key, value }`, `login_button_text`,
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
-//! `http_timeout_seconds`, `no_role_policy`, and `[[role_mapping]]` rows).
+//! `http_timeout_seconds`, `no_role_policy`, `flow`, `allow_implicit_flow`,
+//! `email_verification`, and `[[role_mapping]]` rows).
 //! Unknown fields are refused, so a typo never silently drops a check.
 //!
 //! # The login, step by step
@@ -79,10 +82,12 @@
 //! | --- | --- | --- |
 //! | `axum` | `axum`: login routes, extractors and `tower-sessions` glue for axum apps | no |
 //! | `test-provider` | `testing::TestProvider`, an embedded OpenID provider for tests and demos | no |
+//! | `sqlite` | `SqliteAccountStore`: account links in a SQLite file (SQLite compiled in) | no |
 //!
 //! # Security
 //!
-//! Secure by default; nothing below can be switched off.
+//! Secure by default; nothing below can be switched off, except PKCE and
+//! the code exchange, and those only by naming another [`Flow`].
 //! - PKCE S256 on every login; `state` and `nonce` of 256 bits from the OS
 //!   random source, single-use because [`PendingLogin`] is consumed.
 //! - The ID token: compact JWS only; `alg: none` never accepted in any
@@ -182,11 +187,47 @@
 //!   a login is never signed in as having no groups. `groups_source =
 //!   "graph"` reads Graph on every login; `"token"` refuses an overage
 //!   instead. A config not made with `Config::entra` never sends a token to
-//!   Graph, and refuses an overage likewise.
+//!   Graph, and refuses an overage likewise, as does the implicit flow, which
+//!   has no access token.
 //!
 //! `examples/entra-single-tenant.toml` and `examples/entra-multi-tenant.toml`
 //! are commented configs for both setups. The embedded provider plays Entra
 //! ID with `TestProvider::builder().entra(EntraMode::new(tenant))`.
+//!
+//! # Account linking
+//!
+//! [`AccountLinker::link`] turns a validated [`Identity`] into the app's own
+//! [`Account`], Axidian's way: a login whose issuer and `sub` are bound to
+//! an account signs in to it, whatever its email now says; the first login
+//! finds the account by email and binds it. Only a verified email links
+//! ([`EmailVerification`]: `email_verified: true` by default, Entra's
+//! `xms_edov`, or a provider trusted by name), because linking by an
+//! unverified email would hand an admin's account to anyone who types the
+//! admin's address at the provider. An account bound to another `sub` is
+//! refused until an admin calls [`AccountStore::reset_binding`]. Emails
+//! compare trimmed and without ASCII case, nothing more. Stores:
+//! [`MemoryAccountStore`], `SqliteAccountStore` (feature `sqlite`), or your
+//! own [`AccountStore`].
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use oidc_login::{AccountLinker, Client, MemoryAccountStore};
+//! # async fn run(client: Client, login: oidc_login::Login) -> Result<(), oidc_login::Error> {
+//! let store = Arc::new(MemoryAccountStore::new());
+//! store.add_account("alice@example.com", "Alice Admin")?;
+//! let linker = AccountLinker::new(store.clone(), client.config().email_verification());
+//! let account = linker.link(&login.identity).await?; // after `client.finish`
+//! # let _ = account; Ok(()) }
+//! ```
+//!
+//! # Flows
+//!
+//! [`Flow::AuthorizationCodePkce`] is the default. [`Flow::AuthorizationCode`]
+//! leaves PKCE out, for a provider that refuses it. [`Flow::Implicit`]
+//! (`response_type=id_token` by form post, no code exchange, no access
+//! token) is discouraged and exists only when switched on by name:
+//! [`ConfigBuilder::insecure_implicit_flow`], or `flow = "implicit"` with
+//! `allow_implicit_flow = true`. Discovery logs a warning for either.
 //!
 //! # Testing your app
 //!
@@ -213,16 +254,18 @@
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
 //! | `src/entra.rs` | Microsoft Entra ID: [`Config::entra`], [`TenantPolicy`] and the `{tenantid}` issuer template, v1 token detection, the Graph groups reader for the overage |
+//! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
 //! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics) |
-//! | `tests/` | integration tests: the embedded provider (sign-in, hostile provider, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`) |
+//! | `tests/` | integration tests: the embedded provider (sign-in, flows, hostile provider, account linking with both stores, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`) |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
+mod accounts;
 mod algorithm;
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -240,13 +283,21 @@ mod secret;
 pub mod testing;
 mod token;
 
+#[cfg(feature = "sqlite")]
+pub use accounts::SqliteAccountStore;
+pub use accounts::{
+    Account, AccountLinker, AccountStore, Binding, EmailVerification, MemoryAccountStore,
+    StoreFuture, normalize_email,
+};
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use client::{Client, Login, Tokens};
-pub use config::{AuthMethod, ClientAuth, Config, ConfigBuilder, RequiredClaim, UserinfoPolicy};
+pub use config::{
+    AuthMethod, ClientAuth, Config, ConfigBuilder, Flow, RequiredClaim, UserinfoPolicy,
+};
 pub use entra::{GraphQuery, GroupsSource, TenantPolicy};
 pub use error::{
-    AccessError, CallbackError, ConfigError, DiscoveryError, Error, GraphFailure, GraphTrigger,
-    GroupsError, HttpError, HttpErrorKind, IssuerHint, StartError, TokenError,
+    AccessError, AccountError, CallbackError, ConfigError, DiscoveryError, Error, GraphFailure,
+    GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, StartError, TokenError,
 };
 pub use flow::{Callback, PendingLogin, Start};
 pub use identity::Identity;

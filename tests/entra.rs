@@ -516,6 +516,37 @@ async fn groups_source_graph_reads_graph_on_every_login() {
     assert!(message.contains("groups_source"), "{message}");
 }
 
+#[tokio::test]
+async fn the_implicit_flow_cannot_resolve_an_overage_and_says_so() {
+    // Entra's implicit flow marks the overage with `hasgroups`, and returns
+    // no access token to read Graph with.
+    let mut builder = TestProvider::builder()
+        .entra(EntraMode::new(HOME).overage_form(OverageForm::HasGroups))
+        .client(
+            oidc_login::testing::TestClient::confidential(
+                CLIENT_ID,
+                CLIENT_SECRET,
+                oidc_login::testing::TestClientAuth::Basic,
+            )
+            .allow_implicit(),
+        );
+    for user in users() {
+        builder = builder.user(user);
+    }
+    let provider = builder.start().await;
+    let client =
+        client_with(graph_scopes(entra_config(&provider, HOME)).insecure_implicit_flow()).await;
+    let login = login_as(&client, "alice").await.unwrap();
+    assert_eq!(login.identity.issuer, provider.entra_issuer(HOME));
+    let err = login_as(&client, "olga").await.unwrap_err();
+    assert!(
+        matches!(err, Error::Groups(GroupsError::OverageUnresolved { .. })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("implicit"), "{err}");
+    assert_eq!(provider.graph_requests(), 0);
+}
+
 // --- the example configs ---
 
 /// An example config pointed at the embedded provider: the authority and

@@ -95,8 +95,10 @@ pub enum Misbehavior {
     /// `rp-id_token-kid-absent-single-jwks` (a positive test).
     NoKid,
     /// The ID token's header has no `kid` and the JWKS holds a second key of
-    /// the same type besides the right one. Rule: do not guess between
-    /// several candidate keys. `rp-id_token-kid-absent-multiple-jwks`.
+    /// the same type besides the right one. The conformance test allows a
+    /// client either to refuse or to try every key that fits the algorithm;
+    /// this crate tries them, so the login succeeds.
+    /// `rp-id_token-kid-absent-multiple-jwks`.
     NoKidMultipleKeys,
     /// The ID token is signed by an attacker's key, whose public JWK is in
     /// the header (`jwk`), with `jku` and `x5u` pointing at

@@ -44,6 +44,12 @@
 //!   with `code_challenge_method=S256`. An unknown client or redirect URI
 //!   gets a `400` page; other errors are sent back to the redirect URI as
 //!   `error`, `error_description`, `state` and `iss`.
+//! - A client registered with [`pkce_required(false)`](TestClient::pkce_required)
+//!   may leave PKCE out; its code is then redeemed without a `code_verifier`.
+//! - A client registered with [`allow_implicit`](TestClient::allow_implicit)
+//!   may also ask for `response_type=id_token` (the implicit flow), with
+//!   `response_mode=form_post` and a `nonce`: the form posts `id_token`,
+//!   `state` and `iss`, and that ID token has no `at_hash`.
 //! - `login_hint` may name a user by username or email address.
 //!   `prompt=none` without a usable `login_hint` answers `login_required`.
 //! - Success answers `303 See Other` to

@@ -42,7 +42,12 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
 
 pub(super) type AppState = State<Arc<Shared>>;
 
+/// Counts key-set requests as they arrive (so one a client gives up on
+/// still counts), then applies [`Misbehavior::SlowResponses`].
 async fn slow(State(shared): AppState, request: Request, next: Next) -> Response {
+    if matches!(request.uri().path(), "/jwks" | "/jwks-redirected") {
+        shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    }
     let delay = shared.find(|m| match m {
         Misbehavior::SlowResponses(delay) => Some(*delay),
         _ => None,
@@ -121,15 +126,28 @@ pub(super) fn discovery_document(shared: &Shared, issuer: &str) -> Value {
             }
         }
     }
+    // `id_token` (the implicit flow) only when a client may use it.
+    let implicit = shared.clients.iter().any(|c| c.allows_implicit());
+    let (response_types, grant_types) = if implicit {
+        (
+            json!(["code", "id_token"]),
+            json!(["authorization_code", "refresh_token", "implicit"]),
+        )
+    } else {
+        (
+            json!(["code"]),
+            json!(["authorization_code", "refresh_token"]),
+        )
+    };
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
         "userinfo_endpoint": format!("{base}/userinfo"),
         "jwks_uri": format!("{base}/jwks"),
-        "response_types_supported": ["code"],
+        "response_types_supported": response_types,
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": grant_types,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [shared.alg.as_str()],
         "token_endpoint_auth_methods_supported":
@@ -169,7 +187,6 @@ fn jwks_body(shared: &Shared) -> String {
 }
 
 async fn jwks(State(shared): AppState) -> Response {
-    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
     if shared.is(&Misbehavior::RedirectJwks) {
         return (
             StatusCode::FOUND,
@@ -188,7 +205,6 @@ async fn jwks(State(shared): AppState) -> Response {
 }
 
 async fn jwks_redirected(State(shared): AppState) -> Response {
-    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
     (
         [(header::CONTENT_TYPE, "application/json")],
         jwks_body(&shared),

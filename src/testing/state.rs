@@ -65,7 +65,8 @@ pub(super) struct Grants {
 pub(super) struct CodeGrant {
     pub(super) client_id: String,
     pub(super) redirect_uri: String,
-    pub(super) code_challenge: String,
+    /// `None` when the request had none (a client not requiring PKCE).
+    pub(super) code_challenge: Option<String>,
     pub(super) nonce: String,
     pub(super) scope: String,
     pub(super) user: TestUser,
@@ -265,7 +266,7 @@ impl Shared {
         user: &TestUser,
         nonce: Option<&str>,
         auth_time: u64,
-        access_token: &str,
+        access_token: Option<&str>,
     ) -> String {
         let active = self.misbehaviors();
         let has = |m: &Misbehavior| active.contains(m);
@@ -347,13 +348,16 @@ impl Shared {
         } else if !has(&Misbehavior::AuthTimeMissing) {
             set("auth_time", json!(auth_time));
         }
-        let hashed = if has(&Misbehavior::WrongAtHash) {
-            "not-the-access-token"
-        } else {
-            access_token
-        };
         let key = self.current_key();
-        set("at_hash", json!(keys::token_hash(key.alg(), hashed)));
+        // No access token (the implicit flow's `id_token`): no `at_hash`.
+        if let Some(access_token) = access_token {
+            let hashed = if has(&Misbehavior::WrongAtHash) {
+                "not-the-access-token"
+            } else {
+                access_token
+            };
+            set("at_hash", json!(keys::token_hash(key.alg(), hashed)));
+        }
         if let Some(mode) = &self.entra {
             super::entra::decorate(self, mode, user, &active, &mut claims);
         }

@@ -10,10 +10,10 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
-use super::shown;
 use crate::Algorithm;
 use crate::entra::{TenantPolicy, TenantTemplate, is_guid, is_v1_token};
 use crate::error::TokenError;
+use crate::error::clip;
 use crate::secret::constant_time_eq;
 
 const PAYLOAD_INVALID: &str = "the payload is not a UTF-8 JSON object with unique claim names";
@@ -201,7 +201,7 @@ pub(crate) fn check_claims(
         .find(|aud| *aud != expect.client_id && !expect.trusted_audiences.contains(aud))
     {
         return Err(TokenError::UntrustedAudience {
-            audience: shown(untrusted, 128),
+            audience: clip(untrusted, 128),
         });
     }
 
@@ -210,7 +210,7 @@ pub(crate) fn check_claims(
         && azp != expect.client_id
     {
         return Err(TokenError::AuthorizedPartyMismatch {
-            azp: shown(azp, 128),
+            azp: clip(azp, 128),
             client_id: expect.client_id.to_owned(),
         });
     }
@@ -304,12 +304,12 @@ pub(crate) fn check_claims(
 fn issuer_mismatch(expected: String, found: &str, claims: &Map<String, Value>) -> TokenError {
     if is_v1_token(found, claims) {
         TokenError::EntraV1Token {
-            issuer: shown(found, 256),
+            issuer: clip(found, 256),
         }
     } else {
         TokenError::IssuerMismatch {
             expected,
-            found: shown(found, 256),
+            found: clip(found, 256),
         }
     }
 }
@@ -327,13 +327,13 @@ fn check_tenant_issuer(
         Some(tid) if template.issuer_matches(issuer, tid) => tid,
         _ if is_v1_token(issuer, claims) => {
             return Err(TokenError::EntraV1Token {
-                issuer: shown(issuer, 256),
+                issuer: clip(issuer, 256),
             });
         }
         None => return Err(TokenError::MissingClaim("tid")),
         Some(tid) => {
             return Err(issuer_mismatch(
-                template.issuer_for(&shown(tid, 64)),
+                template.issuer_for(&clip(tid, 64)),
                 issuer,
                 claims,
             ));
@@ -347,7 +347,7 @@ fn check_tenant_issuer(
     }
     if !policy.allows(tid) {
         return Err(TokenError::TenantNotAllowed {
-            tenant: shown(tid, 64),
+            tenant: clip(tid, 64),
         });
     }
     Ok(())
