@@ -235,8 +235,13 @@ async fn run(config: &Config, from_file: bool, report: &mut Report) -> Result<()
             pkce.join(", ")
         }
     ));
-    if !pkce.is_empty() && !pkce.iter().any(|m| m == "S256") {
-        report.warn("PKCE S256 is not listed; this crate always sends it");
+    if config.flow() == oidc_login::Flow::AuthorizationCodePkce
+        && !pkce.is_empty()
+        && !pkce.iter().any(|m| m == "S256")
+    {
+        report.warn(
+            "PKCE S256 is not listed; it is sent anyway (`flow = \"authorization_code\"` leaves it out, for a provider that refuses it)",
+        );
     }
 
     println!("\nScopes and claims");

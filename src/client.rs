@@ -17,15 +17,16 @@ use url::Url;
 
 use crate::algorithm::Algorithm;
 use crate::assertion::{ASSERTION_TYPE, client_assertion};
-use crate::config::{ClientAuth, Config, UserinfoPolicy};
-use crate::error::{AccessError, CallbackError, ConfigError, Error, TokenError};
+use crate::config::{ClientAuth, Config, Flow, UserinfoPolicy};
+use crate::entra::{self, GroupsPlan, GroupsSource, TenantPolicy};
+use crate::error::{AccessError, CallbackError, ConfigError, Error, GroupsError, TokenError};
 use crate::flow::{Callback, PendingLogin, Start, authorization_url};
 use crate::http::HttpClient;
 use crate::identity::{self, ClaimNames, Identity};
 use crate::provider::Provider;
 use crate::roles::{NoRolePolicy, RoleMapper, RoleMappingTable};
 use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken, constant_time_eq};
-use crate::token::{Expectations, IdTokenClaims, Jws, check_claims};
+use crate::token::{Expectations, IdTokenClaims, IssuerRule, Jws, check_claims};
 
 /// The relying party: a discovered provider, this app's registration with
 /// it, and the role mapper. Cheap to clone (it is a few `Arc`s); share one
@@ -83,8 +84,9 @@ pub struct Login {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Tokens {
-    /// The access token, for the provider's APIs (userinfo, Graph).
-    pub access_token: AccessToken,
+    /// The access token, for the provider's APIs (userinfo, Graph); `None`
+    /// in the implicit flow ([`Flow::Implicit`]), which issues none.
+    pub access_token: Option<AccessToken>,
     /// The refresh token, when `offline_access` was granted.
     pub refresh_token: Option<RefreshToken>,
     /// The raw ID token.
@@ -142,6 +144,17 @@ impl Client {
                 "the provider has no `userinfo_endpoint`; identities come from the ID token alone"
             );
         }
+        match config.flow() {
+            Flow::AuthorizationCodePkce => {}
+            Flow::AuthorizationCode => tracing::warn!(
+                target: "oidc_login::provider",
+                "flow `authorization_code`: PKCE is off, so an intercepted code can be redeemed with this client's credentials; use `authorization_code_pkce` unless the provider refuses PKCE"
+            ),
+            Flow::Implicit => tracing::warn!(
+                target: "oidc_login::provider",
+                "flow `implicit` is discouraged (RFC 9700): ID tokens come back through the browser, with no access token; use `authorization_code_pkce` if the provider allows it"
+            ),
+        }
         let mut oauth = oauth2::Client::new(oauth2::ClientId::new(config.client_id().to_owned()))
             .set_token_uri(oauth2::TokenUrl::from_url(
                 provider.metadata.token_endpoint.clone(),
@@ -164,6 +177,20 @@ impl Client {
             ClientAuth::SecretJwt(_) | ClientAuth::PrivateKeyJwt(_) => {
                 oauth = oauth.set_auth_type(oauth2::AuthType::RequestBody);
             }
+        }
+        if config.tenant_policy() == Some(&TenantPolicy::AnyTenant) {
+            tracing::warn!(
+                target: "oidc_login::provider",
+                "tenant policy `AnyTenant`: users of every Entra ID tenant (and, with `common`, personal Microsoft accounts) can sign in; roles or accounts must decide who gets in"
+            );
+        }
+        if config.groups_source() == GroupsSource::Graph
+            && !config.scopes().iter().any(|s| is_graph_groups_scope(s))
+        {
+            tracing::warn!(
+                target: "oidc_login::provider",
+                "`groups_source` is `graph`, but `scopes` has no `GroupMember.Read.All`: Microsoft Graph will refuse to list the user's groups"
+            );
         }
         let roles: Arc<dyn RoleMapper> = Arc::new(RoleMappingTable::from_rows(
             config.role_mapping().iter().cloned(),
@@ -203,7 +230,10 @@ impl Client {
         &self.config
     }
 
-    /// The provider's issuer.
+    /// The provider's issuer, as its metadata publishes it. For an Entra ID
+    /// multi-tenant app this is the template
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`; each login's
+    /// tenant issuer is in [`Identity::issuer`].
     pub fn issuer(&self) -> &str {
         &self.provider.metadata.issuer
     }
@@ -244,21 +274,34 @@ impl Client {
     ///
     /// `pending` is taken by value: a pending login is finished once,
     /// whatever the outcome.
+    ///
+    /// With [`Flow::Implicit`] the ID token comes in the callback itself
+    /// (`id_token`); it is validated the same way, with the nonce required,
+    /// and a callback carrying a `code` or `access_token` is refused.
     pub async fn finish(&self, pending: PendingLogin, callback: Callback) -> Result<Login, Error> {
-        let code = self.check_callback(&pending, &callback)?;
+        self.check_callback(&pending, &callback)?;
+        if self.config.flow() == Flow::Implicit {
+            return self.finish_implicit(pending, &callback).await;
+        }
+        let code = callback
+            .get("code")
+            .filter(|c| !c.is_empty())
+            .ok_or(CallbackError::MissingParameter("code"))?;
 
-        let mut request = self
+        let mut exchange = self
             .oauth
-            .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(oauth2::PkceCodeVerifier::new(
+            .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()));
+        if self.config.flow() == Flow::AuthorizationCodePkce {
+            exchange = exchange.set_pkce_verifier(oauth2::PkceCodeVerifier::new(
                 pending.pkce_verifier.expose_secret().to_owned(),
             ));
+        }
         if let Some(assertion) = self.client_assertion()? {
-            request = request
+            exchange = exchange
                 .add_extra_param("client_assertion_type", ASSERTION_TYPE)
                 .add_extra_param("client_assertion", assertion);
         }
-        let response = request
+        let response = exchange
             .request_async(&self.http)
             .await
             .map_err(exchange_error)?;
@@ -279,6 +322,8 @@ impl Client {
             )
             .await?;
 
+        self.check_callback_issuer_is_the_tokens(&callback, &claims)?;
+
         let subject = claims.subject().to_owned();
         let issuer = claims.issuer().to_owned();
         let mut merged = claims.into_claims();
@@ -290,10 +335,15 @@ impl Client {
             }
         }
 
-        let identity = self.identity(issuer, subject, merged)?;
+        // Single-use and already checked: not part of the identity.
+        merged.remove("nonce");
+        let groups = self
+            .overage_groups(&merged, Some(&access_token), &subject)
+            .await?;
+        let identity = self.identity(issuer, subject, merged, groups)?;
         let now = self.now();
         let tokens = Tokens {
-            access_token,
+            access_token: Some(access_token),
             refresh_token: response
                 .refresh_token()
                 .map(|t| RefreshToken::new(t.secret().clone())),
@@ -306,18 +356,7 @@ impl Client {
                 .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
                 .unwrap_or_default(),
         };
-        tracing::info!(
-            target: "oidc_login::login",
-            issuer = %identity.issuer,
-            subject = %identity.subject,
-            roles = ?identity.roles,
-            "login finished"
-        );
-        Ok(Login {
-            identity,
-            tokens,
-            return_to: pending.return_to,
-        })
+        Ok(finished(identity, tokens, pending.return_to))
     }
 
     /// A fresh client assertion for the token endpoint, for the JWT client
@@ -338,12 +377,107 @@ impl Client {
         })
     }
 
-    /// Checks the callback before anything is sent to the provider; returns the code.
-    fn check_callback<'c>(
+    /// The implicit flow's end: the ID token is in the callback, and is
+    /// validated like one from the token endpoint (nonce required; no access
+    /// token, so no `at_hash` and no userinfo).
+    async fn finish_implicit(
         &self,
-        pending: &PendingLogin,
-        callback: &'c Callback,
-    ) -> Result<&'c str, Error> {
+        pending: PendingLogin,
+        callback: &Callback,
+    ) -> Result<Login, Error> {
+        // `response_type=id_token` returns neither: one here means a mix-up
+        // or an injected response.
+        for unexpected in ["code", "access_token"] {
+            if callback.get(unexpected).is_some() {
+                return Err(CallbackError::UnexpectedParameter(unexpected).into());
+            }
+        }
+        let raw_id_token = callback
+            .get("id_token")
+            .filter(|t| !t.is_empty())
+            .ok_or(CallbackError::MissingParameter("id_token"))?;
+        let claims = self
+            .validate(
+                raw_id_token,
+                Some(pending.nonce.expose_secret()),
+                pending.max_age,
+                None,
+                None,
+            )
+            .await?;
+        self.check_callback_issuer_is_the_tokens(callback, &claims)?;
+        let subject = claims.subject().to_owned();
+        let issuer = claims.issuer().to_owned();
+        let mut claims = claims.into_claims();
+        claims.remove("nonce");
+        let groups = self.overage_groups(&claims, None, &subject).await?;
+        let identity = self.identity(issuer, subject, claims, groups)?;
+        let tokens = Tokens {
+            access_token: None,
+            refresh_token: None,
+            id_token: IdToken::new(raw_id_token.to_owned()),
+            expires_at: None,
+            scopes: Vec::new(),
+        };
+        Ok(finished(identity, tokens, pending.return_to))
+    }
+
+    /// Entra ID multi-tenant: the callback's `iss` (checked against the
+    /// template before the exchange) must be the token's own issuer.
+    fn check_callback_issuer_is_the_tokens(
+        &self,
+        callback: &Callback,
+        claims: &IdTokenClaims,
+    ) -> Result<(), Error> {
+        if self.provider.metadata.tenant_template.is_some()
+            && let Some(iss) = callback.get("iss")
+            && iss != claims.issuer()
+        {
+            return Err(CallbackError::IssuerMismatch {
+                expected: claims.issuer().to_owned(),
+                found: crate::error::clip(iss, 256),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The groups read from Microsoft Graph when the token has an Entra
+    /// overage marker (or `groups_source` is `graph`); `None` to use the
+    /// groups claim. An overage that cannot be read refuses the login.
+    async fn overage_groups(
+        &self,
+        claims: &Map<String, Value>,
+        access_token: Option<&AccessToken>,
+        subject: &str,
+    ) -> Result<Option<Vec<String>>, Error> {
+        match entra::groups_plan(&self.config, claims) {
+            GroupsPlan::Token => Ok(None),
+            GroupsPlan::Refuse(reason) => Err(GroupsError::OverageUnresolved { reason }.into()),
+            GroupsPlan::Graph(settings, trigger) => {
+                let Some(access_token) = access_token else {
+                    return Err(GroupsError::OverageUnresolved {
+                        reason: "the implicit flow returns no access token to read them from Microsoft Graph with: use `flow = \"authorization_code_pkce\"`",
+                    }
+                    .into());
+                };
+                let groups = entra::read_groups(&self.http, settings, access_token)
+                    .await
+                    .map_err(|failure| GroupsError::Graph { trigger, failure })?;
+                tracing::info!(
+                    target: "oidc_login::login",
+                    subject = %subject,
+                    groups = groups.len(),
+                    trigger = ?trigger,
+                    "groups read from Microsoft Graph"
+                );
+                Ok(Some(groups))
+            }
+        }
+    }
+
+    /// Checks the callback before anything is sent to the provider.
+    fn check_callback(&self, pending: &PendingLogin, callback: &Callback) -> Result<(), Error> {
         let issuer = &self.provider.metadata.issuer;
         if pending.issuer != *issuer {
             return Err(CallbackError::WrongProvider {
@@ -380,7 +514,7 @@ impl Client {
         }
         // RFC 9207, checked before the code is redeemed.
         match callback.get("iss") {
-            Some(iss) if iss != issuer => {
+            Some(iss) if !self.callback_issuer_ok(iss) => {
                 return Err(CallbackError::IssuerMismatch {
                     expected: issuer.clone(),
                     found: crate::error::clip(iss, 256),
@@ -392,10 +526,18 @@ impl Client {
             }
             _ => {}
         }
-        callback
-            .get("code")
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| CallbackError::MissingParameter("code").into())
+        Ok(())
+    }
+
+    /// Whether the callback's `iss` names this provider: the issuer exactly,
+    /// or for an Entra ID multi-tenant app the template with a tenant the
+    /// policy allows (the token's own tenant is checked after the exchange).
+    fn callback_issuer_ok(&self, iss: &str) -> bool {
+        let metadata = &self.provider.metadata;
+        match (&metadata.tenant_template, self.config.tenant_policy()) {
+            (Some(template), Some(policy)) => template.allows_issuer(iss, policy),
+            _ => iss == metadata.issuer,
+        }
     }
 
     /// Validates an ID token from this provider in full (signature and
@@ -439,8 +581,13 @@ impl Client {
         }
         let keys = self.provider.keys.keys_for(jws.kid(), jws.alg()).await;
         let payload = jws.verify(&keys, allowed, self.config.client_auth().secret())?;
+        let metadata = &self.provider.metadata;
+        let issuer = match (&metadata.tenant_template, self.config.tenant_policy()) {
+            (Some(template), Some(policy)) => IssuerRule::Tenant { template, policy },
+            _ => IssuerRule::Exact(&metadata.issuer),
+        };
         let expectations = Expectations {
-            issuer: &self.provider.metadata.issuer,
+            issuer,
             client_id: self.config.client_id(),
             trusted_audiences: self.config.trusted_audiences(),
             now: self.now(),
@@ -458,6 +605,7 @@ impl Client {
             username: self.config.username_claim(),
             email: self.config.email_claim(),
             groups: self.config.groups_claim(),
+            app_roles: self.config.app_roles_claim(),
         }
     }
 
@@ -497,17 +645,22 @@ impl Client {
     }
 
     /// Builds the identity, applies the required claim, maps the roles and
-    /// applies the no-role policy.
+    /// applies the no-role policy. `groups`, when given, replace the groups
+    /// claim (read from Microsoft Graph).
     fn identity(
         &self,
         issuer: String,
         subject: String,
         claims: Map<String, Value>,
+        groups: Option<Vec<String>>,
     ) -> Result<Identity, Error> {
         if let Some(required) = self.config.required_claim() {
             identity::check_required_claim(&claims, &required.key, &required.value)?;
         }
         let mut identity = identity::build(issuer, subject, claims, self.claim_names());
+        if let Some(groups) = groups {
+            identity.groups = groups;
+        }
         let mut roles = self.roles.roles(&identity);
         roles.sort_unstable();
         roles.dedup();
@@ -520,6 +673,36 @@ impl Client {
             .into());
         }
         Ok(identity)
+    }
+}
+
+/// A scope that lets Microsoft Graph list the user's groups.
+fn is_graph_groups_scope(scope: &str) -> bool {
+    let name = scope
+        .strip_prefix("https://graph.microsoft.com/")
+        .unwrap_or(scope);
+    [
+        "GroupMember.Read.All",
+        "Group.Read.All",
+        "Directory.Read.All",
+    ]
+    .iter()
+    .any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// Logs the finished login and builds the [`Login`].
+fn finished(identity: Identity, tokens: Tokens, return_to: Option<String>) -> Login {
+    tracing::info!(
+        target: "oidc_login::login",
+        issuer = %identity.issuer,
+        subject = %identity.subject,
+        roles = ?identity.roles,
+        "login finished"
+    );
+    Login {
+        identity,
+        tokens,
+        return_to,
     }
 }
 

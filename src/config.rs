@@ -6,8 +6,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::accounts::EmailVerification;
 use crate::algorithm::Algorithm;
 use crate::assertion::{KeyFields, PrivateKeyJwt};
+use crate::entra::{Entra, EntraDraft, EntraFile};
 use crate::error::ConfigError;
 use crate::http::is_secure_or_loopback;
 use crate::roles::{NoRolePolicy, RoleMapping};
@@ -128,6 +130,54 @@ pub enum UserinfoPolicy {
     Always,
 }
 
+/// The OpenID Connect flow a login uses (Axidian's "flow" setting).
+///
+/// TOML: `flow = "authorization_code_pkce"` (the default),
+/// `"authorization_code"` or `"implicit"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Flow {
+    /// Authorization Code with PKCE S256: the code is useless without the
+    /// verifier that only this login holds. Use it unless the provider
+    /// cannot.
+    #[default]
+    AuthorizationCodePkce,
+    /// Authorization Code without PKCE: no `code_challenge` is sent and no
+    /// `code_verifier` with the code.
+    ///
+    /// Only for a provider that refuses PKCE parameters outright (some older
+    /// servers answer `invalid_request` to an unknown `code_challenge`).
+    /// The `state` and `nonce` checks remain, but a stolen code can then be
+    /// redeemed by anyone holding the client's credentials. Discovery logs a
+    /// warning.
+    AuthorizationCode,
+    /// The implicit flow, `response_type=id_token` with
+    /// `response_mode=form_post`: the ID token arrives in the callback form
+    /// and no code is exchanged.
+    ///
+    /// # Security
+    ///
+    /// Discouraged (OAuth 2.0 Security BCP, RFC 9700 section 2.1.2): the ID
+    /// token travels through the browser, and there is no access token, so
+    /// no userinfo and no refresh. It is accepted only when switched on by
+    /// name, with [`ConfigBuilder::insecure_implicit_flow`] or
+    /// `allow_implicit_flow = true` beside `flow = "implicit"`; the nonce is
+    /// required and checked, and every start logs a warning.
+    Implicit,
+}
+
+impl Flow {
+    /// The name used in the TOML form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCodePkce => "authorization_code_pkce",
+            Self::AuthorizationCode => "authorization_code",
+            Self::Implicit => "implicit",
+        }
+    }
+}
+
 /// A claim every login must have: the claim equals `value`, or is an array
 /// holding it (Pexip's "required key / required value").
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -173,6 +223,7 @@ pub struct Config {
     username_claim: String,
     email_claim: String,
     groups_claim: String,
+    app_roles_claim: String,
     required_claim: Option<RequiredClaim>,
     login_button_text: String,
     clock_skew: Duration,
@@ -181,9 +232,14 @@ pub struct Config {
     trusted_audiences: Vec<String>,
     userinfo: UserinfoPolicy,
     jwks_refetch_cooldown: Duration,
+    jwks_max_age: Duration,
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
+    flow: Flow,
+    email_verification: EmailVerification,
+    /// Microsoft Entra ID settings, when made with `Config::entra` (`src/entra.rs`).
+    pub(crate) entra: Option<Entra>,
 }
 
 impl Config {
@@ -200,6 +256,7 @@ impl Config {
             username_claim: "preferred_username".into(),
             email_claim: "email".into(),
             groups_claim: "groups".into(),
+            app_roles_claim: "roles".into(),
             required_claim: None,
             login_button_text: "Sign in".into(),
             clock_skew: Duration::from_secs(60),
@@ -208,18 +265,21 @@ impl Config {
             trusted_audiences: Vec::new(),
             userinfo: UserinfoPolicy::default(),
             jwks_refetch_cooldown: Duration::from_secs(10),
+            jwks_max_age: Duration::from_secs(24 * 3600),
             http_timeout: Duration::from_secs(10),
             role_mapping: Vec::new(),
             no_role_policy: NoRolePolicy::default(),
             required_auth_method: None,
+            flow: Flow::default(),
+            allow_implicit_flow: false,
+            email_verification: EmailVerification::default(),
+            entra: EntraDraft::default(),
         }
     }
 
     /// Reads the TOML form. See the crate docs for every field.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            message: e.to_string(),
-        })?;
+        let file: ConfigFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         file.into_config(env_var)
     }
 
@@ -298,6 +358,11 @@ impl Config {
     pub fn groups_claim(&self) -> &str {
         &self.groups_claim
     }
+    /// The claim read as the app roles (default `roles`), matched by
+    /// [`Source::AppRole`](crate::Source::AppRole) rows.
+    pub fn app_roles_claim(&self) -> &str {
+        &self.app_roles_claim
+    }
     /// The claim every login must have, if any.
     pub fn required_claim(&self) -> Option<&RequiredClaim> {
         self.required_claim.as_ref()
@@ -331,6 +396,11 @@ impl Config {
     pub fn jwks_refetch_cooldown(&self) -> Duration {
         self.jwks_refetch_cooldown
     }
+    /// How long a fetched key set is used before it is fetched again, so a
+    /// key the provider withdraws stops being accepted.
+    pub fn jwks_max_age(&self) -> Duration {
+        self.jwks_max_age
+    }
     /// The timeout of each request to the provider.
     pub fn http_timeout(&self) -> Duration {
         self.http_timeout
@@ -342,6 +412,15 @@ impl Config {
     /// What happens to a login that maps to no role.
     pub fn no_role_policy(&self) -> NoRolePolicy {
         self.no_role_policy
+    }
+    /// The login flow.
+    pub fn flow(&self) -> Flow {
+        self.flow
+    }
+    /// When an email from this provider counts as verified for account
+    /// linking (see [`AccountLinker`](crate::AccountLinker)).
+    pub fn email_verification(&self) -> EmailVerification {
+        self.email_verification
     }
 }
 
@@ -357,6 +436,7 @@ pub struct ConfigBuilder {
     username_claim: String,
     email_claim: String,
     groups_claim: String,
+    app_roles_claim: String,
     required_claim: Option<RequiredClaim>,
     login_button_text: String,
     clock_skew: Duration,
@@ -365,12 +445,18 @@ pub struct ConfigBuilder {
     trusted_audiences: Vec<String>,
     userinfo: UserinfoPolicy,
     jwks_refetch_cooldown: Duration,
+    jwks_max_age: Duration,
     http_timeout: Duration,
     role_mapping: Vec<RoleMapping>,
     no_role_policy: NoRolePolicy,
     /// The method a provider preset says the client is registered for, and
     /// the preset's field that says so.
     required_auth_method: Option<(AuthMethod, &'static str)>,
+    flow: Flow,
+    allow_implicit_flow: bool,
+    email_verification: EmailVerification,
+    /// Microsoft Entra ID settings (`src/entra.rs`).
+    pub(crate) entra: EntraDraft,
 }
 
 impl ConfigBuilder {
@@ -403,6 +489,12 @@ impl ConfigBuilder {
     /// `realm_access.roles` reaches into nested objects.
     pub fn groups_claim(mut self, claim: impl Into<String>) -> Self {
         self.groups_claim = claim.into();
+        self
+    }
+    /// The app roles claim (default `roles`, where Entra ID puts app
+    /// roles), matched by [`Source::AppRole`](crate::Source::AppRole) rows.
+    pub fn app_roles_claim(mut self, claim: impl Into<String>) -> Self {
+        self.app_roles_claim = claim.into();
         self
     }
     /// A claim every login must have, with this value (or an array holding it).
@@ -454,6 +546,12 @@ impl ConfigBuilder {
         self.jwks_refetch_cooldown = cooldown;
         self
     }
+    /// How long a fetched key set is used before it is fetched again
+    /// (default a day; from 1 s to 7 days).
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.jwks_max_age = max_age;
+        self
+    }
     /// The timeout of each request to the provider (default 10 s).
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
@@ -477,12 +575,45 @@ impl ConfigBuilder {
         self.required_auth_method = Some((method, field));
         self
     }
+    /// The login flow (default [`Flow::AuthorizationCodePkce`]).
+    /// [`Flow::Implicit`] is refused by [`build`](Self::build) unless
+    /// [`insecure_implicit_flow`](Self::insecure_implicit_flow) is called.
+    pub fn flow(mut self, flow: Flow) -> Self {
+        self.flow = flow;
+        self
+    }
+    /// Switches the implicit flow on ([`Flow::Implicit`]): the only way to
+    /// get it, so that it is never chosen by accident.
+    ///
+    /// # Security
+    ///
+    /// The ID token comes back through the browser in a form post, without
+    /// a code exchange. The nonce is required and checked; there is no
+    /// access token, so no userinfo and no refresh. Prefer
+    /// [`Flow::AuthorizationCodePkce`] whenever the provider allows it.
+    pub fn insecure_implicit_flow(mut self) -> Self {
+        self.flow = Flow::Implicit;
+        self.allow_implicit_flow = true;
+        self
+    }
+    /// When an email from this provider counts as verified, so that a first
+    /// login may be linked to a local account by it (default
+    /// [`EmailVerification::EmailVerifiedClaim`]).
+    pub fn email_verification(mut self, policy: EmailVerification) -> Self {
+        self.email_verification = policy;
+        self
+    }
 
     /// Checks every field and builds the config.
     pub fn build(self) -> Result<Config, ConfigError> {
         let invalid = |field: &'static str, reason: String| ConfigError::Invalid { field, reason };
 
-        let (metadata_url, issuer) = metadata_url_and_issuer(&self.metadata_url)?;
+        let (entra, metadata_url) = match self.entra.build()? {
+            Some((entra, metadata_url)) => (Some(entra), metadata_url),
+            None => (None, self.metadata_url),
+        };
+        let issuer_from_metadata_url = metadata_url.ends_with(WELL_KNOWN);
+        let (metadata_url, issuer) = metadata_url_and_issuer(&metadata_url)?;
 
         if self.client_id.trim().is_empty() {
             return Err(ConfigError::Missing { field: "client_id" });
@@ -567,6 +698,7 @@ impl ConfigBuilder {
             ("username_claim", &self.username_claim),
             ("email_claim", &self.email_claim),
             ("groups_claim", &self.groups_claim),
+            ("app_roles_claim", &self.app_roles_claim),
         ] {
             if value.trim().is_empty() {
                 return Err(invalid(field, "is empty".into()));
@@ -638,10 +770,20 @@ impl ConfigBuilder {
                 ));
             }
         }
-        if self.jwks_refetch_cooldown > Duration::from_secs(3600) {
+        if self.jwks_refetch_cooldown < Duration::from_secs(1)
+            || self.jwks_refetch_cooldown > Duration::from_secs(3600)
+        {
             return Err(invalid(
                 "jwks_refetch_cooldown_seconds",
-                "must be at most 3600 s".into(),
+                "must be between 1 s and 3600 s".into(),
+            ));
+        }
+        if self.jwks_max_age < Duration::from_secs(1)
+            || self.jwks_max_age > Duration::from_secs(7 * 24 * 3600)
+        {
+            return Err(invalid(
+                "jwks_max_age_seconds",
+                "must be between 1 s and 7 days".into(),
             ));
         }
         if self.http_timeout.is_zero() || self.http_timeout > Duration::from_secs(120) {
@@ -653,9 +795,33 @@ impl ConfigBuilder {
         if let Some(problem) = self.role_mapping.iter().find_map(RoleMapping::problem) {
             return Err(invalid("role_mapping", problem));
         }
+        match (self.flow, self.allow_implicit_flow) {
+            (Flow::Implicit, false) => {
+                return Err(invalid(
+                    "allow_implicit_flow",
+                    "must be `true` for `flow = \"implicit\"`: the implicit flow is discouraged and is switched on only by name".into(),
+                ));
+            }
+            (Flow::AuthorizationCodePkce | Flow::AuthorizationCode, true) => {
+                return Err(invalid(
+                    "allow_implicit_flow",
+                    format!(
+                        "is `true`, but `flow` is `{}`: remove it, or set `flow = \"implicit\"`",
+                        self.flow.as_str()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if self.flow == Flow::Implicit && self.userinfo == UserinfoPolicy::Always {
+            return Err(invalid(
+                "userinfo",
+                "is `always`, but the implicit flow gets no access token to call userinfo with: use `never`, or a code flow".into(),
+            ));
+        }
 
         Ok(Config {
-            issuer_from_metadata_url: self.metadata_url.ends_with(WELL_KNOWN),
+            issuer_from_metadata_url,
             metadata_url,
             issuer,
             client_id: self.client_id,
@@ -665,6 +831,7 @@ impl ConfigBuilder {
             username_claim: self.username_claim,
             email_claim: self.email_claim,
             groups_claim: self.groups_claim,
+            app_roles_claim: self.app_roles_claim,
             required_claim: self.required_claim,
             login_button_text: self.login_button_text,
             clock_skew: self.clock_skew,
@@ -673,9 +840,13 @@ impl ConfigBuilder {
             trusted_audiences: self.trusted_audiences,
             userinfo: self.userinfo,
             jwks_refetch_cooldown: self.jwks_refetch_cooldown,
+            jwks_max_age: self.jwks_max_age,
             http_timeout: self.http_timeout,
             role_mapping: self.role_mapping,
             no_role_policy: self.no_role_policy,
+            flow: self.flow,
+            email_verification: self.email_verification,
+            entra,
         })
     }
 }
@@ -725,7 +896,8 @@ fn metadata_url_and_issuer(given: &str) -> Result<(Url, String), ConfigError> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
-    metadata_url: String,
+    metadata_url: Option<String>,
+    entra: Option<EntraFile>,
     client_id: String,
     client_secret: Option<ClientSecret>,
     client_secret_env: Option<String>,
@@ -735,6 +907,7 @@ struct ConfigFile {
     username_claim: Option<String>,
     email_claim: Option<String>,
     groups_claim: Option<String>,
+    app_roles_claim: Option<String>,
     required_claim: Option<RequiredClaim>,
     login_button_text: Option<String>,
     clock_skew_seconds: Option<u64>,
@@ -744,6 +917,7 @@ struct ConfigFile {
     trusted_audiences: Vec<String>,
     userinfo: Option<UserinfoPolicy>,
     jwks_refetch_cooldown_seconds: Option<u64>,
+    jwks_max_age_seconds: Option<u64>,
     http_timeout_seconds: Option<u64>,
     #[serde(default)]
     role_mapping: Vec<RoleMapping>,
@@ -757,6 +931,10 @@ struct ConfigFile {
     /// ([`Config::from_file`]), else the working directory.
     #[serde(skip)]
     base_dir: Option<std::path::PathBuf>,
+    flow: Option<Flow>,
+    #[serde(default)]
+    allow_implicit_flow: bool,
+    email_verification: Option<EmailVerification>,
 }
 
 impl ConfigFile {
@@ -895,8 +1073,27 @@ impl ConfigFile {
             }
         };
 
-        let mut builder = Config::builder(self.metadata_url, self.client_id)
-            .client_auth(client_auth)
+        let mut builder = match (self.metadata_url, self.entra) {
+            (Some(url), None) => Config::builder(url, self.client_id),
+            (None, Some(entra)) => {
+                let mut builder = Config::builder(String::new(), self.client_id);
+                builder.entra = EntraDraft::from_file(entra)?;
+                builder
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    field: "entra",
+                    reason: "set either `metadata_url` or `entra`, not both".into(),
+                });
+            }
+            (None, None) => {
+                return Err(ConfigError::Invalid {
+                    field: "metadata_url",
+                    reason: "is missing: set `metadata_url`, or `entra = { tenant = \"...\" }` for Microsoft Entra ID".into(),
+                });
+            }
+        }
+        .client_auth(client_auth)
             .redirect_uri(self.redirect_uri);
         if let Some(scopes) = self.scopes {
             builder = builder.scopes(scopes);
@@ -909,6 +1106,9 @@ impl ConfigFile {
         }
         if let Some(claim) = self.groups_claim {
             builder = builder.groups_claim(claim);
+        }
+        if let Some(claim) = self.app_roles_claim {
+            builder = builder.app_roles_claim(claim);
         }
         builder.required_claim = self.required_claim;
         if let Some(text) = self.login_button_text {
@@ -928,12 +1128,22 @@ impl ConfigFile {
         if let Some(secs) = self.jwks_refetch_cooldown_seconds {
             builder = builder.jwks_refetch_cooldown(Duration::from_secs(secs));
         }
+        if let Some(secs) = self.jwks_max_age_seconds {
+            builder = builder.jwks_max_age(Duration::from_secs(secs));
+        }
         if let Some(secs) = self.http_timeout_seconds {
             builder = builder.http_timeout(Duration::from_secs(secs));
         }
         builder.role_mapping = self.role_mapping;
         if let Some(policy) = self.no_role_policy {
             builder = builder.no_role_policy(policy);
+        }
+        if let Some(flow) = self.flow {
+            builder = builder.flow(flow);
+        }
+        builder.allow_implicit_flow = self.allow_implicit_flow;
+        if let Some(policy) = self.email_verification {
+            builder = builder.email_verification(policy);
         }
         builder.build()
     }
@@ -945,6 +1155,23 @@ impl<'de> Deserialize<'de> for Config {
         ConfigFile::deserialize(deserializer)?
             .into_config(env_var)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The TOML error without the source line it quotes: that line may hold
+/// the client secret (`client_secert = "..."`, an unterminated string).
+fn toml_error(text: &str, error: &toml::de::Error) -> ConfigError {
+    let place = error.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before
+            .rfind('\n')
+            .map_or(before.len(), |nl| before.len() - nl - 1)
+            + 1;
+        format!(" (line {line}, column {column})")
+    });
+    ConfigError::Parse {
+        message: format!("{}{}", error.message(), place.unwrap_or_default()),
     }
 }
 
@@ -1041,6 +1268,20 @@ roles = ["Read-write"]
                 .to_string()
                 .contains("scope")
         );
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_secret() {
+        let base = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
+        for bad in [
+            "client_secert = \"hunter2-secret\"\n",
+            "client_secret = \"hunter2-secret\n",
+        ] {
+            let err = Config::from_toml(&format!("{base}{bad}")).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("line 4"), "{shown}");
+        }
     }
 
     #[test]
@@ -1163,7 +1404,7 @@ roles = ["Read-write"]
     }
 
     const KEY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keys");
-    const BASE: &str = "metadata_url = \"https://p.example/oidc/x/\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
+    const KEY_BASE: &str = "metadata_url = \"https://p.example/oidc/x/\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
 
     fn key_file(name: &str) -> String {
         format!("{KEY_DIR}/{name}")
@@ -1175,7 +1416,7 @@ roles = ["Read-write"]
         std::fs::copy(key_file("rsa-2048.pem"), dir.path().join("client.pem")).unwrap();
         std::fs::copy(key_file("rsa-2048.crt"), dir.path().join("client.crt")).unwrap();
         let text = format!(
-            "{BASE}auth_method = \"private_key_jwt\"\nprivate_key_pem_file = \"client.pem\"\nprivate_key_kid = \"k1\"\nprivate_key_certificate_pem_file = \"client.crt\"\nprivate_key_algorithm = \"PS256\"\n"
+            "{KEY_BASE}auth_method = \"private_key_jwt\"\nprivate_key_pem_file = \"client.pem\"\nprivate_key_kid = \"k1\"\nprivate_key_certificate_pem_file = \"client.crt\"\nprivate_key_algorithm = \"PS256\"\n"
         );
         let path = dir.path().join("oidc.toml");
         std::fs::write(&path, &text).unwrap();
@@ -1207,7 +1448,7 @@ roles = ["Read-write"]
     fn private_key_jwt_from_the_environment() {
         let pem = std::fs::read_to_string(key_file("ec-p256-sec1.pem")).unwrap();
         let text = format!(
-            "{BASE}auth_method = \"private_key_jwt\"\nprivate_key_env = \"OIDC_LOGIN_TEST_KEY\"\n"
+            "{KEY_BASE}auth_method = \"private_key_jwt\"\nprivate_key_env = \"OIDC_LOGIN_TEST_KEY\"\n"
         );
         let file: ConfigFile = toml::from_str(&text).unwrap();
         let env = |name: &str| (name == "OIDC_LOGIN_TEST_KEY").then(|| pem.clone());
@@ -1229,7 +1470,7 @@ roles = ["Read-write"]
 
     #[test]
     fn private_key_jwt_fields_must_agree() {
-        let jwt = format!("{BASE}auth_method = \"private_key_jwt\"\n");
+        let jwt = format!("{KEY_BASE}auth_method = \"private_key_jwt\"\n");
         let file = |extra: &str| format!("{jwt}{extra}");
         let cases = [
             (jwt.clone(), "auth_method"),
@@ -1296,12 +1537,15 @@ roles = ["Read-write"]
             ),
             (
                 format!(
-                    "{BASE}client_secret = \"s\"\nprivate_key_pem_file = \"{}\"\n",
+                    "{KEY_BASE}client_secret = \"s\"\nprivate_key_pem_file = \"{}\"\n",
                     key_file("rsa-2048.pem")
                 ),
                 "auth_method",
             ),
-            (format!("{BASE}private_key_kid = \"k\"\n"), "auth_method"),
+            (
+                format!("{KEY_BASE}private_key_kid = \"k\"\n"),
+                "auth_method",
+            ),
         ];
         for (text, field) in cases {
             let err = Config::from_toml(&text).unwrap_err();
@@ -1310,11 +1554,42 @@ roles = ["Read-write"]
         }
     }
 
+    const BASE: &str = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
+
+    #[test]
+    fn flows_and_email_verification_from_toml() {
+        let c = Config::from_toml(BASE).unwrap();
+        assert_eq!(c.flow(), Flow::AuthorizationCodePkce);
+        assert_eq!(
+            c.email_verification(),
+            EmailVerification::EmailVerifiedClaim
+        );
+        let c = Config::from_toml(&format!(
+            "{BASE}flow = \"authorization_code\"\nemail_verification = \"trust_provider\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.flow(), Flow::AuthorizationCode);
+        assert_eq!(c.email_verification(), EmailVerification::TrustProvider);
+        let c = Config::from_toml(&format!(
+            "{BASE}email_verification = \"entra_domain_owner\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.email_verification(), EmailVerification::EntraDomainOwner);
+        for bad in [
+            "flow = \"hybrid\"\n",
+            "flow = \"Implicit\"\n",
+            "email_verification = \"always\"\n",
+        ] {
+            let err = Config::from_toml(&format!("{BASE}{bad}")).unwrap_err();
+            assert!(matches!(err, ConfigError::Parse { .. }), "{bad}: {err}");
+        }
+    }
+
     #[test]
     fn client_secret_jwt_needs_a_secret_of_32_bytes() {
         let long = "a-client-secret-of-32-bytes-0123";
         let text =
-            format!("{BASE}auth_method = \"client_secret_jwt\"\nclient_secret = \"{long}\"\n");
+            format!("{KEY_BASE}auth_method = \"client_secret_jwt\"\nclient_secret = \"{long}\"\n");
         let config = Config::from_toml(&text).unwrap();
         assert_eq!(config.client_auth(), &ClientAuth::secret_jwt(long));
         assert_eq!(
@@ -1326,8 +1601,8 @@ roles = ["Read-write"]
         );
         let err = Config::from_toml(&text.replace(long, &long[1..])).unwrap_err();
         assert_eq!(field_of(err), "client_secret");
-        let err =
-            Config::from_toml(&format!("{BASE}auth_method = \"client_secret_jwt\"\n")).unwrap_err();
+        let err = Config::from_toml(&format!("{KEY_BASE}auth_method = \"client_secret_jwt\"\n"))
+            .unwrap_err();
         assert_eq!(field_of(err), "auth_method");
         // The builder agrees.
         let err = builder()
@@ -1355,6 +1630,44 @@ roles = ["Read-write"]
             .unwrap();
         assert_eq!(config.client_auth().method(), AuthMethod::PrivateKeyJwt);
         assert!(!format!("{config:?}").contains(pem.lines().nth(1).unwrap()));
+    }
+
+    #[test]
+    fn the_implicit_flow_is_switched_on_only_by_name() {
+        let err = Config::from_toml(&format!("{BASE}flow = \"implicit\"\n")).unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        let err = Config::from_toml(&format!(
+            "{BASE}flow = \"implicit\"\nallow_implicit_flow = false\n"
+        ))
+        .unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        let c = Config::from_toml(&format!(
+            "{BASE}flow = \"implicit\"\nallow_implicit_flow = true\n"
+        ))
+        .unwrap();
+        assert_eq!(c.flow(), Flow::Implicit);
+        // The switch alone, for another flow, is a mistake worth naming.
+        let err = Config::from_toml(&format!("{BASE}allow_implicit_flow = true\n")).unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+
+        let err = builder().flow(Flow::Implicit).build().unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        let c = builder().insecure_implicit_flow().build().unwrap();
+        assert_eq!(c.flow(), Flow::Implicit);
+        // Choosing a code flow afterwards leaves the switch on: refused.
+        let err = builder()
+            .insecure_implicit_flow()
+            .flow(Flow::AuthorizationCodePkce)
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "allow_implicit_flow");
+        // No access token, so userinfo cannot be `always`.
+        let err = builder()
+            .insecure_implicit_flow()
+            .userinfo(UserinfoPolicy::Always)
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "userinfo");
     }
 
     #[test]

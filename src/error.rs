@@ -12,7 +12,9 @@ use std::fmt;
 /// (fix the config), [`Error::Discovery`] and [`Error::Http`] the operator or
 /// the provider, [`Error::Callback`] a bad or replayed browser request (HTTP
 /// 400), [`Error::Token`] a provider response that failed validation
-/// (HTTP 401), [`Error::Access`] a valid login that policy refuses (HTTP 403).
+/// (HTTP 401), [`Error::Access`] a valid login that policy refuses (HTTP 403),
+/// [`Error::Groups`] a login whose groups could not be read from Microsoft
+/// Graph (the operator; HTTP 502).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -37,6 +39,12 @@ pub enum Error {
     /// A login could not be started with these options.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// A valid login could not be linked to a local account.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// The user's groups could not be read (Entra ID groups overage).
+    #[error(transparent)]
+    Groups(#[from] GroupsError),
 }
 
 impl Error {
@@ -59,9 +67,12 @@ impl Error {
                 _ => "bad_callback",
             },
             Self::Token(TokenError::Exchange { .. }) => "code_exchange_refused",
+            Self::Token(TokenError::TenantNotAllowed { .. }) => "tenant_not_allowed",
             Self::Token(_) => "token_refused",
             Self::Access(AccessError::RequiredClaim { .. }) => "required_claim",
             Self::Access(_) => "no_role",
+            Self::Account(e) => e.code(),
+            Self::Groups(_) => "groups_unavailable",
         }
     }
 }
@@ -175,6 +186,15 @@ pub enum DiscoveryError {
         jwks_uri: String,
         /// How many entries were skipped.
         skipped: usize,
+    },
+    /// The metadata publishes Entra ID's multi-tenant issuer template
+    /// (`.../{tenantid}/v2.0`) and the config has no tenant policy.
+    #[error(
+        "the provider's metadata says issuer `{published}`, the multi-tenant template of Entra ID `common` or `organizations`, and this config has no tenant policy: say which tenants may sign in, with `Config::entra(\"organizations\", ..).entra_tenants(TenantPolicy::Only(..))` or in TOML `entra = {{ tenant = \"organizations\", allowed_tenants = [\"<tenant id>\"] }}` (`allow_any_tenant = true` accepts every tenant)"
+    )]
+    TenantTemplateWithoutPolicy {
+        /// The issuer the provider publishes.
+        published: String,
     },
     /// The provider's keys could not be refreshed and none are cached.
     #[error("the provider's keys are not available")]
@@ -328,6 +348,13 @@ pub enum CallbackError {
         /// What the callback said.
         found: String,
     },
+    /// The callback carries a parameter the configured flow never returns,
+    /// such as a `code` in the implicit flow: a mix-up or an injected
+    /// response.
+    #[error(
+        "the callback has a `{0}` parameter, which the configured flow never returns (a mixed-up or injected response)"
+    )]
+    UnexpectedParameter(&'static str),
     /// RFC 9207: the provider promises an `iss` parameter, and it is missing.
     #[error(
         "the provider advertises `authorization_response_iss_parameter_supported`, but the callback has no `iss`"
@@ -387,6 +414,23 @@ pub enum TokenError {
         expected: String,
         /// The token's `iss`.
         found: String,
+    },
+    /// An Entra ID version 1.0 token (`ver` 1.0, issuer
+    /// `https://sts.windows.net/<tenant>/`): only v2.0 tokens are accepted.
+    #[error(
+        "the ID token is an Entra ID version 1.0 token (issuer `{issuer}`); only v2.0 tokens are accepted: use the v2.0 endpoints, whose metadata URL ends in `/v2.0/.well-known/openid-configuration` (as `Config::entra` and `entra = {{ tenant = .. }}` do)"
+    )]
+    EntraV1Token {
+        /// The token's `iss`.
+        issuer: String,
+    },
+    /// The token's Entra ID tenant (`tid`) is not allowed by the tenant policy.
+    #[error(
+        "the ID token is from the Entra ID tenant `{tenant}`, which the tenant policy does not allow; add it to `allowed_tenants` if it should sign in"
+    )]
+    TenantNotAllowed {
+        /// The token's `tid`.
+        tenant: String,
     },
     /// `aud` does not contain this client id.
     #[error("the ID token's `aud` does not contain this client id `{client_id}`")]
@@ -518,6 +562,194 @@ pub enum AccessError {
     },
 }
 
+/// A login could not be linked to a local account (see
+/// [`AccountLinker`](crate::AccountLinker)), or an account store operation
+/// failed. The refusals of a login answer HTTP 403; [`AccountError::Store`]
+/// is the operator's (500).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccountError {
+    /// The login is bound to no account, and has no email to find one by.
+    #[error(
+        "this login is not linked to an account, and has no email to find one by: check the `email_claim` and that the scopes ask for it (`email`)"
+    )]
+    NoEmail,
+    /// The login is bound to no account, and its email is not verified
+    /// under the provider's policy, so it cannot link one.
+    #[error(
+        "this login is not linked to an account, and the provider does not vouch for its email (policy `{}`): an unverified email never links an account", policy.as_str()
+    )]
+    EmailNotVerified {
+        /// The provider's email verification policy.
+        policy: crate::accounts::EmailVerification,
+    },
+    /// No account has the login's (verified) email.
+    #[error("no local account has the email `{email}`: an administrator must create one first")]
+    NoAccount {
+        /// The email, normalized.
+        email: String,
+    },
+    /// The account with the login's email is bound to another provider
+    /// identity.
+    #[error(
+        "account `{account_id}` is already bound to another identity at the provider (another `sub`): an administrator must reset its binding before this login can link it"
+    )]
+    BoundToAnotherSubject {
+        /// The account's id.
+        account_id: String,
+    },
+    /// Another account is already bound to this issuer and subject.
+    #[error("this provider identity is already bound to account `{account_id}`")]
+    SubjectBoundElsewhere {
+        /// The account that holds the binding.
+        account_id: String,
+    },
+    /// No account has this id.
+    #[error("there is no account `{account_id}`")]
+    UnknownAccount {
+        /// The id asked for.
+        account_id: String,
+    },
+    /// An account with this email already exists.
+    #[error(
+        "an account with the email `{email}` already exists (emails compare without ASCII case)"
+    )]
+    EmailTaken {
+        /// The email, normalized.
+        email: String,
+    },
+    /// An account cannot be created with this email.
+    #[error("`{email}` is not a usable account email: {reason}")]
+    InvalidEmail {
+        /// The email as given (clipped).
+        email: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The store's database was written by a newer version of this crate.
+    #[error(
+        "the account database is at schema version {found}, newer than the {supported} this version knows: upgrade the app, or restore a backup"
+    )]
+    SchemaTooNew {
+        /// The database's version.
+        found: i64,
+        /// The newest version this crate knows.
+        supported: i64,
+    },
+    /// The store failed.
+    #[error("the account store failed while {operation}")]
+    Store {
+        /// What the store was doing.
+        operation: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl AccountError {
+    /// A short, stable code for this kind of error, as [`Error::code`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoEmail => "account_no_email",
+            Self::EmailNotVerified { .. } => "account_email_not_verified",
+            Self::NoAccount { .. } => "account_not_found",
+            Self::BoundToAnotherSubject { .. } | Self::SubjectBoundElsewhere { .. } => {
+                "account_bound_elsewhere"
+            }
+            Self::UnknownAccount { .. } | Self::EmailTaken { .. } | Self::InvalidEmail { .. } => {
+                "account_admin_error"
+            }
+            Self::SchemaTooNew { .. } | Self::Store { .. } => "account_store_error",
+        }
+    }
+}
+
+/// The user's groups could not be read: the login is refused rather than
+/// signed in with no groups. For the operator (HTTP 502).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupsError {
+    /// The token has an overage marker and this config does not read
+    /// Microsoft Graph.
+    #[error(
+        "the ID token has no `groups`: the user is in too many groups to fit in a token (Entra ID groups overage), and {reason}; the login is refused rather than signed in with no groups"
+    )]
+    OverageUnresolved {
+        /// Why the groups were not read, and what to configure.
+        reason: &'static str,
+    },
+    /// Reading the groups from Microsoft Graph failed.
+    #[error(
+        "{trigger}, so the user's groups were read from Microsoft Graph, which failed: {failure}"
+    )]
+    Graph {
+        /// Why Graph was asked.
+        trigger: GraphTrigger,
+        /// What went wrong.
+        failure: GraphFailure,
+    },
+}
+
+/// Why the groups were read from Microsoft Graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GraphTrigger {
+    /// The ID token had an overage marker instead of `groups`.
+    Overage,
+    /// `groups_source` is `graph`.
+    Configured,
+}
+
+impl fmt::Display for GraphTrigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Overage => {
+                "the ID token has no `groups`: the user is in too many groups to fit in a token (Entra ID groups overage detected)"
+            }
+            Self::Configured => "`groups_source` is `graph`",
+        })
+    }
+}
+
+/// What went wrong reading the user's groups from Microsoft Graph.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphFailure {
+    /// Graph answered 403.
+    #[error(
+        "Microsoft Graph answered HTTP 403: the consent for `GroupMember.Read.All` is missing (give the app registration the delegated Microsoft Graph permission `GroupMember.Read.All` with admin consent, and keep it in `scopes`)"
+    )]
+    Forbidden,
+    /// Graph answered 401.
+    #[error(
+        "Microsoft Graph answered HTTP 401: it refused the user's access token (put a Microsoft Graph permission such as `GroupMember.Read.All` in `scopes`, so that the access token is for Graph)"
+    )]
+    Unauthorized,
+    /// The request failed otherwise.
+    #[error(transparent)]
+    Request(HttpError),
+    /// The answer is not a Graph collection of ids.
+    #[error("Microsoft Graph's answer is not valid: {0}")]
+    InvalidResponse(String),
+    /// An `@odata.nextLink` leads away from the configured Graph URL.
+    #[error(
+        "Microsoft Graph's `@odata.nextLink` points to `{link}`, outside the configured Graph URL `{graph}`; it was not followed (the access token is only sent to Graph)"
+    )]
+    ForeignNextLink {
+        /// The link, without its query.
+        link: String,
+        /// The configured Graph URL.
+        graph: String,
+    },
+    /// More pages than the limit.
+    #[error("Microsoft Graph returned more than {limit} pages of groups; the rest was not read")]
+    TooManyPages {
+        /// The most pages read.
+        limit: usize,
+    },
+}
+
 fn format_values(values: &[String]) -> String {
     if values.is_empty() {
         return "nothing".to_owned();
@@ -535,12 +767,25 @@ fn format_values(values: &[String]) -> String {
     text
 }
 
-/// Clips a string taken from a hostile input before it goes into an error.
+/// Makes a value taken from a hostile input safe for an error or a log
+/// line: control characters and bidirectional overrides are escaped (so it
+/// cannot forge a log line or reorder one), and it is clipped to `max`
+/// characters of the input.
 pub(crate) fn clip(value: &str, max: usize) -> String {
-    match value.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &value[..end]),
-        None => value.to_owned(),
+    let mut out = String::with_capacity(value.len().min(max.saturating_mul(4)));
+    for (count, c) in value.chars().enumerate() {
+        if count == max {
+            out.push('…');
+            break;
+        }
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
+    out
 }
 
 #[cfg(test)]
@@ -569,5 +814,15 @@ mod tests {
         assert_eq!(clip("abc", 5), "abc");
         assert_eq!(clip("abcdef", 3), "abc…");
         assert_eq!(clip("ééé", 2), "éé…");
+    }
+
+    #[test]
+    fn clip_escapes_what_could_forge_a_log_line() {
+        assert_eq!(
+            clip("a\nINFO forged line\r\u{1b}[31m", 64),
+            "a\\nINFO forged line\\r\\u{1b}[31m"
+        );
+        assert_eq!(clip("ab\ncd", 3), "ab\\n…");
+        assert_eq!(clip("x\u{202e}y", 8), "x\\u{202e}y");
     }
 }

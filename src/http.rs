@@ -53,6 +53,37 @@ impl HttpClient {
         if let Some(token) = bearer {
             request = request.bearer_auth(token.expose_secret());
         }
+        self.json_response(what, url, request).await
+    }
+
+    /// POSTs a JSON body and reads a JSON answer (Microsoft Graph's
+    /// `getMemberObjects`).
+    pub(crate) async fn post_json(
+        &self,
+        what: &'static str,
+        url: &Url,
+        bearer: Option<&AccessToken>,
+        body: &serde_json::Value,
+    ) -> Result<Vec<u8>, HttpError> {
+        let mut request = self
+            .inner
+            .post(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .json(body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        self.json_response(what, url, request).await
+    }
+
+    /// Sends the request; a success status gives the capped body, anything
+    /// else an error (redirects are not followed).
+    async fn json_response(
+        &self,
+        what: &'static str,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>, HttpError> {
         let response = request
             .send()
             .await

@@ -28,8 +28,17 @@ pub struct Identity {
     /// The user's display name (`name`).
     pub name: Option<String>,
     /// The configured groups claim: an array of strings, a single string, or
-    /// empty when absent.
+    /// empty when absent. For an Entra ID config, the groups read from
+    /// Microsoft Graph instead when the token had a groups overage marker
+    /// (or `groups_source` is `graph`).
     pub groups: Vec<String>,
+    /// The provider's app roles for this app: the configured app roles claim
+    /// (`roles` by default, where Entra ID puts them), an array of strings or
+    /// a single string, or empty when absent. Not the app's own roles: those
+    /// are in [`roles`](Self::roles), and a [`Source::AppRole`](crate::Source::AppRole)
+    /// row maps these to them.
+    #[serde(default)]
+    pub app_roles: Vec<String>,
     /// The app's roles, from the role mapper; sorted, no duplicates.
     pub roles: Vec<String>,
     /// Every claim of the ID token and userinfo response.
@@ -56,6 +65,7 @@ pub(crate) struct ClaimNames<'a> {
     pub(crate) username: &'a str,
     pub(crate) email: &'a str,
     pub(crate) groups: &'a str,
+    pub(crate) app_roles: &'a str,
 }
 
 pub(crate) fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
@@ -91,24 +101,8 @@ pub(crate) fn build(
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    let groups = match lookup(&claims, names.groups) {
-        Some(Value::String(one)) => vec![one.clone()],
-        Some(Value::Array(many)) => many
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        Some(other) => {
-            tracing::warn!(
-                target: "oidc_login::identity",
-                claim = names.groups,
-                kind = json_kind(other),
-                "the groups claim is neither a string nor an array of strings; it is read as no groups"
-            );
-            Vec::new()
-        }
-        None => Vec::new(),
-    };
+    let groups = strings(&claims, names.groups, "groups");
+    let app_roles = strings(&claims, names.app_roles, "app roles");
     // Some providers send `email_verified` as the string "true".
     let email_verified = matches!(claims.get("email_verified"), Some(Value::Bool(true)))
         || matches!(claims.get("email_verified"), Some(Value::String(s)) if s == "true");
@@ -118,10 +112,34 @@ pub(crate) fn build(
         name: text("name"),
         email_verified,
         groups,
+        app_roles,
         roles: Vec::new(),
         issuer,
         subject,
         claims,
+    }
+}
+
+/// A claim read as a list of strings: an array (non-strings skipped), a
+/// single string, or nothing.
+fn strings(claims: &Map<String, Value>, name: &str, what: &'static str) -> Vec<String> {
+    match lookup(claims, name) {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(many)) => many
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(other) => {
+            tracing::warn!(
+                target: "oidc_login::identity",
+                claim = name,
+                kind = json_kind(other),
+                "the {what} claim is neither a string nor an array of strings; it is read as empty"
+            );
+            Vec::new()
+        }
+        None => Vec::new(),
     }
 }
 
@@ -168,6 +186,7 @@ mod tests {
         username: "preferred_username",
         email: "email",
         groups: "groups",
+        app_roles: "roles",
     };
 
     fn claims(value: Value) -> Map<String, Value> {
@@ -216,6 +235,39 @@ mod tests {
             nested,
         );
         assert_eq!(id.groups, ["r"]);
+    }
+
+    #[test]
+    fn app_roles_come_from_their_claim() {
+        let id = build(
+            "i".into(),
+            "s".into(),
+            claims(json!({"roles": ["Admin", "Reader", 5], "groups": ["g"]})),
+            NAMES,
+        );
+        assert_eq!(id.app_roles, ["Admin", "Reader"]);
+        assert_eq!(id.groups, ["g"]);
+        let id = build(
+            "i".into(),
+            "s".into(),
+            claims(json!({"roles": "Admin"})),
+            NAMES,
+        );
+        assert_eq!(id.app_roles, ["Admin"]);
+        let id = build(
+            "i".into(),
+            "s".into(),
+            claims(json!({"roles": {"x": 1}})),
+            NAMES,
+        );
+        assert!(id.app_roles.is_empty());
+        // An identity kept in a session before `app_roles` existed still loads.
+        let old = json!({
+            "issuer": "i", "subject": "s", "username": null, "email": null,
+            "email_verified": false, "name": null, "groups": [], "roles": [], "claims": {}
+        });
+        let id: Identity = serde_json::from_value(old).unwrap();
+        assert!(id.app_roles.is_empty());
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - [Client authentication](#client-authentication)
 //! - [Security](#security)
 //! - [Microsoft Entra ID](#microsoft-entra-id)
+//! - [Account linking](#account-linking)
+//! - [Flows](#flows)
 //! - [PrivX](#privx)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
@@ -50,17 +52,19 @@
 //! ```
 //!
 //! The same settings load from TOML or JSON with [`Config::from_file`]; the
-//! field names are those of the builder (`metadata_url`, `client_id`,
+//! field names are those of the builder (`metadata_url` or
+//! `entra = { tenant = ".." }`, `client_id`,
 //! `client_secret` or `client_secret_env`, `auth_method`, `redirect_uri`,
 //! `scopes`, `username_claim`, `email_claim`, `groups_claim`,
+//! `app_roles_claim`,
 //! `required_claim = { key, value }`, `login_button_text`,
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
-//! `http_timeout_seconds`, `no_role_policy`, and `[[role_mapping]]` rows;
-//! for `private_key_jwt`: `private_key_pem_file` or `private_key_env`,
-//! `private_key_kid`, `private_key_certificate_pem_file`,
-//! `private_key_algorithm`). Unknown fields are refused, so a typo never
-//! silently drops a check.
+//! `http_timeout_seconds`, `no_role_policy`, `flow`, `allow_implicit_flow`,
+//! `email_verification`, and `[[role_mapping]]` rows; for `private_key_jwt`:
+//! `private_key_pem_file` or `private_key_env`, `private_key_kid`,
+//! `private_key_certificate_pem_file`, `private_key_algorithm`). Unknown
+//! fields are refused, so a typo never silently drops a check.
 //!
 //! # The login, step by step
 //!
@@ -82,6 +86,7 @@
 //! | --- | --- | --- |
 //! | `axum` | `axum`: login routes, extractors and `tower-sessions` glue for axum apps | no |
 //! | `test-provider` | `testing::TestProvider`, an embedded OpenID provider for tests and demos | no |
+//! | `sqlite` | `SqliteAccountStore`: account links in a SQLite file (SQLite compiled in) | no |
 //!
 //! # Client authentication
 //!
@@ -107,7 +112,8 @@
 //!
 //! # Security
 //!
-//! Secure by default; nothing below can be switched off.
+//! Secure by default; nothing below can be switched off, except PKCE and
+//! the code exchange, and those only by naming another [`Flow`].
 //! - PKCE S256 on every login; `state` and `nonce` of 256 bits from the OS
 //!   random source, single-use because [`PendingLogin`] is consumed.
 //! - The ID token: compact JWS only; `alg: none` never accepted in any
@@ -129,18 +135,126 @@
 //!   or log line holds one.
 //!
 //! Errors say what to fix, and sort by who must act: [`Error::Config`],
-//! [`Error::Discovery`] and [`Error::Http`] are for the operator;
+//! [`Error::Discovery`], [`Error::Http`] and [`Error::Groups`] are for the
+//! operator;
 //! [`Error::Start`] and [`Error::Callback`] are bad browser requests (HTTP
 //! 400); [`Error::Token`] is a login the provider's answer failed (401);
 //! [`Error::Access`] is a valid login that policy refuses (403).
 //!
 //! # Microsoft Entra ID
 //!
-//! Use the v2.0 metadata URL,
-//! `https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration`.
-//! Entra puts group object ids in `groups` (enable "groups claim" in the app
-//! registration's token configuration) and app roles in `roles`. Pin the
-//! tenant with `required_claim = { key = "tid", value = "<tenant id>" }`.
+//! [`Config::entra`] (TOML: `entra = { tenant = "..." }` instead of
+//! `metadata_url`) fills in the v2.0 metadata URL
+//! `https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration`
+//! and Entra's claims: username `preferred_username`, groups (object ids) in
+//! `groups` (enable the groups claim in the app registration's token
+//! configuration), app roles in `roles`. The tenant is a directory id, a
+//! verified domain, or for a multi-tenant app `common` or `organizations`.
+//!
+//! ```
+//! use oidc_login::{ClientAuth, Config, RoleMapping, Source, TenantPolicy};
+//!
+//! # fn main() -> Result<(), oidc_login::ConfigError> {
+//! let config = Config::entra("organizations", "<application (client) id>")
+//!     .entra_tenants(TenantPolicy::Only(vec![
+//!         "3c1a0f6e-0000-4000-8000-000000000001".into(),
+//!     ]))
+//!     .client_auth(ClientAuth::secret_basic("<client secret>"))
+//!     .redirect_uri("https://app.example.com/auth/callback")
+//!     .scopes(["openid", "email", "profile", "GroupMember.Read.All"])
+//!     .add_role_mapping(RoleMapping::new(
+//!         "Developers",
+//!         Source::OpenIdConnect,
+//!         "d48429bd-9f2a-47a2-a410-993f2a37876b",
+//!         ["Read-write"],
+//!     ))
+//!     .add_role_mapping(RoleMapping::new("Approvers", Source::AppRole, "Approver", ["Approve"]))
+//!     .build()?;
+//! # let _ = config;
+//! # Ok(()) }
+//! ```
+//!
+//! - **One tenant**: the issuer is `https://login.microsoftonline.com/<tenant id>/v2.0`,
+//!   compared exactly like any other (a tenant given by domain is pinned to
+//!   the tenant id its metadata names).
+//! - **Several tenants**: the `common` and `organizations` metadata
+//!   publish the issuer template `https://login.microsoftonline.com/{tenantid}/v2.0`.
+//!   It is accepted only with a [`TenantPolicy`]
+//!   ([`entra_tenants`](ConfigBuilder::entra_tenants); TOML
+//!   `allowed_tenants = [..]` or `allow_any_tenant = true`): each ID token's
+//!   `iss` must be the template with the token's own `tid` put in, and the
+//!   `tid` must be allowed. Without a policy, such metadata is a discovery
+//!   error. No setting turns the issuer check off. [`TenantPolicy::AnyTenant`]
+//!   is a deliberate, logged choice. `consumers` is refused: personal
+//!   accounts share one tenant id and have no groups. The client's
+//!   [`issuer`](Client::issuer) and the pending login keep the template;
+//!   [`Identity::issuer`] is the user's tenant issuer. Entra sends no RFC
+//!   9207 `iss` in the callback; when one comes, it must name an allowed
+//!   tenant, and then the token's issuer.
+//! - **Version 1.0 tokens** (`ver` `1.0`, issuer `https://sts.windows.net/<tenant>/`)
+//!   are refused with [`TokenError::EntraV1Token`], which says to use the
+//!   v2.0 endpoints.
+//! - **App roles**: rows with [`Source::AppRole`] (TOML `app_role`) match
+//!   values of `roles` ([`Identity::app_roles`]); rows with
+//!   [`Source::OpenIdConnect`] match group ids. A row may be either.
+//! - **Groups overage**: a user in more groups than fit in a token (about
+//!   200) gets no `groups` but `_claim_names`/`_claim_sources` (or
+//!   `hasgroups`). The groups are then read from Microsoft Graph with the
+//!   user's access token ([`GroupsSource::GraphOnOverage`], the default;
+//!   [`GraphQuery`] picks `transitiveMemberOf`, paged, or `getMemberObjects`),
+//!   which needs the delegated permission `GroupMember.Read.All` with admin
+//!   consent and that scope in `scopes`. The endpoint named in
+//!   `_claim_sources` is never called (it is the retired Azure AD Graph, and a
+//!   token should not choose where the access token goes); only the
+//!   configured [`graph_url`](ConfigBuilder::graph_url) is, and a page's
+//!   `@odata.nextLink` is followed only when it stays under it, for at most
+//!   50 pages. If Graph fails, the login is refused with
+//!   [`Error::Groups`], which says the overage was detected and why Graph
+//!   failed (a 403: the consent for `GroupMember.Read.All` is missing);
+//!   a login is never signed in as having no groups. `groups_source =
+//!   "graph"` reads Graph on every login; `"token"` refuses an overage
+//!   instead. A config not made with `Config::entra` never sends a token to
+//!   Graph, and refuses an overage likewise, as does the implicit flow, which
+//!   has no access token.
+//!
+//! `examples/entra-single-tenant.toml` and `examples/entra-multi-tenant.toml`
+//! are commented configs for both setups. The embedded provider plays Entra
+//! ID with `TestProvider::builder().entra(EntraMode::new(tenant))`.
+//!
+//! # Account linking
+//!
+//! [`AccountLinker::link`] turns a validated [`Identity`] into the app's own
+//! [`Account`], Axidian's way: a login whose issuer and `sub` are bound to
+//! an account signs in to it, whatever its email now says; the first login
+//! finds the account by email and binds it. Only a verified email links
+//! ([`EmailVerification`]: `email_verified: true` by default, Entra's
+//! `xms_edov`, or a provider trusted by name), because linking by an
+//! unverified email would hand an admin's account to anyone who types the
+//! admin's address at the provider. An account bound to another `sub` is
+//! refused until an admin calls [`AccountStore::reset_binding`]. Emails
+//! compare trimmed and without ASCII case, nothing more. Stores:
+//! [`MemoryAccountStore`], `SqliteAccountStore` (feature `sqlite`), or your
+//! own [`AccountStore`].
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use oidc_login::{AccountLinker, Client, MemoryAccountStore};
+//! # async fn run(client: Client, login: oidc_login::Login) -> Result<(), oidc_login::Error> {
+//! let store = Arc::new(MemoryAccountStore::new());
+//! store.add_account("alice@example.com", "Alice Admin")?;
+//! let linker = AccountLinker::new(store.clone(), client.config().email_verification());
+//! let account = linker.link(&login.identity).await?; // after `client.finish`
+//! # let _ = account; Ok(()) }
+//! ```
+//!
+//! # Flows
+//!
+//! [`Flow::AuthorizationCodePkce`] is the default. [`Flow::AuthorizationCode`]
+//! leaves PKCE out, for a provider that refuses it. [`Flow::Implicit`]
+//! (`response_type=id_token` by form post, no code exchange, no access
+//! token) is discouraged and exists only when switched on by name:
+//! [`ConfigBuilder::insecure_implicit_flow`], or `flow = "implicit"` with
+//! `allow_implicit_flow = true`. Discovery logs a warning for either.
 //!
 //! # PrivX
 //!
@@ -181,22 +295,26 @@
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
+//! | `src/entra.rs` | Microsoft Entra ID: [`Config::entra`], [`TenantPolicy`] and the `{tenantid}` issuer template, v1 token detection, the Graph groups reader for the overage |
+//! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
 //! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples |
-//! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics), sample configs (`privx-private-key-jwt.toml`) |
-//! | `tests/` | integration tests: the embedded provider (sign-in, hostile provider, PrivX, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`); key fixtures in `tests/fixtures/keys/` |
+//! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
+//! | `tests/` | integration tests: the embedded provider (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`); key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
+mod accounts;
 mod algorithm;
 mod assertion;
 #[cfg(feature = "axum")]
 pub mod axum;
 mod client;
 mod config;
+mod entra;
 mod error;
 mod flow;
 mod http;
@@ -209,13 +327,22 @@ mod secret;
 pub mod testing;
 mod token;
 
+#[cfg(feature = "sqlite")]
+pub use accounts::SqliteAccountStore;
+pub use accounts::{
+    Account, AccountLinker, AccountStore, Binding, EmailVerification, MemoryAccountStore,
+    StoreFuture, normalize_email,
+};
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use assertion::PrivateKeyJwt;
 pub use client::{Client, Login, Tokens};
-pub use config::{AuthMethod, ClientAuth, Config, ConfigBuilder, RequiredClaim, UserinfoPolicy};
+pub use config::{
+    AuthMethod, ClientAuth, Config, ConfigBuilder, Flow, RequiredClaim, UserinfoPolicy,
+};
+pub use entra::{GraphQuery, GroupsSource, TenantPolicy};
 pub use error::{
-    AccessError, CallbackError, ConfigError, DiscoveryError, Error, HttpError, HttpErrorKind,
-    IssuerHint, StartError, TokenError,
+    AccessError, AccountError, CallbackError, ConfigError, DiscoveryError, Error, GraphFailure,
+    GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, StartError, TokenError,
 };
 pub use flow::{Callback, PendingLogin, Start};
 pub use identity::Identity;

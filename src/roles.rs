@@ -1,4 +1,4 @@
-//! Role mapping: the user's groups (and, later, other sources) to the app's roles.
+//! Role mapping: the user's groups and app roles to the app's roles.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,6 +17,10 @@ pub enum Source {
     /// "OpenID Connect" source.
     #[serde(rename = "openid_connect")]
     OpenIdConnect,
+    /// A value of the app roles claim (`app_roles_claim`, `roles` by
+    /// default): an Entra ID app role's value, such as `Admin`. Written
+    /// `app_role` in TOML.
+    AppRole,
 }
 
 /// One row of a role-mapping table: "members of `value` get `roles`".
@@ -179,11 +183,22 @@ impl RoleMappingTable {
 }
 
 impl RoleMapper for RoleMappingTable {
+    /// The roles of the identity's groups ([`Source::OpenIdConnect`] rows)
+    /// and of its app roles ([`Source::AppRole`] rows), together.
     fn roles(&self, identity: &Identity) -> Vec<String> {
-        self.roles_for(
+        let mut roles = self.roles_for(
             Source::OpenIdConnect,
             identity.groups.iter().map(String::as_str),
-        )
+        );
+        if !identity.app_roles.is_empty() {
+            roles.extend(self.roles_for(
+                Source::AppRole,
+                identity.app_roles.iter().map(String::as_str),
+            ));
+            roles.sort_unstable();
+            roles.dedup();
+        }
+        roles
     }
 }
 
@@ -230,6 +245,40 @@ mod tests {
             ["Admin", "Audit", "Read-write"]
         );
         assert!(t.roles_for(Source::OpenIdConnect, ["unknown"]).is_empty());
+    }
+
+    #[test]
+    fn the_mapper_reads_groups_and_app_roles() {
+        let t = RoleMappingTable::from_rows([
+            RoleMapping::new("Devs", Source::OpenIdConnect, DEVS, ["Read-write"]),
+            RoleMapping::new("Admins", Source::AppRole, "Admin", ["Admin", "Read-write"]),
+            // The same value under the other source does not match.
+            RoleMapping::new("Not a group", Source::AppRole, DEVS, ["Wrong"]),
+        ]);
+        let identity = |groups: &[&str], app_roles: &[&str]| {
+            let mut id: Identity = serde_json::from_value(serde_json::json!({
+                "issuer": "i", "subject": "s", "username": null, "email": null,
+                "email_verified": false, "name": null, "groups": groups,
+                "app_roles": app_roles, "roles": [], "claims": {}
+            }))
+            .unwrap();
+            id.roles.clear();
+            id
+        };
+        assert_eq!(t.roles(&identity(&[DEVS], &[])), ["Read-write"]);
+        assert_eq!(t.roles(&identity(&[], &["Admin"])), ["Admin", "Read-write"]);
+        assert_eq!(
+            t.roles(&identity(&[DEVS], &["Admin"])),
+            ["Admin", "Read-write"]
+        );
+        // Each value is looked up under its own source only.
+        assert!(t.roles(&identity(&["Admin"], &[])).is_empty());
+        assert_eq!(t.roles(&identity(&[], &[DEVS])), ["Wrong"]);
+        let row: RoleMapping = toml::from_str(
+            "name = \"a\"\nsource = \"app_role\"\nvalue = \"Admin\"\nroles = [\"x\"]",
+        )
+        .unwrap();
+        assert_eq!(row.source(), Source::AppRole);
     }
 
     #[test]

@@ -143,6 +143,10 @@ async fn unsafe_return_to_is_refused() {
         "/\\evil.example",
         "https:evil.example",
         "https://evil.example/",
+        "/.//evil.example",
+        "/%2e//evil.example/x",
+        "/a/..//evil.example",
+        "/./%2e//evil.example",
     ] {
         let response = browser
             .get(format!(
@@ -344,4 +348,100 @@ async fn cross_site_form_post_is_resubmitted_from_the_app_origin() {
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_session_holding_only_a_login_in_flight_expires_with_it() {
+    let app = App::start().await;
+    let browser = browser(false);
+    let to_provider = browser.get(app.url("/login")).send().await.unwrap();
+    let cookie = to_provider.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("Max-Age=600"),
+        "the pending login lifetime: {cookie}"
+    );
+    let back = browser
+        .get(format!("{}&login_hint=alice", location(&to_provider)))
+        .send()
+        .await
+        .unwrap();
+    let done = browser.get(location(&back)).send().await.unwrap();
+    let cookie = done.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("Max-Age=28800"),
+        "signed in: 8 hours of inactivity: {cookie}"
+    );
+}
+
+#[tokio::test]
+async fn the_cookie_from_before_sign_in_is_worthless_after_it() {
+    let app = App::start().await;
+    let browser = browser(false);
+    let to_provider = browser
+        .get(format!("{}?login_hint=alice", app.url("/login")))
+        .send()
+        .await
+        .unwrap();
+    let before = to_provider.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let back = browser.get(location(&to_provider)).send().await.unwrap();
+    browser.get(location(&back)).send().await.unwrap();
+    assert_eq!(
+        browser
+            .get(app.url("/private"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    // An attacker who fixed the pre-login session id gains nothing.
+    let fixed = reqwest::Client::new();
+    let response = fixed
+        .get(app.url("/private"))
+        .header("cookie", before)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_sign_in_older_than_the_max_session_age_must_be_renewed() {
+    let provider = TestProvider::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = config_builder(&provider)
+        .redirect_uri(format!("{base}/callback"))
+        .build()
+        .unwrap();
+    let client = Client::discover(config).await.unwrap();
+    let app = Router::new().route(
+        "/private",
+        axum::routing::get(|user: oidc_login::axum::SignedIn| async move { user.identity.subject }),
+    );
+    let app = LoginRoutes::new(client.clone())
+        .max_session_age(std::time::Duration::from_secs(1))
+        .mount(app)
+        .layer(session_layer(MemoryStore::default(), &client));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let browser = browser(true);
+    let landed = browser
+        .get(format!("{base}/login?login_hint=alice&return_to=/private"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status(), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let response = browser.get(format!("{base}/private")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    server.abort();
 }

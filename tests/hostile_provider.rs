@@ -64,10 +64,22 @@ async fn hmac_keyed_with_the_public_key_is_refused() {
 
 #[tokio::test]
 async fn rp_id_token_kid_unknown_after_refetch() {
-    let err = token_error(Misbehavior::UnknownKid).await;
+    let provider = TestProvider::start().await;
+    let client = client(&provider).await;
+    let fetched = provider.jwks_requests();
+    provider.misbehave(Misbehavior::UnknownKid);
+    let err = login_as(&client, "alice").await.unwrap_err();
     assert!(
-        matches!(err, TokenError::UnknownKey { kid: Some(_), .. }),
+        matches!(
+            err,
+            Error::Token(TokenError::UnknownKey { kid: Some(_), .. })
+        ),
         "{err}"
+    );
+    assert_eq!(
+        provider.jwks_requests(),
+        fetched + 1,
+        "the keys were fetched again once"
     );
 }
 
@@ -470,6 +482,10 @@ async fn unsafe_return_to_is_refused_at_start() {
         "/\\evil.example",
         "https:evil.example",
         "https://evil.example/x",
+        "/.//evil.example",
+        "/%2e//evil.example/x",
+        "/a/..//evil.example",
+        "/./%2e//evil.example",
     ] {
         let err = client.start(Start::default().return_to(bad)).unwrap_err();
         assert!(matches!(err, Error::Start(_)), "{bad}: {err}");

@@ -412,7 +412,7 @@ async fn secrets_never_reach_debug_or_errors() {
     let login = client.finish(pending, callback).await.unwrap();
     let shown = format!("{login:?} {:?}", login.tokens);
     for secret in [
-        login.tokens.access_token.expose_secret(),
+        login.tokens.access_token.as_ref().unwrap().expose_secret(),
         login.tokens.id_token.expose_secret(),
         code.as_str(),
     ] {
@@ -440,4 +440,63 @@ async fn timeouts_apply_to_every_request() {
         Error::Http(http) => assert_eq!(http.kind(), &oidc_login::HttpErrorKind::Timeout),
         other => panic!("expected a timeout, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_withdrawn_key_stops_being_accepted_once_the_key_set_is_old() {
+    let provider = TestProvider::start().await;
+    let client = client_with(config_builder(&provider).jwks_max_age(Duration::from_secs(1))).await;
+    let old = IdToken::new(provider.sign_id_token(&id_token_claims(&provider, "n")));
+    client
+        .verify_id_token(&old, &Nonce::new("n"), None)
+        .await
+        .unwrap();
+    // The provider withdraws the key (a leak, say): its JWKS holds only a new one.
+    provider.rotate_keys();
+    let fetched = provider.jwks_requests();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let err = client
+        .verify_id_token(&old, &Nonce::new("n"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Token(TokenError::UnknownKey { .. })),
+        "{err}"
+    );
+    assert_eq!(provider.jwks_requests(), fetched + 1);
+}
+
+#[tokio::test]
+async fn a_hanging_jwks_endpoint_costs_one_fetch_not_one_per_caller() {
+    let provider = TestProvider::start().await;
+    let client = client_with(
+        config_builder(&provider)
+            .http_timeout(Duration::from_secs(1))
+            .jwks_refetch_cooldown(Duration::from_secs(1)),
+    )
+    .await;
+    provider.rotate_keys();
+    let token = IdToken::new(provider.sign_id_token(&id_token_claims(&provider, "n")));
+    let fetched = provider.jwks_requests();
+    provider.misbehave(Misbehavior::SlowResponses(Duration::from_secs(3)));
+    let client = Arc::new(client);
+    let tasks: Vec<_> = (0..5)
+        .map(|_| {
+            let (client, token) = (client.clone(), token.clone());
+            tokio::spawn(
+                async move { client.verify_id_token(&token, &Nonce::new("n"), None).await },
+            )
+        })
+        .collect();
+    for task in tasks {
+        assert!(
+            task.await.unwrap().is_err(),
+            "the new key could not be fetched"
+        );
+    }
+    assert_eq!(
+        provider.jwks_requests(),
+        fetched + 1,
+        "the waiters did not fetch one after another"
+    );
 }

@@ -123,8 +123,24 @@ async fn current(parts: &mut Parts) -> Result<Option<Identity>, AuthRejection> {
         tracing::error!(target: "oidc_login::axum", message, "no session: add `oidc_login::axum::session_layer` to the router");
         AuthRejection::Session
     })?;
+    let max_age = parts
+        .extensions
+        .get::<Mounted>()
+        .map_or(super::routes::MAX_SESSION_AGE, |m| m.max_session_age);
     match session::user(&session).await {
-        Ok(user) => Ok(user.map(|u| u.identity)),
+        Ok(Some(user)) => {
+            let age = time::OffsetDateTime::now_utc() - user.signed_in_at;
+            if age > max_age || age.is_negative() {
+                // The sign-in is too old: the user signs in again.
+                if let Err(error) = session.flush().await {
+                    tracing::error!(target: "oidc_login::axum", %error, "the session store failed");
+                    return Err(AuthRejection::Session);
+                }
+                return Ok(None);
+            }
+            Ok(Some(user.identity))
+        }
+        Ok(None) => Ok(None),
         Err(error) => {
             tracing::error!(target: "oidc_login::axum", %error, "the session store failed");
             Err(AuthRejection::Session)

@@ -73,3 +73,34 @@ pub(crate) fn resubmit(action: &str, fields: &[(String, String)]) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_values_are_escaped() {
+        let html = login_button("\"><script>alert(1)</script>", "/login\"><x");
+        assert!(
+            !html.contains("<script>") && !html.contains("\"><x"),
+            "{html}"
+        );
+        let fields = [("code\"><script>".to_owned(), "v'\"<>&".to_owned())];
+        let response = resubmit("/callback", &fields);
+        let body = futures_body(response);
+        assert!(
+            !body.contains("<script>alert") && !body.contains("code\">"),
+            "{body}"
+        );
+        assert!(body.contains("v&#x27;&quot;&lt;&gt;&amp;"), "{body}");
+    }
+
+    fn futures_body(response: Response) -> String {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(::axum::body::to_bytes(response.into_body(), usize::MAX))
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+}

@@ -35,13 +35,18 @@ pub struct LoginRoutes {
     prefix: String,
     after_logout: String,
     form_post: bool,
+    max_session_age: std::time::Duration,
 }
 
 /// What the extractors need to know about the routes.
 #[derive(Debug, Clone)]
 pub(crate) struct Mounted {
     pub(crate) login_path: String,
+    pub(crate) max_session_age: std::time::Duration,
 }
+
+/// How long a sign-in lasts, however active the session (12 hours).
+pub(crate) const MAX_SESSION_AGE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 #[derive(Debug)]
 struct Shared {
@@ -59,7 +64,16 @@ impl LoginRoutes {
             prefix: String::new(),
             after_logout: "/".into(),
             form_post: false,
+            max_session_age: MAX_SESSION_AGE,
         }
+    }
+
+    /// How long a sign-in lasts, however active the session (default 12
+    /// hours): after it the user signs in again, and the required claim and
+    /// roles are decided afresh.
+    pub fn max_session_age(mut self, age: std::time::Duration) -> Self {
+        self.max_session_age = age;
+        self
     }
 
     /// Makes `/login` ask for `response_mode=form_post` (see
@@ -83,8 +97,17 @@ impl LoginRoutes {
 
     /// Where `POST /logout` sends the browser (default `/`); a path on
     /// this app.
+    ///
+    /// A path that could lead elsewhere (`//host`, a full URL) is refused:
+    /// the default `/` is kept and the refusal is logged.
     pub fn after_logout(mut self, path: impl Into<String>) -> Self {
-        self.after_logout = path.into();
+        let path = path.into();
+        match crate::flow::safe_return_to(&path, self.client.config().redirect_uri()) {
+            Ok(safe) => self.after_logout = safe,
+            Err(error) => {
+                tracing::error!(target: "oidc_login::axum", %error, "`after_logout` refused; keeping `/`")
+            }
+        }
         self
     }
 
@@ -108,6 +131,7 @@ impl LoginRoutes {
         }
         let mounted = Mounted {
             login_path: self.login_path(),
+            max_session_age: self.max_session_age,
         };
         let shared = Arc::new(Shared {
             client: self.client,
@@ -149,7 +173,13 @@ async fn login(
         Ok(started) => started,
         Err(error) => return refuse(&error),
     };
-    if let Err(error) = session::push_pending(&session, pending).await {
+    if let Err(error) = session::push_pending(
+        &session,
+        pending,
+        shared.client.config().pending_login_lifetime(),
+    )
+    .await
+    {
         return session_failure(&error);
     }
     Redirect::to(url.as_str()).into_response()
@@ -230,8 +260,12 @@ pub(crate) fn status(error: &Error) -> StatusCode {
         Error::Start(_) | Error::Callback(_) => StatusCode::BAD_REQUEST,
         Error::Token(_) => StatusCode::UNAUTHORIZED,
         Error::Access(_) => StatusCode::FORBIDDEN,
-        Error::Http(_) | Error::Discovery(_) => StatusCode::BAD_GATEWAY,
+        Error::Http(_) | Error::Discovery(_) | Error::Groups(_) => StatusCode::BAD_GATEWAY,
         Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Account(
+            crate::AccountError::Store { .. } | crate::AccountError::SchemaTooNew { .. },
+        ) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Account(_) => StatusCode::FORBIDDEN,
     }
 }
 

@@ -15,22 +15,36 @@ const USER_KEY: &str = "oidc_login.user";
 /// Logins in flight per session (browser tabs); the oldest is dropped beyond.
 const MAX_PENDING: usize = 5;
 
+/// How long a signed-in session lives without activity.
+pub(crate) const SIGNED_IN_INACTIVITY: time::Duration = time::Duration::hours(8);
+
 /// A session layer with the cookie attributes logins need: `HttpOnly`,
 /// `SameSite=Lax`, `Secure` unless the client's redirect URI is plain http
-/// on a loopback host, and an 8-hour inactivity expiry.
+/// on a loopback host (then also the `__Host-` name prefix, so a sibling
+/// subdomain cannot plant the cookie), and an 8-hour inactivity expiry. A
+/// session that holds only logins in flight expires with them
+/// (`pending_login_lifetime_seconds`).
 ///
 /// Use any [`SessionStore`]: `tower_sessions::MemoryStore` for one instance,
-/// a Redis or PostgreSQL store to share logins between instances.
+/// a Redis or PostgreSQL store to share logins between instances. Anonymous
+/// `GET /login` requests create sessions: use a store that deletes expired
+/// records (Redis does by itself; for others, see `tower_sessions`'
+/// `ExpiredDeletion`).
 pub fn session_layer<S: SessionStore + Clone>(store: S, client: &Client) -> SessionManagerLayer<S> {
     let redirect = client.config().redirect_uri();
     let secure = redirect.scheme() == "https";
+    let name = if secure {
+        "__Host-oidc_login_session"
+    } else {
+        "oidc_login_session"
+    };
     SessionManagerLayer::new(store)
-        .with_name("oidc_login_session")
+        .with_name(name)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
+        .with_expiry(Expiry::OnInactivity(SIGNED_IN_INACTIVITY))
 }
 
 /// The signed-in user as kept in the session.
@@ -44,7 +58,13 @@ pub(crate) struct SessionUser {
 pub(crate) async fn push_pending(
     session: &Session,
     pending: PendingLogin,
+    lifetime: std::time::Duration,
 ) -> Result<(), tower_sessions::session::Error> {
+    if user(session).await?.is_none() {
+        // Nobody is signed in: the session lives only as long as the login may take.
+        let lifetime = time::Duration::try_from(lifetime).unwrap_or(SIGNED_IN_INACTIVITY);
+        session.set_expiry(Some(Expiry::OnInactivity(lifetime)));
+    }
     let mut all: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();
     all.push(pending);
     if all.len() > MAX_PENDING {
@@ -83,6 +103,7 @@ pub(crate) async fn sign_in(
     // A new session id at sign-in: a session id fixed before the login
     // (by an attacker who planted the cookie) is worthless after it.
     session.cycle_id().await?;
+    session.set_expiry(Some(Expiry::OnInactivity(SIGNED_IN_INACTIVITY)));
     let user = SessionUser {
         identity,
         signed_in_at: OffsetDateTime::now_utc(),

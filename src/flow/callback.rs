@@ -3,6 +3,9 @@
 
 use crate::error::{CallbackError, clip};
 
+/// The most parameters a callback may have.
+const MAX_PARAMETERS: usize = 64;
+
 /// The parameters of the callback request, checked for duplicates.
 ///
 /// The values are secrets (the code) or attacker-controlled (everything), so
@@ -30,9 +33,15 @@ impl Callback {
     pub fn from_pairs(
         pairs: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, CallbackError> {
+        let mut seen = std::collections::HashSet::new();
         let mut params: Vec<(String, String)> = Vec::new();
         for (name, value) in pairs {
-            if params.iter().any(|(seen, _)| *seen == name) {
+            // A real callback has a handful of parameters; a flood of them is
+            // an attempt to make parsing expensive.
+            if params.len() == MAX_PARAMETERS {
+                return Err(CallbackError::Malformed);
+            }
+            if !seen.insert(name.clone()) {
                 return Err(CallbackError::DuplicateParameter(clip(&name, 64)));
             }
             params.push((name, value));
@@ -85,6 +94,17 @@ mod tests {
         assert!(matches!(err, CallbackError::DuplicateParameter(ref n) if n == "code"));
         // Percent-encoding does not hide a repeat.
         assert!(Callback::from_query("state=a&%73tate=b").is_err());
+    }
+
+    #[test]
+    fn parameter_floods_are_refused() {
+        let flood: String = (0..10_000).map(|i| format!("p{i}=&")).collect();
+        assert!(matches!(
+            Callback::from_query(&flood),
+            Err(CallbackError::Malformed)
+        ));
+        let normal: String = (0..64).map(|i| format!("p{i}=x&")).collect();
+        assert!(Callback::from_query(&normal).is_ok());
     }
 
     #[test]

@@ -8,4 +8,4 @@ mod start;
 pub use callback::Callback;
 pub use start::{PendingLogin, Start};
 
-pub(crate) use start::authorization_url;
+pub(crate) use start::{authorization_url, safe_return_to};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::Config;
+use crate::config::{Config, Flow};
 use crate::error::{StartError, clip};
 use crate::secret::{Nonce, PkceVerifier, State, random_token};
 
@@ -146,7 +146,9 @@ pub(crate) fn authorization_url(
         .transpose()?;
     for (name, _) in &options.extra {
         let reserved = RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
-            || ["prompt", "login_hint", "domain_hint", "max_age"].contains(&name.as_str());
+            || ["prompt", "login_hint", "domain_hint", "max_age"]
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name));
         if reserved {
             return Err(StartError::ReservedParameter(clip(name, 64)));
         }
@@ -160,18 +162,32 @@ pub(crate) fn authorization_url(
         &oauth2::PkceCodeVerifier::new(pkce_verifier.expose_secret().to_owned()),
     );
 
+    let flow = config.flow();
+    if flow == Flow::Implicit {
+        tracing::warn!(
+            target: "oidc_login::login",
+            "starting a login with the implicit flow, which is discouraged: the ID token comes back through the browser; use `authorization_code_pkce` if the provider allows it"
+        );
+    }
     let mut url = authorization_endpoint.clone();
     {
         let mut query = url.query_pairs_mut();
+        let response_type = match flow {
+            Flow::Implicit => "id_token",
+            Flow::AuthorizationCodePkce | Flow::AuthorizationCode => "code",
+        };
         query
-            .append_pair("response_type", "code")
+            .append_pair("response_type", response_type)
             .append_pair("client_id", config.client_id())
             .append_pair("redirect_uri", config.redirect_uri().as_str())
             .append_pair("scope", &config.scopes().join(" "))
             .append_pair("state", state.expose_secret())
-            .append_pair("nonce", nonce.expose_secret())
-            .append_pair("code_challenge", challenge.as_str())
-            .append_pair("code_challenge_method", "S256");
+            .append_pair("nonce", nonce.expose_secret());
+        if flow == Flow::AuthorizationCodePkce {
+            query
+                .append_pair("code_challenge", challenge.as_str())
+                .append_pair("code_challenge_method", "S256");
+        }
         for (name, value) in [
             ("prompt", options.prompt.as_deref()),
             ("login_hint", options.login_hint.as_deref()),
@@ -181,7 +197,9 @@ pub(crate) fn authorization_url(
                 query.append_pair(name, value);
             }
         }
-        if options.form_post {
+        // The implicit flow always returns by form post: an ID token in a
+        // URL fragment would reach the browser history and scripts.
+        if options.form_post || flow == Flow::Implicit {
             query.append_pair("response_mode", "form_post");
         }
         if let Some(max_age) = options.max_age {
@@ -229,6 +247,11 @@ pub(crate) fn safe_return_to(path: &str, app: &Url) -> Result<String, StartError
         return Err(refuse("it would lead to another origin"));
     }
     let mut normalized = resolved.path().to_owned();
+    // Dot segments (`/.//host`, `/%2e//host`, `/a/..//host`) normalize into
+    // a scheme-relative URL: check again after normalizing.
+    if normalized.starts_with("//") || normalized.contains('\\') {
+        return Err(refuse("it would lead to another host"));
+    }
     if let Some(query) = resolved.query() {
         normalized.push('?');
         normalized.push_str(query);
@@ -278,6 +301,11 @@ mod tests {
             "/\tx",
             "/x\ny",
             "/ /evil.example",
+            "/.//evil.example",
+            "/%2e//evil.example/x",
+            "/a/..//evil.example",
+            "/./%2e//evil.example",
+            "/%2E%2E//evil.example",
         ] {
             assert!(safe_return_to(bad, &app()).is_err(), "{bad:?} was accepted");
         }
@@ -374,6 +402,51 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn code_flow_without_pkce_sends_no_challenge() {
+        let config = Config::builder("https://p.example", "my app")
+            .redirect_uri("https://app.example/auth/callback")
+            .flow(Flow::AuthorizationCode)
+            .build()
+            .unwrap();
+        let endpoint = Url::parse("https://p.example/authorize").unwrap();
+        let (url, _) =
+            authorization_url(&config, &endpoint, "https://p.example", Start::default(), 0)
+                .unwrap();
+        let q = query(&url);
+        assert_eq!(q["response_type"], "code");
+        assert!(!q.contains_key("code_challenge"), "{url}");
+        assert!(!q.contains_key("code_challenge_method"), "{url}");
+        assert!(!q.contains_key("response_mode"));
+        assert!(q.contains_key("nonce") && q.contains_key("state"));
+    }
+
+    #[test]
+    fn implicit_flow_asks_for_an_id_token_by_form_post() {
+        let config = Config::builder("https://p.example", "my app")
+            .redirect_uri("https://app.example/auth/callback")
+            .insecure_implicit_flow()
+            .build()
+            .unwrap();
+        let endpoint = Url::parse("https://p.example/authorize").unwrap();
+        // With and without the caller's own form_post: one response_mode.
+        for options in [Start::default(), Start::default().form_post()] {
+            let (url, pending) =
+                authorization_url(&config, &endpoint, "https://p.example", options, 0).unwrap();
+            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            let q = query(&url);
+            assert_eq!(q["response_type"], "id_token");
+            assert_eq!(q["nonce"], pending.nonce.expose_secret());
+            assert!(!q.contains_key("code_challenge"), "{url}");
+            assert_eq!(
+                pairs.iter().filter(|(k, _)| k == "response_mode").count(),
+                1,
+                "{url}"
+            );
+            assert_eq!(q["response_mode"], "form_post");
+        }
     }
 
     #[test]

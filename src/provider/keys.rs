@@ -2,9 +2,15 @@
 //! fetched again only when a token names a key the cache does not hold.
 //!
 //! Refetches are single-flight (concurrent callers wait for one fetch) and
-//! rate-limited by a cooldown, so a stream of tokens with random `kid`s costs
-//! the provider at most one request per cooldown. A failed refetch keeps the
-//! keys already cached: a provider outage does not stop validation.
+//! rate-limited by a cooldown counted from the end of the last fetch, so a
+//! stream of tokens with random `kid`s costs the provider at most one request
+//! per cooldown. A failed refetch keeps the keys already cached: a provider
+//! outage does not stop validation.
+//!
+//! The key set also has a maximum age (`jwks_max_age_seconds`, a day by
+//! default): once it is older, the
+//! next validation fetches it again and replaces it, so a key the provider
+//! has withdrawn (a leaked one, say) stops being accepted.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -21,6 +27,7 @@ pub(crate) struct KeyCache {
     http: HttpClient,
     jwks_uri: Url,
     cooldown: Duration,
+    max_age: Duration,
     /// Read on every validation; written only after a fetch.
     current: RwLock<Cached>,
     /// Held while a refetch runs; holds the time of the last refetch (the
@@ -33,6 +40,7 @@ pub(crate) struct KeyCache {
 struct Cached {
     keys: Arc<KeySet>,
     skipped: usize,
+    fetched_at: Instant,
 }
 
 impl KeyCache {
@@ -41,15 +49,18 @@ impl KeyCache {
         http: HttpClient,
         jwks_uri: Url,
         cooldown: Duration,
+        max_age: Duration,
     ) -> Result<Self, Error> {
         let (keys, skipped) = fetch_key_set(&http, &jwks_uri).await?;
         Ok(Self {
             http,
             jwks_uri,
             cooldown,
+            max_age,
             current: RwLock::new(Cached {
                 keys: Arc::new(keys),
                 skipped,
+                fetched_at: Instant::now(),
             }),
             refetch: tokio::sync::Mutex::new(None),
         })
@@ -75,38 +86,56 @@ impl KeyCache {
     }
 
     /// The key set to check a token with `kid` and `alg` against: the cached
-    /// one when it has a fitting key, else the result of one refetch (shared
-    /// with concurrent callers, and skipped within the cooldown).
+    /// one when it is younger than the maximum age and has a fitting key;
+    /// otherwise the result of one refetch (shared with concurrent callers,
+    /// and skipped within the cooldown).
     pub(crate) async fn keys_for(&self, kid: Option<&str>, alg: Algorithm) -> Arc<KeySet> {
-        let keys = self.current();
-        if alg.is_hmac() || keys.has_key_for(kid, alg) {
-            return keys;
+        let cached = self.read();
+        let fits = |keys: &KeySet| alg.is_hmac() || keys.has_key_for(kid, alg);
+        let stale = cached.fetched_at.elapsed() >= self.max_age;
+        if fits(&cached.keys) && !stale {
+            return cached.keys;
         }
-        let mut last_fetch = self.refetch.lock().await;
+        let mut last_fetch = if fits(&cached.keys) {
+            // Stale, but the key is there: refresh if nobody else is, and
+            // never make this caller wait for another caller's fetch.
+            match self.refetch.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return cached.keys,
+            }
+        } else {
+            self.refetch.lock().await
+        };
         // Another caller may have fetched while this one waited.
-        let keys = self.current();
-        if keys.has_key_for(kid, alg) {
-            return keys;
+        let cached = self.read();
+        let stale = cached.fetched_at.elapsed() >= self.max_age;
+        if fits(&cached.keys) && !stale {
+            return cached.keys;
         }
         if last_fetch.is_some_and(|at| at.elapsed() < self.cooldown) {
             tracing::debug!(
                 target: "oidc_login::provider",
-                "unknown signing key, but the key set was fetched less than the cooldown ago; not fetching again"
+                "the key set was fetched less than the cooldown ago; not fetching again"
             );
-            return keys;
+            return cached.keys;
         }
-        *last_fetch = Some(Instant::now());
         tracing::info!(
             target: "oidc_login::provider",
             jwks_uri = %self.jwks_uri,
-            "a token names a key the cache does not hold; fetching the provider's keys again"
+            reason = if stale { "the key set is older than its maximum age" } else { "a token names a key the cache does not hold" },
+            "fetching the provider's keys again"
         );
-        match fetch_key_set(&self.http, &self.jwks_uri).await {
+        let result = fetch_key_set(&self.http, &self.jwks_uri).await;
+        // The cooldown counts from the end of the fetch, so a slow provider
+        // cannot make queued callers fetch one after another.
+        *last_fetch = Some(Instant::now());
+        match result {
             Ok((fresh, skipped)) if !fresh.is_empty() => {
                 let fresh = Arc::new(fresh);
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = Cached {
                     keys: fresh.clone(),
                     skipped,
+                    fetched_at: Instant::now(),
                 };
                 fresh
             }
@@ -116,7 +145,7 @@ impl KeyCache {
                     jwks_uri = %self.jwks_uri,
                     "the refetched key set holds no usable key; keeping the cached keys"
                 );
-                keys
+                cached.keys
             }
             Err(error) => {
                 tracing::warn!(
@@ -124,7 +153,7 @@ impl KeyCache {
                     %error,
                     "could not fetch the provider's keys again; keeping the cached keys"
                 );
-                keys
+                cached.keys
             }
         }
     }

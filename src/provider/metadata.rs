@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::algorithm::Algorithm;
-use crate::config::Config;
+use crate::config::{Config, Flow};
+use crate::entra::{PublishedIssuer, TenantTemplate, check_published_issuer};
 use crate::error::{DiscoveryError, Error, IssuerHint};
 use crate::http::{HttpClient, is_secure_or_loopback};
 
@@ -48,6 +49,9 @@ type Document = openidconnect::ProviderMetadata<
 #[derive(Debug, Clone)]
 pub(crate) struct Metadata {
     pub(crate) issuer: String,
+    /// Entra ID multi-tenant: `issuer` is this template, and the config has
+    /// a tenant policy.
+    pub(crate) tenant_template: Option<TenantTemplate>,
     pub(crate) authorization_endpoint: Url,
     pub(crate) token_endpoint: Url,
     pub(crate) userinfo_endpoint: Option<Url>,
@@ -80,14 +84,17 @@ impl Metadata {
             })?;
 
         let published = document.issuer().as_str();
-        let configured = config.issuer();
-        if !config.accepts_issuer(published) {
-            return Err(DiscoveryError::IssuerMismatch {
-                configured: configured.to_owned(),
-                published: published.to_owned(),
-                hint: issuer_hint(configured, published),
-            });
-        }
+        let tenant_template = match check_published_issuer(config, published)? {
+            PublishedIssuer::Exact => None,
+            PublishedIssuer::Template(template) => Some(template),
+            PublishedIssuer::Mismatch { expected } => {
+                return Err(DiscoveryError::IssuerMismatch {
+                    hint: issuer_hint(&expected, published),
+                    configured: expected,
+                    published: published.to_owned(),
+                });
+            }
+        };
 
         let authorization_endpoint = checked_url(
             "authorization_endpoint",
@@ -111,14 +118,23 @@ impl Metadata {
             .map(|u| checked_url("end_session_endpoint", u))
             .transpose()?;
 
-        let code_supported = document
+        let (needed, name) = match config.flow() {
+            Flow::Implicit => (CoreResponseType::IdToken, "id_token"),
+            Flow::AuthorizationCodePkce | Flow::AuthorizationCode => {
+                (CoreResponseType::Code, "code")
+            }
+        };
+        let supported = document
             .response_types_supported()
             .iter()
-            .any(|types| types.len() == 1 && types.first() == Some(&CoreResponseType::Code));
-        if !code_supported {
+            .any(|types| types.len() == 1 && types.first() == Some(&needed));
+        if !supported {
             return Err(DiscoveryError::InvalidDocument {
                 document: "metadata",
-                message: "`response_types_supported` does not offer `code`, the only flow this client uses".into(),
+                message: format!(
+                    "`response_types_supported` does not offer `{name}`, which `flow = \"{}\"` needs",
+                    config.flow().as_str()
+                ),
             });
         }
         if let Some(methods) = &extra.code_challenge_methods_supported
@@ -170,6 +186,7 @@ impl Metadata {
 
         Ok(Self {
             issuer: published.to_owned(),
+            tenant_template,
             authorization_endpoint,
             token_endpoint,
             userinfo_endpoint,
@@ -381,10 +398,26 @@ mod tests {
         assert!(err.to_string().contains("jwks_uri"), "{err}");
         let mut doc = document("https://p.example");
         doc["response_types_supported"] = json!(["id_token"]);
-        assert!(parse(&doc, &config("https://p.example")).is_err());
+        let err = parse(&doc, &config("https://p.example")).unwrap_err();
+        assert!(err.to_string().contains("`code`"), "{err}");
         let mut doc = document("https://p.example");
         doc["id_token_signing_alg_values_supported"] = json!(["none", "HS256"]);
         assert!(parse(&doc, &config("https://p.example")).is_err());
+    }
+
+    #[test]
+    fn the_implicit_flow_needs_the_id_token_response_type() {
+        let implicit = Config::builder("https://p.example", "app")
+            .redirect_uri("https://app.example/cb")
+            .insecure_implicit_flow()
+            .build()
+            .unwrap();
+        assert!(parse(&document("https://p.example"), &implicit).is_ok());
+        let mut doc = document("https://p.example");
+        doc["response_types_supported"] = json!(["code"]);
+        let err = parse(&doc, &implicit).unwrap_err();
+        assert!(err.to_string().contains("`id_token`"), "{err}");
+        assert!(parse(&doc, &config("https://p.example")).is_ok());
     }
 
     #[test]

@@ -26,6 +26,7 @@ impl Provider {
             http.clone(),
             metadata.jwks_uri.clone(),
             config.jwks_refetch_cooldown(),
+            config.jwks_max_age(),
         )
         .await?;
         if keys.current().is_empty() && !metadata.signing_algorithms.iter().any(|a| a.is_hmac()) {

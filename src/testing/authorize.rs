@@ -49,6 +49,9 @@ struct Reply<'a> {
     redirect_uri: &'a str,
     form_post: bool,
     state: Option<&'a str>,
+    /// The `iss` sent back, once the user is known (Entra mode: the user's
+    /// tenant issuer); the provider's issuer before.
+    issuer: Option<String>,
 }
 
 impl Reply<'_> {
@@ -68,7 +71,8 @@ impl Reply<'_> {
         if shared.is(&Misbehavior::WrongIssInCallback) {
             params.push(("iss".to_owned(), shared.wrong_issuer()));
         } else if shared.iss_parameter && !shared.is(&Misbehavior::NoIssInCallback) {
-            params.push(("iss".to_owned(), shared.issuer.clone()));
+            let issuer = self.issuer.clone().unwrap_or_else(|| shared.issuer.clone());
+            params.push(("iss".to_owned(), issuer));
         }
         if self.form_post {
             return (
@@ -135,11 +139,12 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
     }
 
     // From here on, errors go back to the client.
-    let reply = Reply {
+    let mut reply = Reply {
         shared,
         redirect_uri,
         form_post: params.get("response_mode") == Some("form_post"),
         state: params.get("state"),
+        issuer: None,
     };
     if let Some(name) = params.repeated.first() {
         return reply.error(
@@ -156,15 +161,31 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
             );
         }
     }
-    match params.get("response_type") {
-        Some("code") => {}
+    let implicit = match params.get("response_type") {
+        Some("code") => false,
+        Some("id_token") if client.allows_implicit() => true,
+        Some("id_token") => {
+            return reply.error(
+                "unauthorized_client",
+                &format!(
+                    "client `{client_id}` may not use the implicit flow (response_type=id_token); \
+                     register it with TestClient::allow_implicit"
+                ),
+            );
+        }
         None => return reply.error("invalid_request", "response_type is missing"),
         Some(other) => {
             return reply.error(
                 "unsupported_response_type",
-                &format!("response_type must be `code`, got `{other}`"),
+                &format!("response_type must be `code` (or `id_token` for an implicit client), got `{other}`"),
             );
         }
+    };
+    if implicit && !reply.form_post {
+        return reply.error(
+            "invalid_request",
+            "this provider answers the implicit flow only with response_mode=form_post",
+        );
     }
     let scope = params.get("scope").unwrap_or_default();
     if !scope.split(' ').any(|s| s == "openid") {
@@ -173,36 +194,43 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
             &format!("scope must contain `openid`, got `{scope}`"),
         );
     }
-    let Some(code_challenge) = params.get("code_challenge") else {
-        return reply.error(
-            "invalid_request",
-            "code_challenge is required: this provider enforces PKCE (S256)",
-        );
+    // PKCE protects codes; the implicit flow issues none.
+    let code_challenge = match params.get("code_challenge") {
+        Some(challenge) if !implicit => Some(challenge),
+        None if !implicit && client.requires_pkce() => {
+            return reply.error(
+                "invalid_request",
+                "code_challenge is required: this provider enforces PKCE (S256)",
+            );
+        }
+        _ => None,
     };
-    match params.get("code_challenge_method") {
-        Some("S256") => {}
-        None => {
+    if let Some(code_challenge) = code_challenge {
+        match params.get("code_challenge_method") {
+            Some("S256") => {}
+            None => {
+                return reply.error(
+                    "invalid_request",
+                    "code_challenge_method is missing (it would mean `plain`); only S256 is accepted",
+                );
+            }
+            Some(other) => {
+                return reply.error(
+                    "invalid_request",
+                    &format!("code_challenge_method must be `S256`, got `{other}`"),
+                );
+            }
+        }
+        if code_challenge.len() != 43
+            || !code_challenge
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        {
             return reply.error(
                 "invalid_request",
-                "code_challenge_method is missing (it would mean `plain`); only S256 is accepted",
+                "code_challenge must be BASE64URL(SHA256(code_verifier)): 43 characters of [A-Za-z0-9_-]",
             );
         }
-        Some(other) => {
-            return reply.error(
-                "invalid_request",
-                &format!("code_challenge_method must be `S256`, got `{other}`"),
-            );
-        }
-    }
-    if code_challenge.len() != 43
-        || !code_challenge
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-    {
-        return reply.error(
-            "invalid_request",
-            "code_challenge must be BASE64URL(SHA256(code_verifier)): 43 characters of [A-Za-z0-9_-]",
-        );
     }
     if reply.state.is_none() {
         return reply.error("invalid_request", "state is required by this provider");
@@ -244,6 +272,7 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
             .into_response();
     };
 
+    reply.issuer = Some(shared.token_issuer(&user));
     if let Some(error) = shared.find(|m| match m {
         Misbehavior::AuthorizeError(error) => Some(error.clone()),
         _ => None,
@@ -252,6 +281,12 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
             &error,
             &format!("the test provider was told to answer `{error}`"),
         );
+    }
+
+    if implicit {
+        // The ID token itself is the response; there is no access token.
+        let id_token = shared.id_token(client, &user, Some(nonce), unix_now(), None);
+        return reply.send(vec![("id_token".to_owned(), id_token)]);
     }
 
     let code = crate::secret::random_token::<32>();
@@ -264,7 +299,7 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
         CodeGrant {
             client_id: client_id.to_owned(),
             redirect_uri: redirect_uri.to_owned(),
-            code_challenge: code_challenge.to_owned(),
+            code_challenge: code_challenge.map(str::to_owned),
             nonce: nonce.to_owned(),
             scope: scope.to_owned(),
             user,

@@ -101,8 +101,10 @@ pub enum Misbehavior {
     /// `rp-id_token-kid-absent-single-jwks` (a positive test).
     NoKid,
     /// The ID token's header has no `kid` and the JWKS holds a second key of
-    /// the same type besides the right one. Rule: do not guess between
-    /// several candidate keys. `rp-id_token-kid-absent-multiple-jwks`.
+    /// the same type besides the right one. The conformance test allows a
+    /// client either to refuse or to try every key that fits the algorithm;
+    /// this crate tries them, so the login succeeds.
+    /// `rp-id_token-kid-absent-multiple-jwks`.
     NoKidMultipleKeys,
     /// The ID token is signed by an attacker's key, whose public JWK is in
     /// the header (`jwk`), with `jku` and `x5u` pointing at
@@ -146,6 +148,30 @@ pub enum Misbehavior {
     /// counts in [`jwks_requests`](super::TestProvider::jwks_requests)).
     /// Rule: the client does not follow redirects when fetching keys.
     RedirectJwks,
+    /// Entra mode: the ID token is a version 1.0 token, `ver` `1.0` and
+    /// `iss` `https://sts.windows.net/<tid>/`. Rule: only v2.0 tokens are
+    /// accepted, with an error that says to use the v2.0 endpoint.
+    EntraV1Token,
+    /// Entra mode: the ID token is for this tenant, `tid` and `iss` both
+    /// naming it (consistent and well signed). Rule: a multi-tenant app
+    /// accepts only the tenants its policy allows, a single-tenant app only
+    /// its own issuer.
+    EntraTokenForTenant(String),
+    /// Entra mode: the ID token's `iss` names this tenant while its `tid`
+    /// stays the user's. Rule: `iss` must be the issuer template with the
+    /// token's own `tid` put in.
+    EntraIssuerForTenant(String),
+    /// Entra mode: Microsoft Graph answers `403 Authorization_RequestDenied`
+    /// (as when the admin consent for `GroupMember.Read.All` is missing).
+    /// Rule: a groups overage is never read as "no groups".
+    GraphForbidden,
+    /// Entra mode: `transitiveMemberOf` pages' `@odata.nextLink` point to
+    /// this origin (such as `https://evil.example`) instead of Graph. Rule:
+    /// the user's access token goes only to the configured Graph host.
+    GraphForeignNextLink(String),
+    /// Entra mode: every `transitiveMemberOf` page has an
+    /// `@odata.nextLink`, to the same page. Rule: paging is bounded.
+    GraphEndlessPages,
 }
 
 impl Misbehavior {

@@ -16,6 +16,12 @@
 //! | `POST /token` | `authorization_code` (PKCE S256 required) and `refresh_token` grants |
 //! | `GET`/`POST /userinfo` | the user's claims, for `Authorization: Bearer <access token>` |
 //!
+//! With [`EntraMode`] ([`TestProviderBuilder::entra`]) it also plays
+//! Microsoft Entra ID: tenant metadata under `/<tenant>/v2.0/`, the
+//! `{tenantid}` template for `common` and `organizations`, `tid`/`oid`/`ver`
+//! claims, the groups overage, and Microsoft Graph's `transitiveMemberOf`
+//! (paged) and `getMemberObjects`.
+//!
 //! # Defaults
 //!
 //! - Users [`alice`](TestUser::alice) and [`bob`](TestUser::bob).
@@ -38,6 +44,12 @@
 //!   with `code_challenge_method=S256`. An unknown client or redirect URI
 //!   gets a `400` page; other errors are sent back to the redirect URI as
 //!   `error`, `error_description`, `state` and `iss`.
+//! - A client registered with [`pkce_required(false)`](TestClient::pkce_required)
+//!   may leave PKCE out; its code is then redeemed without a `code_verifier`.
+//! - A client registered with [`allow_implicit`](TestClient::allow_implicit)
+//!   may also ask for `response_type=id_token` (the implicit flow), with
+//!   `response_mode=form_post` and a `nonce`: the form posts `id_token`,
+//!   `state` and `iss`, and that ID token has no `at_hash`.
 //! - `login_hint` may name a user by username or email address.
 //!   `prompt=none` without a usable `login_hint` answers `login_required`.
 //! - Success answers `303 See Other` to
@@ -143,6 +155,7 @@
 
 mod authorize;
 mod client_assertion;
+mod entra;
 mod html;
 mod keys;
 mod misbehavior;
@@ -159,6 +172,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+pub use entra::{EntraMode, OverageForm};
 pub use misbehavior::Misbehavior;
 pub use model::{IdTokenClaimsMode, TestClient, TestClientAuth, TestUser};
 
@@ -462,6 +476,7 @@ pub struct TestProviderBuilder {
     claims_mode: IdTokenClaimsMode,
     issuer_path: Option<String>,
     extra_audiences: Vec<String>,
+    entra: Option<EntraMode>,
 }
 
 impl Default for TestProviderBuilder {
@@ -474,6 +489,7 @@ impl Default for TestProviderBuilder {
             claims_mode: IdTokenClaimsMode::Full,
             issuer_path: None,
             extra_audiences: Vec::new(),
+            entra: None,
         }
     }
 }
@@ -555,7 +571,8 @@ impl TestProviderBuilder {
     ///
     /// If two users share a username, two clients share an id, an HMAC
     /// algorithm is combined with a client that has no secret, the issuer
-    /// path does not start with `/` or holds `//`, `?`, `#` or whitespace,
+    /// path does not start with `/` or holds `//`, `?`, `#` or whitespace
+    /// (or is combined with Entra mode),
     /// no loopback port can be bound, or outside a Tokio runtime.
     pub async fn start(self) -> TestProvider {
         let issuer_path = self.issuer_path.unwrap_or_default();
@@ -565,6 +582,10 @@ impl TestProviderBuilder {
                     && !issuer_path.contains("//")
                     && !issuer_path.contains(|c: char| c == '?' || c == '#' || c.is_whitespace())),
             "TestProvider: the issuer path `{issuer_path}` must start with `/` and hold no `//`, `?`, `#` or whitespace"
+        );
+        assert!(
+            issuer_path.is_empty() || self.entra.is_none(),
+            "TestProvider: Entra mode has issuers of its own (`/<tenant>/v2.0`); it cannot be combined with an issuer path"
         );
         let users = self
             .users
@@ -623,6 +644,7 @@ impl TestProviderBuilder {
             clients,
             users,
             key,
+            entra: self.entra,
         }));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let app = server::router(shared.clone());

@@ -22,7 +22,8 @@ pub struct TestUser {
     sub: String,
     username: String,
     email: Option<String>,
-    email_verified: bool,
+    /// `None`: the claim is left out.
+    email_verified: Option<bool>,
     name: Option<String>,
     groups: Vec<String>,
     claims: Map<String, Value>,
@@ -38,7 +39,7 @@ impl TestUser {
             sub: sub.into(),
             username: username.into(),
             email: None,
-            email_verified: false,
+            email_verified: Some(false),
             name: None,
             groups: Vec::new(),
             claims: Map::new(),
@@ -76,8 +77,22 @@ impl TestUser {
 
     /// Sets the `email_verified` claim (sent only when an email is set).
     pub fn email_verified(mut self, verified: bool) -> Self {
-        self.email_verified = verified;
+        self.email_verified = Some(verified);
         self
+    }
+
+    /// Leaves the `email_verified` claim out, as Microsoft Entra ID does for
+    /// work accounts: the email is then neither verified nor unverified.
+    pub fn without_email_verified(mut self) -> Self {
+        self.email_verified = None;
+        self
+    }
+
+    /// Sets Entra's optional `xms_edov` claim ("email domain owner
+    /// verified": the email's domain is verified in the user's tenant).
+    /// The same as `.claim("xms_edov", json!(verified))`.
+    pub fn xms_edov(self, verified: bool) -> Self {
+        self.claim("xms_edov", json!(verified))
     }
 
     /// Sets the `name` claim.
@@ -130,6 +145,11 @@ impl TestUser {
         self.name.as_deref()
     }
 
+    /// The group ids set with [`groups`](Self::groups).
+    pub(super) fn group_ids(&self) -> &[String] {
+        &self.groups
+    }
+
     /// Whether `hint` names this user: its username or its email address.
     pub(super) fn matches_hint(&self, hint: &str) -> bool {
         self.username == hint || self.email.as_deref() == Some(hint)
@@ -141,7 +161,9 @@ impl TestUser {
         claims.insert("preferred_username".into(), json!(self.username));
         if let Some(email) = &self.email {
             claims.insert("email".into(), json!(email));
-            claims.insert("email_verified".into(), json!(self.email_verified));
+            if let Some(verified) = self.email_verified {
+                claims.insert("email_verified".into(), json!(verified));
+            }
         }
         if let Some(name) = &self.name {
             claims.insert("name".into(), json!(name));
@@ -218,6 +240,8 @@ pub struct TestClient {
     redirect_uris: Vec<String>,
     /// The public key of a `private_key_jwt` client.
     public_jwk: Option<Value>,
+    pkce_required: bool,
+    implicit: bool,
 }
 
 impl TestClient {
@@ -239,6 +263,8 @@ impl TestClient {
             },
             redirect_uris: Vec::new(),
             public_jwk: None,
+            pkce_required: true,
+            implicit: false,
         }
     }
 
@@ -267,6 +293,8 @@ impl TestClient {
             method: AuthMethod::PrivateKeyJwt,
             redirect_uris: Vec::new(),
             public_jwk: Some(public_jwk),
+            pkce_required: true,
+            implicit: false,
         }
     }
 
@@ -279,6 +307,8 @@ impl TestClient {
             method: AuthMethod::None,
             redirect_uris: Vec::new(),
             public_jwk: None,
+            pkce_required: true,
+            implicit: false,
         }
     }
 
@@ -288,9 +318,38 @@ impl TestClient {
         self
     }
 
+    /// Whether authorization requests must carry a PKCE S256
+    /// `code_challenge` (default `true`). With `false`, a request without
+    /// one is accepted and its code is redeemed without a `code_verifier`
+    /// (one sent anyway is refused, as a downgrade); a request with one is
+    /// still checked.
+    pub fn pkce_required(mut self, required: bool) -> Self {
+        self.pkce_required = required;
+        self
+    }
+
+    /// Lets this client use the implicit flow: `response_type=id_token`
+    /// with `response_mode=form_post` (the only response mode the provider
+    /// offers for it) and a required `nonce`. The ID token comes in the
+    /// form post, with no access token (so no `at_hash`). The metadata
+    /// lists `id_token` among `response_types_supported` only when some
+    /// client allows it.
+    pub fn allow_implicit(mut self) -> Self {
+        self.implicit = true;
+        self
+    }
+
     /// The client id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    pub(super) fn requires_pkce(&self) -> bool {
+        self.pkce_required
+    }
+
+    pub(super) fn allows_implicit(&self) -> bool {
+        self.implicit
     }
 
     pub(super) fn secret(&self) -> Option<&ClientSecret> {

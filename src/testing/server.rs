@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::authorize::{authorize_get, authorize_post};
+use super::entra;
 use super::misbehavior::Misbehavior;
 use super::state::{Shared, lock};
 use super::token::token;
@@ -34,7 +35,12 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
 }
 
 fn endpoints(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let router = if shared.entra.is_some() {
+        entra::routes()
+    } else {
+        Router::new()
+    };
+    router
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
         .route("/jwks-redirected", get(jwks_redirected))
@@ -49,7 +55,12 @@ fn endpoints(shared: Arc<Shared>) -> Router {
 
 pub(super) type AppState = State<Arc<Shared>>;
 
+/// Counts key-set requests as they arrive (so one a client gives up on
+/// still counts), then applies [`Misbehavior::SlowResponses`].
 async fn slow(State(shared): AppState, request: Request, next: Next) -> Response {
+    if matches!(request.uri().path(), "/jwks" | "/jwks-redirected") {
+        shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    }
     let delay = shared.find(|m| match m {
         Misbehavior::SlowResponses(delay) => Some(*delay),
         _ => None,
@@ -94,6 +105,15 @@ async fn discovery(State(shared): AppState) -> Response {
     } else {
         shared.issuer.clone()
     };
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        discovery_document(&shared, &issuer).to_string(),
+    )
+        .into_response()
+}
+
+/// The discovery document naming `issuer`; the endpoints are the provider's.
+pub(super) fn discovery_document(shared: &Shared, issuer: &str) -> Value {
     let base = &shared.base;
     let mut claims: Vec<String> = [
         "sub",
@@ -120,15 +140,28 @@ async fn discovery(State(shared): AppState) -> Response {
             }
         }
     }
-    let body = json!({
+    // `id_token` (the implicit flow) only when a client may use it.
+    let implicit = shared.clients.iter().any(|c| c.allows_implicit());
+    let (response_types, grant_types) = if implicit {
+        (
+            json!(["code", "id_token"]),
+            json!(["authorization_code", "refresh_token", "implicit"]),
+        )
+    } else {
+        (
+            json!(["code"]),
+            json!(["authorization_code", "refresh_token"]),
+        )
+    };
+    json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
         "userinfo_endpoint": format!("{base}/userinfo"),
         "jwks_uri": format!("{base}/jwks"),
-        "response_types_supported": ["code"],
+        "response_types_supported": response_types,
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": grant_types,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [shared.alg.as_str()],
         "token_endpoint_auth_methods_supported": [
@@ -146,12 +179,7 @@ async fn discovery(State(shared): AppState) -> Response {
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": claims,
         "authorization_response_iss_parameter_supported": shared.iss_parameter,
-    });
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    })
 }
 
 fn jwks_body(shared: &Shared) -> String {
@@ -182,7 +210,6 @@ fn jwks_body(shared: &Shared) -> String {
 }
 
 async fn jwks(State(shared): AppState) -> Response {
-    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
     if shared.is(&Misbehavior::RedirectJwks) {
         return (
             StatusCode::FOUND,
@@ -198,7 +225,6 @@ async fn jwks(State(shared): AppState) -> Response {
 }
 
 async fn jwks_redirected(State(shared): AppState) -> Response {
-    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
     (
         [(header::CONTENT_TYPE, "application/json")],
         jwks_body(&shared),
@@ -321,5 +347,6 @@ async fn userinfo(State(shared): AppState, headers: HeaderMap) -> Response {
         user.sub()
     };
     claims.insert("sub".into(), json!(sub));
+    entra::userinfo_claims(&shared, &user, &mut claims);
     json_response(StatusCode::OK, &Value::Object(claims))
 }

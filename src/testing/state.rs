@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use super::entra::EntraMode;
 use super::keys::{self, SigningKey, b64, random_b64};
 use super::misbehavior::Misbehavior;
 use super::model::{IdTokenClaimsMode, TestClient, TestUser};
@@ -44,6 +45,9 @@ pub(super) struct Shared {
     pub(super) jwks_requests: AtomicUsize,
     pub(super) token_requests: AtomicUsize,
     pub(super) userinfo_requests: AtomicUsize,
+    /// Entra ID mode (`entra.rs`).
+    pub(super) entra: Option<EntraMode>,
+    pub(super) graph_requests: AtomicUsize,
 }
 
 /// The current signing key and the extra keys some misbehaviours need.
@@ -67,7 +71,8 @@ pub(super) struct Grants {
 pub(super) struct CodeGrant {
     pub(super) client_id: String,
     pub(super) redirect_uri: String,
-    pub(super) code_challenge: String,
+    /// `None` when the request had none (a client not requiring PKCE).
+    pub(super) code_challenge: Option<String>,
     pub(super) nonce: String,
     pub(super) scope: String,
     pub(super) user: TestUser,
@@ -79,6 +84,8 @@ pub(super) struct CodeGrant {
 pub(super) struct AccessGrant {
     pub(super) user: TestUser,
     pub(super) expires: Instant,
+    /// The granted scope (Microsoft Graph checks it in Entra mode).
+    pub(super) scope: String,
 }
 
 pub(super) struct RefreshGrant {
@@ -98,6 +105,7 @@ pub(super) struct Settings {
     pub(super) clients: Vec<TestClient>,
     pub(super) users: Vec<TestUser>,
     pub(super) key: Arc<SigningKey>,
+    pub(super) entra: Option<EntraMode>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -136,6 +144,8 @@ impl Shared {
             jwks_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
             userinfo_requests: AtomicUsize::new(0),
+            entra: settings.entra,
+            graph_requests: AtomicUsize::new(0),
         }
     }
 
@@ -271,7 +281,7 @@ impl Shared {
         user: &TestUser,
         nonce: Option<&str>,
         auth_time: u64,
-        access_token: &str,
+        access_token: Option<&str>,
     ) -> String {
         let active = self.misbehaviors();
         let has = |m: &Misbehavior| active.contains(m);
@@ -304,7 +314,7 @@ impl Shared {
             json!(if has(&Misbehavior::WrongIssuerInToken) {
                 self.wrong_issuer()
             } else {
-                self.issuer.clone()
+                self.token_issuer(user)
             }),
         );
         if !has(&Misbehavior::NoSub) {
@@ -358,13 +368,19 @@ impl Shared {
         } else if !has(&Misbehavior::AuthTimeMissing) {
             set("auth_time", json!(auth_time));
         }
-        let hashed = if has(&Misbehavior::WrongAtHash) {
-            "not-the-access-token"
-        } else {
-            access_token
-        };
         let key = self.current_key();
-        set("at_hash", json!(keys::token_hash(key.alg(), hashed)));
+        // No access token (the implicit flow's `id_token`): no `at_hash`.
+        if let Some(access_token) = access_token {
+            let hashed = if has(&Misbehavior::WrongAtHash) {
+                "not-the-access-token"
+            } else {
+                access_token
+            };
+            set("at_hash", json!(keys::token_hash(key.alg(), hashed)));
+        }
+        if let Some(mode) = &self.entra {
+            super::entra::decorate(self, mode, user, &active, &mut claims);
+        }
 
         let claims = Value::Object(claims);
         let secret = client

@@ -279,20 +279,30 @@ fn authorization_code_grant(
         }
         Some(_) => {}
     }
-    let Some(verifier) = params.get("code_verifier") else {
-        return Err(invalid_grant(
-            "code_verifier is missing (the authorization request had a code_challenge)",
-        ));
-    };
-    if !is_pkce_verifier(verifier) {
-        return Err(invalid_grant(
-            "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]",
-        ));
-    }
-    if keys::pkce_s256(verifier) != grant.code_challenge {
-        return Err(invalid_grant(
-            "PKCE check failed: BASE64URL(SHA256(code_verifier)) is not the code_challenge",
-        ));
+    match (&grant.code_challenge, params.get("code_verifier")) {
+        (Some(_), None) => {
+            return Err(invalid_grant(
+                "code_verifier is missing (the authorization request had a code_challenge)",
+            ));
+        }
+        (Some(challenge), Some(verifier)) => {
+            if !is_pkce_verifier(verifier) {
+                return Err(invalid_grant(
+                    "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]",
+                ));
+            }
+            if keys::pkce_s256(verifier) != *challenge {
+                return Err(invalid_grant(
+                    "PKCE check failed: BASE64URL(SHA256(code_verifier)) is not the code_challenge",
+                ));
+            }
+        }
+        (None, Some(_)) => {
+            return Err(invalid_grant(
+                "code_verifier was sent, but the authorization request had no code_challenge",
+            ));
+        }
+        (None, None) => {}
     }
     let user = grant.user.clone();
     let nonce = grant.nonce.clone();
@@ -384,6 +394,7 @@ fn issue_tokens(
             AccessGrant {
                 user: user.clone(),
                 expires: now + Duration::from_secs(TOKEN_LIFETIME_SECS),
+                scope: scope.to_owned(),
             },
         );
         if let Some(refresh) = &refresh_token {
@@ -407,7 +418,7 @@ fn issue_tokens(
         body.insert("refresh_token".into(), json!(refresh));
     }
     if !shared.is(&Misbehavior::NoIdToken) {
-        let id_token = shared.id_token(client, user, nonce, auth_time, &access_token);
+        let id_token = shared.id_token(client, user, nonce, auth_time, Some(&access_token));
         body.insert("id_token".into(), json!(id_token));
     }
     json_response(StatusCode::OK, &Value::Object(body))

@@ -10,12 +10,26 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
-use super::shown;
 use crate::Algorithm;
+use crate::entra::{TenantPolicy, TenantTemplate, is_guid, is_v1_token};
 use crate::error::TokenError;
+use crate::error::clip;
 use crate::secret::constant_time_eq;
 
 const PAYLOAD_INVALID: &str = "the payload is not a UTF-8 JSON object with unique claim names";
+
+/// How the token's `iss` is checked.
+#[derive(Clone, Copy)]
+pub(crate) enum IssuerRule<'a> {
+    /// Equal to the provider's issuer, exactly.
+    Exact(&'a str),
+    /// Entra ID multi-tenant: the template with the token's `tid` put in,
+    /// and a `tid` the policy allows.
+    Tenant {
+        template: &'a TenantTemplate,
+        policy: &'a TenantPolicy,
+    },
+}
 
 /// What the ID token must say, and the time to check it at.
 ///
@@ -23,8 +37,8 @@ const PAYLOAD_INVALID: &str = "the payload is not a UTF-8 JSON object with uniqu
 /// authorization code.
 #[derive(Clone, Copy)]
 pub(crate) struct Expectations<'a> {
-    /// The provider's issuer, compared exactly with `iss`.
-    pub(crate) issuer: &'a str,
+    /// The rule for `iss`: usually the provider's issuer, exactly.
+    pub(crate) issuer: IssuerRule<'a>,
     /// This client's id: must be in `aud`, and equal `azp` when present.
     pub(crate) client_id: &'a str,
     /// Other audiences that may appear in `aud`.
@@ -165,11 +179,15 @@ pub(crate) fn check_claims(
     let skew = i128::from(expect.skew_seconds);
 
     let issuer = required_str(&claims, "iss")?;
-    if issuer != expect.issuer {
-        return Err(TokenError::IssuerMismatch {
-            expected: expect.issuer.to_owned(),
-            found: shown(issuer, 256),
-        });
+    match expect.issuer {
+        IssuerRule::Exact(expected) => {
+            if issuer != expected {
+                return Err(issuer_mismatch(expected.to_owned(), issuer, &claims));
+            }
+        }
+        IssuerRule::Tenant { template, policy } => {
+            check_tenant_issuer(&claims, issuer, template, policy)?;
+        }
     }
 
     let audiences = audiences(&claims)?;
@@ -183,7 +201,7 @@ pub(crate) fn check_claims(
         .find(|aud| *aud != expect.client_id && !expect.trusted_audiences.contains(aud))
     {
         return Err(TokenError::UntrustedAudience {
-            audience: shown(untrusted, 128),
+            audience: clip(untrusted, 128),
         });
     }
 
@@ -192,7 +210,7 @@ pub(crate) fn check_claims(
         && azp != expect.client_id
     {
         return Err(TokenError::AuthorizedPartyMismatch {
-            azp: shown(azp, 128),
+            azp: clip(azp, 128),
             client_id: expect.client_id.to_owned(),
         });
     }
@@ -285,6 +303,61 @@ pub(crate) fn check_claims(
         nonce: nonce.map(str::to_owned),
         claims,
     })
+}
+
+/// The error for an `iss` that is not the expected one: an Entra ID v1.0
+/// token gets its own, which says what to change.
+#[cold]
+fn issuer_mismatch(expected: String, found: &str, claims: &Map<String, Value>) -> TokenError {
+    if is_v1_token(found, claims) {
+        TokenError::EntraV1Token {
+            issuer: clip(found, 256),
+        }
+    } else {
+        TokenError::IssuerMismatch {
+            expected,
+            found: clip(found, 256),
+        }
+    }
+}
+
+/// Entra ID multi-tenant: `iss` is the template with the token's own `tid`
+/// put in, and that `tid` is a GUID the policy allows.
+fn check_tenant_issuer(
+    claims: &Map<String, Value>,
+    issuer: &str,
+    template: &TenantTemplate,
+    policy: &TenantPolicy,
+) -> Result<(), TokenError> {
+    let tid = optional_str(claims, "tid")?;
+    let tid = match tid {
+        Some(tid) if template.issuer_matches(issuer, tid) => tid,
+        _ if is_v1_token(issuer, claims) => {
+            return Err(TokenError::EntraV1Token {
+                issuer: clip(issuer, 256),
+            });
+        }
+        None => return Err(TokenError::MissingClaim("tid")),
+        Some(tid) => {
+            return Err(issuer_mismatch(
+                template.issuer_for(&clip(tid, 64)),
+                issuer,
+                claims,
+            ));
+        }
+    };
+    if !is_guid(tid) {
+        return Err(TokenError::InvalidClaim {
+            claim: "tid",
+            expected: "a tenant id (a GUID)",
+        });
+    }
+    if !policy.allows(tid) {
+        return Err(TokenError::TenantNotAllowed {
+            tenant: clip(tid, 64),
+        });
+    }
+    Ok(())
 }
 
 /// A JSON object whose member names do not repeat. (RFC 7519 section 4
@@ -446,7 +519,7 @@ mod tests {
 
     fn expect() -> Expectations<'static> {
         Expectations {
-            issuer: ISSUER,
+            issuer: IssuerRule::Exact(ISSUER),
             client_id: CLIENT,
             trusted_audiences: &[],
             now: NOW,
@@ -1002,5 +1075,109 @@ mod tests {
         assert!(!shown.contains(NONCE), "{shown}");
         assert!(shown.contains("\"nonce\": [redacted]"), "{shown}");
         assert!(shown.contains("user-1"), "{shown}");
+    }
+
+    const TENANT_A: &str = "3c1a0f6e-0000-4000-8000-000000000001";
+    const TENANT_B: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    fn tenant_claims(tid: &str) -> Value {
+        with(
+            with(
+                claims(),
+                "iss",
+                json!(format!("https://login.example/{tid}/v2.0")),
+            ),
+            "tid",
+            json!(tid),
+        )
+    }
+
+    fn check_tenant(claims: &Value, policy: &TenantPolicy) -> Result<IdTokenClaims, TokenError> {
+        let template = TenantTemplate::new("https://login.example/{tenantid}/v2.0").unwrap();
+        check(
+            claims,
+            &Expectations {
+                issuer: IssuerRule::Tenant {
+                    template: &template,
+                    policy,
+                },
+                ..expect()
+            },
+        )
+    }
+
+    #[test]
+    fn tenant_issuer_is_the_template_with_the_tokens_tid() {
+        let only_a = TenantPolicy::Only(vec![TENANT_A.into()]);
+        let ok = check_tenant(&tenant_claims(TENANT_A), &only_a).unwrap();
+        assert_eq!(
+            ok.issuer(),
+            format!("https://login.example/{TENANT_A}/v2.0")
+        );
+        // Not on the allow-list.
+        let e = check_tenant(&tenant_claims(TENANT_B), &only_a).unwrap_err();
+        assert!(
+            matches!(&e, TokenError::TenantNotAllowed { tenant } if tenant == TENANT_B),
+            "{e:?}"
+        );
+        // Any tenant: allowed, but the issuer must still fit the tid.
+        assert!(check_tenant(&tenant_claims(TENANT_B), &TenantPolicy::AnyTenant).is_ok());
+        let crossed = with(tenant_claims(TENANT_B), "tid", json!(TENANT_A));
+        for policy in [&only_a, &TenantPolicy::AnyTenant] {
+            let e = check_tenant(&crossed, policy).unwrap_err();
+            assert!(
+                matches!(&e, TokenError::IssuerMismatch { expected, found }
+                    if *expected == format!("https://login.example/{TENANT_A}/v2.0")
+                    && *found == format!("https://login.example/{TENANT_B}/v2.0")),
+                "{e:?}"
+            );
+        }
+        // The literal template, another host, a trailing slash: refused.
+        for iss in [
+            "https://login.example/{tenantid}/v2.0".to_owned(),
+            format!("https://evil.example/{TENANT_A}/v2.0"),
+            format!("https://login.example/{TENANT_A}/v2.0/"),
+        ] {
+            let token = with(tenant_claims(TENANT_A), "iss", json!(iss));
+            let e = check_tenant(&token, &TenantPolicy::AnyTenant).unwrap_err();
+            assert!(
+                matches!(e, TokenError::IssuerMismatch { .. }),
+                "{iss}: {e:?}"
+            );
+        }
+        // `tid` is required, a string, and a GUID.
+        let e = check_tenant(&without(tenant_claims(TENANT_A), "tid"), &only_a).unwrap_err();
+        assert!(matches!(e, TokenError::MissingClaim("tid")), "{e:?}");
+        let e = check_tenant(&with(tenant_claims(TENANT_A), "tid", json!(7)), &only_a).unwrap_err();
+        assert!(
+            matches!(e, TokenError::InvalidClaim { claim: "tid", .. }),
+            "{e:?}"
+        );
+        let e = check_tenant(&tenant_claims("not-a-guid"), &TenantPolicy::AnyTenant).unwrap_err();
+        assert!(
+            matches!(e, TokenError::InvalidClaim { claim: "tid", .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn entra_v1_tokens_are_refused_with_their_own_error() {
+        let v1 = with(
+            with(
+                tenant_claims(TENANT_A),
+                "iss",
+                json!(format!("https://sts.windows.net/{TENANT_A}/")),
+            ),
+            "ver",
+            json!("1.0"),
+        );
+        let e = check_tenant(&v1, &TenantPolicy::AnyTenant).unwrap_err();
+        assert!(matches!(e, TokenError::EntraV1Token { .. }), "{e:?}");
+        assert!(e.to_string().contains("v2.0"), "{e}");
+        let e = fails(&v1, &expect());
+        assert!(matches!(e, TokenError::EntraV1Token { .. }), "{e:?}");
+        // Without `tid` it is still recognised.
+        let e = check_tenant(&without(v1, "tid"), &TenantPolicy::AnyTenant).unwrap_err();
+        assert!(matches!(e, TokenError::EntraV1Token { .. }), "{e:?}");
     }
 }

@@ -68,6 +68,8 @@ impl KeySet {
     /// key members. Fails only when the whole document is unusable (not
     /// JSON, or no `keys` array).
     pub(crate) fn from_jwks(json: &[u8]) -> Result<(KeySet, usize), String> {
+        /// The most usable keys kept from one JWKS.
+        const MAX_KEYS: usize = 32;
         let document: Value =
             serde_json::from_slice(json).map_err(|e| format!("it is not JSON ({e})"))?;
         let keys = document
@@ -79,6 +81,13 @@ impl KeySet {
         let mut set = KeySet::default();
         let mut skipped = 0;
         for jwk in keys {
+            // A token without `kid` is tried against every key that fits its
+            // algorithm: bound that work. Providers publish a handful of keys.
+            if set.usable == MAX_KEYS {
+                skipped += 1;
+                tracing::warn!(target: "oidc_login::jwks", "the JWKS holds more than {MAX_KEYS} usable keys; the rest are skipped");
+                continue;
+            }
             match parse_jwk(jwk) {
                 Ok(entries) => {
                     set.usable += 1;
@@ -341,6 +350,15 @@ fn bit_length(bytes: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn at_most_32_usable_keys_are_kept() {
+        let key = super::super::test_support::TestKey::p256();
+        let keys: Vec<serde_json::Value> = (0..40).map(|i| key.jwk(&format!("k{i}"))).collect();
+        let json = super::super::test_support::jwks(&keys);
+        let (set, skipped) = super::KeySet::from_jwks(&json).unwrap();
+        assert_eq!((set.len(), skipped), (32, 8));
+    }
+
     use serde_json::{Value, json};
 
     use super::*;

@@ -15,8 +15,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
-use super::{KeySet, shown};
+use super::KeySet;
 use crate::error::TokenError;
+use crate::error::clip;
 use crate::{Algorithm, ClientSecret};
 
 /// Tokens longer than this are refused before any decoding.
@@ -124,7 +125,7 @@ impl<'a> Jws<'a> {
         let alg = alg
             .parse::<Algorithm>()
             .map_err(|_| TokenError::AlgorithmNotAllowed {
-                alg: shown(&alg, 32),
+                alg: clip(&alg, 32),
             })?;
         if header.crit.is_some() {
             return Err(malformed(
@@ -208,7 +209,7 @@ impl<'a> Jws<'a> {
         let mut candidates = keys.candidates(self.kid.as_deref(), self.alg).peekable();
         if candidates.peek().is_none() {
             return Err(TokenError::UnknownKey {
-                kid: self.kid.as_deref().map(|kid| shown(kid, 128)),
+                kid: self.kid.as_deref().map(|kid| clip(kid, 128)),
                 alg: self.alg.as_str().to_owned(),
             });
         }

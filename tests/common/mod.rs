@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod accounts;
 pub mod app;
 
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
