@@ -82,6 +82,34 @@ impl Algorithm {
     }
 }
 
+impl Algorithm {
+    /// The SHA-2 hash that goes with the algorithm: the hash of `at_hash`
+    /// and `c_hash` (OpenID Connect Core 3.1.3.6), and of HMAC. SHA-512 for
+    /// EdDSA, whose only curve here is Ed25519.
+    pub(crate) fn hash(self) -> &'static aws_lc_rs::digest::Algorithm {
+        use aws_lc_rs::digest;
+        match self {
+            Self::RS256 | Self::PS256 | Self::ES256 | Self::HS256 => &digest::SHA256,
+            Self::RS384 | Self::PS384 | Self::ES384 | Self::HS384 => &digest::SHA384,
+            Self::RS512 | Self::PS512 | Self::ES512 | Self::HS512 | Self::EdDSA => &digest::SHA512,
+        }
+    }
+
+    /// The `aws-lc-rs` RSA signing encoding of an RS* or PS* algorithm.
+    pub(crate) fn rsa_signing(self) -> Option<&'static dyn aws_lc_rs::signature::RsaEncoding> {
+        use aws_lc_rs::signature;
+        Some(match self {
+            Self::RS256 => &signature::RSA_PKCS1_SHA256,
+            Self::RS384 => &signature::RSA_PKCS1_SHA384,
+            Self::RS512 => &signature::RSA_PKCS1_SHA512,
+            Self::PS256 => &signature::RSA_PSS_SHA256,
+            Self::PS384 => &signature::RSA_PSS_SHA384,
+            Self::PS512 => &signature::RSA_PSS_SHA512,
+            _ => return None,
+        })
+    }
+}
+
 impl fmt::Display for Algorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

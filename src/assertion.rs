@@ -507,15 +507,7 @@ impl AssertionKey {
         let rng = rand::SystemRandom::new();
         match &self.material {
             Material::Rsa(pair) => {
-                let encoding: &'static dyn signature::RsaEncoding = match alg {
-                    Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
-                    Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
-                    Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
-                    Algorithm::PS256 => &signature::RSA_PSS_SHA256,
-                    Algorithm::PS384 => &signature::RSA_PSS_SHA384,
-                    Algorithm::PS512 => &signature::RSA_PSS_SHA512,
-                    _ => return None,
-                };
+                let encoding = alg.rsa_signing()?;
                 let mut out = vec![0u8; pair.public_modulus_len()];
                 pair.sign(encoding, &rng, input, &mut out).ok()?;
                 Some(out)

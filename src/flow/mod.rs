@@ -8,4 +8,6 @@ mod start;
 pub use callback::Callback;
 pub use start::{PendingLogin, Start};
 
-pub(crate) use start::{authorization_url, safe_return_to};
+pub(crate) use start::authorization_url;
+#[cfg(feature = "axum")]
+pub(crate) use start::safe_return_to;

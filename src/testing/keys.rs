@@ -171,14 +171,10 @@ impl SigningKey {
         let rng = rand::SystemRandom::new();
         match self.material.resolve() {
             Material::Rsa(pair) => {
-                let encoding: &'static dyn signature::RsaEncoding = match self.alg {
-                    Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
-                    Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
-                    Algorithm::PS256 => &signature::RSA_PSS_SHA256,
-                    Algorithm::PS384 => &signature::RSA_PSS_SHA384,
-                    Algorithm::PS512 => &signature::RSA_PSS_SHA512,
-                    _ => &signature::RSA_PKCS1_SHA256,
-                };
+                let encoding = self
+                    .alg
+                    .rsa_signing()
+                    .unwrap_or(&signature::RSA_PKCS1_SHA256);
                 let mut out = vec![0u8; pair.public_modulus_len()];
                 pair.sign(encoding, &rng, input, &mut out)
                     .expect("RSA signing failed");
@@ -256,17 +252,7 @@ pub(super) fn hmac_sign(alg: Algorithm, key: &[u8], input: &[u8]) -> Vec<u8> {
 /// The hash of `alg` used for `at_hash` (OpenID Connect Core 3.1.3.6): the
 /// SHA-2 of the algorithm's size, SHA-512 for EdDSA (Ed25519).
 pub(super) fn token_hash(alg: Algorithm, token: &str) -> String {
-    let hash = match alg {
-        Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 | Algorithm::HS384 => {
-            &digest::SHA384
-        }
-        Algorithm::RS512
-        | Algorithm::PS512
-        | Algorithm::ES512
-        | Algorithm::HS512
-        | Algorithm::EdDSA => &digest::SHA512,
-        _ => &digest::SHA256,
-    };
+    let hash = alg.hash();
     let digest = digest::digest(hash, token.as_bytes());
     let bytes = digest.as_ref();
     b64(&bytes[..bytes.len() / 2])

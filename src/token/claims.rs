@@ -467,19 +467,7 @@ fn optional_seconds(
 /// ASCII value, with the hash of the token's algorithm (SHA-512 for EdDSA,
 /// whose only curve here is Ed25519).
 fn half_hash_matches(alg: Algorithm, value: &str, claimed: &str) -> bool {
-    let hash = match alg {
-        Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256 | Algorithm::HS256 => {
-            &digest::SHA256
-        }
-        Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 | Algorithm::HS384 => {
-            &digest::SHA384
-        }
-        Algorithm::RS512
-        | Algorithm::PS512
-        | Algorithm::ES512
-        | Algorithm::HS512
-        | Algorithm::EdDSA => &digest::SHA512,
-    };
+    let hash = alg.hash();
     let digest = digest::digest(hash, value.as_bytes());
     let digest = digest.as_ref();
     let expected = URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2]);

@@ -103,15 +103,9 @@ pub(crate) mod test_support {
         pub(crate) fn sign(&self, alg: Algorithm, message: &[u8]) -> Vec<u8> {
             match self {
                 Self::Rsa(key) => {
-                    let encoding: &'static dyn signature::RsaEncoding = match alg {
-                        Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
-                        Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
-                        Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
-                        Algorithm::PS256 => &signature::RSA_PSS_SHA256,
-                        Algorithm::PS384 => &signature::RSA_PSS_SHA384,
-                        Algorithm::PS512 => &signature::RSA_PSS_SHA512,
-                        other => panic!("{other} does not fit an RSA key"),
-                    };
+                    let encoding = alg
+                        .rsa_signing()
+                        .unwrap_or_else(|| panic!("{alg} does not fit an RSA key"));
                     let mut sig = vec![0; key.public_modulus_len()];
                     key.sign(encoding, &SystemRandom::new(), message, &mut sig)
                         .expect("RSA signing");
