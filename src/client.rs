@@ -19,7 +19,9 @@ use crate::algorithm::Algorithm;
 use crate::assertion::{ASSERTION_TYPE, client_assertion};
 use crate::config::{ClientAuth, Config, Flow, UserinfoPolicy};
 use crate::entra::{self, GroupsPlan, GroupsSource, TenantPolicy};
-use crate::error::{AccessError, CallbackError, ConfigError, Error, GroupsError, TokenError};
+use crate::error::{
+    AccessError, CallbackError, ConfigError, Error, GroupsError, RefreshError, TokenError,
+};
 use crate::flow::{Callback, PendingLogin, Start, authorization_url};
 use crate::http::HttpClient;
 use crate::identity::{self, ClaimNames, Identity};
@@ -324,23 +326,12 @@ impl Client {
 
         self.check_callback_issuer_is_the_tokens(&callback, &claims)?;
 
-        let subject = claims.subject().to_owned();
-        let issuer = claims.issuer().to_owned();
-        let mut merged = claims.into_claims();
-        if self.wants_userinfo(&merged) {
-            let userinfo = self.userinfo(&access_token, &subject).await?;
-            // The signed ID token wins where both have a claim.
-            for (name, value) in userinfo {
-                merged.entry(name).or_insert(value);
-            }
-        }
-
-        // Single-use and already checked: not part of the identity.
-        merged.remove("nonce");
-        let groups = self
-            .overage_groups(&merged, Some(&access_token), &subject)
+        let userinfo = self
+            .wants_userinfo(claims.claims())
+            .then_some(Userinfo::Fill);
+        let identity = self
+            .complete_identity(claims.into_claims(), Some(&access_token), userinfo)
             .await?;
-        let identity = self.identity(issuer, subject, merged, groups)?;
         let now = self.now();
         let tokens = Tokens {
             access_token: Some(access_token),
@@ -357,6 +348,140 @@ impl Client {
                 .unwrap_or_default(),
         };
         Ok(finished(identity, tokens, pending.return_to))
+    }
+
+    /// Refreshes a login with its refresh token (the `refresh_token` grant,
+    /// with the configured client authentication), and decides the identity
+    /// afresh: the required claim, the groups and the roles are those of
+    /// now, so a user removed from a group loses its role here.
+    ///
+    /// The returned [`Login`] holds the new tokens: the rotated refresh
+    /// token when the provider sent one, else the same one. Its
+    /// `return_to` is `None`.
+    ///
+    /// A returned ID token is validated in full, and then as OpenID Connect
+    /// Core 12.2 asks: `iss`, `sub` and `aud` equal the original login's;
+    /// `azp` and `auth_time`, when both tokens have them, unchanged; `iat`
+    /// fresh (within a minute plus the clock skew); a `nonce`, if present,
+    /// the original one. When the provider returns no ID token, the
+    /// original claims are kept and userinfo (unless the policy is
+    /// `never`) supplies the current profile and groups.
+    ///
+    /// Any error means the tokens no longer stand for the user: end the
+    /// session. `tokens` must be the ones [`finish`](Self::finish) or an
+    /// earlier refresh returned, kept on the server side.
+    pub async fn refresh(&self, tokens: &Tokens) -> Result<Login, Error> {
+        let refresh_token = tokens
+            .refresh_token
+            .as_ref()
+            .ok_or(RefreshError::NoRefreshToken)?;
+        let original = original_claims(&tokens.id_token)?;
+        let grant = oauth2::RefreshToken::new(refresh_token.expose_secret().to_owned());
+        let mut request = self.oauth.exchange_refresh_token(&grant);
+        if let Some(assertion) = self.client_assertion()? {
+            request = request
+                .add_extra_param("client_assertion_type", ASSERTION_TYPE)
+                .add_extra_param("client_assertion", assertion);
+        }
+        let response = request
+            .request_async(&self.http)
+            .await
+            .map_err(refresh_error)?;
+        let access_token = AccessToken::new(response.access_token().secret().clone());
+
+        let (claims, id_token, userinfo) = match &response.extra_fields().id_token {
+            Some(raw) => {
+                let claims = self
+                    .validate(raw, None, None, Some(access_token.expose_secret()), None)
+                    .await?;
+                check_refreshed(
+                    &original,
+                    &claims,
+                    self.now(),
+                    self.config.clock_skew().as_secs(),
+                )?;
+                let userinfo = self
+                    .wants_userinfo(claims.claims())
+                    .then_some(Userinfo::Fill);
+                (claims.into_claims(), IdToken::new(raw.clone()), userinfo)
+            }
+            // No new ID token: the original claims, brought up to date by
+            // userinfo where the provider has one.
+            None => {
+                let userinfo = (self.config.userinfo() != UserinfoPolicy::Never
+                    && self.provider.metadata.userinfo_endpoint.is_some())
+                .then_some(Userinfo::Replace);
+                (original, tokens.id_token.clone(), userinfo)
+            }
+        };
+        let identity = self
+            .complete_identity(claims, Some(&access_token), userinfo)
+            .await?;
+        let now = self.now();
+        let refreshed = Tokens {
+            access_token: Some(access_token),
+            refresh_token: Some(
+                response
+                    .refresh_token()
+                    .map(|t| RefreshToken::new(t.secret().clone()))
+                    .unwrap_or_else(|| refresh_token.clone()),
+            ),
+            id_token,
+            expires_at: response
+                .expires_in()
+                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
+            scopes: response
+                .scopes()
+                .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_else(|| tokens.scopes.clone()),
+        };
+        tracing::info!(
+            target: "oidc_login::login",
+            issuer = %identity.issuer,
+            subject = %identity.subject,
+            roles = ?identity.roles,
+            "login refreshed"
+        );
+        Ok(Login {
+            identity,
+            tokens: refreshed,
+            return_to: None,
+        })
+    }
+
+    /// The identity of validated claims: userinfo merged in when asked, the
+    /// groups read from Microsoft Graph on an overage, then the required
+    /// claim, the roles and the no-role policy.
+    async fn complete_identity(
+        &self,
+        mut claims: Map<String, Value>,
+        access_token: Option<&AccessToken>,
+        userinfo: Option<Userinfo>,
+    ) -> Result<Identity, Error> {
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let issuer = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if let (Some(mode), Some(access_token)) = (userinfo, access_token) {
+            for (name, value) in self.userinfo(access_token, &subject).await? {
+                if mode == Userinfo::Fill || PROTOCOL_CLAIMS.contains(&name.as_str()) {
+                    // The signed ID token wins where both have a claim.
+                    claims.entry(name).or_insert(value);
+                } else {
+                    claims.insert(name, value);
+                }
+            }
+        }
+        // Single-use and already checked: not part of the identity.
+        claims.remove("nonce");
+        let groups = self.overage_groups(&claims, access_token, &subject).await?;
+        self.identity(issuer, subject, claims, groups)
     }
 
     /// A fresh client assertion for the token endpoint, for the JWT client
@@ -406,12 +531,9 @@ impl Client {
             )
             .await?;
         self.check_callback_issuer_is_the_tokens(callback, &claims)?;
-        let subject = claims.subject().to_owned();
-        let issuer = claims.issuer().to_owned();
-        let mut claims = claims.into_claims();
-        claims.remove("nonce");
-        let groups = self.overage_groups(&claims, None, &subject).await?;
-        let identity = self.identity(issuer, subject, claims, groups)?;
+        let identity = self
+            .complete_identity(claims.into_claims(), None, None)
+            .await?;
         let tokens = Tokens {
             access_token: None,
             refresh_token: None,
@@ -673,6 +795,118 @@ impl Client {
             .into());
         }
         Ok(identity)
+    }
+}
+
+/// How userinfo is merged into the claims.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Userinfo {
+    /// Fills in claims the ID token lacks (a fresh ID token wins).
+    Fill,
+    /// Replaces the profile claims (of an original ID token that a refresh
+    /// brought no successor for); protocol claims are never replaced.
+    Replace,
+}
+
+/// Claims that describe the token, not the user: userinfo never replaces them.
+const PROTOCOL_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "azp",
+    "exp",
+    "iat",
+    "nbf",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "acr",
+    "amr",
+    "sid",
+    "tid",
+    "ver",
+];
+
+/// The claims of the original login's ID token, which this crate validated
+/// when the login finished. Its signature is not checked again: the key may
+/// have been rotated since, and the token was kept on the server side.
+fn original_claims(id_token: &IdToken) -> Result<Map<String, Value>, RefreshError> {
+    let jws = Jws::parse(id_token.expose_secret())
+        .map_err(|_| RefreshError::OriginalUnreadable("not a compact JWS"))?;
+    serde_json::from_slice(jws.unverified_payload())
+        .map_err(|_| RefreshError::OriginalUnreadable("its payload is not a JSON object"))
+}
+
+/// OpenID Connect Core 12.2: the refreshed ID token is about the same
+/// login as the original one.
+fn check_refreshed(
+    original: &Map<String, Value>,
+    refreshed: &IdTokenClaims,
+    now: i64,
+    skew_seconds: u64,
+) -> Result<(), RefreshError> {
+    let was = |claim: &str| original.get(claim);
+    let changed = |claim| RefreshError::ClaimChanged { claim };
+    if was("iss").and_then(Value::as_str) != Some(refreshed.issuer()) {
+        return Err(changed("iss"));
+    }
+    if was("sub").and_then(Value::as_str) != Some(refreshed.subject()) {
+        return Err(changed("sub"));
+    }
+    let mut before: Vec<&str> = match was("aud") {
+        Some(Value::String(aud)) => vec![aud.as_str()],
+        Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let mut after: Vec<&str> = refreshed.audiences().iter().map(String::as_str).collect();
+    before.sort_unstable();
+    after.sort_unstable();
+    if before != after {
+        return Err(changed("aud"));
+    }
+    if let (Some(before), Some(after)) = (was("azp"), refreshed.authorized_party())
+        && before.as_str() != Some(after)
+    {
+        return Err(changed("azp"));
+    }
+    if let (Some(before), Some(after)) = (was("auth_time"), refreshed.auth_time())
+        && before.as_i64() != Some(after)
+    {
+        return Err(changed("auth_time"));
+    }
+    if let Some(nonce) = refreshed.nonce() {
+        match was("nonce").and_then(Value::as_str) {
+            Some(before) if constant_time_eq(before.as_bytes(), nonce.as_bytes()) => {}
+            _ => return Err(changed("nonce")),
+        }
+    }
+    let window_seconds = skew_seconds.saturating_add(REFRESH_FRESHNESS_SECONDS);
+    if i128::from(refreshed.issued_at()) + i128::from(window_seconds) < i128::from(now) {
+        return Err(RefreshError::NotFresh {
+            iat: refreshed.issued_at(),
+            now,
+            window_seconds,
+        });
+    }
+    Ok(())
+}
+
+/// How old (beyond the clock skew) a refreshed ID token's `iat` may be.
+const REFRESH_FRESHNESS_SECONDS: u64 = 60;
+
+fn refresh_error(
+    error: oauth2::RequestTokenError<crate::error::HttpError, BasicErrorResponse>,
+) -> Error {
+    match error {
+        oauth2::RequestTokenError::ServerResponse(response) => RefreshError::Refused {
+            error: crate::error::clip(response.error().as_ref(), 64),
+            description: response
+                .error_description()
+                .map(|d| crate::error::clip(d, 512)),
+        }
+        .into(),
+        other => exchange_error(other),
     }
 }
 

@@ -45,6 +45,12 @@ pub enum Error {
     /// The user's groups could not be read (Entra ID groups overage).
     #[error(transparent)]
     Groups(#[from] GroupsError),
+    /// A refresh was refused: the session must end and the user sign in again.
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
+    /// A logout request or back-channel logout token was refused.
+    #[error(transparent)]
+    Logout(#[from] LogoutError),
 }
 
 impl Error {
@@ -73,6 +79,12 @@ impl Error {
             Self::Access(_) => "no_role",
             Self::Account(e) => e.code(),
             Self::Groups(_) => "groups_unavailable",
+            Self::Refresh(_) => "refresh_refused",
+            Self::Logout(LogoutError::PostLogoutRedirectNotAllowed { .. }) => {
+                "post_logout_redirect_not_allowed"
+            }
+            Self::Logout(LogoutError::NoEndSessionEndpoint) => "no_end_session_endpoint",
+            Self::Logout(_) => "logout_token_refused",
         }
     }
 }
@@ -535,6 +547,112 @@ pub enum TokenError {
     /// The userinfo response's `sub` is not the ID token's.
     #[error("the userinfo response is for another user: its `sub` differs from the ID token's")]
     UserinfoSubjectMismatch,
+}
+
+/// A refresh ([`Client::refresh`](crate::Client::refresh)) was refused.
+/// The tokens can no longer be trusted to stand for the user: end the
+/// session, and have the user sign in again (HTTP 401).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// The login has no refresh token.
+    #[error(
+        "the login has no refresh token: add `offline_access` to `scopes` (some providers also need `prompt=consent`)"
+    )]
+    NoRefreshToken,
+    /// The token endpoint refused the refresh token (expired, revoked,
+    /// already used, or the user's sign-in was ended at the provider).
+    #[error("the token endpoint refused the refresh token: `{error}`{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Refused {
+        /// The OAuth 2.0 error code (`invalid_grant`...), clipped.
+        error: String,
+        /// The provider's `error_description`, as text, clipped.
+        description: Option<String>,
+    },
+    /// The refreshed ID token names another user, provider, audience,
+    /// authorized party or authentication than the original login's
+    /// (OpenID Connect Core 12.2).
+    #[error(
+        "the refreshed ID token's `{claim}` differs from the original login's (OpenID Connect Core 12.2): the user must sign in again"
+    )]
+    ClaimChanged {
+        /// The claim that changed: `iss`, `sub`, `aud`, `azp`, `auth_time` or `nonce`.
+        claim: &'static str,
+    },
+    /// The refreshed ID token was not issued now (a replayed token).
+    #[error(
+        "the refreshed ID token was issued at {iat}, not now ({now}, allowing {window_seconds} s): a replayed or stale token"
+    )]
+    NotFresh {
+        /// The token's `iat`.
+        iat: i64,
+        /// The time of the check.
+        now: i64,
+        /// How old `iat` may be.
+        window_seconds: u64,
+    },
+    /// The stored ID token of the original login cannot be read.
+    #[error(
+        "the original login's ID token cannot be read ({0}): keep `Tokens` as `Client::finish` returned them"
+    )]
+    OriginalUnreadable(&'static str),
+}
+
+/// A logout could not be started, or a back-channel logout token was
+/// refused (OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout
+/// 1.0). A refused logout token is answered with HTTP 400.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogoutError {
+    /// The provider's metadata has no `end_session_endpoint`.
+    #[error(
+        "the provider has no `end_session_endpoint`: it does not support RP-initiated logout, so only the local session can end"
+    )]
+    NoEndSessionEndpoint,
+    /// The `post_logout_redirect_uri` is not one of the configured ones.
+    #[error(
+        "the post-logout redirect URI `{uri}` is not in the config field `post_logout_redirect_uris`"
+    )]
+    PostLogoutRedirectNotAllowed {
+        /// The URI asked for, clipped.
+        uri: String,
+    },
+    /// The logout token failed a rule it shares with ID tokens (its form,
+    /// algorithm, key, signature, `iss`, `aud`, `iat`, `exp`).
+    #[error("the logout token was refused: {0}")]
+    Token(#[source] TokenError),
+    /// The logout token has no `events` claim holding the back-channel
+    /// logout event as a JSON object.
+    #[error(
+        "the logout token's `events` claim does not hold `http://schemas.openid.net/event/backchannel-logout` as a JSON object"
+    )]
+    MissingEvent,
+    /// The logout token carries a `nonce` (so it may be an ID token passed
+    /// off as a logout token).
+    #[error("the logout token carries a `nonce`, which logout tokens must not")]
+    NoncePresent,
+    /// The logout token names neither a session (`sid`) nor a user (`sub`).
+    #[error("the logout token has neither `sid` nor `sub`")]
+    NoSessionOrSubject,
+    /// The logout token has no `jti`.
+    #[error("the logout token has no `jti`")]
+    MissingJti,
+    /// A logout token with this `jti` was already accepted.
+    #[error("the logout token was already used (its `jti` was seen before)")]
+    Replayed,
+    /// The logout token is older than the window in which replays are
+    /// remembered.
+    #[error(
+        "the logout token was issued at {iat}, more than {max_age_seconds} s before now ({now})"
+    )]
+    TooOld {
+        /// The token's `iat`.
+        iat: i64,
+        /// The time of the check.
+        now: i64,
+        /// How old a logout token may be.
+        max_age_seconds: u64,
+    },
 }
 
 /// A valid login refused by policy. Answer HTTP 403.

@@ -342,7 +342,8 @@ pub use config::{
 pub use entra::{GraphQuery, GroupsSource, TenantPolicy};
 pub use error::{
     AccessError, AccountError, CallbackError, ConfigError, DiscoveryError, Error, GraphFailure,
-    GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, StartError, TokenError,
+    GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError, RefreshError,
+    StartError, TokenError,
 };
 pub use flow::{Callback, PendingLogin, Start};
 pub use identity::Identity;

@@ -258,7 +258,8 @@ async fn logout(State(shared): State<Arc<Shared>>, session: Session) -> Response
 pub(crate) fn status(error: &Error) -> StatusCode {
     match error {
         Error::Start(_) | Error::Callback(_) => StatusCode::BAD_REQUEST,
-        Error::Token(_) => StatusCode::UNAUTHORIZED,
+        Error::Token(_) | Error::Refresh(_) => StatusCode::UNAUTHORIZED,
+        Error::Logout(_) => StatusCode::BAD_REQUEST,
         Error::Access(_) => StatusCode::FORBIDDEN,
         Error::Http(_) | Error::Discovery(_) | Error::Groups(_) => StatusCode::BAD_GATEWAY,
         Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,

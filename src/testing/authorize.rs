@@ -285,7 +285,7 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
 
     if implicit {
         // The ID token itself is the response; there is no access token.
-        let id_token = shared.id_token(client, &user, Some(nonce), unix_now(), None);
+        let id_token = shared.id_token(client, &user, Some(nonce), unix_now(), None, false);
         return reply.send(vec![("id_token".to_owned(), id_token)]);
     }
 

@@ -172,6 +172,21 @@ pub enum Misbehavior {
     /// Entra mode: every `transitiveMemberOf` page has an
     /// `@odata.nextLink`, to the same page. Rule: paging is bounded.
     GraphEndlessPages,
+    /// A refresh grant's ID token names another user (`sub` with `-other`
+    /// appended). Rule: a refreshed ID token's `sub` is the original one
+    /// (OpenID Connect Core 12.2).
+    RefreshNewSubject,
+    /// A refresh grant's ID token has an `auth_time` an hour later than the
+    /// login's. Rule: `auth_time` is that of the original authentication
+    /// (Core 12.2).
+    RefreshNewAuthTime,
+    /// A refresh grant's ID token has an `iat` 10 minutes old (as a token
+    /// replayed from earlier would). Rule: a refreshed ID token is issued
+    /// now (Core 12.2).
+    RefreshStaleIssuedAt,
+    /// A refresh grant's ID token carries a `nonce` other than the login's.
+    /// Rule: a `nonce` in a refreshed ID token is the original one.
+    RefreshWrongNonce,
 }
 
 impl Misbehavior {

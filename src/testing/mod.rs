@@ -34,7 +34,8 @@
 //! - ID tokens signed with RS256, living 5 minutes, with the user's profile
 //!   claims; authorization codes single-use, living 60 seconds; access tokens
 //!   living 5 minutes; refresh tokens issued for the `offline_access` scope
-//!   and rotated on each use.
+//!   and rotated on each use. A refresh issues tokens for the user as now
+//!   (changed groups show), and is refused once the user is gone.
 //! - The authorization response carries `iss` (RFC 9207).
 //!
 //! # Protocol details worth knowing
@@ -353,6 +354,13 @@ impl TestProvider {
         self.shared.sign_plain(claims, &secret)
     }
 
+    /// Revokes every refresh token issued so far: the next refresh with one
+    /// is answered `invalid_grant`, as when an administrator ends the
+    /// user's sessions at the provider.
+    pub fn revoke_refresh_tokens(&self) {
+        state::lock(&self.shared.grants).refresh.clear();
+    }
+
     /// Adds a user, or replaces the user with the same username.
     pub fn add_user(&self, user: TestUser) {
         self.shared.add_user(user);
@@ -473,6 +481,7 @@ pub struct TestProviderBuilder {
     users: Option<Vec<TestUser>>,
     clients: Option<Vec<TestClient>>,
     iss_parameter: bool,
+    nonce_on_refresh: bool,
     claims_mode: IdTokenClaimsMode,
     issuer_path: Option<String>,
     extra_audiences: Vec<String>,
@@ -486,6 +495,7 @@ impl Default for TestProviderBuilder {
             users: None,
             clients: None,
             iss_parameter: true,
+            nonce_on_refresh: false,
             claims_mode: IdTokenClaimsMode::Full,
             issuer_path: None,
             extra_audiences: Vec::new(),
@@ -522,6 +532,13 @@ impl TestProviderBuilder {
     /// `authorization_response_iss_parameter_supported` (default `true`).
     pub fn iss_parameter(mut self, enabled: bool) -> Self {
         self.iss_parameter = enabled;
+        self
+    }
+
+    /// Whether ID tokens from a refresh repeat the login's `nonce`, as
+    /// Entra ID's do (default `false`: they carry none).
+    pub fn nonce_on_refresh(mut self, enabled: bool) -> Self {
+        self.nonce_on_refresh = enabled;
         self
     }
 
@@ -640,6 +657,7 @@ impl TestProviderBuilder {
             extra_audiences: self.extra_audiences,
             alg,
             iss_parameter: self.iss_parameter,
+            nonce_on_refresh: self.nonce_on_refresh,
             claims_mode: self.claims_mode,
             clients,
             users,

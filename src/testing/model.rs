@@ -130,6 +130,12 @@ impl TestUser {
         &self.sub
     }
 
+    /// The same user under another `sub` (for misbehaviour).
+    pub(super) fn with_sub(mut self, sub: String) -> Self {
+        self.sub = sub;
+        self
+    }
+
     /// The username (`preferred_username`).
     pub fn username(&self) -> &str {
         &self.username

@@ -36,6 +36,8 @@ pub(super) struct Shared {
     pub(super) assertion_jtis: Mutex<HashMap<(String, String), u64>>,
     pub(super) alg: Algorithm,
     pub(super) iss_parameter: bool,
+    /// Refreshed ID tokens repeat the login's `nonce`.
+    pub(super) nonce_on_refresh: bool,
     claims_mode: IdTokenClaimsMode,
     pub(super) clients: Vec<TestClient>,
     pub(super) users: Mutex<Vec<TestUser>>,
@@ -93,6 +95,8 @@ pub(super) struct RefreshGrant {
     pub(super) scope: String,
     pub(super) user: TestUser,
     pub(super) auth_time: u64,
+    /// The login's nonce (Entra ID repeats it in refreshed ID tokens).
+    pub(super) nonce: String,
 }
 
 /// The settings a `Shared` is made from.
@@ -101,6 +105,8 @@ pub(super) struct Settings {
     pub(super) extra_audiences: Vec<String>,
     pub(super) alg: Algorithm,
     pub(super) iss_parameter: bool,
+    /// Refreshed ID tokens repeat the login's `nonce`.
+    pub(super) nonce_on_refresh: bool,
     pub(super) claims_mode: IdTokenClaimsMode,
     pub(super) clients: Vec<TestClient>,
     pub(super) users: Vec<TestUser>,
@@ -130,6 +136,7 @@ impl Shared {
             assertion_jtis: Mutex::new(HashMap::new()),
             alg: settings.alg,
             iss_parameter: settings.iss_parameter,
+            nonce_on_refresh: settings.nonce_on_refresh,
             claims_mode: settings.claims_mode,
             clients: settings.clients,
             users: Mutex::new(settings.users),
@@ -282,6 +289,7 @@ impl Shared {
         nonce: Option<&str>,
         auth_time: u64,
         access_token: Option<&str>,
+        refresh: bool,
     ) -> String {
         let active = self.misbehaviors();
         let has = |m: &Misbehavior| active.contains(m);
@@ -340,7 +348,9 @@ impl Shared {
         if has(&Misbehavior::WrongAzp) {
             set("azp", json!(OTHER_CLIENT));
         }
-        let (iat, exp) = if has(&Misbehavior::Expired) {
+        let (iat, exp) = if refresh && has(&Misbehavior::RefreshStaleIssuedAt) {
+            (now - 600, now + TOKEN_LIFETIME_SECS)
+        } else if has(&Misbehavior::Expired) {
             (now - 900, now - 600)
         } else if has(&Misbehavior::IssuedInFuture) {
             (now + 600, now + 600 + TOKEN_LIFETIME_SECS)

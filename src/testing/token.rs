@@ -312,10 +312,14 @@ fn authorization_code_grant(
     Ok(issue_tokens(
         shared,
         client,
-        &user,
-        &scope,
-        Some(&nonce),
-        auth_time,
+        Issue {
+            user: &user,
+            scope: &scope,
+            nonce_claim: Some(&nonce),
+            original_nonce: &nonce,
+            auth_time,
+            refresh: false,
+        },
     ))
 }
 
@@ -360,26 +364,62 @@ fn refresh_grant(
     };
     let grant = grants.refresh.remove(token).expect("found above");
     drop(grants);
+    // The user as now (groups may have changed since the login); a user
+    // removed since cannot refresh.
+    let Some(mut user) = shared.user_by_hint(grant.user.username()) else {
+        return Err(invalid_grant("the user no longer exists"));
+    };
+    let mut auth_time = grant.auth_time;
+    let mut nonce_claim = shared.nonce_on_refresh.then_some(grant.nonce.as_str());
+    for misbehavior in shared.misbehaviors() {
+        match misbehavior {
+            Misbehavior::RefreshNewSubject => {
+                let sub = format!("{}-other", user.sub());
+                user = user.with_sub(sub);
+            }
+            Misbehavior::RefreshNewAuthTime => auth_time += 3600,
+            Misbehavior::RefreshWrongNonce => nonce_claim = Some("not-the-original-nonce"),
+            _ => {}
+        }
+    }
     Ok(issue_tokens(
         shared,
         client,
-        &grant.user,
-        &scope,
-        None,
-        grant.auth_time,
+        Issue {
+            user: &user,
+            scope: &scope,
+            nonce_claim,
+            original_nonce: &grant.nonce,
+            auth_time,
+            refresh: true,
+        },
     ))
+}
+
+/// What a token response is issued for.
+struct Issue<'a> {
+    user: &'a TestUser,
+    scope: &'a str,
+    /// The ID token's `nonce` claim.
+    nonce_claim: Option<&'a str>,
+    /// The login's nonce, kept with the refresh token.
+    original_nonce: &'a str,
+    auth_time: u64,
+    /// Whether this answers a refresh grant.
+    refresh: bool,
 }
 
 /// The token response: a new access token, an ID token, and a refresh
 /// token when the scope has `offline_access`.
-fn issue_tokens(
-    shared: &Shared,
-    client: &TestClient,
-    user: &TestUser,
-    scope: &str,
-    nonce: Option<&str>,
-    auth_time: u64,
-) -> Response {
+fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Response {
+    let Issue {
+        user,
+        scope,
+        nonce_claim,
+        original_nonce,
+        auth_time,
+        refresh,
+    } = issue;
     let access_token = crate::secret::random_token::<32>();
     let refresh_token = scope
         .split(' ')
@@ -405,6 +445,7 @@ fn issue_tokens(
                     scope: scope.to_owned(),
                     user: user.clone(),
                     auth_time,
+                    nonce: original_nonce.to_owned(),
                 },
             );
         }
@@ -418,7 +459,14 @@ fn issue_tokens(
         body.insert("refresh_token".into(), json!(refresh));
     }
     if !shared.is(&Misbehavior::NoIdToken) {
-        let id_token = shared.id_token(client, user, nonce, auth_time, Some(&access_token));
+        let id_token = shared.id_token(
+            client,
+            user,
+            nonce_claim,
+            auth_time,
+            Some(&access_token),
+            refresh,
+        );
         body.insert("id_token".into(), json!(id_token));
     }
     json_response(StatusCode::OK, &Value::Object(body))

@@ -171,6 +171,12 @@ impl<'a> Jws<'a> {
         self.kid.as_deref()
     }
 
+    /// The payload, NOT verified: only for a token this crate validated
+    /// before and kept (the original ID token a refresh is compared with).
+    pub(crate) fn unverified_payload(&self) -> &[u8] {
+        &self.payload
+    }
+
     /// Checks the algorithm against `allowed`, then the signature, and
     /// returns the payload bytes (JSON, not yet checked).
     ///
