@@ -20,15 +20,21 @@ use crate::assertion::{ASSERTION_TYPE, client_assertion};
 use crate::config::{ClientAuth, Config, Flow, UserinfoPolicy};
 use crate::entra::{self, GroupsPlan, GroupsSource, TenantPolicy};
 use crate::error::{
-    AccessError, CallbackError, ConfigError, Error, GroupsError, RefreshError, TokenError,
+    AccessError, CallbackError, ConfigError, Error, GroupsError, LogoutError, RefreshError,
+    TokenError,
 };
-use crate::flow::{Callback, PendingLogin, Start, authorization_url};
+use crate::flow::{
+    Callback, PendingLogin, ProviderLogout, Start, authorization_url, end_session_url,
+};
 use crate::http::HttpClient;
 use crate::identity::{self, ClaimNames, Identity};
 use crate::provider::Provider;
 use crate::roles::{NoRolePolicy, RoleMapper, RoleMappingTable};
 use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken, constant_time_eq};
-use crate::token::{Expectations, IdTokenClaims, IssuerRule, Jws, check_claims};
+use crate::token::{
+    Expectations, IdTokenClaims, IssuerRule, Jws, LogoutExpectations, LogoutTokenClaims,
+    SeenLogoutTokens, check_claims, check_logout_claims,
+};
 
 /// The relying party: a discovered provider, this app's registration with
 /// it, and the role mapper. Cheap to clone (it is a few `Arc`s); share one
@@ -58,6 +64,8 @@ pub struct Client {
     oauth: Arc<OAuthClient>,
     roles: Arc<dyn RoleMapper>,
     clock: fn() -> SystemTime,
+    /// Logout tokens already accepted (`jti`s), shared by the clones.
+    seen_logout_tokens: Arc<SeenLogoutTokens>,
 }
 
 impl std::fmt::Debug for Client {
@@ -211,6 +219,7 @@ impl Client {
             oauth: Arc::new(oauth),
             roles,
             clock: SystemTime::now,
+            seen_logout_tokens: Arc::default(),
         })
     }
 
@@ -248,6 +257,37 @@ impl Client {
     /// The provider's `end_session_endpoint`, if it has one.
     pub fn end_session_endpoint(&self) -> Option<&Url> {
         self.provider.metadata.end_session_endpoint.as_ref()
+    }
+
+    /// The provider URL that ends the user's session at the provider
+    /// (OpenID Connect RP-Initiated Logout 1.0), for the browser to be sent
+    /// to after the app's own session is cleared.
+    ///
+    /// `id_token_hint` is the login's ID token ([`Tokens::id_token`]): it
+    /// tells the provider whose session to end, and most providers ask for
+    /// it before they redirect back. `post_logout_redirect_uri`, when given,
+    /// must be one of the config's `post_logout_redirect_uris` (compared
+    /// exactly); a fresh `state` then goes along, which the provider returns
+    /// there. The request also carries `client_id`.
+    ///
+    /// Fails with [`LogoutError::NoEndSessionEndpoint`] when the provider
+    /// has none, and [`LogoutError::PostLogoutRedirectNotAllowed`] for a
+    /// URI not configured.
+    pub fn logout_url(
+        &self,
+        id_token_hint: Option<&IdToken>,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Result<ProviderLogout, Error> {
+        let endpoint = self
+            .end_session_endpoint()
+            .ok_or(LogoutError::NoEndSessionEndpoint)?;
+        Ok(end_session_url(
+            endpoint,
+            self.config.client_id(),
+            id_token_hint,
+            post_logout_redirect_uri,
+            self.config.post_logout_redirect_uris(),
+        )?)
     }
 
     fn now(&self) -> i64 {
@@ -684,15 +724,53 @@ impl Client {
         .await
     }
 
-    async fn validate(
-        &self,
-        raw: &str,
-        nonce: Option<&str>,
-        max_age: Option<u64>,
-        access_token: Option<&str>,
-        code: Option<&str>,
-    ) -> Result<IdTokenClaims, Error> {
-        let jws = Jws::parse(raw)?;
+    /// Validates a back-channel logout token (OpenID Connect Back-Channel
+    /// Logout 1.0, section 2.6) in full, and returns whose sessions end.
+    ///
+    /// The signature is checked like an ID token's: an algorithm the
+    /// provider signs ID tokens with (never `none`; HMAC only when allowed
+    /// by name), a key from its JWKS. Then `iss` and `aud` as for ID tokens,
+    /// `iat` (not in the future, at most 10 minutes old), `exp` when
+    /// present, `jti` (a token seen before by this client, or any clone of
+    /// it, is refused), `events` holding the back-channel logout event as
+    /// an object, no `nonce`, and `sid` or `sub`. Other claims are ignored.
+    ///
+    /// The axum integration's back-channel route calls this; call it
+    /// yourself to serve the endpoint some other way. Answer 200 on success,
+    /// 400 with `Cache-Control: no-store` on any error.
+    pub async fn verify_logout_token(&self, raw: &str) -> Result<LogoutTokenClaims, Error> {
+        let jws = Jws::parse(raw).map_err(LogoutError::Token)?;
+        let payload = self
+            .verified_payload(&jws)
+            .await
+            .map_err(|error| match error {
+                Error::Token(error) => LogoutError::Token(error).into(),
+                other => other,
+            })?;
+        let now = self.now();
+        let skew_seconds = self.config.clock_skew().as_secs();
+        let claims = check_logout_claims(
+            payload,
+            &LogoutExpectations {
+                issuer: self.issuer_rule(),
+                client_id: self.config.client_id(),
+                trusted_audiences: self.config.trusted_audiences(),
+                now,
+                skew_seconds,
+            },
+        )?;
+        if !self
+            .seen_logout_tokens
+            .first_use(&claims, now, skew_seconds)
+        {
+            return Err(LogoutError::Replayed.into());
+        }
+        Ok(claims)
+    }
+
+    /// The algorithm check and signature check every signed token of the
+    /// provider goes through; the payload, once verified.
+    async fn verified_payload<'t>(&self, jws: &'t Jws<'_>) -> Result<&'t [u8], Error> {
         let allowed = &self.provider.metadata.signing_algorithms;
         // Refuse a disallowed algorithm before it can cause a key refetch.
         if !allowed.contains(&jws.alg()) {
@@ -702,14 +780,31 @@ impl Client {
             .into());
         }
         let keys = self.provider.keys.keys_for(jws.kid(), jws.alg()).await;
-        let payload = jws.verify(&keys, allowed, self.config.client_auth().secret())?;
+        Ok(jws.verify(&keys, allowed, self.config.client_auth().secret())?)
+    }
+
+    /// The rule for `iss`: the issuer exactly, or an Entra ID multi-tenant
+    /// template with the tenant policy.
+    fn issuer_rule(&self) -> IssuerRule<'_> {
         let metadata = &self.provider.metadata;
-        let issuer = match (&metadata.tenant_template, self.config.tenant_policy()) {
+        match (&metadata.tenant_template, self.config.tenant_policy()) {
             (Some(template), Some(policy)) => IssuerRule::Tenant { template, policy },
             _ => IssuerRule::Exact(&metadata.issuer),
-        };
+        }
+    }
+
+    async fn validate(
+        &self,
+        raw: &str,
+        nonce: Option<&str>,
+        max_age: Option<u64>,
+        access_token: Option<&str>,
+        code: Option<&str>,
+    ) -> Result<IdTokenClaims, Error> {
+        let jws = Jws::parse(raw)?;
+        let payload = self.verified_payload(&jws).await?;
         let expectations = Expectations {
-            issuer,
+            issuer: self.issuer_rule(),
             client_id: self.config.client_id(),
             trusted_audiences: self.config.trusted_audiences(),
             now: self.now(),

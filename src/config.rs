@@ -238,6 +238,7 @@ pub struct Config {
     no_role_policy: NoRolePolicy,
     flow: Flow,
     email_verification: EmailVerification,
+    post_logout_redirect_uris: Vec<Url>,
     /// Microsoft Entra ID settings, when made with `Config::entra` (`src/entra.rs`).
     pub(crate) entra: Option<Entra>,
 }
@@ -273,6 +274,7 @@ impl Config {
             flow: Flow::default(),
             allow_implicit_flow: false,
             email_verification: EmailVerification::default(),
+            post_logout_redirect_uris: Vec::new(),
             entra: EntraDraft::default(),
         }
     }
@@ -422,6 +424,12 @@ impl Config {
     pub fn email_verification(&self) -> EmailVerification {
         self.email_verification
     }
+    /// Where the provider may send the browser after an RP-initiated logout
+    /// ([`Client::logout_url`](crate::Client::logout_url)); each on the
+    /// redirect URI's origin.
+    pub fn post_logout_redirect_uris(&self) -> &[Url] {
+        &self.post_logout_redirect_uris
+    }
 }
 
 /// Builds a [`Config`]; [`ConfigBuilder::build`] checks every field.
@@ -455,6 +463,7 @@ pub struct ConfigBuilder {
     flow: Flow,
     allow_implicit_flow: bool,
     email_verification: EmailVerification,
+    post_logout_redirect_uris: Vec<String>,
     /// Microsoft Entra ID settings (`src/entra.rs`).
     pub(crate) entra: EntraDraft,
 }
@@ -555,6 +564,13 @@ impl ConfigBuilder {
     /// The timeout of each request to the provider (default 10 s).
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
+        self
+    }
+    /// Allows a URI for the provider to send the browser to after an
+    /// RP-initiated logout (register it at the provider too). It must be on
+    /// the redirect URI's origin: a logout never leads off-site.
+    pub fn add_post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.post_logout_redirect_uris.push(uri.into());
         self
     }
     /// Adds a role-mapping row.
@@ -813,6 +829,27 @@ impl ConfigBuilder {
             }
             _ => {}
         }
+        let mut post_logout_redirect_uris =
+            Vec::with_capacity(self.post_logout_redirect_uris.len());
+        for given in &self.post_logout_redirect_uris {
+            let field = "post_logout_redirect_uris";
+            let uri = Url::parse(given)
+                .map_err(|e| invalid(field, format!("`{given}` is not an absolute URL ({e})")))?;
+            if uri.origin() != redirect_uri.origin() {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "`{given}` is not on the origin of `redirect_uri` ({}): after a logout the browser comes back to this app only",
+                        redirect_uri.origin().ascii_serialization()
+                    ),
+                ));
+            }
+            if uri.fragment().is_some() {
+                return Err(invalid(field, format!("`{given}` has a fragment")));
+            }
+            post_logout_redirect_uris.push(uri);
+        }
+
         if self.flow == Flow::Implicit && self.userinfo == UserinfoPolicy::Always {
             return Err(invalid(
                 "userinfo",
@@ -846,6 +883,7 @@ impl ConfigBuilder {
             no_role_policy: self.no_role_policy,
             flow: self.flow,
             email_verification: self.email_verification,
+            post_logout_redirect_uris,
             entra,
         })
     }
@@ -935,6 +973,8 @@ struct ConfigFile {
     #[serde(default)]
     allow_implicit_flow: bool,
     email_verification: Option<EmailVerification>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
 }
 
 impl ConfigFile {
@@ -1122,6 +1162,7 @@ impl ConfigFile {
             builder = builder.pending_login_lifetime(Duration::from_secs(secs));
         }
         builder.trusted_audiences = self.trusted_audiences;
+        builder.post_logout_redirect_uris = self.post_logout_redirect_uris;
         if let Some(policy) = self.userinfo {
             builder = builder.userinfo(policy);
         }

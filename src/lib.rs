@@ -345,8 +345,8 @@ pub use error::{
     GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError, RefreshError,
     StartError, TokenError,
 };
-pub use flow::{Callback, PendingLogin, Start};
+pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;
 pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
-pub use token::IdTokenClaims;
+pub use token::{IdTokenClaims, LogoutTokenClaims};

@@ -178,32 +178,8 @@ pub(crate) fn check_claims(
     let now = i128::from(expect.now);
     let skew = i128::from(expect.skew_seconds);
 
-    let issuer = required_str(&claims, "iss")?;
-    match expect.issuer {
-        IssuerRule::Exact(expected) => {
-            if issuer != expected {
-                return Err(issuer_mismatch(expected.to_owned(), issuer, &claims));
-            }
-        }
-        IssuerRule::Tenant { template, policy } => {
-            check_tenant_issuer(&claims, issuer, template, policy)?;
-        }
-    }
-
-    let audiences = audiences(&claims)?;
-    if !audiences.iter().any(|aud| aud == expect.client_id) {
-        return Err(TokenError::AudienceMismatch {
-            client_id: expect.client_id.to_owned(),
-        });
-    }
-    if let Some(untrusted) = audiences
-        .iter()
-        .find(|aud| *aud != expect.client_id && !expect.trusted_audiences.contains(aud))
-    {
-        return Err(TokenError::UntrustedAudience {
-            audience: clip(untrusted, 128),
-        });
-    }
+    let issuer = check_issuer(&claims, expect.issuer)?;
+    let audiences = check_audiences(&claims, expect.client_id, expect.trusted_audiences)?;
 
     let authorized_party = optional_str(&claims, "azp")?;
     if let Some(azp) = authorized_party
@@ -305,6 +281,48 @@ pub(crate) fn check_claims(
     })
 }
 
+/// `iss`, by the rule: returns it.
+pub(super) fn check_issuer<'c>(
+    claims: &'c Map<String, Value>,
+    rule: IssuerRule<'_>,
+) -> Result<&'c str, TokenError> {
+    let issuer = required_str(claims, "iss")?;
+    match rule {
+        IssuerRule::Exact(expected) => {
+            if issuer != expected {
+                return Err(issuer_mismatch(expected.to_owned(), issuer, claims));
+            }
+        }
+        IssuerRule::Tenant { template, policy } => {
+            check_tenant_issuer(claims, issuer, template, policy)?;
+        }
+    }
+    Ok(issuer)
+}
+
+/// `aud`: holds the client id, and no audience that is not trusted.
+pub(super) fn check_audiences(
+    claims: &Map<String, Value>,
+    client_id: &str,
+    trusted: &[String],
+) -> Result<Vec<String>, TokenError> {
+    let audiences = audiences(claims)?;
+    if !audiences.iter().any(|aud| aud == client_id) {
+        return Err(TokenError::AudienceMismatch {
+            client_id: client_id.to_owned(),
+        });
+    }
+    if let Some(untrusted) = audiences
+        .iter()
+        .find(|aud| *aud != client_id && !trusted.contains(aud))
+    {
+        return Err(TokenError::UntrustedAudience {
+            audience: clip(untrusted, 128),
+        });
+    }
+    Ok(audiences)
+}
+
 /// The error for an `iss` that is not the expected one: an Entra ID v1.0
 /// token gets its own, which says what to change.
 #[cold]
@@ -363,7 +381,7 @@ fn check_tenant_issuer(
 /// A JSON object whose member names do not repeat. (RFC 7519 section 4
 /// allows keeping the last of repeated claims; refusing is safer, as
 /// another parser of the same token may keep the first.)
-struct UniqueObject(Map<String, Value>);
+pub(super) struct UniqueObject(pub(super) Map<String, Value>);
 
 impl<'de> Deserialize<'de> for UniqueObject {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -390,14 +408,14 @@ impl<'de> Deserialize<'de> for UniqueObject {
     }
 }
 
-fn required_str<'c>(
+pub(super) fn required_str<'c>(
     claims: &'c Map<String, Value>,
     claim: &'static str,
 ) -> Result<&'c str, TokenError> {
     optional_str(claims, claim)?.ok_or(TokenError::MissingClaim(claim))
 }
 
-fn optional_str<'c>(
+pub(super) fn optional_str<'c>(
     claims: &'c Map<String, Value>,
     claim: &'static str,
 ) -> Result<Option<&'c str>, TokenError> {
@@ -429,13 +447,16 @@ fn audiences(claims: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
     }
 }
 
-fn required_seconds(claims: &Map<String, Value>, claim: &'static str) -> Result<i64, TokenError> {
+pub(super) fn required_seconds(
+    claims: &Map<String, Value>,
+    claim: &'static str,
+) -> Result<i64, TokenError> {
     optional_seconds(claims, claim)?.ok_or(TokenError::MissingClaim(claim))
 }
 
 /// A NumericDate: a JSON number of seconds, fractions truncated, within the
 /// range of an `i64`.
-fn optional_seconds(
+pub(super) fn optional_seconds(
     claims: &Map<String, Value>,
     claim: &'static str,
 ) -> Result<Option<i64>, TokenError> {

@@ -12,16 +12,21 @@
 //!    JWKS is fetched), or against the client secret for HMAC when allowed.
 //!    Only then is the payload handed out.
 //! 3. [`check_claims`] parses the verified payload once and applies the
-//!    OpenID Connect ID token rules, returning [`IdTokenClaims`].
+//!    OpenID Connect ID token rules, returning [`IdTokenClaims`]; for a
+//!    back-channel logout token, [`check_logout_claims`] applies the logout
+//!    token rules, returning [`LogoutTokenClaims`].
 
 mod claims;
 mod jwk;
 mod jws;
+mod logout;
 
 pub use claims::IdTokenClaims;
 pub(crate) use claims::{Expectations, IssuerRule, check_claims};
 pub(crate) use jwk::KeySet;
 pub(crate) use jws::Jws;
+pub use logout::LogoutTokenClaims;
+pub(crate) use logout::{LogoutExpectations, SeenLogoutTokens, check_logout_claims};
 
 /// Test keys, JWKs and token signing shared by the unit tests of this module.
 #[cfg(test)]
