@@ -48,6 +48,8 @@ pub(super) struct Shared {
     /// Entra ID mode (`entra.rs`).
     pub(super) entra: Option<EntraMode>,
     pub(super) graph_requests: AtomicUsize,
+    /// The `securityEnabledOnly` of the last `getMemberObjects` request.
+    pub(super) security_enabled_only: Mutex<Option<bool>>,
 }
 
 /// The current signing key and the extra keys some misbehaviours need.
@@ -146,6 +148,7 @@ impl Shared {
             userinfo_requests: AtomicUsize::new(0),
             entra: settings.entra,
             graph_requests: AtomicUsize::new(0),
+            security_enabled_only: Mutex::new(None),
         }
     }
 
