@@ -407,6 +407,11 @@ async fn overage_by_hasgroups_with_get_member_objects() {
     assert_eq!(login.identity.groups.len(), 250);
     assert_eq!(login.identity.roles, ["Operator"]);
     assert_eq!(provider.graph_requests(), 1);
+    assert_eq!(
+        provider.last_security_enabled_only(),
+        Some(true),
+        "the configured `securityEnabledOnly` reached Graph"
+    );
 }
 
 #[tokio::test]

@@ -5,9 +5,13 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use oidc_login::testing::{IdTokenClaimsMode, Misbehavior, TestProvider};
-use oidc_login::{CallbackError, Client, DiscoveryError, Error, HttpErrorKind, Start, TokenError};
+use oidc_login::{
+    Algorithm, CallbackError, Client, DiscoveryError, Error, HttpErrorKind, Start, TokenError,
+};
 
 /// A login as alice while the provider misbehaves in one way.
 async fn login_while(misbehavior: Misbehavior) -> (TestProvider, Error) {
@@ -45,6 +49,14 @@ async fn rp_id_token_sig_none() {
 }
 
 #[tokio::test]
+async fn alg_none_in_any_letter_case_is_unsigned() {
+    for spelling in ["None", "NONE", "nOnE"] {
+        let err = token_error(Misbehavior::AlgNoneSpelled(spelling.into())).await;
+        assert!(matches!(err, TokenError::Unsigned), "{spelling}: {err}");
+    }
+}
+
+#[tokio::test]
 async fn rp_id_token_bad_sig_rs256() {
     assert!(matches!(
         token_error(Misbehavior::BadSignature).await,
@@ -60,6 +72,68 @@ async fn hmac_keyed_with_the_public_key_is_refused() {
         matches!(err, TokenError::AlgorithmNotAllowed { ref alg } if alg == "HS256"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn algorithm_outside_the_allowlist_is_refused() {
+    // PS256 from a key the JWKS publishes: only the allow-list stands in the way.
+    for allowed in [Some(vec![Algorithm::RS256]), None] {
+        let provider = TestProvider::start().await;
+        provider.misbehave(Misbehavior::SignsWith(Algorithm::PS256));
+        let mut builder = config_builder(&provider);
+        if let Some(allowed) = &allowed {
+            builder = builder.allowed_algorithms(allowed.iter().copied());
+        }
+        let err = login_as(&client_with(builder).await, "alice")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Token(TokenError::AlgorithmNotAllowed { ref alg }) if alg == "PS256"),
+            "allowed {allowed:?}: {err}"
+        );
+    }
+    // The same token is accepted once PS256 is allowed.
+    let provider = TestProvider::start().await;
+    provider.misbehave(Misbehavior::SignsWith(Algorithm::PS256));
+    let client = client_with(
+        config_builder(&provider).allowed_algorithms([Algorithm::RS256, Algorithm::PS256]),
+    )
+    .await;
+    assert!(login_as(&client, "alice").await.is_ok());
+}
+
+#[tokio::test]
+async fn kid_of_a_key_of_another_type_or_curve_is_refused() {
+    // RS256 naming an EC key; ES256 naming a P-384 key. Each token is signed
+    // by the key its `kid` names, which the JWKS publishes.
+    for alg in [Algorithm::RS256, Algorithm::ES256] {
+        let provider = TestProvider::builder().algorithm(alg).start().await;
+        provider.misbehave(Misbehavior::KidOfAnotherKeyType);
+        let client = client_with(config_builder(&provider).allowed_algorithms([
+            alg,
+            Algorithm::ES256,
+            Algorithm::ES384,
+        ]))
+        .await;
+        let err = login_as(&client, "alice").await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Token(TokenError::UnknownKey { kid: Some(_), alg: ref used }) if used == alg.as_str()
+            ),
+            "{alg}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unusable_jwks_entries_are_skipped() {
+    // `use: enc`, unknown `kty`, unknown curve, RSA 1024, malformed, not an
+    // object: all under the real key's `kid`, before it.
+    let provider = TestProvider::start().await;
+    provider.misbehave(Misbehavior::JunkJwks);
+    let client = client(&provider).await;
+    assert!(login_as(&client, "alice").await.is_ok());
 }
 
 #[tokio::test]
@@ -103,6 +177,7 @@ async fn rp_id_token_kid_absent_multiple_jwks() {
     );
 }
 
+/// `jwk`, `jku`, `x5u` and `x5c` (a certificate of the attacker's key).
 #[tokio::test]
 async fn key_embedded_in_the_header_is_never_used() {
     let err = token_error(Misbehavior::EmbeddedJwk).await;
@@ -285,6 +360,70 @@ async fn token_endpoint_error_is_reported_with_its_code() {
     );
 }
 
+/// A client whose requests time out after 1 s, for a provider that puts
+/// the profile in userinfo (so it is fetched).
+async fn impatient_client(provider: &TestProvider) -> Client {
+    client_with(config_builder(provider).http_timeout(Duration::from_secs(1))).await
+}
+
+async fn minimal_provider() -> TestProvider {
+    TestProvider::builder()
+        .id_token_claims(IdTokenClaimsMode::Minimal)
+        .start()
+        .await
+}
+
+/// The HTTP error of a login while the token or userinfo endpoint misbehaves.
+async fn http_error(misbehavior: Misbehavior) -> HttpErrorKind {
+    let provider = minimal_provider().await;
+    let client = impatient_client(&provider).await;
+    provider.misbehave(misbehavior.clone());
+    match login_as(&client, "alice").await {
+        Err(Error::Http(e)) => e.kind().clone(),
+        other => panic!("{misbehavior:?}: expected an HTTP error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn slow_token_endpoint_times_out() {
+    let kind = http_error(Misbehavior::SlowEndpoint("token", Duration::from_secs(3))).await;
+    assert_eq!(kind, HttpErrorKind::Timeout);
+}
+
+#[tokio::test]
+async fn slow_userinfo_times_out() {
+    let kind = http_error(Misbehavior::SlowEndpoint(
+        "userinfo",
+        Duration::from_secs(3),
+    ))
+    .await;
+    assert_eq!(kind, HttpErrorKind::Timeout);
+}
+
+#[tokio::test]
+async fn oversized_token_response_is_refused() {
+    let kind = http_error(Misbehavior::HugeResponse("token")).await;
+    assert_eq!(kind, HttpErrorKind::TooLarge { limit: 1024 * 1024 });
+}
+
+#[tokio::test]
+async fn oversized_userinfo_is_refused() {
+    let kind = http_error(Misbehavior::HugeResponse("userinfo")).await;
+    assert_eq!(kind, HttpErrorKind::TooLarge { limit: 1024 * 1024 });
+}
+
+#[tokio::test]
+async fn token_endpoint_redirect_is_not_followed() {
+    let kind = http_error(Misbehavior::RedirectEndpoint("token")).await;
+    assert_eq!(kind, HttpErrorKind::Redirect(307));
+}
+
+#[tokio::test]
+async fn userinfo_redirect_is_not_followed() {
+    let kind = http_error(Misbehavior::RedirectEndpoint("userinfo")).await;
+    assert_eq!(kind, HttpErrorKind::Redirect(307));
+}
+
 #[tokio::test]
 async fn rp_userinfo_bad_sub_claim() {
     let provider = TestProvider::builder()
@@ -333,6 +472,23 @@ async fn provider_error_is_typed_and_kept_as_text() {
     let (_, err) = callback_error(Misbehavior::AuthorizeError("access_denied".into())).await;
     match err {
         CallbackError::Provider { error, .. } => assert_eq!(error, "access_denied"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn provider_error_description_with_markup_is_kept_as_raw_text() {
+    let sent = "<b>x</b> & <script>alert(\"hi\")</script> &amp;";
+    let (_, err) = callback_error(Misbehavior::AuthorizeErrorDescribed {
+        error: "access_denied".into(),
+        description: sent.into(),
+    })
+    .await;
+    match err {
+        CallbackError::Provider { error, description } => {
+            assert_eq!(error, "access_denied");
+            assert_eq!(description.as_deref(), Some(sent));
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -524,5 +680,56 @@ async fn redirects_are_not_followed() {
     match discovery_error(Misbehavior::RedirectJwks).await {
         Error::Http(e) => assert!(matches!(e.kind(), HttpErrorKind::Redirect(_)), "{e}"),
         other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn metadata_without_a_required_endpoint_is_refused_naming_it() {
+    let err = discovery_error(Misbehavior::MetadataWithout("token_endpoint")).await;
+    assert!(
+        matches!(
+            err,
+            Error::Discovery(DiscoveryError::MissingField {
+                field: "token_endpoint"
+            })
+        ),
+        "{err}"
+    );
+    // `openidconnect`'s document type requires these two itself.
+    for member in ["authorization_endpoint", "jwks_uri"] {
+        let err = discovery_error(Misbehavior::MetadataWithout(member)).await;
+        assert!(
+            matches!(
+                err,
+                Error::Discovery(DiscoveryError::InvalidDocument { .. })
+            ),
+            "{member}: {err}"
+        );
+        assert!(err.to_string().contains(member), "{member}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn plain_http_provider_endpoint_is_refused() {
+    for member in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+    ] {
+        let provider = TestProvider::start().await;
+        provider.misbehave(Misbehavior::InsecureEndpoint(member));
+        let err = Client::discover(config_builder(&provider).build().unwrap())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Discovery(DiscoveryError::InsecureUrl { field, ref url })
+                    if field == member && url.starts_with("http://0.0.0.0:")
+            ),
+            "{member}: {err}"
+        );
+        assert_eq!(provider.jwks_requests(), 0, "{member}: no key was fetched");
     }
 }

@@ -1430,6 +1430,9 @@ async fn embedded_jwk() -> TestResult {
         verify_with_jwk(&token, &header["jwk"]),
         "the embedded key signed it"
     );
+    // `x5c`: one standard-base64 DER certificate.
+    let certificate = STANDARD.decode(header["x5c"][0].as_str().expect("an x5c certificate"))?;
+    assert_eq!(certificate.first(), Some(&0x30), "a DER SEQUENCE");
     let set = jwks(&provider).await;
     assert!(!verify_with_jwk(&token, &set["keys"][0]));
     assert!(
@@ -1441,6 +1444,92 @@ async fn embedded_jwk() -> TestResult {
     );
     let elsewhere: Value = http().get(attacker_jwks).send().await?.json().await?;
     assert_eq!(elsewhere["keys"][0], header["jwk"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn kid_of_another_key_type() {
+    let (provider, header, _, token) = misbehaving(Misbehavior::KidOfAnotherKeyType).await;
+    assert_eq!(header["alg"], "RS256");
+    assert_ne!(header["kid"], json!(provider.current_kid()));
+    let set = jwks(&provider).await;
+    let named = set["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == header["kid"])
+        .expect("the JWKS publishes the key the kid names");
+    assert_eq!(
+        (&named["kty"], &named["alg"]),
+        (&json!("EC"), &json!("ES256"))
+    );
+    // ... and signed it with ES256, its own algorithm.
+    let (input, signature) = token.rsplit_once('.').expect("a JWS");
+    let mut point = vec![4u8];
+    point.extend(b64d(named["x"].as_str().expect("x")));
+    point.extend(b64d(named["y"].as_str().expect("y")));
+    assert!(
+        signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+            .verify(input.as_bytes(), &b64d(signature))
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn signs_with_another_algorithm() {
+    let (provider, header, _, token) = misbehaving(Misbehavior::SignsWith(Algorithm::PS256)).await;
+    assert_eq!(header["alg"], "PS256");
+    let set = jwks(&provider).await;
+    let keys = set["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys.iter()
+            .any(|k| k["alg"] == "PS256" && verify_with_jwk(&token, k))
+    );
+}
+
+#[tokio::test]
+async fn junk_jwks() {
+    let provider = TestProvider::start().await;
+    provider.misbehave(Misbehavior::JunkJwks);
+    let set = jwks(&provider).await;
+    let keys = set["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 7);
+    let real = keys.last().expect("the real key comes last");
+    assert_eq!(real["kid"], json!(provider.current_kid()));
+    assert_eq!(real["use"], "sig");
+    assert_eq!(keys[0]["use"], "enc");
+    assert_eq!(keys[0]["n"], real["n"]);
+}
+
+#[tokio::test]
+async fn http_misbehaviour_of_one_endpoint() -> TestResult {
+    let provider = TestProvider::start().await;
+    let url = provider.metadata_url();
+    let genuine = http().get(&url).send().await?.text().await?;
+    provider.misbehave(Misbehavior::RedirectEndpoint(
+        ".well-known/openid-configuration",
+    ));
+    let redirect = http().get(&url).send().await?;
+    assert_eq!(redirect.status(), StatusCode::TEMPORARY_REDIRECT);
+    let location = redirect.headers()["location"].to_str()?.to_owned();
+    assert_eq!(location, format!("{url}?redirected=true"));
+    assert_eq!(http().get(&location).send().await?.text().await?, genuine);
+    provider.behave();
+    provider.misbehave(Misbehavior::HugeResponse(
+        ".well-known/openid-configuration",
+    ));
+    let padded = http().get(&url).send().await?.bytes().await?;
+    assert!(padded.len() > 1024 * 1024);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&padded)?,
+        serde_json::from_str::<Value>(&genuine)?
+    );
+    // The other endpoints are not touched.
+    assert_eq!(
+        jwks(&provider).await["keys"].as_array().map(Vec::len),
+        Some(1)
+    );
     Ok(())
 }
 

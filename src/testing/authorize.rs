@@ -273,14 +273,17 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
     };
 
     reply.issuer = Some(shared.token_issuer(&user));
-    if let Some(error) = shared.find(|m| match m {
-        Misbehavior::AuthorizeError(error) => Some(error.clone()),
+    if let Some((error, description)) = shared.find(|m| match m {
+        Misbehavior::AuthorizeError(error) => Some((
+            error.clone(),
+            format!("the test provider was told to answer `{error}`"),
+        )),
+        Misbehavior::AuthorizeErrorDescribed { error, description } => {
+            Some((error.clone(), description.clone()))
+        }
         _ => None,
     }) {
-        return reply.error(
-            &error,
-            &format!("the test provider was told to answer `{error}`"),
-        );
+        return reply.error(&error, &description);
     }
 
     if implicit {

@@ -37,7 +37,7 @@ const GROUP_SCOPES: [&str; 3] = [
 /// | --- | --- |
 /// | `GET /<tenant>/v2.0/.well-known/openid-configuration` | a tenant's metadata, issuer `<base>/<tenant id>/v2.0`; for `common` and `organizations` the issuer is the template `<base>/{tenantid}/v2.0`; a registered [domain](Self::domain) resolves to its tenant's issuer; anything else but a GUID gets `400` |
 /// | `GET /v1.0/me/transitiveMemberOf` | Microsoft Graph: the signed-in user's groups as `{"@odata.type": "#microsoft.graph.group", "id": ...}`, [`graph_page_size`](Self::graph_page_size) per page, with `@odata.nextLink` |
-/// | `POST /v1.0/me/getMemberObjects` | Microsoft Graph: body `{"securityEnabledOnly": bool}`; every group id in one answer (all test groups are security groups) |
+/// | `POST /v1.0/me/getMemberObjects` | Microsoft Graph: body `{"securityEnabledOnly": bool}`, recorded for [`last_security_enabled_only`](TestProvider::last_security_enabled_only); every group id in one answer (all test groups are security groups) |
 ///
 /// `<base>` is the provider's [`entra_authority`](TestProvider::entra_authority),
 /// which is also its [`graph_url`](TestProvider::graph_url). The Graph
@@ -226,6 +226,13 @@ impl TestProvider {
     /// How many requests reached the Microsoft Graph endpoints.
     pub fn graph_requests(&self) -> usize {
         self.shared.graph_requests.load(Ordering::SeqCst)
+    }
+
+    /// The `securityEnabledOnly` of the last `getMemberObjects` request
+    /// that got past authorization: `None` before the first, or when that
+    /// request had no boolean `securityEnabledOnly` (it was answered `400`).
+    pub fn last_security_enabled_only(&self) -> Option<bool> {
+        *lock(&self.shared.security_enabled_only)
     }
 }
 
@@ -519,12 +526,12 @@ async fn get_member_objects(State(shared): AppState, headers: HeaderMap, body: B
         Err(refusal) => return refusal.into_response(),
     };
     let request: Option<Value> = serde_json::from_slice(&body).ok();
-    if request
+    let security_enabled_only = request
         .as_ref()
         .and_then(|r| r.get("securityEnabledOnly"))
-        .and_then(Value::as_bool)
-        .is_none()
-    {
+        .and_then(Value::as_bool);
+    *lock(&shared.security_enabled_only) = security_enabled_only;
+    if security_enabled_only.is_none() {
         return graph_error(
             StatusCode::BAD_REQUEST,
             "Request_BadRequest",

@@ -18,6 +18,11 @@ pub(super) fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Padded standard base64, the encoding of `x5c` certificates.
+pub(super) fn b64_std(bytes: impl AsRef<[u8]>) -> String {
+    STANDARD.encode(bytes)
+}
+
 /// `N` random bytes from aws-lc, base64url-encoded.
 pub(super) fn random_b64<const N: usize>() -> String {
     let mut bytes = [0u8; N];
@@ -165,6 +170,79 @@ impl SigningKey {
         Some(pem)
     }
 
+    /// A self-signed X.509 v1 certificate (DER) of the public key, subject
+    /// and issuer `CN=attacker.example`, valid from 2025 to 9999; `None` for
+    /// HMAC keys. What an attacker puts in a header's `x5c`.
+    pub(super) fn self_signed_certificate(&self) -> Option<Vec<u8>> {
+        // OIDs, DER-encoded: sha256WithRSAEncryption (with NULL parameters),
+        // ecdsa-with-SHA256/384/512, Ed25519.
+        const RSA_SHA256: &[u8] = &[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00,
+        ];
+        const ECDSA_SHA: [u8; 9] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03];
+        const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+        let ecdsa = |last: u8| [&ECDSA_SHA[..], &[last]].concat();
+        let (signature_algorithm, spki) = match self.material.resolve() {
+            Material::Rsa(pair) => (RSA_SHA256.to_vec(), pair.public_key().as_der().ok()?),
+            Material::Ec(pair) => {
+                let last = match self.alg {
+                    Algorithm::ES384 => 0x03,
+                    Algorithm::ES512 => 0x04,
+                    _ => 0x02,
+                };
+                (ecdsa(last), pair.public_key().as_der().ok()?)
+            }
+            Material::Ed(pair) => (ED25519.to_vec(), pair.public_key().as_der().ok()?),
+            Material::Hmac | Material::Shared(_) => return None,
+        };
+        let signature_algorithm = der(0x30, &signature_algorithm);
+        // SEQUENCE { SET { SEQUENCE { OID commonName, UTF8String } } }
+        let cn = [
+            &[0x06, 0x03, 0x55, 0x04, 0x03][..],
+            &der(0x0c, b"attacker.example"),
+        ]
+        .concat();
+        let name = der(0x30, &der(0x31, &der(0x30, &cn)));
+        let validity = der(
+            0x30,
+            &[der(0x17, b"250101000000Z"), der(0x18, b"99991231235959Z")].concat(),
+        );
+        let tbs = der(
+            0x30,
+            &[
+                der(0x02, &[0x01]),
+                signature_algorithm.clone(),
+                name.clone(),
+                validity,
+                name,
+                spki.as_ref().to_vec(),
+            ]
+            .concat(),
+        );
+        let rng = rand::SystemRandom::new();
+        let signature = match self.material.resolve() {
+            Material::Rsa(pair) => {
+                let mut out = vec![0u8; pair.public_modulus_len()];
+                pair.sign(&signature::RSA_PKCS1_SHA256, &rng, &tbs, &mut out)
+                    .ok()?;
+                out
+            }
+            Material::Ec(pair) => {
+                // X.509 wants ECDSA-Sig-Value, SEQUENCE { r INTEGER, s INTEGER }.
+                let fixed = pair.sign(&rng, &tbs).ok()?;
+                let (r, s) = fixed.as_ref().split_at(fixed.as_ref().len() / 2);
+                der(0x30, &[der_uint(r), der_uint(s)].concat())
+            }
+            Material::Ed(pair) => pair.sign(&tbs).as_ref().to_vec(),
+            Material::Hmac | Material::Shared(_) => return None,
+        };
+        let bits = [&[0x00][..], &signature].concat();
+        Some(der(
+            0x30,
+            &[tbs, signature_algorithm, der(0x03, &bits)].concat(),
+        ))
+    }
+
     /// Signs `input` (the JWS signing input). `hmac_secret` keys the HMAC
     /// algorithms and is ignored otherwise.
     pub(super) fn sign(&self, input: &[u8], hmac_secret: &[u8]) -> Vec<u8> {
@@ -199,6 +277,37 @@ impl Material {
             Material::Shared(inner) => inner,
             other => other,
         }
+    }
+}
+
+/// A DER tag-length-value.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A DER INTEGER of the unsigned big-endian `bytes`.
+fn der_uint(bytes: &[u8]) -> Vec<u8> {
+    let skip = bytes
+        .iter()
+        .take_while(|&&b| b == 0)
+        .count()
+        .min(bytes.len().saturating_sub(1));
+    let bytes = &bytes[skip..];
+    if bytes.first().is_some_and(|&b| b & 0x80 != 0) {
+        der(0x02, &[&[0x00][..], bytes].concat())
+    } else {
+        der(0x02, bytes)
     }
 }
 
@@ -325,6 +434,29 @@ mod tests {
         let hs = SigningKey::generate(Algorithm::HS256);
         assert!(hs.public_jwk().is_none());
         assert!(hs.is_hmac());
+    }
+
+    #[test]
+    fn self_signed_certificates_are_der_sequences_holding_the_public_key() {
+        for alg in [
+            Algorithm::RS256,
+            Algorithm::ES256,
+            Algorithm::ES512,
+            Algorithm::EdDSA,
+        ] {
+            let key = SigningKey::generate(alg);
+            let cert = key.self_signed_certificate().expect("a certificate");
+            assert_eq!(cert[0], 0x30, "{alg}");
+            let pem = key.public_key_pem().expect("PEM");
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            let spki = STANDARD.decode(body).unwrap();
+            assert!(cert.windows(spki.len()).any(|w| w == spki), "{alg}");
+        }
+        assert!(
+            SigningKey::generate(Algorithm::HS256)
+                .self_signed_certificate()
+                .is_none()
+        );
     }
 
     #[test]

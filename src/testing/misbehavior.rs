@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::Algorithm;
+
 /// One rule of OpenID Connect / OAuth 2.0 that the
 /// [`TestProvider`](super::TestProvider) breaks on request, so that a test
 /// can check the client notices.
@@ -14,8 +16,9 @@ use std::time::Duration;
 /// [`TestProvider::behave`](super::TestProvider::behave). Several can be
 /// active at once; turning on a variant that is already active replaces it.
 /// When several variants that change how the ID token is signed are active
-/// (`BadSignature`, `AlgNone`, `HmacWithPublicKey`, `UnknownKid`, `NoKid`,
-/// `NoKidMultipleKeys`, `EmbeddedJwk`, `Jwe`), the one turned on first wins.
+/// (`BadSignature`, `AlgNone`, `AlgNoneSpelled`, `HmacWithPublicKey`,
+/// `UnknownKid`, `NoKid`, `NoKidMultipleKeys`, `KidOfAnotherKeyType`,
+/// `SignsWith`, `EmbeddedJwk`, `Jwe`), the one turned on first wins.
 ///
 /// Misbehaviour applies to every ID token the token endpoint issues
 /// (authorization code and refresh grants), never to
@@ -87,6 +90,9 @@ pub enum Misbehavior {
     /// Rule: never accept unsigned tokens. `rp-id_token-sig-none` (which a
     /// code-flow RP may accept; this crate refuses).
     AlgNone,
+    /// Like [`AlgNone`](Self::AlgNone), with `alg` spelled this way (such as
+    /// `None` or `NONE`). Rule: `none` is refused in any letter case.
+    AlgNoneSpelled(String),
     /// The ID token's header says `HS256` and it is an HMAC keyed with the
     /// PEM (SubjectPublicKeyInfo) text of the provider's public signing key:
     /// the algorithm-confusion attack. Rule: the algorithm comes from the
@@ -106,10 +112,25 @@ pub enum Misbehavior {
     /// this crate tries them, so the login succeeds.
     /// `rp-id_token-kid-absent-multiple-jwks`.
     NoKidMultipleKeys,
+    /// The ID token's `kid` names a key of another type or curve than its
+    /// `alg`: the JWKS also publishes that key (ES256 next to an RSA,
+    /// EdDSA or HMAC provider's key, ES384 next to an ES256 one, ES256 next
+    /// to an ES384 or ES512 one), and the token, whose header keeps the
+    /// provider's `alg`, is signed by it with its own algorithm. Rule: the
+    /// key's type, curve and `alg` must fit the token's algorithm
+    /// (RFC 8725 section 3.1).
+    KidOfAnotherKeyType,
+    /// The ID token is signed with this algorithm, by a fresh key that the
+    /// JWKS publishes next to the usual one; the metadata still advertises
+    /// only the provider's algorithm. Rule: the algorithm must be on the
+    /// client's allow-list (RFC 8725 section 3.1), e.g. `PS256` for a client
+    /// that allows `RS256` only.
+    SignsWith(Algorithm),
     /// The ID token is signed by an attacker's key, whose public JWK is in
-    /// the header (`jwk`), with `jku` and `x5u` pointing at
-    /// `<issuer>/attacker-jwks`. Rule: only keys from the provider's
-    /// `jwks_uri` are trusted (RFC 8725 section 3.10).
+    /// the header (`jwk`) and whose self-made X.509 certificate is in `x5c`,
+    /// with `jku` and `x5u` pointing at `<issuer>/attacker-jwks`. Rule: only
+    /// keys from the provider's `jwks_uri` are trusted (RFC 8725 section
+    /// 3.10).
     EmbeddedJwk,
     /// The ID token's `at_hash` does not match the access token. Rule: Core
     /// 3.2.2.9 / 3.3.2.11, when present it must match.
@@ -138,8 +159,49 @@ pub enum Misbehavior {
     /// `error=<this value>&error_description=...` instead of a code, with the
     /// request's `state`. For the client's callback error path.
     AuthorizeError(String),
+    /// The authorization response carries `error=<error>` and this
+    /// `error_description` (which may hold markup such as `<b>x</b>`)
+    /// instead of a code, with the request's `state`. Rule: the description
+    /// is kept as text, never rendered as HTML.
+    AuthorizeErrorDescribed {
+        /// The `error` code, such as `access_denied`.
+        error: String,
+        /// The `error_description`, sent as is.
+        description: String,
+    },
+    /// The discovery document leaves out this member (such as
+    /// `token_endpoint`, `jwks_uri` or `authorization_endpoint`). Rule: the
+    /// metadata's required members must be present (OpenID Connect
+    /// Discovery 3), and the error names the missing one.
+    MetadataWithout(&'static str),
+    /// The discovery document gives this member (such as `token_endpoint`,
+    /// `jwks_uri` or `userinfo_endpoint`) as plain http on a host that is not
+    /// a loopback one: `http://0.0.0.0:<port>/<path>` (on Linux that address
+    /// still reaches this provider, so a client that does not check never
+    /// leaves the machine). Rule: provider URLs must be https, except on
+    /// loopback hosts.
+    InsecureEndpoint(&'static str),
+    /// The JWKS publishes, before the real key, entries a client cannot use,
+    /// all under the real key's `kid`: a copy of the real key with `use:
+    /// enc`, an unknown `kty`, an EC key on an unknown curve, a 1024-bit RSA
+    /// key, a malformed RSA key, and a JSON string. Rule: unusable entries
+    /// are skipped, not fatal; the login still succeeds.
+    JunkJwks,
     /// Every endpoint waits this long before answering. For timeout tests.
     SlowResponses(Duration),
+    /// The endpoint at this path under the issuer (such as `token` or
+    /// `userinfo`) waits this long before answering; the others answer at
+    /// once. Rule: every request to the provider has a timeout.
+    SlowEndpoint(&'static str, Duration),
+    /// The endpoint at this path under the issuer (such as `token` or
+    /// `userinfo`) sends its genuine answer followed by more than 1 MiB of
+    /// JSON whitespace. Rule: cap response sizes.
+    HugeResponse(&'static str),
+    /// The endpoint at this path under the issuer (such as `token` or
+    /// `userinfo`) answers `307 Temporary Redirect` to itself with
+    /// `?redirected=true`, where it gives its genuine answer. Rule: the
+    /// client follows no redirects.
+    RedirectEndpoint(&'static str),
     /// The JWKS body is more than 1 MiB (the real key plus padding keys).
     /// Rule: cap response sizes.
     HugeJwks,
@@ -196,10 +258,13 @@ impl Misbehavior {
             self,
             Misbehavior::BadSignature
                 | Misbehavior::AlgNone
+                | Misbehavior::AlgNoneSpelled(_)
                 | Misbehavior::HmacWithPublicKey
                 | Misbehavior::UnknownKid
                 | Misbehavior::NoKid
                 | Misbehavior::NoKidMultipleKeys
+                | Misbehavior::KidOfAnotherKeyType
+                | Misbehavior::SignsWith(_)
                 | Misbehavior::EmbeddedJwk
                 | Misbehavior::Jwe
         )

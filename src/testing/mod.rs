@@ -93,7 +93,8 @@
 //! provider started with that algorithm, each under its own random `kid`.
 //! Every later key is fresh: [`rotate_keys`](TestProvider::rotate_keys) and
 //! the extra keys of [`Misbehavior::UnknownKid`],
-//! [`Misbehavior::NoKidMultipleKeys`] and [`Misbehavior::EmbeddedJwk`]. Do
+//! [`Misbehavior::NoKidMultipleKeys`], [`Misbehavior::EmbeddedJwk`],
+//! [`Misbehavior::KidOfAnotherKeyType`] and [`Misbehavior::SignsWith`]. Do
 //! not rely on two providers' first keys being different; their issuers and
 //! `kid`s always are.
 //!

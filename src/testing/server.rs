@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::authorize::{authorize_get, authorize_post};
 use super::entra;
+use super::keys::b64;
 use super::misbehavior::Misbehavior;
 use super::state::{Shared, lock};
 use super::token::token;
@@ -49,26 +50,69 @@ fn endpoints(shared: Arc<Shared>) -> Router {
         .route("/token", post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(shared.clone(), slow))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            http_misbehavior,
+        ))
         .with_state(shared)
 }
 
 pub(super) type AppState = State<Arc<Shared>>;
 
 /// Counts key-set requests as they arrive (so one a client gives up on
-/// still counts), then applies [`Misbehavior::SlowResponses`].
-async fn slow(State(shared): AppState, request: Request, next: Next) -> Response {
-    if matches!(request.uri().path(), "/jwks" | "/jwks-redirected") {
+/// still counts), then applies the misbehaviours of the HTTP layer:
+/// [`Misbehavior::SlowResponses`], [`Misbehavior::SlowEndpoint`],
+/// [`Misbehavior::RedirectEndpoint`] and [`Misbehavior::HugeResponse`].
+async fn http_misbehavior(State(shared): AppState, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if matches!(path.as_str(), "/jwks" | "/jwks-redirected") {
         shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
     }
+    // The endpoint name a misbehaviour gives, when it names this path.
+    let names_this = |name: &str| path.strip_prefix('/') == Some(name);
     let delay = shared.find(|m| match m {
         Misbehavior::SlowResponses(delay) => Some(*delay),
+        Misbehavior::SlowEndpoint(name, delay) if names_this(name) => Some(*delay),
         _ => None,
     });
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
-    next.run(request).await
+    let redirect = shared.find(|m| match m {
+        Misbehavior::RedirectEndpoint(name) if names_this(name) => Some(*name),
+        _ => None,
+    });
+    if let Some(name) = redirect
+        && request.uri().query() != Some("redirected=true")
+    {
+        let location = format!("{}?redirected=true", shared.endpoint(name));
+        return (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, location)],
+        )
+            .into_response();
+    }
+    let huge = shared
+        .find(|m| matches!(m, Misbehavior::HugeResponse(name) if names_this(name)).then_some(()))
+        .is_some();
+    let response = next.run(request).await;
+    if huge {
+        padded(response).await
+    } else {
+        response
+    }
+}
+
+/// The response with more than 1 MiB of JSON whitespace after its body.
+async fn padded(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let mut bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map(|bytes| bytes.to_vec())
+        .unwrap_or_default();
+    bytes.resize(bytes.len() + 1_200_000, b' ');
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
@@ -153,7 +197,7 @@ pub(super) fn discovery_document(shared: &Shared, issuer: &str) -> Value {
             json!(["authorization_code", "refresh_token"]),
         )
     };
-    json!({
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
@@ -179,17 +223,60 @@ pub(super) fn discovery_document(shared: &Shared, issuer: &str) -> Value {
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": claims,
         "authorization_response_iss_parameter_supported": shared.iss_parameter,
-    })
+    });
+    if let Some(member) = shared.find(|m| match m {
+        Misbehavior::InsecureEndpoint(member) => Some(*member),
+        _ => None,
+    }) {
+        let insecure = document[member]
+            .as_str()
+            .and_then(|url| url::Url::parse(url).ok())
+            .and_then(|mut url| {
+                url.set_host(Some("0.0.0.0")).ok()?;
+                Some(url.to_string())
+            });
+        if let Some(insecure) = insecure {
+            document[member] = json!(insecure);
+        }
+    }
+    if let (Some(member), Some(members)) = (
+        shared.find(|m| match m {
+            Misbehavior::MetadataWithout(member) => Some(*member),
+            _ => None,
+        }),
+        document.as_object_mut(),
+    ) {
+        members.remove(member);
+    }
+    document
 }
 
 fn jwks_body(shared: &Shared) -> String {
-    let (current, decoy) = {
+    let (current, decoy, mismatched, foreign) = {
         let keys = lock(&shared.keys);
-        (keys.current.clone(), keys.decoy.clone())
+        (
+            keys.current.clone(),
+            keys.decoy.clone(),
+            keys.mismatched.clone(),
+            keys.foreign.clone(),
+        )
     };
-    let mut published: Vec<Value> = current.public_jwk().into_iter().collect();
+    let mut published: Vec<Value> = Vec::new();
+    if shared.is(&Misbehavior::JunkJwks) {
+        published.extend(junk_keys(current.public_jwk(), current.kid()));
+    }
+    published.extend(current.public_jwk());
     if shared.is(&Misbehavior::NoKidMultipleKeys) {
         published.extend(decoy.and_then(|decoy| decoy.public_jwk()));
+    }
+    if shared.is(&Misbehavior::KidOfAnotherKeyType) {
+        published.extend(mismatched.and_then(|key| key.public_jwk()));
+    }
+    if shared
+        .find(|m| matches!(m, Misbehavior::SignsWith(_)).then_some(()))
+        .is_some()
+    {
+        published.extend(foreign.and_then(|key| key.public_jwk()));
     }
     if shared.is(&Misbehavior::HugeJwks) {
         // Copies of a real key under padding kids, until well past 1 MiB.
@@ -207,6 +294,26 @@ fn jwks_body(shared: &Shared) -> String {
         }
     }
     json!({ "keys": published }).to_string()
+}
+
+/// The unusable entries of [`Misbehavior::JunkJwks`], all under `kid`.
+fn junk_keys(real: Option<Value>, kid: &str) -> Vec<Value> {
+    // An odd 1024-bit number: the modulus of a key too weak to use.
+    let mut weak_modulus = [0x5au8; 128];
+    weak_modulus[0] = 0xc1;
+    let mut junk = Vec::new();
+    if let Some(mut encryption) = real {
+        encryption["use"] = json!("enc");
+        junk.push(encryption);
+    }
+    junk.extend([
+        json!({"kid": kid, "kty": "AKP", "alg": "ML-DSA-44", "pub": b64([7u8; 32])}),
+        json!({"kid": kid, "kty": "EC", "crv": "P-192", "x": b64([1u8; 24]), "y": b64([2u8; 24])}),
+        json!({"kid": kid, "kty": "RSA", "alg": "RS256", "use": "sig", "n": b64(weak_modulus), "e": "AQAB"}),
+        json!({"kid": kid, "kty": "RSA", "alg": "RS256", "use": "sig", "n": "not base64url!", "e": "AQAB"}),
+        json!("not a key"),
+    ]);
+    junk
 }
 
 async fn jwks(State(shared): AppState) -> Response {

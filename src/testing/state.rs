@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::entra::EntraMode;
-use super::keys::{self, SigningKey, b64, random_b64};
+use super::keys::{self, SigningKey, b64, b64_std, random_b64};
 use super::misbehavior::Misbehavior;
 use super::model::{IdTokenClaimsMode, TestClient, TestUser};
 use crate::Algorithm;
@@ -50,6 +50,8 @@ pub(super) struct Shared {
     /// Entra ID mode (`entra.rs`).
     pub(super) entra: Option<EntraMode>,
     pub(super) graph_requests: AtomicUsize,
+    /// The `securityEnabledOnly` of the last `getMemberObjects` request.
+    pub(super) security_enabled_only: Mutex<Option<bool>>,
 }
 
 /// The current signing key and the extra keys some misbehaviours need.
@@ -61,6 +63,11 @@ pub(super) struct Keys {
     pub(super) decoy: Option<Arc<SigningKey>>,
     /// The attacker's key of `EmbeddedJwk`, published only at `/attacker-jwks`.
     pub(super) attacker: Option<Arc<SigningKey>>,
+    /// The key of another type or curve of `KidOfAnotherKeyType`, published
+    /// next to the current key.
+    pub(super) mismatched: Option<Arc<SigningKey>>,
+    /// The key of `SignsWith`, published next to the current key.
+    pub(super) foreign: Option<Arc<SigningKey>>,
 }
 
 #[derive(Default)]
@@ -145,6 +152,8 @@ impl Shared {
                 unknown: None,
                 decoy: None,
                 attacker: None,
+                mismatched: None,
+                foreign: None,
             }),
             misbehaviors: Mutex::new(Vec::new()),
             grants: Mutex::new(Grants::default()),
@@ -153,6 +162,7 @@ impl Shared {
             userinfo_requests: AtomicUsize::new(0),
             entra: settings.entra,
             graph_requests: AtomicUsize::new(0),
+            security_enabled_only: Mutex::new(None),
         }
     }
 
@@ -175,20 +185,20 @@ impl Shared {
     /// Makes the extra key a misbehaviour needs now, not inside a request.
     fn prepare_keys(&self, misbehavior: &Misbehavior) {
         let mut keys = lock(&self.keys);
-        let slot = match misbehavior {
-            Misbehavior::UnknownKid => &mut keys.unknown,
-            Misbehavior::NoKidMultipleKeys => &mut keys.decoy,
-            Misbehavior::EmbeddedJwk => &mut keys.attacker,
-            _ => return,
-        };
-        if slot.is_none() {
+        let (slot, alg) = match misbehavior {
+            Misbehavior::UnknownKid => (&mut keys.unknown, self.alg),
+            Misbehavior::NoKidMultipleKeys => (&mut keys.decoy, self.alg),
             // An HMAC provider has no public key type to imitate: an attacker
             // then uses ES256.
-            let alg = if self.alg.is_hmac() && matches!(misbehavior, Misbehavior::EmbeddedJwk) {
-                Algorithm::ES256
-            } else {
-                self.alg
-            };
+            Misbehavior::EmbeddedJwk if self.alg.is_hmac() => {
+                (&mut keys.attacker, Algorithm::ES256)
+            }
+            Misbehavior::EmbeddedJwk => (&mut keys.attacker, self.alg),
+            Misbehavior::KidOfAnotherKeyType => (&mut keys.mismatched, other_key_type(self.alg)),
+            Misbehavior::SignsWith(alg) => (&mut keys.foreign, *alg),
+            _ => return,
+        };
+        if slot.as_ref().is_none_or(|key| key.alg() != alg) {
             *slot = Some(Arc::new(SigningKey::generate(alg)));
         }
     }
@@ -426,6 +436,27 @@ impl Shared {
                 let header = json!({"alg": "none", "typ": "JWT"});
                 keys::compact_jws(&header, claims, |_| Vec::new())
             }
+            Misbehavior::AlgNoneSpelled(spelling) => {
+                let header = json!({"alg": spelling, "typ": "JWT"});
+                keys::compact_jws(&header, claims, |_| Vec::new())
+            }
+            Misbehavior::KidOfAnotherKeyType => {
+                let other = lock(&self.keys)
+                    .mismatched
+                    .clone()
+                    .expect("misbehave() made the key");
+                // The provider's `alg`, the other key's `kid` and signature.
+                let mut header = header_for(key, true);
+                header["kid"] = json!(other.kid());
+                compact(&other, header, claims, secret)
+            }
+            Misbehavior::SignsWith(_) => {
+                let foreign = lock(&self.keys)
+                    .foreign
+                    .clone()
+                    .expect("misbehave() made the key");
+                compact(&foreign, header_for(&foreign, true), claims, secret)
+            }
             Misbehavior::HmacWithPublicKey => {
                 let mut header = json!({"alg": "HS256", "typ": "JWT"});
                 if !key.is_hmac() {
@@ -456,6 +487,13 @@ impl Shared {
                 let mut header = header_for(&attacker, true);
                 let elsewhere = self.endpoint("attacker-jwks");
                 header["jwk"] = attacker.public_jwk().unwrap_or(Value::Null);
+                header["x5c"] = json!(
+                    attacker
+                        .self_signed_certificate()
+                        .map(b64_std)
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                );
                 header["jku"] = json!(elsewhere);
                 header["x5u"] = json!(elsewhere);
                 compact(&attacker, header, claims, b"")
@@ -473,6 +511,15 @@ impl Shared {
             }
             _ => compact(key, header_for(key, true), claims, secret),
         }
+    }
+}
+
+/// The algorithm of `KidOfAnotherKeyType`'s key: another key type than
+/// `alg`'s, or for ECDSA another curve.
+fn other_key_type(alg: Algorithm) -> Algorithm {
+    match alg {
+        Algorithm::ES256 => Algorithm::ES384,
+        _ => Algorithm::ES256,
     }
 }
 
