@@ -11,7 +11,7 @@ use super::html;
 use super::misbehavior::Misbehavior;
 use super::model::TestClient;
 use super::server::{AppState, Params, is_form};
-use super::state::{CODE_LIFETIME, CodeGrant, Shared, lock, unix_now};
+use super::state::{CODE_LIFETIME, CodeGrant, IdTokenContext, Shared, lock, unix_now};
 
 fn bad_request_page(message: &str) -> Response {
     (
@@ -288,11 +288,23 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
 
     if implicit {
         // The ID token itself is the response; there is no access token.
-        let id_token = shared.id_token(client, &user, Some(nonce), unix_now(), None, false);
+        let sid = shared.new_session(&user, client);
+        let id_token = shared.id_token(
+            client,
+            &user,
+            IdTokenContext {
+                nonce: Some(nonce),
+                auth_time: unix_now(),
+                access_token: None,
+                refresh: false,
+                sid: &sid,
+            },
+        );
         return reply.send(vec![("id_token".to_owned(), id_token)]);
     }
 
     let code = crate::secret::random_token::<32>();
+    let sid = shared.new_session(&user, client);
     let mut grants = lock(&shared.grants);
     grants
         .codes
@@ -309,6 +321,7 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
             auth_time: unix_now(),
             issued: Instant::now(),
             used: false,
+            sid,
         },
     );
     drop(grants);

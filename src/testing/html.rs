@@ -118,6 +118,14 @@ pub(super) fn form_post_page(redirect_uri: &str, params: &[(String, String)]) ->
     page("Signing in...", &body)
 }
 
+/// The answer to `end_session` without a `post_logout_redirect_uri`.
+pub(super) fn signed_out_page() -> String {
+    page(
+        "Signed out - test provider",
+        "<h1>Signed out</h1>\n<p>You are signed out of the test provider.</p>\n",
+    )
+}
+
 /// A page for errors that cannot be sent back to the client.
 pub(super) fn error_page(message: &str) -> String {
     let body = format!(

@@ -15,6 +15,7 @@
 //! | `GET`/`POST /authorize` | checks the request, then signs in the user named by `login_hint`, or shows a page with a button per user |
 //! | `POST /token` | `authorization_code` (PKCE S256 required) and `refresh_token` grants |
 //! | `GET`/`POST /userinfo` | the user's claims, for `Authorization: Bearer <access token>` |
+//! | `GET`/`POST /logout` | `end_session_endpoint`: ends the provider session of the `id_token_hint`, sends back-channel logout tokens, redirects to an allowed `post_logout_redirect_uri` with `state` |
 //!
 //! With [`EntraMode`] ([`TestProviderBuilder::entra`]) it also plays
 //! Microsoft Entra ID: tenant metadata under `/<tenant>/v2.0/`, the
@@ -160,6 +161,7 @@ mod client_assertion;
 mod entra;
 mod html;
 mod keys;
+mod logout;
 mod misbehavior;
 mod model;
 mod server;
@@ -306,6 +308,26 @@ impl TestProvider {
     /// How many requests reached `/token`.
     pub fn token_requests(&self) -> usize {
         self.shared.token_requests.load(Ordering::SeqCst)
+    }
+
+    /// How many requests reached `/logout` (`end_session_endpoint`).
+    pub fn logout_requests(&self) -> usize {
+        self.shared.logout_requests.load(Ordering::SeqCst)
+    }
+
+    /// Ends every session of the user named `username` at the provider, as
+    /// an administrator would, and sends each client registered with a
+    /// [`backchannel_logout_uri`](TestClient::backchannel_logout_uri) a
+    /// logout token (`iss`, `aud`, `iat`, `exp`, `jti`, `sub`, `sid`,
+    /// `events`) by POST. Returns the HTTP status each client answered (0
+    /// for a request that failed). Refresh tokens of the ended sessions stop
+    /// working.
+    pub async fn backchannel_logout(&self, username: &str) -> Vec<u16> {
+        let Some(user) = self.shared.user_by_hint(username) else {
+            return Vec::new();
+        };
+        let ended = logout::take_sessions(&self.shared, |s| s.sub == user.sub());
+        logout::send_backchannel_logouts(&self.shared, &ended).await
     }
 
     /// How many requests reached `/userinfo`.

@@ -248,6 +248,8 @@ pub struct TestClient {
     public_jwk: Option<Value>,
     pkce_required: bool,
     implicit: bool,
+    post_logout_redirect_uris: Vec<String>,
+    backchannel_logout_uri: Option<String>,
 }
 
 impl TestClient {
@@ -268,6 +270,8 @@ impl TestClient {
                 TestClientAuth::SecretJwt => AuthMethod::SecretJwt,
             },
             redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
             public_jwk: None,
             pkce_required: true,
             implicit: false,
@@ -298,6 +302,8 @@ impl TestClient {
             secret: None,
             method: AuthMethod::PrivateKeyJwt,
             redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
             public_jwk: Some(public_jwk),
             pkce_required: true,
             implicit: false,
@@ -312,6 +318,8 @@ impl TestClient {
             secret: None,
             method: AuthMethod::None,
             redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
             public_jwk: None,
             pkce_required: true,
             implicit: false,
@@ -345,9 +353,35 @@ impl TestClient {
         self
     }
 
+    /// Registers a post-logout redirect URI (exact match) for
+    /// `end_session`. A client with none accepts any http loopback URI,
+    /// like its redirect URIs.
+    pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.post_logout_redirect_uris.push(uri.into());
+        self
+    }
+
+    /// Registers the client's back-channel logout URI: its ID tokens then
+    /// carry `sid`, and when a user's session at the provider ends
+    /// (`end_session`, or [`TestProvider::backchannel_logout`](super::TestProvider::backchannel_logout))
+    /// the provider POSTs a logout token there.
+    pub fn backchannel_logout_uri(mut self, uri: impl Into<String>) -> Self {
+        self.backchannel_logout_uri = Some(uri.into());
+        self
+    }
+
     /// The client id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    pub(super) fn registered_backchannel_logout_uri(&self) -> Option<&str> {
+        self.backchannel_logout_uri.as_deref()
+    }
+
+    /// Whether `uri` is an allowed post-logout redirect URI of this client.
+    pub(super) fn allows_post_logout_redirect(&self, uri: &str) -> bool {
+        allowed_uri(&self.post_logout_redirect_uris, uri)
     }
 
     pub(super) fn requires_pkce(&self) -> bool {
@@ -376,27 +410,29 @@ impl TestClient {
 
     /// Whether `uri` is an allowed redirect URI of this client.
     pub(super) fn allows_redirect(&self, uri: &str) -> bool {
-        if !self.redirect_uris.is_empty() {
-            return self
-                .redirect_uris
-                .iter()
-                .any(|registered| registered == uri);
-        }
-        let Ok(url) = url::Url::parse(uri) else {
-            return false;
-        };
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(domain)) => domain == "localhost",
-            None => false,
-        };
-        url.scheme() == "http"
-            && loopback
-            && url.fragment().is_none()
-            && url.username().is_empty()
-            && url.password().is_none()
+        allowed_uri(&self.redirect_uris, uri)
     }
+}
+
+/// One of `registered` exactly, or with none registered any http loopback URI.
+fn allowed_uri(registered: &[String], uri: &str) -> bool {
+    if !registered.is_empty() {
+        return registered.iter().any(|registered| registered == uri);
+    }
+    let Ok(url) = url::Url::parse(uri) else {
+        return false;
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        None => false,
+    };
+    url.scheme() == "http"
+        && loopback
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
 }
 
 /// Which claims the ID token carries.

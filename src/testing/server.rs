@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::authorize::{authorize_get, authorize_post};
 use super::entra;
 use super::keys::b64;
+use super::logout::{end_session_get, end_session_post};
 use super::misbehavior::Misbehavior;
 use super::state::{Shared, lock};
 use super::token::token;
@@ -49,6 +50,7 @@ fn endpoints(shared: Arc<Shared>) -> Router {
         .route("/authorize", get(authorize_get).post(authorize_post))
         .route("/token", post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
+        .route("/logout", get(end_session_get).post(end_session_post))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             shared.clone(),
@@ -120,7 +122,7 @@ async fn not_found(method: Method, uri: Uri) -> Response {
         StatusCode::NOT_FOUND,
         format!(
             "the test provider has no endpoint `{method} {}`; it serves \
-             /.well-known/openid-configuration, /jwks, /authorize, /token and /userinfo \
+             /.well-known/openid-configuration, /jwks, /authorize, /token, /userinfo and /logout \
              (under the issuer's path, when it has one)\n",
             uri.path()
         ),
@@ -223,6 +225,9 @@ pub(super) fn discovery_document(shared: &Shared, issuer: &str) -> Value {
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": claims,
         "authorization_response_iss_parameter_supported": shared.iss_parameter,
+        "end_session_endpoint": format!("{base}/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     });
     if let Some(member) = shared.find(|m| match m {
         Misbehavior::InsecureEndpoint(member) => Some(*member),

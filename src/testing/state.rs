@@ -41,11 +41,14 @@ pub(super) struct Shared {
     claims_mode: IdTokenClaimsMode,
     pub(super) clients: Vec<TestClient>,
     pub(super) users: Mutex<Vec<TestUser>>,
+    /// Sign-ins not ended yet, oldest first.
+    pub(super) sessions: Mutex<Vec<ProviderSession>>,
     pub(super) keys: Mutex<Keys>,
     misbehaviors: Mutex<Vec<Misbehavior>>,
     pub(super) grants: Mutex<Grants>,
     pub(super) jwks_requests: AtomicUsize,
     pub(super) token_requests: AtomicUsize,
+    pub(super) logout_requests: AtomicUsize,
     pub(super) userinfo_requests: AtomicUsize,
     /// Entra ID mode (`entra.rs`).
     pub(super) entra: Option<EntraMode>,
@@ -88,6 +91,7 @@ pub(super) struct CodeGrant {
     pub(super) auth_time: u64,
     pub(super) issued: Instant,
     pub(super) used: bool,
+    pub(super) sid: String,
 }
 
 pub(super) struct AccessGrant {
@@ -97,6 +101,29 @@ pub(super) struct AccessGrant {
     pub(super) scope: String,
 }
 
+/// What an ID token is issued in answer to.
+#[derive(Clone, Copy)]
+pub(super) struct IdTokenContext<'a> {
+    /// The `nonce` claim, if any.
+    pub(super) nonce: Option<&'a str>,
+    pub(super) auth_time: u64,
+    /// The access token issued with it (for `at_hash`), if any.
+    pub(super) access_token: Option<&'a str>,
+    /// Whether this answers a refresh grant.
+    pub(super) refresh: bool,
+    /// The provider session the login belongs to.
+    pub(super) sid: &'a str,
+}
+
+/// A sign-in at the provider (what `sid` names), ended by `end_session`
+/// or [`TestProvider::backchannel_logout`](super::TestProvider::backchannel_logout).
+#[derive(Clone, Debug)]
+pub(super) struct ProviderSession {
+    pub(super) sid: String,
+    pub(super) sub: String,
+    pub(super) client_id: String,
+}
+
 pub(super) struct RefreshGrant {
     pub(super) client_id: String,
     pub(super) scope: String,
@@ -104,6 +131,7 @@ pub(super) struct RefreshGrant {
     pub(super) auth_time: u64,
     /// The login's nonce (Entra ID repeats it in refreshed ID tokens).
     pub(super) nonce: String,
+    pub(super) sid: String,
 }
 
 /// The settings a `Shared` is made from.
@@ -147,6 +175,7 @@ impl Shared {
             claims_mode: settings.claims_mode,
             clients: settings.clients,
             users: Mutex::new(settings.users),
+            sessions: Mutex::new(Vec::new()),
             keys: Mutex::new(Keys {
                 current: settings.key,
                 unknown: None,
@@ -159,6 +188,7 @@ impl Shared {
             grants: Mutex::new(Grants::default()),
             jwks_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
+            logout_requests: AtomicUsize::new(0),
             userinfo_requests: AtomicUsize::new(0),
             entra: settings.entra,
             graph_requests: AtomicUsize::new(0),
@@ -284,6 +314,17 @@ impl Shared {
             .collect()
     }
 
+    /// Starts a provider session for this sign-in: its `sid`.
+    pub(super) fn new_session(&self, user: &TestUser, client: &TestClient) -> String {
+        let sid = crate::secret::random_token::<16>();
+        lock(&self.sessions).push(ProviderSession {
+            sid: sid.clone(),
+            sub: user.sub().to_owned(),
+            client_id: client.id().to_owned(),
+        });
+        sid
+    }
+
     pub(super) fn user_by_hint(&self, hint: &str) -> Option<TestUser> {
         lock(&self.users)
             .iter()
@@ -296,11 +337,15 @@ impl Shared {
         &self,
         client: &TestClient,
         user: &TestUser,
-        nonce: Option<&str>,
-        auth_time: u64,
-        access_token: Option<&str>,
-        refresh: bool,
+        context: IdTokenContext<'_>,
     ) -> String {
+        let IdTokenContext {
+            nonce,
+            auth_time,
+            access_token,
+            refresh,
+            sid,
+        } = context;
         let active = self.misbehaviors();
         let has = |m: &Misbehavior| active.contains(m);
         let now = unix_now();
@@ -321,6 +366,7 @@ impl Shared {
             "nonce",
             "auth_time",
             "at_hash",
+            "sid",
         ] {
             claims.remove(name);
         }
@@ -387,6 +433,10 @@ impl Shared {
             set("auth_time", json!(now - 86_400));
         } else if !has(&Misbehavior::AuthTimeMissing) {
             set("auth_time", json!(auth_time));
+        }
+        // The provider session, for clients that take back-channel logouts.
+        if client.registered_backchannel_logout_uri().is_some() {
+            set("sid", json!(sid));
         }
         let key = self.current_key();
         // No access token (the implicit flow's `id_token`): no `at_hash`.

@@ -16,7 +16,9 @@ use super::keys;
 use super::misbehavior::Misbehavior;
 use super::model::{AuthMethod, TestClient, TestUser};
 use super::server::{AppState, Params, is_form, json_response};
-use super::state::{AccessGrant, CODE_LIFETIME, RefreshGrant, Shared, TOKEN_LIFETIME_SECS, lock};
+use super::state::{
+    AccessGrant, CODE_LIFETIME, IdTokenContext, RefreshGrant, Shared, TOKEN_LIFETIME_SECS, lock,
+};
 
 /// An RFC 6749 section 5.2 error: its status, code and a description of
 /// exactly what was wrong.
@@ -308,6 +310,7 @@ fn authorization_code_grant(
     let nonce = grant.nonce.clone();
     let scope = grant.scope.clone();
     let auth_time = grant.auth_time;
+    let sid = grant.sid.clone();
     drop(grants);
     Ok(issue_tokens(
         shared,
@@ -319,6 +322,7 @@ fn authorization_code_grant(
             original_nonce: &nonce,
             auth_time,
             refresh: false,
+            sid: &sid,
         },
     ))
 }
@@ -364,6 +368,12 @@ fn refresh_grant(
     };
     let grant = grants.refresh.remove(token).expect("found above");
     drop(grants);
+    // A provider session that was ended (logout) takes its refresh tokens along.
+    if !lock(&shared.sessions).iter().any(|s| s.sid == grant.sid) {
+        return Err(invalid_grant(
+            "the user's session at the provider has ended",
+        ));
+    }
     // The user as now (groups may have changed since the login); a user
     // removed since cannot refresh.
     let Some(mut user) = shared.user_by_hint(grant.user.username()) else {
@@ -392,6 +402,7 @@ fn refresh_grant(
             original_nonce: &grant.nonce,
             auth_time,
             refresh: true,
+            sid: &grant.sid,
         },
     ))
 }
@@ -407,6 +418,7 @@ struct Issue<'a> {
     auth_time: u64,
     /// Whether this answers a refresh grant.
     refresh: bool,
+    sid: &'a str,
 }
 
 /// The token response: a new access token, an ID token, and a refresh
@@ -419,6 +431,7 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
         original_nonce,
         auth_time,
         refresh,
+        sid,
     } = issue;
     let access_token = crate::secret::random_token::<32>();
     let refresh_token = scope
@@ -446,6 +459,7 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
                     user: user.clone(),
                     auth_time,
                     nonce: original_nonce.to_owned(),
+                    sid: sid.to_owned(),
                 },
             );
         }
@@ -462,10 +476,13 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
         let id_token = shared.id_token(
             client,
             user,
-            nonce_claim,
-            auth_time,
-            Some(&access_token),
-            refresh,
+            IdTokenContext {
+                nonce: nonce_claim,
+                auth_time,
+                access_token: Some(&access_token),
+                refresh,
+                sid,
+            },
         );
         body.insert("id_token".into(), json!(id_token));
     }
