@@ -9,6 +9,7 @@ use ::axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::pages;
+use super::refresh::Outcome;
 use super::routes::Mounted;
 use super::session;
 use crate::identity::Identity;
@@ -123,29 +124,43 @@ async fn current(parts: &mut Parts) -> Result<Option<Identity>, AuthRejection> {
         tracing::error!(target: "oidc_login::axum", message, "no session: add `oidc_login::axum::session_layer` to the router");
         AuthRejection::Session
     })?;
-    let max_age = parts
-        .extensions
-        .get::<Mounted>()
-        .map_or(super::routes::MAX_SESSION_AGE, |m| m.max_session_age);
-    match session::user(&session).await {
-        Ok(Some(user)) => {
-            let age = time::OffsetDateTime::now_utc() - user.signed_in_at;
-            if age > max_age || age.is_negative() {
-                // The sign-in is too old: the user signs in again.
-                if let Err(error) = session.flush().await {
-                    tracing::error!(target: "oidc_login::axum", %error, "the session store failed");
-                    return Err(AuthRejection::Session);
-                }
+    let mounted = parts.extensions.get::<Mounted>();
+    let max_age = mounted.map_or(super::routes::MAX_SESSION_AGE, |m| m.max_session_age);
+    let store_failed = |error: tower_sessions::session::Error| {
+        tracing::error!(target: "oidc_login::axum", %error, "the session store failed");
+        AuthRejection::Session
+    };
+    let Some(mut user) = session::user(&session).await.map_err(store_failed)? else {
+        return Ok(None);
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let age = now - user.signed_in_at;
+    if age > max_age || age.is_negative() {
+        // The sign-in is too old: the user signs in again.
+        session.flush().await.map_err(store_failed)?;
+        return Ok(None);
+    }
+    let refresher = mounted.and_then(|m| m.refresher.as_deref());
+    if let (Some(refresher), Some(tokens)) = (refresher, &user.tokens)
+        && refresher.due(tokens, now.unix_timestamp())
+    {
+        match refresher.refresh(tokens).await {
+            Outcome::Refreshed(refreshed) => {
+                let (identity, tokens) = *refreshed;
+                user.identity = identity;
+                user.tokens = Some(tokens);
+                session::update_user(&session, &user)
+                    .await
+                    .map_err(store_failed)?;
+            }
+            Outcome::Unavailable => {}
+            Outcome::Refused => {
+                session.flush().await.map_err(store_failed)?;
                 return Ok(None);
             }
-            Ok(Some(user.identity))
-        }
-        Ok(None) => Ok(None),
-        Err(error) => {
-            tracing::error!(target: "oidc_login::axum", %error, "the session store failed");
-            Err(AuthRejection::Session)
         }
     }
+    Ok(Some(user.identity))
 }
 
 /// A browser navigation (it accepts HTML and is a GET) goes to the login

@@ -45,11 +45,14 @@
 //! a page that re-submits the same form from the app's own origin, where the
 //! cookie is sent. Only the identity is stored in the session, never tokens.
 
+mod back_channel;
 mod extract;
 mod pages;
+mod refresh;
 mod routes;
 mod session;
 
+pub use back_channel::SessionIndexKey;
 pub use extract::{AuthRejection, MaybeSignedIn, RequireRole, RoleName, SignedIn};
 pub use pages::login_button;
 pub use routes::LoginRoutes;

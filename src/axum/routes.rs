@@ -10,7 +10,9 @@ use ::axum::{Extension, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use super::back_channel::{SessionIndex, SessionIndexKey, backchannel_logout};
 use super::pages;
+use super::refresh::Refresher;
 use super::session;
 use crate::client::Client;
 use crate::error::Error;
@@ -36,6 +38,9 @@ pub struct LoginRoutes {
     after_logout: String,
     form_post: bool,
     max_session_age: std::time::Duration,
+    refresh_margin: Option<std::time::Duration>,
+    provider_logout: bool,
+    index: Option<SessionIndex>,
 }
 
 /// What the extractors need to know about the routes.
@@ -43,17 +48,25 @@ pub struct LoginRoutes {
 pub(crate) struct Mounted {
     pub(crate) login_path: String,
     pub(crate) max_session_age: std::time::Duration,
+    /// Refresh on demand, when switched on.
+    pub(crate) refresher: Option<Arc<Refresher>>,
 }
 
 /// How long a sign-in lasts, however active the session (12 hours).
 pub(crate) const MAX_SESSION_AGE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 #[derive(Debug)]
-struct Shared {
-    client: Client,
+pub(crate) struct Shared {
+    pub(crate) client: Client,
     callback_path: String,
     after_logout: String,
     form_post: bool,
+    /// Keep the tokens in the session (refresh, or sign-out at the provider).
+    keep_tokens: bool,
+    /// The post-logout redirect URI of the `logged-out` route, when
+    /// sign-out at the provider is on.
+    provider_logout: Option<Option<String>>,
+    pub(crate) index: Option<SessionIndex>,
 }
 
 impl LoginRoutes {
@@ -65,7 +78,65 @@ impl LoginRoutes {
             after_logout: "/".into(),
             form_post: false,
             max_session_age: MAX_SESSION_AGE,
+            refresh_margin: None,
+            provider_logout: false,
+            index: None,
         }
+    }
+
+    /// Refreshes a signed-in session when its access token expires within
+    /// `margin` (the config's scopes need `offline_access`): the
+    /// extractors run [`Client::refresh`] first, so the required claim and
+    /// the roles are decided afresh, and a user removed from a group loses
+    /// the role at the next refresh. Concurrent requests of one session
+    /// share one refresh. A refused refresh ends the session (the user
+    /// signs in again); a provider that cannot be reached leaves it as it
+    /// is until the next try.
+    ///
+    /// The tokens are then kept in the session store (server side; the
+    /// cookie holds only the session id). Two app instances may race to
+    /// refresh the same session: with refresh token rotation, give the
+    /// provider a reuse grace period or route a session to one instance.
+    pub fn refresh_before_expiry(mut self, margin: std::time::Duration) -> Self {
+        self.refresh_margin = Some(margin);
+        self
+    }
+
+    /// Makes `POST {prefix}/logout` also end the session at the provider
+    /// (RP-initiated logout), when its metadata has an
+    /// `end_session_endpoint`: the browser is sent there with the ID token
+    /// as `id_token_hint`. If the config's `post_logout_redirect_uris` has
+    /// the URI of `GET {prefix}/logged-out` (on the redirect URI's origin),
+    /// the provider sends the browser back there with the `state` sent
+    /// along, which is checked (and otherwise only logged) before the
+    /// redirect to [`after_logout`](Self::after_logout).
+    ///
+    /// The ID token is then kept in the session store.
+    pub fn provider_logout(mut self) -> Self {
+        self.provider_logout = true;
+        self
+    }
+
+    /// Accepts back-channel logouts (OpenID Connect Back-Channel Logout
+    /// 1.0) at `POST {prefix}/backchannel-logout`: register that URI at the
+    /// provider. A valid logout token ends the sessions of its `sid` (or of
+    /// its `sub`, when it names no `sid`) in `store`, which must be the
+    /// store of the [`session_layer`](super::session_layer).
+    ///
+    /// The sessions are found through an index kept in the same store, named
+    /// with `key` ([`SessionIndexKey`]): give every app instance that shares
+    /// the store the same key. Put no per-instance cache in front of a
+    /// shared store, or a session ended by another instance lives on in the
+    /// cache.
+    pub fn back_channel_logout(
+        mut self,
+        store: impl tower_sessions::SessionStore,
+        key: SessionIndexKey,
+    ) -> Self {
+        let lifetime =
+            time::Duration::try_from(self.max_session_age).unwrap_or(time::Duration::hours(12));
+        self.index = Some(SessionIndex::new(Arc::new(store), key, lifetime));
+        self
     }
 
     /// How long a sign-in lasts, however active the session (default 12
@@ -73,6 +144,9 @@ impl LoginRoutes {
     /// roles are decided afresh.
     pub fn max_session_age(mut self, age: std::time::Duration) -> Self {
         self.max_session_age = age;
+        if let Some(index) = &mut self.index {
+            *index = index.with_lifetime(age);
+        }
         self
     }
 
@@ -129,20 +203,54 @@ impl LoginRoutes {
                 "the config's `redirect_uri` does not point at the callback route; logins will not come back here"
             );
         }
+        let logged_out_path = format!("{}/logged-out", self.prefix);
+        let provider_logout = self.provider_logout.then(|| {
+            let config = self.client.config();
+            let uri = config
+                .post_logout_redirect_uris()
+                .iter()
+                .find(|uri| uri.path() == logged_out_path)
+                .map(|uri| uri.to_string());
+            if uri.is_none() {
+                tracing::warn!(
+                    target: "oidc_login::axum",
+                    logged_out_path,
+                    "sign-out at the provider: no `post_logout_redirect_uris` entry points at the logged-out route, so the provider will not send the browser back"
+                );
+            }
+            if self.client.end_session_endpoint().is_none() {
+                tracing::warn!(
+                    target: "oidc_login::axum",
+                    "sign-out at the provider: the provider has no `end_session_endpoint`; `/logout` ends the local session only"
+                );
+            }
+            uri
+        });
         let mounted = Mounted {
             login_path: self.login_path(),
             max_session_age: self.max_session_age,
+            refresher: self
+                .refresh_margin
+                .map(|margin| Arc::new(Refresher::new(self.client.clone(), margin))),
         };
         let shared = Arc::new(Shared {
             client: self.client,
             callback_path: callback_path.clone(),
             after_logout: self.after_logout,
             form_post: self.form_post,
+            keep_tokens: self.refresh_margin.is_some() || self.provider_logout,
+            provider_logout,
+            index: self.index,
         });
         let routes: Router<S> = Router::new()
             .route(&mounted.login_path, get(login))
             .route(&callback_path, get(callback_get).post(callback_post))
             .route(&format!("{}/logout", self.prefix), post(logout))
+            .route(&logged_out_path, get(logged_out))
+            .route(
+                &format!("{}/backchannel-logout", self.prefix),
+                post(backchannel_logout),
+            )
             .with_state(shared);
         app.merge(routes).layer(Extension(mounted))
     }
@@ -238,7 +346,27 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
     match shared.client.finish(pending, callback).await {
         Ok(login) => {
             let to = login.return_to.clone().unwrap_or_else(|| "/".into());
-            if let Err(error) = session::sign_in(session, login.identity).await {
+            let tokens = shared.keep_tokens.then_some(login.tokens);
+            if let Some(index) = &shared.index {
+                // Saved now, to know the new session id for the index.
+                let saved = match session::sign_in(session, login.identity.clone(), tokens).await {
+                    Ok(()) => session.save().await,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = saved {
+                    return session_failure(&error);
+                }
+                let Some(id) = session.id() else {
+                    return session_failure(&tower_sessions::session::Error::Store(
+                        tower_sessions::session_store::Error::Backend(
+                            "the saved session has no id".into(),
+                        ),
+                    ));
+                };
+                if let Err(error) = index.add(&login.identity, id).await {
+                    return session_failure(&tower_sessions::session::Error::Store(error));
+                }
+            } else if let Err(error) = session::sign_in(session, login.identity, tokens).await {
                 return session_failure(&error);
             }
             Redirect::to(&to).into_response()
@@ -248,8 +376,60 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
 }
 
 async fn logout(State(shared): State<Arc<Shared>>, session: Session) -> Response {
+    let user = session::user(&session).await.ok().flatten();
     if let Err(error) = session.flush().await {
         return session_failure(&error);
+    }
+    let Some(return_uri) = &shared.provider_logout else {
+        return Redirect::to(&shared.after_logout).into_response();
+    };
+    let id_token = user
+        .and_then(|user| user.tokens)
+        .map(|tokens| tokens.id_token);
+    let Some(id_token) = id_token else {
+        // Nobody was signed in (or signed in before this was switched on).
+        return Redirect::to(&shared.after_logout).into_response();
+    };
+    match shared
+        .client
+        .logout_url(Some(&id_token), return_uri.as_deref())
+    {
+        Ok(logout) => {
+            if let Some(state) = &logout.state
+                && let Err(error) = session::keep_logout_state(&session, state).await
+            {
+                return session_failure(&error);
+            }
+            Redirect::to(logout.url.as_str()).into_response()
+        }
+        Err(error) => {
+            tracing::warn!(target: "oidc_login::axum", code = error.code(), %error, "signed out here, but not at the provider");
+            Redirect::to(&shared.after_logout).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LoggedOutQuery {
+    state: Option<String>,
+}
+
+/// The provider's return from its logout: the `state` is checked and used
+/// up, and the browser goes on to `after_logout` either way (a logout has
+/// nothing left to protect; a mismatch is worth a log line).
+async fn logged_out(
+    State(shared): State<Arc<Shared>>,
+    session: Session,
+    Query(query): Query<LoggedOutQuery>,
+) -> Response {
+    match session::take_logout_state(&session, query.state.as_deref()).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            target: "oidc_login::axum",
+            code = "logout_state_mismatch",
+            "the return from the provider's logout carries no or another `state` than the one sent"
+        ),
+        Err(error) => return session_failure(&error),
     }
     Redirect::to(&shared.after_logout).into_response()
 }

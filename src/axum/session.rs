@@ -5,13 +5,16 @@ use time::OffsetDateTime;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
-use crate::client::Client;
+use crate::client::{Client, Tokens};
 use crate::flow::PendingLogin;
 use crate::identity::Identity;
-use crate::secret::constant_time_eq;
+use crate::secret::{State, constant_time_eq};
 
 const PENDING_KEY: &str = "oidc_login.pending";
 const USER_KEY: &str = "oidc_login.user";
+const LOGOUT_STATE_KEY: &str = "oidc_login.logout_state";
+/// How long the browser may take to come back from the provider's logout.
+const LOGOUT_STATE_LIFETIME: time::Duration = time::Duration::minutes(10);
 /// Logins in flight per session (browser tabs); the oldest is dropped beyond.
 const MAX_PENDING: usize = 5;
 
@@ -53,6 +56,9 @@ pub(crate) struct SessionUser {
     pub(crate) identity: Identity,
     #[serde(with = "time::serde::timestamp")]
     pub(crate) signed_in_at: OffsetDateTime,
+    /// Kept only when refresh or sign-out at the provider needs them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tokens: Option<Tokens>,
 }
 
 pub(crate) async fn push_pending(
@@ -99,6 +105,7 @@ pub(crate) async fn has_pending(session: &Session) -> bool {
 pub(crate) async fn sign_in(
     session: &Session,
     identity: Identity,
+    tokens: Option<Tokens>,
 ) -> Result<(), tower_sessions::session::Error> {
     // A new session id at sign-in: a session id fixed before the login
     // (by an attacker who planted the cookie) is worthless after it.
@@ -107,8 +114,41 @@ pub(crate) async fn sign_in(
     let user = SessionUser {
         identity,
         signed_in_at: OffsetDateTime::now_utc(),
+        tokens,
     };
     session.insert(USER_KEY, user).await
+}
+
+/// Replaces the signed-in user (after a refresh).
+pub(crate) async fn update_user(
+    session: &Session,
+    user: &SessionUser,
+) -> Result<(), tower_sessions::session::Error> {
+    session.insert(USER_KEY, user).await
+}
+
+/// Keeps the `state` of a logout at the provider, in the (new, empty)
+/// session that outlives the signed-in one, until the browser returns.
+pub(crate) async fn keep_logout_state(
+    session: &Session,
+    state: &State,
+) -> Result<(), tower_sessions::session::Error> {
+    session.set_expiry(Some(Expiry::OnInactivity(LOGOUT_STATE_LIFETIME)));
+    session
+        .insert(LOGOUT_STATE_KEY, state.expose_secret())
+        .await
+}
+
+/// Whether `returned` is the kept logout `state`; it is used up either way.
+pub(crate) async fn take_logout_state(
+    session: &Session,
+    returned: Option<&str>,
+) -> Result<bool, tower_sessions::session::Error> {
+    let kept: Option<String> = session.remove(LOGOUT_STATE_KEY).await?;
+    Ok(match (kept, returned) {
+        (Some(kept), Some(returned)) => constant_time_eq(kept.as_bytes(), returned.as_bytes()),
+        _ => false,
+    })
 }
 
 pub(crate) async fn user(

@@ -1,0 +1,99 @@
+//! Refresh on demand: a signed-in session whose access token is about to
+//! expire is refreshed before the request is served, once per session even
+//! when several requests arrive together.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::digest;
+use tokio::sync::OnceCell;
+
+use crate::client::{Client, Tokens};
+use crate::error::Error;
+use crate::identity::Identity;
+
+/// How long a refresh's outcome is kept for the requests that raced it.
+const OUTCOME_KEPT: Duration = Duration::from_secs(60);
+
+/// A refresh's outcome, shared by every request that asked with the same
+/// refresh token.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    /// The new identity and tokens.
+    Refreshed(Box<(Identity, Tokens)>),
+    /// The provider could not be reached: keep the session as it is.
+    Unavailable,
+    /// Refused: the session ends.
+    Refused,
+}
+
+type Slot = Arc<OnceCell<Outcome>>;
+
+/// The settings of refresh on demand, and the refreshes in flight.
+#[derive(Debug)]
+pub(crate) struct Refresher {
+    pub(crate) client: Client,
+    /// Refresh when the access token expires within this margin.
+    pub(crate) margin: Duration,
+    /// Keyed by the SHA-256 of the refresh token: one refresh per token,
+    /// that is per session, at a time.
+    inflight: Mutex<HashMap<[u8; 32], (Instant, Slot)>>,
+}
+
+impl Refresher {
+    pub(crate) fn new(client: Client, margin: Duration) -> Self {
+        Self {
+            client,
+            margin,
+            inflight: Mutex::default(),
+        }
+    }
+
+    /// Whether these tokens are due: a refresh token, and an access token
+    /// that expires within the margin.
+    pub(crate) fn due(&self, tokens: &Tokens, now: i64) -> bool {
+        let margin = i64::try_from(self.margin.as_secs()).unwrap_or(i64::MAX);
+        tokens.refresh_token.is_some()
+            && tokens
+                .expires_at
+                .is_some_and(|expires_at| expires_at.saturating_sub(margin) <= now)
+    }
+
+    /// Refreshes `tokens`, or waits for the refresh another request started
+    /// with the same refresh token and takes its outcome.
+    pub(crate) async fn refresh(&self, tokens: &Tokens) -> Outcome {
+        let Some(refresh_token) = &tokens.refresh_token else {
+            return Outcome::Refused;
+        };
+        let key: [u8; 32] =
+            digest::digest(&digest::SHA256, refresh_token.expose_secret().as_bytes())
+                .as_ref()
+                .try_into()
+                .expect("SHA-256 is 32 bytes");
+        let slot = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+            inflight.retain(|_, (started, _)| started.elapsed() < OUTCOME_KEPT);
+            inflight
+                .entry(key)
+                .or_insert_with(|| (Instant::now(), Slot::default()))
+                .1
+                .clone()
+        };
+        slot.get_or_init(|| async {
+            match self.client.refresh(tokens).await {
+                Ok(login) => Outcome::Refreshed(Box::new((login.identity, login.tokens))),
+                Err(error @ (Error::Http(_) | Error::Discovery(_))) => {
+                    tracing::warn!(target: "oidc_login::axum", code = error.code(), %error, "refresh failed; the session stays as it is and is refreshed later");
+                    Outcome::Unavailable
+                }
+                Err(error) => {
+                    tracing::warn!(target: "oidc_login::axum", code = error.code(), %error, "refresh refused: the session ends");
+                    Outcome::Refused
+                }
+            }
+        })
+        .await
+        .clone()
+    }
+}

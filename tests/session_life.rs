@@ -1,0 +1,437 @@
+//! A session's life after the callback, through the axum integration over
+//! real HTTP: refresh on demand, sign-out at the provider, and back-channel
+//! logout, each with its refusals.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use common::{ALICE_GROUP, CLIENT_ID, CLIENT_SECRET};
+use oidc_login::axum::{LoginRoutes, SessionIndexKey, SignedIn, session_layer};
+use oidc_login::testing::{Misbehavior, TestClient, TestClientAuth, TestProvider, TestUser};
+use oidc_login::{Client, ClientAuth, Config, RoleMapping, Source};
+use reqwest::StatusCode;
+use reqwest::cookie::{CookieStore as _, Jar};
+use reqwest::redirect::Policy;
+use tower_sessions::MemoryStore;
+
+/// What the app switches on.
+#[derive(Clone, Copy, Default)]
+struct Features {
+    refresh: bool,
+    provider_logout: bool,
+    back_channel: bool,
+}
+
+struct App {
+    base: String,
+    provider: Arc<TestProvider>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl App {
+    /// The provider (its client registered with this app's back-channel
+    /// logout URI) and the app, with `/me` answering the roles.
+    async fn start(features: Features) -> App {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let provider = Arc::new(
+            TestProvider::builder()
+                .client(
+                    TestClient::confidential(CLIENT_ID, CLIENT_SECRET, TestClientAuth::Basic)
+                        .backchannel_logout_uri(format!("{base}/backchannel-logout")),
+                )
+                .start()
+                .await,
+        );
+        let config = Config::builder(provider.issuer(), CLIENT_ID)
+            .client_auth(ClientAuth::secret_basic(CLIENT_SECRET))
+            .redirect_uri(format!("{base}/callback"))
+            .scopes(["openid", "profile", "offline_access"])
+            .add_post_logout_redirect_uri(format!("{base}/logged-out"))
+            .add_role_mapping(RoleMapping::new(
+                "devs",
+                Source::OpenIdConnect,
+                ALICE_GROUP,
+                ["Read-write"],
+            ))
+            .build()
+            .unwrap();
+        let client = Client::discover(config).await.unwrap();
+        let store = MemoryStore::default();
+        let sessions = session_layer(store.clone(), &client);
+        let mut routes = LoginRoutes::new(client);
+        if features.refresh {
+            // Longer than the provider's 5-minute access tokens: every request refreshes.
+            routes = routes.refresh_before_expiry(Duration::from_secs(301));
+        }
+        if features.provider_logout {
+            routes = routes.provider_logout();
+        }
+        if features.back_channel {
+            routes = routes.back_channel_logout(store, SessionIndexKey::random());
+        }
+        let app = Router::new().route(
+            "/me",
+            get(|user: SignedIn| async move { user.identity.roles.join(",") }),
+        );
+        let app = routes.mount(app).layer(sessions);
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        App {
+            base,
+            provider,
+            server,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser with its own cookie jar, signed in as `user`.
+    async fn signed_in(&self, user: &str) -> reqwest::Client {
+        self.signed_in_with_jar(user).await.0
+    }
+
+    /// The same, with the jar, to read the cookie from.
+    async fn signed_in_with_jar(&self, user: &str) -> (reqwest::Client, Arc<Jar>) {
+        let jar = Arc::new(Jar::default());
+        let browser = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(Policy::limited(10))
+            .build()
+            .unwrap();
+        let landed = browser
+            .get(format!("{}?login_hint={user}", self.url("/login")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            landed.status(),
+            StatusCode::NOT_FOUND,
+            "landed on `/`, which this app lacks"
+        );
+        (browser, jar)
+    }
+
+    /// `/me`: the status and the roles.
+    async fn me(&self, browser: &reqwest::Client) -> (StatusCode, String) {
+        let response = browser.get(self.url("/me")).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+}
+
+fn browser(follow: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(if follow {
+            Policy::limited(10)
+        } else {
+            Policy::none()
+        })
+        .build()
+        .unwrap()
+}
+
+// ----- refresh on demand ----------------------------------------------------
+
+#[tokio::test]
+async fn a_session_is_refreshed_and_loses_a_role_the_user_lost() {
+    let app = App::start(Features {
+        refresh: true,
+        ..Features::default()
+    })
+    .await;
+    let browser = app.signed_in("alice").await;
+    let before = app.provider.token_requests();
+    assert_eq!(
+        app.me(&browser).await,
+        (StatusCode::OK, "Read-write".into())
+    );
+    assert_eq!(
+        app.provider.token_requests(),
+        before + 1,
+        "refreshed before serving"
+    );
+
+    app.provider
+        .add_user(TestUser::alice().groups(["another-group"]));
+    assert_eq!(app.me(&browser).await, (StatusCode::OK, String::new()));
+}
+
+#[tokio::test]
+async fn concurrent_requests_of_one_session_share_one_refresh() {
+    let app = App::start(Features {
+        refresh: true,
+        ..Features::default()
+    })
+    .await;
+    let browser = app.signed_in("alice").await;
+    // A slow token endpoint keeps the first refresh in flight while the others arrive.
+    app.provider.misbehave(Misbehavior::SlowEndpoint(
+        "token",
+        Duration::from_millis(400),
+    ));
+    let before = app.provider.token_requests();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (browser, url) = (browser.clone(), app.url("/me"));
+        requests.spawn(async move {
+            let response = browser.get(url).send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        });
+    }
+    for answer in requests.join_all().await {
+        assert_eq!(answer, (StatusCode::OK, "Read-write".into()));
+    }
+    assert_eq!(
+        app.provider.token_requests(),
+        before + 1,
+        "one refresh for eight requests"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_refresh_ends_the_session() {
+    let app = App::start(Features {
+        refresh: true,
+        ..Features::default()
+    })
+    .await;
+    let browser = app.signed_in("alice").await;
+    app.provider.revoke_refresh_tokens();
+    assert_eq!(app.me(&browser).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.me(&browser).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the session is gone"
+    );
+}
+
+#[tokio::test]
+async fn a_refreshed_token_for_another_user_ends_the_session() {
+    let app = App::start(Features {
+        refresh: true,
+        ..Features::default()
+    })
+    .await;
+    let browser = app.signed_in("alice").await;
+    app.provider.misbehave(Misbehavior::RefreshNewSubject);
+    assert_eq!(app.me(&browser).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_leaves_the_session_as_it_is() {
+    let app = App::start(Features {
+        refresh: true,
+        ..Features::default()
+    })
+    .await;
+    let browser = app.signed_in("alice").await;
+    // An answer over the 1 MiB cap is an HTTP failure, like a timeout.
+    app.provider.misbehave(Misbehavior::HugeResponse("token"));
+    assert_eq!(
+        app.me(&browser).await,
+        (StatusCode::OK, "Read-write".into())
+    );
+}
+
+// ----- sign-out at the provider ----------------------------------------------
+
+#[tokio::test]
+async fn logout_ends_the_session_here_and_at_the_provider_and_comes_back() {
+    let app = App::start(Features {
+        provider_logout: true,
+        ..Features::default()
+    })
+    .await;
+    let browser_follow = app.signed_in("alice").await;
+    // The same cookie jar, step by step.
+    let response = browser_follow
+        .post(app.url("/logout"))
+        .send()
+        .await
+        .unwrap();
+    // Followed: the provider, then /logged-out, then `/` (absent here).
+    assert_eq!(response.url().path(), "/");
+    assert_eq!(app.provider.logout_requests(), 1);
+    assert_eq!(app.me(&browser_follow).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn logout_sends_the_hint_an_allowed_return_uri_and_a_state_that_is_checked() {
+    let app = App::start(Features {
+        provider_logout: true,
+        ..Features::default()
+    })
+    .await;
+    let (_, jar) = app.signed_in_with_jar("alice").await;
+    // Copy the cookie into a browser that stops at each redirect.
+    let cookie = cookie_header(&app, &jar);
+    let step = browser(false);
+    let response = step
+        .post(app.url("/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let to_provider = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(
+        to_provider
+            .as_str()
+            .starts_with(&app.provider.url("/logout"))
+    );
+    let params: std::collections::HashMap<String, String> =
+        to_provider.query_pairs().into_owned().collect();
+    assert!(params.contains_key("id_token_hint"));
+    assert_eq!(params["post_logout_redirect_uri"], app.url("/logged-out"));
+    assert_eq!(params["client_id"], CLIENT_ID);
+    let new_cookie = response
+        .headers()
+        .get("set-cookie")
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .expect("the logout state is kept in a new session");
+
+    // A return with another state is logged, and still lands on `/`.
+    let back = step
+        .get(app.url("/logged-out?state=forged"))
+        .header("cookie", &new_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    assert_eq!(back.headers()["location"], "/");
+    // The old session is over.
+    let old = step
+        .get(app.url("/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The app's cookies in `jar`, as a `Cookie` header value.
+fn cookie_header(app: &App, jar: &Jar) -> String {
+    let url: url::Url = app.url("/").parse().unwrap();
+    jar.cookies(&url)
+        .expect("the browser holds the session cookie")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+// ----- back-channel logout ---------------------------------------------------
+
+#[tokio::test]
+async fn a_back_channel_logout_ends_every_session_of_the_user_and_only_those() {
+    let app = App::start(Features {
+        back_channel: true,
+        ..Features::default()
+    })
+    .await;
+    let laptop = app.signed_in("alice").await;
+    let phone = app.signed_in("alice").await;
+    let bob = app.signed_in("bob").await;
+    assert_eq!(app.me(&laptop).await.0, StatusCode::OK);
+
+    let answers = app.provider.backchannel_logout("alice").await;
+    assert_eq!(answers, [200, 200], "one logout token per provider session");
+
+    assert_eq!(app.me(&laptop).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&phone).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&bob).await.0, StatusCode::OK, "bob is untouched");
+}
+
+#[tokio::test]
+async fn signing_out_at_the_provider_ends_that_session_by_its_sid() {
+    let app = App::start(Features {
+        provider_logout: true,
+        back_channel: true,
+        ..Features::default()
+    })
+    .await;
+    let laptop = app.signed_in("alice").await;
+    let phone = app.signed_in("alice").await;
+    // The laptop signs out; the provider ends its session and tells the app
+    // over the back channel, which ends the laptop's session only.
+    laptop.post(app.url("/logout")).send().await.unwrap();
+    assert_eq!(app.me(&laptop).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me(&phone).await.0, StatusCode::OK);
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+async fn post_logout_token(app: &App, body: String) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url("/backchannel-logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+#[tokio::test]
+async fn the_back_channel_endpoint_answers_200_or_400_and_is_never_cached() {
+    let app = App::start(Features {
+        back_channel: true,
+        ..Features::default()
+    })
+    .await;
+    let alice = app.signed_in("alice").await;
+    let claims = serde_json::json!({
+        "iss": app.provider.issuer(),
+        "aud": CLIENT_ID,
+        "iat": now(),
+        "jti": "a-unique-id",
+        "sub": "alice-sub-0001",
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    let token = app.provider.sign_id_token(&claims);
+    let mut bad = claims.clone();
+    bad["nonce"] = serde_json::json!("n");
+    let bad = app.provider.sign_id_token(&bad);
+
+    for (body, status) in [
+        (form(&[("logout_token", &bad)]), 400),
+        (form(&[("logout_token", "not.a.jwt")]), 400),
+        (form(&[("other", "x")]), 400),
+        (
+            form(&[("logout_token", &token), ("logout_token", &token)]),
+            400,
+        ),
+        // Unknown fields are ignored.
+        (form(&[("logout_token", &token), ("extra", "x")]), 200),
+        // The same `jti` again: a replay.
+        (form(&[("logout_token", &token)]), 400),
+    ] {
+        let response = post_logout_token(&app, body.clone()).await;
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    assert_eq!(app.me(&alice).await.0, StatusCode::UNAUTHORIZED);
+}
