@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod skip;
 
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{
