@@ -112,10 +112,7 @@ async fn two_instances_share_logins_through_redis() {
 
     // Cookies are per host, not per port: one jar serves both instances, as
     // one browser does behind one load-balanced host name.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let (browser, jar) = common::browser_with_jar();
     let landed = browser
         .get(format!(
             "{}?login_hint=alice&return_to=/private",
@@ -146,6 +143,18 @@ async fn two_instances_share_logins_through_redis() {
         );
     }
 
+    // The cookie from before the sign-out: the jar drops it at logout, so
+    // the proof that the session itself ended is to send it again by hand.
+    let signed_in = common::saved_cookies(&jar, &a.url("/"));
+    for app in [&a, &b] {
+        assert_eq!(
+            common::status_with_cookie(&app.url("/private"), &signed_in).await,
+            StatusCode::OK,
+            "the saved cookie, sent by hand, is signed in on {}",
+            app.base
+        );
+    }
+
     let out = browser.post(a.url("/logout")).send().await.unwrap();
     assert_eq!(out.url().path(), "/", "logout redirects to the start page");
     for app in [&a, &b] {
@@ -154,6 +163,12 @@ async fn two_instances_share_logins_through_redis() {
             response.status(),
             StatusCode::UNAUTHORIZED,
             "signed out on {}",
+            app.base
+        );
+        assert_eq!(
+            common::status_with_cookie(&app.url("/private"), &signed_in).await,
+            StatusCode::UNAUTHORIZED,
+            "the session cookie from before the sign-out no longer signs in on {}",
             app.base
         );
     }
