@@ -15,15 +15,14 @@
 //! `Read-write`) and `bob` (in no mapped group: signed in with no roles).
 //!
 //! Routes: `GET /` (the button, or who you are), `GET /login`,
-//! `GET`/`POST /callback`, `GET /me` (JSON, or 401), `POST /logout`. The
-//! pages are in `examples/demo_app/mod.rs`, which the browser test
-//! (`tests/browser.rs`) serves too.
-
-use std::net::SocketAddr;
-
-use oidc_login::axum::LoginRoutes;
-use oidc_login::testing::TestProvider;
-use oidc_login::{Client, Config};
+//! `GET`/`POST /callback`, `GET /me` (JSON, or 401), `POST /logout`. With
+//! `--config`, the login routes move under the path of the config's
+//! `redirect_uri` before `/callback` (`/auth/login`, `/auth/callback`,
+//! `/auth/logout` for `.../auth/callback`, as in the sample TOML files);
+//! `/` and `/me` stay. The demo warns at start-up when `redirect_uri` does not
+//! end in `/callback` or names another port than `DEMO_ADDR`. The pages and
+//! this set-up are in `examples/demo_app/mod.rs`, which `tests/demo.rs` and
+//! the browser test (`tests/browser.rs`) serve too.
 
 mod demo_app;
 
@@ -35,38 +34,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let addr: SocketAddr = std::env::var("DEMO_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:8080".into())
-        .parse()?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (config, provider) = match args.as_slice() {
-        [flag, path] if flag == "--config" => (Config::from_file(path)?, None),
-        [] => {
-            let provider = TestProvider::start().await;
-            let config = demo_app::embedded_config(&provider, format!("http://{addr}/callback"))?;
-            (config, Some(provider))
+    let options = match demo_app::Options::from_env() {
+        Ok(options) => options,
+        Err(usage) => {
+            eprintln!("{usage}");
+            std::process::exit(2);
         }
-        _ => return Err("usage: demo [--config FILE]".into()),
     };
-    if let Some(provider) = &provider {
-        tracing::warn!(
-            issuer = provider.issuer(),
-            "DEVELOPMENT MODE: signing in through the embedded test provider, which lets anyone sign in as alice or bob"
-        );
-    }
-
-    let client = Client::discover(config).await?;
-    let app = demo_app::app(
-        LoginRoutes::new(client.clone()),
-        &client,
-        provider.is_some(),
-    );
-
-    println!("demo listening on http://{addr}/");
-    axum::serve(listener, app).await?;
-    drop(provider);
+    let demo = demo_app::Demo::start(&options).await?;
+    println!("demo listening on {}", demo.url);
+    axum::serve(demo.listener, demo.app).await?;
+    drop(demo.provider);
     Ok(())
 }

@@ -299,13 +299,18 @@
 //! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
 //! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples |
-//! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
+//! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
 //! | `tests/` | integration tests: the embedded provider (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`); key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 mod accounts;
 mod algorithm;

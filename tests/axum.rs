@@ -107,19 +107,18 @@ async fn browser_navigation_is_sent_to_login_and_api_calls_get_401() {
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Signing out ends the session on the server, not only in the browser: the
+/// cookie saved before `POST /logout`, sent again by hand, is refused.
 #[tokio::test]
 async fn logout_ends_the_session() {
     let app = App::start().await;
-    let browser = browser(true);
+    let (browser, jar) = browser_with_jar();
     sign_in(&app, &browser, "alice", None).await;
+    let signed_in = saved_cookies(&jar, &app.url("/"));
     assert_eq!(
-        browser
-            .get(app.url("/private"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
+        status_with_cookie(&app.url("/private"), &signed_in).await,
+        StatusCode::OK,
+        "the saved cookie, sent by hand, is signed in"
     );
     let out = browser.post(app.url("/logout")).send().await.unwrap();
     assert_eq!(out.url().path(), "/");
@@ -131,6 +130,11 @@ async fn logout_ends_the_session() {
             .unwrap()
             .status(),
         StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status_with_cookie(&app.url("/private"), &signed_in).await,
+        StatusCode::UNAUTHORIZED,
+        "the session cookie from before the sign-out no longer signs in"
     );
 }
 

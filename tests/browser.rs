@@ -9,7 +9,9 @@
 //!
 //! Environment: `CHROMIUM` and `CHROMEDRIVER` name the binaries (default:
 //! `chromium`, `chromium-browser`, `google-chrome` and `chromedriver` on the
-//! `PATH`). Without them every test here prints `SKIP` and passes.
+//! `PATH`). Without them every test here prints `SKIP` (to stderr, shown by
+//! plain `cargo test`) and passes, unless `OIDC_LOGIN_REQUIRE_ALL=1` (set by
+//! `.ci/run`), which makes it fail.
 //! `CARGO_TARGET_DIR` (default `target`) holds the screenshots, in
 //! `browser/`.
 //!
@@ -22,6 +24,8 @@
 
 #[path = "../examples/demo_app/mod.rs"]
 mod demo_app;
+#[path = "common/skip.rs"]
+mod skip;
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -357,7 +361,7 @@ async fn sign_in_and_out(mode: ResponseMode, screenshot: &str) {
     let binaries = match binaries() {
         Ok(binaries) => binaries,
         Err(why) => {
-            println!("SKIP browser test: {why}");
+            skip::skip("the browser test", &why);
             return;
         }
     };

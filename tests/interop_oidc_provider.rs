@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Needs `node` (and `npm` for the first run) on the `PATH`; without `node`
-//! every test here prints `SKIP` and passes. The provider listens on a free
+//! every test here prints `SKIP` (to stderr, shown by plain `cargo test`) and
+//! passes, unless `OIDC_LOGIN_REQUIRE_ALL=1` (set by `.ci/run`), which makes
+//! it fail. The provider listens on a free
 //! port of 127.0.0.1 and is killed when the test ends.
 //!
 //! Each login goes through the crate's public API only: `Client::discover`,
@@ -29,6 +31,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use oidc_login::{
     Algorithm, Callback, Client, ClientAuth, Config, Login, NoRolePolicy, PrivateKeyJwt,
     RoleMapping, Source, Start,
@@ -45,13 +50,14 @@ fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
-/// Whether `node` runs; prints why not.
+/// Whether `node` runs; says why not (or fails under `OIDC_LOGIN_REQUIRE_ALL`).
 fn node_available() -> bool {
     match Command::new("node").arg("--version").output() {
         Ok(out) if out.status.success() => true,
         _ => {
-            println!(
-                "SKIP interop test: `node` is not on the PATH (install Node.js 20 or later to run it)"
+            skip::skip(
+                "the interop test",
+                "`node` is not on the PATH (install Node.js 20 or later to run it)",
             );
             false
         }

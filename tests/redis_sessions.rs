@@ -3,7 +3,9 @@
 //! on the other, and signing out on one ends the session on both.
 //!
 //! Needs `redis-server` on PATH (`.ci/run` installs Debian's `redis-server`);
-//! without it the test says so and skips.
+//! without it the test prints `SKIP` (to stderr, shown by plain `cargo test`)
+//! and passes, unless `OIDC_LOGIN_REQUIRE_ALL=1` (set by `.ci/run`), which
+//! makes it fail.
 
 mod common;
 
@@ -32,13 +34,13 @@ impl Drop for Redis {
     }
 }
 
+/// A redis-server, or `None` when it is not installed.
 fn start_redis() -> Option<Redis> {
     let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
+        .and_then(|l| l.local_addr())
+        .expect("a free port on 127.0.0.1")
         .port();
-    let dir = tempfile::tempdir().ok()?;
+    let dir = tempfile::tempdir().expect("a temporary directory for redis-server");
     let child = Command::new("redis-server")
         .args([
             "--bind",
@@ -54,8 +56,12 @@ fn start_redis() -> Option<Redis> {
         .arg(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+        .spawn();
+    let child = match child {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("cannot start redis-server: {e}"),
+    };
     Some(Redis {
         child,
         port,
@@ -87,8 +93,9 @@ async fn redis_store(redis: &Redis) -> RedisStore<Pool> {
 #[tokio::test]
 async fn two_instances_share_logins_through_redis() {
     let Some(redis) = start_redis() else {
-        eprintln!(
-            "SKIPPED: redis-server is not installed (apt-get install redis-server); .ci/run installs it"
+        common::skip::skip(
+            "the Redis test",
+            "redis-server is not on the PATH (apt-get install redis-server; .ci/run installs it)",
         );
         return;
     };
@@ -105,10 +112,7 @@ async fn two_instances_share_logins_through_redis() {
 
     // Cookies are per host, not per port: one jar serves both instances, as
     // one browser does behind one load-balanced host name.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let (browser, jar) = common::browser_with_jar();
     let landed = browser
         .get(format!(
             "{}?login_hint=alice&return_to=/private",
@@ -139,6 +143,18 @@ async fn two_instances_share_logins_through_redis() {
         );
     }
 
+    // The cookie from before the sign-out: the jar drops it at logout, so
+    // the proof that the session itself ended is to send it again by hand.
+    let signed_in = common::saved_cookies(&jar, &a.url("/"));
+    for app in [&a, &b] {
+        assert_eq!(
+            common::status_with_cookie(&app.url("/private"), &signed_in).await,
+            StatusCode::OK,
+            "the saved cookie, sent by hand, is signed in on {}",
+            app.base
+        );
+    }
+
     let out = browser.post(a.url("/logout")).send().await.unwrap();
     assert_eq!(out.url().path(), "/", "logout redirects to the start page");
     for app in [&a, &b] {
@@ -147,6 +163,12 @@ async fn two_instances_share_logins_through_redis() {
             response.status(),
             StatusCode::UNAUTHORIZED,
             "signed out on {}",
+            app.base
+        );
+        assert_eq!(
+            common::status_with_cookie(&app.url("/private"), &signed_in).await,
+            StatusCode::UNAUTHORIZED,
+            "the session cookie from before the sign-out no longer signs in on {}",
             app.base
         );
     }

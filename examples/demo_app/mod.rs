@@ -1,9 +1,16 @@
 //! The demo's own pages and wiring, shared by `examples/demo.rs` and the
-//! browser test (`tests/browser.rs`), so that the test drives the very app
-//! the demo serves.
+//! tests (`tests/demo.rs`, `tests/browser.rs`), so that they drive the very
+//! app the demo serves.
 //!
 //! Routes: `GET /` (the button, or who you are) and `GET /me` (JSON, or 401),
-//! plus the login routes of [`LoginRoutes`].
+//! plus the login routes of [`LoginRoutes`], under the prefix of the config's
+//! `redirect_uri` (none with the embedded provider; `/auth` for
+//! `https://app.example.com/auth/callback`).
+
+#![allow(dead_code)] // each user of this file needs a different part
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use axum::Router;
 use axum::extract::State;
@@ -15,6 +22,141 @@ use oidc_login::axum::{LoginRoutes, MaybeSignedIn, login_button, session_layer};
 use oidc_login::testing::TestProvider;
 use oidc_login::{Client, ClientAuth, Config, ConfigError, RoleMapping, Source};
 use tower_sessions::MemoryStore;
+use url::Url;
+
+/// Where the demo listens unless `DEMO_ADDR` says otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// How to call the demo.
+pub const USAGE: &str = "usage: demo [--config FILE]  (environment: DEMO_ADDR=127.0.0.1:8080)";
+
+/// What the demo was asked for: `DEMO_ADDR` and the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The address to listen on (port 0 picks a free one).
+    pub addr: SocketAddr,
+    /// `--config FILE`: the provider FILE describes. `None` starts the
+    /// embedded provider (development mode).
+    pub config_file: Option<PathBuf>,
+}
+
+impl Options {
+    /// From `DEMO_ADDR` and the process's arguments.
+    pub fn from_env() -> Result<Self, String> {
+        Self::parse(
+            std::env::var("DEMO_ADDR").ok().as_deref(),
+            std::env::args().skip(1),
+        )
+    }
+
+    /// From the value of `DEMO_ADDR` (unset or empty: [`DEFAULT_ADDR`]) and
+    /// the arguments after the program name.
+    pub fn parse(
+        demo_addr: Option<&str>,
+        args: impl IntoIterator<Item = String>,
+    ) -> Result<Self, String> {
+        let addr = demo_addr
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .unwrap_or(DEFAULT_ADDR);
+        let addr = addr.parse().map_err(|e| {
+            format!("DEMO_ADDR `{addr}` is not an IP address and port such as 127.0.0.1:8080: {e}")
+        })?;
+        let args: Vec<String> = args.into_iter().collect();
+        let config_file = match args.as_slice() {
+            [] => None,
+            [flag, path] if flag == "--config" && !path.is_empty() => Some(PathBuf::from(path)),
+            _ => return Err(USAGE.to_owned()),
+        };
+        Ok(Self { addr, config_file })
+    }
+}
+
+/// The prefix of the login routes for `redirect_uri`: its path without the
+/// final `/callback` (`/auth` for `https://app.example.com/auth/callback`).
+/// Also what looks wrong for an app listening on `addr`: a `redirect_uri`
+/// that does not end in `/callback` (then no prefix), or on another port.
+pub fn routes_prefix(redirect_uri: &Url, addr: SocketAddr) -> (String, Vec<String>) {
+    let mut warnings = Vec::new();
+    let prefix = match redirect_uri.path().strip_suffix("/callback") {
+        Some(prefix) => prefix.to_owned(),
+        None => {
+            warnings.push(format!(
+                "the config's `redirect_uri` ({redirect_uri}) does not end in `/callback`; the demo \
+                 serves its callback at `/callback`, so logins will not come back: set \
+                 `redirect_uri` to `http://{addr}/callback` (or `<prefix>/callback`)"
+            ));
+            String::new()
+        }
+    };
+    if let Some(port) = redirect_uri.port_or_known_default()
+        && port != addr.port()
+    {
+        warnings.push(format!(
+            "the demo listens on port {} (DEMO_ADDR) but the config's `redirect_uri` ({redirect_uri}) \
+             is on port {port}; unless a proxy forwards it, logins will not come back: set \
+             DEMO_ADDR to port {port} or change `redirect_uri`",
+            addr.port()
+        ));
+    }
+    (prefix, warnings)
+}
+
+/// The demo, listening and wired, not yet serving.
+pub struct Demo {
+    /// The bound listener.
+    pub listener: tokio::net::TcpListener,
+    /// The whole app.
+    pub app: Router,
+    /// `http://<address>/`.
+    pub url: String,
+    /// The embedded provider, in development mode.
+    pub provider: Option<TestProvider>,
+    /// What looked wrong at start-up (each also logged as a warning).
+    pub warnings: Vec<String>,
+}
+
+impl Demo {
+    /// Listens on `options.addr`, loads the config (or starts the embedded
+    /// provider) and discovers the provider.
+    pub async fn start(options: &Options) -> Result<Demo, Box<dyn std::error::Error>> {
+        let listener = tokio::net::TcpListener::bind(options.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {} (DEMO_ADDR): {e}", options.addr))?;
+        let addr = listener.local_addr()?;
+        let (config, provider) = match &options.config_file {
+            Some(path) => (Config::from_file(path)?, None),
+            None => {
+                let provider = TestProvider::start().await;
+                let config = embedded_config(&provider, format!("http://{addr}/callback"))?;
+                (config, Some(provider))
+            }
+        };
+        if let Some(provider) = &provider {
+            tracing::warn!(
+                issuer = provider.issuer(),
+                "DEVELOPMENT MODE: signing in through the embedded test provider, which lets anyone sign in as alice or bob"
+            );
+        }
+        let (prefix, warnings) = routes_prefix(config.redirect_uri(), addr);
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        let client = Client::discover(config).await?;
+        let app = app(
+            LoginRoutes::new(client.clone()).prefix(prefix),
+            &client,
+            provider.is_some(),
+        );
+        Ok(Demo {
+            listener,
+            app,
+            url: format!("http://{addr}/"),
+            provider,
+            warnings,
+        })
+    }
+}
 
 /// The group of `alice` at the embedded provider, which the demo's role
 /// table maps to `Read-write`.
@@ -44,8 +186,14 @@ pub fn embedded_config(
 /// The whole app: the demo's pages, `routes` (built on `client`), and
 /// sessions in memory. `development` shows the embedded-provider banner.
 pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
+    let login_path = routes.login_path();
+    let logout_path = format!(
+        "{}/logout",
+        login_path.strip_suffix("/login").unwrap_or_default()
+    );
     let page = Page {
-        button: login_button(client.config().login_button_text(), &routes.login_path()),
+        button: login_button(client.config().login_button_text(), &login_path),
+        logout_path,
         development,
     };
     let sessions = session_layer(MemoryStore::default(), client);
@@ -59,6 +207,7 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
 #[derive(Clone)]
 struct Page {
     button: String,
+    logout_path: String,
     development: bool,
 }
 
@@ -86,11 +235,12 @@ async fn home(State(page): State<Page>, MaybeSignedIn(user): MaybeSignedIn) -> H
             format!(
                 "<p>Signed in as <strong id=\"username\">{}</strong> (<span id=\"email\">{}</span>).</p>\
                  <p>Groups: <span id=\"groups\">{}</span></p><p>Roles: <span id=\"roles\">{}</span></p>\
-                 <form method=\"post\" action=\"/logout\"><button type=\"submit\" id=\"logout\">Sign out</button></form>",
+                 <form method=\"post\" action=\"{}\"><button type=\"submit\" id=\"logout\">Sign out</button></form>",
                 escape(id.username.as_deref().unwrap_or(&id.subject)),
                 escape(id.email.as_deref().unwrap_or("no email")),
                 list(&id.groups),
                 list(&id.roles),
+                html_escape::encode_double_quoted_attribute(&page.logout_path),
             )
         }
     };

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod skip;
 
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{
@@ -42,6 +43,39 @@ pub async fn provider_for(auth: Option<TestClientAuth>) -> TestProvider {
     }
     .redirect_uri(REDIRECT_URI);
     TestProvider::builder().client(client).start().await
+}
+
+/// A browser stand-in whose cookie jar the test can read: redirects
+/// followed, cookies kept.
+pub fn browser_with_jar() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    (browser, jar)
+}
+
+/// The `Cookie` header `jar` sends to `url`, for replaying it by hand.
+pub fn saved_cookies(jar: &reqwest::cookie::Jar, url: &str) -> reqwest::header::HeaderValue {
+    use reqwest::cookie::CookieStore as _;
+    jar.cookies(&url.parse().unwrap())
+        .unwrap_or_else(|| panic!("the jar holds no cookie for {url}"))
+}
+
+/// The status of `GET url` sent with exactly `cookie`, from a client with no
+/// jar of its own.
+pub async fn status_with_cookie(
+    url: &str,
+    cookie: &reqwest::header::HeaderValue,
+) -> reqwest::StatusCode {
+    reqwest::Client::new()
+        .get(url)
+        .header(reqwest::header::COOKIE, cookie.clone())
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 /// What the browser brings back from the provider: the callback's query

@@ -1,0 +1,481 @@
+//! The checks of `examples/discover.rs`, in a module that the test
+//! (`tests/discover.rs`) includes too, so that it checks the very code the
+//! example runs.
+
+#![allow(dead_code)] // the example and the test use different parts
+
+use base64::Engine as _;
+use oidc_login::{Algorithm, Client, Config, DiscoveryError, Error};
+use serde_json::Value;
+use url::{Host, Url};
+
+/// How to call the example.
+pub const USAGE: &str = "usage: discover <metadata-url or issuer> | discover --config FILE";
+
+/// What the checks found: the lines, in order, and how many are problems.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every line, as printed.
+    pub lines: Vec<String>,
+    /// How many lines are `PROBLEM` lines.
+    pub problems: usize,
+    print: bool,
+}
+
+impl Report {
+    /// A report that also prints each line as it comes.
+    pub fn printing() -> Self {
+        Self {
+            print: true,
+            ..Self::default()
+        }
+    }
+
+    /// The `PROBLEM` lines.
+    pub fn problem_lines(&self) -> Vec<&str> {
+        self.lines
+            .iter()
+            .map(String::as_str)
+            .filter(|l| l.starts_with("PROBLEM"))
+            .collect()
+    }
+
+    fn line(&mut self, text: String) {
+        if self.print {
+            println!("{text}");
+        }
+        self.lines.push(text);
+    }
+    fn heading(&mut self, text: &str) {
+        self.line(format!("\n{text}"));
+    }
+    fn fact(&mut self, text: impl AsRef<str>) {
+        self.line(format!("  {}", text.as_ref()));
+    }
+    fn note(&mut self, text: impl AsRef<str>) {
+        self.line(format!("  note: {}", text.as_ref()));
+    }
+    /// One problem, naming the config `field` to fix.
+    fn problem(&mut self, field: &str, text: impl AsRef<str>) {
+        self.problems += 1;
+        self.line(format!("PROBLEM `{field}`: {}", text.as_ref()));
+    }
+}
+
+/// Runs the checks for the command-line `args`; the exit status: 0 when the
+/// config can work, 1 when it cannot, 2 for a usage error.
+pub async fn diagnose(args: &[String], report: &mut Report) -> u8 {
+    let (config, from_file) = match args {
+        [flag, path] if flag == "--config" => match Config::from_file(path) {
+            Ok(config) => (config, true),
+            Err(error) => {
+                report.problem(path, error.to_string());
+                return 1;
+            }
+        },
+        [url] if !url.starts_with('-') => {
+            match Config::builder(url.as_str(), "diagnostics")
+                .redirect_uri("http://127.0.0.1/callback")
+                .build()
+            {
+                Ok(config) => (config, false),
+                Err(error) => {
+                    report.problem("metadata_url", error.to_string());
+                    return 1;
+                }
+            }
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return 2;
+        }
+    };
+    if let Err(error) = run(&config, from_file, report).await {
+        report.problem("metadata_url", error);
+    }
+    if report.problems == 0 {
+        report.line("\nOK: this config can sign users in with this provider.".into());
+        0
+    } else {
+        report.line(format!(
+            "\n{} problem(s): this config cannot work as it is.",
+            report.problems
+        ));
+        1
+    }
+}
+
+/// Whether `url` is plain http on a loopback host (`127.0.0.0/8`, `::1`,
+/// `localhost`), where https is not needed. The host is parsed:
+/// `http://localhost.evil.example` and `http://127.0.0.1.evil.example` are
+/// not loopback.
+pub fn is_loopback_http(url: &str) -> bool {
+    let Ok(url) = Url::parse(url) else {
+        return false;
+    };
+    url.scheme() == "http"
+        && match url.host() {
+            Some(Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        }
+}
+
+fn is_secure(url: &str) -> bool {
+    Url::parse(url).is_ok_and(|u| u.scheme() == "https") || is_loopback_http(url)
+}
+
+/// Why this crate cannot check ID token signatures with the JWKS entry
+/// `key`, or `None` when it can: RSA of 2048 bits or more, EC on P-256,
+/// P-384 or P-521, OKP Ed25519; `use`, when present, `sig`.
+pub fn unusable_reason(key: &Value) -> Option<String> {
+    if let Some(usage) = key.get("use")
+        && usage.as_str() != Some("sig")
+    {
+        return Some(format!("`use` is {usage}, not \"sig\""));
+    }
+    let curve = key["crv"].as_str().unwrap_or("-");
+    match key["kty"].as_str() {
+        Some("RSA") => match rsa_bits(key) {
+            None => Some("an RSA key without a readable modulus `n`".into()),
+            Some(bits) if bits < 2048 => Some(format!("an RSA key of {bits} bits, under 2048")),
+            Some(_) => None,
+        },
+        Some("EC") if matches!(curve, "P-256" | "P-384" | "P-521") => None,
+        Some("EC") => Some(format!("an EC key on curve `{curve}`, not P-256/384/521")),
+        Some("OKP") if curve == "Ed25519" => None,
+        Some("OKP") => Some(format!("an OKP key on curve `{curve}`, not Ed25519")),
+        Some("oct") => Some("a symmetric key, which is never taken from a JWKS".into()),
+        Some(other) => Some(format!("key type `{other}` is not supported")),
+        None => Some("no `kty`".into()),
+    }
+}
+
+fn rsa_bits(key: &Value) -> Option<usize> {
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(key["n"].as_str()?.trim_end_matches('='))
+        .ok()?;
+    let n: Vec<u8> = n.into_iter().skip_while(|b| *b == 0).collect();
+    let first = *n.first()?;
+    Some((n.len() - 1) * 8 + (8 - first.leading_zeros() as usize))
+}
+
+/// Whether the usable `key` can check a signature made with `alg`.
+pub fn key_fits(key: &Value, alg: Algorithm) -> bool {
+    if key["alg"].as_str().is_some_and(|a| a != alg.as_str()) {
+        return false;
+    }
+    let (kty, crv) = (key["kty"].as_str(), key["crv"].as_str());
+    match alg.as_str() {
+        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => kty == Some("RSA"),
+        "ES256" => kty == Some("EC") && crv == Some("P-256"),
+        "ES384" => kty == Some("EC") && crv == Some("P-384"),
+        "ES512" => kty == Some("EC") && crv == Some("P-521"),
+        "EdDSA" => kty == Some("OKP") && crv == Some("Ed25519"),
+        _ => false,
+    }
+}
+
+/// The config field to fix for an error of [`Client::discover`].
+fn field_of(error: &Error) -> &'static str {
+    match error {
+        Error::Discovery(DiscoveryError::TenantTemplateWithoutPolicy { .. }) => "entra",
+        _ => "metadata_url",
+    }
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("`{url}` could not be fetched: {e}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("`{url}` answered HTTP {status}"));
+    }
+    response
+        .json()
+        .await
+        .map_err(|e| format!("`{url}` is not JSON: {e}"))
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The checks; an `Err` is a problem with `metadata_url` that stops them.
+async fn run(config: &Config, from_file: bool, report: &mut Report) -> Result<(), String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(config.http_timeout())
+        .build()
+        .map_err(|e| e.to_string())?;
+
+    report.line(format!("Metadata: {}", config.metadata_url()));
+    let metadata = get_json(&http, config.metadata_url().as_str()).await?;
+
+    report.heading("Issuer");
+    let issuer = metadata["issuer"].as_str().unwrap_or_default();
+    report.fact(format!("published:  {issuer}"));
+    report.fact(format!("configured: {}", config.issuer()));
+    if issuer.contains("{tenantid}") {
+        report.note("a multi-tenant issuer template (Entra `common`/`organizations`): pin one tenant's metadata URL");
+    }
+    if issuer != config.issuer() {
+        let how = if issuer.trim_end_matches('/') == config.issuer().trim_end_matches('/') {
+            " (only a trailing `/` differs)"
+        } else {
+            ""
+        };
+        report.problem(
+            "metadata_url",
+            format!("the issuer must be exactly `{issuer}`{how}; set `metadata_url` to it"),
+        );
+    }
+
+    report.heading("Endpoints");
+    for field in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "end_session_endpoint",
+    ] {
+        match metadata[field].as_str() {
+            Some(url) => {
+                report.fact(format!("{field}: {url}"));
+                if !is_secure(url) {
+                    report.problem(
+                        "metadata_url",
+                        format!(
+                            "the provider's `{field}` is not https (plain http only on a loopback host): {url}"
+                        ),
+                    );
+                }
+            }
+            None if matches!(
+                field,
+                "authorization_endpoint" | "token_endpoint" | "jwks_uri"
+            ) =>
+            {
+                report.problem(
+                    "metadata_url",
+                    format!("the provider's metadata has no `{field}`"),
+                );
+            }
+            None => report.fact(format!("{field}: not offered")),
+        }
+    }
+
+    signing(config, &metadata, &http, report).await;
+
+    report.heading("Client authentication and PKCE");
+    let methods = strings(&metadata["token_endpoint_auth_methods_supported"]);
+    report.fact(format!(
+        "token endpoint auth methods: {}",
+        if methods.is_empty() {
+            "not listed (client_secret_basic by default)".into()
+        } else {
+            methods.join(", ")
+        }
+    ));
+    let ours = config.client_auth().method().as_str();
+    if from_file {
+        if !methods.is_empty() && !methods.iter().any(|m| m == ours) {
+            report.problem(
+                "auth_method",
+                format!(
+                    "`{ours}` is not among the provider's methods; pick one of: {}",
+                    methods.join(", ")
+                ),
+            );
+        } else if methods.is_empty() && ours != "client_secret_basic" {
+            report.note(format!(
+                "`auth_method` = `{ours}`, but the provider lists no methods, which means only `client_secret_basic`"
+            ));
+        }
+    }
+    let pkce = strings(&metadata["code_challenge_methods_supported"]);
+    report.fact(format!(
+        "PKCE methods: {}",
+        if pkce.is_empty() {
+            "not listed".into()
+        } else {
+            pkce.join(", ")
+        }
+    ));
+    if config.flow() == oidc_login::Flow::AuthorizationCodePkce
+        && !pkce.is_empty()
+        && !pkce.iter().any(|m| m == "S256")
+    {
+        report.note(
+            "PKCE S256 is not listed; it is sent anyway (`flow = \"authorization_code\"` leaves it out, for a provider that refuses it)",
+        );
+    }
+
+    report.heading("Scopes and claims");
+    let scopes = strings(&metadata["scopes_supported"]);
+    let claims = strings(&metadata["claims_supported"]);
+    if scopes.is_empty() {
+        report.fact("scopes: not listed");
+    } else {
+        report.fact(format!("scopes offered: {}", scopes.join(", ")));
+        for scope in config.scopes() {
+            if scopes.contains(scope) {
+                continue;
+            }
+            if scope == "openid" {
+                report.problem(
+                    "metadata_url",
+                    "the provider does not offer the `openid` scope: is this an OpenID Connect provider's metadata?",
+                );
+            } else {
+                report.note(format!(
+                    "`scopes`: `{scope}` is not in `scopes_supported` (providers often leave scopes out of the list; a login will tell)"
+                ));
+            }
+        }
+    }
+    if !claims.is_empty() {
+        for (field, claim) in [
+            ("username_claim", config.username_claim()),
+            ("email_claim", config.email_claim()),
+            ("groups_claim", config.groups_claim()),
+        ] {
+            let top = claim.split('.').next().unwrap_or(claim);
+            if !claims.iter().any(|c| c == top) {
+                report.note(format!(
+                    "`{field}` = `{claim}` is not in `claims_supported`"
+                ));
+            }
+        }
+    }
+    report.fact(format!(
+        "RFC 9207 `iss` in callbacks: {}",
+        metadata["authorization_response_iss_parameter_supported"] == Value::Bool(true)
+    ));
+
+    report.heading("The crate's own checks");
+    match Client::discover(config.clone()).await {
+        Ok(client) => report.fact(format!(
+            "discovery passes; ID tokens accepted with: {}",
+            client
+                .signing_algorithms()
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Err(error) => report.problem(field_of(&error), error.to_string()),
+    }
+    if !from_file {
+        report.note(
+            "no config given: client id, secret and claims were not checked (use --config FILE)",
+        );
+    }
+    Ok(())
+}
+
+/// The algorithms offered and accepted, the keys, and whether each
+/// accepted algorithm has a usable key.
+async fn signing(config: &Config, metadata: &Value, http: &reqwest::Client, report: &mut Report) {
+    report.heading("Signing");
+    let offered = strings(&metadata["id_token_signing_alg_values_supported"]);
+    report.fact(format!(
+        "ID token algorithms offered: {}",
+        offered.join(", ")
+    ));
+    let allowed: Vec<Algorithm> = match config.allowed_algorithms() {
+        Some(allowed) => allowed.to_vec(),
+        None => Algorithm::ASYMMETRIC.to_vec(),
+    };
+    let accepted: Vec<Algorithm> = offered
+        .iter()
+        .filter_map(|name| name.parse::<Algorithm>().ok())
+        .filter(|alg| allowed.contains(alg))
+        .collect();
+    if accepted.is_empty() {
+        report.problem(
+            "allowed_algorithms",
+            format!(
+                "none of the offered algorithms is accepted (accepted: {})",
+                allowed
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    let Some(jwks_uri) = metadata["jwks_uri"].as_str() else {
+        return;
+    };
+    let jwks = match get_json(http, jwks_uri).await {
+        Ok(jwks) => jwks,
+        Err(error) => {
+            report.problem("metadata_url", format!("the provider's keys: {error}"));
+            return;
+        }
+    };
+    let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
+    let mut usable = Vec::new();
+    for key in &keys {
+        let text = |name: &str| key[name].as_str().unwrap_or("-").to_owned();
+        let verdict = match unusable_reason(key) {
+            None => {
+                usable.push(key);
+                "usable".to_owned()
+            }
+            Some(why) => format!("NOT usable: {why}"),
+        };
+        report.fact(format!(
+            "key kid={} kty={} alg={} crv={} use={}: {verdict}",
+            text("kid"),
+            text("kty"),
+            text("alg"),
+            text("crv"),
+            text("use")
+        ));
+    }
+    if keys.is_empty() {
+        report.problem("metadata_url", "the provider's JWKS holds no keys");
+        return;
+    }
+    let mut covered = 0;
+    for alg in accepted.iter().filter(|a| !a.as_str().starts_with("HS")) {
+        let kids: Vec<&str> = usable
+            .iter()
+            .filter(|key| key_fits(key, *alg))
+            .map(|key| key["kid"].as_str().unwrap_or("(no kid)"))
+            .collect();
+        if kids.is_empty() {
+            report.note(format!(
+                "{alg}: no usable key in the JWKS; an ID token signed with it would be refused",
+                alg = alg.as_str()
+            ));
+        } else {
+            covered += 1;
+            report.fact(format!(
+                "{}: usable key(s) {}",
+                alg.as_str(),
+                kids.join(", ")
+            ));
+        }
+    }
+    let asymmetric = accepted.iter().any(|a| !a.as_str().starts_with("HS"));
+    if asymmetric && covered == 0 {
+        report.problem(
+            "allowed_algorithms",
+            "no accepted algorithm has a usable key in the provider's JWKS: every ID token would be refused",
+        );
+    }
+}

@@ -1,0 +1,445 @@
+//! The demo's route contract (issue 3), over real HTTP: the app that
+//! `cargo run --example demo` serves (`examples/demo_app/mod.rs`), started
+//! the way the demo starts it, on a free loopback port, driven by reqwest
+//! with a cookie jar. Also `DEMO_ADDR` and `--config` handling.
+
+#[path = "../examples/demo_app/mod.rs"]
+mod demo_app;
+
+use std::net::SocketAddr;
+
+use demo_app::{DEMO_GROUP, Demo, Options, routes_prefix};
+use oidc_login::testing::TestProvider;
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use serde_json::Value;
+use url::Url;
+
+/// A started demo, serving until dropped.
+struct Running {
+    base: String,
+    provider_issuer: String,
+    server: tokio::task::JoinHandle<()>,
+    _provider: Option<TestProvider>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+async fn serve(demo: Demo, provider_issuer: String) -> Running {
+    let base = demo.url.trim_end_matches('/').to_owned();
+    let Demo {
+        listener,
+        app,
+        provider,
+        ..
+    } = demo;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Running {
+        base,
+        provider_issuer,
+        server,
+        _provider: provider,
+    }
+}
+
+/// The demo as `cargo run --example demo` with `DEMO_ADDR=127.0.0.1:0`.
+async fn embedded_demo() -> Running {
+    let options = Options::parse(Some("127.0.0.1:0"), []).unwrap();
+    let demo = Demo::start(&options).await.expect("the demo starts");
+    assert!(demo.warnings.is_empty(), "{:?}", demo.warnings);
+    let issuer = demo
+        .provider
+        .as_ref()
+        .expect("the embedded provider")
+        .issuer()
+        .to_owned();
+    serve(demo, issuer).await
+}
+
+/// A browser with a cookie jar that follows no redirect.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"]
+        .to_str()
+        .expect("a text Location")
+        .to_owned()
+}
+
+/// `GET {login}?login_hint=..&return_to=..`, then the provider (which signs
+/// `user` in by the hint, with no form): the callback URL the browser is sent
+/// back to.
+async fn callback_url_for(
+    browser: &reqwest::Client,
+    login: &str,
+    user: &str,
+    return_to: &str,
+) -> String {
+    let start = browser
+        .get(format!("{login}?login_hint={user}&return_to={return_to}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        start.status(),
+        StatusCode::SEE_OTHER,
+        "{login} redirects to the provider"
+    );
+    let at_provider = browser.get(location(&start)).send().await.unwrap();
+    assert!(
+        at_provider.status().is_redirection(),
+        "the provider sends the browser back: {}",
+        at_provider.status()
+    );
+    location(&at_provider)
+}
+
+/// A whole sign-in: the callback's answer.
+async fn sign_in(
+    browser: &reqwest::Client,
+    login: &str,
+    user: &str,
+    return_to: &str,
+) -> (String, reqwest::Response) {
+    let callback = callback_url_for(browser, login, user, return_to).await;
+    let landed = browser.get(&callback).send().await.unwrap();
+    (callback, landed)
+}
+
+async fn me(browser: &reqwest::Client, demo: &Running) -> (StatusCode, Value) {
+    let response = browser.get(demo.url("/me")).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn home(browser: &reqwest::Client, demo: &Running) -> String {
+    let response = browser.get(demo.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_route_contract_with_the_embedded_provider() {
+    let demo = embedded_demo().await;
+    let alice = browser();
+
+    let page = home(&alice, &demo).await;
+    assert!(
+        page.contains("class=\"oidc-login\""),
+        "the sign-in button: {page}"
+    );
+    assert!(
+        page.contains("Sign in with the embedded provider"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Development mode"),
+        "the development banner: {page}"
+    );
+    assert_eq!(me(&alice, &demo).await.0, StatusCode::UNAUTHORIZED);
+
+    let (callback, landed) = sign_in(&alice, &demo.url("/login"), "alice", "/somewhere").await;
+    assert!(callback.starts_with(&demo.url("/callback?")), "{callback}");
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&landed), "/somewhere");
+
+    let (status, body) = me(&alice, &demo).await;
+    assert_eq!(status, StatusCode::OK);
+    for field in ["issuer", "subject", "username", "email", "groups", "roles"] {
+        assert!(body.get(field).is_some(), "`{field}` in /me: {body}");
+    }
+    assert_eq!(body["issuer"], demo.provider_issuer.as_str());
+    assert_eq!(body["username"], "alice");
+    assert!(
+        body["subject"].as_str().is_some_and(|s| !s.is_empty()),
+        "{body}"
+    );
+    let email = body["email"]
+        .as_str()
+        .expect("alice has an email")
+        .to_owned();
+    assert!(
+        body["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == DEMO_GROUP),
+        "{body}"
+    );
+    assert_eq!(body["roles"], serde_json::json!(["Read-write"]));
+
+    let page = home(&alice, &demo).await;
+    for shown in [
+        "alice",
+        email.as_str(),
+        DEMO_GROUP,
+        "Read-write",
+        "id=\"logout\"",
+        "action=\"/logout\"",
+    ] {
+        assert!(
+            page.contains(shown),
+            "`{shown}` on the signed-in page: {page}"
+        );
+    }
+    assert!(
+        !page.contains("class=\"oidc-login\""),
+        "no sign-in button when signed in"
+    );
+
+    let replay = alice.get(&callback).send().await.unwrap();
+    assert_eq!(
+        replay.status(),
+        StatusCode::BAD_REQUEST,
+        "a replayed callback"
+    );
+    let text = replay.text().await.unwrap();
+    assert!(text.contains("no_pending_login"), "an error code: {text}");
+
+    let out = alice.post(demo.url("/logout")).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&out), "/");
+    assert_eq!(me(&alice, &demo).await.0, StatusCode::UNAUTHORIZED);
+    assert!(home(&alice, &demo).await.contains("class=\"oidc-login\""));
+}
+
+#[tokio::test]
+async fn bob_signs_in_with_no_roles() {
+    let demo = embedded_demo().await;
+    let bob = browser();
+    let (_, landed) = sign_in(&bob, &demo.url("/login"), "bob", "/").await;
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&landed), "/");
+    let (status, body) = me(&bob, &demo).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["username"], "bob");
+    assert_eq!(body["roles"], serde_json::json!([]));
+    let page = home(&bob, &demo).await;
+    assert!(
+        page.contains("bob") && page.contains("id=\"roles\"><em>none</em>"),
+        "{page}"
+    );
+}
+
+#[test]
+fn demo_addr_and_arguments() {
+    let none: [String; 0] = [];
+    let default = Options::parse(None, none.clone()).unwrap();
+    assert_eq!(
+        default.addr,
+        "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(default.config_file, None);
+    assert_eq!(
+        Options::parse(Some(""), none.clone()).unwrap().addr,
+        default.addr
+    );
+    assert_eq!(
+        Options::parse(Some("0.0.0.0:3000"), none.clone())
+            .unwrap()
+            .addr,
+        "0.0.0.0:3000".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(
+        Options::parse(Some(" [::1]:0 "), none.clone())
+            .unwrap()
+            .addr,
+        "[::1]:0".parse::<SocketAddr>().unwrap()
+    );
+    for bad in ["localhost", "127.0.0.1", "127.0.0.1:http", "8080"] {
+        let error = Options::parse(Some(bad), none.clone()).unwrap_err();
+        assert!(
+            error.contains("DEMO_ADDR") && error.contains(bad),
+            "{error}"
+        );
+    }
+
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let with_config = Options::parse(None, args(&["--config", "oidc.toml"])).unwrap();
+    assert_eq!(
+        with_config.config_file.as_deref(),
+        Some(std::path::Path::new("oidc.toml"))
+    );
+    for bad in [
+        &["--config"][..],
+        &["oidc.toml"],
+        &["--config", "a", "b"],
+        &["--help"],
+        &["--config", ""],
+    ] {
+        let error = Options::parse(None, args(bad)).unwrap_err();
+        assert!(error.starts_with("usage:"), "{bad:?}: {error}");
+    }
+}
+
+#[test]
+fn routes_follow_the_redirect_uri_and_mismatches_are_warned() {
+    let addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    let url = |s: &str| Url::parse(s).unwrap();
+
+    assert_eq!(
+        routes_prefix(&url("http://127.0.0.1:8080/callback"), addr),
+        (String::new(), vec![])
+    );
+    assert_eq!(
+        routes_prefix(&url("http://127.0.0.1:8080/auth/callback"), addr),
+        ("/auth".to_owned(), vec![])
+    );
+
+    let (prefix, warnings) = routes_prefix(&url("http://127.0.0.1:8080/oauth2/done"), addr);
+    assert_eq!(prefix, "");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("`redirect_uri`") && warnings[0].contains("/callback"),
+        "{warnings:?}"
+    );
+
+    let (prefix, warnings) = routes_prefix(&url("https://app.example.com/auth/callback"), addr);
+    assert_eq!(prefix, "/auth");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("DEMO_ADDR") && warnings[0].contains("443"),
+        "{warnings:?}"
+    );
+
+    // Every sample config's redirect_uri gives the demo a callback route.
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut samples = 0;
+    for entry in std::fs::read_dir(examples).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        let redirect_uri = table["redirect_uri"].as_str().expect("a redirect_uri");
+        let (prefix, warnings) = routes_prefix(&url(redirect_uri), addr);
+        assert!(
+            warnings
+                .iter()
+                .all(|w| !w.contains("does not end in `/callback`")),
+            "{}: {warnings:?}",
+            path.display()
+        );
+        assert_eq!(prefix, "/auth", "{}", path.display());
+        samples += 1;
+    }
+    assert!(samples >= 3, "the sample configs were found");
+}
+
+/// `demo --config FILE` with a file describing the embedded provider and a
+/// `redirect_uri` under `/auth`: no embedded provider of its own, no banner,
+/// the login routes under `/auth`, `/` and `/me` at the root.
+#[tokio::test]
+async fn config_file_moves_the_login_routes_under_the_redirect_uri_path() {
+    let provider = TestProvider::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("oidc.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+metadata_url = "{metadata}"
+client_id = "{client_id}"
+client_secret = "{client_secret}"
+auth_method = "client_secret_basic"
+redirect_uri = "http://127.0.0.1:{port}/auth/callback"
+login_button_text = "Sign in from the file"
+
+[[role_mapping]]
+name = "devs"
+source = "openid_connect"
+value = "{DEMO_GROUP}"
+roles = ["Read-write"]
+"#,
+            metadata = provider.metadata_url(),
+            client_id = TestProvider::DEFAULT_CLIENT_ID,
+            client_secret = TestProvider::DEFAULT_CLIENT_SECRET,
+        ),
+    )
+    .unwrap();
+    let options = Options::parse(
+        Some(&format!("127.0.0.1:{port}")),
+        ["--config".to_owned(), file.display().to_string()],
+    )
+    .unwrap();
+    let demo = Demo::start(&options)
+        .await
+        .expect("the demo starts with --config");
+    assert!(
+        demo.provider.is_none(),
+        "no embedded provider with --config"
+    );
+    assert!(demo.warnings.is_empty(), "{:?}", demo.warnings);
+    let demo = serve(demo, provider.issuer().to_owned()).await;
+
+    let alice = browser();
+    let page = home(&alice, &demo).await;
+    assert!(page.contains("Sign in from the file"), "{page}");
+    assert!(
+        page.contains("/auth/login"),
+        "the button points at /auth/login: {page}"
+    );
+    assert!(!page.contains("Development mode"), "{page}");
+    assert_eq!(
+        alice.get(demo.url("/login")).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let (callback, landed) = sign_in(&alice, &demo.url("/auth/login"), "alice", "/somewhere").await;
+    assert!(
+        callback.starts_with(&demo.url("/auth/callback?")),
+        "{callback}"
+    );
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&landed), "/somewhere");
+    let (status, body) = me(&alice, &demo).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["issuer"], provider.issuer());
+    assert_eq!(body["roles"], serde_json::json!(["Read-write"]));
+    assert!(
+        home(&alice, &demo)
+            .await
+            .contains("action=\"/auth/logout\"")
+    );
+
+    let out = alice.post(demo.url("/auth/logout")).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&out), "/");
+    assert_eq!(me(&alice, &demo).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_missing_config_file_is_an_error_naming_it() {
+    let options = Options::parse(
+        Some("127.0.0.1:0"),
+        ["--config".to_owned(), "/nonexistent/oidc.toml".to_owned()],
+    )
+    .unwrap();
+    let error = Demo::start(&options)
+        .await
+        .err()
+        .expect("no demo without its config");
+    assert!(error.to_string().contains("oidc.toml"), "{error}");
+}
