@@ -9,6 +9,7 @@ use url::Url;
 use crate::accounts::EmailVerification;
 use crate::algorithm::Algorithm;
 use crate::assertion::{KeyFields, PrivateKeyJwt};
+use crate::break_glass::BreakGlassSettings;
 use crate::entra::{Entra, EntraDraft, EntraFile};
 use crate::error::ConfigError;
 use crate::http::is_secure_or_loopback;
@@ -239,6 +240,7 @@ pub struct Config {
     flow: Flow,
     email_verification: EmailVerification,
     post_logout_redirect_uris: Vec<Url>,
+    break_glass: Option<BreakGlassSettings>,
     /// Microsoft Entra ID settings, when made with `Config::entra` (`src/entra.rs`).
     pub(crate) entra: Option<Entra>,
 }
@@ -275,6 +277,7 @@ impl Config {
             allow_implicit_flow: false,
             email_verification: EmailVerification::default(),
             post_logout_redirect_uris: Vec::new(),
+            break_glass: None,
             entra: EntraDraft::default(),
         }
     }
@@ -430,6 +433,11 @@ impl Config {
     pub fn post_logout_redirect_uris(&self) -> &[Url] {
         &self.post_logout_redirect_uris
     }
+    /// The break-glass local account, when switched on
+    /// ([`BreakGlass::from_config`](crate::BreakGlass::from_config)).
+    pub fn break_glass(&self) -> Option<&BreakGlassSettings> {
+        self.break_glass.as_ref()
+    }
 }
 
 /// Builds a [`Config`]; [`ConfigBuilder::build`] checks every field.
@@ -464,6 +472,7 @@ pub struct ConfigBuilder {
     allow_implicit_flow: bool,
     email_verification: EmailVerification,
     post_logout_redirect_uris: Vec<String>,
+    break_glass: Option<(String, String)>,
     /// Microsoft Entra ID settings (`src/entra.rs`).
     pub(crate) entra: EntraDraft,
 }
@@ -571,6 +580,19 @@ impl ConfigBuilder {
     /// the redirect URI's origin: a logout never leads off-site.
     pub fn add_post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
         self.post_logout_redirect_uris.push(uri.into());
+        self
+    }
+    /// Switches on the break-glass local sign-in ([`BreakGlass`](crate::BreakGlass)),
+    /// off by default: one local account, `username`, whose password is
+    /// checked against `password_hash`, an argon2 hash in PHC form
+    /// (`$argon2id$v=19$...`, see [`BreakGlass::hash_password`](crate::BreakGlass::hash_password)),
+    /// never a plain password. For when the provider cannot be reached.
+    pub fn break_glass(
+        mut self,
+        username: impl Into<String>,
+        password_hash: impl Into<String>,
+    ) -> Self {
+        self.break_glass = Some((username.into(), password_hash.into()));
         self
     }
     /// Adds a role-mapping row.
@@ -850,6 +872,11 @@ impl ConfigBuilder {
             post_logout_redirect_uris.push(uri);
         }
 
+        let break_glass = self
+            .break_glass
+            .map(|(username, hash)| BreakGlassSettings::new(username, hash))
+            .transpose()?;
+
         if self.flow == Flow::Implicit && self.userinfo == UserinfoPolicy::Always {
             return Err(invalid(
                 "userinfo",
@@ -884,6 +911,7 @@ impl ConfigBuilder {
             flow: self.flow,
             email_verification: self.email_verification,
             post_logout_redirect_uris,
+            break_glass,
             entra,
         })
     }
@@ -975,6 +1003,17 @@ struct ConfigFile {
     email_verification: Option<EmailVerification>,
     #[serde(default)]
     post_logout_redirect_uris: Vec<String>,
+    break_glass: Option<BreakGlassFile>,
+}
+
+/// `[break_glass]`: the local account, with its argon2 hash inline or in an
+/// environment variable.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BreakGlassFile {
+    username: String,
+    password_hash: Option<String>,
+    password_hash_env: Option<String>,
 }
 
 impl ConfigFile {
@@ -1163,6 +1202,25 @@ impl ConfigFile {
         }
         builder.trusted_audiences = self.trusted_audiences;
         builder.post_logout_redirect_uris = self.post_logout_redirect_uris;
+        if let Some(file) = self.break_glass {
+            let hash = match (file.password_hash, file.password_hash_env) {
+                (Some(hash), None) => hash,
+                (None, Some(variable)) => env(&variable).ok_or_else(|| ConfigError::Invalid {
+                    field: "break_glass",
+                    reason: format!(
+                        "`password_hash_env` names the environment variable `{variable}`, which is not set"
+                    ),
+                })?,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        field: "break_glass",
+                        reason: "give exactly one of `password_hash` and `password_hash_env`"
+                            .into(),
+                    });
+                }
+            };
+            builder = builder.break_glass(file.username, hash);
+        }
         if let Some(policy) = self.userinfo {
             builder = builder.userinfo(policy);
         }

@@ -51,6 +51,9 @@ pub enum Error {
     /// A logout request or back-channel logout token was refused.
     #[error(transparent)]
     Logout(#[from] LogoutError),
+    /// A break-glass local sign-in was refused.
+    #[error(transparent)]
+    BreakGlass(#[from] BreakGlassError),
 }
 
 impl Error {
@@ -85,6 +88,8 @@ impl Error {
             }
             Self::Logout(LogoutError::NoEndSessionEndpoint) => "no_end_session_endpoint",
             Self::Logout(_) => "logout_token_refused",
+            Self::BreakGlass(BreakGlassError::RateLimited { .. }) => "break_glass_rate_limited",
+            Self::BreakGlass(_) => "break_glass_refused",
         }
     }
 }
@@ -653,6 +658,28 @@ pub enum LogoutError {
         /// How old a logout token may be.
         max_age_seconds: u64,
     },
+}
+
+/// A break-glass local sign-in ([`BreakGlass`](crate::BreakGlass)) was
+/// refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BreakGlassError {
+    /// The username or the password is wrong (which one is not said).
+    #[error("break-glass sign-in refused: wrong username or password")]
+    WrongCredentials,
+    /// Too many failed attempts: every attempt is refused for a while.
+    #[error(
+        "break-glass sign-in refused: too many failed attempts; try again in {retry_after_seconds} s"
+    )]
+    RateLimited {
+        /// When attempts are accepted again.
+        retry_after_seconds: u64,
+    },
+    /// The password could not be checked (the OS random source or a worker
+    /// thread failed).
+    #[error("break-glass sign-in is unavailable: the password could not be checked")]
+    Unavailable,
 }
 
 /// A valid login refused by policy. Answer HTTP 403.

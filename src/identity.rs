@@ -43,6 +43,11 @@ pub struct Identity {
     pub roles: Vec<String>,
     /// Every claim of the ID token and userinfo response.
     pub claims: Map<String, Value>,
+    /// Whether this is a break-glass local sign-in ([`BreakGlass`](crate::BreakGlass)),
+    /// not a provider's: then `issuer` is [`BREAK_GLASS_ISSUER`](crate::BREAK_GLASS_ISSUER),
+    /// `subject` and `username` the local username, and there are no claims.
+    #[serde(default)]
+    pub break_glass: bool,
 }
 
 impl Identity {
@@ -117,6 +122,7 @@ pub(crate) fn build(
         issuer,
         subject,
         claims,
+        break_glass: false,
     }
 }
 

@@ -317,6 +317,7 @@ mod algorithm;
 mod assertion;
 #[cfg(feature = "axum")]
 pub mod axum;
+mod break_glass;
 mod client;
 mod config;
 mod entra;
@@ -340,15 +341,16 @@ pub use accounts::{
 };
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use assertion::PrivateKeyJwt;
+pub use break_glass::{BREAK_GLASS_ISSUER, BreakGlass, BreakGlassSettings};
 pub use client::{Client, Login, Tokens};
 pub use config::{
     AuthMethod, ClientAuth, Config, ConfigBuilder, Flow, RequiredClaim, UserinfoPolicy,
 };
 pub use entra::{GraphQuery, GroupsSource, TenantPolicy};
 pub use error::{
-    AccessError, AccountError, CallbackError, ConfigError, DiscoveryError, Error, GraphFailure,
-    GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError, RefreshError,
-    StartError, TokenError,
+    AccessError, AccountError, BreakGlassError, CallbackError, ConfigError, DiscoveryError, Error,
+    GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError,
+    RefreshError, StartError, TokenError,
 };
 pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;

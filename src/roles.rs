@@ -21,6 +21,10 @@ pub enum Source {
     /// default): an Entra ID app role's value, such as `Admin`. Written
     /// `app_role` in TOML.
     AppRole,
+    /// The username of a break-glass local sign-in ([`BreakGlass`](crate::BreakGlass)),
+    /// never a provider's login. Written `local` in TOML, like Pexip's
+    /// "Local Database" source.
+    Local,
 }
 
 /// One row of a role-mapping table: "members of `value` get `roles`".
@@ -184,8 +188,12 @@ impl RoleMappingTable {
 
 impl RoleMapper for RoleMappingTable {
     /// The roles of the identity's groups ([`Source::OpenIdConnect`] rows)
-    /// and of its app roles ([`Source::AppRole`] rows), together.
+    /// and of its app roles ([`Source::AppRole`] rows), together; for a
+    /// break-glass sign-in, only the [`Source::Local`] rows of its username.
     fn roles(&self, identity: &Identity) -> Vec<String> {
+        if identity.break_glass {
+            return self.roles_for(Source::Local, identity.username.as_deref());
+        }
         let mut roles = self.roles_for(
             Source::OpenIdConnect,
             identity.groups.iter().map(String::as_str),
@@ -279,6 +287,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(row.source(), Source::AppRole);
+    }
+
+    #[test]
+    fn local_rows_match_only_break_glass_sign_ins() {
+        let t = RoleMappingTable::from_rows([
+            RoleMapping::new("Local", Source::Local, "breakglass", ["Admin"]),
+            RoleMapping::new("Group", Source::OpenIdConnect, "breakglass", ["Wrong"]),
+        ]);
+        let identity = |break_glass: bool| -> Identity {
+            serde_json::from_value(serde_json::json!({
+                "issuer": "i", "subject": "breakglass", "username": "breakglass",
+                "email": null, "email_verified": false, "name": null,
+                "groups": ["breakglass"], "app_roles": [], "roles": [], "claims": {},
+                "break_glass": break_glass
+            }))
+            .unwrap()
+        };
+        assert_eq!(t.roles(&identity(true)), ["Admin"]);
+        // A provider's user named (or grouped) like the local account gets no local role.
+        assert_eq!(t.roles(&identity(false)), ["Wrong"]);
+        let row: RoleMapping =
+            toml::from_str("name = \"a\"\nsource = \"local\"\nvalue = \"x\"\nroles = [\"y\"]")
+                .unwrap();
+        assert_eq!(row.source(), Source::Local);
     }
 
     #[test]

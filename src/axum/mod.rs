@@ -54,6 +54,6 @@ mod session;
 
 pub use back_channel::SessionIndexKey;
 pub use extract::{AuthRejection, MaybeSignedIn, RequireRole, RoleName, SignedIn};
-pub use pages::login_button;
+pub use pages::{break_glass_form, login_button};
 pub use routes::LoginRoutes;
 pub use session::session_layer;

@@ -21,6 +21,43 @@ pub fn login_button(text: &str, login_path: &str) -> String {
     )
 }
 
+/// The break-glass local sign-in form: username and password, POSTed to
+/// the `{prefix}/local-login` route ([`LoginRoutes::break_glass`](super::LoginRoutes::break_glass)).
+/// Show it only while break-glass is switched on, beside the
+/// [`login_button`], marked as the emergency way in that it is.
+///
+/// ```
+/// let html = oidc_login::axum::break_glass_form("/local-login");
+/// assert!(html.contains("type=\"password\""));
+/// ```
+pub fn break_glass_form(action: &str) -> String {
+    format!(
+        "<form class=\"oidc-login-break-glass\" method=\"post\" action=\"{}\">\
+         <p><strong>Emergency local sign-in</strong> (use only when the identity provider is down)</p>\
+         <label>Username <input name=\"username\" autocomplete=\"username\" required></label> \
+         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label> \
+         <button type=\"submit\">Sign in locally</button></form>",
+        escape(action)
+    )
+}
+
+/// The page of `GET {prefix}/local-login`: the break-glass form alone.
+pub(crate) fn break_glass_page(action: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Emergency sign-in</title></head>\
+         <body><h1>Emergency sign-in</h1>{}</body></html>",
+        break_glass_form(action)
+    );
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// A short refusal page: a title, one sentence, the error code. No detail
 /// that could help an attacker or leak a secret; the detail goes to the log.
 pub(crate) fn refusal(status: StatusCode, code: &str, message: &str) -> Response {

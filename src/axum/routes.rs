@@ -14,6 +14,7 @@ use super::back_channel::{SessionIndex, SessionIndexKey, backchannel_logout};
 use super::pages;
 use super::refresh::Refresher;
 use super::session;
+use crate::break_glass::BreakGlass;
 use crate::client::Client;
 use crate::error::Error;
 use crate::flow::{Callback, Start};
@@ -41,6 +42,7 @@ pub struct LoginRoutes {
     refresh_margin: Option<std::time::Duration>,
     provider_logout: bool,
     index: Option<SessionIndex>,
+    break_glass: Option<Arc<BreakGlass>>,
 }
 
 /// What the extractors need to know about the routes.
@@ -67,6 +69,7 @@ pub(crate) struct Shared {
     /// sign-out at the provider is on.
     provider_logout: Option<Option<String>>,
     pub(crate) index: Option<SessionIndex>,
+    break_glass: Option<Arc<BreakGlass>>,
 }
 
 impl LoginRoutes {
@@ -81,7 +84,35 @@ impl LoginRoutes {
             refresh_margin: None,
             provider_logout: false,
             index: None,
+            break_glass: None,
         }
+    }
+
+    /// Mounts the break-glass local sign-in at `GET`/`POST
+    /// {prefix}/local-login` (see [`BreakGlass`]; off unless this is
+    /// called): a form, and its check. A success rotates the session id and
+    /// signs in the identity marked [`break_glass`](crate::Identity::break_glass);
+    /// a wrong password answers 401, too many failures 429. Each use is
+    /// logged as a warning.
+    ///
+    /// ```no_run
+    /// # use oidc_login::{BreakGlass, Client};
+    /// # use oidc_login::axum::LoginRoutes;
+    /// # fn app(client: Client) -> LoginRoutes {
+    /// let mut routes = LoginRoutes::new(client.clone());
+    /// if let Some(break_glass) = BreakGlass::from_config(client.config()) {
+    ///     routes = routes.break_glass(break_glass);
+    /// }
+    /// # routes }
+    /// ```
+    pub fn break_glass(mut self, break_glass: BreakGlass) -> Self {
+        self.break_glass = Some(Arc::new(break_glass));
+        self
+    }
+
+    /// The path of the break-glass route, for the [`break_glass_form`](super::break_glass_form).
+    pub fn break_glass_path(&self) -> String {
+        format!("{}/local-login", self.prefix)
     }
 
     /// Refreshes a signed-in session when its access token expires within
@@ -241,6 +272,7 @@ impl LoginRoutes {
             keep_tokens: self.refresh_margin.is_some() || self.provider_logout,
             provider_logout,
             index: self.index,
+            break_glass: self.break_glass,
         });
         let routes: Router<S> = Router::new()
             .route(&mounted.login_path, get(login))
@@ -250,6 +282,10 @@ impl LoginRoutes {
             .route(
                 &format!("{}/backchannel-logout", self.prefix),
                 post(backchannel_logout),
+            )
+            .route(
+                &format!("{}/local-login", self.prefix),
+                get(local_login_form).post(local_login),
             )
             .with_state(shared);
         app.merge(routes).layer(Extension(mounted))
@@ -409,6 +445,48 @@ async fn logout(State(shared): State<Arc<Shared>>, session: Session) -> Response
     }
 }
 
+async fn local_login_form(State(shared): State<Arc<Shared>>, uri: ::axum::http::Uri) -> Response {
+    if shared.break_glass.is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    pages::break_glass_page(uri.path())
+}
+
+#[derive(Deserialize)]
+struct LocalLoginForm {
+    username: String,
+    password: String,
+    return_to: Option<String>,
+}
+
+/// `POST {prefix}/local-login`: the break-glass check, then a signed-in
+/// session like a provider's login.
+async fn local_login(
+    State(shared): State<Arc<Shared>>,
+    session: Session,
+    ::axum::extract::Form(form): ::axum::extract::Form<LocalLoginForm>,
+) -> Response {
+    let Some(break_glass) = &shared.break_glass else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let to = match form.return_to.as_deref().filter(|to| !to.is_empty()) {
+        None => "/".to_owned(),
+        Some(to) => match crate::flow::safe_return_to(to, shared.client.config().redirect_uri()) {
+            Ok(to) => to,
+            Err(error) => return refuse(&error.into()),
+        },
+    };
+    match break_glass.sign_in(&form.username, &form.password).await {
+        Ok(identity) => {
+            if let Err(error) = session::sign_in(&session, identity, None).await {
+                return session_failure(&error);
+            }
+            Redirect::to(&to).into_response()
+        }
+        Err(error) => refuse(&error.into()),
+    }
+}
+
 #[derive(Deserialize)]
 struct LoggedOutQuery {
     state: Option<String>,
@@ -440,6 +518,11 @@ pub(crate) fn status(error: &Error) -> StatusCode {
         Error::Start(_) | Error::Callback(_) => StatusCode::BAD_REQUEST,
         Error::Token(_) | Error::Refresh(_) => StatusCode::UNAUTHORIZED,
         Error::Logout(_) => StatusCode::BAD_REQUEST,
+        Error::BreakGlass(crate::BreakGlassError::RateLimited { .. }) => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        Error::BreakGlass(crate::BreakGlassError::WrongCredentials) => StatusCode::UNAUTHORIZED,
+        Error::BreakGlass(_) => StatusCode::INTERNAL_SERVER_ERROR,
         Error::Access(_) => StatusCode::FORBIDDEN,
         Error::Http(_) | Error::Discovery(_) | Error::Groups(_) => StatusCode::BAD_GATEWAY,
         Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -455,6 +538,8 @@ fn refuse(error: &Error) -> Response {
     // The detail for the operator; the browser gets the code only.
     tracing::warn!(target: "oidc_login::axum", code = error.code(), status = status.as_u16(), %error, "login refused");
     let message = match status {
+        StatusCode::TOO_MANY_REQUESTS => "Too many failed attempts. Please wait and try again.",
+        _ if matches!(error, Error::BreakGlass(_)) => "Wrong username or password.",
         StatusCode::BAD_REQUEST => "The sign-in request was not valid. Please start again.",
         StatusCode::UNAUTHORIZED => "The identity provider's answer could not be verified.",
         StatusCode::FORBIDDEN => "Your account is not allowed to sign in here.",

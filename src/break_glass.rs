@@ -1,0 +1,254 @@
+//! Break-glass local sign-in (Pexip's "Local Database" login): one local
+//! account with an argon2 password hash, for when the provider cannot be
+//! reached. Off unless configured; loud in the log whenever it is on or used.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde_json::Map;
+
+use crate::config::Config;
+use crate::error::{BreakGlassError, ConfigError};
+use crate::identity::Identity;
+use crate::roles::{RoleMapper, RoleMappingTable};
+use crate::secret::constant_time_eq;
+
+/// The [`Identity::issuer`] of a break-glass sign-in: no provider's.
+pub const BREAK_GLASS_ISSUER: &str = "urn:oidc-login:break-glass";
+
+/// Failed attempts allowed within [`FAILURE_WINDOW`] before every attempt is
+/// refused, right password or not, until the oldest failure is that old.
+const MAX_FAILURES: usize = 5;
+/// The window [`MAX_FAILURES`] counts in.
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The break-glass account of a [`Config`]: TOML
+///
+/// ```toml
+/// [break_glass]
+/// username = "breakglass"
+/// password_hash_env = "OIDC_BREAK_GLASS_HASH"   # or: password_hash = "$argon2id$v=19$..."
+/// ```
+///
+/// The hash is an argon2 PHC string (make one with
+/// [`BreakGlass::hash_password`]); a plain password is refused. `Debug`
+/// hides the hash.
+#[derive(Clone)]
+pub struct BreakGlassSettings {
+    username: String,
+    password_hash: String,
+}
+
+impl fmt::Debug for BreakGlassSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakGlassSettings")
+            .field("username", &self.username)
+            .field("password_hash", &"[redacted]")
+            .finish()
+    }
+}
+
+impl BreakGlassSettings {
+    /// Checks the settings: a username, and an argon2 hash in PHC form.
+    pub(crate) fn new(username: String, password_hash: String) -> Result<Self, ConfigError> {
+        let invalid = |reason: &str| ConfigError::Invalid {
+            field: "break_glass",
+            reason: reason.to_owned(),
+        };
+        if username.trim().is_empty() || username.trim() != username {
+            return Err(invalid("`username` is empty or has spaces around it"));
+        }
+        let hash = PasswordHash::new(&password_hash).map_err(|_| {
+            invalid("`password_hash` is not a password hash in PHC form (`$argon2id$v=19$m=...`); never a plain password")
+        })?;
+        if !hash.algorithm.as_str().starts_with("argon2") {
+            return Err(invalid(
+                "`password_hash` must be an argon2 hash (`$argon2id$...`)",
+            ));
+        }
+        Ok(Self {
+            username,
+            password_hash,
+        })
+    }
+
+    /// The local username.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+}
+
+/// The break-glass sign-in: checks a username and password against the
+/// configured argon2 hash, rate-limits failures, and returns an
+/// [`Identity`] marked [`break_glass`](Identity::break_glass), whose roles
+/// come from the role mapping's [`Source::Local`](crate::Source::Local) rows.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use oidc_login::{BreakGlass, Config, RoleMapping, Source};
+///
+/// let hash = BreakGlass::hash_password("correct horse battery staple")?;
+/// let config = Config::builder("https://login.example.com", "app")
+///     .redirect_uri("https://app.example.com/callback")
+///     .break_glass("breakglass", hash)
+///     .add_role_mapping(RoleMapping::new("Local admin", Source::Local, "breakglass", ["Admin"]))
+///     .build()?;
+/// let break_glass = BreakGlass::from_config(&config).expect("switched on in the config");
+/// let identity = break_glass.sign_in("breakglass", "correct horse battery staple").await?;
+/// assert!(identity.break_glass);
+/// assert_eq!(identity.roles, ["Admin"]);
+/// # Ok(()) }
+/// ```
+pub struct BreakGlass {
+    settings: BreakGlassSettings,
+    roles: Arc<dyn RoleMapper>,
+    /// When the recent failed attempts happened, oldest first.
+    failures: Mutex<VecDeque<Instant>>,
+}
+
+impl fmt::Debug for BreakGlass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakGlass")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BreakGlass {
+    /// The break-glass sign-in of `config`, or `None` when it has none.
+    /// Logs a warning that it is on: it is meant for outages only.
+    pub fn from_config(config: &Config) -> Option<Self> {
+        let settings = config.break_glass()?.clone();
+        tracing::warn!(
+            target: "oidc_login::break_glass",
+            username = settings.username(),
+            "break-glass local sign-in is ON: switch it off once the identity provider is reachable"
+        );
+        Some(Self {
+            settings,
+            roles: Arc::new(RoleMappingTable::from_rows(
+                config.role_mapping().iter().cloned(),
+            )),
+            failures: Mutex::default(),
+        })
+    }
+
+    /// Replaces the role mapper (by default the config's rows).
+    pub fn with_role_mapper(mut self, mapper: impl RoleMapper) -> Self {
+        self.roles = Arc::new(mapper);
+        self
+    }
+
+    /// The local username.
+    pub fn username(&self) -> &str {
+        self.settings.username()
+    }
+
+    /// An argon2id hash (PHC string, random salt, the crate's default
+    /// parameters) of `password`, for `password_hash` in the config.
+    pub fn hash_password(password: &str) -> Result<String, BreakGlassError> {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|_| BreakGlassError::Unavailable)?;
+        let salt = SaltString::encode_b64(&salt).map_err(|_| BreakGlassError::Unavailable)?;
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|_| BreakGlassError::Unavailable)
+    }
+
+    /// Signs in with the local username and password.
+    ///
+    /// After 5 failed attempts within 15 minutes every attempt is refused
+    /// with [`BreakGlassError::RateLimited`], without checking the password,
+    /// until the oldest of them is 15 minutes old. A wrong username costs
+    /// the same password check as a wrong password. Each use, failed or
+    /// not, is logged as a warning.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Identity, BreakGlassError> {
+        if let Some(retry_after) = self.locked_for() {
+            tracing::warn!(
+                target: "oidc_login::break_glass",
+                retry_after_seconds = retry_after.as_secs(),
+                "break-glass sign-in refused: too many failed attempts"
+            );
+            return Err(BreakGlassError::RateLimited {
+                retry_after_seconds: retry_after.as_secs().max(1),
+            });
+        }
+        let hash = self.settings.password_hash.clone();
+        let password = zeroize::Zeroizing::new(password.to_owned());
+        let password_ok = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash).is_ok_and(|hash| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
+        })
+        .await
+        .map_err(|_| BreakGlassError::Unavailable)?;
+        let username_ok = constant_time_eq(username.as_bytes(), self.username().as_bytes());
+        if !(password_ok && username_ok) {
+            self.failed();
+            tracing::warn!(
+                target: "oidc_login::break_glass",
+                username = %crate::error::clip(username, 64),
+                "break-glass sign-in failed: wrong username or password"
+            );
+            return Err(BreakGlassError::WrongCredentials);
+        }
+        tracing::warn!(
+            target: "oidc_login::break_glass",
+            username = self.username(),
+            "break-glass sign-in used: this login bypassed the identity provider"
+        );
+        let mut identity = Identity {
+            issuer: BREAK_GLASS_ISSUER.to_owned(),
+            subject: self.username().to_owned(),
+            username: Some(self.username().to_owned()),
+            email: None,
+            email_verified: false,
+            name: None,
+            groups: Vec::new(),
+            app_roles: Vec::new(),
+            roles: Vec::new(),
+            claims: Map::new(),
+            break_glass: true,
+        };
+        let mut roles = self.roles.roles(&identity);
+        roles.sort_unstable();
+        roles.dedup();
+        identity.roles = roles;
+        Ok(identity)
+    }
+
+    /// How long attempts stay refused, if they are.
+    fn locked_for(&self) -> Option<Duration> {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        while failures
+            .front()
+            .is_some_and(|at| at.elapsed() >= FAILURE_WINDOW)
+        {
+            failures.pop_front();
+        }
+        (failures.len() >= MAX_FAILURES).then(|| {
+            FAILURE_WINDOW
+                .saturating_sub(failures.front().map_or(Duration::ZERO, |at| at.elapsed()))
+        })
+    }
+
+    fn failed(&self) {
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        failures.push_back(Instant::now());
+        if failures.len() > MAX_FAILURES {
+            failures.pop_front();
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! The break-glass local sign-in: off unless configured, an argon2 hash
+//! (never a plain password), failures rate-limited, roles only from `local`
+//! rows; and its axum routes.
+
+mod common;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::routing::get;
+use oidc_login::axum::{LoginRoutes, MaybeSignedIn, session_layer};
+use oidc_login::testing::TestProvider;
+use oidc_login::{
+    BREAK_GLASS_ISSUER, BreakGlass, BreakGlassError, Client, Config, ConfigBuilder, RoleMapping,
+    Source,
+};
+use reqwest::StatusCode;
+use tower_sessions::MemoryStore;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// One hash for the whole test binary: argon2 is slow on purpose.
+static HASH: LazyLock<String> = LazyLock::new(|| BreakGlass::hash_password(PASSWORD).unwrap());
+
+fn builder() -> ConfigBuilder {
+    Config::builder("https://login.example.com", "app")
+        .redirect_uri("http://127.0.0.1:9/callback")
+        .add_role_mapping(RoleMapping::new(
+            "Local admin",
+            Source::Local,
+            "breakglass",
+            ["Admin"],
+        ))
+        // A provider row with the same value must not apply to a local sign-in.
+        .add_role_mapping(RoleMapping::new(
+            "Group",
+            Source::OpenIdConnect,
+            "breakglass",
+            ["Wrong"],
+        ))
+}
+
+fn break_glass() -> BreakGlass {
+    let config = builder()
+        .break_glass("breakglass", HASH.as_str())
+        .build()
+        .unwrap();
+    BreakGlass::from_config(&config).expect("switched on")
+}
+
+#[test]
+fn it_is_off_unless_configured() {
+    let config = builder().build().unwrap();
+    assert!(config.break_glass().is_none());
+    assert!(BreakGlass::from_config(&config).is_none());
+}
+
+#[test]
+fn a_plain_password_or_another_hash_is_refused_at_build() {
+    for not_argon2 in [
+        PASSWORD,
+        "",
+        "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        "$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$dGhpc2lzbm90YXJlYWxoYXNoMTIzNDU2Nzg5MA",
+    ] {
+        let error = builder()
+            .break_glass("breakglass", not_argon2)
+            .build()
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("break_glass"), "{message}");
+        assert!(
+            !message.contains(PASSWORD),
+            "the value is never echoed: {message}"
+        );
+    }
+    let error = builder()
+        .break_glass(" ", HASH.as_str())
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("username"));
+}
+
+#[test]
+fn the_toml_form_takes_the_hash_inline_and_debug_hides_it() {
+    let text = format!(
+        "metadata_url = \"https://login.example.com\"\nclient_id = \"app\"\n\
+         redirect_uri = \"http://127.0.0.1:9/callback\"\n\
+         [break_glass]\nusername = \"breakglass\"\npassword_hash = \"{}\"\n",
+        *HASH
+    );
+    let config = Config::from_toml(&text).unwrap();
+    assert_eq!(config.break_glass().unwrap().username(), "breakglass");
+    let debug = format!("{config:?}");
+    assert!(!debug.contains(HASH.as_str()), "{debug}");
+    assert!(!format!("{:?}", break_glass()).contains(HASH.as_str()));
+
+    let both = text.replace(
+        "[break_glass]\n",
+        "[break_glass]\npassword_hash_env = \"X\"\n",
+    );
+    let error = Config::from_toml(&both).unwrap_err();
+    assert!(error.to_string().contains("exactly one"), "{error}");
+    let typo = text.replace("username", "usrname");
+    assert!(
+        Config::from_toml(&typo).is_err(),
+        "unknown fields are refused"
+    );
+}
+
+#[tokio::test]
+async fn the_right_password_signs_in_with_the_local_roles() {
+    let identity = break_glass().sign_in("breakglass", PASSWORD).await.unwrap();
+    assert!(identity.break_glass);
+    assert_eq!(identity.issuer, BREAK_GLASS_ISSUER);
+    assert_eq!(identity.subject, "breakglass");
+    assert_eq!(identity.username.as_deref(), Some("breakglass"));
+    assert_eq!(identity.roles, ["Admin"]);
+    assert!(identity.groups.is_empty() && identity.claims.is_empty());
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_username_is_refused_alike() {
+    let break_glass = break_glass();
+    for (username, password) in [
+        ("breakglass", "not-the-password"),
+        ("breakglass", ""),
+        ("admin", PASSWORD),
+        ("BREAKGLASS", PASSWORD),
+    ] {
+        let error = break_glass.sign_in(username, password).await.unwrap_err();
+        assert!(
+            matches!(error, BreakGlassError::WrongCredentials),
+            "{username}: {error:?}"
+        );
+        assert!(!error.to_string().contains(password) || password.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn failed_attempts_are_rate_limited_even_for_the_right_password() {
+    let break_glass = break_glass();
+    for _ in 0..5 {
+        let error = break_glass
+            .sign_in("breakglass", "guess")
+            .await
+            .unwrap_err();
+        assert!(matches!(error, BreakGlassError::WrongCredentials));
+    }
+    let error = break_glass
+        .sign_in("breakglass", PASSWORD)
+        .await
+        .unwrap_err();
+    match error {
+        BreakGlassError::RateLimited {
+            retry_after_seconds,
+        } => {
+            assert!(
+                (1..=900).contains(&retry_after_seconds),
+                "{retry_after_seconds}"
+            );
+        }
+        other => panic!("expected the rate limit, got {other:?}"),
+    }
+    let as_error: oidc_login::Error = BreakGlassError::RateLimited {
+        retry_after_seconds: 1,
+    }
+    .into();
+    assert_eq!(as_error.code(), "break_glass_rate_limited");
+}
+
+// ----- the axum routes -------------------------------------------------------
+
+struct App {
+    base: String,
+    _provider: TestProvider,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn app(switched_on: bool) -> App {
+    let provider = TestProvider::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = common::config_builder(&provider)
+        .redirect_uri(format!("{base}/callback"))
+        .add_role_mapping(RoleMapping::new(
+            "Local admin",
+            Source::Local,
+            "breakglass",
+            ["Admin"],
+        ));
+    if switched_on {
+        config = config.break_glass("breakglass", HASH.as_str());
+    }
+    let client = Client::discover(config.build().unwrap()).await.unwrap();
+    let sessions = session_layer(MemoryStore::default(), &client);
+    let mut routes = LoginRoutes::new(client.clone());
+    if let Some(break_glass) = BreakGlass::from_config(client.config()) {
+        routes = routes.break_glass(break_glass);
+    }
+    let app = Router::new().route(
+        "/me",
+        get(|MaybeSignedIn(user): MaybeSignedIn| async move {
+            user.map(|u| format!("{} {} {}", u.subject, u.break_glass, u.roles.join(",")))
+                .unwrap_or_default()
+        }),
+    );
+    let app = routes.mount(app).layer(sessions);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    App {
+        base,
+        _provider: provider,
+        server,
+    }
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn post_login(app: &App, browser: &reqwest::Client, password: &str) -> reqwest::Response {
+    browser
+        .post(format!("{}/local-login", app.base))
+        .form(&[
+            ("username", "breakglass"),
+            ("password", password),
+            ("return_to", "/me"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_routes_sign_in_locally_and_refuse_wrong_passwords() {
+    let app = app(true).await;
+    let browser = browser();
+    let form = browser
+        .get(format!("{}/local-login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    assert!(form.text().await.unwrap().contains("type=\"password\""));
+
+    let refused = post_login(&app, &browser, "not-the-password").await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("break_glass_refused") && !page.contains("wrong"),
+        "{page}"
+    );
+
+    let signed_in = post_login(&app, &browser, PASSWORD).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.headers()["location"], "/me");
+    let me = browser
+        .get(format!("{}/me", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.text().await.unwrap(), "breakglass true Admin");
+}
+
+#[tokio::test]
+async fn the_routes_rate_limit_with_429() {
+    let app = app(true).await;
+    let browser = browser();
+    for _ in 0..5 {
+        assert_eq!(
+            post_login(&app, &browser, "guess").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let limited = post_login(&app, &browser, PASSWORD).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited
+            .text()
+            .await
+            .unwrap()
+            .contains("break_glass_rate_limited")
+    );
+}
+
+#[tokio::test]
+async fn the_routes_do_not_exist_when_it_is_off() {
+    let app = app(false).await;
+    let browser = browser();
+    let form = browser
+        .get(format!("{}/local-login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        post_login(&app, &browser, PASSWORD).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
