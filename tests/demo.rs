@@ -214,9 +214,26 @@ async fn the_route_contract_with_the_embedded_provider() {
     let text = replay.text().await.unwrap();
     assert!(text.contains("no_pending_login"), "an error code: {text}");
 
+    // Sign-out here and at the provider, which sends the browser back to
+    // `/logged-out` with the state, and on to `/`.
     let out = alice.post(demo.url("/logout")).send().await.unwrap();
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&out), "/");
+    let at_provider = location(&out);
+    assert!(
+        at_provider.starts_with(&format!("{}/logout?", demo.provider_issuer)),
+        "{at_provider}"
+    );
+    assert!(at_provider.contains("id_token_hint="), "{at_provider}");
+    let back = alice.get(&at_provider).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    let logged_out = location(&back);
+    assert!(
+        logged_out.starts_with(&demo.url("/logged-out?state=")),
+        "{logged_out}"
+    );
+    let home_again = alice.get(&logged_out).send().await.unwrap();
+    assert_eq!(home_again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&home_again), "/");
     assert_eq!(me(&alice, &demo).await.0, StatusCode::UNAUTHORIZED);
     assert!(home(&alice, &demo).await.contains("class=\"oidc-login\""));
 }
@@ -442,4 +459,85 @@ async fn a_missing_config_file_is_an_error_naming_it() {
         .err()
         .expect("no demo without its config");
     assert!(error.to_string().contains("oidc.toml"), "{error}");
+}
+
+#[tokio::test]
+async fn break_glass_shows_and_signs_in_when_the_config_switches_it_on() {
+    let provider = TestProvider::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let hash = oidc_login::BreakGlass::hash_password("emergency only").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("oidc.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+metadata_url = "{metadata}"
+client_id = "{client_id}"
+client_secret = "{client_secret}"
+redirect_uri = "http://127.0.0.1:{port}/callback"
+
+[break_glass]
+username = "breakglass"
+password_hash = "{hash}"
+
+[[role_mapping]]
+name = "Local admin"
+source = "local"
+value = "breakglass"
+roles = ["Read-write"]
+"#,
+            metadata = provider.metadata_url(),
+            client_id = TestProvider::DEFAULT_CLIENT_ID,
+            client_secret = TestProvider::DEFAULT_CLIENT_SECRET,
+        ),
+    )
+    .unwrap();
+    let options = Options::parse(
+        Some(&format!("127.0.0.1:{port}")),
+        ["--config".to_owned(), file.display().to_string()],
+    )
+    .unwrap();
+    let demo = serve(
+        Demo::start(&options).await.unwrap(),
+        provider.issuer().to_owned(),
+    )
+    .await;
+    let admin = browser();
+    let page = home(&admin, &demo).await;
+    assert!(page.contains("id=\"break-glass\""), "{page}");
+    assert!(page.contains("action=\"/local-login\""), "{page}");
+
+    let signed_in = admin
+        .post(demo.url("/local-login"))
+        .form(&[("username", "breakglass"), ("password", "emergency only")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let (status, body) = me(&admin, &demo).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["username"], "breakglass");
+    assert_eq!(body["roles"], serde_json::json!(["Read-write"]));
+    assert!(
+        home(&admin, &demo)
+            .await
+            .contains("id=\"break-glass-used\"")
+    );
+}
+
+#[tokio::test]
+async fn without_break_glass_in_the_config_there_is_no_form() {
+    let demo = embedded_demo().await;
+    let page = home(&browser(), &demo).await;
+    assert!(!page.contains("break-glass"), "{page}");
+    let form = browser()
+        .get(demo.url("/local-login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::NOT_FOUND);
 }

@@ -18,9 +18,9 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use html_escape::encode_text as escape;
-use oidc_login::axum::{LoginRoutes, MaybeSignedIn, login_button, session_layer};
+use oidc_login::axum::{LoginRoutes, MaybeSignedIn, break_glass_form, login_button, session_layer};
 use oidc_login::testing::TestProvider;
-use oidc_login::{Client, ClientAuth, Config, ConfigError, RoleMapping, Source};
+use oidc_login::{BreakGlass, Client, ClientAuth, Config, ConfigError, RoleMapping, Source};
 use tower_sessions::MemoryStore;
 use url::Url;
 
@@ -163,15 +163,25 @@ impl Demo {
 pub const DEMO_GROUP: &str = "d48429bd-9f2a-47a2-a410-993f2a37876b";
 
 /// The demo's config for the embedded provider's default client, with the
-/// app's callback at `redirect_uri`.
+/// app's callback at `redirect_uri` (ending in `/callback`), and the
+/// provider's logout coming back to `/logged-out` beside it.
 pub fn embedded_config(
     provider: &TestProvider,
     redirect_uri: impl Into<String>,
 ) -> Result<Config, ConfigError> {
-    Config::builder(provider.issuer(), TestProvider::DEFAULT_CLIENT_ID)
+    let redirect_uri = redirect_uri.into();
+    let logged_out = redirect_uri
+        .strip_suffix("/callback")
+        .map(|base| format!("{base}/logged-out"));
+    let mut builder = Config::builder(provider.issuer(), TestProvider::DEFAULT_CLIENT_ID);
+    if let Some(logged_out) = logged_out {
+        builder = builder.add_post_logout_redirect_uri(logged_out);
+    }
+    builder
         .client_auth(ClientAuth::secret_basic(
             TestProvider::DEFAULT_CLIENT_SECRET,
         ))
+        .scopes(["openid", "email", "profile", "offline_access"])
         .redirect_uri(redirect_uri)
         .login_button_text("Sign in with the embedded provider")
         .add_role_mapping(RoleMapping::new(
@@ -185,14 +195,33 @@ pub fn embedded_config(
 
 /// The whole app: the demo's pages, `routes` (built on `client`), and
 /// sessions in memory. `development` shows the embedded-provider banner.
+///
+/// What the config switches on, the demo shows: sign-out at the provider
+/// when `post_logout_redirect_uris` is set (the embedded provider's config
+/// sets it), refresh before the access token expires when the scopes hold
+/// `offline_access`, and the break-glass form when `[break_glass]` is there.
 pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
+    let config = client.config();
+    let mut routes = routes;
+    if !config.post_logout_redirect_uris().is_empty() {
+        routes = routes.provider_logout();
+    }
+    if config.scopes().iter().any(|s| s == "offline_access") {
+        routes = routes.refresh_before_expiry(std::time::Duration::from_secs(60));
+    }
+    let break_glass = BreakGlass::from_config(config).map(|break_glass| {
+        let form = break_glass_form(&routes.break_glass_path());
+        routes = routes.clone().break_glass(break_glass);
+        form
+    });
     let login_path = routes.login_path();
     let logout_path = format!(
         "{}/logout",
         login_path.strip_suffix("/login").unwrap_or_default()
     );
     let page = Page {
-        button: login_button(client.config().login_button_text(), &login_path),
+        button: login_button(config.login_button_text(), &login_path),
+        break_glass,
         logout_path,
         development,
     };
@@ -207,6 +236,8 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
 #[derive(Clone)]
 struct Page {
     button: String,
+    /// The break-glass form, when the config switches it on.
+    break_glass: Option<String>,
     logout_path: String,
     development: bool,
 }
@@ -219,7 +250,13 @@ async fn home(State(page): State<Page>, MaybeSignedIn(user): MaybeSignedIn) -> H
         ""
     };
     let body = match user {
-        None => format!("<p>You are signed out.</p>{}", page.button),
+        None => format!(
+            "<p>You are signed out.</p>{}{}",
+            page.button,
+            page.break_glass.as_deref().map_or(String::new(), |form| {
+                format!("<hr><div id=\"break-glass\" style=\"background:#f8d7da;padding:.5rem\">{form}</div>")
+            })
+        ),
         Some(id) => {
             let list = |items: &[String]| {
                 if items.is_empty() {
@@ -232,8 +269,14 @@ async fn home(State(page): State<Page>, MaybeSignedIn(user): MaybeSignedIn) -> H
                         .join(", ")
                 }
             };
+            let how = if id.break_glass {
+                "<p id=\"break-glass-used\" style=\"background:#f8d7da;padding:.5rem\"><strong>Break-glass sign-in:</strong> \
+                 this session bypassed the identity provider.</p>"
+            } else {
+                ""
+            };
             format!(
-                "<p>Signed in as <strong id=\"username\">{}</strong> (<span id=\"email\">{}</span>).</p>\
+                "{how}<p>Signed in as <strong id=\"username\">{}</strong> (<span id=\"email\">{}</span>).</p>\
                  <p>Groups: <span id=\"groups\">{}</span></p><p>Roles: <span id=\"roles\">{}</span></p>\
                  <form method=\"post\" action=\"{}\"><button type=\"submit\" id=\"logout\">Sign out</button></form>",
                 escape(id.username.as_deref().unwrap_or(&id.subject)),
