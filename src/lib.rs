@@ -14,6 +14,7 @@
 //! - [Account linking](#account-linking)
 //! - [Flows](#flows)
 //! - [PrivX](#privx)
+//! - [After sign-in: refresh, sign-out, break-glass](#after-sign-in-refresh-sign-out-break-glass)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
 //!
@@ -61,7 +62,9 @@
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
 //! `http_timeout_seconds`, `no_role_policy`, `flow`, `allow_implicit_flow`,
-//! `email_verification`, and `[[role_mapping]]` rows; for `private_key_jwt`:
+//! `email_verification`, `post_logout_redirect_uris`, a `[break_glass]`
+//! table (`username`, `password_hash` or `password_hash_env`), and
+//! `[[role_mapping]]` rows; for `private_key_jwt`:
 //! `private_key_pem_file` or `private_key_env`, `private_key_kid`,
 //! `private_key_certificate_pem_file`, `private_key_algorithm`). Unknown
 //! fields are refused, so a typo never silently drops a check.
@@ -269,6 +272,37 @@
 //! `azp` must then be the client id. `examples/privx-private-key-jwt.toml` is
 //! a commented config with `private_key_jwt`.
 //!
+//! # After sign-in: refresh, sign-out, break-glass
+//!
+//! - [`Client::refresh`] runs the refresh grant (scope `offline_access`)
+//!   and decides the identity afresh. A returned ID token is validated in
+//!   full, then must be about the same login (OpenID Connect Core 12.2):
+//!   the same `iss`, `sub` and `aud`, `azp` and `auth_time` unchanged, `iat`
+//!   fresh, and a `nonce` only the original one ([`RefreshError`]). The
+//!   required claim, groups and roles are decided again, so a user removed
+//!   from a group loses the role at the next refresh. Any error means the
+//!   session must end.
+//! - [`Client::logout_url`] is the provider's `end_session_endpoint` URL
+//!   (RP-Initiated Logout 1.0) with `id_token_hint`, `client_id`, and a
+//!   `post_logout_redirect_uri` that must be one of the config's
+//!   `post_logout_redirect_uris` (each on the redirect URI's origin), with
+//!   a fresh `state` ([`ProviderLogout`]).
+//! - [`Client::verify_logout_token`] validates a back-channel logout token
+//!   (Back-Channel Logout 1.0): the signature as for ID tokens (the
+//!   provider's algorithms, never `none`), `iss`, `aud`, `iat` (at most 10
+//!   minutes old), `exp` when present, `jti` (a replay is refused), the
+//!   `events` member holding the back-channel logout event as an object,
+//!   no `nonce`, and `sid` or `sub` ([`LogoutTokenClaims`], [`LogoutError`]).
+//! - [`BreakGlass`], off unless the config has `[break_glass]`: one local
+//!   account whose password is checked against an argon2 hash (never a plain
+//!   password), for when the provider is down. Five failures in 15 minutes
+//!   lock it for a while; it logs a warning when switched on and at each use;
+//!   its [`Identity`] is marked [`break_glass`](Identity::break_glass) and
+//!   gets its roles from [`Source::Local`] rows only.
+//!
+//! The axum integration wires each in: `LoginRoutes::refresh_before_expiry`,
+//! `provider_logout`, `back_channel_logout` and `break_glass`.
+//!
 //! # Testing your app
 //!
 //! With the `test-provider` feature, `testing::TestProvider::start().await`
@@ -286,21 +320,22 @@
 //! | `src/config.rs` | [`Config`], its builder and TOML/JSON form, [`ClientAuth`], claim names |
 //! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
 //! | `src/privx.rs` | [`Config::from_privx_client_json`] |
+//! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit |
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback |
 //! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch |
-//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety, [`Callback`] parsing |
-//! | `src/client.rs` | [`Client`]: discover, start, finish (code exchange, userinfo), [`Login`], [`Tokens`] |
-//! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules |
+//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety, [`Callback`] parsing, the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
+//! | `src/client.rs` | [`Client`]: discover, start, finish (code exchange, userinfo), refresh, logout URL, logout token check, [`Login`], [`Tokens`] |
+//! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and `jti` replay memory (`logout.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
 //! | `src/entra.rs` | Microsoft Entra ID: [`Config::entra`], [`TenantPolicy`] and the `{tenantid}` issuer template, v1 token detection, the Graph groups reader for the overage |
 //! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
-//! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages |
-//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples |
+//! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages, refresh on demand (`refresh.rs`), back-channel logout and its session index (`back_channel.rs`) |
+//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/` | integration tests: the embedded provider (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, axum, Redis), a browser, and `oidc-provider` on Node (`tests/interop/`); key fixtures in `tests/fixtures/keys/` |
+//! | `tests/` | integration tests: the embedded provider (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, Redis, the demo, discover), a browser, and `oidc-provider` on Node (`tests/interop/`); key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![forbid(unsafe_code)]
