@@ -581,6 +581,18 @@ fn example_at(path: &str, provider: &TestProvider) -> Config {
         &format!("redirect_uri = {redirect}"),
         &format!("redirect_uri = \"{REDIRECT_URI}\""),
     );
+    // Post-logout URIs must share the redirect URI's origin.
+    let text: String = text
+        .lines()
+        .map(|line| {
+            if line.starts_with("post_logout_redirect_uris = ") {
+                "post_logout_redirect_uris = [\"http://127.0.0.1:9/logged-out\"]".to_owned()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     Config::from_toml(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
