@@ -561,6 +561,9 @@ impl Client {
             .get("id_token")
             .filter(|t| !t.is_empty())
             .ok_or(CallbackError::MissingParameter("id_token"))?;
+        if callback.in_url() {
+            return Err(CallbackError::IdTokenInUrl.into());
+        }
         let claims = self
             .validate(
                 raw_id_token,

@@ -372,6 +372,13 @@ pub enum CallbackError {
         "the callback has a `{0}` parameter, which the configured flow never returns (a mixed-up or injected response)"
     )]
     UnexpectedParameter(&'static str),
+    /// The implicit flow's ID token came in a URL query string, where
+    /// browser history, logs and `Referer` headers keep it; this crate asks
+    /// for `response_mode=form_post`.
+    #[error(
+        "the implicit flow's `id_token` came in a URL query string; it must come by form post (`response_mode=form_post`)"
+    )]
+    IdTokenInUrl,
     /// RFC 9207: the provider promises an `iss` parameter, and it is missing.
     #[error(
         "the provider advertises `authorization_response_iss_parameter_supported`, but the callback has no `iss`"

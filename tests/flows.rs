@@ -159,6 +159,27 @@ async fn implicit_login_works_end_to_end_via_form_post() {
 }
 
 #[tokio::test]
+async fn implicit_id_token_in_a_query_string_is_refused() {
+    let provider = implicit_provider().await;
+    let client = implicit_client(&provider).await;
+    let (pending, callback) = start_as(&client, "alice", Start::default()).await;
+    // The same parameters, as if the provider had put them in the URL.
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            ["id_token", "state", "iss"]
+                .iter()
+                .filter_map(|name| callback.get(name).map(|value| (*name, value))),
+        )
+        .finish();
+    let in_url = Callback::from_query(&query).unwrap();
+    let err = client.finish(pending, in_url).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Callback(CallbackError::IdTokenInUrl)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn implicit_without_nonce_in_the_token_is_refused() {
     let provider = implicit_provider().await;
     let client = implicit_client(&provider).await;

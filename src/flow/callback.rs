@@ -12,12 +12,16 @@ const MAX_PARAMETERS: usize = 64;
 /// `Debug` shows only the parameter names.
 pub struct Callback {
     params: Vec<(String, String)>,
+    /// Read from a URL's query string (not a form post body).
+    in_url: bool,
 }
 
 impl Callback {
     /// From the query string of a `GET` callback (without the leading `?`).
     pub fn from_query(query: &str) -> Result<Self, CallbackError> {
-        Self::from_form(query.as_bytes())
+        let mut callback = Self::from_form(query.as_bytes())?;
+        callback.in_url = true;
+        Ok(callback)
     }
 
     /// From the `application/x-www-form-urlencoded` body of a `form_post` callback.
@@ -46,7 +50,16 @@ impl Callback {
             }
             params.push((name, value));
         }
-        Ok(Self { params })
+        Ok(Self {
+            params,
+            in_url: false,
+        })
+    }
+
+    /// Whether the parameters came in a URL's query string
+    /// ([`from_query`](Self::from_query)).
+    pub(crate) fn in_url(&self) -> bool {
+        self.in_url
     }
 
     /// The value of `name`, if present.
