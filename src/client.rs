@@ -379,13 +379,8 @@ impl Client {
                 .refresh_token()
                 .map(|t| RefreshToken::new(t.secret().clone())),
             id_token: IdToken::new(raw_id_token),
-            expires_at: response
-                .expires_in()
-                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
-            scopes: response
-                .scopes()
-                .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
-                .unwrap_or_default(),
+            expires_at: expires_at(&response, now),
+            scopes: granted_scopes(&response).unwrap_or_default(),
         };
         Ok(finished(identity, tokens, pending.return_to))
     }
@@ -467,13 +462,8 @@ impl Client {
                     .unwrap_or_else(|| refresh_token.clone()),
             ),
             id_token,
-            expires_at: response
-                .expires_in()
-                .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
-            scopes: response
-                .scopes()
-                .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
-                .unwrap_or_else(|| tokens.scopes.clone()),
+            expires_at: expires_at(&response, now),
+            scopes: granted_scopes(&response).unwrap_or_else(|| tokens.scopes.clone()),
         };
         tracing::info!(
             target: "oidc_login::login",
@@ -894,6 +884,20 @@ impl Client {
         }
         Ok(identity)
     }
+}
+
+/// When the access token expires (Unix seconds), if the response says.
+fn expires_at(response: &TokenResponse, now: i64) -> Option<i64> {
+    response
+        .expires_in()
+        .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+}
+
+/// The scopes granted, if the response says.
+fn granted_scopes(response: &TokenResponse) -> Option<Vec<String>> {
+    response
+        .scopes()
+        .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
 }
 
 /// How userinfo is merged into the claims.

@@ -367,21 +367,11 @@ fn routes_follow_the_redirect_uri_and_mismatches_are_warned() {
 #[tokio::test]
 async fn config_file_moves_the_login_routes_under_the_redirect_uri_path() {
     let provider = TestProvider::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("oidc.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-metadata_url = "{metadata}"
-client_id = "{client_id}"
-client_secret = "{client_secret}"
-auth_method = "client_secret_basic"
-redirect_uri = "http://127.0.0.1:{port}/auth/callback"
+    let (options, _dir) = options_with_config(
+        &provider,
+        "/auth/callback",
+        &format!(
+            r#"auth_method = "client_secret_basic"
 login_button_text = "Sign in from the file"
 
 [[role_mapping]]
@@ -389,18 +379,9 @@ name = "devs"
 source = "openid_connect"
 value = "{DEMO_GROUP}"
 roles = ["Read-write"]
-"#,
-            metadata = provider.metadata_url(),
-            client_id = TestProvider::DEFAULT_CLIENT_ID,
-            client_secret = TestProvider::DEFAULT_CLIENT_SECRET,
+"#
         ),
-    )
-    .unwrap();
-    let options = Options::parse(
-        Some(&format!("127.0.0.1:{port}")),
-        ["--config".to_owned(), file.display().to_string()],
-    )
-    .unwrap();
+    );
     let demo = Demo::start(&options)
         .await
         .expect("the demo starts with --config");
@@ -464,23 +445,12 @@ async fn a_missing_config_file_is_an_error_naming_it() {
 #[tokio::test]
 async fn break_glass_shows_and_signs_in_when_the_config_switches_it_on() {
     let provider = TestProvider::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
     let hash = oidc_login::BreakGlass::hash_password("emergency only").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("oidc.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-metadata_url = "{metadata}"
-client_id = "{client_id}"
-client_secret = "{client_secret}"
-redirect_uri = "http://127.0.0.1:{port}/callback"
-
-[break_glass]
+    let (options, _dir) = options_with_config(
+        &provider,
+        "/callback",
+        &format!(
+            r#"[break_glass]
 username = "breakglass"
 password_hash = "{hash}"
 
@@ -489,18 +459,9 @@ name = "Local admin"
 source = "local"
 value = "breakglass"
 roles = ["Read-write"]
-"#,
-            metadata = provider.metadata_url(),
-            client_id = TestProvider::DEFAULT_CLIENT_ID,
-            client_secret = TestProvider::DEFAULT_CLIENT_SECRET,
+"#
         ),
-    )
-    .unwrap();
-    let options = Options::parse(
-        Some(&format!("127.0.0.1:{port}")),
-        ["--config".to_owned(), file.display().to_string()],
-    )
-    .unwrap();
+    );
     let demo = serve(
         Demo::start(&options).await.unwrap(),
         provider.issuer().to_owned(),
@@ -540,4 +501,34 @@ async fn without_break_glass_in_the_config_there_is_no_form() {
         .await
         .unwrap();
     assert_eq!(form.status(), StatusCode::NOT_FOUND);
+}
+
+/// The demo's options for `--config FILE`, FILE (kept in the returned
+/// directory) naming the embedded provider's default client, the redirect URI
+/// at `callback_path` on a free port, then `rest`.
+fn options_with_config(
+    provider: &TestProvider,
+    callback_path: &str,
+    rest: &str,
+) -> (Options, tempfile::TempDir) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("oidc.toml");
+    let text = format!(
+        "metadata_url = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
+         redirect_uri = \"http://127.0.0.1:{port}{callback_path}\"\n{rest}",
+        provider.metadata_url(),
+        TestProvider::DEFAULT_CLIENT_ID,
+        TestProvider::DEFAULT_CLIENT_SECRET,
+    );
+    std::fs::write(&file, text).unwrap();
+    let options = Options::parse(
+        Some(&format!("127.0.0.1:{port}")),
+        ["--config".to_owned(), file.display().to_string()],
+    )
+    .unwrap();
+    (options, dir)
 }
