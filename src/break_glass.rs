@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use aws_lc_rs::digest;
 use serde_json::Map;
 
 use crate::config::Config;
@@ -109,6 +110,8 @@ pub struct BreakGlass {
     roles: Arc<dyn RoleMapper>,
     /// When the recent failed attempts happened, oldest first.
     failures: Mutex<VecDeque<Instant>>,
+    /// Allows one password check at a time.
+    checking: tokio::sync::Semaphore,
 }
 
 impl fmt::Debug for BreakGlass {
@@ -135,6 +138,7 @@ impl BreakGlass {
                 config.role_mapping().iter().cloned(),
             )),
             failures: Mutex::default(),
+            checking: tokio::sync::Semaphore::new(1),
         })
     }
 
@@ -165,24 +169,34 @@ impl BreakGlass {
     ///
     /// After 5 failed attempts within 15 minutes every attempt is refused
     /// with [`BreakGlassError::RateLimited`], without checking the password,
-    /// until the oldest of them is 15 minutes old. A wrong username costs
-    /// the same password check as a wrong password. Each use, failed or
-    /// not, is logged as a warning.
+    /// until the oldest of them is 15 minutes old. An attempt counts as
+    /// failed until it succeeds, so parallel attempts cannot outrun the
+    /// limit, and one password check runs at a time (an attempt meanwhile is
+    /// refused as rate-limited). The limit is global, not per client
+    /// address: a stranger can lock the account for 15 minutes, but cannot
+    /// guess faster. A wrong username costs the same password check as a
+    /// wrong password. Each use, failed or not, is logged as a warning.
     pub async fn sign_in(
         &self,
         username: &str,
         password: &str,
     ) -> Result<Identity, BreakGlassError> {
-        if let Some(retry_after) = self.locked_for() {
+        let attempt = self.begin_attempt().map_err(|retry_after| {
             tracing::warn!(
                 target: "oidc_login::break_glass",
                 retry_after_seconds = retry_after.as_secs(),
                 "break-glass sign-in refused: too many failed attempts"
             );
-            return Err(BreakGlassError::RateLimited {
+            BreakGlassError::RateLimited {
                 retry_after_seconds: retry_after.as_secs().max(1),
+            }
+        })?;
+        // Each check takes tens of MiB: one at a time.
+        let Ok(_permit) = self.checking.try_acquire() else {
+            return Err(BreakGlassError::RateLimited {
+                retry_after_seconds: 1,
             });
-        }
+        };
         let hash = self.settings.password_hash.clone();
         let password = zeroize::Zeroizing::new(password.to_owned());
         let password_ok = tokio::task::spawn_blocking(move || {
@@ -194,16 +208,20 @@ impl BreakGlass {
         })
         .await
         .map_err(|_| BreakGlassError::Unavailable)?;
-        let username_ok = constant_time_eq(username.as_bytes(), self.username().as_bytes());
+        // Digests, so the comparison tells nothing of the username's length.
+        let digest = |name: &str| digest::digest(&digest::SHA256, name.as_bytes());
+        let username_ok =
+            constant_time_eq(digest(username).as_ref(), digest(self.username()).as_ref());
         if !(password_ok && username_ok) {
-            self.failed();
+            // The username typed is not logged: it may be a password typed
+            // into the wrong field.
             tracing::warn!(
                 target: "oidc_login::break_glass",
-                username = %crate::error::clip(username, 64),
                 "break-glass sign-in failed: wrong username or password"
             );
             return Err(BreakGlassError::WrongCredentials);
         }
+        self.succeeded(attempt);
         tracing::warn!(
             target: "oidc_login::break_glass",
             username = self.username(),
@@ -229,8 +247,9 @@ impl BreakGlass {
         Ok(identity)
     }
 
-    /// How long attempts stay refused, if they are.
-    fn locked_for(&self) -> Option<Duration> {
+    /// Counts an attempt as failed, unless the limit is reached: then how
+    /// long attempts stay refused.
+    fn begin_attempt(&self) -> Result<Instant, Duration> {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         while failures
             .front()
@@ -238,17 +257,20 @@ impl BreakGlass {
         {
             failures.pop_front();
         }
-        (failures.len() >= MAX_FAILURES).then(|| {
-            FAILURE_WINDOW
-                .saturating_sub(failures.front().map_or(Duration::ZERO, |at| at.elapsed()))
-        })
+        if failures.len() >= MAX_FAILURES {
+            let oldest = failures.front().map_or(Duration::ZERO, Instant::elapsed);
+            return Err(FAILURE_WINDOW.saturating_sub(oldest));
+        }
+        let now = Instant::now();
+        failures.push_back(now);
+        Ok(now)
     }
 
-    fn failed(&self) {
+    /// Takes back the failure that [`begin_attempt`](Self::begin_attempt) counted.
+    fn succeeded(&self, attempt: Instant) {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.push_back(Instant::now());
-        if failures.len() > MAX_FAILURES {
-            failures.pop_front();
+        if let Some(i) = failures.iter().rposition(|at| *at == attempt) {
+            failures.remove(i);
         }
     }
 }

@@ -399,8 +399,10 @@ impl Client {
     /// `azp` and `auth_time`, when both tokens have them, unchanged; `iat`
     /// fresh (within a minute plus the clock skew); a `nonce`, if present,
     /// the original one. When the provider returns no ID token, the
-    /// original claims are kept and userinfo (unless the policy is
-    /// `never`) supplies the current profile and groups.
+    /// original token's protocol claims are kept and every claim about the
+    /// user (profile, groups, roles) is read afresh from userinfo; with no
+    /// userinfo (policy `never`, or no endpoint) such a refresh is refused
+    /// ([`RefreshError::NoFreshClaims`]) rather than keep old groups.
     ///
     /// Any error means the tokens no longer stand for the user: end the
     /// session. `tokens` must be the ones [`finish`](Self::finish) or an
@@ -440,18 +442,29 @@ impl Client {
                     .then_some(Userinfo::Fill);
                 (claims.into_claims(), IdToken::new(raw.clone()), userinfo)
             }
-            // No new ID token: the original claims, brought up to date by
-            // userinfo where the provider has one.
+            // No new ID token: the original protocol claims, and the user's
+            // claims read afresh from userinfo (never the old ones, which
+            // may hold groups the user has lost).
             None => {
-                let userinfo = (self.config.userinfo() != UserinfoPolicy::Never
-                    && self.provider.metadata.userinfo_endpoint.is_some())
-                .then_some(Userinfo::Replace);
-                (original, tokens.id_token.clone(), userinfo)
+                if self.config.userinfo() == UserinfoPolicy::Never
+                    || self.provider.metadata.userinfo_endpoint.is_none()
+                {
+                    return Err(RefreshError::NoFreshClaims.into());
+                }
+                (original, tokens.id_token.clone(), Some(Userinfo::Replace))
             }
         };
+        // The grant succeeded and rotated the refresh token: a failure from
+        // here on cannot keep the session, whose refresh token is now spent.
         let identity = self
             .complete_identity(claims, Some(&access_token), userinfo)
-            .await?;
+            .await
+            .map_err(|error| match error {
+                Error::Http(_) | Error::Discovery(_) | Error::Groups(_) => {
+                    RefreshError::AfterGrant(Box::new(error)).into()
+                }
+                other => other,
+            })?;
         let now = self.now();
         let refreshed = Tokens {
             access_token: Some(access_token),
@@ -499,7 +512,11 @@ impl Client {
             .unwrap_or_default()
             .to_owned();
         if let (Some(mode), Some(access_token)) = (userinfo, access_token) {
-            for (name, value) in self.userinfo(access_token, &subject).await? {
+            let fresh = self.userinfo(access_token, &subject).await?;
+            if mode == Userinfo::Replace {
+                claims.retain(|name, _| PROTOCOL_CLAIMS.contains(&name.as_str()));
+            }
+            for (name, value) in fresh {
                 if mode == Userinfo::Fill || PROTOCOL_CLAIMS.contains(&name.as_str()) {
                     // The signed ID token wins where both have a claim.
                     claims.entry(name).or_insert(value);
@@ -761,6 +778,13 @@ impl Client {
         Ok(claims)
     }
 
+    /// Forgets that a logout token was used, so the provider may send it
+    /// again: for a logout that could not be carried out.
+    #[cfg(feature = "axum")]
+    pub(crate) fn forget_logout_token(&self, claims: &LogoutTokenClaims) {
+        self.seen_logout_tokens.forget(claims);
+    }
+
     /// The algorithm check and signature check every signed token of the
     /// provider goes through; the payload, once verified.
     async fn verified_payload<'t>(&self, jws: &'t Jws<'_>) -> Result<&'t [u8], Error> {
@@ -905,8 +929,8 @@ fn granted_scopes(response: &TokenResponse) -> Option<Vec<String>> {
 enum Userinfo {
     /// Fills in claims the ID token lacks (a fresh ID token wins).
     Fill,
-    /// Replaces the profile claims (of an original ID token that a refresh
-    /// brought no successor for); protocol claims are never replaced.
+    /// Replaces the user's claims (of an original ID token that a refresh
+    /// brought no successor for): only the protocol claims are kept.
     Replace,
 }
 

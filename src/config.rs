@@ -1314,6 +1314,35 @@ roles = ["Read-write"]
     }
 
     #[test]
+    fn break_glass_hash_from_the_environment() {
+        // A real argon2id PHC string (of "x"), as `BreakGlass::hash_password` makes.
+        const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Gk4rKXeiFNqJ1rSNCNxSQdLWq+3hKdMDpwWNWS1dsAw";
+        let text = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n[break_glass]\nusername = \"breakglass\"\npassword_hash_env = \"OIDC_LOGIN_TEST_HASH\"\n";
+        let file: ConfigFile = toml::from_str(text).unwrap();
+        let env = |name: &str| (name == "OIDC_LOGIN_TEST_HASH").then(|| HASH.to_owned());
+        let config = file.into_config(env).unwrap();
+        assert_eq!(config.break_glass().unwrap().username(), "breakglass");
+        assert!(!format!("{config:?}").contains(HASH));
+
+        let file: ConfigFile = toml::from_str(text).unwrap();
+        let err = file.into_config(|_| None).unwrap_err().to_string();
+        assert!(
+            err.contains("OIDC_LOGIN_TEST_HASH") && err.contains("break_glass"),
+            "{err}"
+        );
+        // A plain password in the variable is refused, and not echoed.
+        let file: ConfigFile = toml::from_str(text).unwrap();
+        let err = file
+            .into_config(|_| Some("hunter2-plain".to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("never a plain password") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn pexip_toml_loads_with_the_secret_from_the_environment() {
         let file: ConfigFile = toml::from_str(PEXIP_TOML).unwrap();
         let env = |name: &str| {

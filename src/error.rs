@@ -603,6 +603,17 @@ pub enum RefreshError {
         /// How old `iat` may be.
         window_seconds: u64,
     },
+    /// The provider returned no new ID token, and userinfo is off or
+    /// missing: the user's groups could not be read afresh.
+    #[error(
+        "the refresh returned no ID token and userinfo is off (`userinfo = \"never\"`) or missing, so the user's claims and groups cannot be read again: the session must end"
+    )]
+    NoFreshClaims,
+    /// The refresh grant succeeded, but reading the user's claims afterwards
+    /// (userinfo, Microsoft Graph) failed; the rotated refresh token is not
+    /// kept, so the session must end.
+    #[error("the refresh grant succeeded, but then: {0}")]
+    AfterGrant(#[source] Box<Error>),
     /// The stored ID token of the original login cannot be read.
     #[error(
         "the original login's ID token cannot be read ({0}): keep `Tokens` as `Client::finish` returned them"

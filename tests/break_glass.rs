@@ -169,6 +169,51 @@ async fn failed_attempts_are_rate_limited_even_for_the_right_password() {
     assert_eq!(as_error.code(), "break_glass_rate_limited");
 }
 
+#[tokio::test]
+async fn parallel_attempts_cannot_outrun_the_limit() {
+    let break_glass = std::sync::Arc::new(break_glass());
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let break_glass = break_glass.clone();
+        attempts.spawn(async move { break_glass.sign_in("breakglass", "guess").await });
+    }
+    let outcomes = attempts.join_all().await;
+    let checked = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(BreakGlassError::WrongCredentials)))
+        .count();
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked in one burst"
+    );
+    assert!(outcomes.iter().all(|o| o.is_err()));
+    let error = break_glass
+        .sign_in("breakglass", PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, BreakGlassError::RateLimited { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_success_does_not_count_as_a_failure() {
+    let break_glass = break_glass();
+    for _ in 0..4 {
+        break_glass
+            .sign_in("breakglass", "guess")
+            .await
+            .unwrap_err();
+    }
+    for _ in 0..3 {
+        break_glass
+            .sign_in("breakglass", PASSWORD)
+            .await
+            .expect("four failures and the right password");
+    }
+}
+
 // ----- the axum routes -------------------------------------------------------
 
 struct App {
@@ -184,6 +229,10 @@ impl Drop for App {
 }
 
 async fn app(switched_on: bool) -> App {
+    app_with_store(switched_on, MemoryStore::default()).await
+}
+
+async fn app_with_store(switched_on: bool, store: MemoryStore) -> App {
     let provider = TestProvider::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -199,7 +248,7 @@ async fn app(switched_on: bool) -> App {
         config = config.break_glass("breakglass", HASH.as_str());
     }
     let client = Client::discover(config.build().unwrap()).await.unwrap();
-    let sessions = session_layer(MemoryStore::default(), &client);
+    let sessions = session_layer(store, &client);
     let mut routes = LoginRoutes::new(client.clone());
     if let Some(break_glass) = BreakGlass::from_config(client.config()) {
         routes = routes.break_glass(break_glass);
@@ -309,4 +358,43 @@ async fn the_routes_do_not_exist_when_it_is_off() {
         post_login(&app, &browser, PASSWORD).await.status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// A break-glass session does not outlive the switch: an app (instance)
+/// without break-glass refuses it.
+#[tokio::test]
+async fn break_glass_sessions_end_when_it_is_switched_off() {
+    let store = MemoryStore::default();
+    let on = app_with_store(true, store.clone()).await;
+    let off = app_with_store(false, store).await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(
+        post_login(&on, &browser, PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let me = |app: &App| format!("{}/me", app.base);
+    let signed_in = browser
+        .get(me(&on))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(signed_in, "breakglass true Admin");
+    // Cookies are per host, not per port: the same cookie goes to `off`.
+    let there = browser
+        .get(me(&off))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(there, "", "not signed in where break-glass is off");
 }

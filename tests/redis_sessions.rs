@@ -173,3 +173,80 @@ async fn two_instances_share_logins_through_redis() {
         );
     }
 }
+
+/// Back-channel logout with a real Redis: the provider tells instance A,
+/// and the session signed in on instance B ends too, as the logout record
+/// lives in the shared store (Redis's `save` only updates existing keys, so
+/// this also proves the record is created).
+#[tokio::test]
+async fn a_back_channel_logout_received_by_one_instance_ends_the_session_on_the_other() {
+    let Some(redis) = start_redis() else {
+        common::skip::skip(
+            "the Redis back-channel test",
+            "redis-server is not on the PATH (apt-get install redis-server; .ci/run installs it)",
+        );
+        return;
+    };
+    let store = redis_store(&redis).await;
+    let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a_base = format!("http://{}", listener_a.local_addr().unwrap());
+    let provider = Arc::new(
+        TestProvider::builder()
+            .client(
+                oidc_login::testing::TestClient::confidential(
+                    common::CLIENT_ID,
+                    common::CLIENT_SECRET,
+                    oidc_login::testing::TestClientAuth::Basic,
+                )
+                .backchannel_logout_uri(format!("{a_base}/backchannel-logout")),
+            )
+            .start()
+            .await,
+    );
+    let key = oidc_login::axum::SessionIndexKey::from_secret([42u8; 32]).unwrap();
+    let (key_a, key_b) = (key.clone(), key);
+    let _a = App::start_on(
+        listener_a,
+        provider.clone(),
+        store.clone(),
+        |c| c,
+        |routes, store| routes.back_channel_logout(store, key_a),
+    )
+    .await;
+    let listener_b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = App::start_on(
+        listener_b,
+        provider.clone(),
+        store,
+        |c| c,
+        |routes, store| routes.back_channel_logout(store, key_b),
+    )
+    .await;
+
+    let (browser, _jar) = common::browser_with_jar();
+    let landed = browser
+        .get(format!(
+            "{}?login_hint=alice&return_to=/private",
+            b.url("/login")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        landed.text().await.unwrap(),
+        "alice-sub-0001",
+        "signed in on B"
+    );
+
+    assert_eq!(
+        provider.backchannel_logout("alice").await,
+        [200],
+        "A accepted the logout"
+    );
+    let response = browser.get(b.url("/private")).send().await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "the session on B ended"
+    );
+}

@@ -246,3 +246,52 @@ async fn a_public_client_refreshes_with_an_es256_provider() {
     let refreshed = client.refresh(&login.tokens).await.expect("refresh works");
     assert_eq!(refreshed.identity.subject, login.identity.subject);
 }
+
+/// Without a new ID token, the user's claims come from userinfo afresh,
+/// never from the old token: a lost group is lost.
+#[tokio::test]
+async fn without_a_new_id_token_userinfo_decides_the_groups() {
+    let provider = TestProvider::start().await;
+    let client = offline_client(&provider).await;
+    let login = alice_login(&client).await;
+    provider.add_user(TestUser::alice().groups(["another-group"]));
+    provider.misbehave(Misbehavior::NoIdToken);
+    let before = provider.userinfo_requests();
+    let refreshed = client.refresh(&login.tokens).await.expect("refresh works");
+    assert_eq!(provider.userinfo_requests(), before + 1);
+    assert_eq!(refreshed.identity.groups, ["another-group"]);
+    assert!(refreshed.identity.roles.is_empty());
+    assert_eq!(refreshed.identity.subject, login.identity.subject);
+    assert_eq!(
+        refreshed.tokens.id_token, login.tokens.id_token,
+        "the original ID token is kept"
+    );
+}
+
+#[tokio::test]
+async fn without_a_new_id_token_or_userinfo_the_refresh_is_refused() {
+    let provider = TestProvider::start().await;
+    let client = common::client_with(
+        config_builder(&provider)
+            .scopes(["openid", "email", "profile", "offline_access"])
+            .userinfo(oidc_login::UserinfoPolicy::Never),
+    )
+    .await;
+    let login = alice_login(&client).await;
+    provider.misbehave(Misbehavior::NoIdToken);
+    let error = refresh_error(client.refresh(&login.tokens).await);
+    assert!(matches!(error, RefreshError::NoFreshClaims), "{error:?}");
+}
+
+/// The grant rotated the refresh token; if userinfo then fails, the
+/// session cannot go on with the spent one.
+#[tokio::test]
+async fn a_failure_after_the_grant_is_a_refresh_error() {
+    let provider = TestProvider::start().await;
+    let client = offline_client(&provider).await;
+    let login = alice_login(&client).await;
+    provider.misbehave(Misbehavior::NoIdToken);
+    provider.misbehave(Misbehavior::HugeResponse("userinfo"));
+    let error = refresh_error(client.refresh(&login.tokens).await);
+    assert!(matches!(error, RefreshError::AfterGrant(_)), "{error:?}");
+}

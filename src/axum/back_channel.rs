@@ -1,13 +1,17 @@
 //! Back-channel logout (OpenID Connect Back-Channel Logout 1.0): the route
-//! the provider POSTs logout tokens to, and the session index that finds
-//! the sessions a token ends.
+//! the provider POSTs logout tokens to, and the logout index that tells the
+//! extractors which sessions it ended.
 //!
-//! The index lives in the app's own session store, as records beside the
-//! sessions, so it works with any `tower-sessions` store and is shared by
-//! every app instance that shares the store. A record's id is an HMAC of
-//! (issuer, `sid`) or (issuer, `sub`) under a [`SessionIndexKey`]: without
-//! the key nobody can name an index record, so no browser can present one
-//! as its session cookie and tamper with it.
+//! A valid logout token writes a record into the app's own session store,
+//! beside the sessions: "provider session `sid` ended", or "every session of
+//! user `sub` signed in until now ended". The extractors read those records
+//! for each signed-in request (one or two store reads) and end a session
+//! that one names. So it works with any `tower-sessions` store, every app
+//! instance sharing the store sees it, and a request in flight while the
+//! logout arrives cannot write the session back to life. A record's id is
+//! an HMAC of (issuer, `sid`) or (issuer, `sub`) under a
+//! [`SessionIndexKey`]: without the key nobody can name a record, so no
+//! browser can present one as its session cookie.
 
 use std::sync::Arc;
 
@@ -20,15 +24,14 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::Error as StoreError;
 
 use super::routes::Shared;
 use crate::error::ConfigError;
 use crate::identity::Identity;
 
-/// The data member of an index record: the session ids, as strings.
-const INDEX_MEMBER: &str = "oidc_login.index";
-/// Sessions remembered per user or provider session; the oldest go first.
-const MAX_INDEXED: usize = 64;
+/// The data member of a logout record: when the logout came (Unix seconds).
+const ENDED_AT: &str = "oidc_login.ended_at";
 /// The least key length: as long as the HMAC-SHA-256 output.
 const MIN_KEY_LEN: usize = 32;
 
@@ -95,17 +98,17 @@ impl SessionIndexKey {
     }
 }
 
-/// Finds and ends the sessions of a provider session (`sid`) or user
-/// (`sub`), through records in the session store.
+/// The logouts the provider sent over the back channel, kept in the
+/// session store under keyed record ids.
 #[derive(Debug, Clone)]
-pub(crate) struct SessionIndex {
+pub(crate) struct LogoutIndex {
     store: Arc<dyn SessionStore>,
     key: SessionIndexKey,
-    /// How long an index record is kept after its last sign-in.
+    /// How long a record is kept: as long as a sign-in may last.
     lifetime: time::Duration,
 }
 
-impl SessionIndex {
+impl LogoutIndex {
     pub(crate) fn new(
         store: Arc<dyn SessionStore>,
         key: SessionIndexKey,
@@ -118,7 +121,7 @@ impl SessionIndex {
         }
     }
 
-    /// The same index, keeping records `lifetime` after a sign-in.
+    /// The same index, keeping records `lifetime`.
     pub(crate) fn with_lifetime(&self, lifetime: std::time::Duration) -> Self {
         Self {
             lifetime: time::Duration::try_from(lifetime).unwrap_or(self.lifetime),
@@ -126,82 +129,76 @@ impl SessionIndex {
         }
     }
 
-    /// Records that session `id` belongs to this identity's `sub` and, when
-    /// the ID token had one, its `sid`.
-    pub(crate) async fn add(
-        &self,
-        identity: &Identity,
-        id: Id,
-    ) -> Result<(), tower_sessions::session_store::Error> {
-        let sid = identity.claims.get("sid").and_then(Value::as_str);
-        let mut keys = vec![("sub", identity.subject.as_str())];
-        keys.extend(sid.map(|sid| ("sid", sid)));
-        for (kind, value) in keys {
-            let record_id = self.key.record_id(&identity.issuer, kind, value);
-            let mut ids = self.load(record_id).await?;
-            ids.retain(|known| *known != id);
-            ids.push(id);
-            if ids.len() > MAX_INDEXED {
-                ids.drain(..ids.len() - MAX_INDEXED);
-            }
-            let record = Record {
-                id: record_id,
-                data: [(
-                    INDEX_MEMBER.to_owned(),
-                    Value::from(ids.iter().map(|id| id.to_string()).collect::<Vec<_>>()),
-                )]
-                .into(),
-                expiry_date: OffsetDateTime::now_utc() + self.lifetime,
-            };
-            self.store.save(&record).await?;
-        }
-        Ok(())
-    }
-
-    /// Deletes the sessions of provider session `sid` at `issuer` or, when
-    /// the token named no `sid`, every session of user `sub`. Returns how
-    /// many sessions were named.
+    /// Records that provider session `sid` at `issuer` ended or, when the
+    /// token named no `sid`, that every session of user `sub` signed in
+    /// until now ended.
     pub(crate) async fn end(
         &self,
         issuer: &str,
         sid: Option<&str>,
         sub: Option<&str>,
-    ) -> Result<usize, tower_sessions::session_store::Error> {
-        let record_id = match (sid, sub) {
+    ) -> Result<(), StoreError> {
+        let id = match (sid, sub) {
             (Some(sid), _) => self.key.record_id(issuer, "sid", sid),
             (None, Some(sub)) => self.key.record_id(issuer, "sub", sub),
-            (None, None) => return Ok(0),
+            (None, None) => return Ok(()),
         };
-        let ids = self.load(record_id).await?;
-        for id in &ids {
-            self.store.delete(id).await?;
+        let now = OffsetDateTime::now_utc();
+        let mut record = Record {
+            id,
+            data: [(ENDED_AT.to_owned(), Value::from(now.unix_timestamp()))].into(),
+            expiry_date: now + self.lifetime,
+        };
+        // Some stores' `save` only updates (Redis: `SET XX`), and `create`
+        // may pick another id when this one is taken meanwhile.
+        if self.store.load(&id).await?.is_some() {
+            return self.store.save(&record).await;
         }
-        self.store.delete(&record_id).await?;
-        Ok(ids.len())
+        self.store.create(&mut record).await?;
+        if record.id != id {
+            self.store.delete(&record.id).await?;
+            record.id = id;
+            self.store.save(&record).await?;
+        }
+        Ok(())
     }
 
-    async fn load(&self, record_id: Id) -> Result<Vec<Id>, tower_sessions::session_store::Error> {
-        let Some(record) = self.store.load(&record_id).await? else {
-            return Ok(Vec::new());
+    /// Whether a back-channel logout ended this sign-in: its provider
+    /// session (`sid`), or its user (`sub`) after it signed in (allowing
+    /// `skew_seconds` between app instances' clocks).
+    pub(crate) async fn ended(
+        &self,
+        identity: &Identity,
+        signed_in_at: OffsetDateTime,
+        skew_seconds: u64,
+    ) -> Result<bool, StoreError> {
+        if identity.break_glass {
+            return Ok(false);
+        }
+        if let Some(sid) = identity.claims.get("sid").and_then(Value::as_str) {
+            let id = self.key.record_id(&identity.issuer, "sid", sid);
+            if self.store.load(&id).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        let id = self
+            .key
+            .record_id(&identity.issuer, "sub", &identity.subject);
+        let Some(record) = self.store.load(&id).await? else {
+            return Ok(false);
         };
-        Ok(record
-            .data
-            .get(INDEX_MEMBER)
-            .and_then(Value::as_array)
-            .map(|ids| {
-                ids.iter()
-                    .filter_map(Value::as_str)
-                    .filter_map(|id| id.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default())
+        let ended_at = record.data.get(ENDED_AT).and_then(Value::as_i64);
+        let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
+        Ok(ended_at
+            .is_none_or(|ended_at| signed_in_at.unix_timestamp() <= ended_at.saturating_add(skew)))
     }
 }
 
 /// `POST {prefix}/backchannel-logout`: 200 when the logout token is valid
-/// (and its sessions are ended), 400 otherwise; never cached.
+/// and its logout recorded, 400 otherwise (Back-Channel Logout 1.0 section
+/// 2.8); never cached.
 pub(crate) async fn backchannel_logout(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let Some(index) = &shared.index else {
+    let Some(index) = &shared.logouts else {
         return answer(
             StatusCode::NOT_FOUND,
             Some("back-channel logout is not enabled"),
@@ -222,28 +219,29 @@ pub(crate) async fn backchannel_logout(State(shared): State<Arc<Shared>>, body: 
             return answer(StatusCode::BAD_REQUEST, Some("invalid_request"));
         }
     };
-    match index
+    let recorded = index
         .end(
             &claims.issuer,
             claims.session_id.as_deref(),
             claims.subject.as_deref(),
         )
-        .await
-    {
-        Ok(ended) => {
+        .await;
+    match recorded {
+        Ok(()) => {
             tracing::info!(
                 target: "oidc_login::axum",
                 issuer = %claims.issuer,
                 subject = claims.subject.as_deref().unwrap_or(""),
-                sessions = ended,
+                by_session = claims.session_id.is_some(),
                 "back-channel logout: sessions ended"
             );
             answer(StatusCode::OK, None)
         }
         Err(error) => {
-            // Not the provider's fault: let it retry.
-            tracing::error!(target: "oidc_login::axum", %error, "back-channel logout: the session store failed");
-            answer(StatusCode::INTERNAL_SERVER_ERROR, None)
+            // The logout failed: the provider may send the same token again.
+            shared.client.forget_logout_token(&claims);
+            tracing::error!(target: "oidc_login::axum", %error, "back-channel logout failed: the session store failed");
+            answer(StatusCode::BAD_REQUEST, Some("temporarily_unavailable"))
         }
     }
 }

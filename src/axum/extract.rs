@@ -140,6 +140,22 @@ async fn current(parts: &mut Parts) -> Result<Option<Identity>, AuthRejection> {
         session.flush().await.map_err(store_failed)?;
         return Ok(None);
     }
+    if user.identity.break_glass && !mounted.is_some_and(|m| m.break_glass) {
+        // Break-glass was switched off since: its sessions end with it.
+        session.flush().await.map_err(store_failed)?;
+        return Ok(None);
+    }
+    if let Some(mounted) = mounted
+        && let Some(logouts) = &mounted.logouts
+        && logouts
+            .ended(&user.identity, user.signed_in_at, mounted.skew_seconds)
+            .await
+            .map_err(|error| store_failed(tower_sessions::session::Error::Store(error)))?
+    {
+        tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended by a back-channel logout");
+        session.flush().await.map_err(store_failed)?;
+        return Ok(None);
+    }
     let refresher = mounted.and_then(|m| m.refresher.as_deref());
     if let (Some(refresher), Some(tokens)) = (refresher, &user.tokens)
         && refresher.due(tokens, now.unix_timestamp())

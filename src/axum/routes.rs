@@ -10,7 +10,7 @@ use ::axum::{Extension, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::back_channel::{SessionIndex, SessionIndexKey, backchannel_logout};
+use super::back_channel::{LogoutIndex, SessionIndexKey, backchannel_logout};
 use super::pages;
 use super::refresh::Refresher;
 use super::session;
@@ -41,7 +41,7 @@ pub struct LoginRoutes {
     max_session_age: std::time::Duration,
     refresh_margin: Option<std::time::Duration>,
     provider_logout: bool,
-    index: Option<SessionIndex>,
+    logouts: Option<LogoutIndex>,
     break_glass: Option<Arc<BreakGlass>>,
 }
 
@@ -52,6 +52,13 @@ pub(crate) struct Mounted {
     pub(crate) max_session_age: std::time::Duration,
     /// Refresh on demand, when switched on.
     pub(crate) refresher: Option<Arc<Refresher>>,
+    /// Back-channel logouts to honour, when switched on.
+    pub(crate) logouts: Option<LogoutIndex>,
+    /// Whether break-glass sign-in is mounted: without it, a break-glass
+    /// session from before it was switched off is refused.
+    pub(crate) break_glass: bool,
+    /// The clock skew allowed between app instances.
+    pub(crate) skew_seconds: u64,
 }
 
 /// How long a sign-in lasts, however active the session (12 hours).
@@ -68,7 +75,7 @@ pub(crate) struct Shared {
     /// The post-logout redirect URI of the `logged-out` route, when
     /// sign-out at the provider is on.
     provider_logout: Option<Option<String>>,
-    pub(crate) index: Option<SessionIndex>,
+    pub(crate) logouts: Option<LogoutIndex>,
     break_glass: Option<Arc<BreakGlass>>,
 }
 
@@ -83,7 +90,7 @@ impl LoginRoutes {
             max_session_age: MAX_SESSION_AGE,
             refresh_margin: None,
             provider_logout: false,
-            index: None,
+            logouts: None,
             break_glass: None,
         }
     }
@@ -150,15 +157,18 @@ impl LoginRoutes {
 
     /// Accepts back-channel logouts (OpenID Connect Back-Channel Logout
     /// 1.0) at `POST {prefix}/backchannel-logout`: register that URI at the
-    /// provider. A valid logout token ends the sessions of its `sid` (or of
-    /// its `sub`, when it names no `sid`) in `store`, which must be the
-    /// store of the [`session_layer`](super::session_layer).
+    /// provider. A valid logout token ends the sessions of its `sid` (or,
+    /// when it names no `sid`, every session of its `sub` signed in until
+    /// then).
     ///
-    /// The sessions are found through an index kept in the same store, named
-    /// with `key` ([`SessionIndexKey`]): give every app instance that shares
-    /// the store the same key. Put no per-instance cache in front of a
-    /// shared store, or a session ended by another instance lives on in the
-    /// cache.
+    /// The logout is recorded in `store`, which must be the store of the
+    /// [`session_layer`](super::session_layer), under record ids keyed with
+    /// `key` ([`SessionIndexKey`]); the extractors check each signed-in
+    /// request against it (one or two store reads). Give every app instance
+    /// that shares the store the same key, and all of them honour a logout
+    /// any of them received. Replayed logout tokens are recognized per
+    /// instance (the `jti` memory is in the [`Client`]); a replay at another
+    /// instance only ends sessions already ended.
     pub fn back_channel_logout(
         mut self,
         store: impl tower_sessions::SessionStore,
@@ -166,7 +176,7 @@ impl LoginRoutes {
     ) -> Self {
         let lifetime =
             time::Duration::try_from(self.max_session_age).unwrap_or(time::Duration::hours(12));
-        self.index = Some(SessionIndex::new(Arc::new(store), key, lifetime));
+        self.logouts = Some(LogoutIndex::new(Arc::new(store), key, lifetime));
         self
     }
 
@@ -175,8 +185,8 @@ impl LoginRoutes {
     /// roles are decided afresh.
     pub fn max_session_age(mut self, age: std::time::Duration) -> Self {
         self.max_session_age = age;
-        if let Some(index) = &mut self.index {
-            *index = index.with_lifetime(age);
+        if let Some(logouts) = &mut self.logouts {
+            *logouts = logouts.with_lifetime(age);
         }
         self
     }
@@ -263,6 +273,9 @@ impl LoginRoutes {
             refresher: self
                 .refresh_margin
                 .map(|margin| Arc::new(Refresher::new(self.client.clone(), margin))),
+            logouts: self.logouts.clone(),
+            break_glass: self.break_glass.is_some(),
+            skew_seconds: self.client.config().clock_skew().as_secs(),
         };
         let shared = Arc::new(Shared {
             client: self.client,
@@ -271,7 +284,7 @@ impl LoginRoutes {
             form_post: self.form_post,
             keep_tokens: self.refresh_margin.is_some() || self.provider_logout,
             provider_logout,
-            index: self.index,
+            logouts: self.logouts,
             break_glass: self.break_glass,
         });
         let routes: Router<S> = Router::new()
@@ -383,26 +396,7 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
         Ok(login) => {
             let to = login.return_to.clone().unwrap_or_else(|| "/".into());
             let tokens = shared.keep_tokens.then_some(login.tokens);
-            if let Some(index) = &shared.index {
-                // Saved now, to know the new session id for the index.
-                let saved = match session::sign_in(session, login.identity.clone(), tokens).await {
-                    Ok(()) => session.save().await,
-                    Err(error) => Err(error),
-                };
-                if let Err(error) = saved {
-                    return session_failure(&error);
-                }
-                let Some(id) = session.id() else {
-                    return session_failure(&tower_sessions::session::Error::Store(
-                        tower_sessions::session_store::Error::Backend(
-                            "the saved session has no id".into(),
-                        ),
-                    ));
-                };
-                if let Err(error) = index.add(&login.identity, id).await {
-                    return session_failure(&tower_sessions::session::Error::Store(error));
-                }
-            } else if let Err(error) = session::sign_in(session, login.identity, tokens).await {
+            if let Err(error) = session::sign_in(session, login.identity, tokens).await {
                 return session_failure(&error);
             }
             Redirect::to(&to).into_response()

@@ -7,8 +7,8 @@ use crate::error::LogoutError;
 use crate::secret::{IdToken, State, random_token};
 
 /// A logout at the provider, ready to send the browser to. Made by
-/// [`Client::logout_url`](crate::Client::logout_url).
-#[derive(Debug)]
+/// [`Client::logout_url`](crate::Client::logout_url). `Debug` shows the
+/// endpoint without its query, which holds the ID token and the `state`.
 #[non_exhaustive]
 pub struct ProviderLogout {
     /// The provider's `end_session_endpoint` with the request's parameters.
@@ -17,6 +17,15 @@ pub struct ProviderLogout {
     /// returns it there. Keep it (in the session) and compare it when the
     /// browser comes back; act on nothing else it says.
     pub state: Option<State>,
+}
+
+impl std::fmt::Debug for ProviderLogout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderLogout")
+            .field("url", &&self.url[..url::Position::AfterPath])
+            .field("state", &self.state)
+            .finish()
+    }
 }
 
 /// The `end_session_endpoint` URL: `client_id`, `id_token_hint` when given,
@@ -107,6 +116,26 @@ mod tests {
         )
         .unwrap();
         assert_ne!(again.state.unwrap(), state, "each logout has its own state");
+    }
+
+    #[test]
+    fn debug_hides_the_hint_and_the_state() {
+        let hint = IdToken::new("secret.id.token");
+        let out = end_session_url(
+            &endpoint(),
+            "app",
+            Some(&hint),
+            Some("https://app.example/logged-out"),
+            &allowed(),
+        )
+        .unwrap();
+        let debug = format!("{out:?}");
+        assert!(!debug.contains("secret.id.token"), "{debug}");
+        assert!(
+            !debug.contains(out.state.as_ref().unwrap().expose_secret()),
+            "{debug}"
+        );
+        assert!(debug.contains("https://idp.example/logout"), "{debug}");
     }
 
     #[test]

@@ -159,6 +159,16 @@ impl SeenLogoutTokens {
         seen.insert(key, claims.issued_at.saturating_add(keep));
         true
     }
+
+    /// Forgets the token, so that it is accepted once more.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn forget(&self, claims: &LogoutTokenClaims) {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.remove(&(claims.issuer.clone(), claims.jti.clone()));
+    }
 }
 
 #[cfg(test)]

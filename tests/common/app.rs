@@ -45,6 +45,19 @@ impl App {
         configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
     ) -> App {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, provider, store, configure, |routes, _| routes).await
+    }
+
+    /// The same on a listener bound beforehand (so that its address can be
+    /// registered at the provider first), with the login routes shaped by
+    /// `routes`, which also gets the session store.
+    pub async fn start_on<S: SessionStore + Clone>(
+        listener: tokio::net::TcpListener,
+        provider: Arc<TestProvider>,
+        store: S,
+        configure: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+        routes: impl FnOnce(LoginRoutes, S) -> LoginRoutes,
+    ) -> App {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let builder = config_builder(&provider)
             .redirect_uri(format!("{base}/callback"))
@@ -56,7 +69,7 @@ impl App {
             ));
         let config = configure(builder).build().unwrap();
         let client = Client::discover(config).await.unwrap();
-        let sessions = session_layer(store, &client);
+        let sessions = session_layer(store.clone(), &client);
         let app = Router::new()
             .route(
                 "/private",
@@ -66,7 +79,9 @@ impl App {
                 "/admin",
                 get(|user: RequireRole<ReadWrite>| async move { user.identity.subject }),
             );
-        let app = LoginRoutes::new(client).mount(app).layer(sessions);
+        let app = routes(LoginRoutes::new(client), store)
+            .mount(app)
+            .layer(sessions);
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
