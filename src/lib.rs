@@ -332,7 +332,7 @@
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
 //! | `src/entra.rs` | Microsoft Entra ID: [`Config::entra`], [`TenantPolicy`] and the `{tenantid}` issuer template, v1 token detection, the Graph groups reader for the overage |
 //! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
-//! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages, refresh on demand (`refresh.rs`), back-channel logout and its session index (`back_channel.rs`) |
+//! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages, refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`), break-glass routes |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
 //! | `tests/` | integration tests: the embedded provider (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, Redis, the demo, discover), a browser, and `oidc-provider` on Node (`tests/interop/`); key fixtures in `tests/fixtures/keys/` |

@@ -36,14 +36,26 @@
 //!   with status 400 (bad or replayed callback), 401 (token refused), 403
 //!   (required claim or role policy) or 502 (provider unreachable), and an
 //!   error code; the reason goes to the log on the `oidc_login::axum` target.
-//! - `POST {prefix}/logout`: clears the session and redirects (303) to `/`.
+//! - `POST {prefix}/logout`: clears the session and redirects (303) to `/`
+//!   or, with [`LoginRoutes::provider_logout`], to the provider's
+//!   `end_session_endpoint`, which sends the browser back to
+//!   `GET {prefix}/logged-out` (the `state` is checked there).
+//! - `POST {prefix}/backchannel-logout`, with
+//!   [`LoginRoutes::back_channel_logout`]: the provider's logout tokens.
+//! - `GET`/`POST {prefix}/local-login`, with [`LoginRoutes::break_glass`]:
+//!   the break-glass local sign-in.
+//!
+//! With [`LoginRoutes::refresh_before_expiry`], the extractors refresh a
+//! session whose access token is about to expire before they answer.
 //!
 //! # Cookies
 //! [`session_layer`] sets `HttpOnly`, `SameSite=Lax`, and `Secure` unless
 //! the redirect URI is plain http on a loopback host. A `form_post` callback
 //! arrives cross-site, without `Lax` cookies; the callback then answers with
 //! a page that re-submits the same form from the app's own origin, where the
-//! cookie is sent. Only the identity is stored in the session, never tokens.
+//! cookie is sent. Only the identity is stored in the session, and the
+//! tokens only when refresh or sign-out at the provider needs them; the
+//! session data lives in the store, server side, never in the cookie.
 
 mod back_channel;
 mod extract;
