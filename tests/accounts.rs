@@ -101,9 +101,7 @@ fn accounts_list_in_order_and_debug_shows_no_secret() {
 
 #[test]
 fn the_axidian_example_config_loads() {
-    // SAFETY: the only test in this binary that touches this variable, set
-    // before anything reads it.
-    unsafe { std::env::set_var("AXIDIAN_OIDC_CLIENT_SECRET", "from-the-environment") };
+    // `AXIDIAN_OIDC_CLIENT_SECRET` is set by `.cargo/config.toml` (`[env]`).
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/axidian.toml");
     let config = oidc_login::Config::from_file(path).unwrap();
     assert_eq!(config.flow(), oidc_login::Flow::AuthorizationCodePkce);

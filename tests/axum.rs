@@ -449,3 +449,31 @@ async fn a_sign_in_older_than_the_max_session_age_must_be_renewed() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     server.abort();
 }
+
+#[tokio::test]
+async fn a_prefix_is_taken_with_or_without_slashes() {
+    for prefix in ["auth", "/auth", "/auth/", "auth/"] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let callback = format!("{base}/auth/callback");
+        let app = App::start_on(
+            listener,
+            std::sync::Arc::new(TestProvider::start().await),
+            MemoryStore::default(),
+            move |config| config.redirect_uri(callback),
+            move |routes, _| routes.prefix(prefix),
+        )
+        .await;
+        let browser = browser(true);
+        let landed = browser
+            .get(format!(
+                "{}?login_hint=alice&return_to=/private",
+                app.url("/auth/login")
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(landed.status(), StatusCode::OK, "prefix `{prefix}`");
+        assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
+    }
+}

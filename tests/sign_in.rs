@@ -364,9 +364,12 @@ async fn cached_keys_keep_working_through_a_provider_outage() {
 #[tokio::test]
 async fn config_from_toml_with_the_secret_from_the_environment() {
     let provider = TestProvider::start().await;
-    // SAFETY: this is the only test that touches this variable, and it is set
-    // before anything reads it.
-    unsafe { std::env::set_var("OIDC_LOGIN_TEST_TOML_SECRET", CLIENT_SECRET) };
+    // Set by `.cargo/config.toml` (`[env]`) for every test process.
+    assert_eq!(
+        std::env::var("OIDC_LOGIN_TEST_TOML_SECRET").as_deref(),
+        Ok(CLIENT_SECRET),
+        "run the tests with cargo, which sets it from .cargo/config.toml"
+    );
     let toml = format!(
         r#"
 metadata_url = "{issuer}/.well-known/openid-configuration"

@@ -95,7 +95,7 @@ pub(crate) fn resubmit(action: &str, fields: &[(String, String)]) -> Response {
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in…</title></head>\
          <body><form method=\"post\" action=\"{}\">{inputs}<input type=\"hidden\" name=\"{}\" value=\"1\">\
-         <noscript><button type=\"submit\">Continue</button></noscript></form>\
+         <p>Finishing sign-in… <button type=\"submit\">Continue</button></p></form>\
          <script>document.forms[0].submit()</script></body></html>",
         escape(action),
         super::routes::RESUBMITTED

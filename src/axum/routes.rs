@@ -206,7 +206,14 @@ impl LoginRoutes {
     /// Mounts the routes under `prefix`, such as `/auth` (default: none).
     /// The config's `redirect_uri` must then end in `{prefix}/callback`.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into().trim_end_matches('/').to_owned();
+        let prefix = prefix.into();
+        let prefix = prefix.trim_matches('/');
+        // axum routes start with `/`: `auth`, `/auth` and `/auth/` are one prefix.
+        self.prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("/{prefix}")
+        };
         self
     }
 

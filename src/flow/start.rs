@@ -81,6 +81,12 @@ impl Start {
 ///
 /// It is deliberately not `Clone`: `finish` takes it by value, so its `state`,
 /// `nonce` and PKCE verifier are used once. `Debug` hides them.
+///
+/// ```compile_fail
+/// fn clone_it(pending: &oidc_login::PendingLogin) -> oidc_login::PendingLogin {
+///     pending.clone() // PendingLogin is not Clone
+/// }
+/// ```
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub(crate) issuer: String,
