@@ -177,6 +177,18 @@ impl NodeProvider {
             .collect()
     }
 
+    /// Replaces a user's groups at the provider.
+    async fn set_groups(&self, sub: &str, groups: &[&str]) {
+        self.http
+            .post(format!("{}/__groups", self.issuer))
+            .json(&serde_json::json!({ "sub": sub, "groups": groups }))
+            .send()
+            .await
+            .expect("POST /__groups")
+            .error_for_status()
+            .expect("POST /__groups succeeds");
+    }
+
     /// How many times the JWKS was fetched.
     async fn jwks_requests(&self) -> u64 {
         let stats: serde_json::Value = self
@@ -278,9 +290,11 @@ fn browser() -> reqwest::Client {
 /// A whole login as `user`: start, the provider's redirects and
 /// interaction, the callback, finish.
 async fn login_as(client: &Client, user: &str) -> Login {
-    let (url, pending) = client
-        .start(Start::default().login_hint(user))
-        .expect("start works");
+    login_with(client, Start::default().login_hint(user), user).await
+}
+
+async fn login_with(client: &Client, start: Start, user: &str) -> Login {
+    let (url, pending) = client.start(start).expect("start works");
     let response = browser()
         .get(url.clone())
         .send()
@@ -438,4 +452,67 @@ async fn key_rotation_between_two_logins() {
             "{alg}: the unknown kid makes the client fetch the JWKS once"
         );
     }
+}
+
+/// Refresh against a real provider: `offline_access` with `prompt=consent`
+/// gives a refresh token; a refresh keeps the user, rotates the tokens, and
+/// decides the roles afresh (the groups come from userinfo, where
+/// oidc-provider puts them), so a group the user lost takes the role along.
+#[tokio::test]
+async fn refresh_decides_the_roles_afresh() {
+    if !node_available() {
+        return;
+    }
+    let provider = NodeProvider::start().await;
+    for method in ["basic", "none", "pkjwt"] {
+        let client_id = format!("{method}-rs256");
+        let config = Config::builder(provider.issuer.as_str(), client_id.as_str())
+            .client_auth(client_auth(method, &client_id, "rs256"))
+            .redirect_uri(REDIRECT_URI)
+            .scopes(["openid", "email", "profile", "groups", "offline_access"])
+            .add_role_mapping(RoleMapping::new(
+                "Maximus Conferencing Developers",
+                Source::OpenIdConnect,
+                DEMO_GROUP,
+                ["Read-write"],
+            ))
+            .build()
+            .unwrap();
+        let client = Client::discover(config).await.unwrap();
+        provider
+            .set_groups("alice-0001", &[DEMO_GROUP, "staff"])
+            .await;
+        let login = login_with(
+            &client,
+            Start::default().login_hint("alice").prompt("consent"),
+            "alice",
+        )
+        .await;
+        assert_alice(&login, &provider.issuer);
+        assert!(
+            login.tokens.refresh_token.is_some(),
+            "{method}: offline_access with prompt=consent gives a refresh token"
+        );
+
+        let refreshed = client
+            .refresh(&login.tokens)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: refresh failed: {e} ({e:?})"));
+        assert_alice(&refreshed, &provider.issuer);
+        assert_ne!(refreshed.tokens.access_token, login.tokens.access_token);
+
+        provider.set_groups("alice-0001", &["staff"]).await;
+        let again = client
+            .refresh(&refreshed.tokens)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: second refresh failed: {e} ({e:?})"));
+        assert_eq!(again.identity.groups, ["staff"], "{method}");
+        assert!(
+            again.identity.roles.is_empty(),
+            "{method}: the role went with the group"
+        );
+    }
+    provider
+        .set_groups("alice-0001", &[DEMO_GROUP, "staff"])
+        .await;
 }

@@ -32,6 +32,12 @@
 //   POST /__rotate  new RSA and EC signing keys (new `kid`s), replacing the old
 //                   ones in the JWKS; answers {"kids":[...]}
 //   GET  /__stats   {"jwks_requests":N}: how many times the JWKS was fetched
+//   POST /__groups  {"sub":"...","groups":[...]}: replaces a user's groups
+//                   (what userinfo says from then on)
+//
+// Refresh tokens: every client may use the refresh_token grant; as
+// oidc-provider does, one is issued only when the scope has
+// `offline_access` and the request `prompt=consent`.
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -112,7 +118,7 @@ const CLIENTS = Object.entries(METHODS).flatMap(([short, method]) =>
       token_endpoint_auth_method: method,
       id_token_signed_response_alg: alg,
       redirect_uris: [REDIRECT_URI],
-      grant_types: ['authorization_code'],
+      grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
     };
   }),
@@ -235,6 +241,19 @@ const server = http.createServer(async (req, res) => {
         provider = makeProvider(provider.issuer, keys);
         handler = provider.callback();
         json(res, 200, { kids: keys.map((k) => k.kid) });
+      } else if (pathname === '/__groups' && req.method === 'POST') {
+        let body = '';
+        for await (const chunk of req) {
+          body += chunk;
+        }
+        const { sub, groups } = JSON.parse(body);
+        const user = USERS.get(sub);
+        if (!user || !Array.isArray(groups)) {
+          json(res, 400, { error: 'give an existing `sub` and `groups` as an array' });
+        } else {
+          user.groups = groups.map(String);
+          json(res, 200, { sub, groups: user.groups });
+        }
       } else if (pathname === '/__stats' && req.method === 'GET') {
         json(res, 200, { jwks_requests: jwksRequests });
       } else {
