@@ -1,7 +1,9 @@
 //! The ID token claim rules (OpenID Connect Core 1.0, sections 3.1.3.7,
 //! 3.1.3.8, 3.2.2.9 and 3.3.2.11).
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
@@ -10,6 +12,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
+use super::jws::JsonStr;
 use crate::Algorithm;
 use crate::entra::{TenantPolicy, TenantTemplate, is_guid, is_v1_token};
 use crate::error::TokenError;
@@ -72,7 +75,11 @@ pub struct IdTokenClaims {
     auth_time: Option<i64>,
     authorized_party: Option<String>,
     nonce: Option<String>,
-    claims: Map<String, Value>,
+    /// The verified payload: a JSON object with unique member names.
+    payload: String,
+    /// Every claim, parsed from `payload` when first asked for: validation
+    /// itself reads only the registered claims, borrowed.
+    claims: OnceLock<Map<String, Value>>,
 }
 
 impl IdTokenClaims {
@@ -118,12 +125,15 @@ impl IdTokenClaims {
 
     /// All claims as sent.
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.claims
+        self.claims.get_or_init(|| parse_all(&self.payload))
     }
 
     /// All claims as sent, by value.
     pub(crate) fn into_claims(self) -> Map<String, Value> {
-        self.claims
+        match self.claims.into_inner() {
+            Some(claims) => claims,
+            None => parse_all(&self.payload),
+        }
     }
 }
 
@@ -152,7 +162,7 @@ impl fmt::Debug for IdTokenClaims {
             .field("issued_at", &self.issued_at)
             .field("auth_time", &self.auth_time)
             .field("authorized_party", &self.authorized_party)
-            .field("claims", &Claims(&self.claims))
+            .field("claims", &Claims(self.claims()))
             .finish()
     }
 }
@@ -168,20 +178,20 @@ pub(crate) fn check_claims(
     alg: Algorithm,
     expect: &Expectations<'_>,
 ) -> Result<IdTokenClaims, TokenError> {
-    // One parse. Checking UTF-8 first lets serde_json borrow strings
-    // (`from_str`), which is measurably faster than `from_slice`.
+    // One parse, of the registered claims only, borrowing their strings;
+    // the other claims are skipped and parsed when asked for. Checking
+    // UTF-8 first lets serde_json borrow (`from_str`).
     let malformed = || TokenError::Malformed(PAYLOAD_INVALID);
     let payload = std::str::from_utf8(payload).map_err(|_| malformed())?;
-    let claims = serde_json::from_str::<UniqueObject>(payload)
-        .map_err(|_| malformed())?
-        .0;
+    let claims = serde_json::from_str::<Registered<'_>>(payload).map_err(|_| malformed())?;
+    let claims = &claims;
     let now = i128::from(expect.now);
     let skew = i128::from(expect.skew_seconds);
 
-    let issuer = check_issuer(&claims, expect.issuer)?;
-    let audiences = check_audiences(&claims, expect.client_id, expect.trusted_audiences)?;
+    let issuer = check_issuer(claims, expect.issuer)?;
+    let audiences = check_audiences(claims, expect.client_id, expect.trusted_audiences)?;
 
-    let authorized_party = optional_str(&claims, "azp")?;
+    let authorized_party = optional_str(claims, "azp")?;
     if let Some(azp) = authorized_party
         && azp != expect.client_id
     {
@@ -199,7 +209,7 @@ pub(crate) fn check_claims(
     }
 
     // The current time must be before `exp` (RFC 7519 section 4.1.4).
-    let expires_at = required_seconds(&claims, "exp")?;
+    let expires_at = required_seconds(claims, "exp")?;
     if now >= i128::from(expires_at) + skew {
         return Err(TokenError::Expired {
             exp: expires_at,
@@ -208,7 +218,7 @@ pub(crate) fn check_claims(
         });
     }
 
-    let issued_at = required_seconds(&claims, "iat")?;
+    let issued_at = required_seconds(claims, "iat")?;
     if i128::from(issued_at) > now + skew {
         return Err(TokenError::IssuedInFuture {
             iat: issued_at,
@@ -217,7 +227,7 @@ pub(crate) fn check_claims(
         });
     }
 
-    if let Some(not_before) = optional_seconds(&claims, "nbf")?
+    if let Some(not_before) = optional_seconds(claims, "nbf")?
         && i128::from(not_before) > now + skew
     {
         return Err(TokenError::NotYetValid {
@@ -227,7 +237,7 @@ pub(crate) fn check_claims(
         });
     }
 
-    let nonce = optional_str(&claims, "nonce")?;
+    let nonce = optional_str(claims, "nonce")?;
     if let Some(expected) = expect.nonce {
         match nonce {
             Some(nonce) if constant_time_eq(nonce.as_bytes(), expected.as_bytes()) => {}
@@ -235,7 +245,7 @@ pub(crate) fn check_claims(
         }
     }
 
-    let subject = required_str(&claims, "sub")?;
+    let subject = required_str(claims, "sub")?;
     if subject.is_empty() {
         return Err(TokenError::InvalidClaim {
             claim: "sub",
@@ -244,19 +254,19 @@ pub(crate) fn check_claims(
     }
 
     if let Some(access_token) = expect.access_token
-        && let Some(at_hash) = optional_str(&claims, "at_hash")?
+        && let Some(at_hash) = optional_str(claims, "at_hash")?
         && !half_hash_matches(alg, access_token, at_hash)
     {
         return Err(TokenError::AccessTokenHashMismatch);
     }
     if let Some(code) = expect.code
-        && let Some(c_hash) = optional_str(&claims, "c_hash")?
+        && let Some(c_hash) = optional_str(claims, "c_hash")?
         && !half_hash_matches(alg, code, c_hash)
     {
         return Err(TokenError::CodeHashMismatch);
     }
 
-    let auth_time = optional_seconds(&claims, "auth_time")?;
+    let auth_time = optional_seconds(claims, "auth_time")?;
     if let Some(max_age) = expect.max_age {
         let auth_time = auth_time.ok_or(TokenError::MissingClaim("auth_time"))?;
         if i128::from(auth_time) + i128::from(max_age) + skew < now {
@@ -277,13 +287,20 @@ pub(crate) fn check_claims(
         auth_time,
         authorized_party: authorized_party.map(str::to_owned),
         nonce: nonce.map(str::to_owned),
-        claims,
+        payload: payload.to_owned(),
+        claims: OnceLock::new(),
     })
+}
+
+/// Every claim of a payload that [`check_claims`] accepted (so a JSON
+/// object with unique member names).
+fn parse_all(payload: &str) -> Map<String, Value> {
+    serde_json::from_str(payload).unwrap_or_default()
 }
 
 /// `iss`, by the rule: returns it.
 pub(super) fn check_issuer<'c>(
-    claims: &'c Map<String, Value>,
+    claims: &'c impl Lookup,
     rule: IssuerRule<'_>,
 ) -> Result<&'c str, TokenError> {
     let issuer = required_str(claims, "iss")?;
@@ -302,7 +319,7 @@ pub(super) fn check_issuer<'c>(
 
 /// `aud`: holds the client id, and no audience that is not trusted.
 pub(super) fn check_audiences(
-    claims: &Map<String, Value>,
+    claims: &impl Lookup,
     client_id: &str,
     trusted: &[String],
 ) -> Result<Vec<String>, TokenError> {
@@ -326,8 +343,8 @@ pub(super) fn check_audiences(
 /// The error for an `iss` that is not the expected one: an Entra ID v1.0
 /// token gets its own, which says what to change.
 #[cold]
-fn issuer_mismatch(expected: String, found: &str, claims: &Map<String, Value>) -> TokenError {
-    if is_v1_token(found, claims) {
+fn issuer_mismatch(expected: String, found: &str, claims: &impl Lookup) -> TokenError {
+    if is_v1_token(found, version(claims)) {
         TokenError::EntraV1Token {
             issuer: clip(found, 256),
         }
@@ -342,7 +359,7 @@ fn issuer_mismatch(expected: String, found: &str, claims: &Map<String, Value>) -
 /// Entra ID multi-tenant: `iss` is the template with the token's own `tid`
 /// put in, and that `tid` is a GUID the policy allows.
 fn check_tenant_issuer(
-    claims: &Map<String, Value>,
+    claims: &impl Lookup,
     issuer: &str,
     template: &TenantTemplate,
     policy: &TenantPolicy,
@@ -350,7 +367,7 @@ fn check_tenant_issuer(
     let tid = optional_str(claims, "tid")?;
     let tid = match tid {
         Some(tid) if template.issuer_matches(issuer, tid) => tid,
-        _ if is_v1_token(issuer, claims) => {
+        _ if is_v1_token(issuer, version(claims)) => {
             return Err(TokenError::EntraV1Token {
                 issuer: clip(issuer, 256),
             });
@@ -408,20 +425,60 @@ impl<'de> Deserialize<'de> for UniqueObject {
     }
 }
 
+/// `ver` (Entra ID's token version), when it is a string.
+fn version(claims: &impl Lookup) -> Option<&str> {
+    match claims.claim("ver") {
+        Some(ClaimRef::Str(ver)) => Some(ver),
+        _ => None,
+    }
+}
+
+/// A claim's value, as the rules read it.
+pub(super) enum ClaimRef<'v> {
+    Str(&'v str),
+    Num(&'v serde_json::Number),
+    /// A JSON array whose elements are all strings.
+    StrList(Vec<&'v str>),
+    /// Anything else: another array, an object, a boolean, `null`.
+    Other,
+}
+
+/// Claims by name: the registered claims borrowed from a payload
+/// ([`Registered`]), or a parsed object (logout tokens).
+pub(super) trait Lookup {
+    /// The claim named `name`, if present.
+    fn claim(&self, name: &str) -> Option<ClaimRef<'_>>;
+}
+
+impl Lookup for Map<String, Value> {
+    fn claim(&self, name: &str) -> Option<ClaimRef<'_>> {
+        Some(match self.get(name)? {
+            Value::String(value) => ClaimRef::Str(value),
+            Value::Number(number) => ClaimRef::Num(number),
+            Value::Array(values) => values
+                .iter()
+                .map(Value::as_str)
+                .collect::<Option<Vec<_>>>()
+                .map_or(ClaimRef::Other, ClaimRef::StrList),
+            _ => ClaimRef::Other,
+        })
+    }
+}
+
 pub(super) fn required_str<'c>(
-    claims: &'c Map<String, Value>,
+    claims: &'c impl Lookup,
     claim: &'static str,
 ) -> Result<&'c str, TokenError> {
     optional_str(claims, claim)?.ok_or(TokenError::MissingClaim(claim))
 }
 
 pub(super) fn optional_str<'c>(
-    claims: &'c Map<String, Value>,
+    claims: &'c impl Lookup,
     claim: &'static str,
 ) -> Result<Option<&'c str>, TokenError> {
-    match claims.get(claim) {
+    match claims.claim(claim) {
         None => Ok(None),
-        Some(Value::String(value)) => Ok(Some(value)),
+        Some(ClaimRef::Str(value)) => Ok(Some(value)),
         Some(_) => Err(TokenError::InvalidClaim {
             claim,
             expected: "a string",
@@ -430,25 +487,23 @@ pub(super) fn optional_str<'c>(
 }
 
 /// `aud`: a string, or a non-empty array of strings.
-fn audiences(claims: &Map<String, Value>) -> Result<Vec<String>, TokenError> {
+fn audiences(claims: &impl Lookup) -> Result<Vec<String>, TokenError> {
     let invalid = TokenError::InvalidClaim {
         claim: "aud",
         expected: "a string or a non-empty array of strings",
     };
-    match claims.get("aud") {
+    match claims.claim("aud") {
         None => Err(TokenError::MissingClaim("aud")),
-        Some(Value::String(aud)) => Ok(vec![aud.clone()]),
-        Some(Value::Array(auds)) if !auds.is_empty() => auds
-            .iter()
-            .map(|aud| aud.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or(invalid),
+        Some(ClaimRef::Str(aud)) => Ok(vec![aud.to_owned()]),
+        Some(ClaimRef::StrList(auds)) if !auds.is_empty() => {
+            Ok(auds.into_iter().map(str::to_owned).collect())
+        }
         Some(_) => Err(invalid),
     }
 }
 
 pub(super) fn required_seconds(
-    claims: &Map<String, Value>,
+    claims: &impl Lookup,
     claim: &'static str,
 ) -> Result<i64, TokenError> {
     optional_seconds(claims, claim)?.ok_or(TokenError::MissingClaim(claim))
@@ -457,19 +512,19 @@ pub(super) fn required_seconds(
 /// A NumericDate: a JSON number of seconds, fractions truncated, within the
 /// range of an `i64`.
 pub(super) fn optional_seconds(
-    claims: &Map<String, Value>,
+    claims: &impl Lookup,
     claim: &'static str,
 ) -> Result<Option<i64>, TokenError> {
     /// 2^63, exactly representable as an `f64`.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    let Some(value) = claims.get(claim) else {
+    let Some(value) = claims.claim(claim) else {
         return Ok(None);
     };
     let invalid = TokenError::InvalidClaim {
         claim,
         expected: "a number of seconds since 1970",
     };
-    let Value::Number(number) = value else {
+    let ClaimRef::Num(number) = value else {
         return Err(invalid);
     };
     if let Some(seconds) = number.as_i64() {
@@ -481,6 +536,145 @@ pub(super) fn optional_seconds(
             Ok(Some(seconds.trunc() as i64))
         }
         _ => Err(invalid),
+    }
+}
+
+/// The claims the ID token rules read, parsed from the payload in one pass
+/// that skips every other value, with member names checked for repeats.
+/// Strings borrow from the payload unless they hold escapes.
+#[derive(Default)]
+struct Registered<'a> {
+    /// (name, value) of the registered claims present.
+    members: Vec<(&'static str, Member<'a>)>,
+}
+
+/// A registered claim's value, owned where the payload had escapes.
+enum Member<'a> {
+    Str(Cow<'a, str>),
+    Num(serde_json::Number),
+    StrList(Vec<Cow<'a, str>>),
+    Other,
+}
+
+/// The claims [`check_claims`] reads (`ver` and `tid` for Entra ID).
+const REGISTERED: [&str; 13] = [
+    "iss",
+    "sub",
+    "aud",
+    "azp",
+    "exp",
+    "iat",
+    "nbf",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "auth_time",
+    "tid",
+    "ver",
+];
+
+impl Lookup for Registered<'_> {
+    fn claim(&self, name: &str) -> Option<ClaimRef<'_>> {
+        let (_, member) = self.members.iter().find(|(n, _)| *n == name)?;
+        Some(match member {
+            Member::Str(value) => ClaimRef::Str(value),
+            Member::Num(number) => ClaimRef::Num(number),
+            Member::StrList(values) => ClaimRef::StrList(values.iter().map(|v| &**v).collect()),
+            Member::Other => ClaimRef::Other,
+        })
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for ObjectVisitor<'a> {
+            type Value = Registered<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Registered<'a>, A::Error> {
+                let mut names: Vec<Cow<'de, str>> = Vec::new();
+                let mut members = Vec::new();
+                while let Some(JsonStr(name)) = access.next_key::<JsonStr<'de>>()? {
+                    match REGISTERED.iter().find(|r| **r == name) {
+                        Some(registered) => members.push((*registered, access.next_value()?)),
+                        None => {
+                            access.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                    names.push(name);
+                }
+                // Repeated names are refused (RFC 7519 section 4 allows
+                // keeping the last; another parser of the same token may
+                // keep the first).
+                names.sort_unstable();
+                if names.windows(2).any(|pair| pair[0] == pair[1]) {
+                    return Err(de::Error::custom("repeated claim name"));
+                }
+                Ok(Registered { members })
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Member<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MemberVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for MemberVisitor<'a> {
+            type Value = Member<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Member<'a>, E> {
+                Ok(Member::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Member<'a>, E> {
+                Ok(Member::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Member<'a>, E> {
+                Ok(Member::Num(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Member<'a>, E> {
+                Ok(Member::Num(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Member<'a>, E> {
+                Ok(serde_json::Number::from_f64(v).map_or(Member::Other, Member::Num))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Member<'a>, E> {
+                Ok(Member::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Member<'a>, E> {
+                Ok(Member::Other)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Member<'a>, A::Error> {
+                let mut strings = Vec::new();
+                let mut all_strings = true;
+                while let Some(element) = seq.next_element::<Member<'a>>()? {
+                    match element {
+                        Member::Str(value) if all_strings => strings.push(value),
+                        _ => all_strings = false,
+                    }
+                }
+                Ok(if all_strings {
+                    Member::StrList(strings)
+                } else {
+                    Member::Other
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member<'a>, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Member::Other)
+            }
+        }
+        deserializer.deserialize_any(MemberVisitor(std::marker::PhantomData))
     }
 }
 
@@ -1049,6 +1243,48 @@ mod tests {
             matches!(err, TokenError::Malformed(PAYLOAD_INVALID)),
             "{err:?}"
         );
+        // The same, with the name spelled with an escape, and for a claim
+        // the rules never read.
+        for repeat in [
+            r#""s\u0075b":"admin","#,
+            r#""groups":[],"groups":["admins"],"#,
+        ] {
+            let mut text = serde_json::to_string(&claims()).unwrap();
+            text.insert_str(1, repeat);
+            let err = check_claims(text.as_bytes(), Algorithm::RS256, &e).unwrap_err();
+            assert!(
+                matches!(err, TokenError::Malformed(PAYLOAD_INVALID)),
+                "{repeat}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_values_and_nested_claims_are_read_like_any_json() {
+        // An escaped issuer is the same issuer; nested and unusual values
+        // of other claims are kept for `claims()`.
+        let iss = ISSUER.replace('/', "\\/");
+        let text = format!(
+            r#"{{"iss":"{iss}","sub":"user-1","aud":["{CLIENT}"],"exp":{},"iat":{},"nonce":"{NONCE}",
+                "deep":{{"a":[1,{{"b":null}},[true]]}},"n":1.5,"e":"\u00e9"}}"#,
+            NOW + 600,
+            NOW - 5
+        );
+        let ok = check_claims(text.as_bytes(), Algorithm::RS256, &expect()).unwrap();
+        assert_eq!(ok.issuer(), ISSUER);
+        assert_eq!(ok.claims()["deep"]["a"][1]["b"], Value::Null);
+        assert_eq!(ok.claims()["e"], json!("\u{e9}"));
+        assert_eq!(ok.claims()["n"], json!(1.5));
+        // A registered claim of the wrong shape is still refused by name.
+        for (name, value) in [
+            ("aud", json!([[CLIENT]])),
+            ("aud", json!([CLIENT, 1])),
+            ("iss", json!({"x": 1})),
+            ("exp", json!("soon")),
+            ("sub", json!(null)),
+        ] {
+            assert_invalid(&with(claims(), name, value), name);
+        }
     }
 
     #[test]

@@ -59,7 +59,7 @@ where
 }
 
 /// A JSON string, borrowed from the input unless it holds escapes.
-struct JsonStr<'h>(Cow<'h, str>);
+pub(super) struct JsonStr<'h>(pub(super) Cow<'h, str>);
 
 impl<'de: 'h, 'h> Deserialize<'de> for JsonStr<'h> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
