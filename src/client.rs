@@ -370,7 +370,12 @@ impl Client {
             .wants_userinfo(claims.claims())
             .then_some(Userinfo::Fill);
         let identity = self
-            .complete_identity(claims.into_claims(), Some(&access_token), userinfo)
+            .complete_identity(
+                Who::of(&claims),
+                claims.into_claims(),
+                Some(&access_token),
+                userinfo,
+            )
             .await?;
         let now = self.now();
         let tokens = Tokens {
@@ -426,7 +431,7 @@ impl Client {
             .map_err(refresh_error)?;
         let access_token = AccessToken::new(response.access_token().secret().clone());
 
-        let (claims, id_token, userinfo) = match &response.extra_fields().id_token {
+        let (who, claims, id_token, userinfo) = match &response.extra_fields().id_token {
             Some(raw) => {
                 let claims = self
                     .validate(raw, None, None, Some(access_token.expose_secret()), None)
@@ -440,7 +445,12 @@ impl Client {
                 let userinfo = self
                     .wants_userinfo(claims.claims())
                     .then_some(Userinfo::Fill);
-                (claims.into_claims(), IdToken::new(raw.clone()), userinfo)
+                (
+                    Who::of(&claims),
+                    claims.into_claims(),
+                    IdToken::new(raw.clone()),
+                    userinfo,
+                )
             }
             // No new ID token: the original protocol claims, and the user's
             // claims read afresh from userinfo (never the old ones, which
@@ -451,13 +461,19 @@ impl Client {
                 {
                     return Err(RefreshError::NoFreshClaims.into());
                 }
-                (original, tokens.id_token.clone(), Some(Userinfo::Replace))
+                let who = Who::from_original(&original)?;
+                (
+                    who,
+                    original,
+                    tokens.id_token.clone(),
+                    Some(Userinfo::Replace),
+                )
             }
         };
         // The grant succeeded and rotated the refresh token: a failure from
         // here on cannot keep the session, whose refresh token is now spent.
         let identity = self
-            .complete_identity(claims, Some(&access_token), userinfo)
+            .complete_identity(who, claims, Some(&access_token), userinfo)
             .await
             .map_err(|error| match error {
                 Error::Http(_) | Error::Discovery(_) | Error::Groups(_) => {
@@ -497,20 +513,12 @@ impl Client {
     /// claim, the roles and the no-role policy.
     async fn complete_identity(
         &self,
+        who: Who,
         mut claims: Map<String, Value>,
         access_token: Option<&AccessToken>,
         userinfo: Option<Userinfo>,
     ) -> Result<Identity, Error> {
-        let subject = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let issuer = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let Who { issuer, subject } = who;
         if let (Some(mode), Some(access_token)) = (userinfo, access_token) {
             let fresh = self.userinfo(access_token, &subject).await?;
             if mode == Userinfo::Replace {
@@ -582,7 +590,7 @@ impl Client {
             .await?;
         self.check_callback_issuer_is_the_tokens(callback, &claims)?;
         let identity = self
-            .complete_identity(claims.into_claims(), None, None)
+            .complete_identity(Who::of(&claims), claims.into_claims(), None, None)
             .await?;
         let tokens = Tokens {
             access_token: None,
@@ -922,6 +930,39 @@ fn granted_scopes(response: &TokenResponse) -> Option<Vec<String>> {
     response
         .scopes()
         .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
+}
+
+/// Whose identity is built: the issuer and subject of a validated token,
+/// never read again from a claim map.
+struct Who {
+    issuer: String,
+    subject: String,
+}
+
+impl Who {
+    fn of(claims: &IdTokenClaims) -> Self {
+        Self {
+            issuer: claims.issuer().to_owned(),
+            subject: claims.subject().to_owned(),
+        }
+    }
+
+    /// From the original login's ID token (validated when it was issued).
+    fn from_original(claims: &Map<String, Value>) -> Result<Self, RefreshError> {
+        let text = |name| {
+            claims
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        match (text("iss"), text("sub")) {
+            (Some(issuer), Some(subject)) => Ok(Self {
+                issuer: issuer.to_owned(),
+                subject: subject.to_owned(),
+            }),
+            _ => Err(RefreshError::OriginalUnreadable("it has no `iss` or `sub`")),
+        }
+    }
 }
 
 /// How userinfo is merged into the claims.

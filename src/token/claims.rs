@@ -292,10 +292,60 @@ pub(crate) fn check_claims(
     })
 }
 
-/// Every claim of a payload that [`check_claims`] accepted (so a JSON
-/// object with unique member names).
+/// Every claim of a payload that [`check_claims`] accepted. Its parse
+/// checked every value as this one does ([`Skip`]), so this cannot fail;
+/// if it ever did, the claims would be missing, never made up.
 fn parse_all(payload: &str) -> Map<String, Value> {
-    serde_json::from_str(payload).unwrap_or_default()
+    serde_json::from_str(payload).unwrap_or_else(|_| {
+        debug_assert!(false, "a validated payload failed to parse as a map");
+        tracing::error!(target: "oidc_login::token", "a validated ID token payload could not be parsed again; its claims are left out");
+        Map::new()
+    })
+}
+
+/// A JSON value read and thrown away, checked as strictly as a
+/// `serde_json::Value` would be (numbers that fit an `f64`, valid escapes,
+/// the nesting limit); `IgnoredAny` checks only the syntax, which would let
+/// a payload pass here that the full parse of [`parse_all`] then refuses.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_entry::<JsonStr<'de>, Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+        }
+        deserializer.deserialize_any(SkipVisitor)
+    }
 }
 
 /// `iss`, by the rule: returns it.
@@ -549,6 +599,10 @@ struct Registered<'a> {
 }
 
 /// A registered claim's value, owned where the payload had escapes.
+/// (Numbers come through `visit_i64`/`visit_u64`/`visit_f64`: should
+/// serde_json's `arbitrary_precision` feature ever be on, they would arrive
+/// otherwise, read as `Other`, and every token would be refused: a failure
+/// that shows, not a hole.)
 enum Member<'a> {
     Str(Cow<'a, str>),
     Num(serde_json::Number),
@@ -603,7 +657,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                     match REGISTERED.iter().find(|r| **r == name) {
                         Some(registered) => members.push((*registered, access.next_value()?)),
                         None => {
-                            access.next_value::<de::IgnoredAny>()?;
+                            access.next_value::<Skip>()?;
                         }
                     }
                     names.push(name);
@@ -667,10 +721,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Member<'a> {
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member<'a>, A::Error> {
-                while map
-                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-                    .is_some()
-                {}
+                while map.next_entry::<JsonStr<'de>, Skip>()?.is_some() {}
                 Ok(Member::Other)
             }
         }
@@ -1256,6 +1307,29 @@ mod tests {
                 matches!(err, TokenError::Malformed(PAYLOAD_INVALID)),
                 "{repeat}: {err:?}"
             );
+        }
+    }
+
+    #[test]
+    fn values_the_full_parse_refuses_are_refused_while_validating() {
+        // Claims the rules do not read are checked as strictly as the full
+        // claim set is parsed later, so the two never disagree.
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for (name, value) in [
+            ("name", r#""\ud800""#.to_owned()),
+            ("n", "1e400".to_owned()),
+            ("ver", r#"{"a":1e400}"#.to_owned()),
+            ("groups", deep),
+            ("x", r#"{"\ud800":1}"#.to_owned()),
+        ] {
+            let mut text = serde_json::to_string(&claims()).unwrap();
+            text.insert_str(1, &format!("\"{name}\":{value},"));
+            let err = check_claims(text.as_bytes(), Algorithm::RS256, &expect()).unwrap_err();
+            assert!(
+                matches!(err, TokenError::Malformed(PAYLOAD_INVALID)),
+                "{name}: {err:?}"
+            );
+            assert!(serde_json::from_str::<Map<String, Value>>(&text).is_err());
         }
     }
 
