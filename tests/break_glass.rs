@@ -292,15 +292,19 @@ async fn post_login(app: &App, browser: &reqwest::Client, password: &str) -> req
         .unwrap()
 }
 
+async fn get_form(app: &App, browser: &reqwest::Client) -> reqwest::Response {
+    browser
+        .get(format!("{}/local-login", app.base))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_routes_sign_in_locally_and_refuse_wrong_passwords() {
     let app = app(true).await;
     let browser = browser();
-    let form = browser
-        .get(format!("{}/local-login", app.base))
-        .send()
-        .await
-        .unwrap();
+    let form = get_form(&app, &browser).await;
     assert_eq!(form.status(), StatusCode::OK);
     assert!(form.text().await.unwrap().contains("type=\"password\""));
 
@@ -348,11 +352,7 @@ async fn the_routes_rate_limit_with_429() {
 async fn the_routes_do_not_exist_when_it_is_off() {
     let app = app(false).await;
     let browser = browser();
-    let form = browser
-        .get(format!("{}/local-login", app.base))
-        .send()
-        .await
-        .unwrap();
+    let form = get_form(&app, &browser).await;
     assert_eq!(form.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         post_login(&app, &browser, PASSWORD).await.status(),

@@ -81,17 +81,22 @@ mod tests {
         url.query_pairs().into_owned().collect()
     }
 
-    #[test]
-    fn sends_the_hint_the_allowed_uri_and_a_fresh_state() {
-        let hint = IdToken::new("a.b.c");
-        let out = end_session_url(
+    /// A logout of client `app` that returns to the allowed URI.
+    fn returning(hint: Option<&IdToken>) -> ProviderLogout {
+        end_session_url(
             &endpoint(),
             "app",
-            Some(&hint),
+            hint,
             Some("https://app.example/logged-out"),
             &allowed(),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn sends_the_hint_the_allowed_uri_and_a_fresh_state() {
+        let hint = IdToken::new("a.b.c");
+        let out = returning(Some(&hint));
         let state = out.state.expect("a state goes with the return URI");
         assert!(state.expose_secret().len() >= 43, "256 bits");
         assert_eq!(
@@ -107,28 +112,14 @@ mod tests {
                 ("state".into(), state.expose_secret().to_owned()),
             ]
         );
-        let again = end_session_url(
-            &endpoint(),
-            "app",
-            None,
-            Some("https://app.example/logged-out"),
-            &allowed(),
-        )
-        .unwrap();
+        let again = returning(None);
         assert_ne!(again.state.unwrap(), state, "each logout has its own state");
     }
 
     #[test]
     fn debug_hides_the_hint_and_the_state() {
         let hint = IdToken::new("secret.id.token");
-        let out = end_session_url(
-            &endpoint(),
-            "app",
-            Some(&hint),
-            Some("https://app.example/logged-out"),
-            &allowed(),
-        )
-        .unwrap();
+        let out = returning(Some(&hint));
         let debug = format!("{out:?}");
         assert!(!debug.contains("secret.id.token"), "{debug}");
         assert!(
