@@ -33,7 +33,7 @@ use crate::roles::{NoRolePolicy, RoleMapper, RoleMappingTable};
 use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken, constant_time_eq};
 use crate::token::{
     Expectations, IdTokenClaims, IssuerRule, Jws, LogoutExpectations, LogoutTokenClaims,
-    SeenLogoutTokens, check_claims, check_logout_claims,
+    REGISTERED_CLAIMS, SeenLogoutTokens, check_claims, check_logout_claims,
 };
 
 /// The relying party: a discovered provider, this app's registration with
@@ -401,7 +401,8 @@ impl Client {
     ///
     /// A returned ID token is validated in full, and then as OpenID Connect
     /// Core 12.2 asks: `iss`, `sub` and `aud` equal the original login's;
-    /// `azp` and `auth_time`, when both tokens have them, unchanged; `iat`
+    /// `azp` the client id (as in any ID token); `auth_time`, when both
+    /// tokens have it, unchanged; `iat`
     /// fresh (within a minute plus the clock skew); a `nonce`, if present,
     /// the original one. When the provider returns no ID token, the
     /// original token's protocol claims are kept and every claim about the
@@ -522,15 +523,12 @@ impl Client {
         if let (Some(mode), Some(access_token)) = (userinfo, access_token) {
             let fresh = self.userinfo(access_token, &subject).await?;
             if mode == Userinfo::Replace {
-                claims.retain(|name, _| PROTOCOL_CLAIMS.contains(&name.as_str()));
+                claims.retain(|name, _| is_protocol_claim(name));
             }
+            // The signed ID token wins where both have a claim (after a
+            // `Replace`, only its protocol claims are left to win).
             for (name, value) in fresh {
-                if mode == Userinfo::Fill || PROTOCOL_CLAIMS.contains(&name.as_str()) {
-                    // The signed ID token wins where both have a claim.
-                    claims.entry(name).or_insert(value);
-                } else {
-                    claims.insert(name, value);
-                }
+                claims.entry(name).or_insert(value);
             }
         }
         // Single-use and already checked: not part of the identity.
@@ -975,25 +973,12 @@ enum Userinfo {
     Replace,
 }
 
-/// Claims that describe the token, not the user: userinfo never replaces them.
-const PROTOCOL_CLAIMS: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "azp",
-    "exp",
-    "iat",
-    "nbf",
-    "auth_time",
-    "nonce",
-    "at_hash",
-    "c_hash",
-    "acr",
-    "amr",
-    "sid",
-    "tid",
-    "ver",
-];
+/// Whether `name` describes the token rather than the user: the claims
+/// the ID token rules read, and `acr`, `amr`, `sid`. Userinfo never
+/// replaces them.
+fn is_protocol_claim(name: &str) -> bool {
+    REGISTERED_CLAIMS.contains(&name) || ["acr", "amr", "sid"].contains(&name)
+}
 
 /// The claims of the original login's ID token, which this crate validated
 /// when the login finished. Its signature is not checked again: the key may
@@ -1032,11 +1017,8 @@ fn check_refreshed(
     if before != after {
         return Err(changed("aud"));
     }
-    if let (Some(before), Some(after)) = (was("azp"), refreshed.authorized_party())
-        && before.as_str() != Some(after)
-    {
-        return Err(changed("azp"));
-    }
+    // `azp`, when present, is the client id in both tokens (checked when
+    // each was validated), so it cannot have changed.
     if let (Some(before), Some(after)) = (was("auth_time"), refreshed.auth_time())
         && before.as_i64() != Some(after)
     {
@@ -1125,5 +1107,98 @@ fn exchange_error(
             TokenError::InvalidResponse(format!("at `{}`: {}", parse.path(), parse.inner())).into()
         }
         E::Other(message) => TokenError::InvalidResponse(crate::error::clip(&message, 256)).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::token::{Expectations, IssuerRule, check_claims};
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn original() -> Map<String, Value> {
+        json!({
+            "iss": "https://idp.example", "sub": "alice", "aud": "app",
+            "iat": NOW - 3600, "auth_time": NOW - 3600, "nonce": "n-1",
+        })
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    /// A refreshed ID token with these changes, validated as `validate`
+    /// would (its own issuer, `trusted` among the audiences).
+    fn refreshed(changes: Value) -> IdTokenClaims {
+        let mut claims = json!({
+            "iss": "https://idp.example", "sub": "alice", "aud": "app",
+            "iat": NOW, "exp": NOW + 300, "auth_time": NOW - 3600,
+        });
+        for (name, value) in changes.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        let issuer = claims["iss"].as_str().unwrap().to_owned();
+        let trusted = ["trusted".to_owned()];
+        check_claims(
+            claims.to_string().as_bytes(),
+            Algorithm::RS256,
+            &Expectations {
+                issuer: IssuerRule::Exact(&issuer),
+                client_id: "app",
+                trusted_audiences: &trusted,
+                now: NOW,
+                skew_seconds: 60,
+                nonce: None,
+                max_age: None,
+                access_token: None,
+                code: None,
+            },
+        )
+        .unwrap()
+    }
+
+    fn check(changes: Value) -> Result<(), RefreshError> {
+        check_refreshed(&original(), &refreshed(changes), NOW, 60)
+    }
+
+    #[test]
+    fn a_refreshed_token_of_the_same_login_passes() {
+        check(json!({})).unwrap();
+        check(json!({"nonce": "n-1"})).unwrap();
+        // `azp` may appear when it is the client id.
+        check(json!({"azp": "app"})).unwrap();
+    }
+
+    /// Each rule of OpenID Connect Core 12.2, including those a token that
+    /// passed `validate` can still break: another issuer (an Entra ID
+    /// multi-tenant app accepts several), another trusted audience.
+    #[test]
+    fn a_refreshed_token_of_another_login_is_refused() {
+        for (changes, claim) in [
+            (json!({"iss": "https://idp.example/other-tenant"}), "iss"),
+            (json!({"sub": "mallory"}), "sub"),
+            (json!({"aud": ["app", "trusted"], "azp": "app"}), "aud"),
+            (json!({"auth_time": NOW - 60}), "auth_time"),
+            (json!({"nonce": "n-2"}), "nonce"),
+        ] {
+            let error = check(changes.clone()).unwrap_err();
+            assert!(
+                matches!(error, RefreshError::ClaimChanged { claim: c } if c == claim),
+                "{changes}: {error:?}"
+            );
+        }
+        let mut original = original();
+        original.remove("nonce");
+        let error =
+            check_refreshed(&original, &refreshed(json!({"nonce": "n-1"})), NOW, 60).unwrap_err();
+        assert!(matches!(
+            error,
+            RefreshError::ClaimChanged { claim: "nonce" }
+        ));
+        let error = check(json!({"iat": NOW - 121})).unwrap_err();
+        assert!(matches!(error, RefreshError::NotFresh { .. }), "{error:?}");
+        check(json!({"iat": NOW - 120})).unwrap();
     }
 }

@@ -588,7 +588,7 @@ pub enum RefreshError {
         "the refreshed ID token's `{claim}` differs from the original login's (OpenID Connect Core 12.2): the user must sign in again"
     )]
     ClaimChanged {
-        /// The claim that changed: `iss`, `sub`, `aud`, `azp`, `auth_time` or `nonce`.
+        /// The claim that changed: `iss`, `sub`, `aud`, `auth_time` or `nonce`.
         claim: &'static str,
     },
     /// The refreshed ID token was not issued now (a replayed token).

@@ -292,6 +292,16 @@ async fn post_login(app: &App, browser: &reqwest::Client, password: &str) -> req
         .unwrap()
 }
 
+/// What `/me` says: subject, whether break-glass, roles; empty when signed out.
+async fn me(app: &App, browser: &reqwest::Client) -> String {
+    let response = browser
+        .get(format!("{}/me", app.base))
+        .send()
+        .await
+        .unwrap();
+    response.text().await.unwrap()
+}
+
 async fn get_form(app: &App, browser: &reqwest::Client) -> reqwest::Response {
     browser
         .get(format!("{}/local-login", app.base))
@@ -319,12 +329,7 @@ async fn the_routes_sign_in_locally_and_refuse_wrong_passwords() {
     let signed_in = post_login(&app, &browser, PASSWORD).await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     assert_eq!(signed_in.headers()["location"], "/me");
-    let me = browser
-        .get(format!("{}/me", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.text().await.unwrap(), "breakglass true Admin");
+    assert_eq!(me(&app, &browser).await, "breakglass true Admin");
 }
 
 #[tokio::test]
@@ -367,34 +372,13 @@ async fn break_glass_sessions_end_when_it_is_switched_off() {
     let store = MemoryStore::default();
     let on = app_with_store(true, store.clone()).await;
     let off = app_with_store(false, store).await;
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let browser = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = browser();
     assert_eq!(
         post_login(&on, &browser, PASSWORD).await.status(),
         StatusCode::SEE_OTHER
     );
-    let me = |app: &App| format!("{}/me", app.base);
-    let signed_in = browser
-        .get(me(&on))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(signed_in, "breakglass true Admin");
+    assert_eq!(me(&on, &browser).await, "breakglass true Admin");
     // Cookies are per host, not per port: the same cookie goes to `off`.
-    let there = browser
-        .get(me(&off))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let there = me(&off, &browser).await;
     assert_eq!(there, "", "not signed in where break-glass is off");
 }

@@ -86,14 +86,21 @@ async fn a_post_logout_uri_not_configured_is_refused_before_anything_is_sent() {
 #[tokio::test]
 async fn a_post_logout_uri_off_the_apps_origin_is_a_config_error() {
     let provider = TestProvider::start().await;
-    let error = config_builder(&provider)
-        .add_post_logout_redirect_uri("https://evil.example/logged-out")
-        .build()
-        .unwrap_err();
-    assert!(
-        error.to_string().contains("post_logout_redirect_uris"),
-        "{error}"
-    );
+    for uri in [
+        "https://evil.example/logged-out",
+        "http://127.0.0.1:10/logged-out",
+        "http://127.0.0.1:9/logged-out#frag",
+        "/logged-out",
+    ] {
+        let error = config_builder(&provider)
+            .add_post_logout_redirect_uri(uri)
+            .build()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("post_logout_redirect_uris"),
+            "{uri}: {error}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,14 +7,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::get;
-use common::{ALICE_GROUP, CLIENT_ID, CLIENT_SECRET};
-use oidc_login::axum::{LoginRoutes, SessionIndexKey, SignedIn, session_layer};
+use common::app::App;
+use common::{CLIENT_ID, CLIENT_SECRET};
+use oidc_login::axum::SessionIndexKey;
 use oidc_login::testing::{Misbehavior, TestClient, TestClientAuth, TestProvider, TestUser};
-use oidc_login::{Client, ClientAuth, Config, RoleMapping, Source};
 use reqwest::StatusCode;
-use reqwest::cookie::{CookieStore as _, Jar};
+use reqwest::cookie::Jar;
 use reqwest::redirect::Policy;
 use tower_sessions::MemoryStore;
 
@@ -26,92 +24,64 @@ struct Features {
     back_channel: bool,
 }
 
-struct App {
-    base: String,
-    provider: Arc<TestProvider>,
-    server: tokio::task::JoinHandle<()>,
+/// The provider (its client registered with the app's back-channel logout
+/// URI) and the shared test app with `features` on.
+async fn start(features: Features) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let provider = Arc::new(
+        TestProvider::builder()
+            .client(
+                TestClient::confidential(CLIENT_ID, CLIENT_SECRET, TestClientAuth::Basic)
+                    .backchannel_logout_uri(format!("{base}/backchannel-logout")),
+            )
+            .start()
+            .await,
+    );
+    let logged_out = format!("{base}/logged-out");
+    App::start_on(
+        listener,
+        provider,
+        MemoryStore::default(),
+        |config| {
+            config
+                .scopes(["openid", "profile", "offline_access"])
+                .add_post_logout_redirect_uri(logged_out)
+        },
+        move |mut routes, store| {
+            if features.refresh {
+                // Longer than the provider's 5-minute access tokens: every request refreshes.
+                routes = routes.refresh_before_expiry(Duration::from_secs(301));
+            }
+            if features.provider_logout {
+                routes = routes.provider_logout();
+            }
+            if features.back_channel {
+                routes = routes.back_channel_logout(store, SessionIndexKey::random());
+            }
+            routes
+        },
+    )
+    .await
 }
 
-impl Drop for App {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-impl App {
-    /// The provider (its client registered with this app's back-channel
-    /// logout URI) and the app, with `/me` answering the roles.
-    async fn start(features: Features) -> App {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let provider = Arc::new(
-            TestProvider::builder()
-                .client(
-                    TestClient::confidential(CLIENT_ID, CLIENT_SECRET, TestClientAuth::Basic)
-                        .backchannel_logout_uri(format!("{base}/backchannel-logout")),
-                )
-                .start()
-                .await,
-        );
-        let config = Config::builder(provider.issuer(), CLIENT_ID)
-            .client_auth(ClientAuth::secret_basic(CLIENT_SECRET))
-            .redirect_uri(format!("{base}/callback"))
-            .scopes(["openid", "profile", "offline_access"])
-            .add_post_logout_redirect_uri(format!("{base}/logged-out"))
-            .add_role_mapping(RoleMapping::new(
-                "devs",
-                Source::OpenIdConnect,
-                ALICE_GROUP,
-                ["Read-write"],
-            ))
-            .build()
-            .unwrap();
-        let client = Client::discover(config).await.unwrap();
-        let store = MemoryStore::default();
-        let sessions = session_layer(store.clone(), &client);
-        let mut routes = LoginRoutes::new(client);
-        if features.refresh {
-            // Longer than the provider's 5-minute access tokens: every request refreshes.
-            routes = routes.refresh_before_expiry(Duration::from_secs(301));
-        }
-        if features.provider_logout {
-            routes = routes.provider_logout();
-        }
-        if features.back_channel {
-            routes = routes.back_channel_logout(store, SessionIndexKey::random());
-        }
-        let app = Router::new().route(
-            "/me",
-            get(|user: SignedIn| async move { user.identity.roles.join(",") }),
-        );
-        let app = routes.mount(app).layer(sessions);
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        App {
-            base,
-            provider,
-            server,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
+/// A browser signing in to the app, and asking for its roles.
+trait Browse {
     /// A browser with its own cookie jar, signed in as `user`.
     async fn signed_in(&self, user: &str) -> reqwest::Client {
         self.signed_in_with_jar(user).await.0
     }
 
     /// The same, with the jar, to read the cookie from.
+    async fn signed_in_with_jar(&self, user: &str) -> (reqwest::Client, Arc<Jar>);
+
+    /// `/roles`: the status and the roles.
+    async fn me(&self, browser: &reqwest::Client) -> (StatusCode, String);
+}
+
+impl Browse for App {
     async fn signed_in_with_jar(&self, user: &str) -> (reqwest::Client, Arc<Jar>) {
-        let jar = Arc::new(Jar::default());
-        let browser = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(Policy::limited(10))
-            .build()
-            .unwrap();
+        let (browser, jar) = common::browser_with_jar();
         let landed = browser
             .get(format!("{}?login_hint={user}", self.url("/login")))
             .send()
@@ -125,9 +95,8 @@ impl App {
         (browser, jar)
     }
 
-    /// `/me`: the status and the roles.
     async fn me(&self, browser: &reqwest::Client) -> (StatusCode, String) {
-        let response = browser.get(self.url("/me")).send().await.unwrap();
+        let response = browser.get(self.url("/roles")).send().await.unwrap();
         (response.status(), response.text().await.unwrap())
     }
 }
@@ -148,7 +117,7 @@ fn browser(follow: bool) -> reqwest::Client {
 
 #[tokio::test]
 async fn a_session_is_refreshed_and_loses_a_role_the_user_lost() {
-    let app = App::start(Features {
+    let app = start(Features {
         refresh: true,
         ..Features::default()
     })
@@ -172,7 +141,7 @@ async fn a_session_is_refreshed_and_loses_a_role_the_user_lost() {
 
 #[tokio::test]
 async fn concurrent_requests_of_one_session_share_one_refresh() {
-    let app = App::start(Features {
+    let app = start(Features {
         refresh: true,
         ..Features::default()
     })
@@ -186,7 +155,7 @@ async fn concurrent_requests_of_one_session_share_one_refresh() {
     let before = app.provider.token_requests();
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..8 {
-        let (browser, url) = (browser.clone(), app.url("/me"));
+        let (browser, url) = (browser.clone(), app.url("/roles"));
         requests.spawn(async move {
             let response = browser.get(url).send().await.unwrap();
             (response.status(), response.text().await.unwrap())
@@ -204,7 +173,7 @@ async fn concurrent_requests_of_one_session_share_one_refresh() {
 
 #[tokio::test]
 async fn a_refused_refresh_ends_the_session() {
-    let app = App::start(Features {
+    let app = start(Features {
         refresh: true,
         ..Features::default()
     })
@@ -221,7 +190,7 @@ async fn a_refused_refresh_ends_the_session() {
 
 #[tokio::test]
 async fn a_refreshed_token_for_another_user_ends_the_session() {
-    let app = App::start(Features {
+    let app = start(Features {
         refresh: true,
         ..Features::default()
     })
@@ -233,7 +202,7 @@ async fn a_refreshed_token_for_another_user_ends_the_session() {
 
 #[tokio::test]
 async fn an_unreachable_provider_leaves_the_session_as_it_is() {
-    let app = App::start(Features {
+    let app = start(Features {
         refresh: true,
         ..Features::default()
     })
@@ -251,7 +220,7 @@ async fn an_unreachable_provider_leaves_the_session_as_it_is() {
 
 #[tokio::test]
 async fn logout_ends_the_session_here_and_at_the_provider_and_comes_back() {
-    let app = App::start(Features {
+    let app = start(Features {
         provider_logout: true,
         ..Features::default()
     })
@@ -271,14 +240,14 @@ async fn logout_ends_the_session_here_and_at_the_provider_and_comes_back() {
 
 #[tokio::test]
 async fn logout_sends_the_hint_an_allowed_return_uri_and_a_state_that_is_checked() {
-    let app = App::start(Features {
+    let app = start(Features {
         provider_logout: true,
         ..Features::default()
     })
     .await;
     let (_, jar) = app.signed_in_with_jar("alice").await;
     // Copy the cookie into a browser that stops at each redirect.
-    let cookie = cookie_header(&app, &jar);
+    let cookie = common::saved_cookies(&jar, &app.url("/"));
     let step = browser(false);
     let response = step
         .post(app.url("/logout"))
@@ -315,7 +284,7 @@ async fn logout_sends_the_hint_an_allowed_return_uri_and_a_state_that_is_checked
     assert_eq!(back.headers()["location"], "/");
     // The old session is over.
     let old = step
-        .get(app.url("/me"))
+        .get(app.url("/roles"))
         .header("cookie", &cookie)
         .send()
         .await
@@ -323,21 +292,11 @@ async fn logout_sends_the_hint_an_allowed_return_uri_and_a_state_that_is_checked
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
 }
 
-/// The app's cookies in `jar`, as a `Cookie` header value.
-fn cookie_header(app: &App, jar: &Jar) -> String {
-    let url: url::Url = app.url("/").parse().unwrap();
-    jar.cookies(&url)
-        .expect("the browser holds the session cookie")
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
 // ----- back-channel logout ---------------------------------------------------
 
 #[tokio::test]
 async fn a_back_channel_logout_ends_every_session_of_the_user_and_only_those() {
-    let app = App::start(Features {
+    let app = start(Features {
         back_channel: true,
         ..Features::default()
     })
@@ -357,7 +316,7 @@ async fn a_back_channel_logout_ends_every_session_of_the_user_and_only_those() {
 
 #[tokio::test]
 async fn signing_out_at_the_provider_ends_that_session_by_its_sid() {
-    let app = App::start(Features {
+    let app = start(Features {
         provider_logout: true,
         back_channel: true,
         ..Features::default()
@@ -397,7 +356,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
 
 #[tokio::test]
 async fn the_back_channel_endpoint_answers_200_or_400_and_is_never_cached() {
-    let app = App::start(Features {
+    let app = start(Features {
         back_channel: true,
         ..Features::default()
     })
@@ -433,5 +392,10 @@ async fn the_back_channel_endpoint_answers_200_or_400_and_is_never_cached() {
         assert_eq!(response.status().as_u16(), status, "{body}");
         assert_eq!(response.headers()["cache-control"], "no-store");
     }
+    // The token named only `sub`: every session signed in until then ended...
     assert_eq!(app.me(&alice).await.0, StatusCode::UNAUTHORIZED);
+    // ... and a sign-in right after it is a new one, which stays.
+    let again = app.signed_in("alice").await;
+    assert_eq!(app.me(&again).await, (StatusCode::OK, "Read-write".into()));
+    assert_eq!(app.me(&again).await.0, StatusCode::OK);
 }

@@ -30,8 +30,9 @@ use super::routes::Shared;
 use crate::error::ConfigError;
 use crate::identity::Identity;
 
-/// The data member of a logout record: when the logout came (Unix seconds).
-const ENDED_AT: &str = "oidc_login.ended_at";
+/// The data member of a logout record: when the logout came (Unix
+/// milliseconds, so a sign-in right after it is not taken for one before).
+const ENDED_AT: &str = "oidc_login.ended_at_ms";
 /// The least key length: as long as the HMAC-SHA-256 output.
 const MIN_KEY_LEN: usize = 32;
 
@@ -121,14 +122,6 @@ impl LogoutIndex {
         }
     }
 
-    /// The same index, keeping records `lifetime`.
-    pub(crate) fn with_lifetime(&self, lifetime: std::time::Duration) -> Self {
-        Self {
-            lifetime: time::Duration::try_from(lifetime).unwrap_or(self.lifetime),
-            ..self.clone()
-        }
-    }
-
     /// Records that provider session `sid` at `issuer` ended or, when the
     /// token named no `sid`, that every session of user `sub` signed in
     /// until now ended.
@@ -146,7 +139,7 @@ impl LogoutIndex {
         let now = OffsetDateTime::now_utc();
         let mut record = Record {
             id,
-            data: [(ENDED_AT.to_owned(), Value::from(now.unix_timestamp()))].into(),
+            data: [(ENDED_AT.to_owned(), Value::from(unix_ms(now)))].into(),
             expiry_date: now + self.lifetime,
         };
         // Some stores' `save` only updates (Redis: `SET XX`), and `create`
@@ -164,13 +157,14 @@ impl LogoutIndex {
     }
 
     /// Whether a back-channel logout ended this sign-in: its provider
-    /// session (`sid`), or its user (`sub`) after it signed in (allowing
-    /// `skew_seconds` between app instances' clocks).
+    /// session (`sid`), or its user (`sub`) after it signed in. The times
+    /// come from the clocks of the instances that wrote them, which must
+    /// agree (NTP): a sign-in within their difference before a `sub`
+    /// logout may outlive it.
     pub(crate) async fn ended(
         &self,
         identity: &Identity,
         signed_in_at: OffsetDateTime,
-        skew_seconds: u64,
     ) -> Result<bool, StoreError> {
         if identity.break_glass {
             return Ok(false);
@@ -188,10 +182,13 @@ impl LogoutIndex {
             return Ok(false);
         };
         let ended_at = record.data.get(ENDED_AT).and_then(Value::as_i64);
-        let skew = i64::try_from(skew_seconds).unwrap_or(i64::MAX);
-        Ok(ended_at
-            .is_none_or(|ended_at| signed_in_at.unix_timestamp() <= ended_at.saturating_add(skew)))
+        // A record that cannot be read ends the session: failing closed.
+        Ok(ended_at.is_none_or(|ended_at| unix_ms(signed_in_at) <= ended_at))
     }
+}
+
+fn unix_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// `POST {prefix}/backchannel-logout`: 200 when the logout token is valid

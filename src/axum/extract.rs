@@ -148,7 +148,7 @@ async fn current(parts: &mut Parts) -> Result<Option<Identity>, AuthRejection> {
     if let Some(mounted) = mounted
         && let Some(logouts) = &mounted.logouts
         && logouts
-            .ended(&user.identity, user.signed_in_at, mounted.skew_seconds)
+            .ended(&user.identity, user.signed_in_at)
             .await
             .map_err(|error| store_failed(tower_sessions::session::Error::Store(error)))?
     {

@@ -41,7 +41,8 @@ pub struct LoginRoutes {
     max_session_age: std::time::Duration,
     refresh_margin: Option<std::time::Duration>,
     provider_logout: bool,
-    logouts: Option<LogoutIndex>,
+    /// The session store and key of back-channel logout, when switched on.
+    back_channel: Option<(Arc<dyn tower_sessions::SessionStore>, SessionIndexKey)>,
     break_glass: Option<Arc<BreakGlass>>,
 }
 
@@ -57,8 +58,6 @@ pub(crate) struct Mounted {
     /// Whether break-glass sign-in is mounted: without it, a break-glass
     /// session from before it was switched off is refused.
     pub(crate) break_glass: bool,
-    /// The clock skew allowed between app instances.
-    pub(crate) skew_seconds: u64,
 }
 
 /// How long a sign-in lasts, however active the session (12 hours).
@@ -90,7 +89,7 @@ impl LoginRoutes {
             max_session_age: MAX_SESSION_AGE,
             refresh_margin: None,
             provider_logout: false,
-            logouts: None,
+            back_channel: None,
             break_glass: None,
         }
     }
@@ -174,9 +173,7 @@ impl LoginRoutes {
         store: impl tower_sessions::SessionStore,
         key: SessionIndexKey,
     ) -> Self {
-        let lifetime =
-            time::Duration::try_from(self.max_session_age).unwrap_or(time::Duration::hours(12));
-        self.logouts = Some(LogoutIndex::new(Arc::new(store), key, lifetime));
+        self.back_channel = Some((Arc::new(store), key));
         self
     }
 
@@ -185,9 +182,6 @@ impl LoginRoutes {
     /// roles are decided afresh.
     pub fn max_session_age(mut self, age: std::time::Duration) -> Self {
         self.max_session_age = age;
-        if let Some(logouts) = &mut self.logouts {
-            *logouts = logouts.with_lifetime(age);
-        }
         self
     }
 
@@ -241,7 +235,7 @@ impl LoginRoutes {
     /// Adds the routes to `app`, and the settings the extractors read to
     /// every route of it. Add the [`session_layer`](super::session_layer)
     /// after this, so it wraps the login routes too.
-    pub fn mount<S: Clone + Send + Sync + 'static>(self, app: Router<S>) -> Router<S> {
+    pub fn mount<S: Clone + Send + Sync + 'static>(mut self, app: Router<S>) -> Router<S> {
         let callback_path = format!("{}/callback", self.prefix);
         if self.client.config().redirect_uri().path() != callback_path {
             tracing::warn!(
@@ -274,15 +268,21 @@ impl LoginRoutes {
             }
             uri
         });
+        // Logout records live as long as a sign-in may.
+        let lifetime =
+            time::Duration::try_from(self.max_session_age).unwrap_or(time::Duration::hours(12));
+        let logouts = self
+            .back_channel
+            .take()
+            .map(|(store, key)| LogoutIndex::new(store, key, lifetime));
         let mounted = Mounted {
             login_path: self.login_path(),
             max_session_age: self.max_session_age,
             refresher: self
                 .refresh_margin
                 .map(|margin| Arc::new(Refresher::new(self.client.clone(), margin))),
-            logouts: self.logouts.clone(),
+            logouts: logouts.clone(),
             break_glass: self.break_glass.is_some(),
-            skew_seconds: self.client.config().clock_skew().as_secs(),
         };
         let shared = Arc::new(Shared {
             client: self.client,
@@ -291,7 +291,7 @@ impl LoginRoutes {
             form_post: self.form_post,
             keep_tokens: self.refresh_margin.is_some() || self.provider_logout,
             provider_logout,
-            logouts: self.logouts,
+            logouts,
             break_glass: self.break_glass,
         });
         let routes: Router<S> = Router::new()

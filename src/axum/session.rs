@@ -54,7 +54,12 @@ pub fn session_layer<S: SessionStore + Clone>(store: S, client: &Client) -> Sess
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SessionUser {
     pub(crate) identity: Identity,
-    #[serde(with = "time::serde::timestamp")]
+    /// In milliseconds: a back-channel logout record is compared with it,
+    /// and a sign-in right after a logout must not pass for one before.
+    #[serde(
+        rename = "signed_in_at_ms",
+        with = "time::serde::timestamp::milliseconds_i64"
+    )]
     pub(crate) signed_in_at: OffsetDateTime,
     /// Kept only when refresh or sign-out at the provider needs them.
     #[serde(default, skip_serializing_if = "Option::is_none")]

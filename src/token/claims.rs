@@ -611,7 +611,7 @@ enum Member<'a> {
 }
 
 /// The claims [`check_claims`] reads (`ver` and `tid` for Entra ID).
-const REGISTERED: [&str; 13] = [
+pub(crate) const REGISTERED_CLAIMS: [&str; 13] = [
     "iss",
     "sub",
     "aud",
@@ -654,7 +654,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                 let mut names: Vec<Cow<'de, str>> = Vec::new();
                 let mut members = Vec::new();
                 while let Some(JsonStr(name)) = access.next_key::<JsonStr<'de>>()? {
-                    match REGISTERED.iter().find(|r| **r == name) {
+                    match REGISTERED_CLAIMS.iter().find(|r| **r == name) {
                         Some(registered) => members.push((*registered, access.next_value()?)),
                         None => {
                             access.next_value::<Skip>()?;

@@ -16,7 +16,9 @@ impl RoleName for ReadWrite {
     const ROLE: &'static str = "Read-write";
 }
 
-/// The app: `/private` needs a signed-in user, `/admin` the `Read-write` role.
+/// The app: `/private` needs a signed-in user (and answers its `sub`),
+/// `/roles` too (and answers its roles, comma-separated), `/admin` the
+/// `Read-write` role.
 pub struct App {
     pub base: String,
     pub provider: Arc<TestProvider>,
@@ -78,6 +80,10 @@ impl App {
             .route(
                 "/admin",
                 get(|user: RequireRole<ReadWrite>| async move { user.identity.subject }),
+            )
+            .route(
+                "/roles",
+                get(|user: SignedIn| async move { user.identity.roles.join(",") }),
             );
         let app = routes(LoginRoutes::new(client), store)
             .mount(app)
