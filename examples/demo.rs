@@ -41,7 +41,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::process::exit(2);
         }
     };
-    let demo = demo_app::Demo::start(&options).await?;
+    let demo = match demo_app::Demo::start(&options).await {
+        Ok(demo) => demo,
+        Err(error) => {
+            eprintln!("{}", demo_app::error_report(&*error));
+            std::process::exit(1);
+        }
+    };
     println!("demo listening on {}", demo.url);
     axum::serve(demo.listener, demo.app).await?;
     drop(demo.provider);

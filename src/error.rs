@@ -140,7 +140,9 @@ pub enum ConfigError {
     /// The TOML or JSON text could not be read.
     #[error("config could not be parsed: {message}")]
     Parse {
-        /// The parser's message: the line, column and field at fault.
+        /// What is wrong and where: the field's path, the line and column,
+        /// the kind of mistake. It never quotes the text, which may hold a
+        /// secret.
         message: String,
     },
     /// The config file could not be read.

@@ -317,7 +317,7 @@
 //! | --- | --- |
 //! | `src/lib.rs` | these docs, the lint block, re-exports; no logic |
 //! | `src/algorithm.rs` | [`Algorithm`], the JWS algorithm names |
-//! | `src/config.rs` | [`Config`], its builder and TOML/JSON form, [`ClientAuth`], claim names |
+//! | `src/config/` | [`Config`], its builder and TOML/JSON form, [`ClientAuth`], claim names (`mod.rs`); reading config text with parse errors that never quote it (`text.rs`) |
 //! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
 //! | `src/privx.rs` | [`Config::from_privx_client_json`] |
 //! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit |

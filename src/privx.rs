@@ -78,11 +78,11 @@ impl Config {
     /// # Ok(()) }
     /// ```
     pub fn from_privx_client_json(json: &str) -> Result<ConfigBuilder, ConfigError> {
-        let client: PrivxClient = serde_json::from_str(json).map_err(|e| ConfigError::Parse {
-            message: format!(
-                "the PrivX identity provider client is not valid JSON of its form: {e}"
-            ),
-        })?;
+        let client: PrivxClient = crate::config::parse_text(
+            json,
+            crate::config::Format::Json,
+            "the PrivX identity provider client",
+        )?;
         client.into_builder()
     }
 }
@@ -498,5 +498,33 @@ mod tests {
         assert!(!format!("{err:?}").contains(SECRET));
         let builder = builder_of(&privx_client()).unwrap();
         assert!(!format!("{builder:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn a_secret_in_the_wrong_shape_or_place_is_never_shown() {
+        let shown = |text: &str| {
+            let err = Config::from_privx_client_json(text).unwrap_err();
+            format!("{err} {err:?}")
+        };
+        let docs = [
+            with(privx_client(), "oidc_client_secret", json!(839274619283u64)),
+            with(privx_client(), "oidc_client_secret", json!([SECRET])),
+            with(privx_client(), "oidc_auth_method_enabled", json!(SECRET)),
+            with(privx_client(), "oidc_signature_algorithm", json!(SECRET)),
+            with(privx_client(), "oidc_client_id", json!({ SECRET: 1 })),
+        ];
+        for doc in docs {
+            let out = shown(&doc.to_string());
+            assert!(
+                !out.contains(SECRET) && !out.contains("839274619283"),
+                "{out}"
+            );
+        }
+        // Cut off inside the secret, and text after the document.
+        let text = privx_client().to_string();
+        let cut = &text[..text.find(SECRET).unwrap() + 10];
+        assert!(!shown(cut).contains(&SECRET[..10]), "{}", shown(cut));
+        let trailing = format!("{text} {SECRET}");
+        assert!(!shown(&trailing).contains(&SECRET[..10]));
     }
 }

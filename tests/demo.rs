@@ -442,6 +442,42 @@ async fn a_missing_config_file_is_an_error_naming_it() {
     assert!(error.to_string().contains("oidc.toml"), "{error}");
 }
 
+/// What the demo prints for a config with a typo or a syntax error on the
+/// secret's line: where the mistake is, never the secret.
+#[tokio::test]
+async fn a_config_file_with_a_mistake_never_shows_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "metadata_url = \"https://login.example.com\"\nclient_id = \"app\"\n\
+                redirect_uri = \"http://127.0.0.1:8080/auth/callback\"\n";
+    for (i, bad) in [
+        "client_secert = \"hunter2secret\"\n",
+        "client_secret = \"hunter2secret\n",
+        "client_secret = hunter2secret\n",
+        "client_secret = 839274619283\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = dir.path().join(format!("oidc-{i}.toml"));
+        std::fs::write(&file, format!("{base}{bad}")).unwrap();
+        let options = Options::parse(
+            Some("127.0.0.1:0"),
+            ["--config".to_owned(), file.display().to_string()],
+        )
+        .unwrap();
+        let error = Demo::start(&options)
+            .await
+            .err()
+            .expect("the config is refused");
+        let printed = demo_app::error_report(&*error);
+        assert!(printed.contains("line 4"), "{bad:?}: {printed}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("83927"),
+            "{printed}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn break_glass_shows_and_signs_in_when_the_config_switches_it_on() {
     let provider = TestProvider::start().await;

@@ -202,6 +202,39 @@ async fn a_config_file_that_does_not_load_is_a_problem_naming_it() {
     assert_eq!(discover(&["--config"]).await.0, 2, "usage");
 }
 
+/// `discover --config` on a file with a mistake on the secret's line says
+/// where it is, never the secret.
+#[tokio::test]
+async fn a_config_file_with_a_mistake_never_shows_the_secret() {
+    let base = "metadata_url = \"https://login.example.com\"\nclient_id = \"app\"\n\
+                redirect_uri = \"http://127.0.0.1:8080/auth/callback\"\n";
+    for bad in [
+        "client_secert = \"hunter2secret\"\n",
+        "client_secret = \"hunter2secret\n",
+        "client_secret = hunter2secret\n",
+        "client_secret = 839274619283\n",
+        "auth_method = \"hunter2secret\"\n",
+    ] {
+        let (status, report) = discover_config(&format!("{base}{bad}")).await;
+        assert_eq!(status, 1);
+        let printed = report.lines.join("\n");
+        assert!(printed.contains("line 4"), "{bad:?}: {printed}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("83927"),
+            "{printed}"
+        );
+    }
+    let (_, report) = discover_config(&format!("{base}client_secert = \"x\"\n")).await;
+    assert!(
+        report
+            .lines
+            .join("\n")
+            .contains("did you mean `client_secret`?"),
+        "{:?}",
+        report.lines
+    );
+}
+
 #[test]
 fn loopback_is_decided_by_the_parsed_host() {
     for yes in [

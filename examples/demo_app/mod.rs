@@ -102,6 +102,18 @@ pub fn routes_prefix(redirect_uri: &Url, addr: SocketAddr) -> (String, Vec<Strin
     (prefix, warnings)
 }
 
+/// How the demo prints an error: its message, then each cause on a line of
+/// its own. Never `Debug`, which is for developers and can be long.
+pub fn error_report(error: &dyn std::error::Error) -> String {
+    let mut text = format!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!("\n  because: {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 /// The demo, listening and wired, not yet serving.
 pub struct Demo {
     /// The bound listener.

@@ -16,6 +16,9 @@ use crate::http::is_secure_or_loopback;
 use crate::roles::{NoRolePolicy, RoleMapping};
 use crate::secret::ClientSecret;
 
+mod text;
+pub(crate) use text::{Format, parse_text};
+
 const WELL_KNOWN: &str = "/.well-known/openid-configuration";
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
 
@@ -283,17 +286,17 @@ impl Config {
     }
 
     /// Reads the TOML form. See the crate docs for every field.
+    ///
+    /// A parse error names the field, line and column and the kind of
+    /// mistake ("did you mean `client_secret`?"), never a value from the
+    /// text: any value may be a secret.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
-        file.into_config(env_var)
+        parse_text::<ConfigFile>(text, Format::Toml, "")?.into_config(env_var)
     }
 
     /// Reads the JSON form: the same fields as the TOML form.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        let file: ConfigFile = serde_json::from_str(text).map_err(|e| ConfigError::Parse {
-            message: e.to_string(),
-        })?;
-        file.into_config(env_var)
+        parse_text::<ConfigFile>(text, Format::Json, "")?.into_config(env_var)
     }
 
     /// Reads a file: JSON when its name ends in `.json`, TOML otherwise.
@@ -305,12 +308,12 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        let parse_error = |message: String| ConfigError::Parse { message };
-        let mut file: ConfigFile = if path.extension().is_some_and(|ext| ext == "json") {
-            serde_json::from_str(&text).map_err(|e| parse_error(e.to_string()))?
+        let format = if path.extension().is_some_and(|ext| ext == "json") {
+            Format::Json
         } else {
-            toml::from_str(&text).map_err(|e| parse_error(e.to_string()))?
+            Format::Toml
         };
+        let mut file: ConfigFile = parse_text(&text, format, "")?;
         file.base_dir = path.parent().map(std::path::Path::to_path_buf);
         file.into_config(env_var)
     }
@@ -1248,29 +1251,22 @@ impl ConfigFile {
     }
 }
 
+/// The TOML / JSON form inside the app's own config, checked like
+/// [`ConfigBuilder::build`].
+///
+/// # Security
+///
+/// Parse errors then come from the app's deserializer, and `toml`'s
+/// `Display` quotes the offending source line, which may be the client
+/// secret's. Print `toml::de::Error::message()` with its position, or keep
+/// the provider's settings in a file of their own read with
+/// [`Config::from_file`], whose errors never quote the text.
 impl<'de> Deserialize<'de> for Config {
     /// The TOML / JSON form, checked like [`ConfigBuilder::build`].
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         ConfigFile::deserialize(deserializer)?
             .into_config(env_var)
             .map_err(serde::de::Error::custom)
-    }
-}
-
-/// The TOML error without the source line it quotes: that line may hold
-/// the client secret (`client_secert = "..."`, an unterminated string).
-fn toml_error(text: &str, error: &toml::de::Error) -> ConfigError {
-    let place = error.span().map(|span| {
-        let before = &text[..span.start.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before
-            .rfind('\n')
-            .map_or(before.len(), |nl| before.len() - nl - 1)
-            + 1;
-        format!(" (line {line}, column {column})")
-    });
-    ConfigError::Parse {
-        message: format!("{}{}", error.message(), place.unwrap_or_default()),
     }
 }
 
@@ -1398,18 +1394,104 @@ roles = ["Read-write"]
         );
     }
 
-    #[test]
-    fn parse_errors_never_quote_the_secret() {
-        let base = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
-        for bad in [
-            "client_secert = \"hunter2-secret\"\n",
-            "client_secret = \"hunter2-secret\n",
-        ] {
-            let err = Config::from_toml(&format!("{base}{bad}")).unwrap_err();
-            let shown = format!("{err} {err:?}");
-            assert!(!shown.contains("hunter2"), "{shown}");
-            assert!(shown.contains("line 4"), "{shown}");
+    /// Bad config texts that hold the secret somewhere a parser may quote
+    /// it, in TOML and in JSON: the secret is `hunter2secret` (shaped like a
+    /// key, so no rule keeps it for looking like one) or `839274619283`.
+    const LEAKY_TOML: &[&str] = &[
+        "client_secert = \"hunter2secret\"\n",
+        "client_secret = \"hunter2secret\n",
+        "client_secret = hunter2secret\n",
+        "client_secret = 839274619283\n",
+        "client_secret = [\"hunter2secret\"]\n",
+        "client_secret = \"hunter2secret\"\nauth_method = \"hunter2secret\"\n",
+        "scopes = \"hunter2secret\"\n",
+        "client_secret = \"hunter2secret\" hunter2secret\n",
+        "[break_glass]\nusername = \"x\"\npassword_hash = hunter2secret\n",
+        "[\"hunter2secret\"]\n",
+        "\"hunter2secret\" = 1\n",
+    ];
+    const LEAKY_JSON: &[&str] = &[
+        r#""client_secert": "hunter2secret""#,
+        r#""client_secret": "hunter2secret"#,
+        r#""client_secret": hunter2secret"#,
+        r#""client_secret": 839274619283"#,
+        r#""client_secret": ["hunter2secret"]"#,
+        r#""client_secret": "hunter2secret", "auth_method": "hunter2secret""#,
+        r#""scopes": "hunter2secret""#,
+        r#""hunter2secret": 1"#,
+        r#""client_secret": "hunter2secret"} hunter2secret"#,
+    ];
+    const TOML_BASE: &str = "metadata_url = \"https://p.example\"\nclient_id = \"a\"\nredirect_uri = \"https://a.example/cb\"\n";
+    const JSON_BASE: &str = r#""metadata_url": "https://p.example", "client_id": "a", "redirect_uri": "https://a.example/cb""#;
+
+    /// The error, its `Debug` and its whole source chain.
+    fn everything_shown(err: &ConfigError) -> String {
+        let mut shown = format!("{err} {err:?}");
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            shown.push_str(&format!(" {cause} {cause:?}"));
+            source = cause.source();
         }
+        shown
+    }
+
+    fn assert_no_secret(err: &ConfigError, input: &str) {
+        let shown = everything_shown(err);
+        for secret in ["hunter2", "839274619283", "83927"] {
+            assert!(!shown.contains(secret), "{input:?} gave: {shown}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_never_quote_the_secret_in_any_entry_point() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, bad) in LEAKY_TOML.iter().enumerate() {
+            let text = format!("{TOML_BASE}{bad}");
+            let err = Config::from_toml(&text).unwrap_err();
+            assert!(matches!(err, ConfigError::Parse { .. }), "{bad:?}: {err}");
+            assert!(err.to_string().contains("(line "), "{bad:?}: {err}");
+            assert_no_secret(&err, bad);
+            let path = dir.path().join(format!("bad-{i}.toml"));
+            std::fs::write(&path, &text).unwrap();
+            assert_no_secret(&Config::from_file(&path).unwrap_err(), bad);
+        }
+        for (i, bad) in LEAKY_JSON.iter().enumerate() {
+            let text = format!("{{{JSON_BASE}, {bad}}}");
+            let err = Config::from_json(&text).unwrap_err();
+            assert!(matches!(err, ConfigError::Parse { .. }), "{bad:?}: {err}");
+            assert_no_secret(&err, bad);
+            let path = dir.path().join(format!("bad-{i}.json"));
+            std::fs::write(&path, &text).unwrap();
+            assert_no_secret(&Config::from_file(&path).unwrap_err(), bad);
+            // A JSON file under a TOML name is parsed as TOML: still no secret.
+            let path = dir.path().join(format!("bad-json-{i}.conf"));
+            std::fs::write(&path, &text).unwrap();
+            assert_no_secret(&Config::from_file(&path).unwrap_err(), bad);
+        }
+    }
+
+    #[test]
+    fn parse_errors_name_the_place_and_the_nearest_field() {
+        let err = Config::from_toml(&format!("{TOML_BASE}client_secert = \"x\"\n")).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("unknown field `client_secert`"), "{shown}");
+        assert!(shown.contains("did you mean `client_secret`?"), "{shown}");
+        assert!(shown.contains("line 4"), "{shown}");
+        let err = Config::from_toml(&format!(
+            "{TOML_BASE}auth_method = \"client_secret_bassic\"\n"
+        ))
+        .unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("at `auth_method`"), "{shown}");
+        assert!(shown.contains("client_secret_basic"), "{shown}");
+        assert!(!shown.contains("bassic"), "{shown}");
+        let err = Config::from_json(&format!(
+            "{{{JSON_BASE}, \"role_mapping\": [{{\"name\": 1}}]}}"
+        ))
+        .unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("at `role_mapping[0].name`"), "{shown}");
+        assert!(shown.contains("line 1"), "{shown}");
     }
 
     #[test]

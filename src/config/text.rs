@@ -1,0 +1,329 @@
+//! Reading config text (TOML or JSON) into a serde type, with parse errors
+//! that never quote the text.
+//!
+//! Any value in a config may be a secret (a client secret on the wrong line,
+//! a secret typed into the wrong field), so a parse error says where the
+//! mistake is (the field's path, line and column) and what kind it is, but
+//! shows no value from the text. The parsers' own messages are rebuilt from
+//! their parts: `toml` quotes the offending source line in its `Display`,
+//! and serde's "invalid type" and "unknown variant" messages quote the value.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::ConfigError;
+
+/// The text's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Toml,
+    Json,
+}
+
+/// Parses `text` as `format` into `T`. `what` names the text in errors
+/// ("the PrivX identity provider client"), or is empty for a config.
+pub(crate) fn parse_text<T: DeserializeOwned>(
+    text: &str,
+    format: Format,
+    what: &str,
+) -> Result<T, ConfigError> {
+    let (path, message, place) = match format {
+        Format::Toml => match serde_path_to_error::deserialize(toml::Deserializer::new(text)) {
+            Ok(value) => return Ok(value),
+            Err(error) => {
+                let place = error
+                    .inner()
+                    .span()
+                    .map(|span| line_column(text, span.start));
+                let path = error.path().to_string();
+                (path, error.into_inner().message().to_owned(), place)
+            }
+        },
+        Format::Json => {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            let (path, error) = match serde_path_to_error::deserialize(&mut deserializer) {
+                Ok(value) => match deserializer.end() {
+                    Ok(()) => return Ok(value),
+                    Err(error) => (String::new(), error),
+                },
+                Err(error) => (error.path().to_string(), error.into_inner()),
+            };
+            let place = (error.line() > 0).then(|| (error.line(), error.column()));
+            (path, json_message(&error), place)
+        }
+    };
+    // The path of an unknown field ends with the unknown key itself.
+    let path = match message.starts_with("unknown field") {
+        true => path
+            .rsplit_once('.')
+            .map_or("", |(parent, _)| parent)
+            .to_owned(),
+        false => path,
+    };
+    let mut text = match what.is_empty() {
+        true => String::new(),
+        false => format!("{what}: "),
+    };
+    if let Some(path) = shown_path(&path) {
+        text.push_str(&format!("at `{path}`: "));
+    }
+    text.push_str(&describe(&message));
+    if let Some((line, column)) = place {
+        text.push_str(&format!(" (line {line}, column {column})"));
+    }
+    Err(ConfigError::Parse { message: text })
+}
+
+/// The path of the field at fault (`role_mapping[0].roles`), with any
+/// segment that is not one of the crate's own names left out.
+fn shown_path(path: &str) -> Option<String> {
+    if path.is_empty() || path == "." {
+        return None;
+    }
+    let segments: Vec<&str> = path
+        .split('.')
+        .map(|segment| {
+            let name = segment.split('[').next().unwrap_or_default();
+            let index_ok = segment[name.len()..]
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '[' || c == ']');
+            if (name.is_empty() || is_key_like(name)) && index_ok {
+                segment
+            } else {
+                "…"
+            }
+        })
+        .collect();
+    Some(segments.join("."))
+}
+
+/// 1-based line and column of byte `offset`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+/// serde_json's message without the " at line L column C" it appends.
+fn json_message(error: &serde_json::Error) -> String {
+    let full = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    full.strip_suffix(&suffix).unwrap_or(&full).to_owned()
+}
+
+/// The parser's message, rebuilt without any value from the text. serde's
+/// standard messages are recognised by their form; anything else (a syntax
+/// error) keeps only its words and the short grammar tokens it names.
+fn describe(message: &str) -> String {
+    // "unknown field `K`, expected one of `a`, `b`": K is what the writer
+    // typed as a key. It is shown only as the misspelling of a name it is
+    // near ("did you mean"): a key-shaped secret on a line of its own must
+    // not come back, and the line and column say where the key is.
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        // The list after the last "`, expected " is the crate's own (serde
+        // writes "there are no fields" for an empty one).
+        let (key, expected) = match rest.rsplit_once("`, expected ") {
+            Some((key, list)) => (key, format!("expected {list}")),
+            None => rest
+                .rsplit_once("`, ")
+                .map_or(("", String::new()), |(key, tail)| (key, tail.to_owned())),
+        };
+        if is_key_like(key)
+            && let Some(nearest) = nearest_name(key, &names_in(&expected))
+        {
+            return format!("unknown field `{key}` (did you mean `{nearest}`?)");
+        }
+        return match expected.is_empty() {
+            true => "unknown field".to_owned(),
+            false => format!("unknown field; {}", first_line(&expected)),
+        };
+    }
+    // "unknown variant `V`, expected ...", "invalid type: X, expected Y",
+    // "invalid value: X, expected Y": the value's text is dropped, its kind
+    // kept; what follows the last ", expected " comes from the crate's types.
+    for (prefix, label) in [
+        ("unknown variant ", "unknown value"),
+        ("invalid type: ", "invalid type: "),
+        ("invalid value: ", "invalid value: "),
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (found, expected) = rest.rsplit_once(", expected ").unwrap_or((rest, ""));
+            let mut text = label.to_owned();
+            if prefix != "unknown variant " {
+                text.push_str(&value_kind(found));
+            }
+            if !expected.is_empty() {
+                text.push_str(&format!(", expected {}", first_line(expected)));
+            }
+            return text;
+        }
+    }
+    // "missing field `k`": the name is the crate's own.
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+        && is_key_like(name)
+    {
+        return message.to_owned();
+    }
+    // Anything else: "invalid length 3", a syntax error ("invalid basic
+    // string", "expected `=`", "duplicate key `k`", whose key the line and
+    // column point at).
+    without_values(message)
+}
+
+/// The kind of an unexpected value as serde words it (`string "x"`,
+/// `integer `1``, `map`): the words before any quoted text.
+fn value_kind(found: &str) -> String {
+    let end = found.find(['"', '`', '\'']).unwrap_or(found.len());
+    let kind = found[..end].trim();
+    if kind.is_empty() {
+        "a value".to_owned()
+    } else {
+        kind.to_owned()
+    }
+}
+
+/// `text` with every quoted part replaced by `…`, except short grammar
+/// tokens (`=`, `"`, `]`), which carry nothing from the text. Its lines are
+/// joined with `; `.
+fn without_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(['"', '`', '\'']) {
+        out.push_str(&rest[..start]);
+        let quote = rest[start..].chars().next().unwrap_or('`');
+        let after = &rest[start + 1..];
+        // A quote with no end: drop the rest, it may be a value.
+        let Some(len) = after.find(quote) else {
+            out.push('…');
+            return clean(out);
+        };
+        let inner = &after[..len];
+        let keep = quote == '`' && is_grammar_token(inner);
+        out.push(quote);
+        out.push_str(if keep { inner } else { "…" });
+        out.push(quote);
+        rest = &after[len + 1..];
+    }
+    out.push_str(rest);
+    clean(out)
+}
+
+/// The first line of the crate's own text, which serde lists after "expected".
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default().trim()
+}
+
+fn clean(text: String) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A token of TOML or JSON grammar, as the parsers name them.
+fn is_grammar_token(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 3 && text.chars().all(|c| c.is_ascii_punctuation())
+}
+
+/// A bare key as the crate's own fields are named: lowercase letters,
+/// digits and `_`, at most 40 characters. A secret can look like this too,
+/// so a typed key is shown only next to the name it misspells.
+fn is_key_like(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 40
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The backquoted names in serde's "expected one of `a`, `b`" list.
+fn names_in(expected: &str) -> Vec<&str> {
+    expected.split('`').skip(1).step_by(2).collect()
+}
+
+/// The listed name nearest to `key`, when it is near enough to be the one
+/// meant.
+fn nearest_name<'a>(key: &str, names: &[&'a str]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|name| (strsim::jaro_winkler(key, name), *name))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_lose_their_values() {
+        for (message, wanted) in [
+            (
+                "invalid type: string \"hunter2\", expected a sequence",
+                "invalid type: string, expected a sequence",
+            ),
+            (
+                "invalid type: integer `839274619283`, expected a string",
+                "invalid type: integer, expected a string",
+            ),
+            (
+                "unknown variant `hunter2`, expected `none` or `client_secret_basic`",
+                "unknown value, expected `none` or `client_secret_basic`",
+            ),
+            (
+                "unknown variant `a`, expected `b`, expected one of `none`, `x`",
+                "unknown value, expected one of `none`, `x`",
+            ),
+            (
+                "unknown variant `RS257`, expected one of `RS256`, `ES256`",
+                "unknown value, expected one of `RS256`, `ES256`",
+            ),
+            (
+                "invalid value: string \"not a url hunter2\", expected relative URL without a base",
+                "invalid value: string, expected relative URL without a base",
+            ),
+            ("missing field `client_id`", "missing field `client_id`"),
+            (
+                "duplicate key `hunter2secret` in document root",
+                "duplicate key `…` in document root",
+            ),
+            (
+                "invalid basic string\nexpected `\"`, `'`",
+                "invalid basic string; expected `\"`, `'`",
+            ),
+            ("unterminated \"hunter2", "unterminated …"),
+        ] {
+            assert_eq!(describe(message), wanted, "{message}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_keep_the_key_and_suggest_the_nearest() {
+        assert_eq!(
+            describe(
+                "unknown field `client_secert`, expected one of `client_id`, `client_secret`, `scopes`"
+            ),
+            "unknown field `client_secert` (did you mean `client_secret`?)"
+        );
+        assert_eq!(
+            describe("unknown field `scope`, expected one of `client_id`, `scopes`"),
+            "unknown field `scope` (did you mean `scopes`?)"
+        );
+        // A key near none of ours is not shown: it may be a secret.
+        assert_eq!(
+            describe("unknown field `Hunter2-S3cret!`, expected `a`"),
+            "unknown field; expected `a`"
+        );
+        assert_eq!(
+            describe("unknown field `hunter2secret`, expected one of `scopes`, `flow`"),
+            "unknown field; expected one of `scopes`, `flow`"
+        );
+    }
+}
