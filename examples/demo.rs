@@ -21,7 +21,7 @@
 //! `/auth/logout` for `.../auth/callback`, as in the sample TOML files);
 //! `/` and `/me` stay. The demo warns at start-up when `redirect_uri` does not
 //! end in `/callback` or names another port than `DEMO_ADDR`. The pages and
-//! this set-up are in `examples/demo_app/mod.rs`, which `tests/demo.rs` and
+//! this set-up are in `examples/demo_app/mod.rs`, which `tests/it/demo.rs` and
 //! the browser test (`tests/browser.rs`) serve too.
 
 mod demo_app;

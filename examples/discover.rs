@@ -13,7 +13,7 @@
 //! look but do not stop a login. Exits with status 1 when the config cannot
 //! work, 2 for a usage error. No environment variables are read, except the
 //! one a config's `client_secret_env` names. The checks are in
-//! `examples/discover_check/mod.rs`, which `tests/discover.rs` runs too.
+//! `examples/discover_check/mod.rs`, which `tests/it/discover.rs` runs too.
 
 use std::process::ExitCode;
 

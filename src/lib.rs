@@ -335,7 +335,8 @@
 //! | `src/axum/` | axum integration (feature `axum`): routes, extractors, rejections, session glue, pages, refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`), break-glass routes |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/` | integration tests: the embedded provider (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, Redis, the demo, discover), a browser, and `oidc-provider` on Node (`tests/interop/`); key fixtures in `tests/fixtures/keys/` |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the demo, discover) and their shared helpers (`common/`) |
+//! | `tests/*.rs` | the tests that need a service of their own: a browser (`browser.rs`), Redis (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![forbid(unsafe_code)]

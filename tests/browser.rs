@@ -24,7 +24,7 @@
 
 #[path = "../examples/demo_app/mod.rs"]
 mod demo_app;
-#[path = "common/skip.rs"]
+#[path = "support/skip.rs"]
 mod skip;
 
 use std::net::{Ipv4Addr, TcpListener};

@@ -31,7 +31,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-#[path = "common/skip.rs"]
+#[path = "support/skip.rs"]
 mod skip;
 
 use oidc_login::{

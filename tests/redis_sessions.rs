@@ -7,7 +7,12 @@
 //! and passes, unless `OIDC_LOGIN_REQUIRE_ALL=1` (set by `.ci/run`), which
 //! makes it fail.
 
+// This binary uses a part of the shared helpers of `tests/it`.
+#[allow(dead_code)]
+#[path = "it/common/mod.rs"]
 mod common;
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -93,7 +98,7 @@ async fn redis_store(redis: &Redis) -> RedisStore<Pool> {
 #[tokio::test]
 async fn two_instances_share_logins_through_redis() {
     let Some(redis) = start_redis() else {
-        common::skip::skip(
+        skip::skip(
             "the Redis test",
             "redis-server is not on the PATH (apt-get install redis-server; .ci/run installs it)",
         );
@@ -181,7 +186,7 @@ async fn two_instances_share_logins_through_redis() {
 #[tokio::test]
 async fn a_back_channel_logout_received_by_one_instance_ends_the_session_on_the_other() {
     let Some(redis) = start_redis() else {
-        common::skip::skip(
+        skip::skip(
             "the Redis back-channel test",
             "redis-server is not on the PATH (apt-get install redis-server; .ci/run installs it)",
         );

@@ -1,5 +1,5 @@
 //! The checks of `examples/discover.rs`, in a module that the test
-//! (`tests/discover.rs`) includes too, so that it checks the very code the
+//! (`tests/it/discover.rs`) includes too, so that it checks the very code the
 //! example runs.
 
 #![allow(dead_code)] // the example and the test use different parts

@@ -4,7 +4,7 @@
 //! algorithm PrivX offers, extra audiences with `azp`, an issuer with a path
 //! and a trailing `/`, PrivX's client JSON, and the example config.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};

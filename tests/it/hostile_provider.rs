@@ -3,7 +3,7 @@
 //! Tests are named after the OpenID Connect RP conformance case they mirror
 //! where there is one; all run offline against the embedded provider.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

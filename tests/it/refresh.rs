@@ -2,7 +2,7 @@
 //! token, the identity decided afresh, and each OpenID Connect Core 12.2
 //! rule broken by the provider.
 
-mod common;
+use crate::common;
 
 use common::{ALICE_GROUP, config_builder, login_as};
 use oidc_login::testing::{Misbehavior, TestClient, TestClientAuth, TestProvider, TestUser};

@@ -2,7 +2,7 @@
 //! and `Client::verify_logout_token` (Back-Channel Logout 1.0), each logout
 //! token rule broken once.
 
-mod common;
+use crate::common;
 
 use common::{config_builder, login_as};
 use oidc_login::testing::TestProvider;

@@ -2,8 +2,7 @@
 //! checks (`examples/discover_check/mod.rs`) against the embedded provider
 //! and against a doctored metadata document served on loopback.
 
-#[path = "../examples/discover_check/mod.rs"]
-mod discover_check;
+use crate::discover_check;
 
 use axum::Json;
 use axum::routing::get;

@@ -1,7 +1,7 @@
 //! The axum integration, over real HTTP: a browser stand-in with a cookie
 //! jar against an app on a loopback port and the embedded provider.
 
-mod common;
+use crate::common;
 
 use axum::Router;
 use common::app::App;

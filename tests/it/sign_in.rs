@@ -2,7 +2,7 @@
 //! method, every signing algorithm, userinfo, roles, the required claim, the
 //! key cache, and config from TOML.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,11 +1,8 @@
 //! Helpers shared by the integration tests: a provider, a config for it, and
 //! a browser stand-in that follows the provider's redirect back to a callback.
 
-#![allow(dead_code)] // each test file uses a different part
-
 pub mod accounts;
 pub mod app;
-pub mod skip;
 
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{

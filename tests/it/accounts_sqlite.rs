@@ -3,7 +3,7 @@
 //! across a reopen, the unique binding, and racing first logins from two
 //! connections to the same file.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

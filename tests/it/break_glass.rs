@@ -2,7 +2,7 @@
 //! (never a plain password), failures rate-limited, roles only from `local`
 //! rows; and its axum routes.
 
-mod common;
+use crate::common;
 
 use std::sync::LazyLock;
 

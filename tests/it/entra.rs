@@ -3,7 +3,7 @@
 //! version 1.0 tokens, app roles, and the groups overage read from
 //! Microsoft Graph (with paging), including every refusal.
 
-mod common;
+use crate::common;
 
 use common::*;
 use oidc_login::testing::{EntraMode, Misbehavior, OverageForm, TestProvider, TestUser};

@@ -3,8 +3,7 @@
 //! the way the demo starts it, on a free loopback port, driven by reqwest
 //! with a cookie jar. Also `DEMO_ADDR` and `--config` handling.
 
-#[path = "../examples/demo_app/mod.rs"]
-mod demo_app;
+use crate::demo_app;
 
 use std::net::SocketAddr;
 

@@ -2,7 +2,7 @@
 //! real HTTP: refresh on demand, sign-out at the provider, and back-channel
 //! logout, each with its refusals.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

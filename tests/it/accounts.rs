@@ -2,7 +2,7 @@
 //! later logins by `sub`, and every refusal (unverified email, an account
 //! bound to another `sub`, no account), against the embedded provider.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

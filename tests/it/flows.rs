@@ -3,7 +3,7 @@
 //! without PKCE, and the implicit flow (`response_type=id_token` by form
 //! post), with the implicit flow's refusals.
 
-mod common;
+use crate::common;
 
 use common::*;
 use oidc_login::testing::{Misbehavior, TestClient, TestClientAuth, TestProvider};
