@@ -222,7 +222,7 @@ impl PrivateKeyJwt {
     /// `now` (Unix seconds). `None` when the key is unusable (which
     /// [`ConfigBuilder::build`](crate::ConfigBuilder::build) prevents) or
     /// signing fails.
-    fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Option<String> {
+    pub(crate) fn assertion(&self, client_id: &str, audience: &str, now: i64) -> Option<String> {
         let key = self.key.as_ref().ok()?;
         let alg = self.algorithm()?;
         let mut header = json!({"alg": alg.as_str(), "typ": "JWT"});
@@ -267,28 +267,13 @@ impl PartialEq for PrivateKeyJwt {
 
 impl Eq for PrivateKeyJwt {}
 
-/// The assertion for a token request: `Some` for the JWT methods.
-/// `Err(())` when the key cannot sign (never for a built config).
-pub(crate) fn client_assertion(
-    auth: &crate::config::ClientAuth,
+/// `client_secret_jwt`: HS256 keyed with the client secret.
+pub(crate) fn secret_assertion(
+    secret: &ClientSecret,
     client_id: &str,
     audience: &str,
     now: i64,
-) -> Result<Option<String>, ()> {
-    use crate::config::ClientAuth;
-    match auth {
-        ClientAuth::PrivateKeyJwt(key) => {
-            key.assertion(client_id, audience, now).map(Some).ok_or(())
-        }
-        ClientAuth::SecretJwt(secret) => {
-            Ok(Some(secret_assertion(secret, client_id, audience, now)))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// `client_secret_jwt`: HS256 keyed with the client secret.
-fn secret_assertion(secret: &ClientSecret, client_id: &str, audience: &str, now: i64) -> String {
+) -> String {
     let header = json!({"alg": "HS256", "typ": "JWT"});
     let input = signing_input(&header, &claims(client_id, audience, now));
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.expose_secret().as_bytes());
@@ -697,12 +682,8 @@ mod tests {
             .with_certificate_pem(RSA_CERT);
         let auth = ClientAuth::PrivateKeyJwt(key);
         let now = 1_700_000_000;
-        let first = client_assertion(&auth, "app", TOKEN_ENDPOINT, now)
-            .unwrap()
-            .unwrap();
-        let second = client_assertion(&auth, "app", TOKEN_ENDPOINT, now)
-            .unwrap()
-            .unwrap();
+        let first = auth.assertion("app", TOKEN_ENDPOINT, now).unwrap().unwrap();
+        let second = auth.assertion("app", TOKEN_ENDPOINT, now).unwrap().unwrap();
         let (header, claims, ..) = parts(&first);
         assert_eq!(header["alg"], "RS256");
         assert_eq!(header["typ"], "JWT");
@@ -723,11 +704,7 @@ mod tests {
         assert_ne!(first, second);
         // No kid, no certificate: neither header.
         let bare = ClientAuth::PrivateKeyJwt(PrivateKeyJwt::from_pem(P256));
-        let (header, ..) = parts(
-            &client_assertion(&bare, "app", TOKEN_ENDPOINT, now)
-                .unwrap()
-                .unwrap(),
-        );
+        let (header, ..) = parts(&bare.assertion("app", TOKEN_ENDPOINT, now).unwrap().unwrap());
         assert!(
             header.get("kid").is_none() && header.get("x5t#S256").is_none(),
             "{header}"
@@ -738,9 +715,7 @@ mod tests {
     fn client_secret_jwt_is_hs256_with_the_secret() {
         let secret = "a-client-secret-of-32-bytes-0123";
         let auth = ClientAuth::SecretJwt(ClientSecret::new(secret));
-        let jwt = client_assertion(&auth, "app", TOKEN_ENDPOINT, 5)
-            .unwrap()
-            .unwrap();
+        let jwt = auth.assertion("app", TOKEN_ENDPOINT, 5).unwrap().unwrap();
         let (header, claims, sig, input) = parts(&jwt);
         assert_eq!(header["alg"], "HS256");
         assert!(header.get("kid").is_none());
@@ -756,7 +731,7 @@ mod tests {
             ClientAuth::secret_basic("s"),
             ClientAuth::secret_post("s"),
         ] {
-            assert_eq!(client_assertion(&auth, "app", TOKEN_ENDPOINT, 5), Ok(None));
+            assert_eq!(auth.assertion("app", TOKEN_ENDPOINT, 5), Ok(None));
         }
     }
 

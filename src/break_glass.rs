@@ -12,8 +12,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use aws_lc_rs::digest;
 use serde_json::Map;
 
-use crate::config::Config;
-use crate::error::{BreakGlassError, ConfigError};
+use crate::config::{BreakGlassSettings, Config};
+use crate::error::BreakGlassError;
 use crate::identity::Identity;
 use crate::roles::{RoleMapper, RoleMappingTable};
 use crate::secret::constant_time_eq;
@@ -26,62 +26,6 @@ pub const BREAK_GLASS_ISSUER: &str = "urn:oidc-login:break-glass";
 const MAX_FAILURES: usize = 5;
 /// The window [`MAX_FAILURES`] counts in.
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// The break-glass account of a [`Config`]: TOML
-///
-/// ```toml
-/// [break_glass]
-/// username = "breakglass"
-/// password_hash_env = "OIDC_BREAK_GLASS_HASH"   # or: password_hash = "$argon2id$v=19$..."
-/// ```
-///
-/// The hash is an argon2 PHC string (make one with
-/// [`BreakGlass::hash_password`]); a plain password is refused. `Debug`
-/// hides the hash.
-#[derive(Clone)]
-pub struct BreakGlassSettings {
-    username: String,
-    password_hash: String,
-}
-
-impl fmt::Debug for BreakGlassSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BreakGlassSettings")
-            .field("username", &self.username)
-            .field("password_hash", &"[redacted]")
-            .finish()
-    }
-}
-
-impl BreakGlassSettings {
-    /// Checks the settings: a username, and an argon2 hash in PHC form.
-    pub(crate) fn new(username: String, password_hash: String) -> Result<Self, ConfigError> {
-        let invalid = |reason: &str| ConfigError::Invalid {
-            field: "break_glass",
-            reason: reason.to_owned(),
-        };
-        if username.trim().is_empty() || username.trim() != username {
-            return Err(invalid("`username` is empty or has spaces around it"));
-        }
-        let hash = PasswordHash::new(&password_hash).map_err(|_| {
-            invalid("`password_hash` is not a password hash in PHC form (`$argon2id$v=19$m=...`); never a plain password")
-        })?;
-        if !hash.algorithm.as_str().starts_with("argon2") {
-            return Err(invalid(
-                "`password_hash` must be an argon2 hash (`$argon2id$...`)",
-            ));
-        }
-        Ok(Self {
-            username,
-            password_hash,
-        })
-    }
-
-    /// The local username.
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-}
 
 /// The break-glass sign-in: checks a username and password against the
 /// configured argon2 hash, rate-limits failures, and returns an

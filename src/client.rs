@@ -16,9 +16,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::algorithm::Algorithm;
-use crate::assertion::{ASSERTION_TYPE, client_assertion};
-use crate::config::{ClientAuth, Config, Flow, UserinfoPolicy};
-use crate::entra::{self, GroupsPlan, GroupsSource, TenantPolicy};
+use crate::assertion::ASSERTION_TYPE;
+use crate::config::{ClientAuth, Config, Flow, GroupsSource, UserinfoPolicy};
+use crate::entra::{self, GroupsPlan};
 use crate::error::{
     AccessError, CallbackError, ConfigError, Error, GroupsError, LogoutError, RefreshError,
     TokenError,
@@ -28,6 +28,7 @@ use crate::flow::{
 };
 use crate::http::HttpClient;
 use crate::identity::{self, ClaimNames, Identity};
+use crate::issuer::TenantPolicy;
 use crate::provider::Provider;
 use crate::roles::{NoRolePolicy, RoleMapper, RoleMappingTable};
 use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken, constant_time_eq};
@@ -144,7 +145,7 @@ impl Client {
     /// config, and builds the client. The role mapper is a
     /// [`RoleMappingTable`] of the config's `role_mapping` rows.
     pub async fn discover(config: Config) -> Result<Self, Error> {
-        let http = HttpClient::new(config.http_timeout())?;
+        let http = HttpClient::new(config.limits().http_timeout)?;
         let provider = Provider::discover(&config, &http).await?;
         if provider.metadata.userinfo_endpoint.is_none()
             && config.userinfo() != UserinfoPolicy::Never
@@ -441,7 +442,7 @@ impl Client {
                     &original,
                     &claims,
                     self.now(),
-                    self.config.clock_skew().as_secs(),
+                    self.config.limits().clock_skew.as_secs(),
                 )?;
                 let userinfo = self
                     .wants_userinfo(claims.claims())
@@ -540,19 +541,20 @@ impl Client {
     /// A fresh client assertion for the token endpoint, for the JWT client
     /// authentication methods.
     fn client_assertion(&self) -> Result<Option<String>, Error> {
-        client_assertion(
-            self.config.client_auth(),
-            self.config.client_id(),
-            self.provider.metadata.token_endpoint.as_str(),
-            self.now(),
-        )
-        .map_err(|()| {
-            ConfigError::Invalid {
-                field: "client_auth",
-                reason: "the private key could not sign the client assertion".into(),
-            }
-            .into()
-        })
+        self.config
+            .client_auth()
+            .assertion(
+                self.config.client_id(),
+                self.provider.metadata.token_endpoint.as_str(),
+                self.now(),
+            )
+            .map_err(|()| {
+                ConfigError::Invalid {
+                    field: "client_auth",
+                    reason: "the private key could not sign the client assertion".into(),
+                }
+                .into()
+            })
     }
 
     /// The implicit flow's end: the ID token is in the callback, and is
@@ -665,7 +667,7 @@ impl Client {
             .into());
         }
         let age = self.now().saturating_sub(pending.created_at);
-        let lifetime = self.config.pending_login_lifetime().as_secs();
+        let lifetime = self.config.limits().pending_login_lifetime.as_secs();
         if age < 0 || age.unsigned_abs() > lifetime {
             return Err(CallbackError::Expired {
                 lifetime_seconds: lifetime,
@@ -764,7 +766,7 @@ impl Client {
                 other => other,
             })?;
         let now = self.now();
-        let skew_seconds = self.config.clock_skew().as_secs();
+        let skew_seconds = self.config.limits().clock_skew.as_secs();
         let claims = check_logout_claims(
             payload,
             &LogoutExpectations {
@@ -831,7 +833,7 @@ impl Client {
             client_id: self.config.client_id(),
             trusted_audiences: self.config.trusted_audiences(),
             now: self.now(),
-            skew_seconds: self.config.clock_skew().as_secs(),
+            skew_seconds: self.config.limits().clock_skew.as_secs(),
             nonce,
             max_age,
             access_token,
@@ -842,10 +844,10 @@ impl Client {
 
     fn claim_names(&self) -> ClaimNames<'_> {
         ClaimNames {
-            username: self.config.username_claim(),
-            email: self.config.email_claim(),
-            groups: self.config.groups_claim(),
-            app_roles: self.config.app_roles_claim(),
+            username: self.config.claims().username.as_str(),
+            email: self.config.claims().email.as_str(),
+            groups: self.config.claims().groups.as_str(),
+            app_roles: self.config.claims().app_roles.as_str(),
         }
     }
 
@@ -894,7 +896,7 @@ impl Client {
         claims: Map<String, Value>,
         groups: Option<Vec<String>>,
     ) -> Result<Identity, Error> {
-        if let Some(required) = self.config.required_claim() {
+        if let Some(required) = self.config.claims().required.as_ref() {
             identity::check_required_claim(&claims, &required.key, &required.value)?;
         }
         let mut identity = identity::build(issuer, subject, claims, self.claim_names());
@@ -907,7 +909,7 @@ impl Client {
         identity.roles = roles;
         if identity.roles.is_empty() && self.config.no_role_policy() == NoRolePolicy::Refuse {
             return Err(AccessError::NoRole {
-                claim: self.config.groups_claim().to_owned(),
+                claim: self.config.claims().groups.as_str().to_owned(),
                 values: identity.groups.clone(),
             }
             .into());

@@ -742,11 +742,12 @@ pub enum AccountError {
     /// The login is bound to no account, and its email is not verified
     /// under the provider's policy, so it cannot link one.
     #[error(
-        "this login is not linked to an account, and the provider does not vouch for its email (policy `{}`): an unverified email never links an account", policy.as_str()
+        "this login is not linked to an account, and the provider does not vouch for its email (policy `{policy}`): an unverified email never links an account"
     )]
     EmailNotVerified {
-        /// The provider's email verification policy.
-        policy: crate::accounts::EmailVerification,
+        /// The provider's email verification policy, by its TOML name
+        /// ([`EmailVerification::as_str`](crate::EmailVerification::as_str)).
+        policy: &'static str,
     },
     /// No account has the login's (verified) email.
     #[error("no local account has the email `{email}`: an administrator must create one first")]

@@ -245,7 +245,7 @@
 //! # async fn run(client: Client, login: oidc_login::Login) -> Result<(), oidc_login::Error> {
 //! let store = Arc::new(MemoryAccountStore::new());
 //! store.add_account("alice@example.com", "Alice Admin")?;
-//! let linker = AccountLinker::new(store.clone(), client.config().email_verification());
+//! let linker = AccountLinker::new(store.clone(), client.config().claims().email_verification);
 //! let account = linker.link(&login.identity).await?; // after `client.finish`
 //! # let _ = account; Ok(()) }
 //! ```
@@ -361,7 +361,7 @@ mod error;
 mod flow;
 mod http;
 mod identity;
-mod privx;
+mod issuer;
 mod provider;
 mod roles;
 mod secret;
@@ -377,12 +377,12 @@ pub use accounts::{
 };
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use assertion::PrivateKeyJwt;
-pub use break_glass::{BREAK_GLASS_ISSUER, BreakGlass, BreakGlassSettings};
+pub use break_glass::{BREAK_GLASS_ISSUER, BreakGlass};
 pub use client::{Client, Login, Tokens};
 pub use config::{
-    AuthMethod, ClientAuth, Config, ConfigBuilder, Flow, RequiredClaim, UserinfoPolicy,
+    AuthMethod, BreakGlassSettings, Claims, ClientAuth, Config, ConfigBuilder, Flow, GraphQuery,
+    GroupsSource, KeySet, Limits, RequiredClaim, UserinfoPolicy,
 };
-pub use entra::{GraphQuery, GroupsSource, TenantPolicy};
 pub use error::{
     AccessError, AccountError, BreakGlassError, CallbackError, ConfigError, DiscoveryError, Error,
     GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError,
@@ -390,6 +390,7 @@ pub use error::{
 };
 pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;
+pub use issuer::TenantPolicy;
 pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
 pub use token::{IdTokenClaims, LogoutTokenClaims};

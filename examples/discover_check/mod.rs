@@ -216,7 +216,7 @@ fn strings(value: &Value) -> Vec<String> {
 async fn run(config: &Config, from_file: bool, report: &mut Report) -> Result<(), String> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(config.http_timeout())
+        .timeout(config.limits().http_timeout)
         .build()
         .map_err(|e| e.to_string())?;
 
@@ -347,9 +347,9 @@ async fn run(config: &Config, from_file: bool, report: &mut Report) -> Result<()
     }
     if !claims.is_empty() {
         for (field, claim) in [
-            ("username_claim", config.username_claim()),
-            ("email_claim", config.email_claim()),
-            ("groups_claim", config.groups_claim()),
+            ("username_claim", config.claims().username.as_str()),
+            ("email_claim", config.claims().email.as_str()),
+            ("groups_claim", config.claims().groups.as_str()),
         ] {
             let top = claim.split('.').next().unwrap_or(claim);
             if !claims.iter().any(|c| c == top) {
@@ -394,7 +394,7 @@ async fn signing(config: &Config, metadata: &Value, http: &reqwest::Client, repo
         "ID token algorithms offered: {}",
         offered.join(", ")
     ));
-    let allowed: Vec<Algorithm> = match config.allowed_algorithms() {
+    let allowed: Vec<Algorithm> = match config.key_set().allowed_algorithms.as_deref() {
         Some(allowed) => allowed.to_vec(),
         None => Algorithm::ASYMMETRIC.to_vec(),
     };

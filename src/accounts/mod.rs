@@ -257,7 +257,7 @@ pub(crate) fn checked_email(email: &str) -> Result<String, AccountError> {
 /// #     -> Result<(), oidc_login::Error> {
 /// let store = Arc::new(MemoryAccountStore::new());
 /// store.add_account("alice@example.com", "Alice")?;
-/// let linker = AccountLinker::new(store.clone(), client.config().email_verification());
+/// let linker = AccountLinker::new(store.clone(), client.config().claims().email_verification);
 ///
 /// let login = client.finish(pending, callback).await?;
 /// let account = linker.link(&login.identity).await?;
@@ -319,7 +319,7 @@ impl AccountLinker {
                 "first login refused: the email is not verified"
             );
             return Err(AccountError::EmailNotVerified {
-                policy: self.verification,
+                policy: self.verification.as_str(),
             });
         }
         let account =

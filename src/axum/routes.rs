@@ -340,7 +340,7 @@ async fn login(
     if let Err(error) = session::push_pending(
         &session,
         pending,
-        shared.client.config().pending_login_lifetime(),
+        shared.client.config().limits().pending_login_lifetime,
     )
     .await
     {

@@ -96,6 +96,97 @@ fn shown_path(path: &str) -> Option<String> {
     Some(segments.join("."))
 }
 
+/// The names of the fields `T` deserializes from, as serde's derive lists
+/// them: asked of a deserializer that records them and stops.
+pub(crate) fn field_names<'de, T: serde::Deserialize<'de>>() -> &'static [&'static str] {
+    struct Names(&'static [&'static str]);
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("stop")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for &mut Names {
+        type Error = Stop;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = fields;
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut names = Names(&[]);
+    let _ = T::deserialize(&mut names);
+    names.0
+}
+
+/// The error for an unknown top-level key found after parsing (`known`
+/// are the form's keys): worded like a parser's, and like it naming the key
+/// only next to the field it misspells; placed in `text` when given.
+pub(crate) fn unknown_field(
+    key: &str,
+    known: &[&str],
+    text: Option<(&str, Format)>,
+) -> ConfigError {
+    let list = known
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>();
+    let mut message = describe(&format!(
+        "unknown field `{key}`, expected one of {}",
+        list.join(", ")
+    ));
+    if let Some((line, column)) = text.and_then(|(text, format)| key_position(text, format, key)) {
+        message.push_str(&format!(" (line {line}, column {column})"));
+    }
+    ConfigError::Parse { message }
+}
+
+/// Where `key` is first written as a key: `key =`, `"key" =`, `[key]` in
+/// TOML, `"key":` in JSON.
+fn key_position(text: &str, format: Format, key: &str) -> Option<(usize, usize)> {
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        let start = line.len() - line.trim_start().len();
+        let rest = line.trim_start().trim_start_matches(['[', ' ']);
+        let after = match format {
+            Format::Toml => rest
+                .strip_prefix(key)
+                .or_else(|| rest.strip_prefix(&format!("\"{key}\""))),
+            Format::Json => line
+                .find(&format!("\"{key}\""))
+                .map(|at| &line[at + key.len() + 2..]),
+        };
+        if let Some(after) = after
+            && after.trim_start().starts_with(['=', ':', ']', '.'])
+        {
+            let column = match format {
+                Format::Toml => start + 1,
+                Format::Json => line.find(&format!("\"{key}\"")).unwrap_or(0) + 1,
+            };
+            return Some((number + 1, column));
+        }
+    }
+    None
+}
+
 /// 1-based line and column of byte `offset`.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset.min(text.len())).unwrap_or(text);

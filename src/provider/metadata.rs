@@ -12,9 +12,9 @@ use url::Url;
 
 use crate::algorithm::Algorithm;
 use crate::config::{Config, Flow};
-use crate::entra::{PublishedIssuer, TenantTemplate, check_published_issuer};
 use crate::error::{DiscoveryError, Error, IssuerHint};
 use crate::http::{HttpClient, is_secure_or_loopback};
+use crate::issuer::{PLACEHOLDER, TenantTemplate, is_guid};
 
 /// Members `openidconnect`'s core type does not know.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,7 +161,7 @@ impl Metadata {
             .iter()
             .filter_map(algorithm_of)
             .collect();
-        let signing_algorithms = match config.allowed_algorithms() {
+        let signing_algorithms = match config.key_set().allowed_algorithms.as_deref() {
             Some(allowed) => {
                 if !allowed.iter().any(|a| advertised.contains(a)) {
                     tracing::warn!(
@@ -250,10 +250,79 @@ fn algorithm_of(alg: &CoreJwsSigningAlgorithm) -> Option<Algorithm> {
     })
 }
 
+// ----- the published issuer -------------------------------------------------
+
+/// How the published issuer relates to the config.
+#[derive(Debug)]
+pub(crate) enum PublishedIssuer {
+    /// Compared exactly with tokens' `iss`.
+    Exact,
+    /// The multi-tenant template, with the config's tenant policy.
+    Template(TenantTemplate),
+    /// Neither: an issuer mismatch.
+    Mismatch {
+        /// What the config expected.
+        expected: String,
+    },
+}
+
+/// Checks the metadata's `issuer` against the config.
+pub(crate) fn check_published_issuer(
+    config: &Config,
+    published: &str,
+) -> Result<PublishedIssuer, DiscoveryError> {
+    let entra = config.entra.as_ref();
+    if let Some(entra) = entra
+        && entra.tenants.is_some()
+    {
+        let expected = format!("{}/{PLACEHOLDER}/v2.0", entra.authority);
+        return Ok(match TenantTemplate::new(published) {
+            Some(template) if published == expected => PublishedIssuer::Template(template),
+            _ => PublishedIssuer::Mismatch { expected },
+        });
+    }
+    if published.contains(PLACEHOLDER) {
+        return Err(DiscoveryError::TenantTemplateWithoutPolicy {
+            published: crate::error::clip(published, 256),
+        });
+    }
+    if config.accepts_issuer(published) {
+        return Ok(PublishedIssuer::Exact);
+    }
+    // A tenant configured by domain: the metadata names the tenant by id.
+    if let Some(entra) = entra
+        && !is_guid(&entra.tenant)
+        && published
+            .strip_prefix(&entra.authority)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.strip_suffix("/v2.0"))
+            .is_some_and(is_guid)
+    {
+        tracing::info!(
+            target: "oidc_login::provider",
+            tenant = %entra.tenant,
+            issuer = %published,
+            "the Entra ID tenant domain resolves to this issuer; ID tokens must carry it exactly"
+        );
+        return Ok(PublishedIssuer::Exact);
+    }
+    Ok(PublishedIssuer::Mismatch {
+        expected: config.issuer().to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TenantPolicy;
     use serde_json::json;
+
+    const T1: &str = "3c1a0f6e-0000-4000-8000-000000000001";
+    const T2: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    fn entra(tenant: &str) -> crate::ConfigBuilder {
+        crate::Config::entra(tenant, "app").redirect_uri("https://app.example/cb")
+    }
 
     fn config(metadata_url: &str) -> Config {
         Config::builder(metadata_url, "app")
@@ -429,5 +498,70 @@ mod tests {
             .unwrap();
         let m = parse(&document("https://p.example"), &config).unwrap();
         assert_eq!(m.signing_algorithms, [Algorithm::ES512]);
+    }
+
+    #[test]
+    fn published_issuers() {
+        let multi = entra("organizations")
+            .entra_tenants(TenantPolicy::Only(vec![T1.into()]))
+            .build()
+            .unwrap();
+        let template = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        assert!(matches!(
+            check_published_issuer(&multi, template),
+            Ok(PublishedIssuer::Template(_))
+        ));
+        // Another host's template, or an exact issuer, does not do for a policy.
+        for published in [
+            "https://evil.example/{tenantid}/v2.0",
+            "https://login.microsoftonline.com/organizations/v2.0",
+        ] {
+            assert!(matches!(
+                check_published_issuer(&multi, published),
+                Ok(PublishedIssuer::Mismatch { ref expected }) if expected == template
+            ));
+        }
+        // A template without a policy says what to configure.
+        let generic = Config::builder("https://login.microsoftonline.com/common/v2.0", "app")
+            .redirect_uri("https://a.example/cb")
+            .build()
+            .unwrap();
+        let err = check_published_issuer(&generic, template).unwrap_err();
+        assert!(matches!(
+            err,
+            DiscoveryError::TenantTemplateWithoutPolicy { .. }
+        ));
+        assert!(err.to_string().contains("allowed_tenants"), "{err}");
+        // A domain tenant resolves to its GUID issuer, on the same authority only.
+        let domain = entra("contoso.onmicrosoft.com").build().unwrap();
+        assert!(matches!(
+            check_published_issuer(
+                &domain,
+                &format!("https://login.microsoftonline.com/{T1}/v2.0")
+            ),
+            Ok(PublishedIssuer::Exact)
+        ));
+        for published in [
+            format!("https://evil.example/{T1}/v2.0"),
+            format!("https://login.microsoftonline.com/{T1}/v2.0/x"),
+            "https://login.microsoftonline.com/fabrikam.com/v2.0".to_owned(),
+        ] {
+            assert!(
+                matches!(
+                    check_published_issuer(&domain, &published),
+                    Ok(PublishedIssuer::Mismatch { .. })
+                ),
+                "{published}"
+            );
+        }
+        // A GUID tenant is exact.
+        let single = entra(T1).build().unwrap();
+        assert!(matches!(
+            check_published_issuer(
+                &single,
+                &format!("https://login.microsoftonline.com/{T2}/v2.0")
+            ),
+            Ok(PublishedIssuer::Mismatch { .. })
+        ));
     }
 }

@@ -25,8 +25,8 @@ impl Provider {
         let keys = KeyCache::fetch(
             http.clone(),
             metadata.jwks_uri.clone(),
-            config.jwks_refetch_cooldown(),
-            config.jwks_max_age(),
+            config.key_set().refetch_cooldown,
+            config.key_set().max_age,
         )
         .await?;
         if keys.current().is_empty() && !metadata.signing_algorithms.iter().any(|a| a.is_hmac()) {

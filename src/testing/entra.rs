@@ -148,7 +148,7 @@ impl EntraMode {
         match segment.as_str() {
             "common" | "organizations" => Ok(None),
             "consumers" => Ok(Some(CONSUMER_TENANT.to_owned())),
-            s if crate::entra::is_guid(s) => Ok(Some(segment)),
+            s if crate::issuer::is_guid(s) => Ok(Some(segment)),
             s => self
                 .domains
                 .iter()
@@ -574,7 +574,7 @@ mod tests {
     #[test]
     fn object_ids_are_stable_guids() {
         let oid = object_id_of(&TestUser::alice());
-        assert!(crate::entra::is_guid(&oid), "{oid}");
+        assert!(crate::issuer::is_guid(&oid), "{oid}");
         assert_eq!(oid, object_id_of(&TestUser::alice()));
         assert_ne!(oid, object_id_of(&TestUser::bob()));
     }

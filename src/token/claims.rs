@@ -14,9 +14,9 @@ use serde_json::{Map, Value};
 
 use super::jws::JsonStr;
 use crate::Algorithm;
-use crate::entra::{TenantPolicy, TenantTemplate, is_guid, is_v1_token};
 use crate::error::TokenError;
 use crate::error::clip;
+use crate::issuer::{TenantPolicy, TenantTemplate, is_guid, is_v1_token};
 use crate::secret::constant_time_eq;
 
 const PAYLOAD_INVALID: &str = "the payload is not a UTF-8 JSON object with unique claim names";

@@ -106,10 +106,10 @@ fn the_axidian_example_config_loads() {
     let config = oidc_login::Config::from_file(path).unwrap();
     assert_eq!(config.flow(), oidc_login::Flow::AuthorizationCodePkce);
     assert_eq!(
-        config.email_verification(),
+        config.claims().email_verification,
         oidc_login::EmailVerification::EmailVerifiedClaim
     );
-    assert_eq!(config.email_claim(), "email");
+    assert_eq!(config.claims().email.as_str(), "email");
     assert!(config.scopes().iter().any(|s| s == "email"));
     assert!(!format!("{config:?}").contains("from-the-environment"));
 

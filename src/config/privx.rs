@@ -69,7 +69,7 @@ impl Config {
     ///     "oidc_scopes_enabled": ["profile", "email", "privx_roles"],
     ///     "oidc_signature_algorithm": "ES256"
     /// }"#;
-    /// # let pem = include_str!("../tests/fixtures/keys/rsa-2048.pem");
+    /// # let pem = include_str!("../../tests/fixtures/keys/rsa-2048.pem");
     /// let config = Config::from_privx_client_json(json)?
     ///     .client_auth(ClientAuth::private_key_jwt(pem, "admin-console-key"))
     ///     .redirect_uri("https://admin.example.com/auth/callback")
@@ -100,27 +100,33 @@ fn required(value: Option<String>, field: &'static str) -> Result<String, Config
         .ok_or(ConfigError::Missing { field })
 }
 
+/// An OpenID Connect client (not SAML) that is switched on.
+fn check_kind(idp_type: Option<String>, enabled: Option<bool>) -> Result<(), ConfigError> {
+    let idp_type = required(idp_type, "idp_type")?;
+    if idp_type.eq_ignore_ascii_case("saml") {
+        return Err(invalid(
+            "idp_type",
+            "is `saml`: this is a SAML client, and this crate speaks OpenID Connect only; create an OIDC identity provider client in PrivX",
+        ));
+    }
+    if !idp_type.eq_ignore_ascii_case("oidc") {
+        return Err(invalid(
+            "idp_type",
+            format!("is `{}`, not `oidc`", crate::error::clip(&idp_type, 32)),
+        ));
+    }
+    if enabled == Some(false) {
+        return Err(invalid(
+            "enabled",
+            "is false: PrivX refuses every login of a disabled client; enable it under Administration → Deployment → Identity Provider Clients",
+        ));
+    }
+    Ok(())
+}
+
 impl PrivxClient {
     fn into_builder(self) -> Result<ConfigBuilder, ConfigError> {
-        let idp_type = required(self.idp_type, "idp_type")?;
-        if idp_type.eq_ignore_ascii_case("saml") {
-            return Err(invalid(
-                "idp_type",
-                "is `saml`: this is a SAML client, and this crate speaks OpenID Connect only; create an OIDC identity provider client in PrivX",
-            ));
-        }
-        if !idp_type.eq_ignore_ascii_case("oidc") {
-            return Err(invalid(
-                "idp_type",
-                format!("is `{}`, not `oidc`", crate::error::clip(&idp_type, 32)),
-            ));
-        }
-        if self.enabled == Some(false) {
-            return Err(invalid(
-                "enabled",
-                "is false: PrivX refuses every login of a disabled client; enable it under Administration → Deployment → Identity Provider Clients",
-            ));
-        }
+        check_kind(self.idp_type, self.enabled)?;
         let issuer = required(self.oidc_issuer, "oidc_issuer")?;
         let client_id = required(self.oidc_client_id, "oidc_client_id")?;
         let pkce = self.oidc_code_challenge_method_enabled;
@@ -195,7 +201,7 @@ mod tests {
     use super::*;
     use crate::PrivateKeyJwt;
 
-    const RSA: &str = include_str!("../tests/fixtures/keys/rsa-2048.pem");
+    const RSA: &str = include_str!("../../tests/fixtures/keys/rsa-2048.pem");
     const REDIRECT: &str = "https://admin.example.com/auth/callback";
     const SECRET: &str = "83bcd1d3-cded-4BeB-903e-938359a87053";
 
@@ -278,7 +284,10 @@ mod tests {
                 "privx_roles"
             ]
         );
-        assert_eq!(config.allowed_algorithms(), Some(&[Algorithm::PS384][..]));
+        assert_eq!(
+            config.key_set().allowed_algorithms.as_deref(),
+            Some(&[Algorithm::PS384][..])
+        );
         assert_eq!(config.trusted_audiences(), ["testdomain.local"]);
         assert_eq!(config.redirect_uri().as_str(), REDIRECT);
         assert!(!format!("{config:?}").contains(SECRET));

@@ -1,0 +1,350 @@
+//! The one validation of a config: every setting's check, one small
+//! function per group, run by [`ConfigBuilder::build`](super::ConfigBuilder::build)
+//! for the builder and the TOML / JSON form alike.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::builder::Draft;
+use super::settings::{Claims, KeySet, Limits, Registration};
+use super::{ClientAuth, Config, Flow, UserinfoPolicy};
+use crate::algorithm::Algorithm;
+use crate::error::ConfigError;
+use crate::http::is_secure_or_loopback;
+use crate::roles::RoleMapping;
+
+const WELL_KNOWN: &str = "/.well-known/openid-configuration";
+const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Checks every setting of `draft` and builds the config.
+pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
+    let Draft {
+        mut registration,
+        claims,
+        limits,
+        key_set,
+        client_auth,
+        required_auth_method,
+        break_glass,
+        entra,
+    } = draft;
+
+    let (entra, metadata_url) = match entra.build()? {
+        Some((entra, metadata_url)) => (Some(entra), metadata_url),
+        None => (None, std::mem::take(&mut registration.metadata_url)),
+    };
+    let issuer_from_metadata_url = metadata_url.ends_with(WELL_KNOWN);
+    let (metadata_url, issuer) = metadata_url_and_issuer(&metadata_url)?;
+    check_client(&registration.client_id, &client_auth)?;
+    if let Some((method, field)) = required_auth_method
+        && client_auth.method() != method
+    {
+        return Err(invalid(
+            field,
+            format!(
+                "the provider registers this client for `{}`, but the client authenticates with `{}`; set `client_auth` to match (for `private_key_jwt`: `ClientAuth::private_key_jwt(pem, kid)` with the client's private key)",
+                method.as_str(),
+                client_auth.method().as_str()
+            ),
+        ));
+    }
+    let redirect_uri = check_redirect_uri(registration.redirect_uri.as_deref())?;
+    let post_logout_redirect_uris =
+        check_post_logout_uris(&registration.post_logout_redirect_uris, &redirect_uri)?;
+    registration.scopes = checked_scopes(std::mem::take(&mut registration.scopes))?;
+    check_registration(&registration)?;
+    check_claims(&claims)?;
+    check_limits(&limits)?;
+    check_key_set(&key_set, &client_auth)?;
+    let break_glass = break_glass.map(|settings| settings.check()).transpose()?;
+
+    Ok(Config {
+        metadata_url,
+        issuer,
+        issuer_from_metadata_url,
+        client_auth,
+        redirect_uri,
+        post_logout_redirect_uris,
+        registration,
+        claims,
+        limits,
+        key_set,
+        break_glass,
+        entra,
+    })
+}
+
+/// The client id, and a client secret or key that can work.
+fn check_client(client_id: &str, auth: &ClientAuth) -> Result<(), ConfigError> {
+    if client_id.trim().is_empty() {
+        return Err(ConfigError::Missing { field: "client_id" });
+    }
+    if client_id.chars().any(char::is_control) {
+        return Err(invalid("client_id", "holds control characters"));
+    }
+    if let Some(secret) = auth.secret()
+        && secret.expose_secret().is_empty()
+    {
+        return Err(invalid("client_secret", "is empty"));
+    }
+    match auth {
+        ClientAuth::PrivateKeyJwt(key) => match key.problem() {
+            Some((field, reason)) => Err(invalid(field, reason)),
+            None => Ok(()),
+        },
+        // RFC 7518 3.2: an HS256 key has at least 256 bits.
+        ClientAuth::SecretJwt(secret) if secret.expose_secret().len() < 32 => Err(invalid(
+            "client_secret",
+            "`client_secret_jwt` signs with HS256, which needs a secret of at least 32 bytes (RFC 7518 3.2)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Splits the configured URL into the metadata URL and the issuer it implies
+/// (OpenID Connect Discovery 1.0 section 4: issuer + the well-known path).
+fn metadata_url_and_issuer(given: &str) -> Result<(Url, String), ConfigError> {
+    let field = "metadata_url";
+    if given.trim().is_empty() {
+        return Err(invalid(
+            field,
+            "is missing: set `metadata_url`, or `entra = { tenant = \"...\" }` for Microsoft Entra ID (`Config::entra`)",
+        ));
+    }
+    let url = absolute_url(field, given)?;
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(invalid(
+            field,
+            format!("`{given}` must not have a query, fragment or user name"),
+        ));
+    }
+    // Keep the issuer as written: issuers are compared exactly, trailing `/` included.
+    Ok(match given.strip_suffix(WELL_KNOWN) {
+        Some(issuer) => (url, issuer.to_owned()),
+        None => {
+            let metadata = format!("{}{WELL_KNOWN}", given.trim_end_matches('/'));
+            let metadata = Url::parse(&metadata).map_err(|e| invalid(field, e.to_string()))?;
+            (metadata, given.to_owned())
+        }
+    })
+}
+
+/// An absolute https URL (plain http only on loopback).
+fn absolute_url(field: &'static str, given: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(given)
+        .map_err(|e| invalid(field, format!("`{given}` is not an absolute URL ({e})")))?;
+    if !is_secure_or_loopback(&url) {
+        return Err(invalid(
+            field,
+            format!(
+                "`{given}` must use https (plain http only on a loopback host such as 127.0.0.1)"
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+fn check_redirect_uri(given: Option<&str>) -> Result<Url, ConfigError> {
+    let field = "redirect_uri";
+    let given = given.ok_or(ConfigError::Missing { field })?;
+    let uri = absolute_url(field, given)?;
+    if uri.fragment().is_some() {
+        return Err(invalid(field, "must not have a `#fragment`"));
+    }
+    Ok(uri)
+}
+
+/// Each post-logout URI: an absolute URL on the redirect URI's origin, so a
+/// logout never leads off-site.
+fn check_post_logout_uris(given: &[String], redirect_uri: &Url) -> Result<Vec<Url>, ConfigError> {
+    let field = "post_logout_redirect_uris";
+    given
+        .iter()
+        .map(|given| {
+            let uri = Url::parse(given)
+                .map_err(|e| invalid(field, format!("`{given}` is not an absolute URL ({e})")))?;
+            if uri.origin() != redirect_uri.origin() {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "`{given}` is not on the origin of `redirect_uri` ({}): after a logout the browser comes back to this app only",
+                        redirect_uri.origin().ascii_serialization()
+                    ),
+                ));
+            }
+            if uri.fragment().is_some() {
+                return Err(invalid(field, format!("`{given}` has a fragment")));
+            }
+            Ok(uri)
+        })
+        .collect()
+}
+
+/// `openid` first, then the others once each, in their order.
+fn checked_scopes(given: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let mut scopes = Vec::with_capacity(given.len() + 1);
+    scopes.push("openid".to_owned());
+    for scope in given {
+        if scope.is_empty() || scope.contains(|c: char| c.is_whitespace() || c == '"' || c == '\\')
+        {
+            return Err(invalid(
+                "scopes",
+                format!("`{scope}` is not a valid scope name"),
+            ));
+        }
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    Ok(scopes)
+}
+
+/// The audiences, the role rows, and a flow that can work.
+fn check_registration(registration: &Registration) -> Result<(), ConfigError> {
+    if registration
+        .trusted_audiences
+        .iter()
+        .any(|audience| audience.trim().is_empty())
+    {
+        return Err(invalid("trusted_audiences", "holds an empty audience"));
+    }
+    if let Some(problem) = registration
+        .role_mapping
+        .iter()
+        .find_map(RoleMapping::problem)
+    {
+        return Err(invalid("role_mapping", problem));
+    }
+    let flow = registration.flow;
+    match (flow, registration.allow_implicit_flow) {
+        (Flow::Implicit, false) => Err(invalid(
+            "allow_implicit_flow",
+            "must be `true` for `flow = \"implicit\"`: the implicit flow is discouraged and is switched on only by name",
+        )),
+        (Flow::AuthorizationCodePkce | Flow::AuthorizationCode, true) => Err(invalid(
+            "allow_implicit_flow",
+            format!(
+                "is `true`, but `flow` is `{}`: remove it, or set `flow = \"implicit\"`",
+                flow.as_str()
+            ),
+        )),
+        (Flow::Implicit, true) if registration.userinfo == UserinfoPolicy::Always => Err(invalid(
+            "userinfo",
+            "is `always`, but the implicit flow gets no access token to call userinfo with: use `never`, or a code flow",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_claims(claims: &Claims) -> Result<(), ConfigError> {
+    for (field, value) in [
+        ("username_claim", &claims.username),
+        ("email_claim", &claims.email),
+        ("groups_claim", &claims.groups),
+        ("app_roles_claim", &claims.app_roles),
+    ] {
+        if value.trim().is_empty() {
+            return Err(invalid(field, "is empty"));
+        }
+    }
+    match &claims.required {
+        Some(required) if required.key.trim().is_empty() => {
+            Err(invalid("required_claim", "`key` is empty"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_limits(limits: &Limits) -> Result<(), ConfigError> {
+    if limits.clock_skew > MAX_CLOCK_SKEW {
+        return Err(invalid(
+            "clock_skew_seconds",
+            format!(
+                "{} s is more than the {} s allowed",
+                limits.clock_skew.as_secs(),
+                MAX_CLOCK_SKEW.as_secs()
+            ),
+        ));
+    }
+    let lifetime = limits.pending_login_lifetime;
+    if lifetime < Duration::from_secs(30) || lifetime > Duration::from_secs(3600) {
+        return Err(invalid(
+            "pending_login_lifetime_seconds",
+            format!("{} s is outside 30 s to 3600 s", lifetime.as_secs()),
+        ));
+    }
+    if limits.http_timeout.is_zero() || limits.http_timeout > Duration::from_secs(120) {
+        return Err(invalid(
+            "http_timeout_seconds",
+            "must be between 1 s and 120 s",
+        ));
+    }
+    Ok(())
+}
+
+fn check_key_set(key_set: &KeySet, auth: &ClientAuth) -> Result<(), ConfigError> {
+    if let Some(algorithms) = &key_set.allowed_algorithms {
+        check_algorithms(algorithms, auth)?;
+    }
+    if key_set.refetch_cooldown < Duration::from_secs(1)
+        || key_set.refetch_cooldown > Duration::from_secs(3600)
+    {
+        return Err(invalid(
+            "jwks_refetch_cooldown_seconds",
+            "must be between 1 s and 3600 s",
+        ));
+    }
+    if key_set.max_age < Duration::from_secs(1)
+        || key_set.max_age > Duration::from_secs(7 * 24 * 3600)
+    {
+        return Err(invalid(
+            "jwks_max_age_seconds",
+            "must be between 1 s and 7 days",
+        ));
+    }
+    Ok(())
+}
+
+/// A non-empty list; HMAC only with a client secret long enough for it.
+fn check_algorithms(algorithms: &[Algorithm], auth: &ClientAuth) -> Result<(), ConfigError> {
+    let field = "allowed_algorithms";
+    if algorithms.is_empty() {
+        return Err(invalid(
+            field,
+            "is empty: list at least one, or leave it out",
+        ));
+    }
+    if algorithms.iter().any(|a| a.is_hmac()) && auth.secret().is_none() {
+        return Err(invalid(
+            field,
+            "HMAC algorithms (HS256/384/512) need a client secret to be keyed with",
+        ));
+    }
+    // RFC 7518 3.2: the key must be at least as long as the hash output.
+    let secret_len = auth.secret().map_or(0, |s| s.expose_secret().len());
+    for (alg, needed) in [
+        (Algorithm::HS256, 32),
+        (Algorithm::HS384, 48),
+        (Algorithm::HS512, 64),
+    ] {
+        if algorithms.contains(&alg) && secret_len < needed {
+            return Err(invalid(
+                field,
+                format!("{alg} needs a client secret of at least {needed} bytes (RFC 7518 3.2)"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,647 @@
+//! Microsoft Entra ID settings: the [`Config::entra`] preset, the tenant
+//! policy of a multi-tenant app, where the groups come from, and the
+//! Microsoft Graph endpoint. The Graph reader itself is `src/entra.rs`.
+
+use serde::Deserialize;
+use url::Url;
+
+use super::{Config, ConfigBuilder};
+use crate::error::ConfigError;
+use crate::http::is_secure_or_loopback;
+use crate::issuer::{TenantPolicy, is_guid};
+
+/// Entra ID's public-cloud authority.
+const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// Microsoft Graph in the public cloud.
+const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
+/// The tenant id of personal Microsoft accounts (`consumers`).
+const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// Where a login's groups come from, for an Entra ID config.
+///
+/// A user in more groups than fit in a token (about 200) gets an ID token
+/// with no `groups` claim and an overage marker (`_claim_names` /
+/// `_claim_sources`, or `hasgroups`). Those groups can be read from
+/// Microsoft Graph with the user's access token, which needs the delegated
+/// permission `GroupMember.Read.All` (admin consent) in the app registration
+/// and in [`scopes`](ConfigBuilder::scopes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum GroupsSource {
+    /// The token only. A login with an overage marker is refused (never
+    /// treated as having no groups).
+    Token,
+    /// The token, or Microsoft Graph when the token has an overage marker.
+    #[default]
+    GraphOnOverage,
+    /// Microsoft Graph on every login; the token's `groups` are ignored.
+    Graph,
+}
+
+/// How the groups are read from Microsoft Graph.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GraphQuery {
+    /// `GET /v1.0/me/transitiveMemberOf?$select=id`, following
+    /// `@odata.nextLink` pages: every group (security and Microsoft 365) and
+    /// directory role the user is in, directly or through other groups.
+    #[default]
+    TransitiveMemberOf,
+    /// `POST /v1.0/me/getMemberObjects`: the ids of the groups and directory
+    /// roles the user is in, transitively; with `security_enabled_only`,
+    /// security groups only (like the token's `groups` claim with the
+    /// "Security groups" setting).
+    MemberObjects {
+        /// Only security-enabled groups.
+        security_enabled_only: bool,
+    },
+}
+
+/// Entra settings as given to the builder, checked by `build`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EntraDraft {
+    tenant: Option<String>,
+    authority: Option<String>,
+    tenants: Option<TenantPolicy>,
+    graph_url: Option<String>,
+    groups_source: Option<GroupsSource>,
+    graph_query: Option<GraphQuery>,
+}
+
+/// Checked Entra settings, kept in the [`Config`].
+#[derive(Debug, Clone)]
+pub(crate) struct Entra {
+    /// As configured, lower-cased: a GUID, a domain, `common` or `organizations`.
+    pub(crate) tenant: String,
+    /// Without a trailing `/`.
+    pub(crate) authority: String,
+    pub(crate) tenants: Option<TenantPolicy>,
+    /// Ends with `/`, so that `join` appends.
+    pub(crate) graph: Url,
+    pub(crate) groups_source: GroupsSource,
+    pub(crate) graph_query: GraphQuery,
+}
+
+impl Config {
+    /// Starts a config for a Microsoft Entra ID app registration: the v2.0
+    /// metadata URL
+    /// `https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration`,
+    /// username from `preferred_username`, groups (object ids) from
+    /// `groups`, app roles from `roles`.
+    ///
+    /// `tenant` is the directory (tenant) id, a verified domain such as
+    /// `contoso.onmicrosoft.com`, or, for a multi-tenant app, `common` or
+    /// `organizations`, which then need
+    /// [`entra_tenants`](ConfigBuilder::entra_tenants). `consumers` is
+    /// refused: personal accounts all share one tenant id and carry no
+    /// groups; use `common` with [`TenantPolicy::AnyTenant`] if personal
+    /// accounts must sign in.
+    ///
+    /// ```
+    /// use oidc_login::{ClientAuth, Config, TenantPolicy};
+    ///
+    /// # fn main() -> Result<(), oidc_login::ConfigError> {
+    /// let single = Config::entra("3c1a0f6e-0000-4000-8000-000000000001", "<client id>")
+    ///     .client_auth(ClientAuth::secret_basic("<client secret>"))
+    ///     .redirect_uri("https://app.example.com/auth/callback")
+    ///     .build()?;
+    /// assert_eq!(
+    ///     single.issuer(),
+    ///     "https://login.microsoftonline.com/3c1a0f6e-0000-4000-8000-000000000001/v2.0"
+    /// );
+    ///
+    /// let multi = Config::entra("organizations", "<client id>")
+    ///     .entra_tenants(TenantPolicy::Only(vec![
+    ///         "3c1a0f6e-0000-4000-8000-000000000001".into(),
+    ///         "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+    ///     ]))
+    ///     .redirect_uri("https://app.example.com/auth/callback")
+    ///     .build()?;
+    /// assert!(multi.tenant_policy().is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn entra(tenant: impl Into<String>, client_id: impl Into<String>) -> ConfigBuilder {
+        let mut builder = Config::builder(String::new(), client_id);
+        builder.draft.entra.tenant = Some(tenant.into());
+        builder
+    }
+
+    /// The Entra ID tenant, when the config was made with [`Config::entra`]
+    /// (lower-cased).
+    pub fn entra_tenant(&self) -> Option<&str> {
+        self.entra.as_ref().map(|e| e.tenant.as_str())
+    }
+
+    /// Which tenants may sign in, for a multi-tenant Entra ID app.
+    pub fn tenant_policy(&self) -> Option<&TenantPolicy> {
+        self.entra.as_ref().and_then(|e| e.tenants.as_ref())
+    }
+
+    /// Where groups come from. Configs not made with [`Config::entra`] read
+    /// them from the token only ([`GroupsSource::Token`]).
+    pub fn groups_source(&self) -> GroupsSource {
+        self.entra
+            .as_ref()
+            .map_or(GroupsSource::Token, |e| e.groups_source)
+    }
+
+    /// The Microsoft Graph base URL, for an Entra ID config.
+    pub fn graph_url(&self) -> Option<&Url> {
+        self.entra.as_ref().map(|e| &e.graph)
+    }
+
+    /// How groups are read from Microsoft Graph, for an Entra ID config.
+    pub fn graph_query(&self) -> Option<GraphQuery> {
+        self.entra.as_ref().map(|e| e.graph_query)
+    }
+}
+
+impl ConfigBuilder {
+    /// Which tenants may sign in to a multi-tenant app (tenant `common` or
+    /// `organizations`): required there, refused for a single tenant.
+    pub fn entra_tenants(mut self, policy: TenantPolicy) -> Self {
+        self.draft.entra.tenants = Some(policy);
+        self
+    }
+
+    /// The Entra ID authority (default `https://login.microsoftonline.com`):
+    /// another cloud (`https://login.microsoftonline.us`), or a test provider.
+    pub fn entra_authority(mut self, authority: impl Into<String>) -> Self {
+        self.draft.entra.authority = Some(authority.into());
+        self
+    }
+
+    /// The Microsoft Graph base URL (default `https://graph.microsoft.com`);
+    /// https, or http on a loopback host.
+    pub fn graph_url(mut self, url: impl Into<String>) -> Self {
+        self.draft.entra.graph_url = Some(url.into());
+        self
+    }
+
+    /// Where groups come from (default [`GroupsSource::GraphOnOverage`]).
+    pub fn groups_source(mut self, source: GroupsSource) -> Self {
+        self.draft.entra.groups_source = Some(source);
+        self
+    }
+
+    /// How groups are read from Graph (default
+    /// [`GraphQuery::TransitiveMemberOf`]).
+    pub fn graph_query(mut self, query: GraphQuery) -> Self {
+        self.draft.entra.graph_query = Some(query);
+        self
+    }
+}
+
+impl EntraDraft {
+    /// The checked settings and the metadata URL they lead to, or `None`
+    /// for a config not made with [`Config::entra`].
+    pub(crate) fn build(self) -> Result<Option<(Entra, String)>, ConfigError> {
+        let invalid = |field: &'static str, reason: String| ConfigError::Invalid { field, reason };
+        let Some(tenant) = self.tenant else {
+            let stray = [
+                ("entra.allowed_tenants", self.tenants.is_some()),
+                ("entra.authority", self.authority.is_some()),
+                ("entra.graph_url", self.graph_url.is_some()),
+                ("entra.groups_source", self.groups_source.is_some()),
+                ("entra.graph_query", self.graph_query.is_some()),
+            ]
+            .into_iter()
+            .find(|(_, set)| *set);
+            return match stray {
+                Some((field, _)) => Err(invalid(
+                    field,
+                    "is a Microsoft Entra ID setting: start from `Config::entra(tenant, client_id)`, or write `entra = { tenant = \"...\" }` instead of `metadata_url`".into(),
+                )),
+                None => Ok(None),
+            };
+        };
+
+        let tenant = tenant.trim().to_ascii_lowercase();
+        let kind = tenant_kind(&tenant).map_err(|reason| invalid("entra.tenant", reason))?;
+        let tenants = checked_policy(&tenant, kind, self.tenants)?;
+
+        let authority = self.authority.as_deref().unwrap_or(DEFAULT_AUTHORITY);
+        let authority = base_url(authority).map_err(|reason| invalid("entra.authority", reason))?;
+        let authority = authority.as_str().trim_end_matches('/').to_owned();
+        let graph = self.graph_url.as_deref().unwrap_or(DEFAULT_GRAPH);
+        let graph = base_url(graph).map_err(|reason| invalid("entra.graph_url", reason))?;
+
+        let metadata_url = format!("{authority}/{tenant}/v2.0/.well-known/openid-configuration");
+        Ok(Some((
+            Entra {
+                tenant,
+                authority,
+                tenants,
+                graph,
+                groups_source: self.groups_source.unwrap_or_default(),
+                graph_query: self.graph_query.unwrap_or_default(),
+            },
+            metadata_url,
+        )))
+    }
+
+    /// Fills the draft from the TOML / JSON form.
+    pub(crate) fn from_file(file: EntraFile) -> Result<Self, ConfigError> {
+        let invalid = |field: &'static str, reason: &str| ConfigError::Invalid {
+            field,
+            reason: reason.into(),
+        };
+        let tenants = match (file.allowed_tenants, file.allow_any_tenant) {
+            (Some(_), Some(true)) => {
+                return Err(invalid(
+                    "entra.allow_any_tenant",
+                    "set either `allowed_tenants` or `allow_any_tenant = true`, not both",
+                ));
+            }
+            (Some(list), _) => Some(TenantPolicy::Only(list)),
+            (None, Some(true)) => Some(TenantPolicy::AnyTenant),
+            (None, Some(false) | None) => None,
+        };
+        let graph_query = match (file.graph_query, file.security_enabled_only) {
+            (Some(GraphQueryName::TransitiveMemberOf), Some(_)) => {
+                return Err(invalid(
+                    "entra.security_enabled_only",
+                    "applies to `graph_query = \"get_member_objects\"` only",
+                ));
+            }
+            (None, Some(only)) | (Some(GraphQueryName::GetMemberObjects), Some(only)) => {
+                Some(GraphQuery::MemberObjects {
+                    security_enabled_only: only,
+                })
+            }
+            (Some(GraphQueryName::GetMemberObjects), None) => Some(GraphQuery::MemberObjects {
+                security_enabled_only: false,
+            }),
+            (Some(GraphQueryName::TransitiveMemberOf), None) => {
+                Some(GraphQuery::TransitiveMemberOf)
+            }
+            (None, None) => None,
+        };
+        Ok(Self {
+            tenant: Some(file.tenant),
+            authority: file.authority,
+            tenants,
+            graph_url: file.graph_url,
+            groups_source: file.groups_source,
+            graph_query,
+        })
+    }
+}
+
+/// The TOML / JSON form: `entra = { tenant = "...", ... }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EntraFile {
+    tenant: String,
+    authority: Option<String>,
+    allowed_tenants: Option<Vec<String>>,
+    allow_any_tenant: Option<bool>,
+    graph_url: Option<String>,
+    groups_source: Option<GroupsSource>,
+    graph_query: Option<GraphQueryName>,
+    security_enabled_only: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum GraphQueryName {
+    TransitiveMemberOf,
+    GetMemberObjects,
+}
+
+/// The tenant policy, checked against the kind of tenant: required for a
+/// multi-tenant one (GUIDs only, each once), refused for a single tenant.
+fn checked_policy(
+    tenant: &str,
+    kind: TenantKind,
+    policy: Option<TenantPolicy>,
+) -> Result<Option<TenantPolicy>, ConfigError> {
+    let invalid = |field: &'static str, reason: String| ConfigError::Invalid { field, reason };
+    Ok(match (kind, policy) {
+        (TenantKind::Multi, None) => {
+            return Err(invalid(
+                "entra.allowed_tenants",
+                format!(
+                    "tenant `{tenant}` lets users of other tenants sign in: list the tenant ids that may (`allowed_tenants = [...]`, `TenantPolicy::Only`), or choose `allow_any_tenant = true` (`TenantPolicy::AnyTenant`)"
+                ),
+            ));
+        }
+        (TenantKind::Multi, Some(TenantPolicy::Only(list))) => {
+            if list.is_empty() {
+                return Err(invalid(
+                    "entra.allowed_tenants",
+                    "is empty: list at least one tenant id".into(),
+                ));
+            }
+            let mut normal = Vec::with_capacity(list.len());
+            for id in list {
+                let id = id.trim().to_ascii_lowercase();
+                if !is_guid(&id) {
+                    return Err(invalid(
+                        "entra.allowed_tenants",
+                        format!(
+                            "`{id}` is not a tenant id: tokens name their tenant by GUID (`tid`), so list GUIDs, not domains"
+                        ),
+                    ));
+                }
+                if !normal.contains(&id) {
+                    normal.push(id);
+                }
+            }
+            Some(TenantPolicy::Only(normal))
+        }
+        (TenantKind::Multi, Some(TenantPolicy::AnyTenant)) => Some(TenantPolicy::AnyTenant),
+        (TenantKind::Single, Some(_)) => {
+            return Err(invalid(
+                "entra.allowed_tenants",
+                format!(
+                    "a tenant policy is for the multi-tenant `common` and `organizations`; tenant `{tenant}` is one tenant, whose issuer is checked exactly"
+                ),
+            ));
+        }
+        (TenantKind::Single, None) => None,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TenantKind {
+    Single,
+    Multi,
+}
+
+fn tenant_kind(tenant: &str) -> Result<TenantKind, String> {
+    match tenant {
+        "common" | "organizations" => Ok(TenantKind::Multi),
+        "consumers" => Err(format!(
+            "`consumers` (personal Microsoft accounts only) is not supported: every personal account has the same tenant id `{CONSUMER_TENANT}` and no groups, so neither a tenant check nor a role mapping says anything about the user; if personal accounts must sign in, use `common` with `allow_any_tenant = true` and decide access in the app"
+        )),
+        "" => Err("is empty: give the directory (tenant) id, a verified domain, `common` or `organizations`".into()),
+        t if is_guid(t) => Ok(TenantKind::Single),
+        t if is_domain(t) => Ok(TenantKind::Single),
+        t => Err(format!(
+            "`{t}` is not a tenant id (GUID), a domain such as `contoso.onmicrosoft.com`, `common` or `organizations`"
+        )),
+    }
+}
+
+fn is_domain(value: &str) -> bool {
+    value.contains('.')
+        && value.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// A base URL: https (http on loopback), no query, fragment or user; its
+/// path ends with `/`.
+fn base_url(given: &str) -> Result<Url, String> {
+    let mut url =
+        Url::parse(given).map_err(|e| format!("`{given}` is not an absolute URL ({e})"))?;
+    if !is_secure_or_loopback(&url) {
+        return Err(format!(
+            "`{given}` must use https (plain http only on a loopback host such as 127.0.0.1)"
+        ));
+    }
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(format!(
+            "`{given}` must not have a query, fragment or user name"
+        ));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T1: &str = "3c1a0f6e-0000-4000-8000-000000000001";
+    const T2: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    fn field_of(err: ConfigError) -> &'static str {
+        match err {
+            ConfigError::Invalid { field, .. } | ConfigError::Missing { field } => field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    fn entra(tenant: &str) -> ConfigBuilder {
+        Config::entra(tenant, "app").redirect_uri("https://app.example/cb")
+    }
+
+    #[test]
+    fn the_preset_fills_the_v2_metadata_url_and_entra_defaults() {
+        let c = entra(T1).build().unwrap();
+        assert_eq!(
+            c.metadata_url().as_str(),
+            format!("https://login.microsoftonline.com/{T1}/v2.0/.well-known/openid-configuration")
+        );
+        assert_eq!(
+            c.issuer(),
+            format!("https://login.microsoftonline.com/{T1}/v2.0")
+        );
+        assert_eq!(c.claims().username.as_str(), "preferred_username");
+        assert_eq!(c.claims().groups.as_str(), "groups");
+        assert_eq!(c.claims().app_roles.as_str(), "roles");
+        assert_eq!(c.entra_tenant(), Some(T1));
+        assert_eq!(c.tenant_policy(), None);
+        assert_eq!(c.groups_source(), GroupsSource::GraphOnOverage);
+        assert_eq!(
+            c.graph_url().unwrap().as_str(),
+            "https://graph.microsoft.com/"
+        );
+        assert_eq!(c.graph_query(), Some(GraphQuery::TransitiveMemberOf));
+        // Tenant names are case-insensitive; a domain is a tenant too.
+        let c = entra("Contoso.onmicrosoft.com").build().unwrap();
+        assert_eq!(c.entra_tenant(), Some("contoso.onmicrosoft.com"));
+    }
+
+    #[test]
+    fn the_authority_and_graph_can_be_moved() {
+        let c = entra(T1)
+            .entra_authority("http://127.0.0.1:8080/")
+            .graph_url("http://127.0.0.1:8081")
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.metadata_url().as_str(),
+            format!("http://127.0.0.1:8080/{T1}/v2.0/.well-known/openid-configuration")
+        );
+        assert_eq!(c.graph_url().unwrap().as_str(), "http://127.0.0.1:8081/");
+        for (builder, field) in [
+            (
+                entra(T1).entra_authority("http://login.example"),
+                "entra.authority",
+            ),
+            (
+                entra(T1).entra_authority("https://l.example/?x"),
+                "entra.authority",
+            ),
+            (
+                entra(T1).graph_url("http://graph.example"),
+                "entra.graph_url",
+            ),
+            (entra(T1).graph_url("graph.example"), "entra.graph_url"),
+        ] {
+            assert_eq!(field_of(builder.build().unwrap_err()), field);
+        }
+    }
+
+    #[test]
+    fn multi_tenant_needs_a_policy_and_single_tenant_refuses_one() {
+        for tenant in ["common", "organizations", "ORGANIZATIONS"] {
+            let err = entra(tenant).build().unwrap_err();
+            assert_eq!(field_of(err), "entra.allowed_tenants", "{tenant}");
+        }
+        let c = entra("organizations")
+            .entra_tenants(TenantPolicy::Only(vec![
+                T1.to_uppercase(),
+                T1.into(),
+                T2.into(),
+            ]))
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.tenant_policy(),
+            Some(&TenantPolicy::Only(vec![T1.into(), T2.into()]))
+        );
+        let c = entra("common")
+            .entra_tenants(TenantPolicy::AnyTenant)
+            .build()
+            .unwrap();
+        assert_eq!(c.tenant_policy(), Some(&TenantPolicy::AnyTenant));
+        let cases = [
+            entra("organizations").entra_tenants(TenantPolicy::Only(vec![])),
+            entra("organizations")
+                .entra_tenants(TenantPolicy::Only(vec!["contoso.onmicrosoft.com".into()])),
+            entra(T1).entra_tenants(TenantPolicy::AnyTenant),
+            entra(T1).entra_tenants(TenantPolicy::Only(vec![T1.into()])),
+        ];
+        for builder in cases {
+            assert_eq!(
+                field_of(builder.build().unwrap_err()),
+                "entra.allowed_tenants"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_tenants_are_refused_with_a_reason() {
+        for tenant in ["consumers", "", "not a tenant", "tenant/../x", "-a.example"] {
+            let err = entra(tenant).build().unwrap_err();
+            assert_eq!(field_of(err), "entra.tenant", "{tenant:?}");
+        }
+        let err = entra("consumers").build().unwrap_err().to_string();
+        assert!(err.contains("personal Microsoft accounts"), "{err}");
+    }
+
+    #[test]
+    fn entra_settings_need_the_entra_preset() {
+        let generic =
+            || Config::builder("https://p.example", "app").redirect_uri("https://a.example/cb");
+        let cases = [
+            (
+                generic().entra_tenants(TenantPolicy::AnyTenant),
+                "entra.allowed_tenants",
+            ),
+            (
+                generic().graph_url("https://graph.example"),
+                "entra.graph_url",
+            ),
+            (
+                generic().groups_source(GroupsSource::Graph),
+                "entra.groups_source",
+            ),
+            (
+                generic().entra_authority("https://l.example"),
+                "entra.authority",
+            ),
+        ];
+        for (builder, field) in cases {
+            assert_eq!(field_of(builder.build().unwrap_err()), field);
+        }
+        let c = generic().build().unwrap();
+        assert_eq!(c.groups_source(), GroupsSource::Token);
+        assert!(c.graph_url().is_none());
+    }
+
+    #[test]
+    fn toml_entra_form() {
+        let base = "client_id = \"app\"\nredirect_uri = \"https://a.example/cb\"\n";
+        let c = Config::from_toml(&format!(
+            "{base}entra = {{ tenant = \"organizations\", allowed_tenants = [\"{T1}\"], groups_source = \"graph\", graph_query = \"get_member_objects\", security_enabled_only = true }}\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.tenant_policy(),
+            Some(&TenantPolicy::Only(vec![T1.into()]))
+        );
+        assert_eq!(c.groups_source(), GroupsSource::Graph);
+        assert_eq!(
+            c.graph_query(),
+            Some(GraphQuery::MemberObjects {
+                security_enabled_only: true
+            })
+        );
+        let c = Config::from_toml(&format!(
+            "{base}entra = {{ tenant = \"common\", allow_any_tenant = true }}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.tenant_policy(), Some(&TenantPolicy::AnyTenant));
+
+        let fails = |text: String| field_of(Config::from_toml(&text).unwrap_err());
+        assert_eq!(
+            fails(format!(
+                "{base}entra = {{ tenant = \"common\", allow_any_tenant = true, allowed_tenants = [\"{T1}\"] }}\n"
+            )),
+            "entra.allow_any_tenant"
+        );
+        assert_eq!(
+            fails(format!(
+                "{base}entra = {{ tenant = \"common\", allow_any_tenant = false }}\n"
+            )),
+            "entra.allowed_tenants"
+        );
+        assert_eq!(
+            fails(format!(
+                "{base}entra = {{ tenant = \"{T1}\", graph_query = \"transitive_member_of\", security_enabled_only = true }}\n"
+            )),
+            "entra.security_enabled_only"
+        );
+        // Exactly one of `metadata_url` and `entra`.
+        let err = Config::from_toml(base).unwrap_err().to_string();
+        assert!(
+            err.contains("metadata_url") && err.contains("entra"),
+            "{err}"
+        );
+        let err = Config::from_toml(&format!(
+            "{base}metadata_url = \"https://p.example\"\nentra = {{ tenant = \"{T1}\" }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("metadata_url") && err.contains("entra"),
+            "{err}"
+        );
+        // A typo inside `entra` is refused too.
+        let err = Config::from_toml(&format!(
+            "{base}entra = {{ tenant = \"{T1}\", alowed_tenants = [] }}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("alowed_tenants"), "{err}");
+    }
+}
