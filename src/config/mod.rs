@@ -569,6 +569,63 @@ roles = ["Read-write"]
         assert!(shown.contains("line 1"), "{shown}");
     }
 
+    /// Every settings group is flattened into the form; an error in any of
+    /// them still names its field, line and column.
+    #[test]
+    fn errors_in_each_group_are_placed() {
+        for (bad, field, line) in [
+            ("clock_skew_seconds = \"x\"\n", "clock_skew_seconds", 4),
+            ("jwks_max_age_seconds = -1\n", "jwks_max_age_seconds", 4),
+            ("groups_claim = 5\n", "groups_claim", 4),
+            ("scopes = \"openid\"\n", "scopes", 4),
+            ("auth_method = \"basic\"\n", "auth_method", 4),
+            ("entra = { tenant = 5 }\n", "entra.tenant", 4),
+            (
+                "[break_glass]\nusername = \"x\"\npasword_hash = \"y\"\n",
+                "break_glass",
+                6,
+            ),
+        ] {
+            let err = Config::from_toml(&format!("{TOML_BASE}{bad}")).unwrap_err();
+            let shown = err.to_string();
+            assert!(shown.contains(&format!("`{field}`")), "{bad:?}: {shown}");
+            assert!(
+                shown.contains(&format!("(line {line}, column")),
+                "{bad:?}: {shown}"
+            );
+        }
+        // A misspelled top-level key, after the groups took theirs.
+        let err = Config::from_toml(&format!("{TOML_BASE}\n  groups_clam = \"g\"\n")).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("did you mean `groups_claim`?"), "{shown}");
+        assert!(shown.contains("(line 5, column 3)"), "{shown}");
+        let err = Config::from_json(&format!("{{{JSON_BASE},\n \"scope\": []}}")).unwrap_err();
+        assert!(err.to_string().contains("did you mean `scopes`?"), "{err}");
+        assert!(err.to_string().contains("(line 2, column 2)"), "{err}");
+    }
+
+    /// Inside an app's own config struct, unknown keys are refused too.
+    #[test]
+    fn an_embedded_config_refuses_unknown_keys() {
+        #[derive(Deserialize)]
+        struct App {
+            #[allow(dead_code)]
+            oidc: Config,
+        }
+        let text = format!("[oidc]\n{TOML_BASE}client_secert = \"x\"\n");
+        let err = toml::from_str::<App>(&text).err().expect("refused");
+        assert!(
+            err.message().contains("did you mean `client_secret`?"),
+            "{err}"
+        );
+        let text = format!(
+            "[oidc]\n{TOML_BASE}\n[oidc.break_glass]\nusername = \"u\"\npassword_hash = \"hunter2\"\n"
+        );
+        let err = toml::from_str::<App>(&text).err().expect("refused");
+        assert!(err.message().contains("break_glass"), "{err}");
+        assert!(!err.message().contains("hunter2"), "{err}");
+    }
+
     #[test]
     fn json_form_matches_toml_form() {
         let json = r#"{"metadata_url":"https://p.example/","client_id":"a","client_secret":"s","auth_method":"client_secret_post",
