@@ -20,9 +20,18 @@
 //! `redirect_uri` before `/callback` (`/auth/login`, `/auth/callback`,
 //! `/auth/logout` for `.../auth/callback`, as in the sample TOML files);
 //! `/` and `/me` stay. The demo warns at start-up when `redirect_uri` does not
-//! end in `/callback` or names another port than `DEMO_ADDR`. The pages and
-//! this set-up are in `examples/demo_app/mod.rs`, which `tests/it/demo.rs` and
-//! the browser test (`tests/browser.rs`) serve too.
+//! end in `/callback` or names another port than `DEMO_ADDR`.
+//!
+//! The pages are a small admin console: `/` signed out is a sign-in card with
+//! the provider's button (and the break-glass form when the config has
+//! `[break_glass]`); signed in, it shows the identity, the roles with the
+//! role table row that maps each group, and the session (when the user
+//! signed in at the provider, when the ID token expires, the session's
+//! limits). They are plain HTML with one inline stylesheet, no scripts, no
+//! external assets; everything from the provider is escaped. The set-up is
+//! in `examples/demo_app/mod.rs`, the pages in `pages.rs` and `style.css`
+//! beside it, all served by `tests/it/demo.rs` and the browser test
+//! (`tests/browser.rs`) too, which takes the README's screenshots.
 
 mod demo_app;
 

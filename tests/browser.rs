@@ -12,8 +12,16 @@
 //! `PATH`). Without them every test here prints `SKIP` (to stderr, shown by
 //! plain `cargo test`) and passes, unless `OIDC_LOGIN_REQUIRE_ALL=1` (set by
 //! `.ci/run`), which makes it fail.
-//! `CARGO_TARGET_DIR` (default `target`) holds the screenshots, in
-//! `browser/`.
+//!
+//! Screenshots: each run saves the pages it sees, at a fixed 1000x700
+//! viewport, in `browser/` under `CARGO_TARGET_DIR` (default `target`). With
+//! `OIDC_LOGIN_SCREENSHOTS=1` the signed-in page and a refusal also go to
+//! `docs/screenshots/`, which the README shows (so ordinary runs never
+//! rewrite tracked files):
+//!
+//! ```sh
+//! OIDC_LOGIN_SCREENSHOTS=1 cargo test --test browser
+//! ```
 //!
 //! The app is served in-process: the demo's own pages
 //! (`examples/demo_app/mod.rs`) and login routes. The browser reaches it as
@@ -42,6 +50,16 @@ use oidc_login::testing::TestProvider;
 
 /// How long any one page may take to appear.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The viewport of every screenshot, in CSS pixels.
+const VIEWPORT: (i64, i64) = (1000, 700);
+
+/// Set to `1`: the screenshots the README shows are written to
+/// `docs/screenshots/`.
+const SCREENSHOTS: &str = "OIDC_LOGIN_SCREENSHOTS";
+
+/// The largest screenshot the README may show, so the repository stays light.
+const MAX_SCREENSHOT_BYTES: usize = 200 * 1024;
 
 /// One browser at a time, so that two Chromiums do not compete for a small
 /// CI machine and time out.
@@ -227,6 +245,8 @@ struct CallbackRequest {
 struct App {
     origin: String,
     callbacks: Arc<Mutex<Vec<CallbackRequest>>>,
+    /// The path and query of each `GET /callback`, to replay one.
+    callback_urls: Arc<Mutex<Vec<String>>>,
     _provider: TestProvider,
     server: tokio::task::JoinHandle<()>,
 }
@@ -261,12 +281,16 @@ impl App {
             ResponseMode::FormPost => LoginRoutes::new(client.clone()).form_post(),
         };
         let callbacks = Arc::new(Mutex::new(Vec::new()));
-        let seen = callbacks.clone();
+        let callback_urls = Arc::new(Mutex::new(Vec::new()));
+        let (seen, seen_urls) = (callbacks.clone(), callback_urls.clone());
         let app = demo_app::app(routes, &client, true).layer(middleware::from_fn(
             move |request: Request, next: Next| {
-                let seen = seen.clone();
+                let (seen, seen_urls) = (seen.clone(), seen_urls.clone());
                 async move {
                     if request.uri().path() == "/callback" {
+                        if request.method() == axum::http::Method::GET {
+                            seen_urls.lock().unwrap().push(request.uri().to_string());
+                        }
                         let with_session_cookie = request
                             .headers()
                             .get_all(axum::http::header::COOKIE)
@@ -288,6 +312,7 @@ impl App {
         Self {
             origin,
             callbacks,
+            callback_urls,
             _provider: provider,
             server,
         }
@@ -300,15 +325,76 @@ impl App {
     fn callbacks(&self) -> Vec<CallbackRequest> {
         self.callbacks.lock().unwrap().clone()
     }
+
+    fn callback_urls(&self) -> Vec<String> {
+        self.callback_urls.lock().unwrap().clone()
+    }
 }
 
-fn screenshot_path(name: &str) -> PathBuf {
+/// Whether the README's screenshots are to be written ([`SCREENSHOTS`]).
+fn publish_screenshots() -> bool {
+    std::env::var(SCREENSHOTS).is_ok_and(|v| v == "1")
+}
+
+/// Resizes the window until the page's viewport is [`VIEWPORT`]: the window
+/// size Chromium is given includes its own frame, which varies by version.
+async fn fix_viewport(browser: &Browser) {
+    let viewport = async || -> (i64, i64) {
+        let size = browser
+            .execute("return [window.innerWidth, window.innerHeight];", vec![])
+            .await
+            .expect("the viewport's size");
+        let number = |i: usize| size[i].as_i64().expect("a size in pixels");
+        (number(0), number(1))
+    };
+    for _ in 0..3 {
+        let (width, height) = viewport().await;
+        if (width, height) == VIEWPORT {
+            return;
+        }
+        let (window_width, window_height) =
+            browser.get_window_size().await.expect("the window size");
+        let resize = |window: u64, want: i64, have: i64| {
+            u32::try_from(window as i64 + want - have).expect("a window size that fits")
+        };
+        browser
+            .set_window_size(
+                resize(window_width, VIEWPORT.0, width),
+                resize(window_height, VIEWPORT.1, height),
+            )
+            .await
+            .expect("the window is resized");
+    }
+    assert_eq!(
+        viewport().await,
+        VIEWPORT,
+        "the viewport could not be sized"
+    );
+}
+
+/// Saves a screenshot of the viewport as `name` in `browser/` under the
+/// target directory, and, when `readme` and [`SCREENSHOTS`] say so, in
+/// `docs/screenshots/`. Returns where it went.
+async fn screenshot(browser: &Browser, name: &str, readme: bool) -> PathBuf {
+    let png = browser.screenshot().await.expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let dir = target.join("browser");
-    std::fs::create_dir_all(&dir).expect("the screenshot directory");
-    dir.join(name)
+    let mut dirs = vec![target.join("browser")];
+    if readme && publish_screenshots() {
+        assert!(
+            png.len() < MAX_SCREENSHOT_BYTES,
+            "{name} is {} bytes, more than the README should carry",
+            png.len()
+        );
+        dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots"));
+    }
+    for dir in &dirs {
+        std::fs::create_dir_all(dir).expect("the screenshot directory");
+        std::fs::write(dir.join(name), &png).expect("the screenshot is written");
+    }
+    dirs.pop().expect("a directory").join(name)
 }
 
 /// Waits for the element `css`; panics with the page's URL and text if it
@@ -356,8 +442,9 @@ async fn current_url(browser: &Browser) -> String {
 }
 
 /// The whole journey: `/`, the sign-in button, alice on the provider's page,
-/// back on `/` signed in with her role, a screenshot, and sign out.
-async fn sign_in_and_out(mode: ResponseMode, screenshot: &str) {
+/// back on `/` signed in with her role, a screenshot, (with a query
+/// callback) the callback replayed and refused, and sign out.
+async fn sign_in_and_out(mode: ResponseMode) {
     let binaries = match binaries() {
         Ok(binaries) => binaries,
         Err(why) => {
@@ -366,6 +453,10 @@ async fn sign_in_and_out(mode: ResponseMode, screenshot: &str) {
         }
     };
     let _one = ONE_BROWSER.lock().await;
+    let file = |page: &str| match mode {
+        ResponseMode::Query => format!("{page}.png"),
+        ResponseMode::FormPost => format!("{page}-form-post.png"),
+    };
     let started = Instant::now();
     let app = App::start(mode).await;
     let driver = Chromedriver::start(&binaries.chromedriver).await;
@@ -375,6 +466,10 @@ async fn sign_in_and_out(mode: ResponseMode, screenshot: &str) {
         .goto(&app.url("/"))
         .await
         .expect("the app's home page");
+    fix_viewport(&browser).await;
+    let title = text_of(&browser, "h1").await;
+    assert_eq!(title, "Sign in");
+    screenshot(&browser, &file("signed-out"), false).await;
     click(&browser, "form.oidc-login button").await;
 
     // The embedded provider's sign-in page: a button per user.
@@ -384,10 +479,12 @@ async fn sign_in_and_out(mode: ResponseMode, screenshot: &str) {
     let roles = text_of(&browser, "#roles").await;
     assert!(roles.contains("Read-write"), "roles shown: {roles}");
     assert_eq!(current_url(&browser).await, app.url("/"));
-    let png = browser.screenshot().await.expect("a screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
-    let path = screenshot_path(screenshot);
-    std::fs::write(&path, &png).expect("the screenshot is written");
+    let session = text_of(&browser, "#session + dl").await;
+    assert!(
+        session.contains("Provider sign-in") && session.contains("ID token expires"),
+        "the session's times: {session}"
+    );
+    let path = screenshot(&browser, &file("signed-in"), mode == ResponseMode::Query).await;
 
     let callbacks = app.callbacks();
     match mode {
@@ -416,6 +513,23 @@ async fn sign_in_and_out(mode: ResponseMode, screenshot: &str) {
         ),
     }
 
+    if mode == ResponseMode::Query {
+        // The callback once more: its login is used up, and the crate
+        // refuses it with its refusal page.
+        let [callback] = app.callback_urls().try_into().expect("one GET callback");
+        browser
+            .goto(&app.url(&callback))
+            .await
+            .expect("the replayed callback");
+        let refusal = text_of(&browser, "body").await;
+        assert!(
+            refusal.contains("no_pending_login"),
+            "the refusal names its code: {refusal}"
+        );
+        screenshot(&browser, &file("refusal"), true).await;
+        browser.goto(&app.url("/")).await.expect("back home");
+    }
+
     click(&browser, "#logout").await;
     let button = text_of(&browser, "form.oidc-login button").await;
     assert_eq!(button, "Sign in with the embedded provider");
@@ -437,10 +551,10 @@ async fn sign_in_and_out(mode: ResponseMode, screenshot: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_and_out_with_query_response() {
-    sign_in_and_out(ResponseMode::Query, "signed-in.png").await;
+    sign_in_and_out(ResponseMode::Query).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_and_out_with_form_post_across_sites() {
-    sign_in_and_out(ResponseMode::FormPost, "signed-in-form-post.png").await;
+    sign_in_and_out(ResponseMode::FormPost).await;
 }

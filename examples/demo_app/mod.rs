@@ -5,22 +5,32 @@
 //! Routes: `GET /` (the button, or who you are) and `GET /me` (JSON, or 401),
 //! plus the login routes of [`LoginRoutes`], under the prefix of the config's
 //! `redirect_uri` (none with the embedded provider; `/auth` for
-//! `https://app.example.com/auth/callback`).
+//! `https://app.example.com/auth/callback`). The pages' HTML is in
+//! `pages.rs`, their stylesheet in `style.css`.
 
 #![allow(dead_code)] // each user of this file needs a different part
 
+mod pages;
+
+pub use pages::Page;
+// The demo does not serve it yet: the tests do, and the crate's hook for
+// app-rendered refusal pages will.
+#[allow(unused_imports)]
+pub use pages::refusal_page;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use html_escape::encode_text as escape;
 use oidc_login::axum::{LoginRoutes, MaybeSignedIn, break_glass_form, login_button, session_layer};
 use oidc_login::testing::TestProvider;
 use oidc_login::{BreakGlass, Client, ClientAuth, Config, ConfigError, RoleMapping, Source};
+use time::OffsetDateTime;
 use tower_sessions::MemoryStore;
 use url::Url;
 
@@ -205,6 +215,17 @@ pub fn embedded_config(
         .build()
 }
 
+/// How long a sign-in lasts, however active: the crate's default, set by
+/// [`app`] so that the signed-in page can say it.
+pub const MAX_SESSION_AGE: Duration = Duration::from_secs(12 * 3600);
+
+/// How long an idle signed-in session lasts: the 8 hours of the crate's
+/// `session_layer` (documented there; not a setting), shown on the page.
+pub const SESSION_INACTIVITY: Duration = Duration::from_secs(8 * 3600);
+
+/// How long before the access token expires a session is refreshed.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
 /// The whole app: the demo's pages, `routes` (built on `client`), and
 /// sessions in memory. `development` shows the embedded-provider banner.
 ///
@@ -212,14 +233,22 @@ pub fn embedded_config(
 /// when `post_logout_redirect_uris` is set (the embedded provider's config
 /// sets it), refresh before the access token expires when the scopes hold
 /// `offline_access`, and the break-glass form when `[break_glass]` is there.
+/// A sign-in lasts [`MAX_SESSION_AGE`] (the crate's default, set here so the
+/// signed-in page can say it).
 pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
     let config = client.config();
-    let mut routes = routes;
-    if !config.post_logout_redirect_uris().is_empty() {
+    let mut routes = routes.max_session_age(MAX_SESSION_AGE);
+    let provider_logout = !config.post_logout_redirect_uris().is_empty();
+    if provider_logout {
         routes = routes.provider_logout();
     }
-    if config.scopes().iter().any(|s| s == "offline_access") {
-        routes = routes.refresh_before_expiry(std::time::Duration::from_secs(60));
+    let refresh = config
+        .scopes()
+        .iter()
+        .any(|s| s == "offline_access")
+        .then_some(REFRESH_MARGIN);
+    if let Some(margin) = refresh {
+        routes = routes.refresh_before_expiry(margin);
     }
     let break_glass = BreakGlass::from_config(config).map(|break_glass| {
         let form = break_glass_form(&routes.break_glass_path());
@@ -236,6 +265,12 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
         break_glass,
         logout_path,
         development,
+        provider: client.issuer().to_owned(),
+        refresh,
+        provider_logout: provider_logout && client.end_session_endpoint().is_some(),
+        max_session_age: MAX_SESSION_AGE,
+        inactivity: SESSION_INACTIVITY,
+        role_mapping: config.role_mapping().to_vec(),
     };
     let sessions = session_layer(MemoryStore::default(), client);
     let pages = Router::new()
@@ -245,65 +280,11 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
     routes.mount(pages).layer(sessions)
 }
 
-#[derive(Clone)]
-struct Page {
-    button: String,
-    /// The break-glass form, when the config switches it on.
-    break_glass: Option<String>,
-    logout_path: String,
-    development: bool,
-}
-
 async fn home(State(page): State<Page>, MaybeSignedIn(user): MaybeSignedIn) -> Html<String> {
-    let banner = if page.development {
-        "<p class=\"banner\" style=\"background:#fff3cd;padding:.5rem\"><strong>Development mode:</strong> \
-         the embedded test provider is in use; anyone can sign in as <code>alice</code> or <code>bob</code>.</p>"
-    } else {
-        ""
-    };
-    let body = match user {
-        None => format!(
-            "<p>You are signed out.</p>{}{}",
-            page.button,
-            page.break_glass.as_deref().map_or(String::new(), |form| {
-                format!("<hr><div id=\"break-glass\" style=\"background:#f8d7da;padding:.5rem\">{form}</div>")
-            })
-        ),
-        Some(id) => {
-            let list = |items: &[String]| {
-                if items.is_empty() {
-                    "<em>none</em>".to_owned()
-                } else {
-                    items
-                        .iter()
-                        .map(|i| format!("<code>{}</code>", escape(i)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            };
-            let how = if id.break_glass {
-                "<p id=\"break-glass-used\" style=\"background:#f8d7da;padding:.5rem\"><strong>Break-glass sign-in:</strong> \
-                 this session bypassed the identity provider.</p>"
-            } else {
-                ""
-            };
-            format!(
-                "{how}<p>Signed in as <strong id=\"username\">{}</strong> (<span id=\"email\">{}</span>).</p>\
-                 <p>Groups: <span id=\"groups\">{}</span></p><p>Roles: <span id=\"roles\">{}</span></p>\
-                 <form method=\"post\" action=\"{}\"><button type=\"submit\" id=\"logout\">Sign out</button></form>",
-                escape(id.username.as_deref().unwrap_or(&id.subject)),
-                escape(id.email.as_deref().unwrap_or("no email")),
-                list(&id.groups),
-                list(&id.roles),
-                html_escape::encode_double_quoted_attribute(&page.logout_path),
-            )
-        }
-    };
-    Html(format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>oidc-login demo</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto\">\
-         <h1>oidc-login demo</h1>{banner}{body}</body></html>"
-    ))
+    Html(match user {
+        None => pages::signed_out(&page),
+        Some(id) => pages::signed_in(&page, &id, OffsetDateTime::now_utc().unix_timestamp()),
+    })
 }
 
 async fn me(MaybeSignedIn(user): MaybeSignedIn) -> Response {

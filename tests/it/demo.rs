@@ -7,8 +7,9 @@ use crate::demo_app;
 
 use std::net::SocketAddr;
 
-use demo_app::{DEMO_GROUP, Demo, Options, routes_prefix};
-use oidc_login::testing::TestProvider;
+use axum::http::StatusCode as Status;
+use demo_app::{DEMO_GROUP, Demo, Options, refusal_page, routes_prefix};
+use oidc_login::testing::{TestProvider, TestUser};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::Value;
@@ -251,6 +252,177 @@ async fn bob_signs_in_with_no_roles() {
     let page = home(&bob, &demo).await;
     assert!(
         page.contains("bob") && page.contains("id=\"roles\"><em>none</em>"),
+        "{page}"
+    );
+}
+
+/// A demo page holds its own style and nothing to fetch or run: no script,
+/// no linked stylesheet, font or image, no inline style or event handler.
+fn assert_self_contained(page: &str) {
+    for banned in [
+        "<script",
+        "<link",
+        "<img",
+        "<iframe",
+        "<object",
+        " style=",
+        " src=",
+        "@import",
+        "url(",
+        "@font-face",
+    ] {
+        assert!(!page.contains(banned), "`{banned}` in a demo page: {page}");
+    }
+    // An event handler attribute: ` on` + letters + `=`.
+    let handler = page.match_indices(" on").find(|(at, _)| {
+        let rest = &page[at + 3..];
+        let name = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        name > 0 && rest[name..].starts_with('=')
+    });
+    assert!(handler.is_none(), "an event handler in a demo page: {page}");
+    assert_eq!(
+        page.matches("<style>").count(),
+        1,
+        "one style block: {page}"
+    );
+    assert!(page.contains("<html lang=\"en\">"), "{page}");
+}
+
+/// The look of the pages: self-contained, and the signed-in page says who,
+/// which role table row gave the role, and when the session ends.
+#[tokio::test]
+async fn the_pages_are_self_contained_and_show_the_session() {
+    let demo = embedded_demo().await;
+    let alice = browser();
+    let page = home(&alice, &demo).await;
+    assert_self_contained(&page);
+    assert!(page.contains("<h1 id=\"title\">Sign in</h1>"), "{page}");
+    assert!(
+        page.contains(&format!("<code>{}</code>", demo.provider_issuer)),
+        "the provider is named under the button: {page}"
+    );
+
+    let (_, landed) = sign_in(&alice, &demo.url("/login"), "alice", "/").await;
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    let page = home(&alice, &demo).await;
+    assert_self_contained(&page);
+    for shown in [
+        "Signed in as <strong>alice</strong>",
+        "<span class=\"pill\">Read-write</span>",
+        "Maximus Conferencing Developers",
+        "Provider sign-in",
+        "ID token expires",
+        "12 hours after sign-in at the latest",
+        "8 hours idle",
+        "1 min before the access token expires",
+        "here and at the provider",
+    ] {
+        assert!(
+            page.contains(shown),
+            "`{shown}` on the signed-in page: {page}"
+        );
+    }
+    // The embedded provider's ID tokens live 5 minutes from the sign-in.
+    assert!(
+        page.contains("· in 5 min") || page.contains("· in 4 min"),
+        "the token's expiry, from now: {page}"
+    );
+    assert_eq!(page.matches("<time datetime=\"").count(), 2, "{page}");
+}
+
+/// What the provider says about the user is data, never markup: a user
+/// whose every claim is an HTML injection sees it as text.
+#[tokio::test]
+async fn what_the_provider_sends_is_escaped_on_the_signed_in_page() {
+    let options = Options::parse(Some("127.0.0.1:0"), []).unwrap();
+    let demo = Demo::start(&options).await.expect("the demo starts");
+    let provider = demo.provider.as_ref().expect("the embedded provider");
+    let issuer = provider.issuer().to_owned();
+    provider.add_user(
+        TestUser::new("<b>sub</b>", "<img src=x onerror=alert(1)>")
+            .email("\"><svg onload=alert(2)>@example.com")
+            .name("</dd><script>alert(3)</script>")
+            .groups(["<i>group</i>", DEMO_GROUP])
+            .claim("roles", serde_json::json!(["<u>app role</u>"])),
+    );
+    let demo = serve(demo, issuer).await;
+    let mallory = browser();
+    let hint: String =
+        url::form_urlencoded::byte_serialize(b"<img src=x onerror=alert(1)>").collect();
+    let (_, landed) = sign_in(&mallory, &demo.url("/login"), &hint, "/").await;
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&mallory, &demo).await.0, StatusCode::OK, "signed in");
+
+    let page = home(&mallory, &demo).await;
+    for markup in ["<img", "<svg onload", "<script", "<b>", "<i>", "<u>"] {
+        assert!(
+            !page.contains(markup),
+            "`{markup}` from the provider became markup: {page}"
+        );
+    }
+    for text in [
+        "&lt;img src=x onerror=alert(1)&gt;",
+        "\"&gt;&lt;svg onload=alert(2)&gt;@example.com",
+        "&lt;/dd&gt;&lt;script&gt;alert(3)&lt;/script&gt;",
+        "&lt;b&gt;sub&lt;/b&gt;",
+        "&lt;i&gt;group&lt;/i&gt;",
+        "&lt;u&gt;app role&lt;/u&gt;",
+    ] {
+        assert!(page.contains(text), "`{text}` shown as text: {page}");
+    }
+    assert!(
+        page.contains("<span class=\"pill\">Read-write</span>"),
+        "{page}"
+    );
+}
+
+/// The demo's own refusal page, for the crate's hook: status, title,
+/// message and code, escaped, in the demo's layout.
+#[test]
+fn the_refusal_page_names_the_status_and_code_and_escapes_them() {
+    let axum::response::Html(page) = refusal_page(
+        "missing_role",
+        Status::FORBIDDEN,
+        "Your account does not have the role this page needs.",
+    );
+    assert_self_contained(&page);
+    for shown in [
+        "Error 403 · Forbidden",
+        "<h1 id=\"title\">Access refused</h1>",
+        "<p>Your account does not have the role this page needs.</p>",
+        "<code>missing_role</code>",
+        "<a class=\"button\" href=\"/\">Back to the start page</a>",
+    ] {
+        assert!(
+            page.contains(shown),
+            "`{shown}` on the refusal page: {page}"
+        );
+    }
+    for (status, title) in [
+        (Status::BAD_REQUEST, "Sign-in refused"),
+        (Status::UNAUTHORIZED, "Sign-in refused"),
+        (Status::INTERNAL_SERVER_ERROR, "Sign-in is not available"),
+    ] {
+        let page = refusal_page("code", status, "message").0;
+        assert!(page.contains(&format!(">{title}</h1>")), "{status}: {page}");
+        assert!(
+            page.contains(&format!("Error {}", status.as_u16())),
+            "{page}"
+        );
+    }
+
+    let page = refusal_page(
+        "<b>code</b>",
+        Status::BAD_REQUEST,
+        "<script>alert(1)</script>",
+    )
+    .0;
+    assert_self_contained(&page);
+    assert!(page.contains("&lt;b&gt;code&lt;/b&gt;"), "{page}");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
         "{page}"
     );
 }
