@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::AccessError;
+use crate::error::{AccessError, RefreshError};
+use crate::token::{IdTokenClaims, REGISTERED_CLAIMS};
 
 /// Who signed in, as the provider vouched for them.
 ///
@@ -87,6 +88,17 @@ pub(crate) fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&
 
 /// Whether the claims hold everything the identity is built from; when not,
 /// the `when_claims_missing` userinfo policy fetches userinfo.
+impl<'a> From<&'a crate::config::Claims> for ClaimNames<'a> {
+    fn from(claims: &'a crate::config::Claims) -> Self {
+        Self {
+            username: &claims.username,
+            email: &claims.email,
+            groups: &claims.groups,
+            app_roles: &claims.app_roles,
+        }
+    }
+}
+
 pub(crate) fn has_all(claims: &Map<String, Value>, names: ClaimNames<'_>) -> bool {
     [names.username, names.email, names.groups]
         .into_iter()
@@ -181,6 +193,72 @@ fn json_kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// Whose identity is built: the issuer and subject of a validated token,
+/// never read again from a claim map.
+pub(crate) struct Who {
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+}
+
+impl Who {
+    pub(crate) fn of(claims: &IdTokenClaims) -> Self {
+        Self {
+            issuer: claims.issuer().to_owned(),
+            subject: claims.subject().to_owned(),
+        }
+    }
+
+    /// From the original login's ID token (validated when it was issued).
+    pub(crate) fn from_original(claims: &Map<String, Value>) -> Result<Self, RefreshError> {
+        let text = |name| {
+            claims
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        match (text("iss"), text("sub")) {
+            (Some(issuer), Some(subject)) => Ok(Self {
+                issuer: issuer.to_owned(),
+                subject: subject.to_owned(),
+            }),
+            _ => Err(RefreshError::OriginalUnreadable("it has no `iss` or `sub`")),
+        }
+    }
+}
+
+/// How userinfo is merged into the claims.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Userinfo {
+    /// Fills in claims the ID token lacks (a fresh ID token wins).
+    Fill,
+    /// Replaces the user's claims (of an original ID token that a refresh
+    /// brought no successor for): only the protocol claims are kept.
+    Replace,
+}
+
+/// Merges fresh userinfo claims into `claims`: the signed ID token wins
+/// where both have a claim; with [`Userinfo::Replace`] only its protocol
+/// claims are kept to win.
+pub(crate) fn merge_userinfo(
+    claims: &mut Map<String, Value>,
+    fresh: Map<String, Value>,
+    mode: Userinfo,
+) {
+    if mode == Userinfo::Replace {
+        claims.retain(|name, _| is_protocol_claim(name));
+    }
+    for (name, value) in fresh {
+        claims.entry(name).or_insert(value);
+    }
+}
+
+/// Whether `name` describes the token rather than the user: the claims
+/// the ID token rules read, and `acr`, `amr`, `sid`. Userinfo never
+/// replaces them.
+fn is_protocol_claim(name: &str) -> bool {
+    REGISTERED_CLAIMS.contains(&name) || ["acr", "amr", "sid"].contains(&name)
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
 //! The browser's return from the provider: the query string of a `GET`, or
-//! the body of a `form_post`.
+//! the body of a `form_post`, and the checks it passes before anything is
+//! sent to the provider.
 
 use crate::error::{CallbackError, clip};
+use crate::issuer::{TenantPolicy, TenantTemplate};
+use crate::secret::constant_time_eq;
+
+use super::PendingLogin;
 
 /// The most parameters a callback may have.
 const MAX_PARAMETERS: usize = 64;
@@ -83,6 +88,93 @@ impl std::fmt::Debug for Callback {
                     .collect::<Vec<_>>(),
             )
             .finish()
+    }
+}
+
+/// What a callback is checked against: the client's provider and clock.
+pub(crate) struct CallbackRules<'a> {
+    /// The provider's issuer (or multi-tenant template), as discovered.
+    pub(crate) issuer: &'a str,
+    /// For an Entra ID multi-tenant app: the issuer template and the policy.
+    pub(crate) tenant: Option<(&'a TenantTemplate, &'a TenantPolicy)>,
+    /// The provider sends RFC 9207 `iss` in every callback.
+    pub(crate) iss_parameter_supported: bool,
+    /// Unix seconds.
+    pub(crate) now: i64,
+    pub(crate) lifetime_seconds: u64,
+}
+
+/// Checks the callback before anything is sent to the provider: the
+/// pending login is this provider's and fresh, `state` equal (in constant
+/// time), no `error`, and the RFC 9207 `iss`.
+pub(crate) fn check_callback(
+    rules: &CallbackRules<'_>,
+    pending: &PendingLogin,
+    callback: &Callback,
+) -> Result<(), CallbackError> {
+    if pending.issuer != rules.issuer {
+        return Err(CallbackError::WrongProvider {
+            pending: pending.issuer.clone(),
+            client: rules.issuer.to_owned(),
+        });
+    }
+    let age = rules.now.saturating_sub(pending.created_at);
+    if age < 0 || age.unsigned_abs() > rules.lifetime_seconds {
+        return Err(CallbackError::Expired {
+            lifetime_seconds: rules.lifetime_seconds,
+        });
+    }
+    let state = callback.get("state");
+    if let Some(state) = state
+        && !constant_time_eq(state.as_bytes(), pending.state.expose_secret().as_bytes())
+    {
+        return Err(CallbackError::StateMismatch);
+    }
+    if let Some(error) = callback.get("error") {
+        return Err(CallbackError::Provider {
+            error: clip(error, 64),
+            description: callback.get("error_description").map(|d| clip(d, 512)),
+        });
+    }
+    if state.is_none() {
+        return Err(CallbackError::MissingParameter("state"));
+    }
+    // RFC 9207, checked before the code is redeemed.
+    match callback.get("iss") {
+        Some(iss) if !issuer_ok(rules, iss) => Err(CallbackError::IssuerMismatch {
+            expected: rules.issuer.to_owned(),
+            found: clip(iss, 256),
+        }),
+        None if rules.iss_parameter_supported => Err(CallbackError::MissingIssuer),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the callback's `iss` names this provider: the issuer exactly,
+/// or for an Entra ID multi-tenant app the template with a tenant the
+/// policy allows (the token's own tenant is checked after the exchange).
+fn issuer_ok(rules: &CallbackRules<'_>, iss: &str) -> bool {
+    match rules.tenant {
+        Some((template, policy)) => template.allows_issuer(iss, policy),
+        None => iss == rules.issuer,
+    }
+}
+
+/// Entra ID multi-tenant: the callback's `iss` (checked against the
+/// template before the exchange) must be the token's own issuer.
+pub(crate) fn check_tokens_issuer(
+    rules: &CallbackRules<'_>,
+    callback: &Callback,
+    token_issuer: &str,
+) -> Result<(), CallbackError> {
+    match callback.get("iss") {
+        Some(iss) if rules.tenant.is_some() && iss != token_issuer => {
+            Err(CallbackError::IssuerMismatch {
+                expected: token_issuer.to_owned(),
+                found: clip(iss, 256),
+            })
+        }
+        _ => Ok(()),
     }
 }
 

@@ -60,6 +60,20 @@ pub(crate) struct Expectations<'a> {
     pub(crate) code: Option<&'a str>,
 }
 
+/// What ties an ID token to one login, for [`Expectations`]: each `Some`
+/// is checked. Deliberately not `Debug`: it holds secrets.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Binding<'a> {
+    /// The login's `nonce`: required in the token, and equal.
+    pub(crate) nonce: Option<&'a str>,
+    /// The `max_age` the login sent: `auth_time` required and recent enough.
+    pub(crate) max_age: Option<u64>,
+    /// The access token issued with it: `at_hash`, when present, must match.
+    pub(crate) access_token: Option<&'a str>,
+    /// The authorization code redeemed: `c_hash`, when present, must match.
+    pub(crate) code: Option<&'a str>,
+}
+
 /// The claims of a validated ID token.
 ///
 /// The registered claims have accessors; every claim, as the provider sent

@@ -22,7 +22,7 @@ mod jws;
 mod logout;
 
 pub use claims::IdTokenClaims;
-pub(crate) use claims::{Expectations, IssuerRule, REGISTERED_CLAIMS, check_claims};
+pub(crate) use claims::{Binding, Expectations, IssuerRule, REGISTERED_CLAIMS, check_claims};
 pub(crate) use jwk::KeySet;
 pub(crate) use jws::Jws;
 pub use logout::LogoutTokenClaims;

@@ -1,0 +1,426 @@
+//! The login steps of [`Client`]: finishing a login (code exchange or
+//! implicit), refreshing it, and completing the identity (userinfo, the
+//! groups overage, the required claim, roles). The checks they apply are
+//! in `src/flow/` (callback, refresh) and `src/identity.rs`.
+
+use oauth2::TokenResponse as _;
+use serde_json::{Map, Value};
+
+use super::{Client, Login, Tokens, exchange_error, expires_at, granted_scopes};
+use crate::config::{Flow, UserinfoPolicy};
+use crate::entra::{self, GroupsPlan};
+use crate::error::{AccessError, CallbackError, Error, GroupsError, RefreshError, TokenError};
+use oauth2::basic::BasicErrorResponse;
+
+use crate::flow::{
+    Callback, PendingLogin, check_callback, check_refreshed, check_tokens_issuer, original_claims,
+};
+use crate::identity::{self, Identity, Userinfo, Who, merge_userinfo};
+use crate::roles::NoRolePolicy;
+use crate::secret::{AccessToken, IdToken, RefreshToken};
+use crate::token::Binding;
+
+impl Client {
+    /// Finishes a login: checks the callback against the pending login,
+    /// redeems the code, validates the ID token in full, reads userinfo when
+    /// the policy says so, checks the required claim and maps the roles.
+    ///
+    /// `pending` is taken by value: a pending login is finished once,
+    /// whatever the outcome.
+    ///
+    /// With [`Flow::Implicit`] the ID token comes in the callback itself
+    /// (`id_token`); it is validated the same way, with the nonce required,
+    /// and a callback carrying a `code` or `access_token` is refused.
+    pub async fn finish(&self, pending: PendingLogin, callback: Callback) -> Result<Login, Error> {
+        check_callback(&self.callback_rules(), &pending, &callback)?;
+        if self.config.flow() == Flow::Implicit {
+            return self.finish_implicit(pending, &callback).await;
+        }
+        let code = callback
+            .get("code")
+            .filter(|c| !c.is_empty())
+            .ok_or(CallbackError::MissingParameter("code"))?;
+
+        let mut exchange = self
+            .oauth
+            .exchange_code(oauth2::AuthorizationCode::new(code.to_owned()));
+        if self.config.flow() == Flow::AuthorizationCodePkce {
+            exchange = exchange.set_pkce_verifier(oauth2::PkceCodeVerifier::new(
+                pending.pkce_verifier.expose_secret().to_owned(),
+            ));
+        }
+        for (name, value) in self.assertion_params()? {
+            exchange = exchange.add_extra_param(name, value);
+        }
+        let response = exchange
+            .request_async(&self.http)
+            .await
+            .map_err(exchange_error)?;
+
+        let raw_id_token = response
+            .extra_fields()
+            .id_token
+            .clone()
+            .ok_or(TokenError::MissingIdToken)?;
+        let access_token = AccessToken::new(response.access_token().secret().clone());
+        let claims = self
+            .validate(
+                &raw_id_token,
+                Binding {
+                    nonce: Some(pending.nonce.expose_secret()),
+                    max_age: pending.max_age,
+                    access_token: Some(access_token.expose_secret()),
+                    code: Some(code),
+                },
+            )
+            .await?;
+
+        check_tokens_issuer(&self.callback_rules(), &callback, claims.issuer())?;
+
+        let userinfo = self
+            .wants_userinfo(claims.claims())
+            .then_some(Userinfo::Fill);
+        let identity = self
+            .complete_identity(
+                Who::of(&claims),
+                claims.into_claims(),
+                Some(&access_token),
+                userinfo,
+            )
+            .await?;
+        let now = self.now();
+        let tokens = Tokens {
+            access_token: Some(access_token),
+            refresh_token: response
+                .refresh_token()
+                .map(|t| RefreshToken::new(t.secret().clone())),
+            id_token: IdToken::new(raw_id_token),
+            expires_at: expires_at(&response, now),
+            scopes: granted_scopes(&response).unwrap_or_default(),
+        };
+        Ok(finished(identity, tokens, pending.return_to))
+    }
+
+    /// The implicit flow's end: the ID token is in the callback, and is
+    /// validated like one from the token endpoint (nonce required; no access
+    /// token, so no `at_hash` and no userinfo).
+    async fn finish_implicit(
+        &self,
+        pending: PendingLogin,
+        callback: &Callback,
+    ) -> Result<Login, Error> {
+        // `response_type=id_token` returns neither: one here means a mix-up
+        // or an injected response.
+        for unexpected in ["code", "access_token"] {
+            if callback.get(unexpected).is_some() {
+                return Err(CallbackError::UnexpectedParameter(unexpected).into());
+            }
+        }
+        let raw_id_token = callback
+            .get("id_token")
+            .filter(|t| !t.is_empty())
+            .ok_or(CallbackError::MissingParameter("id_token"))?;
+        if callback.in_url() {
+            return Err(CallbackError::IdTokenInUrl.into());
+        }
+        let claims = self
+            .validate(
+                raw_id_token,
+                Binding {
+                    nonce: Some(pending.nonce.expose_secret()),
+                    max_age: pending.max_age,
+                    ..Binding::default()
+                },
+            )
+            .await?;
+        check_tokens_issuer(&self.callback_rules(), callback, claims.issuer())?;
+        let identity = self
+            .complete_identity(Who::of(&claims), claims.into_claims(), None, None)
+            .await?;
+        let tokens = Tokens {
+            access_token: None,
+            refresh_token: None,
+            id_token: IdToken::new(raw_id_token.to_owned()),
+            expires_at: None,
+            scopes: Vec::new(),
+        };
+        Ok(finished(identity, tokens, pending.return_to))
+    }
+
+    /// Refreshes a login with its refresh token (the `refresh_token` grant,
+    /// with the configured client authentication), and decides the identity
+    /// afresh: the required claim, the groups and the roles are those of
+    /// now, so a user removed from a group loses its role here.
+    ///
+    /// The returned [`Login`] holds the new tokens: the rotated refresh
+    /// token when the provider sent one, else the same one. Its
+    /// `return_to` is `None`.
+    ///
+    /// A returned ID token is validated in full, and then as OpenID Connect
+    /// Core 12.2 asks: `iss`, `sub` and `aud` equal the original login's;
+    /// `azp` the client id (as in any ID token); `auth_time`, when both
+    /// tokens have it, unchanged; `iat`
+    /// fresh (within a minute plus the clock skew); a `nonce`, if present,
+    /// the original one. When the provider returns no ID token, the
+    /// original token's protocol claims are kept and every claim about the
+    /// user (profile, groups, roles) is read afresh from userinfo; with no
+    /// userinfo (policy `never`, or no endpoint) such a refresh is refused
+    /// ([`RefreshError::NoFreshClaims`]) rather than keep old groups.
+    ///
+    /// Any error means the tokens no longer stand for the user: end the
+    /// session. `tokens` must be the ones [`finish`](Self::finish) or an
+    /// earlier refresh returned, kept on the server side.
+    pub async fn refresh(&self, tokens: &Tokens) -> Result<Login, Error> {
+        let refresh_token = tokens
+            .refresh_token
+            .as_ref()
+            .ok_or(RefreshError::NoRefreshToken)?;
+        let original = original_claims(&tokens.id_token)?;
+        let grant = oauth2::RefreshToken::new(refresh_token.expose_secret().to_owned());
+        let mut request = self.oauth.exchange_refresh_token(&grant);
+        for (name, value) in self.assertion_params()? {
+            request = request.add_extra_param(name, value);
+        }
+        let response = request
+            .request_async(&self.http)
+            .await
+            .map_err(refresh_error)?;
+        let access_token = AccessToken::new(response.access_token().secret().clone());
+
+        let (who, claims, id_token, userinfo) = match &response.extra_fields().id_token {
+            Some(raw) => {
+                let claims = self
+                    .validate(
+                        raw,
+                        Binding {
+                            access_token: Some(access_token.expose_secret()),
+                            ..Binding::default()
+                        },
+                    )
+                    .await?;
+                check_refreshed(
+                    &original,
+                    &claims,
+                    self.now(),
+                    self.config.limits().clock_skew.as_secs(),
+                )?;
+                let userinfo = self
+                    .wants_userinfo(claims.claims())
+                    .then_some(Userinfo::Fill);
+                (
+                    Who::of(&claims),
+                    claims.into_claims(),
+                    IdToken::new(raw.clone()),
+                    userinfo,
+                )
+            }
+            // No new ID token: the original protocol claims, and the user's
+            // claims read afresh from userinfo (never the old ones, which
+            // may hold groups the user has lost).
+            None => {
+                if self.config.userinfo() == UserinfoPolicy::Never
+                    || self.provider.metadata.userinfo_endpoint.is_none()
+                {
+                    return Err(RefreshError::NoFreshClaims.into());
+                }
+                let who = Who::from_original(&original)?;
+                (
+                    who,
+                    original,
+                    tokens.id_token.clone(),
+                    Some(Userinfo::Replace),
+                )
+            }
+        };
+        // The grant succeeded and rotated the refresh token: a failure from
+        // here on cannot keep the session, whose refresh token is now spent.
+        let identity = self
+            .complete_identity(who, claims, Some(&access_token), userinfo)
+            .await
+            .map_err(|error| match error {
+                Error::Http(_) | Error::Discovery(_) | Error::Groups(_) => {
+                    RefreshError::AfterGrant(Box::new(error)).into()
+                }
+                other => other,
+            })?;
+        let now = self.now();
+        let refreshed = Tokens {
+            access_token: Some(access_token),
+            refresh_token: Some(
+                response
+                    .refresh_token()
+                    .map(|t| RefreshToken::new(t.secret().clone()))
+                    .unwrap_or_else(|| refresh_token.clone()),
+            ),
+            id_token,
+            expires_at: expires_at(&response, now),
+            scopes: granted_scopes(&response).unwrap_or_else(|| tokens.scopes.clone()),
+        };
+        tracing::info!(
+            target: "oidc_login::login",
+            issuer = %identity.issuer,
+            subject = %identity.subject,
+            roles = ?identity.roles,
+            "login refreshed"
+        );
+        Ok(Login {
+            identity,
+            tokens: refreshed,
+            return_to: None,
+        })
+    }
+
+    /// The identity of validated claims: userinfo merged in when asked, the
+    /// groups read from Microsoft Graph on an overage, then the required
+    /// claim, the roles and the no-role policy.
+    async fn complete_identity(
+        &self,
+        who: Who,
+        mut claims: Map<String, Value>,
+        access_token: Option<&AccessToken>,
+        userinfo: Option<Userinfo>,
+    ) -> Result<Identity, Error> {
+        let Who { issuer, subject } = who;
+        if let (Some(mode), Some(access_token)) = (userinfo, access_token) {
+            let fresh = self.userinfo(access_token, &subject).await?;
+            merge_userinfo(&mut claims, fresh, mode);
+        }
+        // Single-use and already checked: not part of the identity.
+        claims.remove("nonce");
+        let groups = self.overage_groups(&claims, access_token, &subject).await?;
+        self.identity(issuer, subject, claims, groups)
+    }
+
+    /// The groups read from Microsoft Graph when the token has an Entra
+    /// overage marker (or `groups_source` is `graph`); `None` to use the
+    /// groups claim. An overage that cannot be read refuses the login.
+    async fn overage_groups(
+        &self,
+        claims: &Map<String, Value>,
+        access_token: Option<&AccessToken>,
+        subject: &str,
+    ) -> Result<Option<Vec<String>>, Error> {
+        match entra::groups_plan(&self.config, claims) {
+            GroupsPlan::Token => Ok(None),
+            GroupsPlan::Refuse(reason) => Err(GroupsError::OverageUnresolved { reason }.into()),
+            GroupsPlan::Graph(settings, trigger) => {
+                let Some(access_token) = access_token else {
+                    return Err(GroupsError::OverageUnresolved {
+                        reason: "the implicit flow returns no access token to read them from Microsoft Graph with: use `flow = \"authorization_code_pkce\"`",
+                    }
+                    .into());
+                };
+                let groups = entra::read_groups(&self.http, settings, access_token)
+                    .await
+                    .map_err(|failure| GroupsError::Graph { trigger, failure })?;
+                tracing::info!(
+                    target: "oidc_login::login",
+                    subject = %subject,
+                    groups = groups.len(),
+                    trigger = ?trigger,
+                    "groups read from Microsoft Graph"
+                );
+                Ok(Some(groups))
+            }
+        }
+    }
+
+    fn wants_userinfo(&self, claims: &Map<String, Value>) -> bool {
+        if self.provider.metadata.userinfo_endpoint.is_none() {
+            return false;
+        }
+        match self.config.userinfo() {
+            UserinfoPolicy::Never => false,
+            UserinfoPolicy::Always => true,
+            UserinfoPolicy::WhenClaimsMissing => {
+                !identity::has_all(claims, self.config.claims().into())
+            }
+        }
+    }
+
+    async fn userinfo(
+        &self,
+        access_token: &AccessToken,
+        subject: &str,
+    ) -> Result<Map<String, Value>, Error> {
+        let Some(endpoint) = &self.provider.metadata.userinfo_endpoint else {
+            return Ok(Map::new());
+        };
+        let body = self
+            .http
+            .get_json("fetching userinfo from", endpoint, Some(access_token))
+            .await?;
+        let claims: Map<String, Value> = serde_json::from_slice(&body).map_err(|_| {
+            TokenError::InvalidResponse(
+                "the userinfo response is not a JSON object (signed or encrypted userinfo is not supported)".into(),
+            )
+        })?;
+        // OpenID Connect Core 5.3.2: the userinfo `sub` must be the ID token's.
+        match claims.get("sub").and_then(Value::as_str) {
+            Some(sub) if sub == subject => Ok(claims),
+            _ => Err(TokenError::UserinfoSubjectMismatch.into()),
+        }
+    }
+
+    /// Builds the identity, applies the required claim, maps the roles and
+    /// applies the no-role policy. `groups`, when given, replace the groups
+    /// claim (read from Microsoft Graph).
+    fn identity(
+        &self,
+        issuer: String,
+        subject: String,
+        claims: Map<String, Value>,
+        groups: Option<Vec<String>>,
+    ) -> Result<Identity, Error> {
+        if let Some(required) = self.config.claims().required.as_ref() {
+            identity::check_required_claim(&claims, &required.key, &required.value)?;
+        }
+        let mut identity = identity::build(issuer, subject, claims, self.config.claims().into());
+        if let Some(groups) = groups {
+            identity.groups = groups;
+        }
+        let mut roles = self.roles.roles(&identity);
+        roles.sort_unstable();
+        roles.dedup();
+        identity.roles = roles;
+        if identity.roles.is_empty() && self.config.no_role_policy() == NoRolePolicy::Refuse {
+            return Err(AccessError::NoRole {
+                claim: self.config.claims().groups.as_str().to_owned(),
+                values: identity.groups.clone(),
+            }
+            .into());
+        }
+        Ok(identity)
+    }
+}
+
+/// Logs the finished login and builds the [`Login`].
+fn finished(identity: Identity, tokens: Tokens, return_to: Option<String>) -> Login {
+    tracing::info!(
+        target: "oidc_login::login",
+        issuer = %identity.issuer,
+        subject = %identity.subject,
+        roles = ?identity.roles,
+        "login finished"
+    );
+    Login {
+        identity,
+        tokens,
+        return_to,
+    }
+}
+
+fn refresh_error(
+    error: oauth2::RequestTokenError<crate::error::HttpError, BasicErrorResponse>,
+) -> Error {
+    match error {
+        oauth2::RequestTokenError::ServerResponse(response) => RefreshError::Refused {
+            error: crate::error::clip(response.error().as_ref(), 64),
+            description: response
+                .error_description()
+                .map(|d| crate::error::clip(d, 512)),
+        }
+        .into(),
+        other => exchange_error(other),
+    }
+}

@@ -1,0 +1,520 @@
+//! [`Client`]: one discovered provider and this app's registration with it.
+//! The login steps are in `login.rs`.
+
+mod login;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    EndpointNotSet, EndpointSet, ExtraTokenFields, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse as _,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::algorithm::Algorithm;
+use crate::assertion::ASSERTION_TYPE;
+use crate::config::{ClientAuth, Config, Flow, GroupsSource, UserinfoPolicy};
+use crate::error::{ConfigError, Error, LogoutError, TokenError};
+use crate::flow::{
+    CallbackRules, PendingLogin, ProviderLogout, Start, authorization_url, end_session_url,
+};
+use crate::http::HttpClient;
+use crate::identity::Identity;
+use crate::issuer::TenantPolicy;
+use crate::provider::Provider;
+use crate::roles::{RoleMapper, RoleMappingTable};
+use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken};
+use crate::token::{
+    Binding, Expectations, IdTokenClaims, IssuerRule, Jws, LogoutExpectations, LogoutTokenClaims,
+    SeenLogoutTokens, check_claims, check_logout_claims,
+};
+
+/// The relying party: a discovered provider, this app's registration with
+/// it, and the role mapper. Cheap to clone (it is a few `Arc`s); share one
+/// per provider across the app.
+///
+/// ```no_run
+/// use oidc_login::{Callback, Client, Config, Start};
+///
+/// # async fn run() -> Result<(), oidc_login::Error> {
+/// let config = Config::from_file("oidc.toml")?;
+/// let client = Client::discover(config).await?;
+///
+/// // "Sign in" clicked: keep `pending` in the session, redirect to `url`.
+/// let (url, pending) = client.start(Start::default().return_to("/admin"))?;
+///
+/// // The provider sent the browser back to the redirect URI:
+/// let callback = Callback::from_query("code=...&state=...")?;
+/// let login = client.finish(pending, callback).await?;
+/// println!("{} has roles {:?}", login.identity.subject, login.identity.roles);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    config: Arc<Config>,
+    provider: Arc<Provider>,
+    http: HttpClient,
+    oauth: Arc<OAuthClient>,
+    roles: Arc<dyn RoleMapper>,
+    clock: fn() -> SystemTime,
+    /// Logout tokens already accepted (`jti`s), shared by the clones.
+    seen_logout_tokens: Arc<SeenLogoutTokens>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("issuer", &self.provider.metadata.issuer)
+            .field("client_id", &self.config.client_id())
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A finished login.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Login {
+    /// Who signed in, with roles.
+    pub identity: Identity,
+    /// The tokens the provider issued.
+    pub tokens: Tokens,
+    /// The checked `return_to` path given to [`Client::start`], if any.
+    pub return_to: Option<String>,
+}
+
+/// The tokens of a login. `Debug` shows none of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Tokens {
+    /// The access token, for the provider's APIs (userinfo, Graph); `None`
+    /// in the implicit flow ([`Flow::Implicit`]), which issues none.
+    pub access_token: Option<AccessToken>,
+    /// The refresh token, when `offline_access` was granted.
+    pub refresh_token: Option<RefreshToken>,
+    /// The raw ID token.
+    pub id_token: IdToken,
+    /// When the access token expires (Unix seconds), if the provider said.
+    pub expires_at: Option<i64>,
+    /// The scopes granted, if the provider said.
+    pub scopes: Vec<String>,
+}
+
+/// The token response's OpenID Connect member, kept raw: this crate parses
+/// and checks it itself.
+#[derive(Clone, Serialize, Deserialize)]
+struct IdTokenField {
+    #[serde(default)]
+    id_token: Option<String>,
+}
+
+impl std::fmt::Debug for IdTokenField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdTokenField([redacted])")
+    }
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+type TokenResponse = StandardTokenResponse<IdTokenField, BasicTokenType>;
+
+/// `oauth2`'s client, for the token exchange only.
+type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    TokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+impl Client {
+    /// Fetches the provider's metadata and keys, checks them against the
+    /// config, and builds the client. The role mapper is a
+    /// [`RoleMappingTable`] of the config's `role_mapping` rows.
+    pub async fn discover(config: Config) -> Result<Self, Error> {
+        let http = HttpClient::new(config.limits().http_timeout)?;
+        let provider = Provider::discover(&config, &http).await?;
+        if provider.metadata.userinfo_endpoint.is_none()
+            && config.userinfo() != UserinfoPolicy::Never
+        {
+            tracing::warn!(
+                target: "oidc_login::provider",
+                "the provider has no `userinfo_endpoint`; identities come from the ID token alone"
+            );
+        }
+        match config.flow() {
+            Flow::AuthorizationCodePkce => {}
+            Flow::AuthorizationCode => tracing::warn!(
+                target: "oidc_login::provider",
+                "flow `authorization_code`: PKCE is off, so an intercepted code can be redeemed with this client's credentials; use `authorization_code_pkce` unless the provider refuses PKCE"
+            ),
+            Flow::Implicit => tracing::warn!(
+                target: "oidc_login::provider",
+                "flow `implicit` is discouraged (RFC 9700): ID tokens come back through the browser, with no access token; use `authorization_code_pkce` if the provider allows it"
+            ),
+        }
+        let mut oauth = oauth2::Client::new(oauth2::ClientId::new(config.client_id().to_owned()))
+            .set_token_uri(oauth2::TokenUrl::from_url(
+                provider.metadata.token_endpoint.clone(),
+            ))
+            .set_redirect_uri(oauth2::RedirectUrl::from_url(config.redirect_uri().clone()));
+        match config.client_auth() {
+            ClientAuth::None => {}
+            ClientAuth::SecretBasic(secret) => {
+                oauth = oauth
+                    .set_client_secret(oauth2::ClientSecret::new(secret.expose_secret().to_owned()))
+                    .set_auth_type(oauth2::AuthType::BasicAuth);
+            }
+            ClientAuth::SecretPost(secret) => {
+                oauth = oauth
+                    .set_client_secret(oauth2::ClientSecret::new(secret.expose_secret().to_owned()))
+                    .set_auth_type(oauth2::AuthType::RequestBody);
+            }
+            // `client_id` in the body, no secret; the assertion is added per
+            // request.
+            ClientAuth::SecretJwt(_) | ClientAuth::PrivateKeyJwt(_) => {
+                oauth = oauth.set_auth_type(oauth2::AuthType::RequestBody);
+            }
+        }
+        if config.tenant_policy() == Some(&TenantPolicy::AnyTenant) {
+            tracing::warn!(
+                target: "oidc_login::provider",
+                "tenant policy `AnyTenant`: users of every Entra ID tenant (and, with `common`, personal Microsoft accounts) can sign in; roles or accounts must decide who gets in"
+            );
+        }
+        if config.groups_source() == GroupsSource::Graph
+            && !config.scopes().iter().any(|s| is_graph_groups_scope(s))
+        {
+            tracing::warn!(
+                target: "oidc_login::provider",
+                "`groups_source` is `graph`, but `scopes` has no `GroupMember.Read.All`: Microsoft Graph will refuse to list the user's groups"
+            );
+        }
+        let roles: Arc<dyn RoleMapper> = Arc::new(RoleMappingTable::from_rows(
+            config.role_mapping().iter().cloned(),
+        ));
+        tracing::info!(
+            target: "oidc_login::provider",
+            issuer = %provider.metadata.issuer,
+            keys = provider.keys.current().len(),
+            algorithms = ?provider.metadata.signing_algorithms,
+            "provider discovered"
+        );
+        Ok(Self {
+            config: Arc::new(config),
+            provider: Arc::new(provider),
+            http,
+            oauth: Arc::new(oauth),
+            roles,
+            clock: SystemTime::now,
+            seen_logout_tokens: Arc::default(),
+        })
+    }
+
+    /// Replaces the role mapper (by default a [`RoleMappingTable`] of the
+    /// config's rows).
+    pub fn with_role_mapper(mut self, mapper: impl RoleMapper) -> Self {
+        self.roles = Arc::new(mapper);
+        self
+    }
+
+    /// Replaces the clock, for tests that need time to pass.
+    pub fn with_clock(mut self, now: fn() -> SystemTime) -> Self {
+        self.clock = now;
+        self
+    }
+
+    /// The config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The provider's issuer, as its metadata publishes it. For an Entra ID
+    /// multi-tenant app this is the template
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`; each login's
+    /// tenant issuer is in [`Identity::issuer`].
+    pub fn issuer(&self) -> &str {
+        &self.provider.metadata.issuer
+    }
+
+    /// The ID token algorithms this client accepts from this provider.
+    pub fn signing_algorithms(&self) -> &[Algorithm] {
+        &self.provider.metadata.signing_algorithms
+    }
+
+    /// The provider's `end_session_endpoint`, if it has one.
+    pub fn end_session_endpoint(&self) -> Option<&Url> {
+        self.provider.metadata.end_session_endpoint.as_ref()
+    }
+
+    /// The provider URL that ends the user's session at the provider
+    /// (OpenID Connect RP-Initiated Logout 1.0), for the browser to be sent
+    /// to after the app's own session is cleared.
+    ///
+    /// `id_token_hint` is the login's ID token ([`Tokens::id_token`]): it
+    /// tells the provider whose session to end, and most providers ask for
+    /// it before they redirect back. `post_logout_redirect_uri`, when given,
+    /// must be one of the config's `post_logout_redirect_uris` (compared
+    /// exactly); a fresh `state` then goes along, which the provider returns
+    /// there. The request also carries `client_id`.
+    ///
+    /// Fails with [`LogoutError::NoEndSessionEndpoint`] when the provider
+    /// has none, and [`LogoutError::PostLogoutRedirectNotAllowed`] for a
+    /// URI not configured.
+    pub fn logout_url(
+        &self,
+        id_token_hint: Option<&IdToken>,
+        post_logout_redirect_uri: Option<&str>,
+    ) -> Result<ProviderLogout, Error> {
+        let endpoint = self
+            .end_session_endpoint()
+            .ok_or(LogoutError::NoEndSessionEndpoint)?;
+        Ok(end_session_url(
+            endpoint,
+            self.config.client_id(),
+            id_token_hint,
+            post_logout_redirect_uri,
+            self.config.post_logout_redirect_uris(),
+        )?)
+    }
+
+    fn now(&self) -> i64 {
+        match (self.clock)().duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(_) => 0,
+        }
+    }
+
+    /// Starts a login: returns the provider URL to redirect the browser to,
+    /// and the [`PendingLogin`] to keep until the callback. Each call makes a
+    /// fresh `state`, `nonce` and PKCE verifier.
+    pub fn start(&self, options: Start) -> Result<(Url, PendingLogin), Error> {
+        Ok(authorization_url(
+            &self.config,
+            &self.provider.metadata.authorization_endpoint,
+            &self.provider.metadata.issuer,
+            options,
+            self.now(),
+        )?)
+    }
+
+    /// The parameters that authenticate a token request with a JWT client
+    /// assertion (`client_secret_jwt`, `private_key_jwt`): a fresh one each
+    /// time; none for the other methods, which `oauth2` sends itself.
+    pub(crate) fn assertion_params(&self) -> Result<Vec<(&'static str, String)>, Error> {
+        let assertion = self
+            .config
+            .client_auth()
+            .assertion(
+                self.config.client_id(),
+                self.provider.metadata.token_endpoint.as_str(),
+                self.now(),
+            )
+            .map_err(|()| ConfigError::Invalid {
+                field: "client_auth",
+                reason: "the private key could not sign the client assertion".into(),
+            })?;
+        Ok(assertion
+            .map(|assertion| {
+                vec![
+                    ("client_assertion_type", ASSERTION_TYPE.to_owned()),
+                    ("client_assertion", assertion),
+                ]
+            })
+            .unwrap_or_default())
+    }
+
+    /// Validates an ID token from this provider in full (signature and
+    /// every claim rule), with `nonce` required and equal.
+    ///
+    /// [`finish`](Self::finish) does this itself; call it for an ID token
+    /// received another way. `access_token`, when given, is checked against
+    /// the token's `at_hash`.
+    pub async fn verify_id_token(
+        &self,
+        id_token: &IdToken,
+        nonce: &Nonce,
+        access_token: Option<&AccessToken>,
+    ) -> Result<IdTokenClaims, Error> {
+        let login = Binding {
+            nonce: Some(nonce.expose_secret()),
+            access_token: access_token.map(AccessToken::expose_secret),
+            ..Binding::default()
+        };
+        self.validate(id_token.expose_secret(), login).await
+    }
+
+    /// Validates a back-channel logout token (OpenID Connect Back-Channel
+    /// Logout 1.0, section 2.6) in full, and returns whose sessions end.
+    ///
+    /// The signature is checked like an ID token's: an algorithm the
+    /// provider signs ID tokens with (never `none`; HMAC only when allowed
+    /// by name), a key from its JWKS. Then `iss` and `aud` as for ID tokens,
+    /// `iat` (not in the future, at most 10 minutes old), `exp` when
+    /// present, `jti` (a token seen before by this client, or any clone of
+    /// it, is refused), `events` holding the back-channel logout event as
+    /// an object, no `nonce`, and `sid` or `sub`. Other claims are ignored.
+    ///
+    /// The axum integration's back-channel route calls this; call it
+    /// yourself to serve the endpoint some other way. Answer 200 on success,
+    /// 400 with `Cache-Control: no-store` on any error.
+    pub async fn verify_logout_token(&self, raw: &str) -> Result<LogoutTokenClaims, Error> {
+        let jws = Jws::parse(raw).map_err(LogoutError::Token)?;
+        let payload = self
+            .verified_payload(&jws)
+            .await
+            .map_err(|error| match error {
+                Error::Token(error) => LogoutError::Token(error).into(),
+                other => other,
+            })?;
+        let now = self.now();
+        let skew_seconds = self.config.limits().clock_skew.as_secs();
+        let claims = check_logout_claims(
+            payload,
+            &LogoutExpectations {
+                issuer: self.issuer_rule(),
+                client_id: self.config.client_id(),
+                trusted_audiences: self.config.trusted_audiences(),
+                now,
+                skew_seconds,
+            },
+        )?;
+        if !self
+            .seen_logout_tokens
+            .first_use(&claims, now, skew_seconds)
+        {
+            return Err(LogoutError::Replayed.into());
+        }
+        Ok(claims)
+    }
+
+    /// Forgets that a logout token was used, so the provider may send it
+    /// again: for a logout that could not be carried out.
+    #[cfg(feature = "axum")]
+    pub(crate) fn forget_logout_token(&self, claims: &LogoutTokenClaims) {
+        self.seen_logout_tokens.forget(claims);
+    }
+
+    /// The algorithm check and signature check every signed token of the
+    /// provider goes through; the payload, once verified.
+    async fn verified_payload<'t>(&self, jws: &'t Jws<'_>) -> Result<&'t [u8], Error> {
+        let allowed = &self.provider.metadata.signing_algorithms;
+        // Refuse a disallowed algorithm before it can cause a key refetch.
+        if !allowed.contains(&jws.alg()) {
+            return Err(TokenError::AlgorithmNotAllowed {
+                alg: jws.alg().to_string(),
+            }
+            .into());
+        }
+        let keys = self.provider.keys.keys_for(jws.kid(), jws.alg()).await;
+        Ok(jws.verify(&keys, allowed, self.config.client_auth().secret())?)
+    }
+
+    /// The rule for `iss`: the issuer exactly, or an Entra ID multi-tenant
+    /// template with the tenant policy.
+    fn issuer_rule(&self) -> IssuerRule<'_> {
+        let metadata = &self.provider.metadata;
+        match (&metadata.tenant_template, self.config.tenant_policy()) {
+            (Some(template), Some(policy)) => IssuerRule::Tenant { template, policy },
+            _ => IssuerRule::Exact(&metadata.issuer),
+        }
+    }
+
+    /// Validates an ID token of this provider in full: the signature, the
+    /// claim rules, and what ties it to one login.
+    pub(crate) async fn validate(
+        &self,
+        raw: &str,
+        login: Binding<'_>,
+    ) -> Result<IdTokenClaims, Error> {
+        let jws = Jws::parse(raw)?;
+        let payload = self.verified_payload(&jws).await?;
+        let expectations = Expectations {
+            issuer: self.issuer_rule(),
+            client_id: self.config.client_id(),
+            trusted_audiences: self.config.trusted_audiences(),
+            now: self.now(),
+            skew_seconds: self.config.limits().clock_skew.as_secs(),
+            nonce: login.nonce,
+            max_age: login.max_age,
+            access_token: login.access_token,
+            code: login.code,
+        };
+        Ok(check_claims(payload, jws.alg(), &expectations)?)
+    }
+
+    /// What a callback is checked against.
+    pub(crate) fn callback_rules(&self) -> CallbackRules<'_> {
+        let metadata = &self.provider.metadata;
+        CallbackRules {
+            issuer: &metadata.issuer,
+            tenant: metadata
+                .tenant_template
+                .as_ref()
+                .zip(self.config.tenant_policy()),
+            iss_parameter_supported: metadata.iss_parameter_supported,
+            now: self.now(),
+            lifetime_seconds: self.config.limits().pending_login_lifetime.as_secs(),
+        }
+    }
+}
+
+/// When the access token expires (Unix seconds), if the response says.
+fn expires_at(response: &TokenResponse, now: i64) -> Option<i64> {
+    response
+        .expires_in()
+        .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+}
+
+/// The scopes granted, if the response says.
+fn granted_scopes(response: &TokenResponse) -> Option<Vec<String>> {
+    response
+        .scopes()
+        .map(|scopes| scopes.iter().map(|s| s.to_string()).collect())
+}
+
+/// A scope that lets Microsoft Graph list the user's groups.
+fn is_graph_groups_scope(scope: &str) -> bool {
+    let name = scope
+        .strip_prefix("https://graph.microsoft.com/")
+        .unwrap_or(scope);
+    [
+        "GroupMember.Read.All",
+        "Group.Read.All",
+        "Directory.Read.All",
+    ]
+    .iter()
+    .any(|s| s.eq_ignore_ascii_case(name))
+}
+
+fn exchange_error(
+    error: oauth2::RequestTokenError<crate::error::HttpError, BasicErrorResponse>,
+) -> Error {
+    use oauth2::RequestTokenError as E;
+    match error {
+        E::ServerResponse(response) => TokenError::Exchange {
+            error: crate::error::clip(response.error().as_ref(), 64),
+            description: response
+                .error_description()
+                .map(|d| crate::error::clip(d, 512)),
+        }
+        .into(),
+        E::Request(http) => http.into(),
+        // The body is not included: it may hold tokens.
+        E::Parse(parse, _body) => {
+            TokenError::InvalidResponse(format!("at `{}`: {}", parse.path(), parse.inner())).into()
+        }
+        E::Other(message) => TokenError::InvalidResponse(crate::error::clip(&message, 256)).into(),
+    }
+}
