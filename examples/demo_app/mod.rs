@@ -18,10 +18,10 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use html_escape::encode_text as escape;
-use oidc_login::axum::{LoginRoutes, MaybeSignedIn, break_glass_form, login_button, session_layer};
+use oidc_login::axum::tower_sessions::MemoryStore;
+use oidc_login::axum::{LoginRoutes, SignedIn, break_glass_form, login_button, session_layer};
 use oidc_login::testing::TestProvider;
 use oidc_login::{BreakGlass, Client, ClientAuth, Config, ConfigError, RoleMapping, Source};
-use tower_sessions::MemoryStore;
 use url::Url;
 
 /// Where the demo listens unless `DEMO_ADDR` says otherwise.
@@ -226,15 +226,10 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
         routes = routes.clone().break_glass(break_glass);
         form
     });
-    let login_path = routes.login_path();
-    let logout_path = format!(
-        "{}/logout",
-        login_path.strip_suffix("/login").unwrap_or_default()
-    );
     let page = Page {
-        button: login_button(config.login_button_text(), &login_path),
+        button: login_button(config.login_button_text(), &routes.login_path()),
         break_glass,
-        logout_path,
+        logout_path: routes.logout_path(),
         development,
     };
     let sessions = session_layer(MemoryStore::default(), client);
@@ -242,7 +237,7 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
         .route("/", get(home))
         .route("/me", get(me))
         .with_state(page);
-    routes.mount(pages).layer(sessions)
+    routes.mount(pages).layer(routes.layer()).layer(sessions)
 }
 
 #[derive(Clone)]
@@ -254,14 +249,14 @@ struct Page {
     development: bool,
 }
 
-async fn home(State(page): State<Page>, MaybeSignedIn(user): MaybeSignedIn) -> Html<String> {
+async fn home(State(page): State<Page>, user: Option<SignedIn>) -> Html<String> {
     let banner = if page.development {
         "<p class=\"banner\" style=\"background:#fff3cd;padding:.5rem\"><strong>Development mode:</strong> \
          the embedded test provider is in use; anyone can sign in as <code>alice</code> or <code>bob</code>.</p>"
     } else {
         ""
     };
-    let body = match user {
+    let body = match user.map(|user| user.identity) {
         None => format!(
             "<p>You are signed out.</p>{}{}",
             page.button,
@@ -306,8 +301,8 @@ async fn home(State(page): State<Page>, MaybeSignedIn(user): MaybeSignedIn) -> H
     ))
 }
 
-async fn me(MaybeSignedIn(user): MaybeSignedIn) -> Response {
-    match user {
+async fn me(user: Option<SignedIn>) -> Response {
+    match user.map(|user| user.identity) {
         Some(id) => axum::Json(serde_json::json!({
             "issuer": id.issuer,
             "subject": id.subject,

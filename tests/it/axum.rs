@@ -246,8 +246,10 @@ async fn https_apps_get_secure_cookies() {
     let client = Client::discover(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = LoginRoutes::new(client.clone())
+    let routes = LoginRoutes::new(client.clone());
+    let app = routes
         .mount(Router::new())
+        .layer(routes.layer())
         .layer(session_layer(MemoryStore::default(), &client));
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let response = browser(false)
@@ -432,9 +434,10 @@ async fn a_sign_in_older_than_the_max_session_age_must_be_renewed() {
         "/private",
         axum::routing::get(|user: oidc_login::axum::SignedIn| async move { user.identity.subject }),
     );
-    let app = LoginRoutes::new(client.clone())
-        .max_session_age(std::time::Duration::from_secs(1))
+    let routes = LoginRoutes::new(client.clone()).max_session_age(std::time::Duration::from_secs(1));
+    let app = routes
         .mount(app)
+        .layer(routes.layer())
         .layer(session_layer(MemoryStore::default(), &client));
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let browser = browser(true);
