@@ -161,11 +161,9 @@ impl Refusal {
                 REFUSED,
                 "Too many failed attempts. Please wait and try again.",
             ),
-            Error::BreakGlass(BreakGlassError::WrongCredentials) => (
-                S::UNAUTHORIZED,
-                REFUSED,
-                "Wrong username or password.",
-            ),
+            Error::BreakGlass(BreakGlassError::WrongCredentials) => {
+                (S::UNAUTHORIZED, REFUSED, "Wrong username or password.")
+            }
             Error::BreakGlass(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 UNAVAILABLE,
