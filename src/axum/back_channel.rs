@@ -42,6 +42,20 @@ const MIN_KEY_LEN: usize = 32;
 /// base64 or plain text); a single instance may use [`random`](Self::random).
 ///
 /// `Debug` shows no key material.
+///
+/// ```
+/// use oidc_login::axum::SessionIndexKey;
+///
+/// // Shared by every instance: 32 random bytes or more (`from_env` reads them
+/// // from an environment variable).
+/// let shared = SessionIndexKey::from_secret(b"0123456789abcdef0123456789abcdef")?;
+/// // One instance alone:
+/// let single = SessionIndexKey::random();
+/// assert!(SessionIndexKey::from_secret(b"too short").is_err());
+/// assert_eq!(format!("{shared:?}"), "SessionIndexKey([redacted])");
+/// # let _ = single;
+/// # Ok::<(), oidc_login::ConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct SessionIndexKey(hmac::Key);
 

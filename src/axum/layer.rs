@@ -108,7 +108,11 @@ impl<S> Layer<S> for LoginLayer {
     }
 }
 
-/// The service of a [`LoginLayer`] around the app's routes.
+/// The service of a [`LoginLayer`] around the app's routes. An app never
+/// names it: [`Router::layer`](::axum::Router::layer) makes it from the
+/// layer. Its answers are the inner service's, but for a refusal, which
+/// gets the app's [refusal page](super::LoginRoutes::refusal_page) when it
+/// has one.
 #[derive(Debug, Clone)]
 pub struct LoginService<S> {
     inner: S,
