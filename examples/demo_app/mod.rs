@@ -12,11 +12,7 @@
 
 mod pages;
 
-pub use pages::Page;
-// The demo does not serve it yet: the tests do, and the crate's hook for
-// app-rendered refusal pages will.
-#[allow(unused_imports)]
-pub use pages::refusal_page;
+pub use pages::{Page, refusal_page};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,11 +23,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use oidc_login::axum::{LoginRoutes, MaybeSignedIn, break_glass_form, login_button, session_layer};
+use oidc_login::axum::tower_sessions::MemoryStore;
+use oidc_login::axum::{LoginRoutes, SignedIn, break_glass_form, login_button, session_layer};
 use oidc_login::testing::TestProvider;
 use oidc_login::{BreakGlass, Client, ClientAuth, Config, ConfigError, RoleMapping, Source};
 use time::OffsetDateTime;
-use tower_sessions::MemoryStore;
 use url::Url;
 
 /// Where the demo listens unless `DEMO_ADDR` says otherwise.
@@ -237,7 +233,17 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// signed-in page can say it).
 pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
     let config = client.config();
-    let mut routes = routes.max_session_age(MAX_SESSION_AGE);
+    let mut routes = routes
+        .max_session_age(MAX_SESSION_AGE)
+        .refusal_page(|refusal| {
+            let page = refusal_page(
+                refusal.title(),
+                refusal.code(),
+                refusal.status(),
+                refusal.message(),
+            );
+            (refusal.status(), page).into_response()
+        });
     let provider_logout = !config.post_logout_redirect_uris().is_empty();
     if provider_logout {
         routes = routes.provider_logout();
@@ -255,15 +261,10 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
         routes = routes.clone().break_glass(break_glass);
         form
     });
-    let login_path = routes.login_path();
-    let logout_path = format!(
-        "{}/logout",
-        login_path.strip_suffix("/login").unwrap_or_default()
-    );
     let page = Page {
-        button: login_button(config.login_button_text(), &login_path),
+        button: login_button(config.login_button_text(), &routes.login_path()),
         break_glass,
-        logout_path,
+        logout_path: routes.logout_path(),
         development,
         provider: client.issuer().to_owned(),
         refresh,
@@ -277,18 +278,18 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
         .route("/", get(home))
         .route("/me", get(me))
         .with_state(page);
-    routes.mount(pages).layer(sessions)
+    routes.mount(pages).layer(routes.layer()).layer(sessions)
 }
 
-async fn home(State(page): State<Page>, MaybeSignedIn(user): MaybeSignedIn) -> Html<String> {
-    Html(match user {
+async fn home(State(page): State<Page>, user: Option<SignedIn>) -> Html<String> {
+    Html(match user.map(|user| user.identity) {
         None => pages::signed_out(&page),
         Some(id) => pages::signed_in(&page, &id, OffsetDateTime::now_utc().unix_timestamp()),
     })
 }
 
-async fn me(MaybeSignedIn(user): MaybeSignedIn) -> Response {
-    match user {
+async fn me(user: Option<SignedIn>) -> Response {
+    match user.map(|user| user.identity) {
         Some(id) => axum::Json(serde_json::json!({
             "issuer": id.issuer,
             "subject": id.subject,

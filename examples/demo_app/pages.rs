@@ -240,18 +240,11 @@ fn group_row(page: &Page, group: &str) -> String {
     )
 }
 
-/// The demo's refusal page: `status`, a title, the one-sentence `message`
-/// and the error `code`, in the demo's layout with a way back. Ready for the
-/// crate's hook for app-rendered refusal pages; until that lands the crate
-/// renders its own (`src/axum/pages.rs`), with the same three values.
-pub fn refusal_page(code: &str, status: StatusCode, message: &str) -> Html<String> {
-    let title = if status.is_server_error() {
-        "Sign-in is not available"
-    } else if status == StatusCode::FORBIDDEN {
-        "Access refused"
-    } else {
-        "Sign-in refused"
-    };
+/// The demo's refusal page, served through the crate's hook
+/// (`LoginRoutes::refusal_page`): `status`, the crate's `title` ("Access
+/// denied", "Sign-in cancelled"...), its one-sentence `message` and the
+/// error `code`, in the demo's layout with a way back.
+pub fn refusal_page(title: &str, code: &str, status: StatusCode, message: &str) -> Html<String> {
     let main = format!(
         "<div class=\"narrow\"><section class=\"card\" aria-labelledby=\"title\">\
          <p class=\"status\">Error {} · {}</p><h1 id=\"title\">{title}</h1><p>{}</p>\

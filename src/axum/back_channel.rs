@@ -26,7 +26,7 @@ use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::Error as StoreError;
 
-use super::routes::Shared;
+use crate::client::Client;
 use crate::error::ConfigError;
 use crate::identity::Identity;
 
@@ -42,6 +42,20 @@ const MIN_KEY_LEN: usize = 32;
 /// base64 or plain text); a single instance may use [`random`](Self::random).
 ///
 /// `Debug` shows no key material.
+///
+/// ```
+/// use oidc_login::axum::SessionIndexKey;
+///
+/// // Shared by every instance: 32 random bytes or more (`from_env` reads them
+/// // from an environment variable).
+/// let shared = SessionIndexKey::from_secret(b"0123456789abcdef0123456789abcdef")?;
+/// // One instance alone:
+/// let single = SessionIndexKey::random();
+/// assert!(SessionIndexKey::from_secret(b"too short").is_err());
+/// assert_eq!(format!("{shared:?}"), "SessionIndexKey([redacted])");
+/// # let _ = single;
+/// # Ok::<(), oidc_login::ConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct SessionIndexKey(hmac::Key);
 
@@ -191,16 +205,22 @@ fn unix_ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// What the back-channel route needs: the client that checks logout
+/// tokens, and where logouts are recorded.
+#[derive(Debug)]
+pub(crate) struct BackChannel {
+    pub(crate) client: Client,
+    pub(crate) index: LogoutIndex,
+}
+
 /// `POST {prefix}/backchannel-logout`: 200 when the logout token is valid
 /// and its logout recorded, 400 otherwise (Back-Channel Logout 1.0 section
-/// 2.8); never cached.
-pub(crate) async fn backchannel_logout(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let Some(index) = &shared.logouts else {
-        return answer(
-            StatusCode::NOT_FOUND,
-            Some("back-channel logout is not enabled"),
-        );
-    };
+/// 2.8); never cached. Mounted only when back-channel logout is on.
+pub(crate) async fn backchannel_logout(
+    State(back_channel): State<Arc<BackChannel>>,
+    body: Bytes,
+) -> Response {
+    let BackChannel { client, index } = &*back_channel;
     // Unknown fields are ignored; `logout_token` exactly once.
     let mut tokens = url::form_urlencoded::parse(&body)
         .filter(|(name, _)| name == "logout_token")
@@ -209,7 +229,7 @@ pub(crate) async fn backchannel_logout(State(shared): State<Arc<Shared>>, body: 
         tracing::warn!(target: "oidc_login::axum", code = "logout_token_refused", "back-channel logout refused: the body needs exactly one `logout_token`");
         return answer(StatusCode::BAD_REQUEST, Some("invalid_request"));
     };
-    let claims = match shared.client.verify_logout_token(&token).await {
+    let claims = match client.verify_logout_token(&token).await {
         Ok(claims) => claims,
         Err(error) => {
             tracing::warn!(target: "oidc_login::axum", code = error.code(), %error, "back-channel logout refused");
@@ -236,7 +256,7 @@ pub(crate) async fn backchannel_logout(State(shared): State<Arc<Shared>>, body: 
         }
         Err(error) => {
             // The logout failed: the provider may send the same token again.
-            shared.client.forget_logout_token(&claims);
+            client.forget_logout_token(&claims);
             tracing::error!(target: "oidc_login::axum", %error, "back-channel logout failed: the session store failed");
             answer(StatusCode::BAD_REQUEST, Some("temporarily_unavailable"))
         }

@@ -1,33 +1,50 @@
-//! Extractors for the signed-in user, and what they answer when there is none.
+//! Extractors for the signed-in user, and what they answer when there is
+//! none. They only read what the [`LoginLayer`](super::LoginLayer) put in
+//! the request; the first of them in a request resolves the user, the
+//! others take the same answer.
 
 use std::marker::PhantomData;
 
-use ::axum::extract::FromRequestParts;
+use ::axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use ::axum::http::request::Parts;
-use ::axum::http::{StatusCode, header};
+use ::axum::http::{Method, StatusCode, header};
 use ::axum::response::{IntoResponse, Redirect, Response};
-use tower_sessions::Session;
 
-use super::pages;
-use super::refresh::Outcome;
-use super::routes::Mounted;
-use super::session;
+use super::layer::Current;
+use super::refusal::Refusal;
 use crate::identity::Identity;
 
 /// The signed-in user. Without one, a browser navigation is redirected to
 /// the login route (coming back to the same page afterwards), and any other
 /// request gets 401.
+///
+/// `Option<SignedIn>` is the signed-in user if there is one: it refuses
+/// nothing but a failing session store.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use oidc_login::axum::SignedIn;
+///
+/// async fn private(user: SignedIn) -> String {
+///     format!("hello {}", user.identity.subject)
+/// }
+///
+/// async fn home(user: Option<SignedIn>) -> &'static str {
+///     if user.is_some() { "welcome back" } else { "please sign in" }
+/// }
+///
+/// let app: Router = Router::new().route("/private", get(private)).route("/", get(home));
+/// ```
+///
+/// It needs the [`LoginLayer`](super::LoginLayer) and the
+/// [`session_layer`](super::session_layer) around the route; without them
+/// it answers 500 and logs why.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SignedIn {
     /// Who signed in, with roles.
     pub identity: Identity,
 }
-
-/// The signed-in user, if there is one. Never rejects (but for a failing
-/// session store).
-#[derive(Debug, Clone)]
-pub struct MaybeSignedIn(pub Option<Identity>);
 
 /// Names a role for [`RequireRole`].
 ///
@@ -45,6 +62,22 @@ pub trait RoleName: Send + Sync + 'static {
 
 /// The signed-in user, who must have the role `R::ROLE`: 401 (or the login
 /// redirect) without a user, 403 without the role.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use oidc_login::axum::{RequireRole, RoleName};
+///
+/// struct ReadWrite;
+/// impl RoleName for ReadWrite {
+///     const ROLE: &'static str = "Read-write";
+/// }
+///
+/// async fn save(editor: RequireRole<ReadWrite>) -> String {
+///     format!("saved by {}", editor.identity.subject)
+/// }
+///
+/// let app: Router = Router::new().route("/save", post(save));
+/// ```
 pub struct RequireRole<R: RoleName> {
     /// Who signed in, with roles.
     pub identity: Identity,
@@ -61,6 +94,13 @@ impl<R: RoleName> std::fmt::Debug for RequireRole<R> {
 }
 
 /// Why an extractor refused a request.
+///
+/// ```
+/// use axum::http::StatusCode;
+/// use oidc_login::axum::AuthRejection;
+///
+/// assert_eq!(AuthRejection::NotSignedIn.status(), StatusCode::UNAUTHORIZED);
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AuthRejection {
@@ -78,6 +118,9 @@ pub enum AuthRejection {
     },
     /// The session store failed: 500.
     Session,
+    /// The route is not wrapped in the [`LoginLayer`](super::LoginLayer)
+    /// (added before the route, or not at all): 500.
+    NotSetUp,
 }
 
 impl AuthRejection {
@@ -87,7 +130,7 @@ impl AuthRejection {
             Self::NotSignedIn => StatusCode::UNAUTHORIZED,
             Self::LoginRequired { .. } => StatusCode::SEE_OTHER,
             Self::MissingRole { .. } => StatusCode::FORBIDDEN,
-            Self::Session => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Session | Self::NotSetUp => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -102,87 +145,41 @@ impl IntoResponse for AuthRejection {
                 "not signed in",
             )
                 .into_response(),
-            Self::MissingRole { role } => {
-                tracing::info!(target: "oidc_login::axum", code = "missing_role", role, "request refused: the user lacks the role");
-                pages::refusal(
-                    StatusCode::FORBIDDEN,
-                    "missing_role",
-                    "Your account does not have the role this page needs.",
-                )
-            }
-            Self::Session => pages::refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "session_error",
-                "Sign-in is not available right now.",
-            ),
+            Self::MissingRole { .. } => Refusal::MISSING_ROLE.respond(),
+            Self::Session => Refusal::SESSION_ERROR.respond(),
+            Self::NotSetUp => Refusal::NOT_SET_UP.respond(),
         }
     }
 }
 
-async fn current(parts: &mut Parts) -> Result<Option<Identity>, AuthRejection> {
-    let session = Session::from_request_parts(parts, &()).await.map_err(|(_, message)| {
-        tracing::error!(target: "oidc_login::axum", message, "no session: add `oidc_login::axum::session_layer` to the router");
-        AuthRejection::Session
-    })?;
-    let mounted = parts.extensions.get::<Mounted>();
-    let max_age = mounted.map_or(super::routes::MAX_SESSION_AGE, |m| m.max_session_age);
-    let store_failed = |error: tower_sessions::session::Error| {
-        tracing::error!(target: "oidc_login::axum", %error, "the session store failed");
-        AuthRejection::Session
-    };
-    let Some(mut user) = session::user(&session).await.map_err(store_failed)? else {
-        return Ok(None);
-    };
-    let now = time::OffsetDateTime::now_utc();
-    let age = now - user.signed_in_at;
-    if age > max_age || age.is_negative() {
-        // The sign-in is too old: the user signs in again.
-        session.flush().await.map_err(store_failed)?;
-        return Ok(None);
-    }
-    if user.identity.break_glass && !mounted.is_some_and(|m| m.break_glass) {
-        // Break-glass was switched off since: its sessions end with it.
-        session.flush().await.map_err(store_failed)?;
-        return Ok(None);
-    }
-    if let Some(mounted) = mounted
-        && let Some(logouts) = &mounted.logouts
-        && logouts
-            .ended(&user.identity, user.signed_in_at)
-            .await
-            .map_err(|error| store_failed(tower_sessions::session::Error::Store(error)))?
-    {
-        tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended by a back-channel logout");
-        session.flush().await.map_err(store_failed)?;
-        return Ok(None);
-    }
-    let refresher = mounted.and_then(|m| m.refresher.as_deref());
-    if let (Some(refresher), Some(tokens)) = (refresher, &user.tokens)
-        && refresher.due(tokens, now.unix_timestamp())
-    {
-        match refresher.refresh(tokens).await {
-            Outcome::Refreshed(refreshed) => {
-                let (identity, tokens) = *refreshed;
-                user.identity = identity;
-                user.tokens = Some(tokens);
-                session::update_user(&session, &user)
-                    .await
-                    .map_err(store_failed)?;
-            }
-            Outcome::Unavailable => {}
-            Outcome::Refused => {
-                session.flush().await.map_err(store_failed)?;
-                return Ok(None);
-            }
-        }
-    }
-    Ok(Some(user.identity))
+/// What the layer left in the request.
+fn current(parts: &Parts) -> Result<Current, AuthRejection> {
+    parts.extensions.get::<Current>().cloned().ok_or_else(|| {
+        tracing::error!(
+            target: "oidc_login::axum",
+            code = Refusal::NOT_SET_UP.code(),
+            path = parts.uri.path(),
+            "no signed-in user can be read here: add `.layer(routes.layer())` (`LoginRoutes::layer`) to the router after its last route, then the `session_layer`"
+        );
+        AuthRejection::NotSetUp
+    })
+}
+
+/// The signed-in user, if any; only a failing store refuses.
+async fn user(parts: &Parts) -> Result<(Current, Option<Identity>), AuthRejection> {
+    let current = current(parts)?;
+    let identity = current
+        .user()
+        .await
+        .map_err(|_| AuthRejection::Session)?
+        .cloned();
+    Ok((current, identity))
 }
 
 /// A browser navigation (it accepts HTML and is a GET) goes to the login
 /// route; anything else is an API call and gets 401.
-fn not_signed_in(parts: &Parts) -> AuthRejection {
-    let browser = parts.method == ::axum::http::Method::GET
+fn not_signed_in(parts: &Parts, current: &Current) -> AuthRejection {
+    let browser = parts.method == Method::GET
         && parts
             .headers
             .get(header::ACCEPT)
@@ -191,41 +188,31 @@ fn not_signed_in(parts: &Parts) -> AuthRejection {
     if !browser {
         return AuthRejection::NotSignedIn;
     }
-    let login_path = parts
-        .extensions
-        .get::<Mounted>()
-        .map(|m| m.login_path.clone())
-        .unwrap_or_else(|| "/login".into());
-    let here = parts
-        .uri
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/");
-    let location = format!(
-        "{login_path}?{}",
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("return_to", here)
-            .finish()
-    );
-    AuthRejection::LoginRequired { location }
+    AuthRejection::LoginRequired {
+        location: current.login_location(),
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match current(parts).await? {
-            Some(identity) => Ok(Self { identity }),
-            None => Err(not_signed_in(parts)),
+        match user(parts).await? {
+            (_, Some(identity)) => Ok(Self { identity }),
+            (current, None) => Err(not_signed_in(parts, &current)),
         }
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for MaybeSignedIn {
+impl<S: Send + Sync> OptionalFromRequestParts<S> for SignedIn {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(current(parts).await?))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let (_, identity) = user(parts).await?;
+        Ok(identity.map(|identity| Self { identity }))
     }
 }
 
@@ -233,10 +220,19 @@ impl<S: Send + Sync, R: RoleName> FromRequestParts<S> for RequireRole<R> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Some(identity) = current(parts).await? else {
-            return Err(not_signed_in(parts));
+        let (current, identity) = user(parts).await?;
+        let Some(identity) = identity else {
+            return Err(not_signed_in(parts, &current));
         };
         if !identity.has_role(R::ROLE) {
+            tracing::info!(
+                target: "oidc_login::axum",
+                code = Refusal::MISSING_ROLE.code(),
+                role = R::ROLE,
+                subject = %identity.subject,
+                path = parts.uri.path(),
+                "request refused: the user lacks the role"
+            );
             return Err(AuthRejection::MissingRole { role: R::ROLE });
         }
         Ok(Self {

@@ -1,26 +1,31 @@
-//! axum integration (feature `axum`): login routes, extractors for the
-//! signed-in user, and the session glue.
+//! axum integration (feature `axum`): login routes, a layer that applies
+//! their settings, extractors for the signed-in user, and the session glue.
 //!
 //! Login state and the signed-in [`Identity`](crate::Identity) live in the
-//! session through [`tower-sessions`](tower_sessions), so any of its stores
-//! works (memory, Redis, PostgreSQL...) and several app instances behind a
-//! load balancer share logins with no store of this crate's own.
+//! session through [`tower_sessions`] (re-exported here), so any of its
+//! stores works (memory, Redis, PostgreSQL...) and several app instances
+//! behind a load balancer share logins with no store of this crate's own.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
+//! use oidc_login::axum::tower_sessions::MemoryStore;
 //! use oidc_login::axum::{LoginRoutes, SignedIn, session_layer};
 //! use oidc_login::{Client, Config};
-//! use tower_sessions::MemoryStore;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Client::discover(Config::from_file("oidc.toml")?).await?;
-//! let sessions = session_layer(MemoryStore::default(), &client);
+//! let routes = LoginRoutes::new(client.clone());
 //!
 //! let app = Router::new().route("/admin", get(|user: SignedIn| async move {
 //!     format!("hello {}", user.identity.username.as_deref().unwrap_or("?"))
 //! }));
-//! // GET /login, GET+POST /callback, POST /logout, and the extractors' settings:
-//! let app = LoginRoutes::new(client).mount(app).layer(sessions);
+//! // GET /login, GET+POST /callback, POST /logout:
+//! let app = routes.mount(app);
+//! // After the last route: the login layer (the settings, the signed-in
+//! // user), then the session layer around it.
+//! let app = app
+//!     .layer(routes.layer())
+//!     .layer(session_layer(MemoryStore::default(), &client));
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! axum::serve(listener, app).await?;
@@ -32,10 +37,7 @@
 //!   and redirects to the provider.
 //! - `GET` and `POST {prefix}/callback`: finishes it (query or
 //!   `form_post`), rotates the session id, stores the identity, and
-//!   redirects (303) to `return_to` or `/`. Refusals answer a short HTML page
-//!   with status 400 (bad or replayed callback), 401 (token refused), 403
-//!   (required claim or role policy) or 502 (provider unreachable), and an
-//!   error code; the reason goes to the log on the `oidc_login::axum` target.
+//!   redirects (303) to `return_to` or `/`.
 //! - `POST {prefix}/logout`: clears the session and redirects (303) to `/`
 //!   or, with [`LoginRoutes::provider_logout`], to the provider's
 //!   `end_session_endpoint`, which sends the browser back to
@@ -45,8 +47,30 @@
 //! - `GET`/`POST {prefix}/local-login`, with [`LoginRoutes::break_glass`]:
 //!   the break-glass local sign-in.
 //!
-//! With [`LoginRoutes::refresh_before_expiry`], the extractors refresh a
-//! session whose access token is about to expire before they answer.
+//! A route that is not switched on is not mounted (404).
+//!
+//! # The layer
+//! [`LoginRoutes::layer`] makes the [`LoginLayer`], which applies the
+//! settings to every route it wraps, whether the route was added before or
+//! after [`LoginRoutes::mount`]: the login redirect (prefix included), the
+//! sign-in's maximum age, back-channel logouts, refresh on demand
+//! ([`LoginRoutes::refresh_before_expiry`]) and the app's refusal page. The
+//! signed-in user is resolved once per request, when an extractor first
+//! asks; every other extractor of the request takes the same answer. A
+//! route outside the layer cannot read the user (500, and an error in the
+//! log), so a route added after it is never served as if no checks
+//! applied.
+//!
+//! # Refusals
+//! A refused sign-in answers a short HTML page (plain HTML, inline CSS)
+//! with status 400 (bad or replayed callback, cancelled at the provider),
+//! 401 (token refused), 403 (required claim, role policy, missing role:
+//! "Access denied"), 429 (break-glass rate limit), 500 (the app's client
+//! credentials refused by the provider, the session store) or 502
+//! (provider unreachable), and an error code. The reason goes to the log
+//! on the `oidc_login::axum` target, never a token, code or secret.
+//! [`LoginRoutes::refusal_page`] puts the app's own page in its place
+//! ([`Refusal`]).
 //!
 //! # Cookies
 //! [`session_layer`] sets `HttpOnly`, `SameSite=Lax`, and `Secure` unless
@@ -59,13 +83,31 @@
 
 mod back_channel;
 mod extract;
+mod layer;
 mod pages;
 mod refresh;
+mod refusal;
 mod routes;
 mod session;
 
+/// The `tower-sessions` this crate is built with (0.14). Take the session
+/// stores and types from here, or depend on the very same version: a
+/// store of another `tower-sessions` version does not implement this
+/// version's `SessionStore`, and the compiler says no more than that. A
+/// Redis store for it is `tower-sessions-redis-store` 0.16.
+///
+/// ```
+/// use oidc_login::axum::tower_sessions::{MemoryStore, SessionStore};
+///
+/// fn takes_a_store(_: impl SessionStore) {}
+/// takes_a_store(MemoryStore::default());
+/// ```
+pub use tower_sessions;
+
 pub use back_channel::SessionIndexKey;
-pub use extract::{AuthRejection, MaybeSignedIn, RequireRole, RoleName, SignedIn};
-pub use pages::{break_glass_form, login_button};
+pub use extract::{AuthRejection, RequireRole, RoleName, SignedIn};
+pub use layer::{LoginLayer, LoginService};
+pub use pages::{break_glass_form, login_button, logout_button};
+pub use refusal::Refusal;
 pub use routes::LoginRoutes;
 pub use session::session_layer;

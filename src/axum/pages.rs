@@ -1,22 +1,52 @@
-//! The few HTML fragments the integration answers with. Every value that
-//! reaches HTML is escaped.
+//! The few HTML fragments and pages the integration answers with: plain
+//! HTML with inline CSS, no external assets. Every value that reaches HTML
+//! is escaped. This module uses no other module of the integration.
 
 use ::axum::http::{StatusCode, header};
 use ::axum::response::{IntoResponse, Response};
 use html_escape::encode_quoted_attribute as escape;
 
+/// The form field that marks a `form_post` callback re-submitted from the
+/// app's own origin (so it is not re-submitted twice).
+pub(crate) const RESUBMITTED: &str = "oidc_login_resubmitted";
+
 /// The sign-in button: a form that GETs the login route.
 ///
 /// ```
-/// let html = oidc_login::axum::login_button("Sign in with Entra ID", "/login");
+/// use oidc_login::axum::login_button;
+///
+/// let html = login_button("Sign in with Entra ID", "/login");
 /// assert!(html.contains("Sign in with Entra ID"));
+/// assert!(html.contains(r#"method="get" action="/login""#));
 /// ```
 ///
-/// Use the configured text: `login_button(client.config().login_button_text(), "/login")`.
+/// Use the configured text and the routes' path:
+/// `login_button(client.config().login_button_text(), &routes.login_path())`.
 pub fn login_button(text: &str, login_path: &str) -> String {
     format!(
         "<form class=\"oidc-login\" method=\"get\" action=\"{}\"><button type=\"submit\">{}</button></form>",
         escape(login_path),
+        escape(text)
+    )
+}
+
+/// The sign-out button: a form that POSTs to the logout route
+/// ([`LoginRoutes::logout_path`](super::LoginRoutes::logout_path)). A POST,
+/// never a link: a GET could be fired by any page that embeds an image, and
+/// the `SameSite=Lax` session cookie goes along with a cross-site POST only
+/// when the user submits it on this app.
+///
+/// ```
+/// use oidc_login::axum::logout_button;
+///
+/// let html = logout_button("Sign out", "/auth/logout");
+/// assert!(html.contains(r#"method="post" action="/auth/logout""#));
+/// assert!(html.contains("Sign out"));
+/// ```
+pub fn logout_button(text: &str, logout_path: &str) -> String {
+    format!(
+        "<form class=\"oidc-logout\" method=\"post\" action=\"{}\"><button type=\"submit\">{}</button></form>",
+        escape(logout_path),
         escape(text)
     )
 }
@@ -27,8 +57,10 @@ pub fn login_button(text: &str, login_path: &str) -> String {
 /// [`login_button`], marked as the emergency way in that it is.
 ///
 /// ```
-/// let html = oidc_login::axum::break_glass_form("/local-login");
-/// assert!(html.contains("type=\"password\""));
+/// use oidc_login::axum::break_glass_form;
+///
+/// let html = break_glass_form("/local-login");
+/// assert!(html.contains(r#"type="password""#));
 /// ```
 pub fn break_glass_form(action: &str) -> String {
     format!(
@@ -41,33 +73,21 @@ pub fn break_glass_form(action: &str) -> String {
     )
 }
 
-/// The page of `GET {prefix}/local-login`: the break-glass form alone.
-pub(crate) fn break_glass_page(action: &str) -> Response {
-    let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Emergency sign-in</title></head>\
-         <body><h1>Emergency sign-in</h1>{}</body></html>",
-        break_glass_form(action)
-    );
-    (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-        ],
-        body,
+/// A whole page: `title` (escaped here) and `body` (HTML, escaped by the
+/// caller), in the demo's plain style.
+pub(crate) fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#222\">\
+         <h1 style=\"font-size:1.6rem\">{}</h1>{body}</body></html>",
+        escape(title),
+        escape(title),
     )
-        .into_response()
 }
 
-/// A short refusal page: a title, one sentence, the error code. No detail
-/// that could help an attacker or leak a secret; the detail goes to the log.
-pub(crate) fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in refused</title></head>\
-         <body><h1>Sign-in refused</h1><p>{}</p><p>Error code: <code>{}</code></p>\
-         <p><a href=\"/\">Back to the start page</a></p></body></html>",
-        escape(message),
-        escape(code)
-    );
+/// An HTML answer that no cache keeps.
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
     (
         status,
         [
@@ -77,6 +97,30 @@ pub(crate) fn refusal(status: StatusCode, code: &str, message: &str) -> Response
         body,
     )
         .into_response()
+}
+
+/// A refusal page: the title, one sentence, the error code. No detail that
+/// could help an attacker or leak a secret; the detail goes to the log.
+pub(crate) fn refusal(title: &str, message: &str, code: &str) -> String {
+    page(
+        title,
+        &format!(
+            "<p style=\"background:#f8d7da;padding:.75rem 1rem;border-radius:.25rem\">{}</p>\
+             <p style=\"color:#555;font-size:.9rem\">Error code: <code>{}</code></p>\
+             <p><a href=\"/\">Back to the start page</a></p>",
+            escape(message),
+            escape(code)
+        ),
+    )
+}
+
+/// The page of `GET {prefix}/local-login`: the break-glass form alone.
+pub(crate) fn break_glass_page(action: &str) -> Response {
+    let body = format!(
+        "<div style=\"background:#f8d7da;padding:.75rem 1rem;border-radius:.25rem\">{}</div>",
+        break_glass_form(action)
+    );
+    html(StatusCode::OK, page("Emergency sign-in", &body))
 }
 
 /// Re-submits a cross-site `form_post` callback from the app's own origin,
@@ -94,21 +138,12 @@ pub(crate) fn resubmit(action: &str, fields: &[(String, String)]) -> Response {
         .collect();
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in…</title></head>\
-         <body><form method=\"post\" action=\"{}\">{inputs}<input type=\"hidden\" name=\"{}\" value=\"1\">\
+         <body><form method=\"post\" action=\"{}\">{inputs}<input type=\"hidden\" name=\"{RESUBMITTED}\" value=\"1\">\
          <p>Finishing sign-in… <button type=\"submit\">Continue</button></p></form>\
          <script>document.forms[0].submit()</script></body></html>",
         escape(action),
-        super::routes::RESUBMITTED
     );
-    (
-        StatusCode::OK,
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-        ],
-        body,
-    )
-        .into_response()
+    html(StatusCode::OK, body)
 }
 
 #[cfg(test)]
@@ -117,11 +152,17 @@ mod tests {
 
     #[test]
     fn hostile_values_are_escaped() {
-        let html = login_button("\"><script>alert(1)</script>", "/login\"><x");
-        assert!(
-            !html.contains("<script>") && !html.contains("\"><x"),
-            "{html}"
-        );
+        for html in [
+            login_button("\"><script>alert(1)</script>", "/login\"><x"),
+            logout_button("\"><script>alert(1)</script>", "/logout\"><x"),
+            break_glass_form("/local-login\"><script>alert(1)</script>"),
+            refusal("<script>alert(1)</script>", "\"><script>", "<x>"),
+        ] {
+            assert!(
+                !html.contains("<script>") && !html.contains("\"><x"),
+                "{html}"
+            );
+        }
         let fields = [("code\"><script>".to_owned(), "v'\"<>&".to_owned())];
         let response = resubmit("/callback", &fields);
         let body = futures_body(response);

@@ -1,34 +1,47 @@
-//! `GET /login`, `GET`/`POST /callback`, `POST /logout`.
+//! [`LoginRoutes`]: the settings of the integration, the routes it mounts
+//! (`GET /login`, `GET`/`POST /callback`, `POST /logout`, and those switched
+//! on), and the layer that applies the settings to the app's routes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use ::axum::Router;
 use ::axum::extract::{Query, RawForm, RawQuery, State};
-use ::axum::http::StatusCode;
 use ::axum::response::{IntoResponse, Redirect, Response};
 use ::axum::routing::{get, post};
-use ::axum::{Extension, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::back_channel::{LogoutIndex, SessionIndexKey, backchannel_logout};
+use super::back_channel::{BackChannel, LogoutIndex, SessionIndexKey, backchannel_logout};
+use super::layer::{LoginLayer, MAX_SESSION_AGE, Settings};
 use super::pages;
 use super::refresh::Refresher;
+use super::refusal::{Refusal, RefusalPage};
 use super::session;
 use crate::break_glass::BreakGlass;
 use crate::client::Client;
 use crate::error::Error;
 use crate::flow::{Callback, Start};
 
-/// The form field that marks a `form_post` callback re-submitted from the
-/// app's own origin (so it is not re-submitted twice).
-pub(crate) const RESUBMITTED: &str = "oidc_login_resubmitted";
-
-/// The login routes, mounted on an app's router.
+/// The login routes and the settings of the integration.
+///
+/// [`mount`](Self::mount) adds the routes to the app's router;
+/// [`layer`](Self::layer) makes the layer that applies the settings to
+/// every route, which the app adds after its last route (then the
+/// [`session_layer`](super::session_layer)):
 ///
 /// ```no_run
-/// # use oidc_login::axum::LoginRoutes;
-/// # fn app(client: oidc_login::Client, app: axum::Router) -> axum::Router {
-/// LoginRoutes::new(client).prefix("/auth").mount(app)
+/// use axum::{Router, routing::get};
+/// use oidc_login::axum::tower_sessions::MemoryStore;
+/// use oidc_login::axum::{LoginRoutes, SignedIn, session_layer};
+///
+/// # fn app(client: oidc_login::Client, app: Router) -> Router {
+/// let routes = LoginRoutes::new(client.clone()).prefix("/auth");
+/// routes
+///     .mount(app)
+///     .route("/me", get(|user: SignedIn| async move { user.identity.subject }))
+///     .layer(routes.layer())
+///     .layer(session_layer(MemoryStore::default(), &client))
 /// # }
 /// ```
 #[derive(Debug, Clone)]
@@ -38,48 +51,49 @@ pub struct LoginRoutes {
     prefix: String,
     after_logout: String,
     form_post: bool,
-    max_session_age: std::time::Duration,
-    refresh_margin: Option<std::time::Duration>,
+    max_session_age: Duration,
+    refresh_margin: Option<Duration>,
     provider_logout: bool,
     /// The session store and key of back-channel logout, when switched on.
     back_channel: Option<(Arc<dyn tower_sessions::SessionStore>, SessionIndexKey)>,
     break_glass: Option<Arc<BreakGlass>>,
+    refusal_page: Option<RefusalPage>,
 }
 
-/// What the extractors need to know about the routes.
-#[derive(Debug, Clone)]
-pub(crate) struct Mounted {
-    pub(crate) login_path: String,
-    pub(crate) max_session_age: std::time::Duration,
-    /// Refresh on demand, when switched on.
-    pub(crate) refresher: Option<Arc<Refresher>>,
-    /// Back-channel logouts to honour, when switched on.
-    pub(crate) logouts: Option<LogoutIndex>,
-    /// Whether break-glass sign-in is mounted: without it, a break-glass
-    /// session from before it was switched off is refused.
-    pub(crate) break_glass: bool,
-}
-
-/// How long a sign-in lasts, however active the session (12 hours).
-pub(crate) const MAX_SESSION_AGE: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
-
+/// What the login routes share.
 #[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) client: Client,
+struct Shared {
+    client: Client,
     callback_path: String,
     after_logout: String,
     form_post: bool,
     /// Keep the tokens in the session (refresh, or sign-out at the provider).
     keep_tokens: bool,
     /// The post-logout redirect URI of the `logged-out` route, when
-    /// sign-out at the provider is on.
+    /// sign-out at the provider is on and the config has one.
     provider_logout: Option<Option<String>>,
-    pub(crate) logouts: Option<LogoutIndex>,
-    break_glass: Option<Arc<BreakGlass>>,
+}
+
+/// What the break-glass routes need.
+#[derive(Debug)]
+struct LocalLogin {
+    client: Client,
+    break_glass: Arc<BreakGlass>,
 }
 
 impl LoginRoutes {
     /// Routes for this client, at `/login`, `/callback` and `/logout`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use oidc_login::axum::LoginRoutes;
+    /// use oidc_login::{Client, Config};
+    ///
+    /// let client = Client::discover(Config::from_file("oidc.toml")?).await?;
+    /// let routes = LoginRoutes::new(client);
+    /// assert_eq!(routes.login_path(), "/login");
+    /// # Ok(()) }
+    /// ```
     pub fn new(client: Client) -> Self {
         Self {
             client,
@@ -91,15 +105,17 @@ impl LoginRoutes {
             provider_logout: false,
             back_channel: None,
             break_glass: None,
+            refusal_page: None,
         }
     }
 
     /// Mounts the break-glass local sign-in at `GET`/`POST
-    /// {prefix}/local-login` (see [`BreakGlass`]; off unless this is
-    /// called): a form, and its check. A success rotates the session id and
-    /// signs in the identity marked [`break_glass`](crate::Identity::break_glass);
-    /// a wrong password answers 401, too many failures 429. Each use is
-    /// logged as a warning.
+    /// {prefix}/local-login` (see [`BreakGlass`]; not mounted unless this
+    /// is called): a form, and its check. A success rotates the session id
+    /// and signs in the identity marked
+    /// [`break_glass`](crate::Identity::break_glass); a wrong password
+    /// answers 401, too many failures 429. Each use is logged as a warning.
+    /// Without it, the layer ends every break-glass session.
     ///
     /// ```no_run
     /// # use oidc_login::{BreakGlass, Client};
@@ -117,24 +133,37 @@ impl LoginRoutes {
     }
 
     /// The path of the break-glass route, for the [`break_glass_form`](super::break_glass_form).
+    ///
+    /// ```no_run
+    /// # fn f(routes: oidc_login::axum::LoginRoutes) {
+    /// let form = oidc_login::axum::break_glass_form(&routes.break_glass_path());
+    /// # }
+    /// ```
     pub fn break_glass_path(&self) -> String {
         format!("{}/local-login", self.prefix)
     }
 
     /// Refreshes a signed-in session when its access token expires within
     /// `margin` (the config's scopes need `offline_access`): the
-    /// extractors run [`Client::refresh`] first, so the required claim and
-    /// the roles are decided afresh, and a user removed from a group loses
-    /// the role at the next refresh. Concurrent requests of one session
-    /// share one refresh. A refused refresh ends the session (the user
-    /// signs in again); a provider that cannot be reached leaves it as it
-    /// is until the next try.
+    /// [`LoginLayer`] runs [`Client::refresh`] when an extractor first
+    /// asks for the user, so the required claim and the roles are decided
+    /// afresh, and a user removed from a group loses the role at the next
+    /// refresh. Concurrent requests of one session share one refresh. A
+    /// refused refresh ends the session (the user signs in again); a
+    /// provider that cannot be reached leaves it as it is until the next
+    /// try.
     ///
     /// The tokens are then kept in the session store (server side; the
     /// cookie holds only the session id). Two app instances may race to
     /// refresh the same session: with refresh token rotation, give the
     /// provider a reuse grace period or route a session to one instance.
-    pub fn refresh_before_expiry(mut self, margin: std::time::Duration) -> Self {
+    ///
+    /// ```no_run
+    /// # fn f(routes: oidc_login::axum::LoginRoutes) -> oidc_login::axum::LoginRoutes {
+    /// routes.refresh_before_expiry(std::time::Duration::from_secs(60))
+    /// # }
+    /// ```
+    pub fn refresh_before_expiry(mut self, margin: Duration) -> Self {
         self.refresh_margin = Some(margin);
         self
     }
@@ -146,7 +175,8 @@ impl LoginRoutes {
     /// the URI of `GET {prefix}/logged-out` (on the redirect URI's origin),
     /// the provider sends the browser back there with the `state` sent
     /// along, which is checked (and otherwise only logged) before the
-    /// redirect to [`after_logout`](Self::after_logout).
+    /// redirect to [`after_logout`](Self::after_logout). `GET
+    /// {prefix}/logged-out` is mounted only with this.
     ///
     /// The ID token is then kept in the session store.
     pub fn provider_logout(mut self) -> Self {
@@ -155,19 +185,27 @@ impl LoginRoutes {
     }
 
     /// Accepts back-channel logouts (OpenID Connect Back-Channel Logout
-    /// 1.0) at `POST {prefix}/backchannel-logout`: register that URI at the
-    /// provider. A valid logout token ends the sessions of its `sid` (or,
-    /// when it names no `sid`, every session of its `sub` signed in until
-    /// then).
+    /// 1.0) at `POST {prefix}/backchannel-logout` (not mounted unless this
+    /// is called): register that URI at the provider. A valid logout token
+    /// ends the sessions of its `sid` (or, when it names no `sid`, every
+    /// session of its `sub` signed in until then).
     ///
     /// The logout is recorded in `store`, which must be the store of the
     /// [`session_layer`](super::session_layer), under record ids keyed with
-    /// `key` ([`SessionIndexKey`]); the extractors check each signed-in
-    /// request against it (one or two store reads). Give every app instance
-    /// that shares the store the same key, and all of them honour a logout
-    /// any of them received. Replayed logout tokens are recognized per
-    /// instance (the `jti` memory is in the [`Client`]); a replay at another
-    /// instance only ends sessions already ended.
+    /// `key` ([`SessionIndexKey`]); the [`LoginLayer`] checks each
+    /// signed-in request against it (one or two store reads). Give every
+    /// app instance that shares the store the same key, and all of them
+    /// honour a logout any of them received. Replayed logout tokens are
+    /// recognized per instance (the `jti` memory is in the [`Client`]); a
+    /// replay at another instance only ends sessions already ended.
+    ///
+    /// ```no_run
+    /// # use oidc_login::axum::{LoginRoutes, SessionIndexKey, tower_sessions::MemoryStore};
+    /// # fn f(routes: LoginRoutes, store: MemoryStore) -> Result<LoginRoutes, oidc_login::ConfigError> {
+    /// let key = SessionIndexKey::from_env("SESSION_INDEX_KEY")?;
+    /// Ok(routes.back_channel_logout(store, key))
+    /// # }
+    /// ```
     pub fn back_channel_logout(
         mut self,
         store: impl tower_sessions::SessionStore,
@@ -180,7 +218,7 @@ impl LoginRoutes {
     /// How long a sign-in lasts, however active the session (default 12
     /// hours): after it the user signs in again, and the required claim and
     /// roles are decided afresh.
-    pub fn max_session_age(mut self, age: std::time::Duration) -> Self {
+    pub fn max_session_age(mut self, age: Duration) -> Self {
         self.max_session_age = age;
         self
     }
@@ -199,6 +237,16 @@ impl LoginRoutes {
 
     /// Mounts the routes under `prefix`, such as `/auth` (default: none).
     /// The config's `redirect_uri` must then end in `{prefix}/callback`.
+    /// The [`LoginLayer`] sends signed-out browsers to `{prefix}/login`
+    /// from every route it wraps.
+    ///
+    /// ```no_run
+    /// # fn f(client: oidc_login::Client) {
+    /// let routes = oidc_login::axum::LoginRoutes::new(client).prefix("auth/");
+    /// assert_eq!(routes.login_path(), "/auth/login");
+    /// assert_eq!(routes.logout_path(), "/auth/logout");
+    /// # }
+    /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         let prefix = prefix.into();
         let prefix = prefix.trim_matches('/');
@@ -227,27 +275,99 @@ impl LoginRoutes {
         self
     }
 
+    /// Answers refusals with the app's own page instead of the default
+    /// one: `page` gets the [`Refusal`] (status, error code, title and a
+    /// sentence, all safe to show) and returns the response, which should
+    /// keep the refusal's status. It serves the login routes' refusals and
+    /// the extractors' (a missing role, a failing session store), through
+    /// the [`LoginLayer`]. The detail of each refusal is logged either way.
+    /// A page without a `Cache-Control` header gets `no-store`.
+    ///
+    /// ```no_run
+    /// use axum::response::{Html, IntoResponse};
+    /// # fn f(routes: oidc_login::axum::LoginRoutes) -> oidc_login::axum::LoginRoutes {
+    /// routes.refusal_page(|refusal| {
+    ///     let html = format!(
+    ///         "<h1>{}</h1><p>{}</p><p>Quote <code>{}</code> to the help desk.</p>",
+    ///         html_escape::encode_text(refusal.title()),
+    ///         html_escape::encode_text(refusal.message()),
+    ///         html_escape::encode_text(refusal.code()),
+    ///     );
+    ///     (refusal.status(), Html(html)).into_response()
+    /// })
+    /// # }
+    /// ```
+    pub fn refusal_page(
+        mut self,
+        page: impl Fn(&Refusal) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        self.refusal_page = Some(RefusalPage::new(page));
+        self
+    }
+
     /// The path of the login route, for links and the [`login_button`](super::login_button).
     pub fn login_path(&self) -> String {
         format!("{}/login", self.prefix)
     }
 
-    /// Adds the routes to `app`, and the settings the extractors read to
-    /// every route of it. Add the [`session_layer`](super::session_layer)
-    /// after this, so it wraps the login routes too.
-    pub fn mount<S: Clone + Send + Sync + 'static>(mut self, app: Router<S>) -> Router<S> {
+    /// The path of the logout route (`POST` only), for the
+    /// [`logout_button`](super::logout_button).
+    ///
+    /// ```no_run
+    /// # fn f(routes: oidc_login::axum::LoginRoutes) -> String {
+    /// oidc_login::axum::logout_button("Sign out", &routes.logout_path())
+    /// # }
+    /// ```
+    pub fn logout_path(&self) -> String {
+        format!("{}/logout", self.prefix)
+    }
+
+    /// The record of back-channel logouts, when switched on: records live
+    /// as long as a sign-in may.
+    fn logout_index(&self) -> Option<LogoutIndex> {
+        let lifetime =
+            time::Duration::try_from(self.max_session_age).unwrap_or(time::Duration::hours(12));
+        self.back_channel
+            .as_ref()
+            .map(|(store, key)| LogoutIndex::new(store.clone(), key.clone(), lifetime))
+    }
+
+    /// The layer that applies these settings to every route it wraps
+    /// ([`LoginLayer`]): add it after the app's last route, and the
+    /// [`session_layer`](super::session_layer) after it. Routes outside it
+    /// cannot read the signed-in user: their extractors answer 500.
+    pub fn layer(&self) -> LoginLayer {
+        LoginLayer::new(Settings {
+            login_path: self.login_path(),
+            max_session_age: self.max_session_age,
+            refresher: self
+                .refresh_margin
+                .map(|margin| Refresher::new(self.client.clone(), margin)),
+            logouts: self.logout_index(),
+            break_glass: self.break_glass.is_some(),
+            refusal_page: self.refusal_page.clone(),
+        })
+    }
+
+    /// Adds the routes to `app`: `GET {prefix}/login`, `GET` and `POST
+    /// {prefix}/callback`, `POST {prefix}/logout`, and those switched on
+    /// (`GET {prefix}/logged-out`, `POST {prefix}/backchannel-logout`,
+    /// `GET`/`POST {prefix}/local-login`); a route that is off is not
+    /// there at all. Routes may be added to `app` before or after this; add
+    /// [`layer`](Self::layer) after the last one.
+    pub fn mount<S: Clone + Send + Sync + 'static>(&self, app: Router<S>) -> Router<S> {
         let callback_path = format!("{}/callback", self.prefix);
-        if self.client.config().redirect_uri().path() != callback_path {
+        let config = self.client.config();
+        if config.redirect_uri().path() != callback_path {
             tracing::warn!(
                 target: "oidc_login::axum",
-                redirect_uri = %self.client.config().redirect_uri(),
+                redirect_uri = %config.redirect_uri(),
                 callback_path,
                 "the config's `redirect_uri` does not point at the callback route; logins will not come back here"
             );
         }
         let logged_out_path = format!("{}/logged-out", self.prefix);
         let provider_logout = self.provider_logout.then(|| {
-            let config = self.client.config();
             let uri = config
                 .post_logout_redirect_uris()
                 .iter()
@@ -268,47 +388,51 @@ impl LoginRoutes {
             }
             uri
         });
-        // Logout records live as long as a sign-in may.
-        let lifetime =
-            time::Duration::try_from(self.max_session_age).unwrap_or(time::Duration::hours(12));
-        let logouts = self
-            .back_channel
-            .take()
-            .map(|(store, key)| LogoutIndex::new(store, key, lifetime));
-        let mounted = Mounted {
-            login_path: self.login_path(),
-            max_session_age: self.max_session_age,
-            refresher: self
-                .refresh_margin
-                .map(|margin| Arc::new(Refresher::new(self.client.clone(), margin))),
-            logouts: logouts.clone(),
-            break_glass: self.break_glass.is_some(),
-        };
         let shared = Arc::new(Shared {
-            client: self.client,
+            client: self.client.clone(),
             callback_path: callback_path.clone(),
-            after_logout: self.after_logout,
+            after_logout: self.after_logout.clone(),
             form_post: self.form_post,
             keep_tokens: self.refresh_margin.is_some() || self.provider_logout,
             provider_logout,
-            logouts,
-            break_glass: self.break_glass,
         });
-        let routes: Router<S> = Router::new()
-            .route(&mounted.login_path, get(login))
+        let mut routes = Router::new()
+            .route(&self.login_path(), get(login))
             .route(&callback_path, get(callback_get).post(callback_post))
-            .route(&format!("{}/logout", self.prefix), post(logout))
-            .route(&logged_out_path, get(logged_out))
-            .route(
-                &format!("{}/backchannel-logout", self.prefix),
-                post(backchannel_logout),
-            )
-            .route(
-                &format!("{}/local-login", self.prefix),
-                get(local_login_form).post(local_login),
-            )
-            .with_state(shared);
-        app.merge(routes).layer(Extension(mounted))
+            .route(&self.logout_path(), post(logout));
+        if shared.provider_logout.is_some() {
+            routes = routes.route(&logged_out_path, get(logged_out));
+        }
+        let mut routes: Router<S> = routes.with_state(shared);
+        if let Some(break_glass) = &self.break_glass {
+            let local = Arc::new(LocalLogin {
+                client: self.client.clone(),
+                break_glass: break_glass.clone(),
+            });
+            routes = routes.merge(
+                Router::new()
+                    .route(
+                        &self.break_glass_path(),
+                        get(local_login_form).post(local_login),
+                    )
+                    .with_state(local),
+            );
+        }
+        if let Some(index) = self.logout_index() {
+            let back_channel = Arc::new(BackChannel {
+                client: self.client.clone(),
+                index,
+            });
+            routes = routes.merge(
+                Router::new()
+                    .route(
+                        &format!("{}/backchannel-logout", self.prefix),
+                        post(backchannel_logout),
+                    )
+                    .with_state(back_channel),
+            );
+        }
+        app.merge(routes)
     }
 }
 
@@ -371,7 +495,7 @@ async fn callback_post(
     };
     // A cross-site form_post arrives without the SameSite=Lax cookie: answer
     // with a page that posts the same form again from this origin, once.
-    if callback.get(RESUBMITTED).is_none() && !session::has_pending(&session).await {
+    if callback.get(pages::RESUBMITTED).is_none() && !session::has_pending(&session).await {
         let fields: Vec<(String, String)> =
             url::form_urlencoded::parse(&body).into_owned().collect();
         return pages::resubmit(&shared.callback_path, &fields);
@@ -388,14 +512,10 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
         Ok(None) => {
             tracing::warn!(
                 target: "oidc_login::axum",
-                code = "no_pending_login",
+                code = Refusal::NO_PENDING_LOGIN.code(),
                 "callback refused: no login in flight in this session matches its state (replayed, expired, started in another browser, or the session cookie was not sent)"
             );
-            return pages::refusal(
-                StatusCode::BAD_REQUEST,
-                "no_pending_login",
-                "This sign-in link is no longer valid. Please start again.",
-            );
+            return Refusal::NO_PENDING_LOGIN.respond();
         }
         Err(error) => return session_failure(&error),
     };
@@ -446,10 +566,8 @@ async fn logout(State(shared): State<Arc<Shared>>, session: Session) -> Response
     }
 }
 
-async fn local_login_form(State(shared): State<Arc<Shared>>, uri: ::axum::http::Uri) -> Response {
-    if shared.break_glass.is_none() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
+/// `GET {prefix}/local-login`: the break-glass form, posting to itself.
+async fn local_login_form(uri: ::axum::http::Uri) -> Response {
     pages::break_glass_page(uri.path())
 }
 
@@ -463,16 +581,17 @@ struct LocalLoginForm {
 /// `POST {prefix}/local-login`: the break-glass check, then a signed-in
 /// session like a provider's login.
 async fn local_login(
-    State(shared): State<Arc<Shared>>,
+    State(local): State<Arc<LocalLogin>>,
     session: Session,
     ::axum::extract::Form(form): ::axum::extract::Form<LocalLoginForm>,
 ) -> Response {
-    let Some(break_glass) = &shared.break_glass else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
+    let LocalLogin {
+        client,
+        break_glass,
+    } = &*local;
     let to = match form.return_to.as_deref().filter(|to| !to.is_empty()) {
         None => "/".to_owned(),
-        Some(to) => match crate::flow::safe_return_to(to, shared.client.config().redirect_uri()) {
+        Some(to) => match crate::flow::safe_return_to(to, client.config().redirect_uri()) {
             Ok(to) => to,
             Err(error) => return refuse(&error.into()),
         },
@@ -513,47 +632,16 @@ async fn logged_out(
     Redirect::to(&shared.after_logout).into_response()
 }
 
-/// The HTTP status for a refused login.
-pub(crate) fn status(error: &Error) -> StatusCode {
-    match error {
-        Error::Start(_) | Error::Callback(_) => StatusCode::BAD_REQUEST,
-        Error::Token(_) | Error::Refresh(_) => StatusCode::UNAUTHORIZED,
-        Error::Logout(_) => StatusCode::BAD_REQUEST,
-        Error::BreakGlass(crate::BreakGlassError::RateLimited { .. }) => {
-            StatusCode::TOO_MANY_REQUESTS
-        }
-        Error::BreakGlass(crate::BreakGlassError::WrongCredentials) => StatusCode::UNAUTHORIZED,
-        Error::BreakGlass(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        Error::Access(_) => StatusCode::FORBIDDEN,
-        Error::Http(_) | Error::Discovery(_) | Error::Groups(_) => StatusCode::BAD_GATEWAY,
-        Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        Error::Account(
-            crate::AccountError::Store { .. } | crate::AccountError::SchemaTooNew { .. },
-        ) => StatusCode::INTERNAL_SERVER_ERROR,
-        Error::Account(_) => StatusCode::FORBIDDEN,
-    }
-}
-
+/// Logs why a login, sign-out or break-glass attempt was refused, and
+/// answers with the page for it.
 fn refuse(error: &Error) -> Response {
-    let status = status(error);
+    let refusal = Refusal::from_error(error);
     // The detail for the operator; the browser gets the code only.
-    tracing::warn!(target: "oidc_login::axum", code = error.code(), status = status.as_u16(), %error, "login refused");
-    let message = match status {
-        StatusCode::TOO_MANY_REQUESTS => "Too many failed attempts. Please wait and try again.",
-        _ if matches!(error, Error::BreakGlass(_)) => "Wrong username or password.",
-        StatusCode::BAD_REQUEST => "The sign-in request was not valid. Please start again.",
-        StatusCode::UNAUTHORIZED => "The identity provider's answer could not be verified.",
-        StatusCode::FORBIDDEN => "Your account is not allowed to sign in here.",
-        _ => "The identity provider could not be reached. Please try again later.",
-    };
-    pages::refusal(status, error.code(), message)
+    tracing::warn!(target: "oidc_login::axum", code = refusal.code(), status = refusal.status().as_u16(), %error, "login refused");
+    refusal.respond()
 }
 
 fn session_failure(error: &tower_sessions::session::Error) -> Response {
-    tracing::error!(target: "oidc_login::axum", %error, "the session store failed");
-    pages::refusal(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "session_error",
-        "Sign-in is not available right now.",
-    )
+    tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "the session store failed");
+    Refusal::SESSION_ERROR.respond()
 }

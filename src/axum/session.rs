@@ -32,7 +32,24 @@ pub(crate) const SIGNED_IN_INACTIVITY: time::Duration = time::Duration::hours(8)
 /// a Redis or PostgreSQL store to share logins between instances. Anonymous
 /// `GET /login` requests create sessions: use a store that deletes expired
 /// records (Redis does by itself; for others, see `tower_sessions`'
-/// `ExpiredDeletion`).
+/// `ExpiredDeletion`). The store must be of the `tower-sessions` this
+/// crate re-exports ([`tower_sessions`](super::tower_sessions)).
+///
+/// Add it after (outside) the [`LoginLayer`](super::LoginLayer):
+///
+/// ```no_run
+/// use axum::Router;
+/// use oidc_login::axum::tower_sessions::MemoryStore;
+/// use oidc_login::axum::{LoginRoutes, session_layer};
+///
+/// # fn app(client: oidc_login::Client, app: Router) -> Router {
+/// let routes = LoginRoutes::new(client.clone());
+/// routes
+///     .mount(app)
+///     .layer(routes.layer())
+///     .layer(session_layer(MemoryStore::default(), &client))
+/// # }
+/// ```
 pub fn session_layer<S: SessionStore + Clone>(store: S, client: &Client) -> SessionManagerLayer<S> {
     let redirect = client.config().redirect_uri();
     let secure = redirect.scheme() == "https";

@@ -4,6 +4,7 @@
 use crate::common;
 
 use axum::Router;
+use axum::response::IntoResponse;
 use common::app::App;
 use common::*;
 use oidc_login::Client;
@@ -246,8 +247,10 @@ async fn https_apps_get_secure_cookies() {
     let client = Client::discover(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = LoginRoutes::new(client.clone())
+    let routes = LoginRoutes::new(client.clone());
+    let app = routes
         .mount(Router::new())
+        .layer(routes.layer())
         .layer(session_layer(MemoryStore::default(), &client));
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let response = browser(false)
@@ -432,9 +435,11 @@ async fn a_sign_in_older_than_the_max_session_age_must_be_renewed() {
         "/private",
         axum::routing::get(|user: oidc_login::axum::SignedIn| async move { user.identity.subject }),
     );
-    let app = LoginRoutes::new(client.clone())
-        .max_session_age(std::time::Duration::from_secs(1))
+    let routes =
+        LoginRoutes::new(client.clone()).max_session_age(std::time::Duration::from_secs(1));
+    let app = routes
         .mount(app)
+        .layer(routes.layer())
         .layer(session_layer(MemoryStore::default(), &client));
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let browser = browser(true);
@@ -476,4 +481,550 @@ async fn a_prefix_is_taken_with_or_without_slashes() {
         assert_eq!(landed.status(), StatusCode::OK, "prefix `{prefix}`");
         assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
     }
+}
+
+// ----- the layer: where a route is added does not matter ---------------------
+
+/// A browser navigation to `path`, without following redirects.
+async fn navigate(app: &App, path: &str) -> reqwest::Response {
+    browser(false)
+        .get(app.url(path))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn routes_added_before_and_after_mount_get_the_prefixed_login_redirect() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback = format!("http://{}/auth/callback", listener.local_addr().unwrap());
+    let app = App::start_on(
+        listener,
+        std::sync::Arc::new(TestProvider::start().await),
+        MemoryStore::default(),
+        move |config| config.redirect_uri(callback),
+        |routes, _| routes.prefix("/auth"),
+    )
+    .await;
+    for (path, encoded) in [
+        ("/private", "%2Fprivate"),
+        ("/after?x=1", "%2Fafter%3Fx%3D1"),
+    ] {
+        let page = navigate(&app, path).await;
+        assert_eq!(page.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(
+            location(&page),
+            format!("/auth/login?return_to={encoded}"),
+            "{path}"
+        );
+    }
+    // ... and the redirect leads to a login that comes back to the route.
+    let landed = browser(true)
+        .get(format!(
+            "{}?login_hint=alice&return_to=/after",
+            app.url("/auth/login")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.url().path(), "/after");
+    assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
+}
+
+/// The return address is the whole path, also under a nested router,
+/// which hides its prefix from the routes inside it.
+#[tokio::test]
+async fn a_nested_route_comes_back_to_its_full_path() {
+    let provider = TestProvider::start().await;
+    let client = Client::discover(config_builder(&provider).build().unwrap())
+        .await
+        .unwrap();
+    let routes = LoginRoutes::new(client.clone());
+    let nested = Router::new().route(
+        "/page",
+        axum::routing::get(|_: oidc_login::axum::SignedIn| async { "" }),
+    );
+    let app = routes
+        .mount(Router::new().nest("/app", nested))
+        .layer(routes.layer())
+        .layer(session_layer(MemoryStore::default(), &client));
+    let server = Server::start(app).await;
+    let page = browser(false)
+        .get(server.url("/app/page"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&page), "/login?return_to=%2Fapp%2Fpage");
+}
+
+#[tokio::test]
+async fn routes_that_are_switched_off_are_not_mounted() {
+    let app = App::start().await;
+    let browser = browser(false);
+    for (method, path) in [
+        (reqwest::Method::POST, "/backchannel-logout"),
+        (reqwest::Method::GET, "/logged-out"),
+        (reqwest::Method::GET, "/local-login"),
+        (reqwest::Method::POST, "/local-login"),
+    ] {
+        let response = browser
+            .request(method.clone(), app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("logout_token=x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    // The routes that are always there answer.
+    for path in ["/login", "/callback"] {
+        assert_ne!(
+            browser.get(app.url(path)).send().await.unwrap().status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}
+
+/// An app on a loopback port, stopped on drop.
+struct Server {
+    base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    async fn start(app: Router) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Server { base, task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Misuse fails closed: a route outside the login layer, or a login layer
+/// outside the session layer, is refused with 500 (and an error logged),
+/// never served as if no checks applied.
+#[tokio::test]
+async fn a_route_outside_the_layers_is_refused_not_served() {
+    let provider = TestProvider::start().await;
+    let client = Client::discover(config_builder(&provider).build().unwrap())
+        .await
+        .unwrap();
+    let routes = LoginRoutes::new(client.clone());
+    let signed_in = || axum::routing::get(|_: Option<oidc_login::axum::SignedIn>| async { "open" });
+
+    // Added after the layers: axum does not put it under them.
+    let late = routes
+        .mount(Router::new())
+        .layer(routes.layer())
+        .layer(session_layer(MemoryStore::default(), &client))
+        .route("/late", signed_in());
+    let server = Server::start(late).await;
+    let response = browser(false)
+        .get(server.url("/late"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(response.text().await.unwrap().contains("login_not_set_up"));
+
+    // The session layer inside the login layer: no request is served.
+    let misordered = routes
+        .mount(Router::new().route("/page", signed_in()))
+        .layer(session_layer(MemoryStore::default(), &client))
+        .layer(routes.layer());
+    let server = Server::start(misordered).await;
+    for path in ["/page", "/login"] {
+        let response = browser(false).get(server.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{path}"
+        );
+        assert!(response.text().await.unwrap().contains("login_not_set_up"));
+    }
+}
+
+// ----- the user is read once per request -------------------------------------
+
+/// A memory store that counts its reads.
+#[derive(Debug, Clone, Default)]
+struct CountingStore {
+    inner: MemoryStore,
+    loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingStore {
+    fn loads(&self) -> usize {
+        self.loads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl tower_sessions::SessionStore for CountingStore {
+    async fn create(
+        &self,
+        record: &mut tower_sessions::session::Record,
+    ) -> tower_sessions::session_store::Result<()> {
+        self.inner.create(record).await
+    }
+
+    async fn save(
+        &self,
+        record: &tower_sessions::session::Record,
+    ) -> tower_sessions::session_store::Result<()> {
+        self.inner.save(record).await
+    }
+
+    async fn load(
+        &self,
+        id: &tower_sessions::session::Id,
+    ) -> tower_sessions::session_store::Result<Option<tower_sessions::session::Record>> {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.load(id).await
+    }
+
+    async fn delete(
+        &self,
+        id: &tower_sessions::session::Id,
+    ) -> tower_sessions::session_store::Result<()> {
+        self.inner.delete(id).await
+    }
+}
+
+/// Three extractors in one handler, and the user read in middleware too:
+/// the session and the back-channel logout records are read as often as
+/// for one extractor, and the session is refreshed once.
+#[tokio::test]
+async fn the_user_is_resolved_once_per_request() {
+    use axum::routing::get;
+    use oidc_login::axum::{RequireRole, SessionIndexKey, SignedIn};
+
+    let provider = TestProvider::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = config_builder(&provider)
+        .redirect_uri(format!("{base}/callback"))
+        .scopes(["openid", "offline_access"])
+        .add_role_mapping(oidc_login::RoleMapping::new(
+            "devs",
+            oidc_login::Source::OpenIdConnect,
+            ALICE_GROUP,
+            ["Read-write"],
+        ))
+        .build()
+        .unwrap();
+    let client = Client::discover(config).await.unwrap();
+    let store = CountingStore::default();
+    let routes = LoginRoutes::new(client.clone())
+        // Longer than the provider's 5-minute access tokens: every request refreshes.
+        .refresh_before_expiry(std::time::Duration::from_secs(301))
+        .back_channel_logout(store.clone(), SessionIndexKey::random());
+    let app = routes
+        .mount(Router::new())
+        .route("/one", get(|user: SignedIn| async move { user.identity.subject }))
+        .route(
+            "/three",
+            get(
+                |a: SignedIn, b: Option<SignedIn>, c: RequireRole<common::app::ReadWrite>| async move {
+                    assert_eq!(b.map(|b| b.identity.subject), Some(a.identity.subject.clone()));
+                    assert_eq!(c.identity.subject, a.identity.subject);
+                    a.identity.subject
+                },
+            )
+            .layer(axum::middleware::from_fn(
+                |user: SignedIn, request: axum::extract::Request, next: axum::middleware::Next| async move {
+                    assert_eq!(user.identity.subject, "alice-sub-0001", "the middleware sees the user too");
+                    next.run(request).await
+                },
+            )),
+        )
+        .layer(routes.layer())
+        .layer(session_layer(store.clone(), &client));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let browser = browser(true);
+    let landed = browser
+        .get(format!("{base}/login?login_hint=alice&return_to=/one"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
+
+    let mut reads = Vec::new();
+    for path in ["/one", "/three", "/one", "/three"] {
+        let (loads, refreshes) = (store.loads(), provider.token_requests());
+        let response = browser.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(response.text().await.unwrap(), "alice-sub-0001", "{path}");
+        assert_eq!(
+            provider.token_requests(),
+            refreshes + 1,
+            "one refresh for {path}"
+        );
+        reads.push(store.loads() - loads);
+    }
+    assert!(reads[0] >= 2, "the session and a logout record: {reads:?}");
+    assert!(
+        reads.iter().all(|&n| n == reads[0]),
+        "as many store reads for three extractors and a middleware as for one: {reads:?}"
+    );
+    server.abort();
+}
+
+// ----- refusal pages -----------------------------------------------------------
+
+/// The log lines written while it is alive, on this thread (the test's
+/// runtime is single-threaded: the app's tasks log here too).
+struct Logs {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture() -> Logs {
+        let lines = std::sync::Arc::<std::sync::Mutex<Vec<u8>>>::default();
+        let sink = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || LogSink(sink.clone()))
+            .finish();
+        Logs {
+            lines,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.lines.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// The query parameter `name` of `url`.
+fn param(url: &str, name: &str) -> String {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+#[tokio::test]
+async fn a_missing_role_or_claim_says_access_denied() {
+    let app = App::start().await;
+    let browser = browser(true);
+    sign_in(&app, &browser, "bob", None).await;
+    let page = browser.get(app.url("/admin")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<title>Access denied</title>"), "{page}");
+    assert!(page.contains("does not have the role"), "{page}");
+    assert!(!page.contains("Sign-in refused"), "{page}");
+
+    let app = App::start_with(
+        TestProvider::start().await.into(),
+        MemoryStore::default(),
+        |b| b.required_claim("tid", "tenant-1"),
+    )
+    .await;
+    let page = sign_in(&app, &browser, "alice", None).await;
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("<h1 style=\"font-size:1.6rem\">Access denied</h1>"),
+        "{page}"
+    );
+    assert!(page.contains("required_claim"), "{page}");
+}
+
+#[tokio::test]
+async fn access_denied_at_the_provider_is_a_cancelled_sign_in() {
+    let app = App::start().await;
+    app.provider
+        .misbehave(Misbehavior::AuthorizeError("access_denied".into()));
+    let browser = browser(false);
+    let callback = start_login(&app, &browser, "alice").await;
+    let response = browser.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("<title>Sign-in cancelled</title>"), "{page}");
+    assert!(
+        page.contains("cancelled at the identity provider"),
+        "{page}"
+    );
+
+    // Any other error from the provider is a refusal.
+    app.provider
+        .misbehave(Misbehavior::AuthorizeError("server_error".into()));
+    let callback = start_login(&app, &browser, "alice").await;
+    let page = browser
+        .get(&callback)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<title>Sign-in refused</title>"), "{page}");
+}
+
+/// The provider refuses the app's own credentials: the page says the
+/// operator must act, and neither the page nor the log holds the secret or
+/// the code; the log holds the provider's reason.
+#[tokio::test]
+async fn invalid_client_tells_the_operator_to_fix_the_credentials() {
+    const WRONG_SECRET: &str = "wrong-secret-4f1d9a";
+    let logs = Logs::capture();
+    let app = App::start_with(
+        TestProvider::start().await.into(),
+        MemoryStore::default(),
+        |b| b.client_auth(oidc_login::ClientAuth::secret_basic(WRONG_SECRET)),
+    )
+    .await;
+    let browser = browser(false);
+    let callback = start_login(&app, &browser, "alice").await;
+    let code = param(&callback, "code");
+    let response = browser.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("<title>Sign-in misconfigured</title>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("did not accept this app&#x27;s client credentials"),
+        "{page}"
+    );
+    assert!(page.contains("code_exchange_refused"), "{page}");
+    assert!(!page.contains("could not be verified"), "{page}");
+    let log = logs.text();
+    let line = log
+        .lines()
+        .find(|line| line.contains("login refused"))
+        .unwrap_or_else(|| panic!("no refusal logged: {log}"));
+    assert!(line.contains("oidc_login::axum"), "{line}");
+    assert!(line.contains("code=\"code_exchange_refused\""), "{line}");
+    assert!(line.contains("invalid_client"), "the reason: {line}");
+    for secret in [WRONG_SECRET, &code] {
+        assert!(
+            !page.contains(secret) && !log.contains(secret),
+            "{secret} leaked: {log}"
+        );
+    }
+}
+
+/// A token that fails validation: "refused", the detail in the log, the
+/// code and the tokens in neither.
+#[tokio::test]
+async fn a_bad_token_is_refused_with_the_reason_in_the_log_only() {
+    let logs = Logs::capture();
+    let app = App::start().await;
+    app.provider.misbehave(Misbehavior::BadSignature);
+    let browser = browser(false);
+    let callback = start_login(&app, &browser, "alice").await;
+    let code = param(&callback, "code");
+    let page = browser
+        .get(&callback)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<title>Sign-in refused</title>"), "{page}");
+    assert!(page.contains("could not be verified"), "{page}");
+    assert!(!page.contains("signature"), "no detail on the page: {page}");
+    let log = logs.text();
+    let line = log
+        .lines()
+        .find(|line| line.contains("login refused"))
+        .unwrap_or_else(|| panic!("no refusal logged: {log}"));
+    assert!(
+        line.contains("code=\"token_refused\"") && line.contains("signature"),
+        "{line}"
+    );
+    assert!(!log.contains(&code), "{log}");
+    assert!(!log.contains("eyJ"), "no JWT in the log: {log}");
+}
+
+#[tokio::test]
+async fn the_app_can_answer_refusals_with_its_own_page() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = App::start_on(
+        listener,
+        std::sync::Arc::new(TestProvider::start().await),
+        MemoryStore::default(),
+        |config| config,
+        |routes, _| {
+            routes.refusal_page(|refusal| {
+                let body = format!(
+                    "custom|{}|{}|{}|{}",
+                    refusal.status().as_u16(),
+                    refusal.code(),
+                    refusal.title(),
+                    refusal.message()
+                );
+                (refusal.status(), body).into_response()
+            })
+        },
+    )
+    .await;
+    let browser = browser(true);
+    // An extractor's refusal.
+    sign_in(&app, &browser, "bob", None).await;
+    let response = browser.get(app.url("/admin")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(
+        response.text().await.unwrap(),
+        "custom|403|missing_role|Access denied|Your account does not have the role this page needs."
+    );
+    // A login route's refusal.
+    let response = browser
+        .get(format!("{}?return_to=//evil.example", app.url("/login")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.starts_with("custom|400|bad_login_request|Sign-in refused|"),
+        "{body}"
+    );
+    // Other answers pass unchanged.
+    let page = browser
+        .get(app.url("/private"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page, "bob-sub-0002");
 }

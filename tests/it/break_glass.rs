@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use axum::Router;
 use axum::routing::get;
-use oidc_login::axum::{LoginRoutes, MaybeSignedIn, session_layer};
+use oidc_login::axum::{LoginRoutes, SignedIn, session_layer};
 use oidc_login::testing::TestProvider;
 use oidc_login::{
     BREAK_GLASS_ISSUER, BreakGlass, BreakGlassError, Client, Config, ConfigBuilder, RoleMapping,
@@ -255,12 +255,14 @@ async fn app_with_store(switched_on: bool, store: MemoryStore) -> App {
     }
     let app = Router::new().route(
         "/me",
-        get(|MaybeSignedIn(user): MaybeSignedIn| async move {
-            user.map(|u| format!("{} {} {}", u.subject, u.break_glass, u.roles.join(",")))
-                .unwrap_or_default()
+        get(|user: Option<SignedIn>| async move {
+            user.map(|SignedIn { identity: u, .. }| {
+                format!("{} {} {}", u.subject, u.break_glass, u.roles.join(","))
+            })
+            .unwrap_or_default()
         }),
     );
-    let app = routes.mount(app).layer(sessions);
+    let app = routes.mount(app).layer(routes.layer()).layer(sessions);
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });

@@ -331,6 +331,38 @@ async fn signing_out_at_the_provider_ends_that_session_by_its_sid() {
     assert_eq!(app.me(&phone).await.0, StatusCode::OK);
 }
 
+/// `/private` was added to the app before `LoginRoutes::mount`, `/after`
+/// after it: both are refreshed on demand and honour back-channel logouts.
+#[tokio::test]
+async fn routes_added_before_and_after_mount_are_refreshed_and_logged_out_alike() {
+    let app = start(Features {
+        refresh: true,
+        back_channel: true,
+        ..Features::default()
+    })
+    .await;
+    let browser = app.signed_in("alice").await;
+    for path in ["/private", "/after"] {
+        let before = app.provider.token_requests();
+        let response = browser.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            app.provider.token_requests(),
+            before + 1,
+            "{path} refreshed"
+        );
+    }
+    assert_eq!(app.provider.backchannel_logout("alice").await, [200]);
+    for path in ["/private", "/after"] {
+        let response = browser.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path} logged out"
+        );
+    }
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -18,7 +18,8 @@ impl RoleName for ReadWrite {
 
 /// The app: `/private` needs a signed-in user (and answers its `sub`),
 /// `/roles` too (and answers its roles, comma-separated), `/admin` the
-/// `Read-write` role.
+/// `Read-write` role; these are added before `LoginRoutes::mount`, and
+/// `/after`, like `/private`, after it.
 pub struct App {
     pub base: String,
     pub provider: Arc<TestProvider>,
@@ -85,8 +86,15 @@ impl App {
                 "/roles",
                 get(|user: SignedIn| async move { user.identity.roles.join(",") }),
             );
-        let app = routes(LoginRoutes::new(client), store)
+        let routes = routes(LoginRoutes::new(client), store);
+        let app = routes
             .mount(app)
+            // A route added after `mount` gets the same settings.
+            .route(
+                "/after",
+                get(|user: SignedIn| async move { user.identity.subject }),
+            )
+            .layer(routes.layer())
             .layer(sessions);
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();

@@ -1,0 +1,262 @@
+//! The login layer: the settings of [`LoginRoutes`](super::LoginRoutes)
+//! applied to every route it wraps, wherever the route was added, and the
+//! signed-in user resolved at most once per request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use ::axum::http::Request;
+use ::axum::response::{IntoResponse, Response};
+use tokio::sync::OnceCell;
+use tower_layer::Layer;
+use tower_service::Service;
+use tower_sessions::Session;
+
+use super::back_channel::LogoutIndex;
+use super::refresh::{Outcome, Refresher};
+use super::refusal::{Refusal, RefusalPage};
+use super::session;
+use crate::identity::Identity;
+
+/// How long a sign-in lasts, however active the session (12 hours).
+pub(crate) const MAX_SESSION_AGE: Duration = Duration::from_secs(12 * 3600);
+
+/// What the layer applies, built by [`LoginRoutes::layer`](super::LoginRoutes::layer).
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// Where a signed-out browser is sent.
+    pub(crate) login_path: String,
+    pub(crate) max_session_age: Duration,
+    /// Refresh on demand, when switched on.
+    pub(crate) refresher: Option<Refresher>,
+    /// Back-channel logouts to honour, when switched on.
+    pub(crate) logouts: Option<LogoutIndex>,
+    /// Whether break-glass sign-in is on: without it, a break-glass session
+    /// from before it was switched off is refused.
+    pub(crate) break_glass: bool,
+    /// The app's refusal page, if it has one.
+    pub(crate) refusal_page: Option<RefusalPage>,
+}
+
+impl Settings {
+    fn finish(&self, response: Response) -> Response {
+        match &self.refusal_page {
+            Some(page) => page.apply(response),
+            None => response,
+        }
+    }
+}
+
+/// The layer that gives every route it wraps the settings of
+/// [`LoginRoutes`](super::LoginRoutes): add it with
+/// [`Router::layer`](::axum::Router::layer) after the last route (axum
+/// applies a layer to the routes added before it), and the
+/// [`session_layer`](super::session_layer) after it, outside.
+///
+/// For each request it makes the signed-in user available to the
+/// extractors, who resolve it at most once, on first use: the session is
+/// read, its age and back-channel logouts checked, and its tokens refreshed
+/// when due. The login redirect of a signed-out browser goes to the
+/// routes' login path, prefix included. It also puts the app's
+/// [refusal page](super::LoginRoutes::refusal_page) in place of the
+/// default one, for the extractors' refusals and the login routes'.
+///
+/// Without a session (the session layer missing, or added inside this
+/// one), every request is answered 500 and an error is logged: nothing is
+/// served as if no one were signed in.
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+/// use oidc_login::axum::tower_sessions::MemoryStore;
+/// use oidc_login::axum::{LoginRoutes, SignedIn, session_layer};
+///
+/// # fn app(client: oidc_login::Client) -> Router {
+/// let routes = LoginRoutes::new(client.clone()).prefix("/auth");
+/// let app = routes
+///     .mount(Router::new().route("/admin", get(|_: SignedIn| async { "admin" })))
+///     // Added after `mount`: it gets the same settings.
+///     .route("/reports", get(|_: SignedIn| async { "reports" }))
+///     .layer(routes.layer())
+///     .layer(session_layer(MemoryStore::default(), &client));
+/// # app }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct LoginLayer {
+    settings: Arc<Settings>,
+}
+
+impl LoginLayer {
+    pub(crate) fn new(settings: Settings) -> Self {
+        Self {
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+impl<S> Layer<S> for LoginLayer {
+    type Service = LoginService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        LoginService {
+            inner,
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+/// The service of a [`LoginLayer`] around the app's routes. An app never
+/// names it: [`Router::layer`](::axum::Router::layer) makes it from the
+/// layer. Its answers are the inner service's, but for a refusal, which
+/// gets the app's [refusal page](super::LoginRoutes::refusal_page) when it
+/// has one.
+#[derive(Debug, Clone)]
+pub struct LoginService<S> {
+    inner: S,
+    settings: Arc<Settings>,
+}
+
+impl<S, B> Service<Request<B>> for LoginService<S>
+where
+    S: Service<Request<B>>,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let settings = self.settings.clone();
+        let Some(session) = request.extensions().get::<Session>().cloned() else {
+            tracing::error!(
+                target: "oidc_login::axum",
+                code = Refusal::NOT_SET_UP.code(),
+                "no session: add `oidc_login::axum::session_layer` to the router after (outside) `LoginRoutes::layer`"
+            );
+            let response = settings.finish(Refusal::NOT_SET_UP.respond());
+            return Box::pin(async move { Ok(response) });
+        };
+        // Taken here, outside any nested router that strips its prefix.
+        let here = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        request.extensions_mut().insert(Current(Arc::new(Inner {
+            settings: settings.clone(),
+            session,
+            here,
+            user: OnceCell::new(),
+        })));
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?.into_response();
+            Ok(settings.finish(response))
+        })
+    }
+}
+
+/// The request's view of the signed-in user, in its extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct Current(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    settings: Arc<Settings>,
+    session: Session,
+    /// The request's path and query, to come back to after a login.
+    here: String,
+    /// Resolved once, by the first extractor that asks; `Err` when the
+    /// session store failed (logged once).
+    user: OnceCell<Result<Option<Identity>, StoreFailed>>,
+}
+
+/// The session store failed; the error was logged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoreFailed;
+
+impl Current {
+    /// The signed-in user, resolved on the first call of the request.
+    pub(crate) async fn user(&self) -> Result<Option<&Identity>, StoreFailed> {
+        let inner = &*self.0;
+        let user = inner
+            .user
+            .get_or_init(|| resolve(&inner.settings, &inner.session))
+            .await;
+        user.as_ref().map(Option::as_ref).map_err(|&failed| failed)
+    }
+
+    /// The login route, with this request as the place to come back to.
+    pub(crate) fn login_location(&self) -> String {
+        format!(
+            "{}?{}",
+            self.0.settings.login_path,
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", &self.0.here)
+                .finish()
+        )
+    }
+}
+
+/// Reads the session's user and checks it: its age, break-glass still on,
+/// no back-channel logout for it; refreshes its tokens when due. A user
+/// that fails a check is signed out (the session flushed).
+async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identity>, StoreFailed> {
+    let store_failed = |error: tower_sessions::session::Error| {
+        tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "the session store failed");
+        StoreFailed
+    };
+    let Some(mut user) = session::user(session).await.map_err(store_failed)? else {
+        return Ok(None);
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let age = now - user.signed_in_at;
+    if age > settings.max_session_age || age.is_negative() {
+        tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended: the sign-in is older than `max_session_age`");
+        session.flush().await.map_err(store_failed)?;
+        return Ok(None);
+    }
+    if user.identity.break_glass && !settings.break_glass {
+        tracing::warn!(target: "oidc_login::axum", "break-glass session ended: break-glass is switched off");
+        session.flush().await.map_err(store_failed)?;
+        return Ok(None);
+    }
+    if let Some(logouts) = &settings.logouts
+        && logouts
+            .ended(&user.identity, user.signed_in_at)
+            .await
+            .map_err(|error| store_failed(tower_sessions::session::Error::Store(error)))?
+    {
+        tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended by a back-channel logout");
+        session.flush().await.map_err(store_failed)?;
+        return Ok(None);
+    }
+    if let (Some(refresher), Some(tokens)) = (&settings.refresher, &user.tokens)
+        && refresher.due(tokens, now.unix_timestamp())
+    {
+        match refresher.refresh(tokens).await {
+            Outcome::Refreshed(refreshed) => {
+                let (identity, tokens) = *refreshed;
+                user.identity = identity;
+                user.tokens = Some(tokens);
+                session::update_user(session, &user)
+                    .await
+                    .map_err(store_failed)?;
+            }
+            Outcome::Unavailable => {}
+            Outcome::Refused => {
+                session.flush().await.map_err(store_failed)?;
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(user.identity))
+}
