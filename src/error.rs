@@ -215,8 +215,12 @@ pub enum DiscoveryError {
         /// The issuer the provider publishes.
         published: String,
     },
-    /// The provider's keys could not be refreshed and none are cached.
-    #[error("the provider's keys are not available")]
+    /// A token names a key the cached key set does not hold, and fetching
+    /// the key set again failed. The keys already held still serve every
+    /// token they fit.
+    #[error(
+        "a token names a key the cached JWKS does not hold, and fetching the provider's keys again failed: {0}"
+    )]
     KeysUnavailable(#[source] Box<Error>),
 }
 
@@ -280,9 +284,9 @@ pub enum HttpErrorKind {
     Timeout,
     /// The connection could not be made (DNS, TCP or TLS).
     Connect,
-    /// The provider answered with an unexpected status.
+    /// The server answered with an unexpected status.
     Status(u16),
-    /// The provider answered with a redirect; redirects are not followed.
+    /// The server answered with a redirect; redirects are not followed.
     Redirect(u16),
     /// The response body was larger than the cap.
     TooLarge {
@@ -291,22 +295,56 @@ pub enum HttpErrorKind {
     },
     /// The response body is not what was expected (wrong content type, bad JSON).
     InvalidBody(String),
+    /// The connection closed before the whole answer arrived (a truncated
+    /// body, or no answer at all).
+    Interrupted,
     /// Any other transport failure.
     Other,
+}
+
+impl HttpErrorKind {
+    /// Whether the same request may pass later without any change here: no
+    /// connection, a timeout, an interrupted answer, HTTP 5xx or 429. A 404,
+    /// a redirect or a body of the wrong form is a mistake that waiting does
+    /// not mend.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            Self::Timeout | Self::Connect | Self::Interrupted => true,
+            Self::Status(code) => *code == 429 || (500..=599).contains(code),
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for HttpErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Timeout => f.write_str("no answer before the timeout"),
-            Self::Connect => f.write_str("could not connect (check the host name, port and TLS)"),
-            Self::Status(code) => write!(f, "the provider answered HTTP {code}"),
+            Self::Timeout => f.write_str(
+                "no answer before the timeout (`http_timeout_seconds`): check that the server is up and reachable from this host",
+            ),
+            Self::Connect => f.write_str(
+                "could not connect: check that the server is up, and the host name, port and TLS",
+            ),
+            Self::Status(429) => f.write_str(
+                "the server answered HTTP 429 (too many requests): it is limiting this app's requests; try again later",
+            ),
+            Self::Status(code @ 500..=599) => write!(
+                f,
+                "the server answered HTTP {code}, a failure on its side (or at a proxy in front of it): check that it is up and healthy"
+            ),
+            Self::Status(404) => f.write_str(
+                "the server answered HTTP 404: nothing is served there; check the URL",
+            ),
+            Self::Status(code) => write!(f, "the server answered HTTP {code}"),
             Self::Redirect(code) => write!(
                 f,
                 "the provider answered with a redirect (HTTP {code}), which is not followed: configure the final URL"
             ),
             Self::TooLarge { limit } => write!(f, "the response is larger than {limit} bytes"),
             Self::InvalidBody(reason) => write!(f, "the response is not valid: {reason}"),
+            Self::Interrupted => f.write_str(
+                "the connection closed before the whole answer arrived: check that the server is not restarting, and any proxy in between",
+            ),
             Self::Other => f.write_str("the request failed"),
         }
     }

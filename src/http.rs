@@ -3,6 +3,13 @@
 //! Every request has a timeout, follows no redirect, and reads at most
 //! [`MAX_BODY`] bytes of the answer. URLs are checked for https (or a loopback
 //! host) before they get here, when the config is built and the metadata read.
+//!
+//! A failure is an [`HttpError`] that says what the request was for and
+//! where it went: a status that is no protocol answer (5xx, 429, or an error
+//! status whose body is not JSON), a body that is not JSON at all (a proxy's
+//! HTML page), or an answer cut short. Only a JSON answer reaches the caller
+//! (or `oauth2`, for the token endpoint), so that its errors are about the
+//! protocol, never about a broken server.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -103,7 +110,18 @@ impl HttpClient {
                 HttpErrorKind::Status(status.as_u16()),
             ));
         }
-        read_capped(what, url.as_str(), response).await
+        let content_type = content_type(response.headers());
+        let body = read_capped(what, url.as_str(), response).await?;
+        if !is_json(&body) {
+            return Err(error(what, url.as_str(), not_json(&content_type, &body)));
+        }
+        Ok(body)
+    }
+
+    /// The token endpoint as `oauth2` calls it, with `what` the request is
+    /// for in its errors ("redeeming the code at the token endpoint").
+    pub(crate) fn token_endpoint(&self, what: &'static str) -> TokenEndpoint<'_> {
+        TokenEndpoint { http: self, what }
     }
 
     /// Sends a request built by `oauth2` (the token exchange) and returns the
@@ -129,11 +147,25 @@ impl HttpClient {
         if status.is_redirection() {
             return Err(error(what, &url, HttpErrorKind::Redirect(status.as_u16())));
         }
+        let content_type = content_type(response.headers());
         let mut builder = http::Response::builder().status(status.as_u16());
         for (name, value) in response.headers() {
             builder = builder.header(name.as_str(), value.as_bytes());
         }
         let body = read_capped(what, &url, response).await?;
+        let json = is_json(&body);
+        // A server failure, or an error status without an OAuth error body
+        // (a proxy's page), is no answer to the request: `oauth2` would read
+        // it as a refusal of the code or refresh token.
+        if status.is_server_error()
+            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+            || (!status.is_success() && !json)
+        {
+            return Err(error(what, &url, HttpErrorKind::Status(status.as_u16())));
+        }
+        if !json {
+            return Err(error(what, &url, not_json(&content_type, &body)));
+        }
         builder.body(body).map_err(|e| HttpError {
             what,
             url: without_query(&url),
@@ -151,6 +183,58 @@ impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(self.send("the token request to", request))
     }
+}
+
+/// The token endpoint, for one kind of request: see
+/// [`HttpClient::token_endpoint`].
+#[derive(Debug)]
+pub(crate) struct TokenEndpoint<'h> {
+    http: &'h HttpClient,
+    what: &'static str,
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for TokenEndpoint<'_> {
+    type Error = HttpError;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(self.http.send(self.what, request))
+    }
+}
+
+/// The response's content type, clipped, for an error message.
+fn content_type(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .map(|value| crate::error::clip(&String::from_utf8_lossy(value.as_bytes()), 64))
+}
+
+/// Whether `body` is one JSON value (of any form; the caller checks that).
+fn is_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// What is wrong with a body that is not JSON; never its text, which may
+/// hold a token.
+fn not_json(content_type: &Option<String>, body: &[u8]) -> HttpErrorKind {
+    let reason = match content_type.as_deref() {
+        _ if body.is_empty() => {
+            "it is empty where JSON was expected: check the URL, and any proxy in front of the server".to_owned()
+        }
+        Some(jwt) if jwt.to_ascii_lowercase().starts_with("application/jwt") => {
+            "it is a JWT (`application/jwt`): signed or encrypted responses are not supported; have the provider answer plain JSON".to_owned()
+        }
+        Some(content_type) => format!(
+            "it is not JSON (content type `{content_type}`, {} bytes): check the URL, and any proxy in front of the server",
+            body.len()
+        ),
+        None => format!(
+            "it is not JSON (no content type, {} bytes): check the URL, and any proxy in front of the server",
+            body.len()
+        ),
+    };
+    HttpErrorKind::InvalidBody(reason)
 }
 
 async fn read_capped(
@@ -193,6 +277,11 @@ fn transport_error(what: &'static str, url: &str, e: reqwest::Error) -> HttpErro
         HttpErrorKind::Timeout
     } else if e.is_connect() {
         HttpErrorKind::Connect
+    } else if e.is_body() || e.is_decode() || e.is_request() {
+        // Connected, then the connection ended before the whole answer: the
+        // server closed it without answering (a request error), or cut the
+        // body short (reqwest reports that as a body or decode error).
+        HttpErrorKind::Interrupted
     } else {
         HttpErrorKind::Other
     };

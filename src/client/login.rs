@@ -20,6 +20,10 @@ use crate::roles::NoRolePolicy;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::token::Binding;
 
+/// What a token request is for, in its errors.
+const REDEEM: &str = "redeeming the code at the token endpoint";
+const REFRESH: &str = "the refresh grant at the token endpoint";
+
 impl Client {
     /// Finishes a login: checks the callback against the pending login,
     /// redeems the code, validates the ID token in full, reads userinfo when
@@ -53,7 +57,7 @@ impl Client {
             exchange = exchange.add_extra_param(name, value);
         }
         let response = exchange
-            .request_async(&self.http)
+            .request_async(&self.http.token_endpoint(REDEEM))
             .await
             .map_err(exchange_error)?;
 
@@ -182,7 +186,7 @@ impl Client {
             request = request.add_extra_param(name, value);
         }
         let response = request
-            .request_async(&self.http)
+            .request_async(&self.http.token_endpoint(REFRESH))
             .await
             .map_err(refresh_error)?;
         let access_token = AccessToken::new(response.access_token().secret().clone());

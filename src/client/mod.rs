@@ -20,7 +20,7 @@ use url::Url;
 use crate::algorithm::Algorithm;
 use crate::assertion::ASSERTION_TYPE;
 use crate::config::{ClientAuth, Config, Flow, GroupsSource, UserinfoPolicy};
-use crate::error::{ConfigError, Error, LogoutError, TokenError};
+use crate::error::{ConfigError, DiscoveryError, Error, LogoutError, TokenError};
 use crate::flow::{
     CallbackRules, PendingLogin, ProviderLogout, Start, authorization_url, end_session_url,
 };
@@ -142,9 +142,18 @@ impl Client {
     /// Fetches the provider's metadata and keys, checks them against the
     /// config, and builds the client. The role mapper is a
     /// [`RoleMappingTable`] of the config's `role_mapping` rows.
+    ///
+    /// A provider that cannot be reached yet (no connection, a timeout, an
+    /// answer cut short, HTTP 5xx or 429) is tried again with exponential
+    /// backoff and jitter for up to
+    /// [`discovery_retry`](crate::ConfigBuilder::discovery_retry) (TOML
+    /// `discovery_retry_seconds`, 60 s by default), each retry logged as a
+    /// warning, so an app that starts while its provider is briefly down
+    /// does not exit. A mistake (an issuer mismatch, a 404, bad metadata or
+    /// keys) fails at once.
     pub async fn discover(config: Config) -> Result<Self, Error> {
         let http = HttpClient::new(config.limits().http_timeout)?;
-        let provider = Provider::discover(&config, &http).await?;
+        let provider = Provider::discover_retrying(&config, &http).await?;
         if provider.metadata.userinfo_endpoint.is_none()
             && config.userinfo() != UserinfoPolicy::Never
         {
@@ -417,8 +426,16 @@ impl Client {
             }
             .into());
         }
-        let keys = self.provider.keys.keys_for(jws.kid(), jws.alg()).await;
-        Ok(jws.verify(&keys, allowed, self.config.client_auth().secret())?)
+        let found = self.provider.keys.keys_for(jws.kid(), jws.alg()).await;
+        let verified = jws.verify(&found.keys, allowed, self.config.client_auth().secret());
+        match (verified, found.refetch_error) {
+            // No key fits because the key set could not be fetched: say so,
+            // naming the JWKS endpoint, rather than blame the token.
+            (Err(TokenError::UnknownKey { .. }), Some(cause)) => {
+                Err(DiscoveryError::KeysUnavailable(Box::new(cause)).into())
+            }
+            (verified, _) => Ok(verified?),
+        }
     }
 
     /// The rule for `iss`: the issuer exactly, or an Entra ID multi-tenant

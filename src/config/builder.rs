@@ -151,6 +151,26 @@ impl ConfigBuilder {
         self.draft.limits.http_timeout = timeout;
         self
     }
+    /// How long [`Client::discover`](crate::Client::discover) keeps trying
+    /// a provider it cannot reach yet, with exponential backoff and jitter,
+    /// before it returns the error (default 60 s, at most 600 s). Only what
+    /// time can mend is retried: no connection, a timeout, an answer cut
+    /// short, HTTP 5xx or 429. `Duration::ZERO` tries once.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), oidc_login::ConfigError> {
+    /// let config = oidc_login::Config::builder("https://login.example", "app")
+    ///     .redirect_uri("https://app.example/callback")
+    ///     .discovery_retry(Duration::from_secs(120))
+    ///     .build()?;
+    /// assert_eq!(config.limits().discovery_retry, Duration::from_secs(120));
+    /// # Ok(()) }
+    /// ```
+    pub fn discovery_retry(mut self, window: Duration) -> Self {
+        self.draft.limits.discovery_retry = window;
+        self
+    }
     /// Allows a URI for the provider to send the browser to after an
     /// RP-initiated logout (register it at the provider too). It must be on
     /// the redirect URI's origin: a logout never leads off-site.

@@ -16,6 +16,7 @@ use crate::roles::RoleMapping;
 
 const WELL_KNOWN: &str = "/.well-known/openid-configuration";
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(300);
+const MAX_DISCOVERY_RETRY: Duration = Duration::from_secs(600);
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -289,6 +290,16 @@ fn check_limits(limits: &Limits) -> Result<(), ConfigError> {
         return Err(invalid(
             "http_timeout_seconds",
             "must be between 1 s and 120 s",
+        ));
+    }
+    if limits.discovery_retry > MAX_DISCOVERY_RETRY {
+        return Err(invalid(
+            "discovery_retry_seconds",
+            format!(
+                "{} s is more than the {} s allowed (a provider down that long is an outage to report, not a slow start)",
+                limits.discovery_retry.as_secs(),
+                MAX_DISCOVERY_RETRY.as_secs()
+            ),
         ));
     }
     Ok(())

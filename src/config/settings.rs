@@ -98,8 +98,8 @@ impl Default for Claims {
     }
 }
 
-/// Time limits: clock skew, how long a login may take, HTTP timeouts
-/// ([`Config::limits`](super::Config::limits)).
+/// Time limits: clock skew, how long a login may take, HTTP timeouts, how
+/// long discovery retries ([`Config::limits`](super::Config::limits)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
@@ -116,6 +116,13 @@ pub struct Limits {
     /// `http_timeout_seconds`, default 10 s, 1 s to 120 s).
     #[serde(rename = "http_timeout_seconds", with = "seconds")]
     pub http_timeout: Duration,
+    /// How long [`Client::discover`](crate::Client::discover) keeps trying
+    /// a provider it cannot reach (no connection, a timeout, HTTP 5xx or
+    /// 429), with exponential backoff, before it gives up (TOML
+    /// `discovery_retry_seconds`, default 60 s, 0 to 600 s; 0 tries once).
+    /// A mistake (an issuer mismatch, a 404, bad metadata) fails at once.
+    #[serde(rename = "discovery_retry_seconds", with = "seconds")]
+    pub discovery_retry: Duration,
 }
 
 impl Default for Limits {
@@ -124,6 +131,7 @@ impl Default for Limits {
             clock_skew: Duration::from_secs(60),
             pending_login_lifetime: Duration::from_secs(600),
             http_timeout: Duration::from_secs(10),
+            discovery_retry: Duration::from_secs(60),
         }
     }
 }

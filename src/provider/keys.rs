@@ -5,7 +5,9 @@
 //! rate-limited by a cooldown counted from the end of the last fetch, so a
 //! stream of tokens with random `kid`s costs the provider at most one request
 //! per cooldown. A failed refetch keeps the keys already cached: a provider
-//! outage does not stop validation.
+//! outage does not stop validation. The caller whose refetch failed is told
+//! why, so that a token whose key could not be fetched is refused naming the
+//! JWKS endpoint and its failure, not as a token with an unknown key.
 //!
 //! The key set also has a maximum age (`jwks_max_age_seconds`, a day by
 //! default): once it is older, the
@@ -34,6 +36,23 @@ pub(crate) struct KeyCache {
     /// first fetch does not count, so a rotation right after start-up is
     /// picked up at once).
     refetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// The keys to check a token against, and why fetching them again failed,
+/// when this call tried and failed.
+#[derive(Debug)]
+pub(crate) struct Keys {
+    pub(crate) keys: Arc<KeySet>,
+    pub(crate) refetch_error: Option<Error>,
+}
+
+impl Keys {
+    fn cached(keys: Arc<KeySet>) -> Self {
+        Self {
+            keys,
+            refetch_error: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -88,20 +107,20 @@ impl KeyCache {
     /// The key set to check a token with `kid` and `alg` against: the cached
     /// one when it is younger than the maximum age and has a fitting key;
     /// otherwise the result of one refetch (shared with concurrent callers,
-    /// and skipped within the cooldown).
-    pub(crate) async fn keys_for(&self, kid: Option<&str>, alg: Algorithm) -> Arc<KeySet> {
+    /// and skipped within the cooldown), with its error if it failed.
+    pub(crate) async fn keys_for(&self, kid: Option<&str>, alg: Algorithm) -> Keys {
         let cached = self.read();
         let fits = |keys: &KeySet| alg.is_hmac() || keys.has_key_for(kid, alg);
         let stale = cached.fetched_at.elapsed() >= self.max_age;
         if fits(&cached.keys) && !stale {
-            return cached.keys;
+            return Keys::cached(cached.keys);
         }
         let mut last_fetch = if fits(&cached.keys) {
             // Stale, but the key is there: refresh if nobody else is, and
             // never make this caller wait for another caller's fetch.
             match self.refetch.try_lock() {
                 Ok(guard) => guard,
-                Err(_) => return cached.keys,
+                Err(_) => return Keys::cached(cached.keys),
             }
         } else {
             self.refetch.lock().await
@@ -110,14 +129,14 @@ impl KeyCache {
         let cached = self.read();
         let stale = cached.fetched_at.elapsed() >= self.max_age;
         if fits(&cached.keys) && !stale {
-            return cached.keys;
+            return Keys::cached(cached.keys);
         }
         if last_fetch.is_some_and(|at| at.elapsed() < self.cooldown) {
             tracing::debug!(
                 target: "oidc_login::provider",
                 "the key set was fetched less than the cooldown ago; not fetching again"
             );
-            return cached.keys;
+            return Keys::cached(cached.keys);
         }
         tracing::info!(
             target: "oidc_login::provider",
@@ -137,7 +156,7 @@ impl KeyCache {
                     skipped,
                     fetched_at: Instant::now(),
                 };
-                fresh
+                Keys::cached(fresh)
             }
             Ok(_) => {
                 tracing::warn!(
@@ -145,7 +164,7 @@ impl KeyCache {
                     jwks_uri = %self.jwks_uri,
                     "the refetched key set holds no usable key; keeping the cached keys"
                 );
-                cached.keys
+                Keys::cached(cached.keys)
             }
             Err(error) => {
                 tracing::warn!(
@@ -153,7 +172,10 @@ impl KeyCache {
                     %error,
                     "could not fetch the provider's keys again; keeping the cached keys"
                 );
-                cached.keys
+                Keys {
+                    keys: cached.keys,
+                    refetch_error: Some(error),
+                }
             }
         }
     }

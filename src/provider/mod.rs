@@ -1,7 +1,9 @@
-//! The provider as discovered: its metadata, checked once, and its keys.
+//! The provider as discovered: its metadata, checked once, and its keys;
+//! discovery retried while the provider cannot be reached yet (`retry.rs`).
 
 mod keys;
 mod metadata;
+mod retry;
 
 pub(crate) use keys::KeyCache;
 pub(crate) use metadata::Metadata;

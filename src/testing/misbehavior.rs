@@ -202,6 +202,34 @@ pub enum Misbehavior {
     /// `?redirected=true`, where it gives its genuine answer. Rule: the
     /// client follows no redirects.
     RedirectEndpoint(&'static str),
+    /// The endpoint at this path under the issuer (such as
+    /// `.well-known/openid-configuration`, `jwks`, `token`, `userinfo` or,
+    /// in Entra mode, `v1.0/me/transitiveMemberOf`) answers this HTTP status
+    /// (such as 500, 502, 503 or 429) with a proxy's HTML error page, and
+    /// the request never reaches the endpoint (a code or refresh token sent
+    /// there stays unused, and the endpoint's counter does not move). Rule:
+    /// a server failure is reported as one, naming the endpoint, never read
+    /// as the provider refusing the login or refresh; discovery retries it.
+    ErrorStatus(&'static str, u16),
+    /// The endpoint at this path under the issuer sends the status and
+    /// headers of its genuine answer, `Content-Length` included, then half
+    /// the body, then drops the connection (the endpoint did its work: a
+    /// code or refresh token sent there is spent). Rule: an answer cut short
+    /// is a failure that names the endpoint.
+    TruncatedResponse(&'static str),
+    /// The endpoint at this path under the issuer answers `200 OK` with an
+    /// HTML maintenance page (`text/html`) instead of JSON, as a proxy or
+    /// captive portal in front of a provider does; the request never reaches
+    /// the endpoint. Rule: a body that is not JSON is a failure that names
+    /// the endpoint, never parsed as a protocol answer.
+    NonJsonResponse(&'static str),
+    /// The discovery document gives this member (such as `token_endpoint`,
+    /// `userinfo_endpoint` or `jwks_uri`) on a loopback port where nothing
+    /// listens ([`TestProvider::closed_url`](super::TestProvider::closed_url)),
+    /// so every request to it is refused: that endpoint is down while the
+    /// rest of the provider is up. Rule: a provider that cannot be reached
+    /// is reported naming the endpoint.
+    UnreachableEndpoint(&'static str),
     /// The JWKS body is more than 1 MiB (the real key plus padding keys).
     /// Rule: cap response sizes.
     HugeJwks,

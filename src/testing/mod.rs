@@ -170,9 +170,9 @@ mod token;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -190,7 +190,11 @@ use state::{Settings, Shared};
 pub struct TestProvider {
     shared: Arc<Shared>,
     address: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: Mutex<Option<oneshot::Sender<()>>>,
+    server: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Bound, never listening: holds the port of
+    /// [`closed_url`](Self::closed_url) so nothing else takes it.
+    _closed: tokio::net::TcpSocket,
 }
 
 impl fmt::Debug for TestProvider {
@@ -268,8 +272,53 @@ impl TestProvider {
     ///
     /// `UnknownKid`, `NoKidMultipleKeys` and `EmbeddedJwk` generate their
     /// extra key here (once per provider), which takes a moment for RSA.
+    ///
+    /// # Panics
+    ///
+    /// For [`Misbehavior::ErrorStatus`] with a status outside 400 to 599.
     pub fn misbehave(&self, misbehavior: Misbehavior) {
+        if let Misbehavior::ErrorStatus(name, status) = &misbehavior {
+            assert!(
+                (400..=599).contains(status),
+                "TestProvider: Misbehavior::ErrorStatus(\"{name}\", {status}) needs an error status, from 400 to 599"
+            );
+        }
         self.shared.misbehave(misbehavior);
+    }
+
+    /// A URL of `path` on a loopback port where nothing listens, held by
+    /// this provider so that nothing else takes it: every request to it is
+    /// refused at once, as to a provider that is down. For a
+    /// [`graph_url`](crate::ConfigBuilder::graph_url) or metadata URL that
+    /// cannot be reached; [`Misbehavior::UnreachableEndpoint`] puts one
+    /// endpoint of the metadata there.
+    pub fn closed_url(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            format!("{}{path}", self.shared.closed_base)
+        } else {
+            format!("{}/{path}", self.shared.closed_base)
+        }
+    }
+
+    /// Stops serving, as a provider that goes down: once this returns,
+    /// connections to its address are refused. Requests in flight are
+    /// answered first, and kept-alive connections closed. The handle stays usable (counters, signing), and
+    /// [`TestProviderBuilder::address`] starts a provider again at the same
+    /// address.
+    pub async fn stop(&self) {
+        let shutdown = lock_ignoring_poison(&self.shutdown).take();
+        if let Some(shutdown) = shutdown {
+            let _ = shutdown.send(());
+        }
+        let server = lock_ignoring_poison(&self.server).take();
+        if let Some(server) = server {
+            let _ = server.await;
+            // The kept-alive connections are closed; give the clients of
+            // this process a moment to see it, so that their next request
+            // opens a new connection (and is refused) rather than write to
+            // a dead one.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Clears all misbehaviour.
@@ -303,6 +352,12 @@ impl TestProvider {
     /// [`Misbehavior::RedirectJwks`]).
     pub fn jwks_requests(&self) -> usize {
         self.shared.jwks_requests.load(Ordering::SeqCst)
+    }
+
+    /// How many requests reached the discovery document (the issuer's
+    /// `/.well-known/openid-configuration`, and in Entra mode each tenant's).
+    pub fn discovery_requests(&self) -> usize {
+        self.shared.discovery_requests.load(Ordering::SeqCst)
     }
 
     /// How many requests reached `/token`.
@@ -473,11 +528,17 @@ impl TestProvider {
 
 impl Drop for TestProvider {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
+        if let Some(shutdown) = lock_ignoring_poison(&self.shutdown).take() {
             // The server may already be gone with its runtime.
             let _ = shutdown.send(());
         }
     }
+}
+
+fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Builds a [`TestProvider`] with non-default options.
@@ -509,6 +570,7 @@ pub struct TestProviderBuilder {
     issuer_path: Option<String>,
     extra_audiences: Vec<String>,
     entra: Option<EntraMode>,
+    address: Option<SocketAddr>,
 }
 
 impl Default for TestProviderBuilder {
@@ -523,6 +585,7 @@ impl Default for TestProviderBuilder {
             issuer_path: None,
             extra_audiences: Vec::new(),
             entra: None,
+            address: None,
         }
     }
 }
@@ -605,6 +668,27 @@ impl TestProviderBuilder {
         self
     }
 
+    /// Listens on this loopback address instead of a random port of
+    /// `127.0.0.1`: to start a provider again where a
+    /// [stopped](TestProvider::stop) one was, as when a provider comes up
+    /// after the app. The issuer is `http://<address>`.
+    ///
+    /// ```no_run
+    /// # async fn example() {
+    /// use oidc_login::testing::TestProvider;
+    ///
+    /// let provider = TestProvider::start().await;
+    /// let address = provider.address();
+    /// provider.stop().await; // down: connections are refused
+    /// let again = TestProvider::builder().address(address).start().await;
+    /// assert_eq!(again.issuer(), provider.issuer());
+    /// # }
+    /// ```
+    pub fn address(mut self, address: SocketAddr) -> Self {
+        self.address = Some(address);
+        self
+    }
+
     /// Binds a random port on `127.0.0.1` and starts serving.
     ///
     /// # Panics
@@ -612,7 +696,8 @@ impl TestProviderBuilder {
     /// If two users share a username, two clients share an id, an HMAC
     /// algorithm is combined with a client that has no secret, the issuer
     /// path does not start with `/` or holds `//`, `?`, `#` or whitespace
-    /// (or is combined with Entra mode),
+    /// (or is combined with Entra mode), the [address](Self::address) is
+    /// not a loopback one or cannot be bound,
     /// no loopback port can be bound, or outside a Tokio runtime.
     pub async fn start(self) -> TestProvider {
         let issuer_path = self.issuer_path.unwrap_or_default();
@@ -658,9 +743,25 @@ impl TestProviderBuilder {
             );
         }
 
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        let wanted = self
+            .address
+            .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+        assert!(
+            wanted.ip().is_loopback(),
+            "TestProvider: the address {wanted} is not a loopback one; the provider serves plain http on loopback only"
+        );
+        let listener = tokio::net::TcpListener::bind(wanted)
             .await
+            .unwrap_or_else(|err| panic!("TestProvider: cannot bind {wanted}: {err}"));
+        let closed = tokio::net::TcpSocket::new_v4()
+            .and_then(|socket| {
+                socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+                Ok(socket)
+            })
             .expect("TestProvider: cannot bind a port on 127.0.0.1");
+        let closed_address = closed
+            .local_addr()
+            .expect("TestProvider: a bound socket has an address");
         let address = listener
             .local_addr()
             .expect("TestProvider: a bound listener has an address");
@@ -686,10 +787,11 @@ impl TestProviderBuilder {
             users,
             key,
             entra: self.entra,
+            closed: closed_address,
         }));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let app = server::router(shared.clone());
-        tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = stopped.await;
@@ -702,7 +804,9 @@ impl TestProviderBuilder {
         TestProvider {
             shared,
             address,
-            shutdown: Some(shutdown),
+            shutdown: Mutex::new(Some(shutdown)),
+            server: Mutex::new(Some(server)),
+            _closed: closed,
         }
     }
 }

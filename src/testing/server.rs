@@ -61,14 +61,19 @@ fn endpoints(shared: Arc<Shared>) -> Router {
 
 pub(super) type AppState = State<Arc<Shared>>;
 
-/// Counts key-set requests as they arrive (so one a client gives up on
-/// still counts), then applies the misbehaviours of the HTTP layer:
-/// [`Misbehavior::SlowResponses`], [`Misbehavior::SlowEndpoint`],
-/// [`Misbehavior::RedirectEndpoint`] and [`Misbehavior::HugeResponse`].
+/// Counts key-set and discovery requests as they arrive (so one a client
+/// gives up on still counts), then applies the misbehaviours of the HTTP
+/// layer: [`Misbehavior::SlowResponses`], [`Misbehavior::SlowEndpoint`],
+/// [`Misbehavior::ErrorStatus`], [`Misbehavior::NonJsonResponse`],
+/// [`Misbehavior::RedirectEndpoint`], [`Misbehavior::HugeResponse`] and
+/// [`Misbehavior::TruncatedResponse`].
 async fn http_misbehavior(State(shared): AppState, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     if matches!(path.as_str(), "/jwks" | "/jwks-redirected") {
         shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    }
+    if path.ends_with("/.well-known/openid-configuration") {
+        shared.discovery_requests.fetch_add(1, Ordering::SeqCst);
     }
     // The endpoint name a misbehaviour gives, when it names this path.
     let names_this = |name: &str| path.strip_prefix('/') == Some(name);
@@ -79,6 +84,19 @@ async fn http_misbehavior(State(shared): AppState, request: Request, next: Next)
     });
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
+    }
+    let status = shared.find(|m| match m {
+        Misbehavior::ErrorStatus(name, status) if names_this(name) => Some(*status),
+        _ => None,
+    });
+    if let Some(status) = status {
+        return error_page(status);
+    }
+    if shared
+        .find(|m| matches!(m, Misbehavior::NonJsonResponse(name) if names_this(name)).then_some(()))
+        .is_some()
+    {
+        return maintenance_page();
     }
     let redirect = shared.find(|m| match m {
         Misbehavior::RedirectEndpoint(name) if names_this(name) => Some(*name),
@@ -97,12 +115,76 @@ async fn http_misbehavior(State(shared): AppState, request: Request, next: Next)
     let huge = shared
         .find(|m| matches!(m, Misbehavior::HugeResponse(name) if names_this(name)).then_some(()))
         .is_some();
+    let truncated = shared
+        .find(|m| {
+            matches!(m, Misbehavior::TruncatedResponse(name) if names_this(name)).then_some(())
+        })
+        .is_some();
     let response = next.run(request).await;
     if huge {
         padded(response).await
+    } else if truncated {
+        cut_short(response).await
     } else {
         response
     }
+}
+
+/// A proxy's error page with `status`, as nginx sends one.
+fn error_page(status: u16) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let title = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    );
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html")],
+        format!(
+            "<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center><hr><center>nginx</center></body></html>\n"
+        ),
+    )
+        .into_response()
+}
+
+/// A proxy's maintenance page, answered `200 OK`.
+fn maintenance_page() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!DOCTYPE html><html><head><title>Down for maintenance</title></head>\
+         <body><h1>We'll be back soon</h1><p>The sign-in service is being upgraded.</p></body></html>\n",
+    )
+        .into_response()
+}
+
+/// The response's status and headers, with `Content-Length` saying the
+/// whole body, then half the body and a dropped connection.
+async fn cut_short(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let half: Result<axum::body::Bytes, std::io::Error> = Ok(bytes.slice(..bytes.len() / 2));
+    let cut = async {
+        // Pending for a moment: hyper sends what it has (the head and half
+        // the body) before the failure drops the connection.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "the test provider cuts this answer short (Misbehavior::TruncatedResponse)",
+        ))
+    };
+    // A body of unknown length: hyper then trusts the header, and closes
+    // the connection when the stream fails.
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::iter([half]),
+        futures_util::stream::once(cut),
+    );
+    Response::from_parts(parts, axum::body::Body::from_stream(stream))
 }
 
 /// The response with more than 1 MiB of JSON whitespace after its body.
@@ -229,6 +311,18 @@ pub(super) fn discovery_document(shared: &Shared, issuer: &str) -> Value {
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
     });
+    if let Some(member) = shared.find(|m| match m {
+        Misbehavior::UnreachableEndpoint(member) => Some(*member),
+        _ => None,
+    }) {
+        let unreachable = document[member]
+            .as_str()
+            .and_then(|url| url::Url::parse(url).ok())
+            .map(|url| format!("{}{}", shared.closed_base, url.path()));
+        if let Some(unreachable) = unreachable {
+            document[member] = json!(unreachable);
+        }
+    }
     if let Some(member) = shared.find(|m| match m {
         Misbehavior::InsecureEndpoint(member) => Some(*member),
         _ => None,

@@ -30,6 +30,9 @@ pub(super) struct Shared {
     pub(super) issuer: String,
     /// The issuer without a trailing `/`: endpoint URLs are `<base>/<name>`.
     pub(super) base: String,
+    /// `http://127.0.0.1:<port>` of a port the provider holds with nothing
+    /// listening: connections to it are refused.
+    pub(super) closed_base: String,
     /// Audiences every ID token carries besides the client id.
     pub(super) extra_audiences: Vec<String>,
     /// `(client id, jti)` of client assertions seen, with their `exp`.
@@ -47,6 +50,7 @@ pub(super) struct Shared {
     misbehaviors: Mutex<Vec<Misbehavior>>,
     pub(super) grants: Mutex<Grants>,
     pub(super) jwks_requests: AtomicUsize,
+    pub(super) discovery_requests: AtomicUsize,
     pub(super) token_requests: AtomicUsize,
     pub(super) logout_requests: AtomicUsize,
     pub(super) userinfo_requests: AtomicUsize,
@@ -147,6 +151,8 @@ pub(super) struct Settings {
     pub(super) users: Vec<TestUser>,
     pub(super) key: Arc<SigningKey>,
     pub(super) entra: Option<EntraMode>,
+    /// A loopback address held with nothing listening.
+    pub(super) closed: std::net::SocketAddr,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -166,6 +172,7 @@ impl Shared {
     pub(super) fn new(settings: Settings) -> Self {
         Self {
             base: settings.issuer.trim_end_matches('/').to_owned(),
+            closed_base: format!("http://{}", settings.closed),
             issuer: settings.issuer,
             extra_audiences: settings.extra_audiences,
             assertion_jtis: Mutex::new(HashMap::new()),
@@ -187,6 +194,7 @@ impl Shared {
             misbehaviors: Mutex::new(Vec::new()),
             grants: Mutex::new(Grants::default()),
             jwks_requests: AtomicUsize::new(0),
+            discovery_requests: AtomicUsize::new(0),
             token_requests: AtomicUsize::new(0),
             logout_requests: AtomicUsize::new(0),
             userinfo_requests: AtomicUsize::new(0),

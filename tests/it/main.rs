@@ -24,6 +24,7 @@ mod flows;
 mod hostile_provider;
 mod logout;
 mod privx;
+mod provider_faults;
 mod refresh;
 mod session_life;
 mod sign_in;
