@@ -339,6 +339,44 @@ mod tests {
     }
 
     #[test]
+    fn only_json_bodies_pass() {
+        for json in [&b"{}"[..], b" [1, 2] ", b"\"text\"", b"null"] {
+            assert!(is_json(json), "{json:?}");
+        }
+        for not in [
+            &b""[..],
+            b"<html></html>",
+            b"{\"truncated\": ",
+            b"eyJhbGciOi.x.y",
+        ] {
+            assert!(!is_json(not), "{not:?}");
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_described_never_quoted() {
+        let body = b"<html>access_token=secret-value</html>";
+        let reason = |content_type: Option<&str>, body: &[u8]| match not_json(
+            &content_type.map(str::to_owned),
+            body,
+        ) {
+            HttpErrorKind::InvalidBody(reason) => reason,
+            other => panic!("{other:?}"),
+        };
+        let html = reason(Some("text/html"), body);
+        assert!(
+            html.contains("not JSON (content type `text/html`, 38 bytes)"),
+            "{html}"
+        );
+        assert!(html.contains("check the URL"), "{html}");
+        assert!(!html.contains("secret-value"), "{html}");
+        let jwt = reason(Some("application/jwt"), b"eyJ.x.y");
+        assert!(jwt.contains("signed or encrypted"), "{jwt}");
+        assert!(reason(None, body).contains("no content type"));
+        assert!(reason(Some("application/json"), b"").contains("empty"));
+    }
+
+    #[test]
     fn logged_urls_drop_the_query() {
         assert_eq!(without_query("https://p/x?code=secret#f"), "https://p/x");
     }

@@ -61,7 +61,8 @@
 //! `required_claim = { key, value }`, `login_button_text`,
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
-//! `http_timeout_seconds`, `no_role_policy`, `flow`, `allow_implicit_flow`,
+//! `http_timeout_seconds`, `discovery_retry_seconds`, `no_role_policy`,
+//! `flow`, `allow_implicit_flow`,
 //! `email_verification`, `post_logout_redirect_uris`, a `[break_glass]`
 //! table (`username`, `password_hash` or `password_hash_env`), and
 //! `[[role_mapping]]` rows; for `private_key_jwt`:
@@ -73,7 +74,12 @@
 //!
 //! 1. [`Client::discover`] fetches the provider's metadata and keys once and
 //!    checks them: the issuer must be exactly the configured one, and every
-//!    provider URL must be https (plain http only on loopback).
+//!    provider URL must be https (plain http only on loopback). A provider
+//!    that cannot be reached yet (no connection, a timeout, HTTP 5xx or 429)
+//!    is tried again with exponential backoff and jitter for
+//!    `discovery_retry_seconds` (60 by default), each retry logged as a
+//!    warning; a mistake (an issuer mismatch, a 404, bad metadata) fails at
+//!    once.
 //! 2. [`Client::start`] returns the provider URL and a [`PendingLogin`]
 //!    holding a fresh `state`, `nonce` and PKCE verifier. Keep it on the
 //!    server side (a session), never in a readable cookie.
@@ -131,7 +137,11 @@
 //!   fetch. An unknown `kid` causes at most one refetch at a time, and at most
 //!   one per cooldown; a provider outage does not stop validation with the
 //!   keys already held.
-//! - HTTP: timeouts, no redirects, responses capped at 1 MiB.
+//! - HTTP: timeouts, no redirects, responses capped at 1 MiB. Only a JSON
+//!   answer is read as the provider's: a 5xx, a 429, a body cut short or a
+//!   page that is not JSON is an [`Error::Http`] naming the request and what
+//!   to check, never a refusal of the code or refresh token, so a refresh
+//!   that fails so can keep the session (the axum integration does).
 //! - `return_to` is accepted only as a path on the app's own origin.
 //! - Secrets (client secret, tokens, PKCE verifier, `state`, `nonce`) are
 //!   newtypes whose `Debug` is redacted and that have no `Display`; no error
@@ -324,10 +334,10 @@
 //! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit |
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
-//! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback |
-//! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch |
+//! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback, only JSON answers passed on |
+//! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch, discovery retried with backoff at start-up (`retry.rs`) |
 //! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety, [`Callback`] parsing, the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
-//! | `src/client.rs` | [`Client`]: discover, start, finish (code exchange, userinfo), refresh, logout URL, logout token check, [`Login`], [`Tokens`] |
+//! | `src/client/` | [`Client`]: discover, start, logout URL, logout token check, [`Login`], [`Tokens`] (`mod.rs`); finish (code exchange, userinfo) and refresh (`login.rs`) |
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and `jti` replay memory (`logout.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
@@ -336,7 +346,7 @@
 //! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons (`pages.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the demo, discover) and their shared helpers (`common/`) |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the demo, discover, provider faults for each endpoint) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service of their own: a browser (`browser.rs`), Redis (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 

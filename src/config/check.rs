@@ -359,3 +359,51 @@ fn check_algorithms(algorithms: &[Algorithm], auth: &ClientAuth) -> Result<(), C
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::Config;
+    use crate::error::ConfigError;
+
+    const BASE: &str = "metadata_url = \"https://login.example\"\nclient_id = \"app\"\nredirect_uri = \"https://app.example/callback\"\n";
+
+    #[test]
+    fn discovery_retry_defaults_to_a_minute() {
+        let config = Config::from_toml(BASE).unwrap();
+        assert_eq!(config.limits().discovery_retry, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn discovery_retry_is_read_and_bounded() {
+        for (seconds, accepted) in [(0, true), (5, true), (600, true), (601, false)] {
+            let text = format!("{BASE}discovery_retry_seconds = {seconds}\n");
+            match Config::from_toml(&text) {
+                Ok(config) => {
+                    assert!(accepted, "{seconds} s");
+                    assert_eq!(
+                        config.limits().discovery_retry,
+                        Duration::from_secs(seconds)
+                    );
+                }
+                Err(ConfigError::Invalid { field, reason }) => {
+                    assert!(!accepted, "{seconds} s: {reason}");
+                    assert_eq!(field, "discovery_retry_seconds");
+                    assert!(reason.contains("600 s"), "{reason}");
+                }
+                Err(other) => panic!("{seconds} s: {other}"),
+            }
+        }
+        let err = Config::builder("https://login.example", "app")
+            .redirect_uri("https://app.example/callback")
+            .discovery_retry(Duration::from_secs(3600))
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("config field `discovery_retry_seconds`"),
+            "{err}"
+        );
+    }
+}

@@ -86,6 +86,21 @@
 //! - Userinfo always returns the full profile (`sub`, `preferred_username`,
 //!   `email`, `email_verified`, `name`, `groups`, extra claims) as JSON.
 //!
+//! # Faults
+//!
+//! Besides protocol rules, [`Misbehavior`] breaks the transport, one
+//! endpoint at a time (named by its path under the issuer: `token`,
+//! `userinfo`, `jwks`, `.well-known/openid-configuration`,
+//! `v1.0/me/transitiveMemberOf`): [`Misbehavior::ErrorStatus`] (a proxy's
+//! 5xx or 429 page), [`Misbehavior::TruncatedResponse`] (half the body, then
+//! the connection drops), [`Misbehavior::NonJsonResponse`] (an HTML
+//! maintenance page), [`Misbehavior::SlowEndpoint`], and
+//! [`Misbehavior::UnreachableEndpoint`] (the metadata names the endpoint on
+//! a [closed port](TestProvider::closed_url)). The whole provider goes down
+//! with [`TestProvider::stop`], and comes up again at the same address with
+//! [`TestProviderBuilder::address`]: an app that starts before its provider
+//! can be tested that way.
+//!
 //! # Keys
 //!
 //! Keys are generated with aws-lc-rs (RSA 2048, P-256/384/521, Ed25519). An
