@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::*;
 use oidc_login::testing::{IdTokenClaimsMode, Misbehavior, TestClientAuth, TestProvider, TestUser};
 use oidc_login::{
-    AccessError, Algorithm, Client, ClientAuth, Config, Error, IdToken, NoRolePolicy, Nonce,
-    RoleMapping, Source, Start, TokenError, UserinfoPolicy,
+    AccessError, Algorithm, Client, ClientAuth, Config, DiscoveryError, Error, HttpErrorKind,
+    IdToken, NoRolePolicy, Nonce, RoleMapping, Source, Start, TokenError, UserinfoPolicy,
 };
 use serde_json::json;
 
@@ -344,14 +344,19 @@ async fn cached_keys_keep_working_through_a_provider_outage() {
     let good = IdToken::new(provider.sign_id_token(&id_token_claims(&provider, "n")));
     provider.misbehave(Misbehavior::RedirectJwks);
     provider.rotate_keys();
-    // A token with an unknown key: the refetch fails, the login is refused...
+    // A token with an unknown key: the refetch fails, the login is refused,
+    // saying the keys could not be fetched (and why)...
     let unknown = IdToken::new(provider.sign_id_token(&id_token_claims(&provider, "n")));
     let err = client
         .verify_id_token(&unknown, &Nonce::new("n"), None)
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Token(TokenError::UnknownKey { .. })),
+        matches!(
+            &err,
+            Error::Discovery(DiscoveryError::KeysUnavailable(cause))
+                if matches!(**cause, Error::Http(ref http) if matches!(http.kind(), HttpErrorKind::Redirect(302)))
+        ),
         "{err}"
     );
     // ...and a token with a cached key still validates.
