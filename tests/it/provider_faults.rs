@@ -13,10 +13,11 @@
 
 use crate::common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::app::App;
+use common::logs::Logs;
 use common::*;
 use oidc_login::testing::{EntraMode, IdTokenClaimsMode, Misbehavior, TestProvider, TestUser};
 use oidc_login::{
@@ -564,52 +565,6 @@ async fn sign_out_ends_the_session_with_the_provider_down() {
 }
 
 // ----- discovery at start-up: retried while the provider is not up ------------
-
-/// The log lines written on this thread while it is alive (a
-/// `#[tokio::test]` runtime is single-threaded).
-struct Logs {
-    lines: Arc<Mutex<Vec<u8>>>,
-    _guard: tracing::subscriber::DefaultGuard,
-}
-
-struct LogSink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn capture() -> Logs {
-        let lines = Arc::<Mutex<Vec<u8>>>::default();
-        let sink = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || LogSink(sink.clone()))
-            .finish();
-        Logs {
-            lines,
-            _guard: tracing::subscriber::set_default(subscriber),
-        }
-    }
-
-    /// The lines that hold `needle`.
-    fn lines_with(&self, needle: &str) -> Vec<String> {
-        String::from_utf8(self.lines.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .filter(|line| line.contains(needle))
-            .map(str::to_owned)
-            .collect()
-    }
-}
 
 const RETRYING: &str = "trying discovery again";
 
