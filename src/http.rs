@@ -124,8 +124,10 @@ impl HttpClient {
         TokenEndpoint { http: self, what }
     }
 
-    /// Sends a request built by `oauth2` (the token exchange) and returns the
-    /// response whatever its status: `oauth2` reads the error body itself.
+    /// Sends a request built by `oauth2` (a token request) and returns a
+    /// JSON answer, a success or an OAuth error (4xx), for `oauth2` to read;
+    /// anything else (5xx, 429, an error status or a success whose body is
+    /// not JSON) is an [`HttpError`].
     async fn send(
         &self,
         what: &'static str,
@@ -175,18 +177,10 @@ impl HttpClient {
     }
 }
 
-impl<'c> oauth2::AsyncHttpClient<'c> for HttpClient {
-    type Error = HttpError;
-    type Future =
-        Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>>;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(self.send("the token request to", request))
-    }
-}
-
 /// The token endpoint, for one kind of request: see
-/// [`HttpClient::token_endpoint`].
+/// [`HttpClient::token_endpoint`]. (`HttpClient` itself is no
+/// `oauth2::AsyncHttpClient`, so that every token request says in its errors
+/// what it was for.)
 #[derive(Debug)]
 pub(crate) struct TokenEndpoint<'h> {
     http: &'h HttpClient,
