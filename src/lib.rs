@@ -61,13 +61,21 @@
 //! `required_claim = { key, value }`, `login_button_text`,
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
-//! `http_timeout_seconds`, `no_role_policy`, `flow`, `allow_implicit_flow`,
+//! `jwks_max_age_seconds`, `http_timeout_seconds`, `no_role_policy`, `flow`, `allow_implicit_flow`,
 //! `email_verification`, `post_logout_redirect_uris`, a `[break_glass]`
 //! table (`username`, `password_hash` or `password_hash_env`), and
 //! `[[role_mapping]]` rows; for `private_key_jwt`:
 //! `private_key_pem_file` or `private_key_env`, `private_key_kid`,
 //! `private_key_certificate_pem_file`, `private_key_algorithm`). Unknown
-//! fields are refused, so a typo never silently drops a check.
+//! fields are refused, so a typo never silently drops a check, and a parse
+//! error names the field, line and column ("did you mean `client_secret`?")
+//! without quoting the text, which may hold a secret.
+//!
+//! A built config is read back through its getters and three groups:
+//! [`Config::claims`] (the claim names, the required claim, the email
+//! verification policy), [`Config::limits`] (clock skew, login lifetime,
+//! HTTP timeout) and [`Config::key_set`] (accepted algorithms, key-set
+//! refetch cooldown and maximum age).
 //!
 //! # The login, step by step
 //!
@@ -318,20 +326,20 @@
 //! | --- | --- |
 //! | `src/lib.rs` | these docs, the lint block, re-exports; no logic |
 //! | `src/algorithm.rs` | [`Algorithm`], the JWS algorithm names |
-//! | `src/config/` | [`Config`], its builder and TOML/JSON form, [`ClientAuth`], claim names (`mod.rs`); reading config text with parse errors that never quote it (`text.rs`) |
+//! | `src/config/` | [`Config`] and its getters (`mod.rs`); every setting in small groups with their defaults ([`Claims`], [`Limits`], [`KeySet`]: `settings.rs`); [`ConfigBuilder`], one setter per setting (`builder.rs`); the one validation (`check.rs`); the TOML/JSON form's secrets, environment variables, key files and tables (`file.rs`); parsing text with errors that never quote it (`text.rs`); [`ClientAuth`] (`client_auth.rs`); the Entra ID, PrivX and break-glass settings (`entra.rs`, `privx.rs`: [`Config::from_privx_client_json`], `break_glass.rs`) |
 //! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
-//! | `src/privx.rs` | [`Config::from_privx_client_json`] |
-//! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit |
+//! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit (its settings are in `src/config/break_glass.rs`) |
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback |
 //! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch |
-//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety, [`Callback`] parsing, the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
-//! | `src/client.rs` | [`Client`]: discover, start, finish (code exchange, userinfo), refresh, logout URL, logout token check, [`Login`], [`Tokens`] |
+//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
+//! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`) |
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and `jti` replay memory (`logout.rs`) |
-//! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
+//! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate, the userinfo merge |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
-//! | `src/entra.rs` | Microsoft Entra ID: [`Config::entra`], [`TenantPolicy`] and the `{tenantid}` issuer template, v1 token detection, the Graph groups reader for the overage |
+//! | `src/issuer.rs` | protocol level: the `{tenantid}` issuer template, [`TenantPolicy`], Entra ID v1 token recognition; used by the provider and token layers |
+//! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
 //! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
 //! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons (`pages.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
@@ -340,6 +348,7 @@
 //! | `tests/*.rs` | the tests that need a service of their own: a browser (`browser.rs`), Redis (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
@@ -353,6 +362,7 @@ mod accounts;
 mod algorithm;
 mod assertion;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod break_glass;
 mod client;
@@ -367,10 +377,12 @@ mod provider;
 mod roles;
 mod secret;
 #[cfg(feature = "test-provider")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-provider")))]
 pub mod testing;
 mod token;
 
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use accounts::SqliteAccountStore;
 pub use accounts::{
     Account, AccountLinker, AccountStore, Binding, EmailVerification, MemoryAccountStore,
