@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::builder::Draft;
-use super::settings::{Claims, KeySet, Limits, Registration};
+use super::settings::{Claims, Draft, KeySet, Limits, Registration};
 use super::{ClientAuth, Config, Flow, UserinfoPolicy};
 use crate::algorithm::Algorithm;
 use crate::error::ConfigError;
