@@ -136,9 +136,11 @@
 //!   `nbf` with a bounded clock skew (at most 300 s); `nonce`; `sub`;
 //!   `at_hash`, `c_hash`; `auth_time` when `max_age` was sent.
 //! - Signatures are checked with `aws-lc-rs` on keys parsed once per key-set
-//!   fetch. An unknown `kid` causes at most one refetch at a time, and at most
-//!   one per cooldown; a provider outage does not stop validation with the
-//!   keys already held.
+//!   fetch. An unknown `kid` causes at most one refetch at a time; from a
+//!   token that reached the app from outside (the browser, a logout POST),
+//!   at most one per cooldown, while a token the provider's token endpoint
+//!   just returned may always refetch, so key rotations never fail a login.
+//!   A provider outage does not stop validation with the keys already held.
 //! - HTTP: timeouts, no redirects, responses capped at 1 MiB.
 //! - `return_to` is accepted only as a path on the app's own origin.
 //! - Secrets (client secret, tokens, PKCE verifier, `state`, `nonce`) are

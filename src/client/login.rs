@@ -16,6 +16,7 @@ use crate::flow::{
     Callback, PendingLogin, check_callback, check_refreshed, check_tokens_issuer, original_claims,
 };
 use crate::identity::{self, Identity, Userinfo, Who, merge_userinfo};
+use crate::provider::Origin;
 use crate::roles::NoRolePolicy;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::token::Binding;
@@ -72,6 +73,7 @@ impl Client {
                     access_token: Some(access_token.expose_secret()),
                     code: Some(code),
                 },
+                Origin::TokenEndpoint,
             )
             .await?;
 
@@ -131,6 +133,8 @@ impl Client {
                     max_age: pending.max_age,
                     ..Binding::default()
                 },
+                // Through the browser: anyone could have sent it.
+                Origin::Outside,
             )
             .await?;
         check_tokens_issuer(&self.callback_rules(), callback, claims.issuer())?;
@@ -196,6 +200,7 @@ impl Client {
                             access_token: Some(access_token.expose_secret()),
                             ..Binding::default()
                         },
+                        Origin::TokenEndpoint,
                     )
                     .await?;
                 check_refreshed(

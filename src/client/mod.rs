@@ -27,7 +27,7 @@ use crate::flow::{
 use crate::http::HttpClient;
 use crate::identity::Identity;
 use crate::issuer::TenantPolicy;
-use crate::provider::Provider;
+use crate::provider::{Origin, Provider};
 use crate::roles::{RoleMapper, RoleMappingTable};
 use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken};
 use crate::token::{
@@ -352,7 +352,8 @@ impl Client {
             access_token: access_token.map(AccessToken::expose_secret),
             ..Binding::default()
         };
-        self.validate(id_token.expose_secret(), login).await
+        self.validate(id_token.expose_secret(), login, Origin::Outside)
+            .await
     }
 
     /// Validates a back-channel logout token (OpenID Connect Back-Channel
@@ -372,7 +373,7 @@ impl Client {
     pub async fn verify_logout_token(&self, raw: &str) -> Result<LogoutTokenClaims, Error> {
         let jws = Jws::parse(raw).map_err(LogoutError::Token)?;
         let payload = self
-            .verified_payload(&jws)
+            .verified_payload(&jws, Origin::Outside)
             .await
             .map_err(|error| match error {
                 Error::Token(error) => LogoutError::Token(error).into(),
@@ -408,7 +409,11 @@ impl Client {
 
     /// The algorithm check and signature check every signed token of the
     /// provider goes through; the payload, once verified.
-    async fn verified_payload<'t>(&self, jws: &'t Jws<'_>) -> Result<&'t [u8], Error> {
+    async fn verified_payload<'t>(
+        &self,
+        jws: &'t Jws<'_>,
+        origin: Origin,
+    ) -> Result<&'t [u8], Error> {
         let allowed = &self.provider.metadata.signing_algorithms;
         // Refuse a disallowed algorithm before it can cause a key refetch.
         if !allowed.contains(&jws.alg()) {
@@ -417,7 +422,11 @@ impl Client {
             }
             .into());
         }
-        let keys = self.provider.keys.keys_for(jws.kid(), jws.alg()).await;
+        let keys = self
+            .provider
+            .keys
+            .keys_for(jws.kid(), jws.alg(), origin)
+            .await;
         Ok(jws.verify(&keys, allowed, self.config.client_auth().secret())?)
     }
 
@@ -437,9 +446,10 @@ impl Client {
         &self,
         raw: &str,
         login: Binding<'_>,
+        origin: Origin,
     ) -> Result<IdTokenClaims, Error> {
         let jws = Jws::parse(raw)?;
-        let payload = self.verified_payload(&jws).await?;
+        let payload = self.verified_payload(&jws, origin).await?;
         let expectations = Expectations {
             issuer: self.issuer_rule(),
             client_id: self.config.client_id(),

@@ -3,7 +3,7 @@
 mod keys;
 mod metadata;
 
-pub(crate) use keys::KeyCache;
+pub(crate) use keys::{KeyCache, Origin};
 pub(crate) use metadata::Metadata;
 
 use crate::config::Config;
