@@ -392,6 +392,6 @@ pub use error::{
 pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;
 pub use issuer::TenantPolicy;
-pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source};
+pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source, TenantScope};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
 pub use token::{IdTokenClaims, LogoutTokenClaims};
