@@ -84,6 +84,7 @@
 mod back_channel;
 mod extract;
 mod layer;
+mod origin;
 mod pages;
 mod refresh;
 mod refusal;
