@@ -199,7 +199,15 @@
 //!   v2.0 endpoints.
 //! - **App roles**: rows with [`Source::AppRole`] (TOML `app_role`) match
 //!   values of `roles` ([`Identity::app_roles`]); rows with
-//!   [`Source::OpenIdConnect`] match group ids. A row may be either.
+//!   [`Source::OpenIdConnect`] match group ids. A row may be either. A row
+//!   may name the tenants whose sign-ins it applies to ([`TenantScope`],
+//!   TOML `tenants = [..]` or `"any"`, matched against `tid`). App roles
+//!   are assigned in each tenant by its own admins, so in a multi-tenant
+//!   app an app-role row that names no tenant applies to the home tenant
+//!   only ([`entra_home_tenant`](ConfigBuilder::entra_home_tenant), TOML
+//!   `home_tenant`, required when several tenants may sign in; one allowed
+//!   tenant is the home tenant): a partner's admin cannot grant your app's
+//!   roles.
 //! - **Groups overage**: a user in more groups than fit in a token (about
 //!   200) gets no `groups` but `_claim_names`/`_claim_sources` (or
 //!   `hasgroups`). The groups are then read from Microsoft Graph with the
@@ -294,8 +302,9 @@
 //!   `events` member holding the back-channel logout event as an object,
 //!   no `nonce`, and `sid` or `sub` ([`LogoutTokenClaims`], [`LogoutError`]).
 //! - [`BreakGlass`], off unless the config has `[break_glass]`: one local
-//!   account whose password is checked against an argon2 hash (never a plain
-//!   password), for when the provider is down. Five failures in 15 minutes
+//!   account whose password is checked against an argon2id hash (never a
+//!   plain password; of at least OWASP's minimum cost and at most a ceiling,
+//!   see [`BreakGlassSettings`]), for when the provider is down. Five failures in 15 minutes
 //!   lock it for a while; it logs a warning when switched on and at each use;
 //!   its [`Identity`] is marked [`break_glass`](Identity::break_glass) and
 //!   gets its roles from [`Source::Local`] rows only.
@@ -318,7 +327,7 @@
 //! | --- | --- |
 //! | `src/lib.rs` | these docs, the lint block, re-exports; no logic |
 //! | `src/algorithm.rs` | [`Algorithm`], the JWS algorithm names |
-//! | `src/config/` | [`Config`], its builder and TOML/JSON form, [`ClientAuth`], claim names (`mod.rs`); reading config text with parse errors that never quote it (`text.rs`) |
+//! | `src/config/` | [`Config`], its builder and TOML/JSON form, [`ClientAuth`], claim names (`mod.rs`); reading config text with parse errors that never quote it (`text.rs`); the break-glass hash's bounds (`break_glass.rs`); Entra settings, the home tenant and the tenant scope of rows (`entra.rs`) |
 //! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
 //! | `src/privx.rs` | [`Config::from_privx_client_json`] |
 //! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit |
@@ -330,13 +339,13 @@
 //! | `src/client.rs` | [`Client`]: discover, start, finish (code exchange, userinfo), refresh, logout URL, logout token check, [`Login`], [`Tokens`] |
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and `jti` replay memory (`logout.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
-//! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
+//! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`RoleMapping`] and its [`TenantScope`], [`NoRolePolicy`] |
 //! | `src/entra.rs` | Microsoft Entra ID: [`Config::entra`], [`TenantPolicy`] and the `{tenantid}` issuer template, v1 token detection, the Graph groups reader for the overage |
 //! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons (`pages.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons, the pages' CSP and headers (`pages.rs`), the cross-origin check of state-changing POSTs (`origin.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the demo, discover) and their shared helpers (`common/`) |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the security review's findings tried from the attacker's side, the demo, discover) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service of their own: a browser (`browser.rs`), Redis (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 

@@ -32,9 +32,10 @@ pub fn login_button(text: &str, login_path: &str) -> String {
 
 /// The sign-out button: a form that POSTs to the logout route
 /// ([`LoginRoutes::logout_path`](super::LoginRoutes::logout_path)). A POST,
-/// never a link: a GET could be fired by any page that embeds an image, and
-/// the `SameSite=Lax` session cookie goes along with a cross-site POST only
-/// when the user submits it on this app.
+/// never a link: a GET could be fired by any page that embeds an image. The
+/// route refuses a POST from a page of another origin, a sibling subdomain
+/// included (whose POST would carry the `SameSite=Lax` session cookie), so
+/// put the button on this app's own pages.
 ///
 /// ```
 /// use oidc_login::axum::logout_button;

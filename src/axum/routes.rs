@@ -299,7 +299,10 @@ impl LoginRoutes {
     /// keep the refusal's status. It serves the login routes' refusals and
     /// the extractors' (a missing role, a failing session store), through
     /// the [`LoginLayer`]. The detail of each refusal is logged either way.
-    /// A page without a `Cache-Control` header gets `no-store`.
+    /// A page without a `Cache-Control` header gets `no-store`; without
+    /// `Content-Security-Policy`, `X-Frame-Options`, `Referrer-Policy` or
+    /// `X-Content-Type-Options`, `frame-ancestors 'none'`, `DENY`,
+    /// `no-referrer` and `nosniff`.
     ///
     /// ```no_run
     /// use axum::response::{Html, IntoResponse};
