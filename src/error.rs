@@ -722,7 +722,9 @@ pub enum AccessError {
     NoRole {
         /// The claim that was read (the groups claim).
         claim: String,
-        /// What it held (group ids are not secrets).
+        /// What it held (group ids are not secrets), each value with
+        /// control characters and bidirectional overrides escaped and
+        /// clipped to 128 characters, so that none can forge a log line.
         values: Vec<String>,
     },
 }

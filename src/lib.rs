@@ -209,7 +209,15 @@
 //!   v2.0 endpoints.
 //! - **App roles**: rows with [`Source::AppRole`] (TOML `app_role`) match
 //!   values of `roles` ([`Identity::app_roles`]); rows with
-//!   [`Source::OpenIdConnect`] match group ids. A row may be either.
+//!   [`Source::OpenIdConnect`] match group ids. A row may be either. A row
+//!   may name the tenants whose sign-ins it applies to ([`TenantScope`],
+//!   TOML `tenants = [..]` or `"any"`, matched against `tid`). App roles
+//!   are assigned in each tenant by its own admins, so in a multi-tenant
+//!   app an app-role row that names no tenant applies to the home tenant
+//!   only ([`entra_home_tenant`](ConfigBuilder::entra_home_tenant), TOML
+//!   `home_tenant`, required when several tenants may sign in; one allowed
+//!   tenant is the home tenant): a partner's admin cannot grant your app's
+//!   roles.
 //! - **Groups overage**: a user in more groups than fit in a token (about
 //!   200) gets no `groups` but `_claim_names`/`_claim_sources` (or
 //!   `hasgroups`). The groups are then read from Microsoft Graph with the
@@ -304,8 +312,9 @@
 //!   `events` member holding the back-channel logout event as an object,
 //!   no `nonce`, and `sid` or `sub` ([`LogoutTokenClaims`], [`LogoutError`]).
 //! - [`BreakGlass`], off unless the config has `[break_glass]`: one local
-//!   account whose password is checked against an argon2 hash (never a plain
-//!   password), for when the provider is down. Five failures in 15 minutes
+//!   account whose password is checked against an argon2id hash (never a
+//!   plain password; of at least OWASP's minimum cost and at most a ceiling,
+//!   see [`BreakGlassSettings`]), for when the provider is down. Five failures in 15 minutes
 //!   lock it for a while; it logs a warning when switched on and at each use;
 //!   its [`Identity`] is marked [`break_glass`](Identity::break_glass) and
 //!   gets its roles from [`Source::Local`] rows only.
@@ -328,7 +337,7 @@
 //! | --- | --- |
 //! | `src/lib.rs` | these docs, the lint block, re-exports; no logic |
 //! | `src/algorithm.rs` | [`Algorithm`], the JWS algorithm names |
-//! | `src/config/` | [`Config`] and its getters (`mod.rs`); every setting in small groups with their defaults ([`Claims`], [`Limits`], [`KeySet`]: `settings.rs`); [`ConfigBuilder`], one setter per setting (`builder.rs`); the one validation (`check.rs`); the TOML/JSON form's secrets, environment variables, key files and tables (`file.rs`); parsing text with errors that never quote it (`text.rs`); [`ClientAuth`] (`client_auth.rs`); the Entra ID, PrivX and break-glass settings (`entra.rs`, `privx.rs`: [`Config::from_privx_client_json`], `break_glass.rs`) |
+//! | `src/config/` | [`Config`] and its getters (`mod.rs`); every setting in small groups with their defaults ([`Claims`], [`Limits`], [`KeySet`]: `settings.rs`); [`ConfigBuilder`], one setter per setting (`builder.rs`); the one validation (`check.rs`); the TOML/JSON form's secrets, environment variables, key files and tables (`file.rs`); parsing text with errors that never quote it (`text.rs`); [`ClientAuth`] (`client_auth.rs`); the Entra ID, PrivX and break-glass settings (`entra.rs`, `privx.rs`: [`Config::from_privx_client_json`], `break_glass.rs`, with the break-glass hash's bounds; the home tenant and the tenant scope of role rows are checked in `entra.rs`) |
 //! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
 //! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit (its settings are in `src/config/break_glass.rs`) |
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
@@ -339,14 +348,14 @@
 //! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`) |
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and `jti` replay memory (`logout.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate, the userinfo merge |
-//! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
+//! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`RoleMapping`] and its [`TenantScope`], [`NoRolePolicy`] |
 //! | `src/issuer.rs` | protocol level: the `{tenantid}` issuer template, [`TenantPolicy`], Entra ID v1 token recognition; used by the provider and token layers |
 //! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
 //! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons (`pages.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons, the pages' CSP and headers (`pages.rs`), the cross-origin check of state-changing POSTs (`origin.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the demo, discover) and their shared helpers (`common/`) |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the security review's findings tried from the attacker's side, the demo, discover) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service of their own: a browser (`browser.rs`), Redis (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
@@ -406,6 +415,6 @@ pub use error::{
 pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;
 pub use issuer::TenantPolicy;
-pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source};
+pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source, TenantScope};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
 pub use token::{IdTokenClaims, LogoutTokenClaims};

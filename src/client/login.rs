@@ -389,9 +389,15 @@ impl Client {
         roles.dedup();
         identity.roles = roles;
         if identity.roles.is_empty() && self.config.no_role_policy() == NoRolePolicy::Refuse {
+            // Group names come from the provider (on some, from its users):
+            // escaped and clipped, like every value that reaches a log line.
             return Err(AccessError::NoRole {
                 claim: self.config.claims().groups.as_str().to_owned(),
-                values: identity.groups.clone(),
+                values: identity
+                    .groups
+                    .iter()
+                    .map(|group| crate::error::clip(group, 128))
+                    .collect(),
             }
             .into());
         }

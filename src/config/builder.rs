@@ -146,9 +146,11 @@ impl ConfigBuilder {
     }
     /// Switches on the break-glass local sign-in ([`BreakGlass`](crate::BreakGlass)),
     /// off by default: one local account, `username`, whose password is
-    /// checked against `password_hash`, an argon2 hash in PHC form
+    /// checked against `password_hash`, an argon2id hash in PHC form
     /// (`$argon2id$v=19$...`, see [`BreakGlass::hash_password`](crate::BreakGlass::hash_password)),
-    /// never a plain password. For when the provider cannot be reached.
+    /// never a plain password, of at least OWASP's minimum cost and at most
+    /// a ceiling ([`BreakGlassSettings`] says which). For when the provider
+    /// cannot be reached.
     pub fn break_glass(
         mut self,
         username: impl Into<String>,

@@ -60,6 +60,10 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
         check_post_logout_uris(&registration.post_logout_redirect_uris, &redirect_uri)?;
     registration.scopes = checked_scopes(std::mem::take(&mut registration.scopes))?;
     check_registration(&registration)?;
+    registration.role_mapping = super::entra::scoped_rows(
+        entra.as_ref(),
+        std::mem::take(&mut registration.role_mapping),
+    )?;
     check_claims(&claims)?;
     check_limits(&limits)?;
     check_key_set(&key_set, &client_auth)?;

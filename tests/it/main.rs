@@ -25,6 +25,7 @@ mod hostile_provider;
 mod logout;
 mod privx;
 mod refresh;
+mod security;
 mod session_life;
 mod sign_in;
 mod test_provider;
