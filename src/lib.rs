@@ -121,6 +121,12 @@
 //! [`ConfigBuilder::build`], naming the field. Private keys never appear in
 //! `Debug`, errors or logs, and their PEM text is wiped once parsed.
 //!
+//! [`Client::check_credentials`] tells, without a user, whether the token
+//! endpoint accepts them: it redeems a made-up code and reads the refusal
+//! (`invalid_grant`: the client passed; `invalid_client`: it did not, and
+//! which field to check). `cargo run --example discover -- --config FILE`
+//! runs it.
+//!
 //! # Security
 //!
 //! Secure by default; nothing below can be switched off, except PKCE and
@@ -345,7 +351,7 @@
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback |
 //! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch |
 //! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
-//! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`) |
+//! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`); the client credentials check, [`CredentialCheck`] (`credentials.rs`) |
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and `jti` replay memory (`logout.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate, the userinfo merge |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`RoleMapping`] and its [`TenantScope`], [`NoRolePolicy`] |
@@ -402,6 +408,7 @@ pub use accounts::{
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use assertion::PrivateKeyJwt;
 pub use break_glass::{BREAK_GLASS_ISSUER, BreakGlass};
+pub use client::credentials::CredentialCheck;
 pub use client::{Client, Login, Tokens};
 pub use config::{
     AuthMethod, BreakGlassSettings, Claims, ClientAuth, Config, ConfigBuilder, Flow, GraphQuery,

@@ -1,6 +1,7 @@
 //! [`Client`]: one discovered provider and this app's registration with it.
 //! The login steps are in `login.rs`.
 
+pub(crate) mod credentials;
 mod login;
 
 use std::sync::Arc;
