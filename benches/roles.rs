@@ -26,7 +26,13 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     c.bench_function("roles/200_groups_x_10000_rows", |b| {
-        b.iter(|| table.roles_for(Source::OpenIdConnect, groups.iter().map(String::as_str)))
+        b.iter(|| {
+            table.roles_for(
+                Source::OpenIdConnect,
+                Some("3c1a0f6e-0000-4000-8000-000000000001"),
+                groups.iter().map(String::as_str),
+            )
+        })
     });
 }
 

@@ -8,8 +8,13 @@
 //! Prints, in plain words, the provider's issuer, endpoints, signing
 //! algorithms and which keys this crate can use for each, client
 //! authentication and PKCE methods, and whether the scopes and claims the
-//! config asks for are offered. Every problem is one line starting with
-//! `PROBLEM` that names the config field to fix; `note:` lines are worth a
+//! config asks for are offered. With `--config`, it also checks the client
+//! credentials (`Client::check_credentials`: a made-up code is redeemed, and
+//! `invalid_grant` means the secret or key was accepted). Every problem is
+//! one line starting with `PROBLEM` that names the config field to fix (a
+//! config file that does not load: its path), followed by `because:` lines
+//! for an error's causes (a refused connection, DNS, TLS); errors are shown
+//! by their messages, never their `Debug` form. `note:` lines are worth a
 //! look but do not stop a login. Exits with status 1 when the config cannot
 //! work, 2 for a usage error. No environment variables are read, except the
 //! one a config's `client_secret_env` names. The checks are in

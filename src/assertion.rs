@@ -182,6 +182,13 @@ impl PrivateKeyJwt {
         self
     }
 
+    /// The config fields that hold the key and its `kid`
+    /// (`private_key_pem_file` or `private_key_env`, `private_key_kid`; in
+    /// code, `client_auth`).
+    pub(crate) fn key_fields(&self) -> (&'static str, &'static str) {
+        (self.fields.key, self.fields.kid)
+    }
+
     /// What makes this key unusable, with the config field to fix.
     pub(crate) fn problem(&self) -> Option<(&'static str, String)> {
         let key = match &self.key {

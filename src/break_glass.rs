@@ -97,8 +97,9 @@ impl BreakGlass {
         self.settings.username()
     }
 
-    /// An argon2id hash (PHC string, random salt, the crate's default
-    /// parameters) of `password`, for `password_hash` in the config.
+    /// An argon2id hash (PHC string, a random 16-byte salt, OWASP's
+    /// minimum cost `m=19456,t=2,p=1`) of `password`, for `password_hash`
+    /// in the config; [`BreakGlassSettings`] lists what a hash must meet.
     pub fn hash_password(password: &str) -> Result<String, BreakGlassError> {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|_| BreakGlassError::Unavailable)?;

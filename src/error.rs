@@ -326,16 +326,16 @@ impl fmt::Display for HttpErrorKind {
                 "could not connect: check that the server is up, and the host name, port and TLS",
             ),
             Self::Status(429) => f.write_str(
-                "the server answered HTTP 429 (too many requests): it is limiting this app's requests; try again later",
+                "the provider answered HTTP 429 (too many requests): it is limiting this app's requests; try again later",
             ),
             Self::Status(code @ 500..=599) => write!(
                 f,
-                "the server answered HTTP {code}, a failure on its side (or at a proxy in front of it): check that it is up and healthy"
+                "the provider answered HTTP {code}, a failure on its side (or at a proxy in front of it): check that it is up and healthy"
             ),
             Self::Status(404) => f.write_str(
-                "the server answered HTTP 404: nothing is served there; check the URL",
+                "the provider answered HTTP 404: nothing is served there; check the URL",
             ),
-            Self::Status(code) => write!(f, "the server answered HTTP {code}"),
+            Self::Status(code) => write!(f, "the provider answered HTTP {code}"),
             Self::Redirect(code) => write!(
                 f,
                 "the provider answered with a redirect (HTTP {code}), which is not followed: configure the final URL"
@@ -760,7 +760,9 @@ pub enum AccessError {
     NoRole {
         /// The claim that was read (the groups claim).
         claim: String,
-        /// What it held (group ids are not secrets).
+        /// What it held (group ids are not secrets), each value with
+        /// control characters and bidirectional overrides escaped and
+        /// clipped to 128 characters, so that none can forge a log line.
         values: Vec<String>,
     },
 }

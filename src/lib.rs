@@ -61,14 +61,22 @@
 //! `required_claim = { key, value }`, `login_button_text`,
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
-//! `http_timeout_seconds`, `discovery_retry_seconds`, `no_role_policy`,
-//! `flow`, `allow_implicit_flow`,
+//! `jwks_max_age_seconds`, `http_timeout_seconds`, `discovery_retry_seconds`,
+//! `no_role_policy`, `flow`, `allow_implicit_flow`,
 //! `email_verification`, `post_logout_redirect_uris`, a `[break_glass]`
 //! table (`username`, `password_hash` or `password_hash_env`), and
 //! `[[role_mapping]]` rows; for `private_key_jwt`:
 //! `private_key_pem_file` or `private_key_env`, `private_key_kid`,
 //! `private_key_certificate_pem_file`, `private_key_algorithm`). Unknown
-//! fields are refused, so a typo never silently drops a check.
+//! fields are refused, so a typo never silently drops a check, and a parse
+//! error names the field, line and column ("did you mean `client_secret`?")
+//! without quoting the text, which may hold a secret.
+//!
+//! A built config is read back through its getters and three groups:
+//! [`Config::claims`] (the claim names, the required claim, the email
+//! verification policy), [`Config::limits`] (clock skew, login lifetime,
+//! HTTP timeout) and [`Config::key_set`] (accepted algorithms, key-set
+//! refetch cooldown and maximum age).
 //!
 //! # The login, step by step
 //!
@@ -119,6 +127,12 @@
 //! [`ConfigBuilder::build`], naming the field. Private keys never appear in
 //! `Debug`, errors or logs, and their PEM text is wiped once parsed.
 //!
+//! [`Client::check_credentials`] tells, without a user, whether the token
+//! endpoint accepts them: it redeems a made-up code and reads the refusal
+//! (`invalid_grant`: the client passed; `invalid_client`: it did not, and
+//! which field to check). `cargo run --example discover -- --config FILE`
+//! runs it.
+//!
 //! # Security
 //!
 //! Secure by default; nothing below can be switched off, except PKCE and
@@ -134,9 +148,11 @@
 //!   `nbf` with a bounded clock skew (at most 300 s); `nonce`; `sub`;
 //!   `at_hash`, `c_hash`; `auth_time` when `max_age` was sent.
 //! - Signatures are checked with `aws-lc-rs` on keys parsed once per key-set
-//!   fetch. An unknown `kid` causes at most one refetch at a time, and at most
-//!   one per cooldown; a provider outage does not stop validation with the
-//!   keys already held.
+//!   fetch. An unknown `kid` causes at most one refetch at a time; from a
+//!   token that reached the app from outside (the browser, a logout POST),
+//!   at most one per cooldown, while a token the provider's token endpoint
+//!   just returned may always refetch, so key rotations never fail a login.
+//!   A provider outage does not stop validation with the keys already held.
 //! - HTTP: timeouts, no redirects, responses capped at 1 MiB. Only a JSON
 //!   answer is read as the provider's: a 5xx, a 429, a body cut short or a
 //!   page that is not JSON is an [`Error::Http`] naming the request and what
@@ -209,7 +225,15 @@
 //!   v2.0 endpoints.
 //! - **App roles**: rows with [`Source::AppRole`] (TOML `app_role`) match
 //!   values of `roles` ([`Identity::app_roles`]); rows with
-//!   [`Source::OpenIdConnect`] match group ids. A row may be either.
+//!   [`Source::OpenIdConnect`] match group ids. A row may be either. A row
+//!   may name the tenants whose sign-ins it applies to ([`TenantScope`],
+//!   TOML `tenants = [..]` or `"any"`, matched against `tid`). App roles
+//!   are assigned in each tenant by its own admins, so in a multi-tenant
+//!   app an app-role row that names no tenant applies to the home tenant
+//!   only ([`entra_home_tenant`](ConfigBuilder::entra_home_tenant), TOML
+//!   `home_tenant`, required when several tenants may sign in; one allowed
+//!   tenant is the home tenant): a partner's admin cannot grant your app's
+//!   roles.
 //! - **Groups overage**: a user in more groups than fit in a token (about
 //!   200) gets no `groups` but `_claim_names`/`_claim_sources` (or
 //!   `hasgroups`). The groups are then read from Microsoft Graph with the
@@ -304,8 +328,9 @@
 //!   `events` member holding the back-channel logout event as an object,
 //!   no `nonce`, and `sid` or `sub` ([`LogoutTokenClaims`], [`LogoutError`]).
 //! - [`BreakGlass`], off unless the config has `[break_glass]`: one local
-//!   account whose password is checked against an argon2 hash (never a plain
-//!   password), for when the provider is down. Five failures in 15 minutes
+//!   account whose password is checked against an argon2id hash (never a
+//!   plain password; of at least OWASP's minimum cost and at most a ceiling,
+//!   see [`BreakGlassSettings`]), for when the provider is down. Five failures in 15 minutes
 //!   lock it for a while; it logs a warning when switched on and at each use;
 //!   its [`Identity`] is marked [`break_glass`](Identity::break_glass) and
 //!   gets its roles from [`Source::Local`] rows only.
@@ -328,28 +353,29 @@
 //! | --- | --- |
 //! | `src/lib.rs` | these docs, the lint block, re-exports; no logic |
 //! | `src/algorithm.rs` | [`Algorithm`], the JWS algorithm names |
-//! | `src/config/` | [`Config`], its builder and TOML/JSON form, [`ClientAuth`], claim names (`mod.rs`); reading config text with parse errors that never quote it (`text.rs`) |
+//! | `src/config/` | [`Config`] and its getters (`mod.rs`); every setting in small groups with their defaults ([`Claims`], [`Limits`], [`KeySet`]: `settings.rs`); [`ConfigBuilder`], one setter per setting (`builder.rs`); the one validation (`check.rs`); the TOML/JSON form's secrets, environment variables, key files and tables (`file.rs`); parsing text with errors that never quote it (`text.rs`); [`ClientAuth`] (`client_auth.rs`); the Entra ID, PrivX and break-glass settings (`entra.rs`, `privx.rs`: [`Config::from_privx_client_json`], `break_glass.rs`, with the break-glass hash's bounds; the home tenant and the tenant scope of role rows are checked in `entra.rs`) |
 //! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
-//! | `src/privx.rs` | [`Config::from_privx_client_json`] |
-//! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit |
+//! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit (its settings are in `src/config/break_glass.rs`) |
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback, only JSON answers passed on |
 //! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch, discovery retried with backoff at start-up (`retry.rs`) |
-//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety, [`Callback`] parsing, the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
-//! | `src/client/` | [`Client`]: discover, start, logout URL, logout token check, [`Login`], [`Tokens`] (`mod.rs`); finish (code exchange, userinfo) and refresh (`login.rs`) |
+//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
+//! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`); the client credentials check, [`CredentialCheck`] (`credentials.rs`) |
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and `jti` replay memory (`logout.rs`) |
-//! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
-//! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
-//! | `src/entra.rs` | Microsoft Entra ID: [`Config::entra`], [`TenantPolicy`] and the `{tenantid}` issuer template, v1 token detection, the Graph groups reader for the overage |
+//! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate, the userinfo merge |
+//! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`RoleMapping`] and its [`TenantScope`], [`NoRolePolicy`] |
+//! | `src/issuer.rs` | protocol level: the `{tenantid}` issuer template, [`TenantPolicy`], Entra ID v1 token recognition; used by the provider and token layers |
+//! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
 //! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons (`pages.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons, the pages' CSP and headers (`pages.rs`), the cross-origin check of state-changing POSTs (`origin.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the demo, discover, provider faults for each endpoint) and their shared helpers (`common/`) |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the security review's findings tried from the attacker's side, provider faults for each endpoint, the demo, discover) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service of their own: a browser (`browser.rs`), Redis (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
@@ -363,6 +389,7 @@ mod accounts;
 mod algorithm;
 mod assertion;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod break_glass;
 mod client;
@@ -377,10 +404,12 @@ mod provider;
 mod roles;
 mod secret;
 #[cfg(feature = "test-provider")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-provider")))]
 pub mod testing;
 mod token;
 
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use accounts::SqliteAccountStore;
 pub use accounts::{
     Account, AccountLinker, AccountStore, Binding, EmailVerification, MemoryAccountStore,
@@ -389,6 +418,7 @@ pub use accounts::{
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use assertion::PrivateKeyJwt;
 pub use break_glass::{BREAK_GLASS_ISSUER, BreakGlass};
+pub use client::credentials::CredentialCheck;
 pub use client::{Client, Login, Tokens};
 pub use config::{
     AuthMethod, BreakGlassSettings, Claims, ClientAuth, Config, ConfigBuilder, Flow, GraphQuery,
@@ -402,6 +432,6 @@ pub use error::{
 pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;
 pub use issuer::TenantPolicy;
-pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source};
+pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source, TenantScope};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
 pub use token::{IdTokenClaims, LogoutTokenClaims};

@@ -27,6 +27,106 @@ pub enum Source {
     Local,
 }
 
+/// Which Entra ID tenants' sign-ins a [`RoleMapping`] row applies to, by
+/// the ID token's `tid`. Matters for a multi-tenant app (an Entra config
+/// with a [`TenantPolicy`](crate::TenantPolicy)), where users of several
+/// tenants sign in.
+///
+/// In TOML, a row's `tenants = ["<tenant id>", ...]` or `tenants = "any"`;
+/// no `tenants` is [`Unspecified`](Self::Unspecified).
+///
+/// # Security
+///
+/// An app role (`roles` claim) is defined once, in the app registration,
+/// but assigned in each tenant by that tenant's own admins: in a
+/// multi-tenant app, a partner tenant's admin can give the app's `Admin`
+/// role to any of their users. So an app-role row that names no tenant
+/// applies only to the home tenant (see
+/// [`entra_home_tenant`](crate::ConfigBuilder::entra_home_tenant)); name
+/// the partner tenants, or [`Any`](Self::Any), to let theirs count too.
+/// Group rows match group object ids, which one tenant cannot mint for
+/// another, and apply to every tenant unless they name some; a row that
+/// matches group *names* (a `groups_claim` of names, not ids) should name
+/// its tenants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TenantScope {
+    /// Not named: an app-role row of a multi-tenant Entra config applies
+    /// to the home tenant only (the config makes it
+    /// [`Only`](Self::Only) the home tenant); any other row, or a row
+    /// given to [`RoleMappingTable::from_rows`] directly, to every tenant.
+    #[default]
+    Unspecified,
+    /// Only sign-ins whose `tid` is one of these tenant ids (GUIDs); a
+    /// sign-in without a `tid` never matches.
+    Only(Vec<String>),
+    /// Sign-ins of every tenant the config lets in.
+    Any,
+}
+
+impl TenantScope {
+    fn is_unspecified(&self) -> bool {
+        *self == Self::Unspecified
+    }
+
+    fn admits_every_tenant(&self) -> bool {
+        matches!(self, Self::Unspecified | Self::Any)
+    }
+
+    /// Whether a sign-in of `tenant` (its `tid`) is in scope.
+    fn admits(&self, tenant: Option<&str>) -> bool {
+        match self {
+            Self::Unspecified | Self::Any => true,
+            Self::Only(tenants) => {
+                tenant.is_some_and(|tid| tenants.iter().any(|t| t.eq_ignore_ascii_case(tid)))
+            }
+        }
+    }
+}
+
+impl Serialize for TenantScope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Unspecified => serializer.serialize_none(),
+            Self::Only(tenants) => tenants.serialize(serializer),
+            Self::Any => serializer.serialize_str("any"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TenantScope {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScopeVisitor;
+        impl<'de> serde::de::Visitor<'de> for ScopeVisitor {
+            type Value = TenantScope;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of tenant ids, or \"any\"")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<TenantScope, E> {
+                match word {
+                    "any" => Ok(TenantScope::Any),
+                    // The value is not quoted back: config errors never quote.
+                    _ => Err(E::custom("`tenants` is a list of tenant ids, or \"any\"")),
+                }
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<TenantScope, A::Error> {
+                let mut tenants = Vec::new();
+                while let Some(tenant) = seq.next_element::<String>()? {
+                    tenants.push(tenant);
+                }
+                Ok(TenantScope::Only(tenants))
+            }
+        }
+        deserializer.deserialize_any(ScopeVisitor)
+    }
+}
+
 /// One row of a role-mapping table: "members of `value` get `roles`".
 ///
 /// In TOML:
@@ -36,7 +136,19 @@ pub enum Source {
 /// source = "openid_connect"
 /// value = "d48429bd-9f2a-47a2-a410-993f2a37876b"
 /// roles = ["Read-write"]
+///
+/// # A multi-tenant app: a partner tenant's approvers count too.
+/// [[role_mapping]]
+/// name = "Approvers, here and at the partner"
+/// source = "app_role"
+/// value = "Approver"
+/// roles = ["Approve"]
+/// tenants = ["3c1a0f6e-0000-4000-8000-000000000001", "72f988bf-86f1-41af-91ab-2d7cd011db47"]
 /// ```
+///
+/// `tenants` ([`TenantScope`]) says whose sign-ins the row applies to; an
+/// app-role row without it applies only to the home tenant of a
+/// multi-tenant Entra config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleMapping {
@@ -44,6 +156,8 @@ pub struct RoleMapping {
     source: Source,
     value: String,
     roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "TenantScope::is_unspecified")]
+    tenants: TenantScope,
 }
 
 impl RoleMapping {
@@ -60,7 +174,48 @@ impl RoleMapping {
             source,
             value: value.into(),
             roles: roles.into_iter().map(Into::into).collect(),
+            tenants: TenantScope::Unspecified,
         }
+    }
+
+    /// Applies the row only to sign-ins of these Entra tenants (their
+    /// `tid`, a GUID). See [`TenantScope`].
+    ///
+    /// ```
+    /// use oidc_login::{RoleMapping, Source, TenantScope};
+    ///
+    /// let partner = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    /// let row = RoleMapping::new("Partner readers", Source::AppRole, "Reader", ["Read-only"])
+    ///     .tenants([partner]);
+    /// assert_eq!(row.tenant_scope(), &TenantScope::Only(vec![partner.into()]));
+    /// ```
+    pub fn tenants<T: Into<String>>(mut self, tenants: impl IntoIterator<Item = T>) -> Self {
+        self.tenants = TenantScope::Only(tenants.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Applies the row to sign-ins of every tenant the config lets in,
+    /// app-role rows included.
+    ///
+    /// # Security
+    /// In a multi-tenant app, an app role of another tenant was assigned
+    /// by that tenant's admins: with this, they decide who gets the row's
+    /// roles in this app.
+    pub fn any_tenant(mut self) -> Self {
+        self.tenants = TenantScope::Any;
+        self
+    }
+
+    /// Whose sign-ins the row applies to.
+    pub fn tenant_scope(&self) -> &TenantScope {
+        &self.tenants
+    }
+
+    /// The row with its scope replaced (the config's default for app-role
+    /// rows, checked tenant ids).
+    pub(crate) fn with_scope(mut self, tenants: TenantScope) -> Self {
+        self.tenants = tenants;
+        self
     }
 
     /// The row's display name.
@@ -100,7 +255,17 @@ impl RoleMapping {
                 self.name
             ));
         }
-        None
+        match (&self.tenants, self.source) {
+            (TenantScope::Only(_) | TenantScope::Any, Source::Local) => Some(format!(
+                "row `{}` is a `local` row, which matches break-glass sign-ins: they have no tenant, so the row cannot name `tenants`",
+                self.name
+            )),
+            (TenantScope::Only(tenants), _) if tenants.is_empty() => Some(format!(
+                "row `{}` has an empty `tenants` list, so it would never match",
+                self.name
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -119,20 +284,34 @@ pub trait RoleMapper: Send + Sync + fmt::Debug + 'static {
 #[derive(Debug, Clone, Default)]
 pub struct RoleMappingTable {
     rows: Vec<RoleMapping>,
-    /// source -> value -> indexes into `role_names`.
-    index: HashMap<Source, HashMap<String, Vec<u32>>>,
+    /// source -> value -> the roles granted, and to which tenants.
+    index: HashMap<Source, HashMap<String, Vec<Grant>>>,
     role_names: Vec<String>,
+}
+
+/// A role a value grants: an index into `role_names`, and the index of the
+/// row (whose tenant scope applies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Grant {
+    role: u32,
+    row: u32,
 }
 
 impl RoleMappingTable {
     /// A table from rows. Several rows may share a value; their roles add up.
+    ///
+    /// The rows apply as written: a row whose [`TenantScope`] is
+    /// unspecified applies to every tenant. The rows of
+    /// [`Config::role_mapping`](crate::Config::role_mapping) are already
+    /// scoped (app-role rows to the home tenant of a multi-tenant Entra
+    /// config); scope rows of your own with [`RoleMapping::tenants`].
     pub fn from_rows(rows: impl IntoIterator<Item = RoleMapping>) -> Self {
         let rows: Vec<RoleMapping> = rows.into_iter().collect();
         let mut role_ids: HashMap<&str, u32> = HashMap::new();
         let mut role_names = Vec::new();
-        let mut index: HashMap<Source, HashMap<String, Vec<u32>>> = HashMap::new();
-        for row in &rows {
-            let ids = index
+        let mut index: HashMap<Source, HashMap<String, Vec<Grant>>> = HashMap::new();
+        for (row_index, row) in rows.iter().enumerate() {
+            let grants = index
                 .entry(row.source)
                 .or_default()
                 .entry(row.value.clone())
@@ -142,8 +321,17 @@ impl RoleMappingTable {
                     role_names.push(role.clone());
                     (role_names.len() - 1) as u32
                 });
-                if !ids.contains(&id) {
-                    ids.push(id);
+                let grant = Grant {
+                    role: id,
+                    row: row_index as u32,
+                };
+                // A role granted already, to every tenant or to the same
+                // ones, needs no other grant.
+                if !grants.iter().any(|g| {
+                    let scope = &rows[g.row as usize].tenants;
+                    g.role == id && (scope.admits_every_tenant() || *scope == row.tenants)
+                }) {
+                    grants.push(grant);
                 }
             }
         }
@@ -159,11 +347,13 @@ impl RoleMappingTable {
         &self.rows
     }
 
-    /// The roles granted to someone whose `source` values are `values`,
-    /// sorted and without duplicates.
+    /// The roles granted to someone of `tenant` (the token's `tid`, if
+    /// any) whose `source` values are `values`, sorted and without
+    /// duplicates. A row scoped to tenants matches only a `tenant` it names.
     pub fn roles_for<'a>(
         &self,
         source: Source,
+        tenant: Option<&str>,
         values: impl IntoIterator<Item = &'a str>,
     ) -> Vec<String> {
         let Some(by_value) = self.index.get(&source) else {
@@ -173,7 +363,8 @@ impl RoleMappingTable {
             .into_iter()
             .filter_map(|value| by_value.get(value))
             .flatten()
-            .copied()
+            .filter(|grant| self.rows[grant.row as usize].tenants.admits(tenant))
+            .map(|grant| grant.role)
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -190,17 +381,26 @@ impl RoleMapper for RoleMappingTable {
     /// The roles of the identity's groups ([`Source::OpenIdConnect`] rows)
     /// and of its app roles ([`Source::AppRole`] rows), together; for a
     /// break-glass sign-in, only the [`Source::Local`] rows of its username.
+    ///
+    /// Rows scoped to tenants ([`TenantScope::Only`]) match only when the
+    /// identity's `tid` claim names one of them.
     fn roles(&self, identity: &Identity) -> Vec<String> {
         if identity.break_glass {
-            return self.roles_for(Source::Local, identity.username.as_deref());
+            return self.roles_for(Source::Local, None, identity.username.as_deref());
         }
+        let tenant = identity
+            .claims
+            .get("tid")
+            .and_then(serde_json::Value::as_str);
         let mut roles = self.roles_for(
             Source::OpenIdConnect,
+            tenant,
             identity.groups.iter().map(String::as_str),
         );
         if !identity.app_roles.is_empty() {
             roles.extend(self.roles_for(
                 Source::AppRole,
+                tenant,
                 identity.app_roles.iter().map(String::as_str),
             ));
             roles.sort_unstable();
@@ -245,14 +445,17 @@ mod tests {
     fn groups_map_to_sorted_unique_roles() {
         let t = table();
         assert_eq!(
-            t.roles_for(Source::OpenIdConnect, [DEVS]),
+            t.roles_for(Source::OpenIdConnect, None, [DEVS]),
             ["Audit", "Read-write"]
         );
         assert_eq!(
-            t.roles_for(Source::OpenIdConnect, [DEVS, "ops-group", DEVS]),
+            t.roles_for(Source::OpenIdConnect, None, [DEVS, "ops-group", DEVS]),
             ["Admin", "Audit", "Read-write"]
         );
-        assert!(t.roles_for(Source::OpenIdConnect, ["unknown"]).is_empty());
+        assert!(
+            t.roles_for(Source::OpenIdConnect, None, ["unknown"])
+                .is_empty()
+        );
     }
 
     #[test]
@@ -323,7 +526,7 @@ mod tests {
             "ops-group2".into(),
         ] {
             assert!(
-                t.roles_for(Source::OpenIdConnect, [near.as_str()])
+                t.roles_for(Source::OpenIdConnect, None, [near.as_str()])
                     .is_empty(),
                 "{near}"
             );
@@ -366,7 +569,158 @@ mod tests {
         });
         let t = RoleMappingTable::from_rows(rows);
         let groups: Vec<String> = (0..200).map(|i| format!("group-{}", i * 7)).collect();
-        let roles = t.roles_for(Source::OpenIdConnect, groups.iter().map(String::as_str));
+        let roles = t.roles_for(
+            Source::OpenIdConnect,
+            None,
+            groups.iter().map(String::as_str),
+        );
         assert_eq!(roles.len(), 50);
+    }
+
+    const HOME: &str = "3c1a0f6e-0000-4000-8000-000000000001";
+    const PARTNER: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    fn entra_identity(tid: Option<&str>, groups: &[&str], app_roles: &[&str]) -> Identity {
+        let claims = match tid {
+            Some(tid) => serde_json::json!({ "tid": tid }),
+            None => serde_json::json!({}),
+        };
+        serde_json::from_value(serde_json::json!({
+            "issuer": "i", "subject": "s", "username": null, "email": null,
+            "email_verified": false, "name": null, "groups": groups,
+            "app_roles": app_roles, "roles": [], "claims": claims
+        }))
+        .unwrap()
+    }
+
+    /// The review's case: the partner tenant's admin assigns our app's
+    /// `Admin` app role to a partner user. A row scoped to the home tenant
+    /// does not grant it; one naming the partner, or any tenant, does.
+    #[test]
+    fn scoped_rows_match_only_their_tenants() {
+        let t = RoleMappingTable::from_rows([
+            RoleMapping::new("Admins", Source::AppRole, "Admin", ["Admin"]).tenants([HOME]),
+            RoleMapping::new("Readers", Source::AppRole, "Reader", ["Read-only"])
+                .tenants([HOME.to_uppercase(), PARTNER.into()]),
+            RoleMapping::new("Approvers", Source::AppRole, "Approver", ["Approve"]).any_tenant(),
+            RoleMapping::new("Devs", Source::OpenIdConnect, DEVS, ["Read-write"]),
+            RoleMapping::new(
+                "Partner devs",
+                Source::OpenIdConnect,
+                "p-devs",
+                ["Read-write"],
+            )
+            .tenants([PARTNER]),
+        ]);
+        let all = ["Admin", "Reader", "Approver"];
+        assert_eq!(
+            t.roles(&entra_identity(Some(HOME), &[DEVS], &all)),
+            ["Admin", "Approve", "Read-only", "Read-write"]
+        );
+        assert_eq!(
+            t.roles(&entra_identity(Some(PARTNER), &[DEVS], &all)),
+            ["Approve", "Read-only", "Read-write"],
+            "no Admin for the partner's users"
+        );
+        // Tenant ids compare without ASCII case.
+        assert_eq!(
+            t.roles(&entra_identity(
+                Some(&PARTNER.to_uppercase()),
+                &[],
+                &["Reader"]
+            )),
+            ["Read-only"]
+        );
+        // No `tid`: a scoped row never matches.
+        assert_eq!(
+            t.roles(&entra_identity(None, &["p-devs"], &all)),
+            ["Approve"]
+        );
+        assert!(
+            t.roles(&entra_identity(Some(HOME), &["p-devs"], &[]))
+                .is_empty()
+        );
+        assert_eq!(
+            t.roles(&entra_identity(Some(PARTNER), &["p-devs"], &[])),
+            ["Read-write"]
+        );
+        assert_eq!(
+            t.roles_for(Source::AppRole, Some(PARTNER), ["Admin"]),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            t.roles_for(Source::AppRole, Some(HOME), ["Admin"]),
+            ["Admin"]
+        );
+    }
+
+    #[test]
+    fn the_same_role_from_a_scoped_and_an_unscoped_row() {
+        let t = RoleMappingTable::from_rows([
+            RoleMapping::new("Here", Source::AppRole, "Admin", ["Admin"]).tenants([HOME]),
+            RoleMapping::new("Everywhere", Source::AppRole, "Admin", ["Admin"]).any_tenant(),
+            RoleMapping::new("Twice", Source::AppRole, "Ops", ["Ops", "Ops"]).tenants([HOME]),
+        ]);
+        assert_eq!(
+            t.roles_for(Source::AppRole, Some(PARTNER), ["Admin"]),
+            ["Admin"]
+        );
+        assert_eq!(
+            t.roles_for(Source::AppRole, Some(HOME), ["Admin", "Ops"]),
+            ["Admin", "Ops"]
+        );
+        assert!(
+            t.roles_for(Source::AppRole, Some(PARTNER), ["Ops"])
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn tenants_in_toml_and_their_problems() {
+        let row = |extra: &str| -> Result<RoleMapping, toml::de::Error> {
+            toml::from_str(&format!(
+                "name = \"a\"\nsource = \"app_role\"\nvalue = \"Admin\"\nroles = [\"x\"]\n{extra}"
+            ))
+        };
+        assert_eq!(row("").unwrap().tenant_scope(), &TenantScope::Unspecified);
+        assert_eq!(
+            row(&format!("tenants = [\"{HOME}\"]"))
+                .unwrap()
+                .tenant_scope(),
+            &TenantScope::Only(vec![HOME.into()])
+        );
+        assert_eq!(
+            row("tenants = \"any\"").unwrap().tenant_scope(),
+            &TenantScope::Any
+        );
+        let error = row("tenants = \"all-of-them\"").unwrap_err().to_string();
+        assert!(error.contains("\"any\""), "{error}");
+        assert!(row("tenants = 3").is_err());
+        // Serialized back the same way, and the default left out.
+        for (scope, text) in [
+            (TenantScope::Unspecified, None),
+            (TenantScope::Any, Some("tenants = \"any\"")),
+            (
+                TenantScope::Only(vec![HOME.into()]),
+                Some("tenants = [\"3c1a0f6e"),
+            ),
+        ] {
+            let r =
+                RoleMapping::new("a", Source::AppRole, "Admin", ["x"]).with_scope(scope.clone());
+            let written = toml::to_string(&r).unwrap();
+            match text {
+                Some(text) => assert!(written.contains(text), "{written}"),
+                None => assert!(!written.contains("tenants"), "{written}"),
+            }
+            assert_eq!(toml::from_str::<RoleMapping>(&written).unwrap(), r);
+        }
+
+        let local = RoleMapping::new("l", Source::Local, "breakglass", ["Admin"]);
+        assert!(local.clone().problem().is_none());
+        assert!(local.clone().tenants([HOME]).problem().is_some());
+        assert!(local.any_tenant().problem().is_some());
+        let empty = RoleMapping::new("e", Source::AppRole, "Admin", ["Admin"])
+            .tenants(Vec::<String>::new());
+        assert!(empty.problem().unwrap().contains("never match"));
     }
 }

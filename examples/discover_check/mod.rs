@@ -5,7 +5,7 @@
 #![allow(dead_code)] // the example and the test use different parts
 
 use base64::Engine as _;
-use oidc_login::{Algorithm, Client, Config, DiscoveryError, Error};
+use oidc_login::{Algorithm, Client, Config, ConfigError, CredentialCheck, DiscoveryError, Error};
 use serde_json::Value;
 use url::{Host, Url};
 
@@ -60,6 +60,35 @@ impl Report {
         self.problems += 1;
         self.line(format!("PROBLEM `{field}`: {}", text.as_ref()));
     }
+    /// One problem: `text`, then `causes` on `because:` lines.
+    fn problem_lines_of(&mut self, field: &str, text: &str, causes: Vec<String>) {
+        self.problem(field, text);
+        for cause in causes {
+            self.line(format!("    because: {cause}"));
+        }
+    }
+    /// One problem that is an error: its message on the `PROBLEM` line,
+    /// then a `because:` line for each cause (a refused connection, a DNS
+    /// or TLS failure under the crate's HTTP error).
+    fn problem_error(&mut self, field: &str, error: &dyn std::error::Error) {
+        let mut lines = error_lines(error).into_iter();
+        self.problem(field, lines.next().unwrap_or_default());
+        for cause in lines {
+            self.line(format!("    because: {cause}"));
+        }
+    }
+}
+
+/// An error's message, then each of its causes: their `Display` forms,
+/// never `Debug`.
+pub fn error_lines(error: &dyn std::error::Error) -> Vec<String> {
+    let mut lines = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        lines.push(cause.to_string());
+        source = cause.source();
+    }
+    lines
 }
 
 /// Runs the checks for the command-line `args`; the exit status: 0 when the
@@ -69,7 +98,7 @@ pub async fn diagnose(args: &[String], report: &mut Report) -> u8 {
         [flag, path] if flag == "--config" => match Config::from_file(path) {
             Ok(config) => (config, true),
             Err(error) => {
-                report.problem(path, error.to_string());
+                report.problem_error(path, &error);
                 return 1;
             }
         },
@@ -80,7 +109,7 @@ pub async fn diagnose(args: &[String], report: &mut Report) -> u8 {
             {
                 Ok(config) => (config, false),
                 Err(error) => {
-                    report.problem("metadata_url", error.to_string());
+                    report.problem_error("metadata_url", &error);
                     return 1;
                 }
             }
@@ -90,9 +119,7 @@ pub async fn diagnose(args: &[String], report: &mut Report) -> u8 {
             return 2;
         }
     };
-    if let Err(error) = run(&config, from_file, report).await {
-        report.problem("metadata_url", error);
-    }
+    run(&config, from_file, report).await;
     if report.problems == 0 {
         report.line("\nOK: this config can sign users in with this provider.".into());
         0
@@ -177,28 +204,38 @@ pub fn key_fits(key: &Value, alg: Algorithm) -> bool {
     }
 }
 
-/// The config field to fix for an error of [`Client::discover`].
+/// The config field to fix for an error of [`Client::discover`] or
+/// [`Client::check_credentials`].
 fn field_of(error: &Error) -> &'static str {
     match error {
         Error::Discovery(DiscoveryError::TenantTemplateWithoutPolicy { .. }) => "entra",
+        Error::Config(ConfigError::Invalid { field, .. } | ConfigError::Missing { field }) => field,
         _ => "metadata_url",
     }
 }
 
-async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, String> {
+/// A provider document, read again for the details the crate does not
+/// expose. A failure here is reported in the crate's words by the caller
+/// when [`Client::discover`] failed on it too; otherwise (the provider
+/// answered discovery but not this second request) by the error's own
+/// message and causes.
+async fn get_json(http: &reqwest::Client, url: &str) -> Result<Value, Vec<String>> {
     let response = http
         .get(url)
         .send()
         .await
-        .map_err(|e| format!("`{url}` could not be fetched: {e}"))?;
+        .map_err(|e| error_lines(&e.without_url()))?;
     let status = response.status();
     if !status.is_success() {
-        return Err(format!("`{url}` answered HTTP {status}"));
+        return Err(vec![format!(
+            "the provider answered HTTP {}",
+            status.as_u16()
+        )]);
     }
     response
         .json()
         .await
-        .map_err(|e| format!("`{url}` is not JSON: {e}"))
+        .map_err(|e| error_lines(&e.without_url()))
 }
 
 fn strings(value: &Value) -> Vec<String> {
@@ -212,16 +249,43 @@ fn strings(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The checks; an `Err` is a problem with `metadata_url` that stops them.
-async fn run(config: &Config, from_file: bool, report: &mut Report) -> Result<(), String> {
-    let http = reqwest::Client::builder()
+/// The checks. The crate's own discovery runs first: when it cannot reach
+/// the provider, its error (what was fetched, why it failed, the causes)
+/// is the one problem reported.
+async fn run(config: &Config, from_file: bool, report: &mut Report) {
+    report.line(format!("Metadata: {}", config.metadata_url()));
+    // One attempt: a diagnosis answers now, where an app at start-up would
+    // wait `discovery_retry_seconds` for its provider.
+    let discovered = Client::discover_once(config.clone()).await;
+    if let Err(error @ Error::Http(_)) = &discovered {
+        report.problem_error("metadata_url", error);
+        return;
+    }
+    let http = match reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(config.limits().http_timeout)
         .build()
-        .map_err(|e| e.to_string())?;
-
-    report.line(format!("Metadata: {}", config.metadata_url()));
-    let metadata = get_json(&http, config.metadata_url().as_str()).await?;
+    {
+        Ok(http) => http,
+        Err(error) => {
+            report.problem_error("metadata_url", &error);
+            return;
+        }
+    };
+    let metadata = match get_json(&http, config.metadata_url().as_str()).await {
+        Ok(metadata) => metadata,
+        Err(why) => {
+            match &discovered {
+                Err(error) => report.problem_error(field_of(error), error),
+                Ok(_) => report.problem_lines_of(
+                    "metadata_url",
+                    "the provider's metadata answered discovery, but not a second request",
+                    why,
+                ),
+            }
+            return;
+        }
+    };
 
     report.heading("Issuer");
     let issuer = metadata["issuer"].as_str().unwrap_or_default();
@@ -276,7 +340,7 @@ async fn run(config: &Config, from_file: bool, report: &mut Report) -> Result<()
         }
     }
 
-    signing(config, &metadata, &http, report).await;
+    signing(config, &metadata, &http, &discovered, report).await;
 
     report.heading("Client authentication and PKCE");
     let methods = strings(&metadata["token_endpoint_auth_methods_supported"]);
@@ -365,29 +429,58 @@ async fn run(config: &Config, from_file: bool, report: &mut Report) -> Result<()
     ));
 
     report.heading("The crate's own checks");
-    match Client::discover(config.clone()).await {
-        Ok(client) => report.fact(format!(
-            "discovery passes; ID tokens accepted with: {}",
+    let client = match discovered {
+        Ok(client) => {
+            report.fact(format!(
+                "discovery passes; ID tokens accepted with: {}",
+                client
+                    .signing_algorithms()
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
             client
-                .signing_algorithms()
-                .iter()
-                .map(|a| a.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        Err(error) => report.problem(field_of(&error), error.to_string()),
-    }
-    if !from_file {
+        }
+        Err(error) => {
+            report.problem_error(field_of(&error), &error);
+            return;
+        }
+    };
+    if from_file {
+        credentials(&client, report).await;
+    } else {
         report.note(
             "no config given: client id, secret and claims were not checked (use --config FILE)",
         );
     }
-    Ok(())
+}
+
+/// Whether the token endpoint accepts the client's credentials: a made-up
+/// code is redeemed; `invalid_grant` means they passed.
+async fn credentials(client: &Client, report: &mut Report) {
+    report.heading("Client credentials");
+    match client.check_credentials().await {
+        Ok(check @ CredentialCheck::Refused { .. }) => {
+            report.problem(check.field().unwrap_or("auth_method"), check.to_string());
+        }
+        Ok(check @ (CredentialCheck::Accepted | CredentialCheck::NoCredentials)) => {
+            report.fact(check.to_string());
+        }
+        Ok(check) => report.note(check.to_string()),
+        Err(error) => report.problem_error(field_of(&error), &error),
+    }
 }
 
 /// The algorithms offered and accepted, the keys, and whether each
 /// accepted algorithm has a usable key.
-async fn signing(config: &Config, metadata: &Value, http: &reqwest::Client, report: &mut Report) {
+async fn signing(
+    config: &Config,
+    metadata: &Value,
+    http: &reqwest::Client,
+    discovered: &Result<Client, Error>,
+    report: &mut Report,
+) {
     report.heading("Signing");
     let offered = strings(&metadata["id_token_signing_alg_values_supported"]);
     report.fact(format!(
@@ -421,8 +514,25 @@ async fn signing(config: &Config, metadata: &Value, http: &reqwest::Client, repo
     };
     let jwks = match get_json(http, jwks_uri).await {
         Ok(jwks) => jwks,
-        Err(error) => {
-            report.problem("metadata_url", format!("the provider's keys: {error}"));
+        // Discovery fetched the keys and failed on them: its error, in the
+        // crate's words, closes the report.
+        Err(_)
+            if matches!(
+                discovered,
+                Err(Error::Discovery(DiscoveryError::InvalidDocument {
+                    document: "JWKS",
+                    ..
+                }))
+            ) =>
+        {
+            return;
+        }
+        Err(why) => {
+            report.problem_lines_of(
+                "metadata_url",
+                &format!("the provider's keys at `{jwks_uri}` could not be read"),
+                why,
+            );
             return;
         }
     };

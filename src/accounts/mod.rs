@@ -272,7 +272,7 @@ pub struct AccountLinker {
 
 impl AccountLinker {
     /// A linker over `store`, taking emails as verified per `verification`
-    /// (usually [`Config::email_verification`](crate::Config::email_verification)).
+    /// (usually `client.config().claims().email_verification`, [`Config::claims`](crate::Config::claims)).
     pub fn new(store: Arc<dyn AccountStore>, verification: EmailVerification) -> Self {
         Self {
             store,

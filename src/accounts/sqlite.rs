@@ -51,6 +51,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// # let _ = linker;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 #[derive(Debug, Clone)]
 pub struct SqliteAccountStore {
     path: PathBuf,

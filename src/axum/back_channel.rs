@@ -113,22 +113,44 @@ impl SessionIndexKey {
     }
 }
 
+/// The app's session store, shared. Its `Debug` shows no record: a
+/// `MemoryStore`'s own prints every session, tokens included, and
+/// `LoginRoutes` and `LoginLayer` hold the store.
+#[derive(Clone)]
+pub(crate) struct SharedStore(Arc<dyn SessionStore>);
+
+impl SharedStore {
+    pub(crate) fn new(store: impl SessionStore) -> Self {
+        Self(Arc::new(store))
+    }
+}
+
+impl std::ops::Deref for SharedStore {
+    type Target = dyn SessionStore;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionStore(..)")
+    }
+}
+
 /// The logouts the provider sent over the back channel, kept in the
 /// session store under keyed record ids.
 #[derive(Debug, Clone)]
 pub(crate) struct LogoutIndex {
-    store: Arc<dyn SessionStore>,
+    store: SharedStore,
     key: SessionIndexKey,
     /// How long a record is kept: as long as a sign-in may last.
     lifetime: time::Duration,
 }
 
 impl LogoutIndex {
-    pub(crate) fn new(
-        store: Arc<dyn SessionStore>,
-        key: SessionIndexKey,
-        lifetime: time::Duration,
-    ) -> Self {
+    pub(crate) fn new(store: SharedStore, key: SessionIndexKey, lifetime: time::Duration) -> Self {
         Self {
             store,
             key,
@@ -154,7 +176,11 @@ impl LogoutIndex {
         let mut record = Record {
             id,
             data: [(ENDED_AT.to_owned(), Value::from(unix_ms(now)))].into(),
-            expiry_date: now + self.lifetime,
+            // Checked: a lifetime past the calendar's end must not panic the
+            // route (the logout token's `jti` would stay used).
+            expiry_date: now
+                .checked_add(self.lifetime)
+                .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc()),
         };
         // Some stores' `save` only updates (Redis: `SET XX`), and `create`
         // may pick another id when this one is taken meanwhile.

@@ -23,6 +23,9 @@ use crate::identity::Identity;
 
 /// How long a sign-in lasts, however active the session (12 hours).
 pub(crate) const MAX_SESSION_AGE: Duration = Duration::from_secs(12 * 3600);
+/// The longest `max_session_age` allowed: 30 days, the longest NIST SP
+/// 800-63B lets a sign-in last without authenticating again (at AAL1).
+pub(crate) const MAX_SESSION_AGE_LIMIT: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// What the layer applies, built by [`LoginRoutes::layer`](super::LoginRoutes::layer).
 #[derive(Debug)]

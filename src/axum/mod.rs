@@ -49,6 +49,15 @@
 //!
 //! A route that is not switched on is not mounted (404).
 //!
+//! `POST {prefix}/logout` and `POST {prefix}/local-login` refuse (403,
+//! `cross_origin_request`) a request sent by a page of another origin, as
+//! the browser tells it in `Sec-Fetch-Site` (or, in browsers from before
+//! that header, `Origin`, compared with the redirect URI's origin):
+//! `SameSite=Lax` alone lets a sibling subdomain post with the session
+//! cookie. A request with neither header comes from no browser page and
+//! passes. The `form_post` callback arrives cross-site by design; its
+//! one-time `state`, bound to the session, protects it.
+//!
 //! # The layer
 //! [`LoginRoutes::layer`] makes the [`LoginLayer`], which applies the
 //! settings to every route it wraps, whether the route was added before or
@@ -72,6 +81,15 @@
 //! [`LoginRoutes::refusal_page`] puts the app's own page in its place
 //! ([`Refusal`]).
 //!
+//! Every page of the crate (refusals, the break-glass form, the `form_post`
+//! re-submit page) sends a `Content-Security-Policy` that loads nothing,
+//! allows only inline styles (the re-submit page: only its one script, by
+//! hash), posts forms only to this origin and refuses framing
+//! (`frame-ancestors 'none'`), with `X-Frame-Options: DENY`,
+//! `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`.
+//! The app's refusal page gets the last three and `frame-ancestors 'none'`
+//! where it sets none of its own.
+//!
 //! # Cookies
 //! [`session_layer`] sets `HttpOnly`, `SameSite=Lax`, and `Secure` unless
 //! the redirect URI is plain http on a loopback host. A `form_post` callback
@@ -84,6 +102,7 @@
 mod back_channel;
 mod extract;
 mod layer;
+mod origin;
 mod pages;
 mod refresh;
 mod refusal;

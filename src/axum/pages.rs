@@ -32,9 +32,10 @@ pub fn login_button(text: &str, login_path: &str) -> String {
 
 /// The sign-out button: a form that POSTs to the logout route
 /// ([`LoginRoutes::logout_path`](super::LoginRoutes::logout_path)). A POST,
-/// never a link: a GET could be fired by any page that embeds an image, and
-/// the `SameSite=Lax` session cookie goes along with a cross-site POST only
-/// when the user submits it on this app.
+/// never a link: a GET could be fired by any page that embeds an image. The
+/// route refuses a POST from a page of another origin, a sibling subdomain
+/// included (whose POST would carry the `SameSite=Lax` session cookie), so
+/// put the button on this app's own pages.
 ///
 /// ```
 /// use oidc_login::axum::logout_button;
@@ -86,17 +87,52 @@ pub(crate) fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// An HTML answer that no cache keeps.
+/// The script of the [`resubmit`] page; [`RESUBMIT_CSP`] allows it by its
+/// SHA-256 hash (a test recomputes it).
+const RESUBMIT_SCRIPT: &str = "document.forms[0].submit()";
+
+/// The Content-Security-Policy of the pages with inline styles and no
+/// script: nothing loads, forms post only to this origin, no page may frame
+/// them (clickjacking of the break-glass form), no `<base>` moves links.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The same for the [`resubmit`] page: its one script, by hash, no style.
+const RESUBMIT_CSP: &str = concat!(
+    "default-src 'none'; script-src 'sha256-ePniVEkSivX/c7XWBGafqh8tSpiRrKiqYeqbG7N1TOE='; ",
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+);
+
+/// The headers every page of this crate sends besides its CSP: framing
+/// refused for browsers without `frame-ancestors`, no `Referer` (a refused
+/// callback's URL holds the code and state), no content sniffing.
+pub(crate) const PAGE_HEADERS: [(header::HeaderName, &str); 3] = [
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+];
+
+/// An HTML answer that no cache keeps, with [`PAGE_CSP`].
 pub(crate) fn html(status: StatusCode, body: String) -> Response {
-    (
+    html_with_policy(status, body, PAGE_CSP)
+}
+
+fn html_with_policy(status: StatusCode, body: String, csp: &'static str) -> Response {
+    let mut response = (
         status,
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, csp),
         ],
         body,
     )
-        .into_response()
+        .into_response();
+    for (name, value) in PAGE_HEADERS {
+        response
+            .headers_mut()
+            .insert(name, header::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// A refusal page: the title, one sentence, the error code. No detail that
@@ -140,10 +176,10 @@ pub(crate) fn resubmit(action: &str, fields: &[(String, String)]) -> Response {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in…</title></head>\
          <body><form method=\"post\" action=\"{}\">{inputs}<input type=\"hidden\" name=\"{RESUBMITTED}\" value=\"1\">\
          <p>Finishing sign-in… <button type=\"submit\">Continue</button></p></form>\
-         <script>document.forms[0].submit()</script></body></html>",
+         <script>{RESUBMIT_SCRIPT}</script></body></html>",
         escape(action),
     );
-    html(StatusCode::OK, body)
+    html_with_policy(StatusCode::OK, body, RESUBMIT_CSP)
 }
 
 #[cfg(test)]
@@ -171,6 +207,62 @@ mod tests {
             "{body}"
         );
         assert!(body.contains("v&#x27;&quot;&lt;&gt;&amp;"), "{body}");
+    }
+
+    #[test]
+    fn the_resubmit_script_is_the_one_its_policy_allows() {
+        use base64::Engine as _;
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, RESUBMIT_SCRIPT.as_bytes());
+        let hash = format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+        );
+        assert!(
+            RESUBMIT_CSP.contains(&format!("script-src {hash};")),
+            "{RESUBMIT_CSP} must allow {hash}"
+        );
+        let response = resubmit("/callback", &[("code".into(), "c".into())]);
+        assert_eq!(
+            response.headers()[header::CONTENT_SECURITY_POLICY],
+            RESUBMIT_CSP
+        );
+        let body = futures_body(response);
+        assert!(
+            body.contains(&format!("<script>{RESUBMIT_SCRIPT}</script>")),
+            "{body}"
+        );
+        // No other script, and no inline style that the policy would block.
+        assert_eq!(body.matches("<script").count(), 1, "{body}");
+        assert!(!body.contains("style="), "{body}");
+    }
+
+    #[test]
+    fn every_page_refuses_framing_referrers_and_loading() {
+        for (response, csp) in [
+            (
+                html(StatusCode::FORBIDDEN, refusal("t", "m", "c")),
+                PAGE_CSP,
+            ),
+            (break_glass_page("/local-login"), PAGE_CSP),
+            (resubmit("/callback", &[]), RESUBMIT_CSP),
+        ] {
+            let headers = response.headers();
+            assert_eq!(headers[header::CONTENT_SECURITY_POLICY], csp);
+            for directive in [
+                "default-src 'none'",
+                "frame-ancestors 'none'",
+                "form-action 'self'",
+                "base-uri 'none'",
+            ] {
+                assert!(csp.contains(directive), "{csp}");
+            }
+            assert!(!csp.contains("script-src 'unsafe-inline'"), "{csp}");
+            assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+            assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        }
     }
 
     fn futures_body(response: Response) -> String {

@@ -69,7 +69,7 @@ impl Refusal {
     /// The stable error code, such as `token_refused` or `missing_role`
     /// ([`Error::code`](crate::Error::code), or one of the integration's
     /// own: `missing_role`, `no_pending_login`, `session_error`,
-    /// `login_not_set_up`).
+    /// `login_not_set_up`, `cross_origin_request`).
     pub fn code(&self) -> &'static str {
         self.code
     }
@@ -209,6 +209,14 @@ impl Refusal {
         "This sign-in link is no longer valid. Please start again.",
     );
 
+    /// A sign-out or break-glass POST from a page of another origin.
+    pub(crate) const CROSS_ORIGIN: Self = Self::new(
+        StatusCode::FORBIDDEN,
+        "cross_origin_request",
+        REFUSED,
+        "This request was sent from another site, so it was not carried out. Please use this app's own page.",
+    );
+
     /// The session store failed.
     pub(crate) const SESSION_ERROR: Self = Self::new(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -242,17 +250,26 @@ impl RefusalPage {
     }
 
     /// Replaces a refusal's default page with the app's; other answers
-    /// pass unchanged. The app's page is never cached either, unless it
-    /// says otherwise.
+    /// pass unchanged. The app's page is never cached, framed or sent
+    /// with a `Referer` either, unless it says otherwise (its own
+    /// `Content-Security-Policy` replaces `frame-ancestors 'none'`).
     pub(crate) fn apply(&self, mut response: Response) -> Response {
         let Some(refusal) = response.extensions_mut().remove::<Refusal>() else {
             return response;
         };
         let mut custom = (self.0)(&refusal);
-        custom
-            .headers_mut()
+        let headers = custom.headers_mut();
+        headers
             .entry(header::CACHE_CONTROL)
             .or_insert(HeaderValue::from_static("no-store"));
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
+        for (name, value) in pages::PAGE_HEADERS {
+            headers
+                .entry(name)
+                .or_insert(HeaderValue::from_static(value));
+        }
         custom.extensions_mut().insert(refusal);
         custom
     }

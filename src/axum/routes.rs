@@ -7,13 +7,17 @@ use std::time::Duration;
 
 use ::axum::Router;
 use ::axum::extract::{Query, RawForm, RawQuery, State};
+use ::axum::http::HeaderMap;
 use ::axum::response::{IntoResponse, Redirect, Response};
 use ::axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::back_channel::{BackChannel, LogoutIndex, SessionIndexKey, backchannel_logout};
-use super::layer::{LoginLayer, MAX_SESSION_AGE, Settings};
+use super::back_channel::{
+    BackChannel, LogoutIndex, SessionIndexKey, SharedStore, backchannel_logout,
+};
+use super::layer::{LoginLayer, MAX_SESSION_AGE, MAX_SESSION_AGE_LIMIT, Settings};
+use super::origin;
 use super::pages;
 use super::refresh::Refresher;
 use super::refusal::{Refusal, RefusalPage};
@@ -55,7 +59,7 @@ pub struct LoginRoutes {
     refresh_margin: Option<Duration>,
     provider_logout: bool,
     /// The session store and key of back-channel logout, when switched on.
-    back_channel: Option<(Arc<dyn tower_sessions::SessionStore>, SessionIndexKey)>,
+    back_channel: Option<(SharedStore, SessionIndexKey)>,
     break_glass: Option<Arc<BreakGlass>>,
     refusal_page: Option<RefusalPage>,
 }
@@ -211,15 +215,29 @@ impl LoginRoutes {
         store: impl tower_sessions::SessionStore,
         key: SessionIndexKey,
     ) -> Self {
-        self.back_channel = Some((Arc::new(store), key));
+        self.back_channel = Some((SharedStore::new(store), key));
         self
     }
 
     /// How long a sign-in lasts, however active the session (default 12
-    /// hours): after it the user signs in again, and the required claim and
-    /// roles are decided afresh.
+    /// hours, at most 30 days): after it the user signs in again, and the
+    /// required claim and roles are decided afresh.
+    ///
+    /// A longer age is cut to 30 days, and an error is logged: the bound of
+    /// NIST SP 800-63B for a sign-in without authenticating again, and it
+    /// keeps the expiry of back-channel logout records in the calendar.
     pub fn max_session_age(mut self, age: Duration) -> Self {
-        self.max_session_age = age;
+        self.max_session_age = if age > MAX_SESSION_AGE_LIMIT {
+            tracing::error!(
+                target: "oidc_login::axum",
+                requested_seconds = age.as_secs(),
+                limit_seconds = MAX_SESSION_AGE_LIMIT.as_secs(),
+                "`max_session_age` is longer than 30 days; 30 days are kept"
+            );
+            MAX_SESSION_AGE_LIMIT
+        } else {
+            age
+        };
         self
     }
 
@@ -281,7 +299,10 @@ impl LoginRoutes {
     /// keep the refusal's status. It serves the login routes' refusals and
     /// the extractors' (a missing role, a failing session store), through
     /// the [`LoginLayer`]. The detail of each refusal is logged either way.
-    /// A page without a `Cache-Control` header gets `no-store`.
+    /// A page without a `Cache-Control` header gets `no-store`; without
+    /// `Content-Security-Policy`, `X-Frame-Options`, `Referrer-Policy` or
+    /// `X-Content-Type-Options`, `frame-ancestors 'none'`, `DENY`,
+    /// `no-referrer` and `nosniff`.
     ///
     /// ```no_run
     /// use axum::response::{Html, IntoResponse};
@@ -532,7 +553,14 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
     }
 }
 
-async fn logout(State(shared): State<Arc<Shared>>, session: Session) -> Response {
+async fn logout(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    session: Session,
+) -> Response {
+    if let Err(refused) = origin::check(&headers, shared.client.config().redirect_uri()) {
+        return cross_origin(&refused);
+    }
     let user = session::user(&session).await.ok().flatten();
     if let Err(error) = session.flush().await {
         return session_failure(&error);
@@ -582,6 +610,7 @@ struct LocalLoginForm {
 /// session like a provider's login.
 async fn local_login(
     State(local): State<Arc<LocalLogin>>,
+    headers: HeaderMap,
     session: Session,
     ::axum::extract::Form(form): ::axum::extract::Form<LocalLoginForm>,
 ) -> Response {
@@ -589,6 +618,10 @@ async fn local_login(
         client,
         break_glass,
     } = &*local;
+    // Before the password check: a cross-origin guess costs no attempt.
+    if let Err(refused) = origin::check(&headers, client.config().redirect_uri()) {
+        return cross_origin(&refused);
+    }
     let to = match form.return_to.as_deref().filter(|to| !to.is_empty()) {
         None => "/".to_owned(),
         Some(to) => match crate::flow::safe_return_to(to, client.config().redirect_uri()) {
@@ -639,6 +672,18 @@ fn refuse(error: &Error) -> Response {
     // The detail for the operator; the browser gets the code only.
     tracing::warn!(target: "oidc_login::axum", code = refusal.code(), status = refusal.status().as_u16(), %error, "login refused");
     refusal.respond()
+}
+
+/// Logs a POST refused for coming from another origin, and answers 403.
+fn cross_origin(refused: &origin::CrossOrigin) -> Response {
+    tracing::warn!(
+        target: "oidc_login::axum",
+        code = Refusal::CROSS_ORIGIN.code(),
+        header = refused.header,
+        value = %refused.value,
+        "request refused: it was posted from a page of another origin (a sibling subdomain, or another site)"
+    );
+    Refusal::CROSS_ORIGIN.respond()
 }
 
 fn session_failure(error: &tower_sessions::session::Error) -> Response {

@@ -16,6 +16,7 @@ use crate::flow::{
     Callback, PendingLogin, check_callback, check_refreshed, check_tokens_issuer, original_claims,
 };
 use crate::identity::{self, Identity, Userinfo, Who, merge_userinfo};
+use crate::provider::Origin;
 use crate::roles::NoRolePolicy;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 use crate::token::Binding;
@@ -76,6 +77,7 @@ impl Client {
                     access_token: Some(access_token.expose_secret()),
                     code: Some(code),
                 },
+                Origin::TokenEndpoint,
             )
             .await?;
 
@@ -135,6 +137,8 @@ impl Client {
                     max_age: pending.max_age,
                     ..Binding::default()
                 },
+                // Through the browser: anyone could have sent it.
+                Origin::Outside,
             )
             .await?;
         check_tokens_issuer(&self.callback_rules(), callback, claims.issuer())?;
@@ -200,6 +204,7 @@ impl Client {
                             access_token: Some(access_token.expose_secret()),
                             ..Binding::default()
                         },
+                        Origin::TokenEndpoint,
                     )
                     .await?;
                 check_refreshed(
@@ -388,9 +393,15 @@ impl Client {
         roles.dedup();
         identity.roles = roles;
         if identity.roles.is_empty() && self.config.no_role_policy() == NoRolePolicy::Refuse {
+            // Group names come from the provider (on some, from its users):
+            // escaped and clipped, like every value that reaches a log line.
             return Err(AccessError::NoRole {
                 claim: self.config.claims().groups.as_str().to_owned(),
-                values: identity.groups.clone(),
+                values: identity
+                    .groups
+                    .iter()
+                    .map(|group| crate::error::clip(group, 128))
+                    .collect(),
             }
             .into());
         }

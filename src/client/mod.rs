@@ -1,6 +1,7 @@
 //! [`Client`]: one discovered provider and this app's registration with it.
 //! The login steps are in `login.rs`.
 
+pub(crate) mod credentials;
 mod login;
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use crate::flow::{
 use crate::http::HttpClient;
 use crate::identity::Identity;
 use crate::issuer::TenantPolicy;
-use crate::provider::Provider;
+use crate::provider::{Origin, Provider};
 use crate::roles::{RoleMapper, RoleMappingTable};
 use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken};
 use crate::token::{
@@ -152,8 +153,20 @@ impl Client {
     /// does not exit. A mistake (an issuer mismatch, a 404, bad metadata or
     /// keys) fails at once.
     pub async fn discover(config: Config) -> Result<Self, Error> {
+        let window = config.limits().discovery_retry;
+        Self::discover_within(config, window).await
+    }
+
+    /// [`discover`](Self::discover) in one attempt, whatever
+    /// `discovery_retry_seconds` says: for diagnostics and health checks,
+    /// which must answer now.
+    pub async fn discover_once(config: Config) -> Result<Self, Error> {
+        Self::discover_within(config, std::time::Duration::ZERO).await
+    }
+
+    async fn discover_within(config: Config, window: std::time::Duration) -> Result<Self, Error> {
         let http = HttpClient::new(config.limits().http_timeout)?;
-        let provider = Provider::discover_retrying(&config, &http).await?;
+        let provider = Provider::discover_retrying(&config, &http, window).await?;
         if provider.metadata.userinfo_endpoint.is_none()
             && config.userinfo() != UserinfoPolicy::Never
         {
@@ -361,7 +374,8 @@ impl Client {
             access_token: access_token.map(AccessToken::expose_secret),
             ..Binding::default()
         };
-        self.validate(id_token.expose_secret(), login).await
+        self.validate(id_token.expose_secret(), login, Origin::Outside)
+            .await
     }
 
     /// Validates a back-channel logout token (OpenID Connect Back-Channel
@@ -381,7 +395,7 @@ impl Client {
     pub async fn verify_logout_token(&self, raw: &str) -> Result<LogoutTokenClaims, Error> {
         let jws = Jws::parse(raw).map_err(LogoutError::Token)?;
         let payload = self
-            .verified_payload(&jws)
+            .verified_payload(&jws, Origin::Outside)
             .await
             .map_err(|error| match error {
                 Error::Token(error) => LogoutError::Token(error).into(),
@@ -417,7 +431,11 @@ impl Client {
 
     /// The algorithm check and signature check every signed token of the
     /// provider goes through; the payload, once verified.
-    async fn verified_payload<'t>(&self, jws: &'t Jws<'_>) -> Result<&'t [u8], Error> {
+    async fn verified_payload<'t>(
+        &self,
+        jws: &'t Jws<'_>,
+        origin: Origin,
+    ) -> Result<&'t [u8], Error> {
         let allowed = &self.provider.metadata.signing_algorithms;
         // Refuse a disallowed algorithm before it can cause a key refetch.
         if !allowed.contains(&jws.alg()) {
@@ -426,7 +444,11 @@ impl Client {
             }
             .into());
         }
-        let found = self.provider.keys.keys_for(jws.kid(), jws.alg()).await;
+        let found = self
+            .provider
+            .keys
+            .keys_for(jws.kid(), jws.alg(), origin)
+            .await;
         let verified = jws.verify(&found.keys, allowed, self.config.client_auth().secret());
         match (verified, found.refetch_error) {
             // No key fits because the key set could not be fetched: say so,
@@ -454,9 +476,10 @@ impl Client {
         &self,
         raw: &str,
         login: Binding<'_>,
+        origin: Origin,
     ) -> Result<IdTokenClaims, Error> {
         let jws = Jws::parse(raw)?;
-        let payload = self.verified_payload(&jws).await?;
+        let payload = self.verified_payload(&jws, origin).await?;
         let expectations = Expectations {
             issuer: self.issuer_rule(),
             client_id: self.config.client_id(),

@@ -4,29 +4,12 @@
 use std::time::Duration;
 
 use super::break_glass::BreakGlassSettings;
-use super::entra::EntraDraft;
-use super::settings::{Claims, KeySet, Limits, Registration};
+use super::settings::Draft;
 use super::{AuthMethod, ClientAuth, Config, Flow, RequiredClaim, UserinfoPolicy};
 use crate::accounts::EmailVerification;
 use crate::algorithm::Algorithm;
 use crate::error::ConfigError;
 use crate::roles::{NoRolePolicy, RoleMapping};
-
-/// Everything a builder holds, unchecked: the settings groups, and what is
-/// given in code only (the client authentication, a preset's rule).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Draft {
-    pub(crate) registration: Registration,
-    pub(crate) claims: Claims,
-    pub(crate) limits: Limits,
-    pub(crate) key_set: KeySet,
-    pub(crate) client_auth: ClientAuth,
-    /// The method a provider preset says the client is registered for, and
-    /// the preset's field that says so.
-    pub(crate) required_auth_method: Option<(AuthMethod, &'static str)>,
-    pub(crate) break_glass: Option<BreakGlassSettings>,
-    pub(crate) entra: EntraDraft,
-}
 
 /// Builds a [`Config`]; [`ConfigBuilder::build`] checks every field.
 ///
@@ -183,9 +166,11 @@ impl ConfigBuilder {
     }
     /// Switches on the break-glass local sign-in ([`BreakGlass`](crate::BreakGlass)),
     /// off by default: one local account, `username`, whose password is
-    /// checked against `password_hash`, an argon2 hash in PHC form
+    /// checked against `password_hash`, an argon2id hash in PHC form
     /// (`$argon2id$v=19$...`, see [`BreakGlass::hash_password`](crate::BreakGlass::hash_password)),
-    /// never a plain password. For when the provider cannot be reached.
+    /// never a plain password, of at least OWASP's minimum cost and at most
+    /// a ceiling ([`BreakGlassSettings`] says which). For when the provider
+    /// cannot be reached.
     pub fn break_glass(
         mut self,
         username: impl Into<String>,

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::builder::Draft;
-use super::settings::{Claims, KeySet, Limits, Registration};
+use super::settings::{Claims, Draft, KeySet, Limits, Registration};
 use super::{ClientAuth, Config, Flow, UserinfoPolicy};
 use crate::algorithm::Algorithm;
 use crate::error::ConfigError;
@@ -62,6 +61,10 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
         check_post_logout_uris(&registration.post_logout_redirect_uris, &redirect_uri)?;
     registration.scopes = checked_scopes(std::mem::take(&mut registration.scopes))?;
     check_registration(&registration)?;
+    registration.role_mapping = super::entra::scoped_rows(
+        entra.as_ref(),
+        std::mem::take(&mut registration.role_mapping),
+    )?;
     check_claims(&claims)?;
     check_limits(&limits)?;
     check_key_set(&key_set, &client_auth)?;

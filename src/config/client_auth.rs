@@ -47,7 +47,7 @@ impl ClientAuth {
     /// RSA algorithm or no `kid`, build a [`PrivateKeyJwt`] and wrap it in
     /// [`ClientAuth::PrivateKeyJwt`].
     ///
-    /// A key that cannot be used is reported by [`ConfigBuilder::build`].
+    /// A key that cannot be used is reported by [`ConfigBuilder::build`](super::ConfigBuilder::build).
     pub fn private_key_jwt(pem: impl Into<String>, kid: impl Into<String>) -> Self {
         Self::PrivateKeyJwt(PrivateKeyJwt::from_pem(pem).with_kid(kid))
     }

@@ -9,6 +9,7 @@ use super::{Config, ConfigBuilder};
 use crate::error::ConfigError;
 use crate::http::is_secure_or_loopback;
 use crate::issuer::{TenantPolicy, is_guid};
+use crate::roles::{RoleMapping, Source, TenantScope};
 
 /// Entra ID's public-cloud authority.
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -64,6 +65,7 @@ pub(crate) struct EntraDraft {
     tenant: Option<String>,
     authority: Option<String>,
     tenants: Option<TenantPolicy>,
+    home_tenant: Option<String>,
     graph_url: Option<String>,
     groups_source: Option<GroupsSource>,
     graph_query: Option<GraphQuery>,
@@ -77,6 +79,9 @@ pub(crate) struct Entra {
     /// Without a trailing `/`.
     pub(crate) authority: String,
     pub(crate) tenants: Option<TenantPolicy>,
+    /// The tenant whose app roles count when a row names no tenant: for a
+    /// multi-tenant app, given, or the one allowed tenant (lower-cased).
+    pub(crate) home_tenant: Option<String>,
     /// Ends with `/`, so that `join` appends.
     pub(crate) graph: Url,
     pub(crate) groups_source: GroupsSource,
@@ -138,6 +143,14 @@ impl Config {
         self.entra.as_ref().and_then(|e| e.tenants.as_ref())
     }
 
+    /// The home tenant of a multi-tenant Entra ID app: the tenant whose app
+    /// roles count for an app-role row that names no tenants. Set with
+    /// [`entra_home_tenant`](ConfigBuilder::entra_home_tenant), or the one
+    /// tenant of a one-entry `allowed_tenants`.
+    pub fn entra_home_tenant(&self) -> Option<&str> {
+        self.entra.as_ref().and_then(|e| e.home_tenant.as_deref())
+    }
+
     /// Where groups come from. Configs not made with [`Config::entra`] read
     /// them from the token only ([`GroupsSource::Token`]).
     pub fn groups_source(&self) -> GroupsSource {
@@ -162,6 +175,53 @@ impl ConfigBuilder {
     /// `organizations`): required there, refused for a single tenant.
     pub fn entra_tenants(mut self, policy: TenantPolicy) -> Self {
         self.draft.entra.tenants = Some(policy);
+        self
+    }
+
+    /// The home tenant of a multi-tenant app (tenant `common` or
+    /// `organizations`; TOML `entra = { ..., home_tenant = "..." }`): the
+    /// tenant id (GUID) of the directory that holds the app registration.
+    /// An app-role row ([`Source::AppRole`](crate::Source::AppRole)) that
+    /// names no tenants applies to its users only.
+    ///
+    /// Needed when such rows exist and several tenants may sign in; with
+    /// one allowed tenant, that one is the home tenant. It is a setting of
+    /// its own, not the first of `allowed_tenants`, so that reordering the
+    /// list never changes who gets the app's roles. Refused for a single
+    /// tenant (it is the home tenant) and when not among `allowed_tenants`.
+    ///
+    /// # Security
+    /// App roles are defined in the app registration but assigned in each
+    /// tenant by its own admins: a partner tenant's admin can give any of
+    /// their users this app's `Admin` role. Rows scoped to the home tenant
+    /// ignore those assignments; name a partner's tenant in a row
+    /// ([`RoleMapping::tenants`]) to trust its admins for that row.
+    ///
+    /// ```
+    /// use oidc_login::{Config, RoleMapping, Source, TenantPolicy, TenantScope};
+    ///
+    /// # fn main() -> Result<(), oidc_login::ConfigError> {
+    /// let home = "3c1a0f6e-0000-4000-8000-000000000001";
+    /// let partner = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    /// let config = Config::entra("organizations", "<client id>")
+    ///     .entra_tenants(TenantPolicy::Only(vec![home.into(), partner.into()]))
+    ///     .entra_home_tenant(home)
+    ///     .redirect_uri("https://app.example.com/auth/callback")
+    ///     .add_role_mapping(RoleMapping::new("Admins", Source::AppRole, "Admin", ["Admin"]))
+    ///     .add_role_mapping(
+    ///         RoleMapping::new("Readers", Source::AppRole, "Reader", ["Read-only"])
+    ///             .tenants([home, partner]),
+    ///     )
+    ///     .build()?;
+    /// // The `Admin` app role counts for the home tenant's users only.
+    /// assert_eq!(
+    ///     config.role_mapping()[0].tenant_scope(),
+    ///     &TenantScope::Only(vec![home.into()])
+    /// );
+    /// # Ok(()) }
+    /// ```
+    pub fn entra_home_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.draft.entra.home_tenant = Some(tenant.into());
         self
     }
 
@@ -201,6 +261,7 @@ impl EntraDraft {
         let Some(tenant) = self.tenant else {
             let stray = [
                 ("entra.allowed_tenants", self.tenants.is_some()),
+                ("entra.home_tenant", self.home_tenant.is_some()),
                 ("entra.authority", self.authority.is_some()),
                 ("entra.graph_url", self.graph_url.is_some()),
                 ("entra.groups_source", self.groups_source.is_some()),
@@ -220,6 +281,7 @@ impl EntraDraft {
         let tenant = tenant.trim().to_ascii_lowercase();
         let kind = tenant_kind(&tenant).map_err(|reason| invalid("entra.tenant", reason))?;
         let tenants = checked_policy(&tenant, kind, self.tenants)?;
+        let home_tenant = checked_home(&tenant, tenants.as_ref(), self.home_tenant)?;
 
         let authority = self.authority.as_deref().unwrap_or(DEFAULT_AUTHORITY);
         let authority = base_url(authority).map_err(|reason| invalid("entra.authority", reason))?;
@@ -233,6 +295,7 @@ impl EntraDraft {
                 tenant,
                 authority,
                 tenants,
+                home_tenant,
                 graph,
                 groups_source: self.groups_source.unwrap_or_default(),
                 graph_query: self.graph_query.unwrap_or_default(),
@@ -282,6 +345,7 @@ impl EntraDraft {
             tenant: Some(file.tenant),
             authority: file.authority,
             tenants,
+            home_tenant: file.home_tenant,
             graph_url: file.graph_url,
             groups_source: file.groups_source,
             graph_query,
@@ -297,6 +361,7 @@ pub(crate) struct EntraFile {
     authority: Option<String>,
     allowed_tenants: Option<Vec<String>>,
     allow_any_tenant: Option<bool>,
+    home_tenant: Option<String>,
     graph_url: Option<String>,
     groups_source: Option<GroupsSource>,
     graph_query: Option<GraphQueryName>,
@@ -362,6 +427,107 @@ fn checked_policy(
         }
         (TenantKind::Single, None) => None,
     })
+}
+
+/// The home tenant of a multi-tenant app: as given (a GUID among the
+/// allowed tenants), or the one allowed tenant. `tenants` is the checked
+/// policy, `None` for a single tenant.
+fn checked_home(
+    tenant: &str,
+    tenants: Option<&TenantPolicy>,
+    given: Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        field: "entra.home_tenant",
+        reason,
+    };
+    let Some(policy) = tenants else {
+        return match given {
+            Some(_) => Err(invalid(format!(
+                "is for the multi-tenant `common` and `organizations`; tenant `{tenant}` is the only tenant, and so the home tenant"
+            ))),
+            None => Ok(None),
+        };
+    };
+    match (given, policy) {
+        (Some(home), policy) => {
+            let home = home.trim().to_ascii_lowercase();
+            if !is_guid(&home) {
+                return Err(invalid(format!(
+                    "`{}` is not a tenant id: give the GUID of the tenant that holds the app registration",
+                    crate::error::clip(&home, 64)
+                )));
+            }
+            if !policy.allows(&home) {
+                return Err(invalid(format!(
+                    "`{home}` is not in `allowed_tenants`, so its users could not sign in"
+                )));
+            }
+            Ok(Some(home))
+        }
+        (None, TenantPolicy::Only(list)) if list.len() == 1 => Ok(list.first().cloned()),
+        (None, _) => Ok(None),
+    }
+}
+
+/// The rows with their tenant scopes checked, and app-role rows that name
+/// no tenant scoped to the home tenant of a multi-tenant app: each
+/// tenant's own admins assign app roles, so a partner's could otherwise
+/// hand out this app's roles.
+pub(crate) fn scoped_rows(
+    entra: Option<&Entra>,
+    rows: Vec<RoleMapping>,
+) -> Result<Vec<RoleMapping>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        field: "role_mapping",
+        reason,
+    };
+    let policy = entra.and_then(|e| e.tenants.as_ref());
+    let home = entra.and_then(|e| e.home_tenant.as_ref());
+    rows.into_iter()
+        .map(|row| {
+            let scope = match row.tenant_scope() {
+                TenantScope::Only(given) => {
+                    let mut tenants: Vec<String> = Vec::with_capacity(given.len());
+                    for id in given {
+                        let id = id.trim().to_ascii_lowercase();
+                        if !is_guid(&id) {
+                            return Err(invalid(format!(
+                                "row `{}` names `{}` in `tenants`, which is not a tenant id (a GUID, as in the token's `tid`)",
+                                row.name(),
+                                crate::error::clip(&id, 64)
+                            )));
+                        }
+                        if let Some(TenantPolicy::Only(allowed)) = policy
+                            && !allowed.contains(&id)
+                        {
+                            return Err(invalid(format!(
+                                "row `{}` names tenant `{id}`, which is not in `allowed_tenants`, so the row would never match it",
+                                row.name()
+                            )));
+                        }
+                        if !tenants.contains(&id) {
+                            tenants.push(id);
+                        }
+                    }
+                    TenantScope::Only(tenants)
+                }
+                TenantScope::Unspecified if row.source() == Source::AppRole && policy.is_some() => {
+                    match home {
+                        Some(home) => TenantScope::Only(vec![home.clone()]),
+                        None => {
+                            return Err(invalid(format!(
+                                "row `{}` maps an app role, and users of several tenants sign in: each tenant's admins assign app roles to their own users, so say whose count: set `entra.home_tenant` (the row then applies to it), or the row's `tenants` (`RoleMapping::tenants`, or `\"any\"`)",
+                                row.name()
+                            )));
+                        }
+                    }
+                }
+                other => other.clone(),
+            };
+            Ok(row.with_scope(scope))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -643,5 +809,173 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("alowed_tenants"), "{err}");
+    }
+
+    fn admin_row() -> RoleMapping {
+        RoleMapping::new("Admins", Source::AppRole, "Admin", ["Admin"])
+    }
+
+    fn two_tenants() -> ConfigBuilder {
+        entra("organizations").entra_tenants(TenantPolicy::Only(vec![T1.into(), T2.into()]))
+    }
+
+    /// The review's case: with `allowed_tenants = [home, partner]`, an
+    /// app-role row that names no tenant must not let the partner's admins
+    /// grant it, so it is scoped to the home tenant, or refused when the
+    /// config does not say which tenant that is.
+    #[test]
+    fn app_role_rows_default_to_the_home_tenant() {
+        let c = two_tenants()
+            .entra_home_tenant(T1.to_uppercase())
+            .add_role_mapping(admin_row())
+            .add_role_mapping(RoleMapping::new(
+                "Devs",
+                Source::OpenIdConnect,
+                "g",
+                ["Dev"],
+            ))
+            .add_role_mapping(
+                RoleMapping::new("Readers", Source::AppRole, "Reader", ["Read"]).tenants([
+                    T2.to_uppercase(),
+                    T1.into(),
+                    T2.into(),
+                ]),
+            )
+            .add_role_mapping(
+                RoleMapping::new("Approvers", Source::AppRole, "Approver", ["Approve"])
+                    .any_tenant(),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(c.entra_home_tenant(), Some(T1));
+        let scopes: Vec<&TenantScope> = c
+            .role_mapping()
+            .iter()
+            .map(RoleMapping::tenant_scope)
+            .collect();
+        assert_eq!(
+            scopes,
+            [
+                &TenantScope::Only(vec![T1.into()]),
+                // Group rows match object ids, which no tenant can mint for another.
+                &TenantScope::Unspecified,
+                &TenantScope::Only(vec![T2.into(), T1.into()]),
+                &TenantScope::Any,
+            ]
+        );
+
+        // Several tenants and no home tenant: the app-role row is refused.
+        let err = two_tenants()
+            .add_role_mapping(admin_row())
+            .build()
+            .unwrap_err();
+        let message = err.to_string();
+        assert_eq!(field_of(err), "role_mapping");
+        assert!(
+            message.contains("home_tenant") && message.contains("Admins"),
+            "{message}"
+        );
+        // The same with any tenant let in.
+        let any = entra("common").entra_tenants(TenantPolicy::AnyTenant);
+        let err = any
+            .clone()
+            .add_role_mapping(admin_row())
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "role_mapping");
+        let c = any
+            .entra_home_tenant(T1)
+            .add_role_mapping(admin_row())
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.role_mapping()[0].tenant_scope(),
+            &TenantScope::Only(vec![T1.into()])
+        );
+        // Without app-role rows, no home tenant is needed.
+        two_tenants()
+            .add_role_mapping(RoleMapping::new(
+                "Devs",
+                Source::OpenIdConnect,
+                "g",
+                ["Dev"],
+            ))
+            .build()
+            .unwrap();
+        // One allowed tenant is the home tenant.
+        let c = entra("organizations")
+            .entra_tenants(TenantPolicy::Only(vec![T2.into()]))
+            .add_role_mapping(admin_row())
+            .build()
+            .unwrap();
+        assert_eq!(c.entra_home_tenant(), Some(T2));
+        assert_eq!(
+            c.role_mapping()[0].tenant_scope(),
+            &TenantScope::Only(vec![T2.into()])
+        );
+        // A single-tenant config: one tenant signs in, rows stay as written.
+        let c = entra(T1).add_role_mapping(admin_row()).build().unwrap();
+        assert_eq!(
+            c.role_mapping()[0].tenant_scope(),
+            &TenantScope::Unspecified
+        );
+        assert_eq!(c.entra_home_tenant(), None);
+    }
+
+    #[test]
+    fn home_tenants_and_row_tenants_that_cannot_work_are_refused() {
+        for builder in [
+            two_tenants().entra_home_tenant("contoso.onmicrosoft.com"),
+            two_tenants().entra_home_tenant("0b5e1c1d-2222-4a3b-9c55-00000000beef"),
+            entra(T1).entra_home_tenant(T1),
+            Config::builder("https://p.example", "app")
+                .redirect_uri("https://a.example/cb")
+                .entra_home_tenant(T1),
+        ] {
+            assert_eq!(field_of(builder.build().unwrap_err()), "entra.home_tenant");
+        }
+        for row in [
+            admin_row().tenants(["not-a-guid"]),
+            // Not allowed to sign in: the row would never match.
+            admin_row().tenants(["0b5e1c1d-2222-4a3b-9c55-00000000beef"]),
+            admin_row().tenants(Vec::<String>::new()),
+            RoleMapping::new("Local", Source::Local, "breakglass", ["Admin"]).tenants([T1]),
+        ] {
+            let err = two_tenants()
+                .entra_home_tenant(T1)
+                .add_role_mapping(row.clone())
+                .build()
+                .unwrap_err();
+            assert_eq!(field_of(err), "role_mapping", "{row:?}");
+        }
+    }
+
+    #[test]
+    fn toml_home_tenant_and_row_tenants() {
+        let text = format!(
+            "client_id = \"app\"\nredirect_uri = \"https://a.example/cb\"\n\
+             entra = {{ tenant = \"organizations\", allowed_tenants = [\"{T1}\", \"{T2}\"], home_tenant = \"{T1}\" }}\n\
+             [[role_mapping]]\nname = \"Admins\"\nsource = \"app_role\"\nvalue = \"Admin\"\nroles = [\"Admin\"]\n\
+             [[role_mapping]]\nname = \"Partner\"\nsource = \"app_role\"\nvalue = \"Reader\"\nroles = [\"Read\"]\ntenants = [\"{T2}\"]\n\
+             [[role_mapping]]\nname = \"All\"\nsource = \"app_role\"\nvalue = \"Approver\"\nroles = [\"Approve\"]\ntenants = \"any\"\n"
+        );
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.entra_home_tenant(), Some(T1));
+        let scopes: Vec<&TenantScope> = c
+            .role_mapping()
+            .iter()
+            .map(RoleMapping::tenant_scope)
+            .collect();
+        assert_eq!(
+            scopes,
+            [
+                &TenantScope::Only(vec![T1.into()]),
+                &TenantScope::Only(vec![T2.into()]),
+                &TenantScope::Any,
+            ]
+        );
+        let without_home = text.replace(&format!(", home_tenant = \"{T1}\""), "");
+        let err = Config::from_toml(&without_home).unwrap_err().to_string();
+        assert!(err.contains("home_tenant"), "{err}");
     }
 }

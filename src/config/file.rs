@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::break_glass::BreakGlassSettings;
-use super::builder::{ConfigBuilder, Draft};
+use super::builder::ConfigBuilder;
 use super::entra::{EntraDraft, EntraFile};
-use super::settings::{Claims, KeySet, Limits, Registration};
+use super::settings::{Claims, Draft, KeySet, Limits, Registration};
 use super::text::{Format, field_names, parse_text, unknown_field};
 use super::{AuthMethod, ClientAuth};
 use crate::algorithm::Algorithm;

@@ -1045,4 +1045,46 @@ roles = ["Read-write"]
             .unwrap_err();
         assert_eq!(field_of(err), "allowed_algorithms");
     }
+
+    /// Review finding: a `ConfigBuilder` printed with `{:?}` (in a panic
+    /// message, a `dbg!`, a log line) must show none of the secrets it holds:
+    /// the client secret, the private key, the break-glass hash.
+    #[test]
+    fn the_builder_s_debug_shows_no_secret() {
+        const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Gk4rKXeiFNqJ1rSNCNxSQdLWq+3hKdMDpwWNWS1dsAw";
+        let pem = std::fs::read_to_string(key_file("rsa-2048.pem")).unwrap();
+        // A line from the middle of the key's base64 body.
+        let key_line = pem.lines().nth(5).unwrap().to_owned();
+        let secret = "client-secret-never-printed-0123456789";
+        let with_secret = builder()
+            .client_auth(ClientAuth::secret_basic(secret))
+            .break_glass("breakglass", HASH);
+        let with_key = builder()
+            .client_auth(ClientAuth::private_key_jwt(pem.clone(), "k1"))
+            .break_glass("breakglass", HASH);
+        for debug in [
+            format!("{with_secret:?}"),
+            format!("{with_secret:#?}"),
+            format!("{with_key:?}"),
+            format!("{with_key:#?}"),
+        ] {
+            assert!(debug.contains("breakglass"), "the username shows: {debug}");
+            for hidden in [
+                secret,
+                HASH,
+                "c29tZXNhbHRzb21lc2FsdA",
+                "Gk4rKXeiFNqJ1rSNCNxSQdLWq",
+                key_line.as_str(),
+            ] {
+                assert!(!debug.contains(hidden), "`{hidden}` shows in {debug}");
+            }
+        }
+        // The config built from it hides them as well.
+        let config = with_secret.build().unwrap();
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains(secret) && !debug.contains("Gk4rKXei"),
+            "{debug}"
+        );
+    }
 }

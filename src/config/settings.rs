@@ -12,7 +12,9 @@ use crate::accounts::EmailVerification;
 use crate::algorithm::Algorithm;
 use crate::roles::{NoRolePolicy, RoleMapping};
 
-use super::{Flow, RequiredClaim, UserinfoPolicy};
+use super::break_glass::BreakGlassSettings;
+use super::entra::EntraDraft;
+use super::{AuthMethod, ClientAuth, Flow, RequiredClaim, UserinfoPolicy};
 
 /// The app's registration with the provider, and how a login runs.
 /// Checked into the [`Config`](super::Config)'s own fields (URLs parsed, the
@@ -163,6 +165,22 @@ impl Default for KeySet {
             max_age: Duration::from_secs(24 * 3600),
         }
     }
+}
+
+/// Everything a builder holds, unchecked: the settings groups, and what is
+/// given in code only (the client authentication, a preset's rule).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Draft {
+    pub(crate) registration: Registration,
+    pub(crate) claims: Claims,
+    pub(crate) limits: Limits,
+    pub(crate) key_set: KeySet,
+    pub(crate) client_auth: ClientAuth,
+    /// The method a provider preset says the client is registered for, and
+    /// the preset's field that says so.
+    pub(crate) required_auth_method: Option<(AuthMethod, &'static str)>,
+    pub(crate) break_glass: Option<BreakGlassSettings>,
+    pub(crate) entra: EntraDraft,
 }
 
 /// The TOML / JSON form of a duration: whole seconds.

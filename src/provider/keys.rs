@@ -106,9 +106,12 @@ impl KeyCache {
 
     /// The key set to check a token with `kid` and `alg` against: the cached
     /// one when it is younger than the maximum age and has a fitting key;
-    /// otherwise the result of one refetch (shared with concurrent callers,
-    /// and skipped within the cooldown), with its error if it failed.
-    pub(crate) async fn keys_for(&self, kid: Option<&str>, alg: Algorithm) -> Keys {
+    /// otherwise the result of one refetch, shared with concurrent callers,
+    /// with its error if it failed. Within the cooldown a token from outside
+    /// causes no refetch; a token the provider's token endpoint just
+    /// returned always may (a key rotation, twice in a row if need be, never
+    /// fails a login).
+    pub(crate) async fn keys_for(&self, kid: Option<&str>, alg: Algorithm, origin: Origin) -> Keys {
         let cached = self.read();
         let fits = |keys: &KeySet| alg.is_hmac() || keys.has_key_for(kid, alg);
         let stale = cached.fetched_at.elapsed() >= self.max_age;
@@ -131,7 +134,7 @@ impl KeyCache {
         if fits(&cached.keys) && !stale {
             return Keys::cached(cached.keys);
         }
-        if last_fetch.is_some_and(|at| at.elapsed() < self.cooldown) {
+        if origin == Origin::Outside && last_fetch.is_some_and(|at| at.elapsed() < self.cooldown) {
             tracing::debug!(
                 target: "oidc_login::provider",
                 "the key set was fetched less than the cooldown ago; not fetching again"
@@ -179,6 +182,19 @@ impl KeyCache {
             }
         }
     }
+}
+
+/// Where a token came from, for the key-set refetch cooldown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The provider's token endpoint, over the back channel (a code
+    /// exchange or a refresh): only the provider can send one, so a key it
+    /// names is fetched even within the cooldown.
+    TokenEndpoint,
+    /// The browser (the implicit flow), a logout POST, or the app
+    /// (`Client::verify_id_token`): anyone can send one, so an unknown key
+    /// causes at most one refetch per cooldown.
+    Outside,
 }
 
 async fn fetch_key_set(http: &HttpClient, jwks_uri: &Url) -> Result<(KeySet, usize), Error> {

@@ -5,7 +5,7 @@ mod keys;
 mod metadata;
 mod retry;
 
-pub(crate) use keys::KeyCache;
+pub(crate) use keys::{KeyCache, Origin};
 pub(crate) use metadata::Metadata;
 
 use crate::config::Config;

@@ -22,14 +22,15 @@ const MAX_DELAY: Duration = Duration::from_secs(10);
 
 impl Provider {
     /// [`Provider::discover`], tried again with backoff while it fails in a
-    /// way time can mend, until `discovery_retry_seconds` have passed since
-    /// the first attempt (the last attempt starts within the window). Each
-    /// retry is logged as a warning naming the endpoint and the cause.
+    /// way time can mend, until `window` (the config's
+    /// `discovery_retry_seconds`) has passed since the first attempt (the
+    /// last attempt starts within it). Each retry is logged as a warning
+    /// naming the endpoint and the cause.
     pub(crate) async fn discover_retrying(
         config: &Config,
         http: &HttpClient,
+        window: Duration,
     ) -> Result<Self, Error> {
-        let window = config.limits().discovery_retry;
         let started = Instant::now();
         let mut backoff = Backoff::new();
         let mut attempt: u32 = 1;

@@ -1,15 +1,26 @@
 //! The diagnostics of `cargo run --example discover`: the example's own
 //! checks (`examples/discover_check/mod.rs`) against the embedded provider
-//! and against a doctored metadata document served on loopback.
+//! and against a doctored metadata document served on loopback; what it
+//! prints when the provider cannot be reached; and
+//! `Client::check_credentials`, against the embedded provider and against
+//! token endpoints that misbehave.
 
+use crate::common::{CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, config_builder, provider_for};
 use crate::discover_check;
 
+use std::path::{Path, PathBuf};
+
 use axum::Json;
-use axum::routing::get;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, get, post};
 use base64::Engine as _;
 use discover_check::{Report, diagnose, is_loopback_http, key_fits, unusable_reason};
-use oidc_login::Algorithm;
-use oidc_login::testing::TestProvider;
+use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
+use oidc_login::{
+    Algorithm, Client, ClientAuth, CredentialCheck, Error, HttpErrorKind, PrivateKeyJwt, TokenError,
+};
 use serde_json::{Value, json};
 
 /// Writes `toml` to a temporary file and runs `discover --config FILE`.
@@ -86,6 +97,15 @@ scopes = ["openid", "email", "profile", "groups"]"#,
     );
     assert!(text.contains("RS256: usable key(s) "), "{text}");
     assert!(text.contains("OK: this config can sign users in"), "{text}");
+    assert!(
+        text.contains("the token endpoint accepted the client credentials"),
+        "{text}"
+    );
+    assert_eq!(
+        provider.token_requests(),
+        1,
+        "one made-up code, redeemed once"
+    );
 
     let (status, report) = discover(&[&provider.metadata_url()]).await;
     assert_eq!(status, 0, "{}", report.lines.join("\n"));
@@ -307,4 +327,553 @@ fn which_keys_are_usable() {
         &json!({"kty": "OKP", "crv": "Ed25519"}),
         Algorithm::EdDSA
     ));
+}
+
+// --- a provider that cannot be reached -----------------------------------
+
+/// No `Debug` dump of an error in the report: no type names, no struct
+/// braces.
+fn assert_no_debug_dump(text: &str) {
+    for debug in ["reqwest", "HttpError", "kind:", "Error {", "Some(", "Kind("] {
+        assert!(!text.contains(debug), "`{debug}` in: {text}");
+    }
+}
+
+/// A loopback port nobody listens on.
+async fn closed_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    port
+}
+
+/// Serves `app` on a loopback port; returns its base URL.
+async fn serve(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, server)
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_reported_in_the_crates_words_with_its_cause() {
+    let url = format!(
+        "http://127.0.0.1:{}/.well-known/openid-configuration",
+        closed_port().await
+    );
+    for (status, report) in [
+        discover(&[&url]).await,
+        discover_config(&config_toml(&url, "")).await,
+    ] {
+        let text = report.lines.join("\n");
+        assert_eq!(status, 1, "{text}");
+        assert_eq!(report.problem_lines().len(), 1, "{text}");
+        assert!(
+            has_problem(
+                &report,
+                "metadata_url",
+                &format!("fetching the provider metadata from `{url}` failed: could not connect")
+            ),
+            "{text}"
+        );
+        assert!(
+            report
+                .lines
+                .iter()
+                .any(|l| l.starts_with("    because: ") && l.to_lowercase().contains("refused")),
+            "the cause, a refused connection, is shown: {text}"
+        );
+        assert_no_debug_dump(&text);
+    }
+}
+
+#[tokio::test]
+async fn a_provider_answering_500_is_reported_with_the_status() {
+    let (base, server) = serve(
+        axum::Router::new()
+            .fallback(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "<html>oops</html>") }),
+    )
+    .await;
+    let (status, report) = discover(&[&base]).await;
+    server.abort();
+    let text = report.lines.join("\n");
+    assert_eq!(status, 1, "{text}");
+    assert_eq!(report.problem_lines().len(), 1, "{text}");
+    assert!(
+        has_problem(
+            &report,
+            "metadata_url",
+            "failed: the provider answered HTTP 500"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("oops"), "the body is not shown: {text}");
+    assert_no_debug_dump(&text);
+}
+
+#[tokio::test]
+async fn keys_answering_500_are_reported_with_the_status() {
+    let provider = TestProvider::start().await;
+    let metadata = provider_metadata(&provider).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut metadata = metadata;
+    metadata["issuer"] = json!(base);
+    metadata["jwks_uri"] = json!(format!("{base}/jwks"));
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || async move { Json(metadata) }),
+        )
+        .route("/jwks", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (status, report) = discover(&[&base]).await;
+    server.abort();
+    let text = report.lines.join("\n");
+    assert_eq!(status, 1, "{text}");
+    assert!(
+        has_problem(
+            &report,
+            "metadata_url",
+            &format!(
+                "the provider's keys (JWKS) from `{base}/jwks` failed: the provider answered HTTP 500"
+            )
+        ),
+        "{text}"
+    );
+    assert_no_debug_dump(&text);
+}
+
+#[tokio::test]
+async fn a_misspelled_key_is_answered_with_the_nearest_field() {
+    let toml = config_toml(
+        "https://login.example.com",
+        r#"scope = ["openid", "email"]"#,
+    );
+    let (status, report) = discover_config(&toml).await;
+    let text = report.lines.join("\n");
+    assert_eq!(status, 1, "{text}");
+    assert_eq!(report.problem_lines().len(), 1, "{text}");
+    let line = report.problem_lines()[0];
+    assert!(line.contains("unknown field `scope`"), "{line}");
+    assert!(line.contains("did you mean `scopes`?"), "{line}");
+    assert!(line.contains("line 6"), "where it is: {line}");
+    assert!(!text.contains(CLIENT_SECRET), "{text}");
+}
+
+// --- the client credentials, through `discover --config` ------------------
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/keys")
+        .join(name)
+}
+
+fn key(name: &str) -> PrivateKeyJwt {
+    PrivateKeyJwt::from_pem(std::fs::read_to_string(fixture(name)).unwrap()).with_kid("app-key-1")
+}
+
+/// A provider whose only client authenticates with `private_key_jwt`,
+/// registered with the public half of `rsa-2048.pem`.
+async fn private_key_jwt_provider() -> TestProvider {
+    let jwk = key("rsa-2048.pem").public_jwk().unwrap();
+    TestProvider::builder()
+        .client(TestClient::private_key_jwt(CLIENT_ID, jwk).redirect_uri(REDIRECT_URI))
+        .start()
+        .await
+}
+
+#[tokio::test]
+async fn discover_names_the_secret_when_the_provider_refuses_it() {
+    let provider = TestProvider::start().await;
+    let toml = config_toml(&provider.metadata_url(), "")
+        .replace(TestProvider::DEFAULT_CLIENT_SECRET, "not-the-secret-7731");
+    let (status, report) = discover_config(&toml).await;
+    let text = report.lines.join("\n");
+    assert_eq!(status, 1, "{text}");
+    assert_eq!(report.problem_lines().len(), 1, "{text}");
+    assert!(
+        has_problem(
+            &report,
+            "client_secret",
+            "the token endpoint refused the client credentials: `invalid_client`"
+        ),
+        "{text}"
+    );
+    assert!(
+        has_problem(
+            &report,
+            "client_secret",
+            "then `client_id` and `auth_method`"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-secret-7731"), "{text}");
+    assert!(!text.contains("OK: this config"), "{text}");
+}
+
+#[tokio::test]
+async fn discover_names_the_key_field_when_the_provider_refuses_the_key() {
+    let provider = private_key_jwt_provider().await;
+    for (pem, refused) in [("rsa-2048.pem", false), ("other-rsa-2048.pem", true)] {
+        let toml = format!(
+            r#"
+metadata_url = "{metadata_url}"
+client_id = "{CLIENT_ID}"
+redirect_uri = "{REDIRECT_URI}"
+auth_method = "private_key_jwt"
+private_key_pem_file = "{path}"
+private_key_kid = "app-key-1"
+"#,
+            metadata_url = provider.metadata_url(),
+            path = fixture(pem).display(),
+        );
+        let (status, report) = discover_config(&toml).await;
+        let text = report.lines.join("\n");
+        if refused {
+            assert_eq!(status, 1, "{text}");
+            assert!(
+                has_problem(
+                    &report,
+                    "private_key_pem_file",
+                    "then `private_key_kid`, `client_id` and `auth_method`"
+                ),
+                "{text}"
+            );
+            assert!(!text.contains("PRIVATE KEY"), "{text}");
+        } else {
+            assert_eq!(status, 0, "{text}");
+            assert!(
+                text.contains("the token endpoint accepted the client credentials"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn discover_says_a_public_client_has_no_credentials_to_check() {
+    let provider = provider_for(None).await;
+    let toml = format!(
+        r#"
+metadata_url = "{metadata_url}"
+client_id = "{CLIENT_ID}"
+redirect_uri = "{REDIRECT_URI}"
+auth_method = "none"
+"#,
+        metadata_url = provider.metadata_url(),
+    );
+    let (status, report) = discover_config(&toml).await;
+    let text = report.lines.join("\n");
+    assert_eq!(status, 0, "{text}");
+    assert!(
+        text.contains("a public client (`auth_method = \"none\"`) has no credentials to check"),
+        "{text}"
+    );
+    assert_eq!(provider.token_requests(), 0, "nothing was sent");
+}
+
+// --- Client::check_credentials against the embedded provider -------------
+
+async fn check(provider: &TestProvider, auth: ClientAuth) -> Result<CredentialCheck, Error> {
+    let config = config_builder(provider).client_auth(auth).build().unwrap();
+    Client::discover(config)
+        .await
+        .unwrap()
+        .check_credentials()
+        .await
+}
+
+#[tokio::test]
+async fn the_right_secret_is_accepted_and_a_wrong_one_refused() {
+    for (registered, right, wrong) in [
+        (
+            TestClientAuth::Basic,
+            ClientAuth::secret_basic(CLIENT_SECRET),
+            ClientAuth::secret_basic("a-wrong-secret-4411"),
+        ),
+        (
+            TestClientAuth::Post,
+            ClientAuth::secret_post(CLIENT_SECRET),
+            ClientAuth::secret_post("a-wrong-secret-4411"),
+        ),
+    ] {
+        let provider = provider_for(Some(registered)).await;
+        assert_eq!(
+            check(&provider, right).await.unwrap(),
+            CredentialCheck::Accepted
+        );
+        assert_eq!(provider.token_requests(), 1);
+
+        let refused = check(&provider, wrong).await.unwrap();
+        let CredentialCheck::Refused {
+            error,
+            description,
+            fields,
+        } = &refused
+        else {
+            panic!("not refused: {refused}");
+        };
+        assert_eq!(error, "invalid_client");
+        assert!(
+            description
+                .as_deref()
+                .is_some_and(|d| d.contains("wrong client secret")),
+            "the provider's reason: {refused}"
+        );
+        assert_eq!(fields, &["client_secret", "client_id", "auth_method"]);
+        assert_eq!(refused.field(), Some("client_secret"));
+        for shown in [refused.to_string(), format!("{refused:?}")] {
+            assert!(!shown.contains("a-wrong-secret"), "{shown}");
+            assert!(!shown.contains(CLIENT_SECRET), "{shown}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_wrong_method_is_refused_naming_auth_method_too() {
+    // Registered for client_secret_post, authenticating with client_secret_basic.
+    let provider = provider_for(Some(TestClientAuth::Post)).await;
+    let refused = check(&provider, ClientAuth::secret_basic(CLIENT_SECRET))
+        .await
+        .unwrap();
+    assert_eq!(refused.field(), Some("client_secret"));
+    let text = refused.to_string();
+    assert!(
+        text.contains("registered for `client_secret_post`"),
+        "{text}"
+    );
+    assert!(text.contains("`auth_method`"), "{text}");
+}
+
+#[tokio::test]
+async fn private_key_jwt_with_the_registered_key_is_accepted_and_another_key_refused() {
+    let provider = private_key_jwt_provider().await;
+    let right = ClientAuth::PrivateKeyJwt(key("rsa-2048.pem"));
+    assert_eq!(
+        check(&provider, right).await.unwrap(),
+        CredentialCheck::Accepted
+    );
+    let wrong = ClientAuth::PrivateKeyJwt(key("other-rsa-2048.pem"));
+    let refused = check(&provider, wrong).await.unwrap();
+    let CredentialCheck::Refused { error, fields, .. } = &refused else {
+        panic!("not refused: {refused}");
+    };
+    assert_eq!(error, "invalid_client");
+    // Built in code: the key is `client_auth`.
+    assert_eq!(fields, &["client_auth", "client_id", "auth_method"]);
+    assert!(refused.to_string().contains("signature"), "{refused}");
+    assert_eq!(provider.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn a_public_client_sends_nothing() {
+    let provider = provider_for(None).await;
+    assert_eq!(
+        check(&provider, ClientAuth::None).await.unwrap(),
+        CredentialCheck::NoCredentials
+    );
+    assert_eq!(provider.token_requests(), 0);
+}
+
+// --- Client::check_credentials against token endpoints that misbehave ----
+
+/// The embedded provider's metadata, as served.
+async fn provider_metadata(provider: &TestProvider) -> Value {
+    reqwest::get(provider.metadata_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A provider with the embedded provider's metadata and keys, and `token`
+/// as its token endpoint; a client for it authenticating with `auth`.
+async fn with_token_endpoint(
+    provider: &TestProvider,
+    auth: ClientAuth,
+    token: MethodRouter,
+) -> (Client, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut metadata = provider_metadata(provider).await;
+    metadata["issuer"] = json!(base);
+    metadata["token_endpoint"] = json!(format!("{base}/token"));
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || async move { Json(metadata) }),
+        )
+        .route("/token", token);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = oidc_login::Config::builder(base.as_str(), CLIENT_ID)
+        .client_auth(auth)
+        .redirect_uri(REDIRECT_URI)
+        .build()
+        .unwrap();
+    (Client::discover(config).await.unwrap(), server)
+}
+
+/// A secret with characters that form-urlencoding changes.
+const ODD_SECRET: &str = "s3cr3t/+&= é-0451";
+
+#[tokio::test]
+async fn a_provider_echoing_the_secret_never_gets_it_printed() {
+    let provider = TestProvider::start().await;
+    // Echoes the Authorization header and the form body, in that order.
+    let echo = post(|headers: HeaderMap, body: Bytes| async move {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({
+                "error": "invalid_client",
+                "error_description": format!("{authorization} | {body}"),
+            })),
+        )
+    });
+    let key = key("rsa-2048.pem");
+    let encode =
+        |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        encode(CLIENT_ID),
+        encode(ODD_SECRET)
+    ));
+    for auth in [
+        ClientAuth::secret_basic(ODD_SECRET),
+        ClientAuth::secret_post(ODD_SECRET),
+        ClientAuth::secret_jwt("a-client-secret-of-32-bytes-0451"),
+        ClientAuth::PrivateKeyJwt(key.clone()),
+    ] {
+        let method = auth.method().as_str();
+        let (client, server) = with_token_endpoint(&provider, auth, echo.clone()).await;
+        let refused = client.check_credentials().await.unwrap();
+        server.abort();
+        let CredentialCheck::Refused { description, .. } = &refused else {
+            panic!("{method}: not refused: {refused}");
+        };
+        let description = description.as_deref().unwrap();
+        // The echo arrived: the request was the authorization-code grant
+        // with a made-up code and verifier...
+        for sent in [
+            "grant_type=authorization_code",
+            "code=",
+            "code_verifier=",
+            "redirect_uri=",
+        ] {
+            assert!(description.contains(sent), "{method}: {description}");
+        }
+        // ...and every secret in it was cut out.
+        assert!(
+            description.contains("[redacted]"),
+            "{method}: {description}"
+        );
+        for shown in [refused.to_string(), format!("{refused:?}")] {
+            // The secrets, as sent in a Basic header too, and a JWT
+            // (`header.payload`, both base64url JSON).
+            for secret in ["s3cr3t", basic.as_str(), "bytes-0451", ".eyJ"] {
+                assert!(!shown.contains(secret), "{method}: `{secret}` in {shown}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bare_401_is_a_refusal() {
+    let provider = TestProvider::start().await;
+    let (client, server) = with_token_endpoint(
+        &provider,
+        ClientAuth::secret_basic(CLIENT_SECRET),
+        post(|| async { (StatusCode::UNAUTHORIZED, "Unauthorized") }),
+    )
+    .await;
+    let refused = client.check_credentials().await.unwrap();
+    server.abort();
+    assert!(
+        matches!(&refused, CredentialCheck::Refused { error, description: None, .. } if error == "HTTP 401"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn unauthorized_client_is_a_refusal_and_other_codes_do_not_tell() {
+    let provider = TestProvider::start().await;
+    let answer = |error: &'static str, description: &'static str| {
+        post(move || async move {
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": error, "error_description": description})),
+            )
+        })
+    };
+    let (client, server) = with_token_endpoint(
+        &provider,
+        ClientAuth::secret_basic(CLIENT_SECRET),
+        answer("unauthorized_client", "not allowed"),
+    )
+    .await;
+    let refused = client.check_credentials().await.unwrap();
+    server.abort();
+    assert_eq!(refused.field(), Some("client_secret"), "{refused}");
+
+    let (client, server) = with_token_endpoint(
+        &provider,
+        ClientAuth::secret_basic(CLIENT_SECRET),
+        answer("invalid_request", "bad\nINFO forged line \u{1b}[31m"),
+    )
+    .await;
+    let unknown = client.check_credentials().await.unwrap();
+    server.abort();
+    assert_eq!(
+        unknown,
+        CredentialCheck::Unknown {
+            error: "invalid_request".into(),
+            description: Some("bad\\nINFO forged line \\u{1b}[31m".into()),
+        }
+    );
+    let text = unknown.to_string();
+    assert!(!text.contains('\n') && !text.contains('\u{1b}'), "{text}");
+    assert!(text.contains("does not tell whether"), "{text}");
+}
+
+#[tokio::test]
+async fn a_token_endpoint_failing_is_an_http_error() {
+    let provider = TestProvider::start().await;
+    let (client, server) = with_token_endpoint(
+        &provider,
+        ClientAuth::secret_basic(CLIENT_SECRET),
+        post(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "<html>oops</html>").into_response() }),
+    )
+    .await;
+    let error = client.check_credentials().await.unwrap_err();
+    server.abort();
+    let Error::Http(http) = &error else {
+        panic!("not an HTTP error: {error}");
+    };
+    assert_eq!(http.kind(), &HttpErrorKind::Status(500));
+    assert!(error.to_string().contains("answered HTTP 500"), "{error}");
+}
+
+#[tokio::test]
+async fn a_token_endpoint_that_takes_any_code_is_an_error() {
+    let provider = TestProvider::start().await;
+    let (client, server) = with_token_endpoint(
+        &provider,
+        ClientAuth::secret_basic(CLIENT_SECRET),
+        post(|| async {
+            Json(json!({"access_token": "at", "token_type": "Bearer", "id_token": "x.y.z"}))
+        }),
+    )
+    .await;
+    let error = client.check_credentials().await.unwrap_err();
+    server.abort();
+    assert!(
+        matches!(&error, Error::Token(TokenError::InvalidResponse(m)) if m.contains("made-up authorization code")),
+        "{error}"
+    );
 }

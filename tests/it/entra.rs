@@ -10,7 +10,7 @@ use oidc_login::testing::{EntraMode, Misbehavior, OverageForm, TestProvider, Tes
 use oidc_login::{
     CallbackError, Client, ClientAuth, Config, ConfigBuilder, DiscoveryError, Error, GraphFailure,
     GraphQuery, GraphTrigger, GroupsError, GroupsSource, RoleMapping, Source, TenantPolicy,
-    TokenError,
+    TenantScope, TokenError,
 };
 
 const HOME: &str = "3c1a0f6e-0000-4000-8000-000000000001";
@@ -325,6 +325,75 @@ async fn v1_tokens_are_refused_with_the_v2_advice() {
 }
 
 // --- app roles ---
+
+/// Review finding: with `allowed_tenants = [home, partner]`, the partner
+/// tenant's admin assigns our app's `Admin` app role to one of their users
+/// (mallory). An app-role row that names no tenant applies to the home
+/// tenant only, so mallory does not get `Admin`; a row that names the
+/// partner still counts there.
+#[tokio::test]
+async fn a_partner_tenant_s_admin_cannot_grant_our_app_roles() {
+    let mut builder = TestProvider::builder().entra(EntraMode::new(HOME));
+    for user in [
+        TestUser::new("mallory-sub-0008", "mallory")
+            .tenant(PARTNER)
+            .app_roles(["Admin", "Reader"]),
+        TestUser::new("hana-sub-0009", "hana").app_roles(["Admin"]),
+    ] {
+        builder = builder.user(user);
+    }
+    let provider = builder.start().await;
+    let rows = |builder: ConfigBuilder| {
+        builder
+            .add_role_mapping(RoleMapping::new(
+                "Admins",
+                Source::AppRole,
+                "Admin",
+                ["Admin"],
+            ))
+            .add_role_mapping(
+                RoleMapping::new("Readers", Source::AppRole, "Reader", ["Read-only"])
+                    .tenants([HOME, PARTNER]),
+            )
+    };
+    let client = client_with(rows(
+        organizations(&provider, only(&[HOME, PARTNER])).entra_home_tenant(HOME),
+    ))
+    .await;
+    let hana = login_as(&client, "hana").await.unwrap();
+    assert_eq!(hana.identity.roles, ["Admin"]);
+    let mallory = login_as(&client, "mallory").await.unwrap();
+    assert_eq!(
+        mallory.identity.claim("tid").and_then(|v| v.as_str()),
+        Some(PARTNER)
+    );
+    assert_eq!(mallory.identity.app_roles, ["Admin", "Reader"]);
+    assert_eq!(
+        mallory.identity.roles,
+        ["Read-only"],
+        "no Admin from the partner's admin"
+    );
+
+    // No home tenant among several: the app-role row is refused at build.
+    let err = rows(organizations(&provider, only(&[HOME, PARTNER])))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("home_tenant"), "{err}");
+    // Any tenant let in: the same.
+    let err = rows(organizations(&provider, TenantPolicy::AnyTenant))
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("home_tenant"), "{err}");
+    // Trusting the partner's admins is possible, by name.
+    let client = client_with(
+        organizations(&provider, only(&[HOME, PARTNER])).add_role_mapping(
+            RoleMapping::new("Admins anywhere", Source::AppRole, "Admin", ["Admin"]).any_tenant(),
+        ),
+    )
+    .await;
+    let mallory = login_as(&client, "mallory").await.unwrap();
+    assert_eq!(mallory.identity.roles, ["Admin"]);
+}
 
 #[tokio::test]
 async fn an_app_role_row_maps() {
@@ -645,8 +714,24 @@ async fn the_example_configs_sign_in_against_the_embedded_provider() {
         config.tenant_policy(),
         Some(&TenantPolicy::Only(vec![HOME.into(), PARTNER.into()]))
     );
+    // The `Admin` row counts for the home tenant only; `Reader` for both.
+    assert_eq!(config.entra_home_tenant(), Some(HOME));
+    let scopes: Vec<_> = config
+        .role_mapping()
+        .iter()
+        .map(|row| row.tenant_scope().clone())
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            TenantScope::Only(vec![HOME.into()]),
+            TenantScope::Only(vec![HOME.into(), PARTNER.into()]),
+        ]
+    );
     let client = Client::discover(config).await.unwrap();
     assert!(login_as(&client, "pat").await.is_ok());
+    let login = login_as(&client, "ann").await.unwrap();
+    assert_eq!(login.identity.roles, ["Read-only"]);
     let err = login_as(&client, "sam").await.unwrap_err();
     assert!(matches!(err, Error::Callback(_)), "{err}");
 }

@@ -26,6 +26,7 @@ mod logout;
 mod privx;
 mod provider_faults;
 mod refresh;
+mod security;
 mod session_life;
 mod sign_in;
 mod test_provider;

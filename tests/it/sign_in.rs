@@ -317,14 +317,34 @@ async fn many_concurrent_unknown_kids_share_one_fetch() {
     );
 }
 
+/// `token` with its header's `kid` replaced: what an attacker sends to make
+/// the app fetch the provider's keys (the signature no longer matters, the
+/// key is looked up first).
+fn with_kid(token: &str, kid: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (header, rest) = token.split_once('.').unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["kid"] = json!(kid);
+    let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
+    format!("{header}.{rest}")
+}
+
+/// Tokens from outside (here handed to `verify_id_token`, as a browser or a
+/// logout POST would) that name unknown keys cause one refetch per cooldown.
 #[tokio::test]
 async fn random_kids_cannot_hammer_the_provider() {
     let provider = TestProvider::start().await;
     let client = client(&provider).await;
     let fetched = provider.jwks_requests();
-    provider.misbehave(Misbehavior::UnknownKid);
-    for _ in 0..10 {
-        let err = login_as(&client, "alice").await.unwrap_err();
+    let token = provider.sign_id_token(&id_token_claims(&provider, "n"));
+    for i in 0..10 {
+        let forged = IdToken::new(with_kid(&token, &format!("attacker-{i}")));
+        let err = client
+            .verify_id_token(&forged, &Nonce::new("n"), None)
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, Error::Token(TokenError::UnknownKey { .. })),
             "{err}"
@@ -335,6 +355,71 @@ async fn random_kids_cannot_hammer_the_provider() {
         fetched + 1,
         "one refetch per cooldown"
     );
+}
+
+/// A token the provider's own token endpoint returns is not held to the
+/// cooldown: two key rotations a moment apart both sign users in (each
+/// causing one refetch), where the second used to fail with "no key fits".
+#[tokio::test]
+async fn two_key_rotations_within_the_cooldown_do_not_stop_logins() {
+    let provider = TestProvider::start().await;
+    let client =
+        client_with(config_builder(&provider).jwks_refetch_cooldown(Duration::from_secs(3600)))
+            .await;
+    login_as(&client, "alice")
+        .await
+        .expect("before any rotation");
+    let fetched = provider.jwks_requests();
+    provider.rotate_keys();
+    login_as(&client, "alice")
+        .await
+        .expect("after one rotation");
+    provider.rotate_keys();
+    login_as(&client, "alice")
+        .await
+        .expect("after a second rotation");
+    assert_eq!(
+        provider.jwks_requests(),
+        fetched + 2,
+        "one refetch per rotation"
+    );
+    // Still single-flight: concurrent logins after a rotation share a fetch.
+    provider.rotate_keys();
+    let client = Arc::new(client);
+    let logins: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { login_as(&client, "alice").await })
+        })
+        .collect();
+    for login in logins {
+        login
+            .await
+            .unwrap()
+            .expect("a login after the third rotation");
+    }
+    assert_eq!(
+        provider.jwks_requests(),
+        fetched + 3,
+        "one fetch for 8 logins"
+    );
+}
+
+/// A provider whose token endpoint names a key its JWKS does not hold
+/// fails each login with the key error (one refetch per login, one at a
+/// time: the provider is misbehaving, not an attacker).
+#[tokio::test]
+async fn a_token_endpoint_naming_an_unknown_key_fails_the_login() {
+    let provider = TestProvider::start().await;
+    let client = client(&provider).await;
+    provider.misbehave(Misbehavior::UnknownKid);
+    for _ in 0..3 {
+        let err = login_as(&client, "alice").await.unwrap_err();
+        assert!(
+            matches!(err, Error::Token(TokenError::UnknownKey { .. })),
+            "{err}"
+        );
+    }
 }
 
 #[tokio::test]

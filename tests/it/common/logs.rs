@@ -31,7 +31,7 @@ fn sink() -> Option<Sink> {
     SINK.with(|sink| sink.borrow().clone())
 }
 
-/// The lines logged (INFO and above) on this thread while it is alive.
+/// The lines logged (DEBUG and above) on this thread while it is alive.
 pub struct Logs {
     lines: Sink,
 }
@@ -46,7 +46,7 @@ impl Logs {
                 // Dynamic: asked per event, never cached per callsite (a
                 // plain `filter_fn` caches its first answer for good).
                 .with_filter(dynamic_filter_fn(|meta, _| {
-                    *meta.level() <= tracing::Level::INFO && sink().is_some()
+                    *meta.level() <= tracing::Level::DEBUG && sink().is_some()
                 }));
             tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
                 .expect("no other global subscriber in the test binary");
@@ -56,10 +56,14 @@ impl Logs {
         Logs { lines }
     }
 
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.lines.lock().unwrap().clone()).unwrap()
+    }
+
     /// The lines that hold `needle`.
     pub fn lines_with(&self, needle: &str) -> Vec<String> {
-        String::from_utf8(self.lines.lock().unwrap().clone())
-            .unwrap()
+        self.text()
             .lines()
             .filter(|line| line.contains(needle))
             .map(str::to_owned)
