@@ -708,6 +708,19 @@ async fn a_window_of_zero_tries_once() {
         "{error}"
     );
     assert_eq!(provider.discovery_requests(), 1);
+
+    // `discover_once` (diagnostics, health checks) tries once whatever the
+    // config's window.
+    let started = Instant::now();
+    let error = Client::discover_once(patient(&provider.metadata_url(), Duration::from_secs(60)))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < MARGIN, "{:?}", started.elapsed());
+    assert!(
+        matches!(http_kind(&error), Some(HttpErrorKind::Status(503))),
+        "{error}"
+    );
+    assert_eq!(provider.discovery_requests(), 2);
 }
 
 /// What time cannot mend fails at once, however long the window.
