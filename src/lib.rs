@@ -136,6 +136,34 @@
 //! - Secrets (client secret, tokens, PKCE verifier, `state`, `nonce`) are
 //!   newtypes whose `Debug` is redacted and that have no `Display`; no error
 //!   or log line holds one.
+//! - Every table the crate keeps in memory is bounded: the
+//!   [`MemoryState`] (100,000 records; full, it refuses a record rather than
+//!   evict one), the refreshes in flight (10,000), the logins in flight per
+//!   session (5), the key set (one, of at most 1 MiB). The session store is
+//!   the app's: see `axum::session_layer` for a bounded one.
+//!
+//! ## Several instances
+//!
+//! What several app instances share, and what they do not:
+//!
+//! | what | where | shared between instances |
+//! | --- | --- | --- |
+//! | sessions, logins in flight, the signed-in user and its tokens | the app's `tower-sessions` store | when the store is (Redis, SQL) |
+//! | local sign-outs and back-channel logouts (records checked by every signed-in request) | the client's [`SharedState`] | when the state is |
+//! | the `jti`s of accepted logout tokens (replays refused) | the client's [`SharedState`] | when the state is |
+//! | break-glass failure counters (per client address and in all) | the client's [`SharedState`] in the axum routes, or [`BreakGlass::with_shared_state`] | when the state is |
+//! | the provider's metadata and keys | each [`Client`] | no: each instance fetches its own |
+//! | refreshes in flight (one refresh per session at a time) | each instance | no: two instances may refresh one session at once (see `LoginRoutes::refresh_before_expiry`) |
+//! | one break-glass password check at a time | each instance | no (it bounds memory, not guesses) |
+//!
+//! The default [`SharedState`], [`MemoryState`], is **this process only**:
+//! with it, N instances accept a replayed logout token N times, allow their
+//! own break-glass failures each, and miss each other's sign-outs. Give
+//! every instance one shared state with [`Client::with_shared_state`]; the
+//! axum integration's `SessionStoreState` keeps it in the app's session
+//! store. The shared store must create a record atomically, never drop one
+//! before it expires, and the instances' clocks must agree (see
+//! [`SharedState`]).
 //!
 //! Errors say what to fix, and sort by who must act: [`Error::Config`],
 //! [`Error::Discovery`], [`Error::Http`] and [`Error::Groups`] are for the
@@ -290,13 +318,16 @@
 //! - [`Client::verify_logout_token`] validates a back-channel logout token
 //!   (Back-Channel Logout 1.0): the signature as for ID tokens (the
 //!   provider's algorithms, never `none`), `iss`, `aud`, `iat` (at most 10
-//!   minutes old), `exp` when present, `jti` (a replay is refused), the
+//!   minutes old), `exp` when present, `jti` (a replay is refused, by every
+//!   client sharing the [`SharedState`]), the
 //!   `events` member holding the back-channel logout event as an object,
 //!   no `nonce`, and `sid` or `sub` ([`LogoutTokenClaims`], [`LogoutError`]).
 //! - [`BreakGlass`], off unless the config has `[break_glass]`: one local
 //!   account whose password is checked against an argon2 hash (never a plain
-//!   password), for when the provider is down. Five failures in 15 minutes
-//!   lock it for a while; it logs a warning when switched on and at each use;
+//!   password), for when the provider is down. Five failures from one
+//!   client address in 15 minutes lock it for that address, twenty from all
+//!   addresses for everyone, counted in a [`SharedState`]; it logs a warning
+//!   when switched on and at each use;
 //!   its [`Identity`] is marked [`break_glass`](Identity::break_glass) and
 //!   gets its roles from [`Source::Local`] rows only.
 //!
@@ -321,23 +352,24 @@
 //! | `src/config/` | [`Config`], its builder and TOML/JSON form, [`ClientAuth`], claim names (`mod.rs`); reading config text with parse errors that never quote it (`text.rs`) |
 //! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
 //! | `src/privx.rs` | [`Config::from_privx_client_json`] |
-//! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit |
+//! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and its failure limits (per client address and in all, counted in a [`SharedState`]) |
+//! | `src/shared_state.rs` | [`SharedState`], the records that must hold across instances, and [`MemoryState`], the bounded in-process default |
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback |
 //! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch |
 //! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety, [`Callback`] parsing, the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
 //! | `src/client.rs` | [`Client`]: discover, start, finish (code exchange, userinfo), refresh, logout URL, logout token check, [`Login`], [`Tokens`] |
-//! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and `jti` replay memory (`logout.rs`) |
+//! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and the `jti` replay records (`logout.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`NoRolePolicy`] |
 //! | `src/entra.rs` | Microsoft Entra ID: [`Config::entra`], [`TenantPolicy`] and the `{tenantid}` issuer template, v1 token detection, the Graph groups reader for the overage |
 //! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons (`pages.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons (`pages.rs`), session glue and activity (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the demo, discover) and their shared helpers (`common/`) |
-//! | `tests/*.rs` | the tests that need a service of their own: a browser (`browser.rs`), Redis (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, the demo, discover) and their shared helpers (`common/`) |
+//! | `tests/*.rs` | the tests that need a service or a process of their own: a browser (`browser.rs`), Redis and two instances on it (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`), the process's memory under 100,000 anonymous logins (`memory.rs`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![forbid(unsafe_code)]
@@ -366,6 +398,7 @@ mod issuer;
 mod provider;
 mod roles;
 mod secret;
+mod shared_state;
 #[cfg(feature = "test-provider")]
 pub mod testing;
 mod token;
@@ -387,11 +420,12 @@ pub use config::{
 pub use error::{
     AccessError, AccountError, BreakGlassError, CallbackError, ConfigError, DiscoveryError, Error,
     GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError,
-    RefreshError, StartError, TokenError,
+    RefreshError, SharedStateError, StartError, TokenError,
 };
 pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;
 pub use issuer::TenantPolicy;
 pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
+pub use shared_state::{MemoryState, SharedState, StateFuture, StateKey};
 pub use token::{IdTokenClaims, LogoutTokenClaims};

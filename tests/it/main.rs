@@ -27,4 +27,5 @@ mod privx;
 mod refresh;
 mod session_life;
 mod sign_in;
+mod sql_store;
 mod test_provider;
