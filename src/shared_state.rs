@@ -345,6 +345,14 @@ pub(crate) fn unix_ms(at: SystemTime) -> i64 {
     }
 }
 
+/// `now + lifetime`, or a century on for a lifetime past the clock's range.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+pub(crate) fn later(now: SystemTime, lifetime: std::time::Duration) -> SystemTime {
+    now.checked_add(lifetime)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -356,10 +364,16 @@ mod tests {
         StateKey::new("test", &[name.as_bytes()])
     }
 
-    static NOW: AtomicU64 = AtomicU64::new(1_000_000);
+    // One clock per test: tests run in parallel.
+    static NOW_A: AtomicU64 = AtomicU64::new(0);
+    static NOW_B: AtomicU64 = AtomicU64::new(0);
 
-    fn clock() -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW.load(Ordering::SeqCst))
+    fn clock_a() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_A.load(Ordering::SeqCst))
+    }
+
+    fn clock_b() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_B.load(Ordering::SeqCst))
     }
 
     fn at(seconds: u64) -> SystemTime {
@@ -368,14 +382,14 @@ mod tests {
 
     #[tokio::test]
     async fn entries_are_new_once_until_they_expire() {
-        NOW.store(1_000_000, Ordering::SeqCst);
-        let state = MemoryState::default().with_clock(clock);
+        NOW_A.store(1_000_000, Ordering::SeqCst);
+        let state = MemoryState::default().with_clock(clock_a);
         assert!(state.insert_new(&key("a"), 1, at(1_000_010)).await.unwrap());
         assert!(!state.insert_new(&key("a"), 2, at(1_000_010)).await.unwrap());
         assert_eq!(state.get(&key("a")).await.unwrap(), Some(1));
         assert_eq!(state.get(&key("b")).await.unwrap(), None);
 
-        NOW.store(1_000_010, Ordering::SeqCst);
+        NOW_A.store(1_000_010, Ordering::SeqCst);
         assert_eq!(state.get(&key("a")).await.unwrap(), None, "expired");
         assert!(state.insert_new(&key("a"), 3, at(1_000_020)).await.unwrap());
         assert_eq!(state.get(&key("a")).await.unwrap(), Some(3));
@@ -389,8 +403,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_table_refuses_rather_than_evicts() {
-        NOW.store(2_000_000, Ordering::SeqCst);
-        let state = MemoryState::with_capacity(3).with_clock(clock);
+        NOW_B.store(2_000_000, Ordering::SeqCst);
+        let state = MemoryState::with_capacity(3).with_clock(clock_b);
         for name in ["a", "b"] {
             assert!(
                 state
@@ -418,7 +432,7 @@ mod tests {
         // Replacing an entry needs no room.
         state.put(&key("a"), 9, at(2_000_100)).await.unwrap();
         // Once one expires, its room is taken back.
-        NOW.store(2_000_005, Ordering::SeqCst);
+        NOW_B.store(2_000_005, Ordering::SeqCst);
         assert!(state.insert_new(&key("d"), 0, at(2_000_100)).await.unwrap());
         assert_eq!(state.len(), 3);
     }
@@ -474,6 +488,12 @@ mod tests {
         assert_eq!(
             unix_ms(SystemTime::UNIX_EPOCH - Duration::from_millis(5)),
             -5
+        );
+        assert_eq!(later(at(1), Duration::from_secs(2)), at(3));
+        let far = later(at(1), Duration::MAX);
+        assert!(
+            far > at(1_000_000_000),
+            "a lifetime past the range saturates"
         );
     }
 }

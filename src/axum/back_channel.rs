@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use crate::client::Client;
 use crate::error::{Error, LogoutError, SharedStateError};
 use crate::identity::Identity;
-use crate::shared_state::{SharedState, StateKey, unix_ms};
+use crate::shared_state::{SharedState, StateKey, later, unix_ms};
 
 /// The logouts the provider sent over the back channel, kept in the
 /// shared state.
@@ -86,13 +86,6 @@ impl LogoutIndex {
         };
         Ok(unix_ms(signed_in_at.into()) <= ended_at)
     }
-}
-
-/// `now + lifetime`, or a century on for a lifetime past the clock's range.
-pub(crate) fn later(now: SystemTime, lifetime: Duration) -> SystemTime {
-    now.checked_add(lifetime)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
-        .unwrap_or(now)
 }
 
 /// What the back-channel route needs: the client that checks logout

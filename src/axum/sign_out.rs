@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::error::SharedStateError;
-use crate::shared_state::{SharedState, StateKey, unix_ms};
+use crate::shared_state::{SharedState, StateKey, later, unix_ms};
 
-use super::back_channel::later;
 use super::session::SessionUser;
 
 /// The sign-outs of this app, and how long a sign-in lasts at most.

@@ -147,13 +147,16 @@ impl SessionIndexKey {
 #[derive(Clone)]
 pub struct SessionStoreState {
     store: Arc<dyn SessionStore>,
+    /// For `Debug`, which shows no more of the store: a store's own
+    /// `Debug` may show how it connects, password included.
+    store_type: &'static str,
     key: SessionIndexKey,
 }
 
 impl fmt::Debug for SessionStoreState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionStoreState")
-            .field("store", &self.store)
+            .field("store", &self.store_type)
             .field("key", &self.key)
             .finish()
     }
@@ -161,9 +164,24 @@ impl fmt::Debug for SessionStoreState {
 
 impl SessionStoreState {
     /// The records in `store`, named with `key`.
-    pub fn new(store: impl SessionStore, key: SessionIndexKey) -> Self {
+    ///
+    /// `Debug` shows the store's type, not its value (which may hold how
+    /// it connects), and no key material:
+    ///
+    /// ```
+    /// use oidc_login::axum::tower_sessions::MemoryStore;
+    /// use oidc_login::axum::{SessionIndexKey, SessionStoreState};
+    ///
+    /// let state = SessionStoreState::new(MemoryStore::default(), SessionIndexKey::random());
+    /// assert_eq!(
+    ///     format!("{state:?}"),
+    ///     "SessionStoreState { store: \"tower_sessions_memory_store::MemoryStore\", key: SessionIndexKey([redacted]) }"
+    /// );
+    /// ```
+    pub fn new<S: SessionStore>(store: S, key: SessionIndexKey) -> Self {
         Self {
             store: Arc::new(store),
+            store_type: std::any::type_name::<S>(),
             key,
         }
     }
