@@ -52,12 +52,18 @@ where
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
-        let address = ClientAddressFn::from_ref(state).address(parts);
-        if address.is_none() {
-            tracing::warn!(
+        let how = ClientAddressFn::from_ref(state);
+        let address = how.address(parts);
+        match (address, how.0.is_some()) {
+            (Some(_), _) => {}
+            (None, true) => tracing::warn!(
+                target: "oidc_login::axum",
+                "the app's `LoginRoutes::client_address` found no client address: break-glass failures of unknown address all count as from one address"
+            ),
+            (None, false) => tracing::warn!(
                 target: "oidc_login::axum",
                 "the client's address is unknown: break-glass failures of unknown address all count as from one address; serve the app with `into_make_service_with_connect_info::<SocketAddr>()`, or set `LoginRoutes::client_address` behind a proxy"
-            );
+            ),
         }
         Ok(Self(address))
     }

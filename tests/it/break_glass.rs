@@ -429,41 +429,9 @@ async fn each_failure_expires_fifteen_minutes_after_it() {
         .expect("two failures expired");
 }
 
-/// A state that fails every call.
-#[derive(Debug)]
-struct Broken;
-
-impl oidc_login::SharedState for Broken {
-    fn insert_new<'a>(
-        &'a self,
-        _: &'a oidc_login::StateKey,
-        _: i64,
-        _: std::time::SystemTime,
-    ) -> oidc_login::StateFuture<'a, bool> {
-        Box::pin(async { Err(oidc_login::SharedStateError::Store("down".into())) })
-    }
-
-    fn put<'a>(
-        &'a self,
-        _: &'a oidc_login::StateKey,
-        _: i64,
-        _: std::time::SystemTime,
-    ) -> oidc_login::StateFuture<'a, ()> {
-        Box::pin(async { Err(oidc_login::SharedStateError::Store("down".into())) })
-    }
-
-    fn get<'a>(&'a self, _: &'a oidc_login::StateKey) -> oidc_login::StateFuture<'a, Option<i64>> {
-        Box::pin(async { Err(oidc_login::SharedStateError::Store("down".into())) })
-    }
-
-    fn remove<'a>(&'a self, _: &'a oidc_login::StateKey) -> oidc_login::StateFuture<'a, ()> {
-        Box::pin(async { Err(oidc_login::SharedStateError::Store("down".into())) })
-    }
-}
-
 #[tokio::test]
 async fn failing_counters_refuse_even_the_right_password() {
-    let break_glass = break_glass().with_shared_state(Broken);
+    let break_glass = break_glass().with_shared_state(common::state::Flaky::down());
     let error = break_glass
         .sign_in("breakglass", PASSWORD, ip("192.0.2.1"))
         .await

@@ -414,6 +414,72 @@ async fn activity_renews_the_apps_own_expiry() {
     server.abort();
 }
 
+/// With the shared state down, nothing that depends on it passes: a
+/// signed-in request is refused (500), a sign-out still ends the session
+/// but says it could not be recorded (500), a logout token is refused (400,
+/// `temporarily_unavailable`, so the provider sends it again).
+#[tokio::test]
+async fn a_shared_state_that_fails_fails_closed() {
+    let state = common::state::Flaky::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let provider = Arc::new(
+        TestProvider::builder()
+            .client(
+                TestClient::confidential(CLIENT_ID, CLIENT_SECRET, TestClientAuth::Basic)
+                    .backchannel_logout_uri(format!("{base}/backchannel-logout")),
+            )
+            .start()
+            .await,
+    );
+    let app = App::start_on(listener, provider, MemoryStore::default(), |c| c, {
+        let state = state.clone();
+        move |client, _| LoginRoutes::new(client.with_shared_state(state)).back_channel_logout()
+    })
+    .await;
+    let (alice, jar) = app.signed_in_with_jar("alice").await;
+    let cookie = common::saved_cookies(&jar, &app.url("/"));
+    assert_eq!(app.me(&alice).await.0, StatusCode::OK);
+
+    state.set_down(true);
+    let (status, page) = app.me(&alice).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(page.contains("session_error"), "{page}");
+
+    let claims = serde_json::json!({
+        "iss": app.provider.issuer(),
+        "aud": CLIENT_ID,
+        "iat": now(),
+        "jti": "while-down",
+        "sub": "alice-sub-0001",
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    let token = app.provider.sign_id_token(&claims);
+    let response = post_logout_token(&app, form(&[("logout_token", &token)])).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"temporarily_unavailable"}"#
+    );
+
+    let out = browser(false)
+        .post(app.url("/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    // Back up: the session was flushed all the same, and the token that
+    // could not be checked is accepted now.
+    state.set_down(false);
+    assert_eq!(
+        common::status_with_cookie(&app.url("/roles"), &cookie).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let response = post_logout_token(&app, form(&[("logout_token", &token)])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 // ----- back-channel logout ---------------------------------------------------
 
 #[tokio::test]
