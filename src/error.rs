@@ -87,6 +87,8 @@ impl Error {
                 "post_logout_redirect_not_allowed"
             }
             Self::Logout(LogoutError::NoEndSessionEndpoint) => "no_end_session_endpoint",
+            Self::Logout(LogoutError::ReplayMemory(_))
+            | Self::BreakGlass(BreakGlassError::Counters(_)) => "shared_state_error",
             Self::Logout(_) => "logout_token_refused",
             Self::BreakGlass(BreakGlassError::RateLimited { .. }) => "break_glass_rate_limited",
             Self::BreakGlass(_) => "break_glass_refused",
@@ -703,6 +705,11 @@ pub enum LogoutError {
     /// A logout token with this `jti` was already accepted.
     #[error("the logout token was already used (its `jti` was seen before)")]
     Replayed,
+    /// The memory of used logout tokens ([`SharedState`](crate::SharedState))
+    /// failed, so the token could not be checked for a replay: it is
+    /// refused, and may be sent again.
+    #[error("the logout token could not be checked for a replay: the shared state failed")]
+    ReplayMemory(#[source] SharedStateError),
     /// The logout token is older than the window in which replays are
     /// remembered.
     #[error(
@@ -738,6 +745,33 @@ pub enum BreakGlassError {
     /// thread failed).
     #[error("break-glass sign-in is unavailable: the password could not be checked")]
     Unavailable,
+    /// The failure counters ([`SharedState`](crate::SharedState)) could not
+    /// be read or written: the attempt is refused without checking the
+    /// password.
+    #[error(
+        "break-glass sign-in is unavailable: its failure counters could not be read or written"
+    )]
+    Counters(#[source] SharedStateError),
+}
+
+/// The [`SharedState`](crate::SharedState) (used logout tokens,
+/// break-glass failures, logout and sign-out records) could not store or
+/// read a record. What depended on it is refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SharedStateError {
+    /// The in-memory state ([`MemoryState`](crate::MemoryState)) holds as
+    /// many live records as it may; it evicts none.
+    #[error(
+        "the in-memory shared state holds {capacity} live records, its capacity: a new record is refused rather than one evicted"
+    )]
+    Full {
+        /// The most live records it holds.
+        capacity: usize,
+    },
+    /// The store behind the state failed (or held a record it could not read).
+    #[error("the shared state's store failed")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A valid login refused by policy. Answer HTTP 403.

@@ -162,6 +162,34 @@
 //! - Secrets (client secret, tokens, PKCE verifier, `state`, `nonce`) are
 //!   newtypes whose `Debug` is redacted and that have no `Display`; no error
 //!   or log line holds one.
+//! - Every table the crate keeps in memory is bounded: the
+//!   [`MemoryState`] (100,000 records; full, it refuses a record rather than
+//!   evict one), the refreshes in flight (10,000), the logins in flight per
+//!   session (5), the key set (one, of at most 1 MiB). The session store is
+//!   the app's: see `axum::session_layer` for a bounded one.
+//!
+//! ## Several instances
+//!
+//! What several app instances share, and what they do not:
+//!
+//! | what | where | shared between instances |
+//! | --- | --- | --- |
+//! | sessions, logins in flight, the signed-in user and its tokens | the app's `tower-sessions` store | when the store is (Redis, SQL) |
+//! | local sign-outs and back-channel logouts (records checked by every signed-in request) | the client's [`SharedState`] | when the state is |
+//! | the `jti`s of accepted logout tokens (replays refused) | the client's [`SharedState`] | when the state is |
+//! | break-glass failure counters (per client address and in all) | the client's [`SharedState`] in the axum routes, or [`BreakGlass::with_shared_state`] | when the state is |
+//! | the provider's metadata and keys | each [`Client`] | no: each instance fetches its own |
+//! | refreshes in flight (one refresh per session at a time) | each instance | no: two instances may refresh one session at once (see `LoginRoutes::refresh_before_expiry`) |
+//! | one break-glass password check at a time | each instance | no (it bounds memory, not guesses) |
+//!
+//! The default [`SharedState`], [`MemoryState`], is **this process only**:
+//! with it, N instances accept a replayed logout token N times, allow their
+//! own break-glass failures each, and miss each other's sign-outs. Give
+//! every instance one shared state with [`Client::with_shared_state`]; the
+//! axum integration's `SessionStoreState` keeps it in the app's session
+//! store. The shared store must create a record atomically, never drop one
+//! before it expires, and the instances' clocks must agree (see
+//! [`SharedState`]).
 //!
 //! Errors say what to fix, and sort by who must act: [`Error::Config`],
 //! [`Error::Discovery`], [`Error::Http`] and [`Error::Groups`] are for the
@@ -324,14 +352,17 @@
 //! - [`Client::verify_logout_token`] validates a back-channel logout token
 //!   (Back-Channel Logout 1.0): the signature as for ID tokens (the
 //!   provider's algorithms, never `none`), `iss`, `aud`, `iat` (at most 10
-//!   minutes old), `exp` when present, `jti` (a replay is refused), the
+//!   minutes old), `exp` when present, `jti` (a replay is refused, by every
+//!   client sharing the [`SharedState`]), the
 //!   `events` member holding the back-channel logout event as an object,
 //!   no `nonce`, and `sid` or `sub` ([`LogoutTokenClaims`], [`LogoutError`]).
 //! - [`BreakGlass`], off unless the config has `[break_glass]`: one local
 //!   account whose password is checked against an argon2id hash (never a
 //!   plain password; of at least OWASP's minimum cost and at most a ceiling,
-//!   see [`BreakGlassSettings`]), for when the provider is down. Five failures in 15 minutes
-//!   lock it for a while; it logs a warning when switched on and at each use;
+//!   see [`BreakGlassSettings`]), for when the provider is down. Five failures
+//!   from one client address in 15 minutes lock it for that address, twenty
+//!   from all addresses for everyone, counted in a [`SharedState`]; it logs a
+//!   warning when switched on and at each use;
 //!   its [`Identity`] is marked [`break_glass`](Identity::break_glass) and
 //!   gets its roles from [`Source::Local`] rows only.
 //!
@@ -355,24 +386,25 @@
 //! | `src/algorithm.rs` | [`Algorithm`], the JWS algorithm names |
 //! | `src/config/` | [`Config`] and its getters (`mod.rs`); every setting in small groups with their defaults ([`Claims`], [`Limits`], [`KeySet`]: `settings.rs`); [`ConfigBuilder`], one setter per setting (`builder.rs`); the one validation (`check.rs`); the TOML/JSON form's secrets, environment variables, key files and tables (`file.rs`); parsing text with errors that never quote it (`text.rs`); [`ClientAuth`] (`client_auth.rs`); the Entra ID, PrivX and break-glass settings (`entra.rs`, `privx.rs`: [`Config::from_privx_client_json`], `break_glass.rs`, with the break-glass hash's bounds; the home tenant and the tenant scope of role rows are checked in `entra.rs`) |
 //! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
-//! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and rate limit (its settings are in `src/config/break_glass.rs`) |
+//! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and its failure limits (per client address and in all, counted in a [`SharedState`]); its settings are in `src/config/break_glass.rs` |
+//! | `src/shared_state.rs` | [`SharedState`], the records that must hold across instances, and [`MemoryState`], the bounded in-process default |
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback, only JSON answers passed on |
 //! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch, discovery retried with backoff at start-up (`retry.rs`) |
 //! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
 //! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`); the client credentials check, [`CredentialCheck`] (`credentials.rs`) |
-//! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and `jti` replay memory (`logout.rs`) |
+//! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and the `jti` replay records (`logout.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate, the userinfo merge |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`RoleMapping`] and its [`TenantScope`], [`NoRolePolicy`] |
 //! | `src/issuer.rs` | protocol level: the `{tenantid}` issuer template, [`TenantPolicy`], Entra ID v1 token recognition; used by the provider and token layers |
 //! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
 //! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons, the pages' CSP and headers (`pages.rs`), the cross-origin check of state-changing POSTs (`origin.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons (`pages.rs`), session glue and activity (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the security review's findings tried from the attacker's side, provider faults for each endpoint, the demo, discover) and their shared helpers (`common/`) |
-//! | `tests/*.rs` | the tests that need a service of their own: a browser (`browser.rs`), Redis (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, the demo, discover) and their shared helpers (`common/`) |
+//! | `tests/*.rs` | the tests that need a service or a process of their own: a browser (`browser.rs`), Redis and two instances on it (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`), the process's memory under 100,000 anonymous logins (`memory.rs`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -403,6 +435,7 @@ mod issuer;
 mod provider;
 mod roles;
 mod secret;
+mod shared_state;
 #[cfg(feature = "test-provider")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-provider")))]
 pub mod testing;
@@ -427,11 +460,12 @@ pub use config::{
 pub use error::{
     AccessError, AccountError, BreakGlassError, CallbackError, ConfigError, DiscoveryError, Error,
     GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError,
-    RefreshError, StartError, TokenError,
+    RefreshError, SharedStateError, StartError, TokenError,
 };
 pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;
 pub use issuer::TenantPolicy;
 pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source, TenantScope};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
+pub use shared_state::{MemoryState, SharedState, StateFuture, StateKey};
 pub use token::{IdTokenClaims, LogoutTokenClaims};

@@ -23,11 +23,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use oidc_login::axum::tower_sessions::MemoryStore;
 use oidc_login::axum::{LoginRoutes, SignedIn, break_glass_form, login_button, session_layer};
 use oidc_login::testing::TestProvider;
 use oidc_login::{BreakGlass, Client, ClientAuth, Config, ConfigError, RoleMapping, Source};
 use time::OffsetDateTime;
+use tower_sessions_moka_store::MokaStore;
 use url::Url;
 
 /// Where the demo listens unless `DEMO_ADDR` says otherwise.
@@ -222,8 +222,12 @@ pub const SESSION_INACTIVITY: Duration = Duration::from_secs(8 * 3600);
 /// How long before the access token expires a session is refreshed.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
+/// The most sessions the demo keeps: every anonymous `GET /login` makes
+/// one, so the store is bounded (and drops expired ones).
+pub const MAX_SESSIONS: u64 = 100_000;
+
 /// The whole app: the demo's pages, `routes` (built on `client`), and
-/// sessions in memory. `development` shows the embedded-provider banner.
+/// sessions in memory, at most [`MAX_SESSIONS`] of them. `development` shows the embedded-provider banner.
 ///
 /// What the config switches on, the demo shows: sign-out at the provider
 /// when `post_logout_redirect_uris` is set (the embedded provider's config
@@ -273,7 +277,7 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
         inactivity: SESSION_INACTIVITY,
         role_mapping: config.role_mapping().to_vec(),
     };
-    let sessions = session_layer(MemoryStore::default(), client);
+    let sessions = session_layer(MokaStore::new(Some(MAX_SESSIONS)), client);
     let pages = Router::new()
         .route("/", get(home))
         .route("/me", get(me))

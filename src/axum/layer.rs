@@ -19,6 +19,8 @@ use super::back_channel::LogoutIndex;
 use super::refresh::{Outcome, Refresher};
 use super::refusal::{Refusal, RefusalPage};
 use super::session;
+use super::sign_out::SignOuts;
+use crate::error::SharedStateError;
 use crate::identity::Identity;
 
 /// How long a sign-in lasts, however active the session (12 hours).
@@ -37,6 +39,8 @@ pub(crate) struct Settings {
     pub(crate) refresher: Option<Refresher>,
     /// Back-channel logouts to honour, when switched on.
     pub(crate) logouts: Option<LogoutIndex>,
+    /// Local sign-outs to honour.
+    pub(crate) sign_outs: SignOuts,
     /// Whether break-glass sign-in is on: without it, a break-glass session
     /// from before it was switched off is refused.
     pub(crate) break_glass: bool,
@@ -73,8 +77,8 @@ impl Settings {
 ///
 /// ```no_run
 /// use axum::{Router, routing::get};
-/// use oidc_login::axum::tower_sessions::MemoryStore;
 /// use oidc_login::axum::{LoginRoutes, SignedIn, session_layer};
+/// use tower_sessions_moka_store::MokaStore;
 ///
 /// # fn app(client: oidc_login::Client) -> Router {
 /// let routes = LoginRoutes::new(client.clone()).prefix("/auth");
@@ -83,7 +87,7 @@ impl Settings {
 ///     // Added after `mount`: it gets the same settings.
 ///     .route("/reports", get(|_: SignedIn| async { "reports" }))
 ///     .layer(routes.layer())
-///     .layer(session_layer(MemoryStore::default(), &client));
+///     .layer(session_layer(MokaStore::new(Some(100_000)), &client));
 /// # app }
 /// ```
 #[derive(Debug, Clone)]
@@ -210,11 +214,16 @@ impl Current {
 }
 
 /// Reads the session's user and checks it: its age, break-glass still on,
-/// no back-channel logout for it; refreshes its tokens when due. A user
-/// that fails a check is signed out (the session flushed).
+/// not signed out, no back-channel logout for it; refreshes its tokens when
+/// due, and marks the session active. A user that fails a check is signed
+/// out (the session flushed).
 async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identity>, StoreFailed> {
     let store_failed = |error: tower_sessions::session::Error| {
         tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "the session store failed");
+        StoreFailed
+    };
+    let state_failed = |error: SharedStateError| {
+        tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "the shared state failed: the session is not served");
         StoreFailed
     };
     let Some(mut user) = session::user(session).await.map_err(store_failed)? else {
@@ -232,11 +241,21 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identi
         session.flush().await.map_err(store_failed)?;
         return Ok(None);
     }
+    if settings
+        .sign_outs
+        .signed_out(&user)
+        .await
+        .map_err(state_failed)?
+    {
+        tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended: it was signed out (a request in flight at the sign-out saved it again), or it has no sign-in id (it predates them)");
+        session.flush().await.map_err(store_failed)?;
+        return Ok(None);
+    }
     if let Some(logouts) = &settings.logouts
         && logouts
             .ended(&user.identity, user.signed_in_at)
             .await
-            .map_err(|error| store_failed(tower_sessions::session::Error::Store(error)))?
+            .map_err(state_failed)?
     {
         tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended by a back-channel logout");
         session.flush().await.map_err(store_failed)?;
@@ -261,5 +280,6 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identi
             }
         }
     }
+    session::touch(session).await.map_err(store_failed)?;
     Ok(Some(user.identity))
 }

@@ -3,14 +3,17 @@
 //!
 //! Login state and the signed-in [`Identity`](crate::Identity) live in the
 //! session through [`tower_sessions`] (re-exported here), so any of its
-//! stores works (memory, Redis, PostgreSQL...) and several app instances
-//! behind a load balancer share logins with no store of this crate's own.
+//! stores works (Moka, Redis, PostgreSQL, SQLite...) and several app
+//! instances behind a load balancer share logins with no store of this
+//! crate's own; the records that must also hold across instances go to the
+//! client's [`SharedState`](crate::SharedState) (see
+//! [Several instances](#several-instances)).
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
-//! use oidc_login::axum::tower_sessions::MemoryStore;
 //! use oidc_login::axum::{LoginRoutes, SignedIn, session_layer};
 //! use oidc_login::{Client, Config};
+//! use tower_sessions_moka_store::MokaStore;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let client = Client::discover(Config::from_file("oidc.toml")?).await?;
@@ -23,9 +26,10 @@
 //! let app = routes.mount(app);
 //! // After the last route: the login layer (the settings, the signed-in
 //! // user), then the session layer around it.
+//! // One process: at most 100,000 sessions, expired ones dropped.
 //! let app = app
 //!     .layer(routes.layer())
-//!     .layer(session_layer(MemoryStore::default(), &client));
+//!     .layer(session_layer(MokaStore::new(Some(100_000)), &client));
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! axum::serve(listener, app).await?;
@@ -38,7 +42,9 @@
 //! - `GET` and `POST {prefix}/callback`: finishes it (query or
 //!   `form_post`), rotates the session id, stores the identity, and
 //!   redirects (303) to `return_to` or `/`.
-//! - `POST {prefix}/logout`: clears the session and redirects (303) to `/`
+//! - `POST {prefix}/logout`: records the sign-out (so that no request of the
+//!   session still in flight can bring it back), clears the session and
+//!   redirects (303) to `/`
 //!   or, with [`LoginRoutes::provider_logout`], to the provider's
 //!   `end_session_endpoint`, which sends the browser back to
 //!   `GET {prefix}/logged-out` (the `state` is checked there).
@@ -97,9 +103,37 @@
 //! a page that re-submits the same form from the app's own origin, where the
 //! cookie is sent. Only the identity is stored in the session, and the
 //! tokens only when refresh or sign-out at the provider needs them; the
-//! session data lives in the store, server side, never in the cookie.
+//! session data lives in the store, server side, never in the cookie. An
+//! active signed-in session is saved again at most once a minute, which
+//! renews its inactivity expiry and its cookie.
+//!
+//! # Several instances
+//! Instances that share the session store (Redis, SQL) share logins. The
+//! sign-out and back-channel logout records, the used logout tokens and the
+//! break-glass failure counters are kept in the client's
+//! [`SharedState`](crate::SharedState): by default this process's memory,
+//! so give every instance the same one, [`SessionStoreState`] on the shared
+//! session store:
+//!
+//! ```no_run
+//! # async fn run(store: impl oidc_login::axum::tower_sessions::SessionStore + Clone)
+//! # -> Result<(), Box<dyn std::error::Error>> {
+//! use oidc_login::axum::{LoginRoutes, SessionIndexKey, SessionStoreState, session_layer};
+//! use oidc_login::{Client, Config};
+//!
+//! // `store`: the Redis or SQL session store every instance uses; the key,
+//! // 32 random bytes or more, is the same on every instance.
+//! let key = SessionIndexKey::from_env("SESSION_INDEX_KEY")?;
+//! let client = Client::discover(Config::from_file("oidc.toml")?)
+//!     .await?
+//!     .with_shared_state(SessionStoreState::new(store.clone(), key));
+//! let routes = LoginRoutes::new(client.clone()).back_channel_logout();
+//! let sessions = session_layer(store, &client);
+//! # let _ = (routes, sessions); Ok(()) }
+//! ```
 
 mod back_channel;
+mod client_address;
 mod extract;
 mod layer;
 mod origin;
@@ -108,12 +142,16 @@ mod refresh;
 mod refusal;
 mod routes;
 mod session;
+mod sign_out;
+mod store_state;
 
 /// The `tower-sessions` this crate is built with (0.14). Take the session
 /// stores and types from here, or depend on the very same version: a
 /// store of another `tower-sessions` version does not implement this
-/// version's `SessionStore`, and the compiler says no more than that. A
-/// Redis store for it is `tower-sessions-redis-store` 0.16.
+/// version's `SessionStore`, and the compiler says no more than that.
+/// Stores for it: `tower-sessions-moka-store` 0.15 (one process, bounded),
+/// `tower-sessions-redis-store` 0.16 (Redis), `tower-sessions-sqlx-store`
+/// 0.15 (PostgreSQL, MySQL, SQLite), `tower-sessions-rusqlite-store` 0.14.
 ///
 /// ```
 /// use oidc_login::axum::tower_sessions::{MemoryStore, SessionStore};
@@ -123,10 +161,10 @@ mod session;
 /// ```
 pub use tower_sessions;
 
-pub use back_channel::SessionIndexKey;
 pub use extract::{AuthRejection, RequireRole, RoleName, SignedIn};
 pub use layer::{LoginLayer, LoginService};
 pub use pages::{break_glass_form, login_button, logout_button};
 pub use refusal::Refusal;
 pub use routes::LoginRoutes;
 pub use session::session_layer;
+pub use store_state::{SessionIndexKey, SessionStoreState};

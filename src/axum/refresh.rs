@@ -15,6 +15,9 @@ use crate::identity::Identity;
 
 /// How long a refresh's outcome is kept for the requests that raced it.
 const OUTCOME_KEPT: Duration = Duration::from_secs(60);
+/// The most refreshes kept at once (in flight, or done within
+/// [`OUTCOME_KEPT`]); beyond, a refresh runs on its own, unshared.
+const MAX_KEPT: usize = 10_000;
 
 /// A refresh's outcome, shared by every request that asked with the same
 /// refresh token.
@@ -36,9 +39,36 @@ pub(crate) struct Refresher {
     pub(crate) client: Client,
     /// Refresh when the access token expires within this margin.
     pub(crate) margin: Duration,
-    /// Keyed by the SHA-256 of the refresh token: one refresh per token,
-    /// that is per session, at a time.
-    inflight: Mutex<HashMap<[u8; 32], (Instant, Slot)>>,
+    inflight: Inflight,
+}
+
+/// The refreshes in flight, keyed by the SHA-256 of the refresh token: one
+/// refresh per token, that is per session, at a time. Bounded by
+/// [`MAX_KEPT`].
+#[derive(Debug, Default)]
+struct Inflight(Mutex<HashMap<[u8; 32], (Instant, Slot)>>);
+
+impl Inflight {
+    /// The slot of the refresh of `key`, shared with the requests that
+    /// raced it; a slot of its own when the table is full.
+    fn slot(&self, key: [u8; 32]) -> Slot {
+        let mut inflight = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        inflight.retain(|_, (started, _)| started.elapsed() < OUTCOME_KEPT);
+        if inflight.len() >= MAX_KEPT && !inflight.contains_key(&key) {
+            tracing::warn!(target: "oidc_login::axum", kept = MAX_KEPT, "too many refreshes at once: this one is not shared with concurrent requests of its session");
+            return Slot::default();
+        }
+        inflight
+            .entry(key)
+            .or_insert_with(|| (Instant::now(), Slot::default()))
+            .1
+            .clone()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
 }
 
 impl Refresher {
@@ -46,7 +76,7 @@ impl Refresher {
         Self {
             client,
             margin,
-            inflight: Mutex::default(),
+            inflight: Inflight::default(),
         }
     }
 
@@ -71,15 +101,7 @@ impl Refresher {
                 .as_ref()
                 .try_into()
                 .expect("SHA-256 is 32 bytes");
-        let slot = {
-            let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
-            inflight.retain(|_, (started, _)| started.elapsed() < OUTCOME_KEPT);
-            inflight
-                .entry(key)
-                .or_insert_with(|| (Instant::now(), Slot::default()))
-                .1
-                .clone()
-        };
+        let slot = self.inflight.slot(key);
         slot.get_or_init(|| async {
             match self.client.refresh(tokens).await {
                 Ok(login) => Outcome::Refreshed(Box::new((login.identity, login.tokens))),
@@ -95,5 +117,24 @@ impl Refresher {
         })
         .await
         .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_of_refreshes_is_bounded() {
+        let inflight = Inflight::default();
+        for i in 0..(MAX_KEPT as u32 + 500) {
+            let mut key = [0u8; 32];
+            key[..4].copy_from_slice(&i.to_be_bytes());
+            let _ = inflight.slot(key);
+        }
+        assert_eq!(inflight.len(), MAX_KEPT);
+        // A key already there still shares its slot.
+        let first = inflight.slot([0u8; 32]);
+        assert!(Arc::ptr_eq(&first, &inflight.slot([0u8; 32])));
     }
 }

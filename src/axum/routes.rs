@@ -2,6 +2,7 @@
 //! (`GET /login`, `GET`/`POST /callback`, `POST /logout`, and those switched
 //! on), and the layer that applies the settings to the app's routes.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,15 +14,15 @@ use ::axum::routing::{get, post};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::back_channel::{
-    BackChannel, LogoutIndex, SessionIndexKey, SharedStore, backchannel_logout,
-};
+use super::back_channel::{BackChannel, LogoutIndex, backchannel_logout};
+use super::client_address::{ClientAddress, ClientAddressFn};
 use super::layer::{LoginLayer, MAX_SESSION_AGE, MAX_SESSION_AGE_LIMIT, Settings};
 use super::origin;
 use super::pages;
 use super::refresh::Refresher;
 use super::refusal::{Refusal, RefusalPage};
 use super::session;
+use super::sign_out::SignOuts;
 use crate::break_glass::BreakGlass;
 use crate::client::Client;
 use crate::error::Error;
@@ -36,8 +37,8 @@ use crate::flow::{Callback, Start};
 ///
 /// ```no_run
 /// use axum::{Router, routing::get};
-/// use oidc_login::axum::tower_sessions::MemoryStore;
 /// use oidc_login::axum::{LoginRoutes, SignedIn, session_layer};
+/// use tower_sessions_moka_store::MokaStore;
 ///
 /// # fn app(client: oidc_login::Client, app: Router) -> Router {
 /// let routes = LoginRoutes::new(client.clone()).prefix("/auth");
@@ -45,7 +46,7 @@ use crate::flow::{Callback, Start};
 ///     .mount(app)
 ///     .route("/me", get(|user: SignedIn| async move { user.identity.subject }))
 ///     .layer(routes.layer())
-///     .layer(session_layer(MemoryStore::default(), &client))
+///     .layer(session_layer(MokaStore::new(Some(100_000)), &client))
 /// # }
 /// ```
 #[derive(Debug, Clone)]
@@ -58,9 +59,11 @@ pub struct LoginRoutes {
     max_session_age: Duration,
     refresh_margin: Option<Duration>,
     provider_logout: bool,
-    /// The session store and key of back-channel logout, when switched on.
-    back_channel: Option<(SharedStore, SessionIndexKey)>,
-    break_glass: Option<Arc<BreakGlass>>,
+    /// Whether back-channel logout is on.
+    back_channel: bool,
+    break_glass: Option<BreakGlass>,
+    /// How the break-glass route learns the client's address.
+    client_address: ClientAddressFn,
     refusal_page: Option<RefusalPage>,
 }
 
@@ -76,13 +79,22 @@ struct Shared {
     /// The post-logout redirect URI of the `logged-out` route, when
     /// sign-out at the provider is on and the config has one.
     provider_logout: Option<Option<String>>,
+    /// Where `POST /logout` records the sign-out.
+    sign_outs: SignOuts,
 }
 
 /// What the break-glass routes need.
 #[derive(Debug)]
 struct LocalLogin {
     client: Client,
-    break_glass: Arc<BreakGlass>,
+    break_glass: BreakGlass,
+    client_address: ClientAddressFn,
+}
+
+impl ::axum::extract::FromRef<Arc<LocalLogin>> for ClientAddressFn {
+    fn from_ref(local: &Arc<LocalLogin>) -> Self {
+        local.client_address.clone()
+    }
 }
 
 impl LoginRoutes {
@@ -107,8 +119,9 @@ impl LoginRoutes {
             max_session_age: MAX_SESSION_AGE,
             refresh_margin: None,
             provider_logout: false,
-            back_channel: None,
+            back_channel: false,
             break_glass: None,
+            client_address: ClientAddressFn::default(),
             refusal_page: None,
         }
     }
@@ -121,6 +134,12 @@ impl LoginRoutes {
     /// answers 401, too many failures 429. Each use is logged as a warning.
     /// Without it, the layer ends every break-glass session.
     ///
+    /// Failures are counted per client address (see
+    /// [`client_address`](Self::client_address)) and in all, in the
+    /// client's [`SharedState`](crate::SharedState)
+    /// ([`Client::with_shared_state`]), which replaces the break-glass's
+    /// own: share it between instances and the limits hold for all of them.
+    ///
     /// ```no_run
     /// # use oidc_login::{BreakGlass, Client};
     /// # use oidc_login::axum::LoginRoutes;
@@ -132,7 +151,32 @@ impl LoginRoutes {
     /// # routes }
     /// ```
     pub fn break_glass(mut self, break_glass: BreakGlass) -> Self {
-        self.break_glass = Some(Arc::new(break_glass));
+        self.break_glass = Some(break_glass);
+        self
+    }
+
+    /// How the break-glass route tells clients apart, to count their
+    /// failures: by default the peer address of the connection, which axum
+    /// gives when the app is served with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`; without it,
+    /// every attempt counts as from one unknown address (and a warning is
+    /// logged). Behind a reverse proxy or load balancer, every peer is the
+    /// proxy: read the address the proxy puts in a header, and only from a
+    /// header the proxy sets itself (a client can send any header).
+    ///
+    /// ```no_run
+    /// # fn f(routes: oidc_login::axum::LoginRoutes) -> oidc_login::axum::LoginRoutes {
+    /// // The proxy overwrites `X-Real-IP` with the client's address.
+    /// routes.client_address(|request| {
+    ///     request.headers.get("x-real-ip")?.to_str().ok()?.parse().ok()
+    /// })
+    /// # }
+    /// ```
+    pub fn client_address(
+        mut self,
+        address: impl Fn(&::axum::http::request::Parts) -> Option<IpAddr> + Send + Sync + 'static,
+    ) -> Self {
+        self.client_address = ClientAddressFn::new(address);
         self
     }
 
@@ -194,28 +238,27 @@ impl LoginRoutes {
     /// ends the sessions of its `sid` (or, when it names no `sid`, every
     /// session of its `sub` signed in until then).
     ///
-    /// The logout is recorded in `store`, which must be the store of the
-    /// [`session_layer`](super::session_layer), under record ids keyed with
-    /// `key` ([`SessionIndexKey`]); the [`LoginLayer`] checks each
-    /// signed-in request against it (one or two store reads). Give every
-    /// app instance that shares the store the same key, and all of them
-    /// honour a logout any of them received. Replayed logout tokens are
-    /// recognized per instance (the `jti` memory is in the [`Client`]); a
-    /// replay at another instance only ends sessions already ended.
+    /// The logout, and the logout token's `jti` (so that a replay is
+    /// refused), are recorded in the client's
+    /// [`SharedState`](crate::SharedState); the [`LoginLayer`] checks each
+    /// signed-in request against it (one or two reads). The default state
+    /// is this process's memory: with several app instances, give the
+    /// client a shared one ([`Client::with_shared_state`] with a
+    /// [`SessionStoreState`](super::SessionStoreState) on the app's
+    /// session store), and every instance honours a logout any of them
+    /// received and refuses its replay.
     ///
     /// ```no_run
-    /// # use oidc_login::axum::{LoginRoutes, SessionIndexKey, tower_sessions::MemoryStore};
-    /// # fn f(routes: LoginRoutes, store: MemoryStore) -> Result<LoginRoutes, oidc_login::ConfigError> {
+    /// # use oidc_login::axum::{LoginRoutes, SessionIndexKey, SessionStoreState};
+    /// # use oidc_login::axum::tower_sessions::SessionStore;
+    /// # fn f(client: oidc_login::Client, store: impl SessionStore) -> Result<LoginRoutes, oidc_login::ConfigError> {
     /// let key = SessionIndexKey::from_env("SESSION_INDEX_KEY")?;
-    /// Ok(routes.back_channel_logout(store, key))
+    /// let client = client.with_shared_state(SessionStoreState::new(store, key));
+    /// Ok(LoginRoutes::new(client).back_channel_logout())
     /// # }
     /// ```
-    pub fn back_channel_logout(
-        mut self,
-        store: impl tower_sessions::SessionStore,
-        key: SessionIndexKey,
-    ) -> Self {
-        self.back_channel = Some((SharedStore::new(store), key));
+    pub fn back_channel_logout(mut self) -> Self {
+        self.back_channel = true;
         self
     }
 
@@ -346,11 +389,12 @@ impl LoginRoutes {
     /// The record of back-channel logouts, when switched on: records live
     /// as long as a sign-in may.
     fn logout_index(&self) -> Option<LogoutIndex> {
-        let lifetime =
-            time::Duration::try_from(self.max_session_age).unwrap_or(time::Duration::hours(12));
         self.back_channel
-            .as_ref()
-            .map(|(store, key)| LogoutIndex::new(store.clone(), key.clone(), lifetime))
+            .then(|| LogoutIndex::new(self.client.shared_state(), self.max_session_age))
+    }
+
+    fn sign_outs(&self) -> SignOuts {
+        SignOuts::new(self.client.shared_state(), self.max_session_age)
     }
 
     /// The layer that applies these settings to every route it wraps
@@ -365,6 +409,7 @@ impl LoginRoutes {
                 .refresh_margin
                 .map(|margin| Refresher::new(self.client.clone(), margin)),
             logouts: self.logout_index(),
+            sign_outs: self.sign_outs(),
             break_glass: self.break_glass.is_some(),
             refusal_page: self.refusal_page.clone(),
         })
@@ -416,6 +461,7 @@ impl LoginRoutes {
             form_post: self.form_post,
             keep_tokens: self.refresh_margin.is_some() || self.provider_logout,
             provider_logout,
+            sign_outs: self.sign_outs(),
         });
         let mut routes = Router::new()
             .route(&self.login_path(), get(login))
@@ -428,7 +474,10 @@ impl LoginRoutes {
         if let Some(break_glass) = &self.break_glass {
             let local = Arc::new(LocalLogin {
                 client: self.client.clone(),
-                break_glass: break_glass.clone(),
+                break_glass: break_glass
+                    .clone()
+                    .with_shared_state(self.client.shared_state()),
+                client_address: self.client_address.clone(),
             });
             routes = routes.merge(
                 Router::new()
@@ -562,8 +611,18 @@ async fn logout(
         return cross_origin(&refused);
     }
     let user = session::user(&session).await.ok().flatten();
+    // Recorded first, so that no request in flight can undo it; the
+    // session is flushed even when the record fails.
+    let recorded = match &user {
+        Some(user) => shared.sign_outs.record(user).await,
+        None => Ok(()),
+    };
     if let Err(error) = session.flush().await {
         return session_failure(&error);
+    }
+    if let Err(error) = recorded {
+        tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "signed out, but the sign-out could not be recorded: a request of the session still in flight may bring it back");
+        return Refusal::SESSION_ERROR.respond();
     }
     let Some(return_uri) = &shared.provider_logout else {
         return Redirect::to(&shared.after_logout).into_response();
@@ -611,12 +670,14 @@ struct LocalLoginForm {
 async fn local_login(
     State(local): State<Arc<LocalLogin>>,
     headers: HeaderMap,
+    ClientAddress(from): ClientAddress,
     session: Session,
     ::axum::extract::Form(form): ::axum::extract::Form<LocalLoginForm>,
 ) -> Response {
     let LocalLogin {
         client,
         break_glass,
+        ..
     } = &*local;
     // Before the password check: a cross-origin guess costs no attempt.
     if let Err(refused) = origin::check(&headers, client.config().redirect_uri()) {
@@ -629,7 +690,10 @@ async fn local_login(
             Err(error) => return refuse(&error.into()),
         },
     };
-    match break_glass.sign_in(&form.username, &form.password).await {
+    match break_glass
+        .sign_in(&form.username, &form.password, from)
+        .await
+    {
         Ok(identity) => {
             if let Err(error) = session::sign_in(&session, identity, None).await {
                 return session_failure(&error);

@@ -13,6 +13,8 @@ use crate::secret::{State, constant_time_eq};
 const PENDING_KEY: &str = "oidc_login.pending";
 const USER_KEY: &str = "oidc_login.user";
 const LOGOUT_STATE_KEY: &str = "oidc_login.logout_state";
+/// When a signed-in session was last saved for its activity (Unix seconds).
+const ACTIVE_KEY: &str = "oidc_login.active_at";
 /// How long the browser may take to come back from the provider's logout.
 const LOGOUT_STATE_LIFETIME: time::Duration = time::Duration::minutes(10);
 /// Logins in flight per session (browser tabs); the oldest is dropped beyond.
@@ -20,34 +22,47 @@ const MAX_PENDING: usize = 5;
 
 /// How long a signed-in session lives without activity.
 pub(crate) const SIGNED_IN_INACTIVITY: time::Duration = time::Duration::hours(8);
+/// The longest a request of a signed-in session goes without saving the
+/// session, which renews its expiry: activity keeps it alive to within
+/// this (or a tenth of the inactivity expiry, when that is shorter).
+const TOUCH_EVERY: time::Duration = time::Duration::minutes(1);
 
 /// A session layer with the cookie attributes logins need: `HttpOnly`,
 /// `SameSite=Lax`, `Secure` unless the client's redirect URI is plain http
 /// on a loopback host (then also the `__Host-` name prefix, so a sibling
-/// subdomain cannot plant the cookie), and an 8-hour inactivity expiry. A
-/// session that holds only logins in flight expires with them
-/// (`pending_login_lifetime_seconds`).
+/// subdomain cannot plant the cookie), and an 8-hour inactivity expiry,
+/// which activity renews: a signed-in session is saved again (and its
+/// cookie sent again) at most once a minute while it is used. An expiry of
+/// the app's own (`.with_expiry(..)` on the returned layer) is kept as it
+/// is, at sign-in too. A session that holds only logins in flight expires
+/// with them (`pending_login_lifetime_seconds`).
 ///
-/// Use any [`SessionStore`]: `tower_sessions::MemoryStore` for one instance,
-/// a Redis or PostgreSQL store to share logins between instances. Anonymous
-/// `GET /login` requests create sessions: use a store that deletes expired
-/// records (Redis does by itself; for others, see `tower_sessions`'
-/// `ExpiredDeletion`). The store must be of the `tower-sessions` this
-/// crate re-exports ([`tower_sessions`](super::tower_sessions)).
+/// Every anonymous `GET /login` creates a session, so the store must not
+/// grow without bound: use one that bounds its records or deletes expired
+/// ones. In one process, `tower-sessions-moka-store` (`MokaStore` with a
+/// capacity) does both; Redis deletes expired records by itself; SQL
+/// stores need their `ExpiredDeletion` task. `tower_sessions::MemoryStore`
+/// never deletes a record: it is for tests. Sessions may be evicted from a
+/// bounded store (their users sign in again); the crate's security records
+/// live elsewhere ([`Client::with_shared_state`](crate::Client::with_shared_state)).
+/// The store must be of the `tower-sessions` this crate re-exports
+/// ([`tower_sessions`](super::tower_sessions)).
 ///
 /// Add it after (outside) the [`LoginLayer`](super::LoginLayer):
 ///
 /// ```no_run
 /// use axum::Router;
-/// use oidc_login::axum::tower_sessions::MemoryStore;
 /// use oidc_login::axum::{LoginRoutes, session_layer};
+/// use tower_sessions_moka_store::MokaStore;
 ///
 /// # fn app(client: oidc_login::Client, app: Router) -> Router {
 /// let routes = LoginRoutes::new(client.clone());
+/// // One process: at most 100,000 sessions, expired ones dropped.
+/// let store = MokaStore::new(Some(100_000));
 /// routes
 ///     .mount(app)
 ///     .layer(routes.layer())
-///     .layer(session_layer(MemoryStore::default(), &client))
+///     .layer(session_layer(store, &client))
 /// # }
 /// ```
 pub fn session_layer<S: SessionStore + Clone>(store: S, client: &Client) -> SessionManagerLayer<S> {
@@ -81,6 +96,11 @@ pub(crate) struct SessionUser {
     /// Kept only when refresh or sign-out at the provider needs them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tokens: Option<Tokens>,
+    /// A random name of this sign-in, under which a sign-out is recorded
+    /// (see `sign_out.rs`). A session without one (from an older version)
+    /// is ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sign_in_id: Option<String>,
 }
 
 pub(crate) async fn push_pending(
@@ -130,15 +150,44 @@ pub(crate) async fn sign_in(
     tokens: Option<Tokens>,
 ) -> Result<(), tower_sessions::session::Error> {
     // A new session id at sign-in: a session id fixed before the login
-    // (by an attacker who planted the cookie) is worthless after it.
+    // (by an attacker who planted the cookie) is worthless after it. The
+    // expiry is the session layer's (the app's), as this request's session
+    // was made with it.
     session.cycle_id().await?;
-    session.set_expiry(Some(Expiry::OnInactivity(SIGNED_IN_INACTIVITY)));
+    let mut sign_in_id = [0u8; 16];
+    getrandom::fill(&mut sign_in_id).expect("the operating system's random source failed");
+    let now = OffsetDateTime::now_utc();
     let user = SessionUser {
         identity,
-        signed_in_at: OffsetDateTime::now_utc(),
+        signed_in_at: now,
         tokens,
+        sign_in_id: Some(hex(&sign_in_id)),
     };
+    session.insert(ACTIVE_KEY, now.unix_timestamp()).await?;
     session.insert(USER_KEY, user).await
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Marks a signed-in session active, so that it is saved (its expiry
+/// renewed, its cookie sent again) when it was last saved for activity
+/// longer ago than a minute, or than a tenth of its inactivity expiry.
+/// An expiry at a fixed date is left alone.
+pub(crate) async fn touch(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    let every = match session.expiry() {
+        Some(Expiry::AtDateTime(_)) => return Ok(()),
+        Some(Expiry::OnInactivity(inactivity)) => TOUCH_EVERY.min(inactivity / 10),
+        Some(Expiry::OnSessionEnd) | None => TOUCH_EVERY,
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let active_at: Option<i64> = session.get(ACTIVE_KEY).await?;
+    let due = active_at.is_none_or(|at| now.saturating_sub(at) >= every.whole_seconds().max(1));
+    if due {
+        session.insert(ACTIVE_KEY, now).await?;
+    }
+    Ok(())
 }
 
 /// Replaces the signed-in user (after a refresh).

@@ -31,9 +31,10 @@ use crate::issuer::TenantPolicy;
 use crate::provider::{Origin, Provider};
 use crate::roles::{RoleMapper, RoleMappingTable};
 use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken};
+use crate::shared_state::{MemoryState, SharedState};
 use crate::token::{
     Binding, Expectations, IdTokenClaims, IssuerRule, Jws, LogoutExpectations, LogoutTokenClaims,
-    SeenLogoutTokens, check_claims, check_logout_claims,
+    check_claims, check_logout_claims, first_use_of_logout_token,
 };
 
 /// The relying party: a discovered provider, this app's registration with
@@ -64,8 +65,9 @@ pub struct Client {
     oauth: Arc<OAuthClient>,
     roles: Arc<dyn RoleMapper>,
     clock: fn() -> SystemTime,
-    /// Logout tokens already accepted (`jti`s), shared by the clones.
-    seen_logout_tokens: Arc<SeenLogoutTokens>,
+    /// Where used logout tokens (`jti`s) are recorded, shared by the
+    /// clones; the axum integration keeps its records there too.
+    shared_state: Arc<dyn SharedState>,
 }
 
 impl std::fmt::Debug for Client {
@@ -240,7 +242,7 @@ impl Client {
             oauth: Arc::new(oauth),
             roles,
             clock: SystemTime::now,
-            seen_logout_tokens: Arc::default(),
+            shared_state: Arc::new(MemoryState::default()),
         })
     }
 
@@ -249,6 +251,39 @@ impl Client {
     pub fn with_role_mapper(mut self, mapper: impl RoleMapper) -> Self {
         self.roles = Arc::new(mapper);
         self
+    }
+
+    /// Keeps the records that must hold across app instances in `state`
+    /// (see [`SharedState`]): the `jti`s of accepted logout tokens, and in
+    /// the axum integration (which takes the client's state) the logout
+    /// and sign-out records and the break-glass failure counters.
+    ///
+    /// The default is a [`MemoryState`] of this client and its clones:
+    /// **one process only**. With several app instances, give every
+    /// instance the same shared store, or each instance accepts a replayed
+    /// logout token once and misses the sign-outs of the others.
+    ///
+    /// ```no_run
+    /// # async fn run(shared: impl oidc_login::SharedState) -> Result<(), Box<dyn std::error::Error>> {
+    /// use oidc_login::{Client, Config};
+    ///
+    /// // `shared`: one store for every instance, such as
+    /// // `oidc_login::axum::SessionStoreState` on the app's Redis session store.
+    /// let client = Client::discover(Config::from_file("oidc.toml")?)
+    ///     .await?
+    ///     .with_shared_state(shared);
+    /// # let _ = client; Ok(()) }
+    /// ```
+    pub fn with_shared_state(mut self, state: impl SharedState) -> Self {
+        self.shared_state = Arc::new(state);
+        self
+    }
+
+    /// Where this client keeps its records (see
+    /// [`with_shared_state`](Self::with_shared_state)); give it to a
+    /// [`BreakGlass`](crate::BreakGlass) used without the axum routes.
+    pub fn shared_state(&self) -> Arc<dyn SharedState> {
+        self.shared_state.clone()
     }
 
     /// Replaces the clock, for tests that need time to pass.
@@ -385,9 +420,10 @@ impl Client {
     /// provider signs ID tokens with (never `none`; HMAC only when allowed
     /// by name), a key from its JWKS. Then `iss` and `aud` as for ID tokens,
     /// `iat` (not in the future, at most 10 minutes old), `exp` when
-    /// present, `jti` (a token seen before by this client, or any clone of
-    /// it, is refused), `events` holding the back-channel logout event as
-    /// an object, no `nonce`, and `sid` or `sub`. Other claims are ignored.
+    /// present, `jti` (a token accepted before, by any client sharing its
+    /// [`SharedState`], is refused), `events` holding the back-channel
+    /// logout event as an object, no `nonce`, and `sid` or `sub`. Other
+    /// claims are ignored.
     ///
     /// The axum integration's back-channel route calls this; call it
     /// yourself to serve the endpoint some other way. Answer 200 on success,
@@ -413,10 +449,10 @@ impl Client {
                 skew_seconds,
             },
         )?;
-        if !self
-            .seen_logout_tokens
-            .first_use(&claims, now, skew_seconds)
-        {
+        let first = first_use_of_logout_token(&*self.shared_state, &claims, skew_seconds)
+            .await
+            .map_err(LogoutError::ReplayMemory)?;
+        if !first {
             return Err(LogoutError::Replayed.into());
         }
         Ok(claims)
@@ -425,8 +461,11 @@ impl Client {
     /// Forgets that a logout token was used, so the provider may send it
     /// again: for a logout that could not be carried out.
     #[cfg(feature = "axum")]
-    pub(crate) fn forget_logout_token(&self, claims: &LogoutTokenClaims) {
-        self.seen_logout_tokens.forget(claims);
+    pub(crate) async fn forget_logout_token(
+        &self,
+        claims: &LogoutTokenClaims,
+    ) -> Result<(), crate::error::SharedStateError> {
+        crate::token::forget_logout_token(&*self.shared_state, claims).await
     }
 
     /// The algorithm check and signature check every signed token of the

@@ -1,13 +1,16 @@
 //! The logout token rules (OpenID Connect Back-Channel Logout 1.0, section
 //! 2.6): the claims a provider's back-channel logout request must carry.
 
+use std::time::{Duration, UNIX_EPOCH};
+
 use serde_json::Value;
 
 use super::claims::{
     IssuerRule, UniqueObject, check_audiences, check_issuer, optional_seconds, optional_str,
     required_seconds,
 };
-use crate::error::{LogoutError, TokenError};
+use crate::error::{LogoutError, SharedStateError, TokenError};
+use crate::shared_state::{SharedState, StateKey};
 
 /// The member of `events` that makes a JWT a logout token.
 pub(crate) const BACKCHANNEL_LOGOUT_EVENT: &str =
@@ -126,49 +129,43 @@ pub(crate) fn check_logout_claims(
     })
 }
 
-/// The `jti`s of accepted logout tokens, per issuer, kept as long as a
-/// token may be accepted at all ([`LOGOUT_TOKEN_MAX_AGE_SECONDS`] plus the
-/// clock skew). Only tokens with a valid signature get here, so its size is
-/// bounded by what the provider sends in that window.
-#[derive(Debug, Default)]
-pub(crate) struct SeenLogoutTokens {
-    /// (issuer, jti) → when it may be forgotten (Unix seconds).
-    seen: std::sync::Mutex<std::collections::HashMap<(String, String), i64>>,
+/// The record that a logout token was accepted: by issuer and `jti`.
+fn replay_key(claims: &LogoutTokenClaims) -> StateKey {
+    StateKey::new(
+        "logout_jti",
+        &[claims.issuer.as_bytes(), claims.jti.as_bytes()],
+    )
 }
 
-impl SeenLogoutTokens {
-    /// Records the token; `false` when it was seen before (a replay).
-    pub(crate) fn first_use(
-        &self,
-        claims: &LogoutTokenClaims,
-        now: i64,
-        skew_seconds: u64,
-    ) -> bool {
-        let keep =
-            i64::try_from(LOGOUT_TOKEN_MAX_AGE_SECONDS + 2 * skew_seconds).unwrap_or(i64::MAX);
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.retain(|_, forget_at| *forget_at > now);
-        let key = (claims.issuer.clone(), claims.jti.clone());
-        if seen.contains_key(&key) {
-            return false;
-        }
-        // Kept until the token would be refused as too old anyway.
-        seen.insert(key, claims.issued_at.saturating_add(keep));
-        true
-    }
+/// Records the token as used in `state`; `false` when it was used before
+/// (a replay), by this instance or any other sharing the state. The record
+/// is kept as long as the token may be accepted at all
+/// ([`LOGOUT_TOKEN_MAX_AGE_SECONDS`] after its `iat`, plus the clock skew
+/// both ways), so its size is bounded by what the provider signs in that
+/// window: only tokens with a valid signature get here.
+pub(crate) async fn first_use(
+    state: &dyn SharedState,
+    claims: &LogoutTokenClaims,
+    skew_seconds: u64,
+) -> Result<bool, SharedStateError> {
+    let keep = LOGOUT_TOKEN_MAX_AGE_SECONDS.saturating_add(skew_seconds.saturating_mul(2));
+    let forget_at = u64::try_from(claims.issued_at)
+        .ok()
+        .and_then(|iat| iat.checked_add(keep))
+        .and_then(|at| UNIX_EPOCH.checked_add(Duration::from_secs(at)))
+        .unwrap_or(UNIX_EPOCH);
+    state
+        .insert_new(&replay_key(claims), claims.issued_at, forget_at)
+        .await
+}
 
-    /// Forgets the token, so that it is accepted once more.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
-    pub(crate) fn forget(&self, claims: &LogoutTokenClaims) {
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.remove(&(claims.issuer.clone(), claims.jti.clone()));
-    }
+/// Forgets that the token was used, so that it is accepted once more.
+#[cfg_attr(not(any(feature = "axum", test)), allow(dead_code))]
+pub(crate) async fn forget(
+    state: &dyn SharedState,
+    claims: &LogoutTokenClaims,
+) -> Result<(), SharedStateError> {
+    state.remove(&replay_key(claims)).await
 }
 
 #[cfg(test)]
@@ -322,17 +319,31 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn a_jti_is_accepted_once_per_issuer() {
-        let seen = SeenLogoutTokens::default();
+    static NOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+    fn clock() -> std::time::SystemTime {
+        UNIX_EPOCH + Duration::from_secs(NOW.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn a_jti_is_accepted_once_per_issuer() {
+        let set_now = |now| NOW.store(now, std::sync::atomic::Ordering::SeqCst);
+        set_now(1_000_030);
+        let seen = crate::shared_state::MemoryState::default().with_clock(clock);
         let token = check(&claims()).unwrap();
-        assert!(seen.first_use(&token, 1_000_030, 60));
-        assert!(!seen.first_use(&token, 1_000_031, 60), "a replay");
+        assert!(first_use(&seen, &token, 60).await.unwrap());
+        set_now(1_000_031);
+        assert!(!first_use(&seen, &token, 60).await.unwrap(), "a replay");
         let mut other_issuer = token.clone();
         other_issuer.issuer = "https://other.example".into();
-        assert!(seen.first_use(&other_issuer, 1_000_031, 60));
+        assert!(first_use(&seen, &other_issuer, 60).await.unwrap());
         // Forgotten only once the token could no longer be accepted.
-        assert!(!seen.first_use(&token, 1_000_000 + 600 + 120 - 1, 60));
-        assert!(seen.first_use(&token, 1_000_000 + 600 + 120 + 1, 60));
+        set_now(1_000_000 + 600 + 120 - 1);
+        assert!(!first_use(&seen, &token, 60).await.unwrap());
+        set_now(1_000_000 + 600 + 120 + 1);
+        assert!(first_use(&seen, &token, 60).await.unwrap());
+        // Forgotten on demand (a logout that could not be carried out).
+        forget(&seen, &token).await.unwrap();
+        assert!(first_use(&seen, &token, 60).await.unwrap());
     }
 }

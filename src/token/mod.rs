@@ -26,7 +26,10 @@ pub(crate) use claims::{Binding, Expectations, IssuerRule, REGISTERED_CLAIMS, ch
 pub(crate) use jwk::KeySet;
 pub(crate) use jws::Jws;
 pub use logout::LogoutTokenClaims;
-pub(crate) use logout::{LogoutExpectations, SeenLogoutTokens, check_logout_claims};
+pub(crate) use logout::first_use as first_use_of_logout_token;
+#[cfg(feature = "axum")]
+pub(crate) use logout::forget as forget_logout_token;
+pub(crate) use logout::{LogoutExpectations, check_logout_claims};
 
 /// Test keys, JWKs and token signing shared by the unit tests of this module.
 #[cfg(test)]

@@ -467,7 +467,7 @@ async fn a_prefix_is_taken_with_or_without_slashes() {
             std::sync::Arc::new(TestProvider::start().await),
             MemoryStore::default(),
             move |config| config.redirect_uri(callback),
-            move |routes, _| routes.prefix(prefix),
+            move |client, _| LoginRoutes::new(client).prefix(prefix),
         )
         .await;
         let browser = browser(true);
@@ -505,7 +505,7 @@ async fn routes_added_before_and_after_mount_get_the_prefixed_login_redirect() {
         std::sync::Arc::new(TestProvider::start().await),
         MemoryStore::default(),
         move |config| config.redirect_uri(callback),
-        |routes, _| routes.prefix("/auth"),
+        |client, _| LoginRoutes::new(client).prefix("/auth"),
     )
     .await;
     for (path, encoded) in [
@@ -711,7 +711,7 @@ impl tower_sessions::SessionStore for CountingStore {
 #[tokio::test]
 async fn the_user_is_resolved_once_per_request() {
     use axum::routing::get;
-    use oidc_login::axum::{RequireRole, SessionIndexKey, SignedIn};
+    use oidc_login::axum::{RequireRole, SessionIndexKey, SessionStoreState, SignedIn};
 
     let provider = TestProvider::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -727,12 +727,19 @@ async fn the_user_is_resolved_once_per_request() {
         ))
         .build()
         .unwrap();
-    let client = Client::discover(config).await.unwrap();
     let store = CountingStore::default();
+    // The shared records in the session store too: their reads are counted.
+    let client = Client::discover(config)
+        .await
+        .unwrap()
+        .with_shared_state(SessionStoreState::new(
+            store.clone(),
+            SessionIndexKey::random(),
+        ));
     let routes = LoginRoutes::new(client.clone())
         // Longer than the provider's 5-minute access tokens: every request refreshes.
         .refresh_before_expiry(std::time::Duration::from_secs(301))
-        .back_channel_logout(store.clone(), SessionIndexKey::random());
+        .back_channel_logout();
     let app = routes
         .mount(Router::new())
         .route("/one", get(|user: SignedIn| async move { user.identity.subject }))
@@ -775,7 +782,10 @@ async fn the_user_is_resolved_once_per_request() {
         );
         reads.push(store.loads() - loads);
     }
-    assert!(reads[0] >= 2, "the session and a logout record: {reads:?}");
+    assert!(
+        reads[0] >= 3,
+        "the session, the sign-out record and a logout record: {reads:?}"
+    );
     assert!(
         reads.iter().all(|&n| n == reads[0]),
         "as many store reads for three extractors and a middleware as for one: {reads:?}"
@@ -942,8 +952,8 @@ async fn the_app_can_answer_refusals_with_its_own_page() {
         std::sync::Arc::new(TestProvider::start().await),
         MemoryStore::default(),
         |config| config,
-        |routes, _| {
-            routes.refusal_page(|refusal| {
+        |client, _| {
+            LoginRoutes::new(client).refusal_page(|refusal| {
                 let body = format!(
                     "custom|{}|{}|{}|{}",
                     refusal.status().as_u16(),

@@ -110,7 +110,10 @@ fn the_toml_form_takes_the_hash_inline_and_debug_hides_it() {
 
 #[tokio::test]
 async fn the_right_password_signs_in_with_the_local_roles() {
-    let identity = break_glass().sign_in("breakglass", PASSWORD).await.unwrap();
+    let identity = break_glass()
+        .sign_in("breakglass", PASSWORD, None)
+        .await
+        .unwrap();
     assert!(identity.break_glass);
     assert_eq!(identity.issuer, BREAK_GLASS_ISSUER);
     assert_eq!(identity.subject, "breakglass");
@@ -128,7 +131,10 @@ async fn a_wrong_password_or_username_is_refused_alike() {
         ("admin", PASSWORD),
         ("BREAKGLASS", PASSWORD),
     ] {
-        let error = break_glass.sign_in(username, password).await.unwrap_err();
+        let error = break_glass
+            .sign_in(username, password, None)
+            .await
+            .unwrap_err();
         assert!(
             matches!(error, BreakGlassError::WrongCredentials),
             "{username}: {error:?}"
@@ -142,13 +148,13 @@ async fn failed_attempts_are_rate_limited_even_for_the_right_password() {
     let break_glass = break_glass();
     for _ in 0..5 {
         let error = break_glass
-            .sign_in("breakglass", "guess")
+            .sign_in("breakglass", "guess", None)
             .await
             .unwrap_err();
         assert!(matches!(error, BreakGlassError::WrongCredentials));
     }
     let error = break_glass
-        .sign_in("breakglass", PASSWORD)
+        .sign_in("breakglass", PASSWORD, None)
         .await
         .unwrap_err();
     match error {
@@ -175,7 +181,7 @@ async fn parallel_attempts_cannot_outrun_the_limit() {
     let mut attempts = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let break_glass = break_glass.clone();
-        attempts.spawn(async move { break_glass.sign_in("breakglass", "guess").await });
+        attempts.spawn(async move { break_glass.sign_in("breakglass", "guess", None).await });
     }
     let outcomes = attempts.join_all().await;
     let checked = outcomes
@@ -188,7 +194,7 @@ async fn parallel_attempts_cannot_outrun_the_limit() {
     );
     assert!(outcomes.iter().all(|o| o.is_err()));
     let error = break_glass
-        .sign_in("breakglass", PASSWORD)
+        .sign_in("breakglass", PASSWORD, None)
         .await
         .unwrap_err();
     assert!(
@@ -202,16 +208,237 @@ async fn a_success_does_not_count_as_a_failure() {
     let break_glass = break_glass();
     for _ in 0..4 {
         break_glass
-            .sign_in("breakglass", "guess")
+            .sign_in("breakglass", "guess", None)
             .await
             .unwrap_err();
     }
     for _ in 0..3 {
         break_glass
-            .sign_in("breakglass", PASSWORD)
+            .sign_in("breakglass", PASSWORD, None)
             .await
             .expect("four failures and the right password");
     }
+}
+
+fn ip(address: &str) -> Option<std::net::IpAddr> {
+    Some(address.parse().unwrap())
+}
+
+async fn fail(break_glass: &BreakGlass, from: Option<std::net::IpAddr>) -> BreakGlassError {
+    break_glass
+        .sign_in("breakglass", "guess", from)
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn failures_count_per_client_address() {
+    let break_glass = break_glass();
+    for _ in 0..5 {
+        let error = fail(&break_glass, ip("192.0.2.1")).await;
+        assert!(
+            matches!(error, BreakGlassError::WrongCredentials),
+            "{error:?}"
+        );
+    }
+    let error = fail(&break_glass, ip("192.0.2.1")).await;
+    assert!(
+        matches!(error, BreakGlassError::RateLimited { .. }),
+        "{error:?}"
+    );
+    // Another address is not locked out by the first one's failures.
+    let error = fail(&break_glass, ip("192.0.2.2")).await;
+    assert!(
+        matches!(error, BreakGlassError::WrongCredentials),
+        "{error:?}"
+    );
+    break_glass
+        .sign_in("breakglass", PASSWORD, ip("192.0.2.3"))
+        .await
+        .expect("a third address signs in");
+    // The right password from the locked address is still refused.
+    let error = break_glass
+        .sign_in("breakglass", PASSWORD, ip("192.0.2.1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, BreakGlassError::RateLimited { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_ipv6_network_counts_as_one_address() {
+    let break_glass = break_glass();
+    for host in 1..=5 {
+        let error = fail(&break_glass, ip(&format!("2001:db8:1:2::{host}"))).await;
+        assert!(
+            matches!(error, BreakGlassError::WrongCredentials),
+            "{error:?}"
+        );
+    }
+    let error = fail(&break_glass, ip("2001:db8:1:2:ffff::9")).await;
+    assert!(
+        matches!(error, BreakGlassError::RateLimited { .. }),
+        "the same /64: {error:?}"
+    );
+    let error = fail(&break_glass, ip("2001:db8:1:3::1")).await;
+    assert!(
+        matches!(error, BreakGlassError::WrongCredentials),
+        "another /64: {error:?}"
+    );
+}
+
+#[tokio::test]
+async fn failures_from_many_addresses_stop_at_the_ceiling() {
+    let break_glass = break_glass();
+    // Four failures from each of five addresses: none reaches its own limit.
+    for attempt in 0..20 {
+        let from = ip(&format!("198.51.100.{}", attempt % 5));
+        let error = fail(&break_glass, from).await;
+        assert!(
+            matches!(error, BreakGlassError::WrongCredentials),
+            "attempt {attempt}: {error:?}"
+        );
+    }
+    for from in [ip("203.0.113.1"), ip("198.51.100.0"), None] {
+        let error = break_glass
+            .sign_in("breakglass", PASSWORD, from)
+            .await
+            .unwrap_err();
+        match error {
+            BreakGlassError::RateLimited {
+                retry_after_seconds,
+            } => assert!(
+                (1..=900).contains(&retry_after_seconds),
+                "{retry_after_seconds}"
+            ),
+            other => panic!("expected the ceiling, got {other:?}"),
+        }
+    }
+}
+
+/// Two app instances sharing one state: the limits hold for both together.
+#[tokio::test]
+async fn instances_sharing_a_state_share_the_limits() {
+    let shared = std::sync::Arc::new(oidc_login::MemoryState::default());
+    let a = break_glass().with_shared_state(shared.clone());
+    let b = break_glass().with_shared_state(shared);
+    for instance in [&a, &a, &a, &b, &b] {
+        let error = fail(instance, ip("192.0.2.7")).await;
+        assert!(
+            matches!(error, BreakGlassError::WrongCredentials),
+            "{error:?}"
+        );
+    }
+    for instance in [&a, &b] {
+        let error = instance
+            .sign_in("breakglass", PASSWORD, ip("192.0.2.7"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, BreakGlassError::RateLimited { .. }),
+            "{error:?}"
+        );
+    }
+
+    // In parallel, on both: at most five passwords checked for one address.
+    let shared = std::sync::Arc::new(oidc_login::MemoryState::default());
+    let a = std::sync::Arc::new(break_glass().with_shared_state(shared.clone()));
+    let b = std::sync::Arc::new(break_glass().with_shared_state(shared));
+    let mut attempts = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let instance = if i % 2 == 0 { a.clone() } else { b.clone() };
+        attempts.spawn(async move {
+            instance
+                .sign_in("breakglass", "guess", ip("192.0.2.8"))
+                .await
+        });
+    }
+    let checked = attempts
+        .join_all()
+        .await
+        .iter()
+        .filter(|o| matches!(o, Err(BreakGlassError::WrongCredentials)))
+        .count();
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked in one burst"
+    );
+    let error = a
+        .sign_in("breakglass", PASSWORD, ip("192.0.2.8"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, BreakGlassError::RateLimited { .. }),
+        "{error:?}"
+    );
+}
+
+static NOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn clock() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(NOW.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+/// Each failure counts for 15 minutes from when it was made, across the
+/// periods the records are named by.
+#[tokio::test]
+async fn each_failure_expires_fifteen_minutes_after_it() {
+    let set_now = |seconds| NOW.store(seconds, std::sync::atomic::Ordering::SeqCst);
+    // 300 s into a 900 s period, so that the window crosses into the next.
+    let start = 1_000_000_200;
+    set_now(start);
+    let state = oidc_login::MemoryState::default().with_clock(clock);
+    let break_glass = break_glass().with_clock(clock).with_shared_state(state);
+    let from = ip("192.0.2.9");
+    for _ in 0..3 {
+        fail(&break_glass, from).await;
+    }
+    set_now(start + 400);
+    for _ in 0..2 {
+        fail(&break_glass, from).await;
+    }
+    set_now(start + 899);
+    match fail(&break_glass, from).await {
+        BreakGlassError::RateLimited {
+            retry_after_seconds,
+        } => assert_eq!(retry_after_seconds, 1, "the first three expire in 1 s"),
+        other => panic!("expected the limit, got {other:?}"),
+    }
+    // The first three expired: three more attempts, then the limit again.
+    set_now(start + 900);
+    for _ in 0..3 {
+        let error = fail(&break_glass, from).await;
+        assert!(
+            matches!(error, BreakGlassError::WrongCredentials),
+            "{error:?}"
+        );
+    }
+    match fail(&break_glass, from).await {
+        BreakGlassError::RateLimited {
+            retry_after_seconds,
+        } => assert_eq!(retry_after_seconds, 400, "the two of `start + 400`"),
+        other => panic!("expected the limit, got {other:?}"),
+    }
+    set_now(start + 1_300);
+    break_glass
+        .sign_in("breakglass", PASSWORD, from)
+        .await
+        .expect("two failures expired");
+}
+
+#[tokio::test]
+async fn failing_counters_refuse_even_the_right_password() {
+    let break_glass = break_glass().with_shared_state(common::state::Flaky::down());
+    let error = break_glass
+        .sign_in("breakglass", PASSWORD, ip("192.0.2.1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, BreakGlassError::Counters(_)), "{error:?}");
+    let error: oidc_login::Error = error.into();
+    assert_eq!(error.code(), "shared_state_error");
 }
 
 // ----- the axum routes -------------------------------------------------------
@@ -233,6 +460,17 @@ async fn app(switched_on: bool) -> App {
 }
 
 async fn app_with_store(switched_on: bool, store: MemoryStore) -> App {
+    app_with(switched_on, store, |client| client, |routes| routes).await
+}
+
+/// The app, its client and routes shaped by the two functions; served with
+/// the connection's peer address (127.0.0.1).
+async fn app_with(
+    switched_on: bool,
+    store: MemoryStore,
+    client: impl FnOnce(Client) -> Client,
+    routes: impl FnOnce(LoginRoutes) -> LoginRoutes,
+) -> App {
     let provider = TestProvider::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -247,9 +485,9 @@ async fn app_with_store(switched_on: bool, store: MemoryStore) -> App {
     if switched_on {
         config = config.break_glass("breakglass", HASH.as_str());
     }
-    let client = Client::discover(config.build().unwrap()).await.unwrap();
+    let client = client(Client::discover(config.build().unwrap()).await.unwrap());
     let sessions = session_layer(store, &client);
-    let mut routes = LoginRoutes::new(client.clone());
+    let mut routes = routes(LoginRoutes::new(client.clone()));
     if let Some(break_glass) = BreakGlass::from_config(client.config()) {
         routes = routes.break_glass(break_glass);
     }
@@ -264,7 +502,12 @@ async fn app_with_store(switched_on: bool, store: MemoryStore) -> App {
     );
     let app = routes.mount(app).layer(routes.layer()).layer(sessions);
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     App {
         base,
@@ -282,8 +525,20 @@ fn browser() -> reqwest::Client {
 }
 
 async fn post_login(app: &App, browser: &reqwest::Client, password: &str) -> reqwest::Response {
+    post_login_from(app, browser, password, "").await
+}
+
+/// The same, with the header `x-client` (read by the apps that set
+/// `client_address`).
+async fn post_login_from(
+    app: &App,
+    browser: &reqwest::Client,
+    password: &str,
+    client: &str,
+) -> reqwest::Response {
     browser
         .post(format!("{}/local-login", app.base))
+        .header("x-client", client)
         .form(&[
             ("username", "breakglass"),
             ("password", password),
@@ -383,4 +638,68 @@ async fn break_glass_sessions_end_when_it_is_switched_off() {
     // Cookies are per host, not per port: the same cookie goes to `off`.
     let there = me(&off, &browser).await;
     assert_eq!(there, "", "not signed in where break-glass is off");
+}
+
+/// With `client_address` reading a header the proxy sets, each client has
+/// its own count; without it (as above) the peer's address is used.
+#[tokio::test]
+async fn the_routes_count_failures_per_client_address() {
+    let app = app_with(
+        true,
+        MemoryStore::default(),
+        |client| client,
+        |routes| {
+            routes.client_address(|request| {
+                request.headers.get("x-client")?.to_str().ok()?.parse().ok()
+            })
+        },
+    )
+    .await;
+    let browser = browser();
+    for _ in 0..5 {
+        let refused = post_login_from(&app, &browser, "guess", "192.0.2.1").await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = post_login_from(&app, &browser, PASSWORD, "192.0.2.1").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let other = post_login_from(&app, &browser, PASSWORD, "192.0.2.2").await;
+    assert_eq!(other.status(), StatusCode::SEE_OTHER, "another client");
+    assert_eq!(me(&app, &browser).await, "breakglass true Admin");
+}
+
+/// Two instances whose clients share a state: the routes count failures
+/// in it, so the limit holds for both together.
+#[tokio::test]
+async fn the_routes_of_two_instances_share_the_limit_through_the_clients_state() {
+    let shared = std::sync::Arc::new(oidc_login::MemoryState::default());
+    let (for_a, for_b) = (shared.clone(), shared);
+    let a = app_with(
+        true,
+        MemoryStore::default(),
+        move |client| client.with_shared_state(for_a),
+        |routes| routes,
+    )
+    .await;
+    let b = app_with(
+        true,
+        MemoryStore::default(),
+        move |client| client.with_shared_state(for_b),
+        |routes| routes,
+    )
+    .await;
+    let browser = browser();
+    for app in [&a, &b, &a, &b, &a] {
+        assert_eq!(
+            post_login(app, &browser, "guess").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    for app in [&a, &b] {
+        assert_eq!(
+            post_login(app, &browser, PASSWORD).await.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            app.base
+        );
+    }
 }

@@ -29,4 +29,5 @@ mod refresh;
 mod security;
 mod session_life;
 mod sign_in;
+mod sql_store;
 mod test_provider;

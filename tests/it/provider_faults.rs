@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use common::app::App;
 use common::logs::Logs;
 use common::*;
+use oidc_login::axum::LoginRoutes;
 use oidc_login::testing::{EntraMode, IdTokenClaimsMode, Misbehavior, TestProvider, TestUser};
 use oidc_login::{
     Client, ClientAuth, Config, ConfigBuilder, DiscoveryError, Error, GraphFailure, GroupsError,
@@ -413,7 +414,8 @@ async fn app(provider: Arc<TestProvider>, refresh: bool) -> App {
                 .http_timeout(TIMEOUT)
                 .discovery_retry(Duration::ZERO)
         },
-        move |routes, _| {
+        move |client, _| {
+            let routes = LoginRoutes::new(client);
             if refresh {
                 // Longer than the provider's 5-minute access tokens: every
                 // request refreshes.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::app::App;
 use common::{CLIENT_ID, CLIENT_SECRET};
-use oidc_login::axum::SessionIndexKey;
+use oidc_login::axum::LoginRoutes;
 use oidc_login::testing::{Misbehavior, TestClient, TestClientAuth, TestProvider, TestUser};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
@@ -48,7 +48,8 @@ async fn start(features: Features) -> App {
                 .scopes(["openid", "profile", "offline_access"])
                 .add_post_logout_redirect_uri(logged_out)
         },
-        move |mut routes, store| {
+        move |client, _| {
+            let mut routes = LoginRoutes::new(client);
             if features.refresh {
                 // Longer than the provider's 5-minute access tokens: every request refreshes.
                 routes = routes.refresh_before_expiry(Duration::from_secs(301));
@@ -57,7 +58,7 @@ async fn start(features: Features) -> App {
                 routes = routes.provider_logout();
             }
             if features.back_channel {
-                routes = routes.back_channel_logout(store, SessionIndexKey::random());
+                routes = routes.back_channel_logout();
             }
             routes
         },
@@ -290,6 +291,193 @@ async fn logout_sends_the_hint_an_allowed_return_uri_and_a_state_that_is_checked
         .await
         .unwrap();
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+}
+
+// ----- local sign-out and activity ------------------------------------------
+
+/// `MemoryStore` saves whatever a late request writes: without the
+/// sign-out record, the session would come back to life.
+#[tokio::test]
+async fn a_sign_out_stays_when_a_request_in_flight_writes_the_session() {
+    let app = App::start().await;
+    assert_eq!(
+        common::app::sign_out_with_a_request_in_flight(&app).await,
+        common::app::LateAnswer::SAVED,
+        "the late write saved the session and sent its old cookie back"
+    );
+}
+
+/// The same with refresh on: the session holds tokens, and the late
+/// request is one the layer refreshed.
+#[tokio::test]
+async fn a_sign_out_stays_when_a_refresh_was_in_flight() {
+    let app = start(Features {
+        refresh: true,
+        ..Features::default()
+    })
+    .await;
+    assert_eq!(
+        common::app::sign_out_with_a_request_in_flight(&app).await,
+        common::app::LateAnswer::SAVED,
+        "the late write saved the session and sent its old cookie back"
+    );
+}
+
+/// The session id in a `Set-Cookie` header.
+fn cookie_id(set_cookie: &str) -> tower_sessions::session::Id {
+    let value = set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1;
+    value.parse().unwrap()
+}
+
+/// The app's own expiry (10 s of inactivity here) is kept at sign-in, and
+/// activity renews it: the session is saved again once a tenth of it has
+/// passed (at most once a minute for the default 8 hours), not on every
+/// request.
+#[tokio::test]
+async fn activity_renews_the_apps_own_expiry() {
+    use tower_sessions::{Expiry, SessionStore};
+
+    let provider = TestProvider::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let client = common::client_with(
+        common::config_builder(&provider).redirect_uri(format!("{base}/callback")),
+    )
+    .await;
+    let store = MemoryStore::default();
+    let inactivity = time::Duration::seconds(10);
+    let sessions = oidc_login::axum::session_layer(store.clone(), &client)
+        .with_expiry(Expiry::OnInactivity(inactivity));
+    let routes = LoginRoutes::new(client);
+    let app = routes
+        .mount(axum::Router::new().route(
+            "/private",
+            axum::routing::get(
+                |user: oidc_login::axum::SignedIn| async move { user.identity.subject },
+            ),
+        ))
+        .layer(routes.layer())
+        .layer(sessions);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let step = browser(false);
+    let to_provider = step
+        .get(format!("{base}/login?login_hint=alice&return_to=/private"))
+        .send()
+        .await
+        .unwrap();
+    let location = |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_owned();
+    let back = step.get(location(&to_provider)).send().await.unwrap();
+    let signed_in = step.get(location(&back)).send().await.unwrap();
+    let set_cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.contains("Max-Age=10"),
+        "the app's expiry: {set_cookie}"
+    );
+    let id = cookie_id(&set_cookie);
+    let expiry = || async { store.load(&id).await.unwrap().unwrap().expiry_date };
+    let first = expiry().await;
+    let left = first - time::OffsetDateTime::now_utc();
+    assert!(
+        left <= inactivity && left > time::Duration::seconds(5),
+        "the record expires with the app's expiry, not 8 hours: {left}"
+    );
+
+    let private = step.get(format!("{base}/private")).send().await.unwrap();
+    assert_eq!(private.status(), StatusCode::OK);
+    assert!(
+        private.headers().get("set-cookie").is_none(),
+        "not saved again at once"
+    );
+    assert_eq!(expiry().await, first);
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let private = step.get(format!("{base}/private")).send().await.unwrap();
+    assert_eq!(private.status(), StatusCode::OK);
+    let renewed = private.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(renewed.contains("Max-Age=10"), "{renewed}");
+    assert_eq!(cookie_id(&renewed), id, "the same session");
+    let second = expiry().await;
+    assert!(
+        second - first >= time::Duration::seconds(1),
+        "activity moved the expiry on: {first} -> {second}"
+    );
+    server.abort();
+}
+
+/// With the shared state down, nothing that depends on it passes: a
+/// signed-in request is refused (500), a sign-out still ends the session
+/// but says it could not be recorded (500), a logout token is refused (400,
+/// `temporarily_unavailable`, so the provider sends it again).
+#[tokio::test]
+async fn a_shared_state_that_fails_fails_closed() {
+    let state = common::state::Flaky::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let provider = Arc::new(
+        TestProvider::builder()
+            .client(
+                TestClient::confidential(CLIENT_ID, CLIENT_SECRET, TestClientAuth::Basic)
+                    .backchannel_logout_uri(format!("{base}/backchannel-logout")),
+            )
+            .start()
+            .await,
+    );
+    let app = App::start_on(listener, provider, MemoryStore::default(), |c| c, {
+        let state = state.clone();
+        move |client, _| LoginRoutes::new(client.with_shared_state(state)).back_channel_logout()
+    })
+    .await;
+    let (alice, jar) = app.signed_in_with_jar("alice").await;
+    let cookie = common::saved_cookies(&jar, &app.url("/"));
+    assert_eq!(app.me(&alice).await.0, StatusCode::OK);
+
+    state.set_down(true);
+    let (status, page) = app.me(&alice).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(page.contains("session_error"), "{page}");
+
+    let claims = serde_json::json!({
+        "iss": app.provider.issuer(),
+        "aud": CLIENT_ID,
+        "iat": now(),
+        "jti": "while-down",
+        "sub": "alice-sub-0001",
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    let token = app.provider.sign_id_token(&claims);
+    let response = post_logout_token(&app, form(&[("logout_token", &token)])).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"temporarily_unavailable"}"#
+    );
+
+    let out = browser(false)
+        .post(app.url("/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    // Back up: the session was flushed all the same, and the token that
+    // could not be checked is accepted now.
+    state.set_down(false);
+    assert_eq!(
+        common::status_with_cookie(&app.url("/roles"), &cookie).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let response = post_logout_token(&app, form(&[("logout_token", &token)])).await;
+    assert_eq!(response.status(), StatusCode::OK);
 }
 
 // ----- back-channel logout ---------------------------------------------------

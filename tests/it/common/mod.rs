@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod app;
 pub mod logs;
+pub mod state;
 
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{

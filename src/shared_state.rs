@@ -1,0 +1,499 @@
+//! The security records that must hold across app instances, behind one
+//! small trait: [`SharedState`], with [`MemoryState`] as the default for one
+//! process.
+//!
+//! The crate keeps four kinds of record in it: the `jti`s of accepted
+//! back-channel logout tokens ([`Client::verify_logout_token`](crate::Client::verify_logout_token)),
+//! the break-glass failure counters ([`BreakGlass`](crate::BreakGlass)),
+//! and, in the axum integration, the back-channel logouts and local
+//! sign-outs the extractors check. Each is a small keyed entry with an
+//! expiry; the only operation that must be atomic is "create this entry
+//! unless it exists" ([`SharedState::insert_new`]), on which replay refusal
+//! and the break-glass limit rest.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use aws_lc_rs::digest;
+
+use crate::error::SharedStateError;
+
+/// What the [`SharedState`] methods return: a boxed future, so the trait
+/// can be used as `Arc<dyn SharedState>`. Implement the methods with
+/// `Box::pin(async move { ... })`.
+pub type StateFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, SharedStateError>> + Send + 'a>>;
+
+/// The name of one record: a kind (`logout_jti`, `break_glass_failure`,
+/// `signed_out`, `logout_sid`, `logout_sub`) and the values that tell
+/// records of that kind apart, encoded without ambiguity.
+///
+/// `Debug` shows the kind only: the values include user ids, token ids,
+/// client addresses and sign-in ids.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct StateKey {
+    kind: &'static str,
+    bytes: Vec<u8>,
+}
+
+impl fmt::Debug for StateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateKey")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateKey {
+    /// The key of kind `kind` for `parts`. Each part is length-prefixed,
+    /// so no two lists of parts share a key.
+    ///
+    /// ```
+    /// use oidc_login::StateKey;
+    ///
+    /// let key = StateKey::new("logout_jti", &[b"https://idp.example", b"jti-1"]);
+    /// assert_eq!(key.kind(), "logout_jti");
+    /// assert_ne!(key, StateKey::new("logout_jti", &[b"https://idp.example", b"jti-2"]));
+    /// assert_ne!(
+    ///     StateKey::new("k", &[b"ab", b"c"]).as_bytes(),
+    ///     StateKey::new("k", &[b"a", b"bc"]).as_bytes(),
+    /// );
+    /// assert_eq!(format!("{key:?}"), r#"StateKey { kind: "logout_jti", .. }"#);
+    /// ```
+    pub fn new(kind: &'static str, parts: &[&[u8]]) -> Self {
+        let mut bytes = Vec::with_capacity(
+            8 + kind.len() + parts.iter().map(|part| 8 + part.len()).sum::<usize>(),
+        );
+        for part in std::iter::once(kind.as_bytes()).chain(parts.iter().copied()) {
+            bytes.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            bytes.extend_from_slice(part);
+        }
+        Self { kind, bytes }
+    }
+
+    /// The kind of record.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The whole key, kind included, as bytes: derive the store's own
+    /// record name from these (a store shared with untrusted data should
+    /// name records with a keyed hash of them, as
+    /// `oidc_login::axum::SessionStoreState` does).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Where the crate keeps the security records that must hold across app
+/// instances: used `jti`s of logout tokens, break-glass failure counters,
+/// back-channel logouts and local sign-outs.
+///
+/// [`MemoryState`] (the default) keeps them in this process only: with
+/// several app instances, each instance then accepts a replayed logout
+/// token once, allows its own break-glass failures, and does not see the
+/// sign-outs the others recorded. Share one store between the instances
+/// instead: in the axum integration, `oidc_login::axum::SessionStoreState`
+/// keeps the records in the app's `tower-sessions` store (Redis, SQL...);
+/// or implement this trait on your own store.
+///
+/// # What an implementation must guarantee
+///
+/// - **One state for every instance**, with clocks that agree (NTP): the
+///   records carry times written by one instance and read by another.
+/// - [`insert_new`](Self::insert_new) is **atomic** across every instance:
+///   when several calls for one key run at once, at most one returns
+///   `true`. (Redis `SET NX`, a SQL insert on a primary key.)
+/// - **No entry is dropped before it expires**, even under memory pressure
+///   (for Redis, a `maxmemory-policy` of `noeviction`): a dropped entry
+///   would accept a replay, forget a failure, or revive a session that was
+///   signed out. When it cannot store an entry, fail with an error; the
+///   crate then refuses what depended on it.
+/// - An entry is **live until `expires_at`**; [`get`](Self::get) returns
+///   live entries only. An expired entry not yet removed may still make
+///   [`insert_new`](Self::insert_new) return `false`: the crate never
+///   reuses a key after its entry has expired.
+///
+/// Used as `Arc<dyn SharedState>`; implement the methods with
+/// `Box::pin(async move { ... })`.
+pub trait SharedState: Send + Sync + fmt::Debug + 'static {
+    /// Stores `value` under `key` until `expires_at`, unless a live entry
+    /// is there: `true` when this call stored it, `false` when the key was
+    /// taken. Atomic (see the trait's docs).
+    fn insert_new<'a>(
+        &'a self,
+        key: &'a StateKey,
+        value: i64,
+        expires_at: SystemTime,
+    ) -> StateFuture<'a, bool>;
+
+    /// Stores `value` under `key` until `expires_at`, replacing any entry.
+    fn put<'a>(
+        &'a self,
+        key: &'a StateKey,
+        value: i64,
+        expires_at: SystemTime,
+    ) -> StateFuture<'a, ()>;
+
+    /// The value of the live entry under `key`, if there is one.
+    fn get<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, Option<i64>>;
+
+    /// Removes the entry under `key`, if there is one.
+    fn remove<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, ()>;
+}
+
+impl<T: SharedState + ?Sized> SharedState for Arc<T> {
+    fn insert_new<'a>(
+        &'a self,
+        key: &'a StateKey,
+        value: i64,
+        expires_at: SystemTime,
+    ) -> StateFuture<'a, bool> {
+        (**self).insert_new(key, value, expires_at)
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a StateKey,
+        value: i64,
+        expires_at: SystemTime,
+    ) -> StateFuture<'a, ()> {
+        (**self).put(key, value, expires_at)
+    }
+
+    fn get<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, Option<i64>> {
+        (**self).get(key)
+    }
+
+    fn remove<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, ()> {
+        (**self).remove(key)
+    }
+}
+
+/// The in-memory [`SharedState`]: the default, for **one process**. Other
+/// processes (app instances) do not see its records; see
+/// [`SharedState`] for what to use with several.
+///
+/// Bounded: it holds at most [`capacity`](Self::with_capacity) live entries
+/// ([`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) unless set), about 100
+/// bytes each, whatever the keys' length. Expired entries are removed when
+/// the table is full; when every entry is still live, a new one is refused
+/// with [`SharedStateError::Full`] rather than evicting one (which would
+/// forget a used token or a failure). Only validly signed logout tokens,
+/// sign-outs of signed-in users, and break-glass failures (themselves
+/// capped) create entries, so an anonymous flood cannot fill it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), oidc_login::SharedStateError> {
+/// use std::time::{Duration, SystemTime};
+/// use oidc_login::{MemoryState, SharedState, StateKey};
+///
+/// let state = MemoryState::default();
+/// let key = StateKey::new("example", &[b"one"]);
+/// let later = SystemTime::now() + Duration::from_secs(60);
+/// assert!(state.insert_new(&key, 7, later).await?);
+/// assert!(!state.insert_new(&key, 8, later).await?, "taken");
+/// assert_eq!(state.get(&key).await?, Some(7));
+/// # Ok(()) }
+/// ```
+pub struct MemoryState {
+    /// SHA-256 of the key → the entry: every entry the same small size.
+    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    capacity: usize,
+    clock: fn() -> SystemTime,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    value: i64,
+    expires_at: SystemTime,
+}
+
+impl fmt::Debug for MemoryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryState")
+            .field("entries", &self.len())
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryState {
+    fn default() -> Self {
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+}
+
+impl MemoryState {
+    /// The most live entries a [`MemoryState::default`] holds.
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+
+    /// An empty state holding at most `capacity` live entries (at least 1).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::default(),
+            capacity: capacity.max(1),
+            clock: SystemTime::now,
+        }
+    }
+
+    /// Replaces the clock entries expire by, for tests that need time to
+    /// pass.
+    pub fn with_clock(mut self, now: fn() -> SystemTime) -> Self {
+        self.clock = now;
+        self
+    }
+
+    /// How many entries it holds, expired ones not yet removed included.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Entry>> {
+        // A panic while the lock was held cannot leave an entry half written.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn slot(key: &StateKey) -> [u8; 32] {
+        digest::digest(&digest::SHA256, key.as_bytes())
+            .as_ref()
+            .try_into()
+            .expect("SHA-256 is 32 bytes")
+    }
+
+    /// Stores an entry, replacing any under the slot unless `only_new` and a
+    /// live one is there; `Ok(false)` when it was there.
+    fn store(
+        &self,
+        key: &StateKey,
+        value: i64,
+        expires_at: SystemTime,
+        only_new: bool,
+    ) -> Result<bool, SharedStateError> {
+        let now = (self.clock)();
+        let slot = Self::slot(key);
+        let mut entries = self.lock();
+        let live = entries.get(&slot).is_some_and(|e| e.expires_at > now);
+        if only_new && live {
+            return Ok(false);
+        }
+        if !entries.contains_key(&slot) && entries.len() >= self.capacity {
+            entries.retain(|_, entry| entry.expires_at > now);
+            if entries.len() >= self.capacity {
+                return Err(SharedStateError::Full {
+                    capacity: self.capacity,
+                });
+            }
+        }
+        entries.insert(slot, Entry { value, expires_at });
+        Ok(true)
+    }
+}
+
+impl SharedState for MemoryState {
+    fn insert_new<'a>(
+        &'a self,
+        key: &'a StateKey,
+        value: i64,
+        expires_at: SystemTime,
+    ) -> StateFuture<'a, bool> {
+        let stored = self.store(key, value, expires_at, true);
+        Box::pin(async move { stored })
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a StateKey,
+        value: i64,
+        expires_at: SystemTime,
+    ) -> StateFuture<'a, ()> {
+        let stored = self.store(key, value, expires_at, false).map(drop);
+        Box::pin(async move { stored })
+    }
+
+    fn get<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, Option<i64>> {
+        let now = (self.clock)();
+        let value = self
+            .lock()
+            .get(&Self::slot(key))
+            .filter(|entry| entry.expires_at > now)
+            .map(|entry| entry.value);
+        Box::pin(async move { Ok(value) })
+    }
+
+    fn remove<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, ()> {
+        self.lock().remove(&Self::slot(key));
+        Box::pin(async move { Ok(()) })
+    }
+}
+
+/// Unix milliseconds, saturating: the values the crate stores are times.
+pub(crate) fn unix_ms(at: SystemTime) -> i64 {
+    match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
+    }
+}
+
+/// `now + lifetime`, or a century on for a lifetime past the clock's range.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+pub(crate) fn later(now: SystemTime, lifetime: std::time::Duration) -> SystemTime {
+    now.checked_add(lifetime)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn key(name: &str) -> StateKey {
+        StateKey::new("test", &[name.as_bytes()])
+    }
+
+    // One clock per test: tests run in parallel.
+    static NOW_A: AtomicU64 = AtomicU64::new(0);
+    static NOW_B: AtomicU64 = AtomicU64::new(0);
+
+    fn clock_a() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_A.load(Ordering::SeqCst))
+    }
+
+    fn clock_b() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_B.load(Ordering::SeqCst))
+    }
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[tokio::test]
+    async fn entries_are_new_once_until_they_expire() {
+        NOW_A.store(1_000_000, Ordering::SeqCst);
+        let state = MemoryState::default().with_clock(clock_a);
+        assert!(state.insert_new(&key("a"), 1, at(1_000_010)).await.unwrap());
+        assert!(!state.insert_new(&key("a"), 2, at(1_000_010)).await.unwrap());
+        assert_eq!(state.get(&key("a")).await.unwrap(), Some(1));
+        assert_eq!(state.get(&key("b")).await.unwrap(), None);
+
+        NOW_A.store(1_000_010, Ordering::SeqCst);
+        assert_eq!(state.get(&key("a")).await.unwrap(), None, "expired");
+        assert!(state.insert_new(&key("a"), 3, at(1_000_020)).await.unwrap());
+        assert_eq!(state.get(&key("a")).await.unwrap(), Some(3));
+
+        state.put(&key("a"), 4, at(1_000_020)).await.unwrap();
+        assert_eq!(state.get(&key("a")).await.unwrap(), Some(4));
+        state.remove(&key("a")).await.unwrap();
+        assert_eq!(state.get(&key("a")).await.unwrap(), None);
+        assert!(state.insert_new(&key("a"), 5, at(1_000_020)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_table_refuses_rather_than_evicts() {
+        NOW_B.store(2_000_000, Ordering::SeqCst);
+        let state = MemoryState::with_capacity(3).with_clock(clock_b);
+        for name in ["a", "b"] {
+            assert!(
+                state
+                    .insert_new(&key(name), 0, at(2_000_100))
+                    .await
+                    .unwrap()
+            );
+        }
+        assert!(state.insert_new(&key("c"), 0, at(2_000_005)).await.unwrap());
+        let full = state.insert_new(&key("d"), 0, at(2_000_100)).await;
+        assert!(
+            matches!(full, Err(SharedStateError::Full { capacity: 3 })),
+            "{full:?}"
+        );
+        assert!(state.put(&key("d"), 0, at(2_000_100)).await.is_err());
+        // Nothing was evicted: every entry still refuses a second use.
+        for name in ["a", "b", "c"] {
+            assert!(
+                !state
+                    .insert_new(&key(name), 0, at(2_000_100))
+                    .await
+                    .unwrap()
+            );
+        }
+        // Replacing an entry needs no room.
+        state.put(&key("a"), 9, at(2_000_100)).await.unwrap();
+        // Once one expires, its room is taken back.
+        NOW_B.store(2_000_005, Ordering::SeqCst);
+        assert!(state.insert_new(&key("d"), 0, at(2_000_100)).await.unwrap());
+        assert_eq!(state.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_table_stays_bounded_under_a_flood() {
+        let state = MemoryState::with_capacity(1_000);
+        let later = SystemTime::now() + Duration::from_secs(60);
+        let mut refused = 0;
+        for i in 0..5_000u32 {
+            let key = StateKey::new("flood", &[&i.to_be_bytes(), &[0u8; 512]]);
+            if state.insert_new(&key, 0, later).await.is_err() {
+                refused += 1;
+            }
+        }
+        assert_eq!(state.len(), 1_000);
+        assert_eq!(refused, 4_000);
+    }
+
+    #[tokio::test]
+    async fn concurrent_inserts_of_one_key_store_it_once() {
+        let state = Arc::new(MemoryState::default());
+        let later = SystemTime::now() + Duration::from_secs(60);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..32 {
+            let state = state.clone();
+            tasks.spawn(async move { state.insert_new(&key("race"), i, later).await.unwrap() });
+        }
+        let won = tasks
+            .join_all()
+            .await
+            .into_iter()
+            .filter(|&won| won)
+            .count();
+        assert_eq!(won, 1);
+    }
+
+    #[test]
+    fn debug_shows_no_key_values() {
+        let key = StateKey::new("logout_jti", &[b"secret-looking-value"]);
+        assert!(!format!("{key:?}").contains("secret"));
+        let state = MemoryState::default();
+        assert_eq!(
+            format!("{state:?}"),
+            "MemoryState { entries: 0, capacity: 100000, .. }"
+        );
+    }
+
+    #[test]
+    fn unix_ms_saturates() {
+        assert_eq!(unix_ms(SystemTime::UNIX_EPOCH), 0);
+        assert_eq!(unix_ms(at(2)), 2_000);
+        assert_eq!(
+            unix_ms(SystemTime::UNIX_EPOCH - Duration::from_millis(5)),
+            -5
+        );
+        assert_eq!(later(at(1), Duration::from_secs(2)), at(3));
+        let far = later(at(1), Duration::MAX);
+        assert!(
+            far > at(1_000_000_000),
+            "a lifetime past the range saturates"
+        );
+    }
+}
