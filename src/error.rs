@@ -219,11 +219,13 @@ pub enum DiscoveryError {
     },
     /// A token names a key the cached key set does not hold, and fetching
     /// the key set again failed. The keys already held still serve every
-    /// token they fit.
+    /// token they fit. The message holds the failure (which endpoint, what
+    /// to check), so that a log line of this error alone says it; it is not
+    /// also a `source`, which would print it twice.
     #[error(
         "a token names a key the cached JWKS does not hold, and fetching the provider's keys again failed: {0}"
     )]
-    KeysUnavailable(#[source] Box<Error>),
+    KeysUnavailable(Box<Error>),
 }
 
 /// Explains how two issuers differ, when the difference is a common mistake.

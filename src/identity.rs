@@ -88,17 +88,6 @@ pub(crate) fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&
 
 /// Whether the claims hold everything the identity is built from; when not,
 /// the `when_claims_missing` userinfo policy fetches userinfo.
-impl<'a> From<&'a crate::config::Claims> for ClaimNames<'a> {
-    fn from(claims: &'a crate::config::Claims) -> Self {
-        Self {
-            username: &claims.username,
-            email: &claims.email,
-            groups: &claims.groups,
-            app_roles: &claims.app_roles,
-        }
-    }
-}
-
 pub(crate) fn has_all(claims: &Map<String, Value>, names: ClaimNames<'_>) -> bool {
     [names.username, names.email, names.groups]
         .into_iter()

@@ -10,7 +10,7 @@ use aws_lc_rs::digest;
 use tokio::sync::OnceCell;
 
 use crate::client::{Client, Tokens};
-use crate::error::Error;
+use crate::error::{Error, HttpErrorKind};
 use crate::identity::Identity;
 
 /// How long a refresh's outcome is kept for the requests that raced it.
@@ -105,6 +105,14 @@ impl Refresher {
         slot.get_or_init(|| async {
             match self.client.refresh(tokens).await {
                 Ok(login) => Outcome::Refreshed(Box::new((login.identity, login.tokens))),
+                // A 4xx (but 429) is the provider's answer, HTML or not: the
+                // refresh token or the client was refused.
+                Err(Error::Http(error))
+                    if matches!(error.kind(), HttpErrorKind::Status(code) if (400..500).contains(code) && *code != 429) =>
+                {
+                    tracing::warn!(target: "oidc_login::axum", %error, "refresh refused by the provider's status: the session ends");
+                    Outcome::Refused
+                }
                 Err(error @ (Error::Http(_) | Error::Discovery(_))) => {
                     tracing::warn!(target: "oidc_login::axum", code = error.code(), %error, "refresh failed; the session stays as it is and is refreshed later");
                     Outcome::Unavailable

@@ -7,11 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, Ordering};
 
-use base64::Engine as _;
 use oauth2::{AsyncHttpClient, RequestTokenError};
-use url::form_urlencoded::byte_serialize;
 
-use super::{Client, exchange_error};
+use super::{Client, exchange_error, redact};
 use crate::config::{ClientAuth, Flow};
 use crate::error::{Error, HttpError, HttpErrorKind, clip};
 use crate::http::{TokenEndpoint, without_query};
@@ -178,7 +176,7 @@ impl Client {
         let result = exchange.request_async(&http).await;
         let status = http.status.load(Ordering::Relaxed);
 
-        let hidden = self.sent_secrets(&assertion);
+        let hidden = self.sent_secrets(&assertion, &[]);
         let provider_text = |text: &str, max: usize| clip(&redact(text, &hidden), max);
         match result {
             Ok(_) => Err(crate::error::TokenError::InvalidResponse(
@@ -226,36 +224,9 @@ impl Client {
                 }
                 .into())
             }
-            Err(other) => Err(exchange_error(other)),
+            Err(other) => Err(exchange_error(other, &hidden)),
         }
     }
-
-    /// The forms in which the request carried a secret: the secret itself,
-    /// form-urlencoded, and in the Basic header; the client assertion.
-    fn sent_secrets(&self, assertion: &[(&'static str, String)]) -> Vec<String> {
-        let mut hidden: Vec<String> = assertion
-            .iter()
-            .filter(|(name, _)| *name == "client_assertion")
-            .map(|(_, value)| value.clone())
-            .collect();
-        if let Some(secret) = self.config.client_auth().secret() {
-            let secret = secret.expose_secret();
-            let encoded: String = byte_serialize(secret.as_bytes()).collect();
-            let id: String = byte_serialize(self.config.client_id().as_bytes()).collect();
-            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{encoded}"));
-            hidden.extend([secret.to_owned(), encoded, basic]);
-        }
-        hidden
-    }
-}
-
-/// `text` with every occurrence of each of `hidden` replaced.
-fn redact(text: &str, hidden: &[String]) -> String {
-    let mut text = text.to_owned();
-    for secret in hidden.iter().filter(|s| !s.is_empty()) {
-        text = text.replace(secret.as_str(), "[redacted]");
-    }
-    text
 }
 
 /// What the check's request is, in its errors.

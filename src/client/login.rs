@@ -6,8 +6,8 @@
 use oauth2::TokenResponse as _;
 use serde_json::{Map, Value};
 
-use super::{Client, Login, Tokens, exchange_error, expires_at, granted_scopes};
-use crate::config::{Flow, UserinfoPolicy};
+use super::{Client, Login, Tokens, exchange_error, expires_at, granted_scopes, provider_text};
+use crate::config::{Claims, Flow, UserinfoPolicy};
 use crate::entra::{self, GroupsPlan};
 use crate::error::{AccessError, CallbackError, Error, GroupsError, RefreshError, TokenError};
 use oauth2::basic::BasicErrorResponse;
@@ -15,7 +15,7 @@ use oauth2::basic::BasicErrorResponse;
 use crate::flow::{
     Callback, PendingLogin, check_callback, check_refreshed, check_tokens_issuer, original_claims,
 };
-use crate::identity::{self, Identity, Userinfo, Who, merge_userinfo};
+use crate::identity::{self, ClaimNames, Identity, Userinfo, Who, merge_userinfo};
 use crate::provider::Origin;
 use crate::roles::NoRolePolicy;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
@@ -54,13 +54,15 @@ impl Client {
                 pending.pkce_verifier.expose_secret().to_owned(),
             ));
         }
-        for (name, value) in self.assertion_params()? {
+        let assertion = self.assertion_params()?;
+        let hidden = self.sent_secrets(&assertion, &[code, pending.pkce_verifier.expose_secret()]);
+        for (name, value) in assertion {
             exchange = exchange.add_extra_param(name, value);
         }
         let response = exchange
             .request_async(&self.http.token_endpoint(REDEEM))
             .await
-            .map_err(exchange_error)?;
+            .map_err(|error| exchange_error(error, &hidden))?;
 
         let raw_id_token = response
             .extra_fields()
@@ -186,13 +188,15 @@ impl Client {
         let original = original_claims(&tokens.id_token)?;
         let grant = oauth2::RefreshToken::new(refresh_token.expose_secret().to_owned());
         let mut request = self.oauth.exchange_refresh_token(&grant);
-        for (name, value) in self.assertion_params()? {
+        let assertion = self.assertion_params()?;
+        let hidden = self.sent_secrets(&assertion, &[refresh_token.expose_secret()]);
+        for (name, value) in assertion {
             request = request.add_extra_param(name, value);
         }
         let response = request
             .request_async(&self.http.token_endpoint(REFRESH))
             .await
-            .map_err(refresh_error)?;
+            .map_err(|error| refresh_error(error, &hidden))?;
         let access_token = AccessToken::new(response.access_token().secret().clone());
 
         let (who, claims, id_token, userinfo) = match &response.extra_fields().id_token {
@@ -342,7 +346,7 @@ impl Client {
             UserinfoPolicy::Never => false,
             UserinfoPolicy::Always => true,
             UserinfoPolicy::WhenClaimsMissing => {
-                !identity::has_all(claims, self.config.claims().into())
+                !identity::has_all(claims, claim_names(self.config.claims()))
             }
         }
     }
@@ -384,7 +388,8 @@ impl Client {
         if let Some(required) = self.config.claims().required.as_ref() {
             identity::check_required_claim(&claims, &required.key, &required.value)?;
         }
-        let mut identity = identity::build(issuer, subject, claims, self.config.claims().into());
+        let mut identity =
+            identity::build(issuer, subject, claims, claim_names(self.config.claims()));
         if let Some(groups) = groups {
             identity.groups = groups;
         }
@@ -425,17 +430,28 @@ fn finished(identity: Identity, tokens: Tokens, return_to: Option<String>) -> Lo
     }
 }
 
-fn refresh_error(
+/// The configured claim names, as the identity is read with them.
+fn claim_names(claims: &Claims) -> ClaimNames<'_> {
+    ClaimNames {
+        username: &claims.username,
+        email: &claims.email,
+        groups: &claims.groups,
+        app_roles: &claims.app_roles,
+    }
+}
+
+pub(super) fn refresh_error(
     error: oauth2::RequestTokenError<crate::error::HttpError, BasicErrorResponse>,
+    hidden: &[String],
 ) -> Error {
     match error {
         oauth2::RequestTokenError::ServerResponse(response) => RefreshError::Refused {
-            error: crate::error::clip(response.error().as_ref(), 64),
+            error: provider_text(response.error().as_ref(), hidden, 64),
             description: response
                 .error_description()
-                .map(|d| crate::error::clip(d, 512)),
+                .map(|d| provider_text(d, hidden, 512)),
         }
         .into(),
-        other => exchange_error(other),
+        other => exchange_error(other, hidden),
     }
 }

@@ -7,6 +7,7 @@ mod login;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
@@ -17,6 +18,7 @@ use oauth2::{
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
+use url::form_urlencoded::byte_serialize;
 
 use crate::algorithm::Algorithm;
 use crate::assertion::ASSERTION_TYPE;
@@ -366,6 +368,35 @@ impl Client {
         )?)
     }
 
+    /// What a token request carried that must not come back in an error
+    /// if the provider (or a proxy) echoes it: the client secret (as is,
+    /// form-urlencoded, and in the Basic header), the client assertion, and
+    /// `also` (the code and PKCE verifier, or the refresh token), as is and
+    /// form-urlencoded.
+    pub(crate) fn sent_secrets(
+        &self,
+        assertion: &[(&'static str, String)],
+        also: &[&str],
+    ) -> Vec<String> {
+        let mut hidden: Vec<String> = assertion
+            .iter()
+            .filter(|(name, _)| *name == "client_assertion")
+            .map(|(_, value)| value.clone())
+            .collect();
+        if let Some(secret) = self.config.client_auth().secret() {
+            let secret = secret.expose_secret();
+            let encoded: String = byte_serialize(secret.as_bytes()).collect();
+            let id: String = byte_serialize(self.config.client_id().as_bytes()).collect();
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{encoded}"));
+            hidden.extend([secret.to_owned(), encoded, basic]);
+        }
+        for value in also {
+            hidden.push(byte_serialize(value.as_bytes()).collect());
+            hidden.push((*value).to_owned());
+        }
+        hidden
+    }
+
     /// The parameters that authenticate a token request with a JWT client
     /// assertion (`client_secret_jwt`, `private_key_jwt`): a fresh one each
     /// time; none for the other methods, which `oauth2` sends itself.
@@ -579,21 +610,102 @@ fn is_graph_groups_scope(scope: &str) -> bool {
 
 fn exchange_error(
     error: oauth2::RequestTokenError<crate::error::HttpError, BasicErrorResponse>,
+    hidden: &[String],
 ) -> Error {
     use oauth2::RequestTokenError as E;
     match error {
         E::ServerResponse(response) => TokenError::Exchange {
-            error: crate::error::clip(response.error().as_ref(), 64),
+            error: provider_text(response.error().as_ref(), hidden, 64),
             description: response
                 .error_description()
-                .map(|d| crate::error::clip(d, 512)),
+                .map(|d| provider_text(d, hidden, 512)),
         }
         .into(),
         E::Request(http) => http.into(),
-        // The body is not included: it may hold tokens.
-        E::Parse(parse, _body) => {
-            TokenError::InvalidResponse(format!("at `{}`: {}", parse.path(), parse.inner())).into()
+        // The body is not included, nor a value the parser quotes: they may
+        // hold tokens.
+        E::Parse(parse, _body) => TokenError::InvalidResponse(format!(
+            "at `{}`: {}",
+            provider_text(&parse.path().to_string(), hidden, 128),
+            crate::config::scrub_parse_message(&parse.inner().to_string()),
+        ))
+        .into(),
+        E::Other(message) => {
+            TokenError::InvalidResponse(provider_text(&message, hidden, 256)).into()
         }
-        E::Other(message) => TokenError::InvalidResponse(crate::error::clip(&message, 256)).into(),
+    }
+}
+
+/// Text of the provider's, for an error: without anything the request
+/// carried (`hidden`), escaped and clipped.
+pub(crate) fn provider_text(text: &str, hidden: &[String], max: usize) -> String {
+    crate::error::clip(&redact(text, hidden), max)
+}
+
+/// `text` with every occurrence of each of `hidden` replaced.
+pub(crate) fn redact(text: &str, hidden: &[String]) -> String {
+    let mut text = text.to_owned();
+    for secret in hidden.iter().filter(|s| !s.is_empty()) {
+        text = text.replace(secret.as_str(), "[redacted]");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use oauth2::basic::BasicErrorResponseType;
+
+    use super::*;
+
+    const SECRET: &str = "s3cr3t/+&=";
+    const CODE: &str = "code-Zq81";
+    const VERIFIER: &str = "verifier-Kx77";
+
+    fn hidden() -> Vec<String> {
+        [SECRET, "s3cr3t%2F%2B%26%3D", CODE, VERIFIER]
+            .map(String::from)
+            .into()
+    }
+
+    /// A provider (or a proxy) that echoes the request in its error.
+    fn echoed() -> oauth2::RequestTokenError<crate::error::HttpError, BasicErrorResponse> {
+        oauth2::RequestTokenError::ServerResponse(BasicErrorResponse::new(
+            BasicErrorResponseType::InvalidClient,
+            Some(format!(
+                "bad secret {SECRET} (s3cr3t%2F%2B%26%3D) for code={CODE}&code_verifier={VERIFIER}"
+            )),
+            None,
+        ))
+    }
+
+    fn assert_nothing_sent_shows(error: &Error) {
+        for shown in [error.to_string(), format!("{error:?}")] {
+            for sent in ["s3cr3t", CODE, VERIFIER] {
+                assert!(!shown.contains(sent), "`{sent}` in {shown}");
+            }
+            assert!(shown.contains("[redacted]"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn an_echoing_token_endpoint_never_gets_what_was_sent_into_an_error() {
+        assert_nothing_sent_shows(&exchange_error(echoed(), &hidden()));
+        let refresh = login::refresh_error(echoed(), &hidden());
+        assert!(matches!(refresh, Error::Refresh(_)), "{refresh}");
+        assert_nothing_sent_shows(&refresh);
+    }
+
+    #[test]
+    fn a_token_response_that_does_not_parse_quotes_no_value() {
+        let body = br#"{"access_token": 83927461928374, "token_type": "bearer"}"#;
+        let mut json = serde_json::Deserializer::from_slice(body);
+        let parse = serde_path_to_error::deserialize::<_, TokenResponse>(&mut json).unwrap_err();
+        let error = exchange_error(
+            oauth2::RequestTokenError::Parse(parse, body.to_vec()),
+            &hidden(),
+        );
+        let shown = error.to_string();
+        assert!(!shown.contains("83927461928374"), "{shown}");
+        assert!(shown.contains("access_token"), "{shown}");
     }
 }

@@ -64,6 +64,7 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
     registration.role_mapping = super::entra::scoped_rows(
         entra.as_ref(),
         std::mem::take(&mut registration.role_mapping),
+        &claims.groups,
     )?;
     check_claims(&claims)?;
     check_limits(&limits)?;
@@ -123,17 +124,7 @@ fn metadata_url_and_issuer(given: &str) -> Result<(Url, String), ConfigError> {
             "is missing: set `metadata_url`, or `entra = { tenant = \"...\" }` for Microsoft Entra ID (`Config::entra`)",
         ));
     }
-    let url = absolute_url(field, given)?;
-    if url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return Err(invalid(
-            field,
-            format!("`{given}` must not have a query, fragment or user name"),
-        ));
-    }
+    let url = plain_url(field, given)?;
     // Keep the issuer as written: issuers are compared exactly, trailing `/` included.
     Ok(match given.strip_suffix(WELL_KNOWN) {
         Some(issuer) => (url, issuer.to_owned()),
@@ -145,15 +136,56 @@ fn metadata_url_and_issuer(given: &str) -> Result<(Url, String), ConfigError> {
     })
 }
 
+/// How a URL from the config is quoted in an error: without its user name,
+/// password, query and fragment, which may hold secrets; not at all when it
+/// does not parse (it may be a secret typed into the wrong field).
+pub(super) fn quoted(given: &str) -> String {
+    match Url::parse(given) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            format!("`{url}`")
+        }
+        Err(_) => "the value".to_owned(),
+    }
+}
+
 /// An absolute https URL (plain http only on loopback).
 fn absolute_url(field: &'static str, given: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(given)
-        .map_err(|e| invalid(field, format!("`{given}` is not an absolute URL ({e})")))?;
+    let url = Url::parse(given).map_err(|e| {
+        invalid(
+            field,
+            format!("{} is not an absolute URL ({e})", quoted(given)),
+        )
+    })?;
     if !is_secure_or_loopback(&url) {
         return Err(invalid(
             field,
             format!(
-                "`{given}` must use https (plain http only on a loopback host such as 127.0.0.1)"
+                "{} must use https (plain http only on a loopback host such as 127.0.0.1)",
+                quoted(given)
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+/// An absolute https URL with no query, fragment or user name: the form of
+/// a provider's address.
+pub(super) fn plain_url(field: &'static str, given: &str) -> Result<Url, ConfigError> {
+    let url = absolute_url(field, given)?;
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(invalid(
+            field,
+            format!(
+                "{} must not have a query, fragment or user name",
+                quoted(given)
             ),
         ));
     }
@@ -177,19 +209,24 @@ fn check_post_logout_uris(given: &[String], redirect_uri: &Url) -> Result<Vec<Ur
     given
         .iter()
         .map(|given| {
-            let uri = Url::parse(given)
-                .map_err(|e| invalid(field, format!("`{given}` is not an absolute URL ({e})")))?;
+            let uri = Url::parse(given).map_err(|e| {
+                invalid(
+                    field,
+                    format!("{} is not an absolute URL ({e})", quoted(given)),
+                )
+            })?;
             if uri.origin() != redirect_uri.origin() {
                 return Err(invalid(
                     field,
                     format!(
-                        "`{given}` is not on the origin of `redirect_uri` ({}): after a logout the browser comes back to this app only",
+                        "{} is not on the origin of `redirect_uri` ({}): after a logout the browser comes back to this app only",
+                        quoted(given),
                         redirect_uri.origin().ascii_serialization()
                     ),
                 ));
             }
             if uri.fragment().is_some() {
-                return Err(invalid(field, format!("`{given}` has a fragment")));
+                return Err(invalid(field, format!("{} has a fragment", quoted(given))));
             }
             Ok(uri)
         })

@@ -7,7 +7,6 @@ use url::Url;
 
 use super::{Config, ConfigBuilder};
 use crate::error::ConfigError;
-use crate::http::is_secure_or_loopback;
 use crate::issuer::{TenantPolicy, is_guid};
 use crate::roles::{RoleMapping, Source, TenantScope};
 
@@ -284,10 +283,10 @@ impl EntraDraft {
         let home_tenant = checked_home(&tenant, tenants.as_ref(), self.home_tenant)?;
 
         let authority = self.authority.as_deref().unwrap_or(DEFAULT_AUTHORITY);
-        let authority = base_url(authority).map_err(|reason| invalid("entra.authority", reason))?;
+        let authority = base_url("entra.authority", authority)?;
         let authority = authority.as_str().trim_end_matches('/').to_owned();
         let graph = self.graph_url.as_deref().unwrap_or(DEFAULT_GRAPH);
-        let graph = base_url(graph).map_err(|reason| invalid("entra.graph_url", reason))?;
+        let graph = base_url("entra.graph_url", graph)?;
 
         let metadata_url = format!("{authority}/{tenant}/v2.0/.well-known/openid-configuration");
         Ok(Some((
@@ -470,13 +469,17 @@ fn checked_home(
     }
 }
 
-/// The rows with their tenant scopes checked, and app-role rows that name
-/// no tenant scoped to the home tenant of a multi-tenant app: each
-/// tenant's own admins assign app roles, so a partner's could otherwise
-/// hand out this app's roles.
+/// The rows with their tenant scopes checked, and the rows that name no
+/// tenant scoped to the home tenant of a multi-tenant app when another
+/// tenant could match them: app-role rows (each tenant's own admins assign
+/// app roles, so a partner's could otherwise hand out this app's roles),
+/// and group rows unless they match a group object id in `groups` (a GUID
+/// no other tenant can have; a group name or another claim, such as
+/// `groups_claim = "roles"`, any tenant's admin can make).
 pub(crate) fn scoped_rows(
     entra: Option<&Entra>,
     rows: Vec<RoleMapping>,
+    groups_claim: &str,
 ) -> Result<Vec<RoleMapping>, ConfigError> {
     let invalid = |reason: String| ConfigError::Invalid {
         field: "role_mapping",
@@ -512,13 +515,19 @@ pub(crate) fn scoped_rows(
                     }
                     TenantScope::Only(tenants)
                 }
-                TenantScope::Unspecified if row.source() == Source::AppRole && policy.is_some() => {
+                TenantScope::Unspecified
+                    if policy.is_some() && any_tenant_can_match(&row, groups_claim) =>
+                {
                     match home {
                         Some(home) => TenantScope::Only(vec![home.clone()]),
                         None => {
                             return Err(invalid(format!(
-                                "row `{}` maps an app role, and users of several tenants sign in: each tenant's admins assign app roles to their own users, so say whose count: set `entra.home_tenant` (the row then applies to it), or the row's `tenants` (`RoleMapping::tenants`, or `\"any\"`)",
-                                row.name()
+                                "row `{}` maps {}, and users of several tenants sign in: another tenant's admins could give their own users that value, so say whose count: set `entra.home_tenant` (the row then applies to it), or the row's `tenants` (`RoleMapping::tenants`, or `\"any\"`)",
+                                row.name(),
+                                match row.source() {
+                                    Source::AppRole => "an app role",
+                                    _ => "a group by name or another claim than `groups`",
+                                }
                             )));
                         }
                     }
@@ -528,6 +537,17 @@ pub(crate) fn scoped_rows(
             Ok(row.with_scope(scope))
         })
         .collect()
+}
+
+/// Whether a user of another tenant could carry the value this row
+/// matches: an app role, or a group value that is not an object id in
+/// Entra's `groups` claim. (A `local` row matches break-glass sign-ins only.)
+fn any_tenant_can_match(row: &RoleMapping, groups_claim: &str) -> bool {
+    match row.source() {
+        Source::AppRole => true,
+        Source::OpenIdConnect => groups_claim != "groups" || !is_guid(row.value()),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -566,23 +586,8 @@ fn is_domain(value: &str) -> bool {
 
 /// A base URL: https (http on loopback), no query, fragment or user; its
 /// path ends with `/`.
-fn base_url(given: &str) -> Result<Url, String> {
-    let mut url =
-        Url::parse(given).map_err(|e| format!("`{given}` is not an absolute URL ({e})"))?;
-    if !is_secure_or_loopback(&url) {
-        return Err(format!(
-            "`{given}` must use https (plain http only on a loopback host such as 127.0.0.1)"
-        ));
-    }
-    if url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return Err(format!(
-            "`{given}` must not have a query, fragment or user name"
-        ));
-    }
+fn base_url(field: &'static str, given: &str) -> Result<Url, ConfigError> {
+    let mut url = super::check::plain_url(field, given)?;
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
@@ -819,6 +824,9 @@ mod tests {
         entra("organizations").entra_tenants(TenantPolicy::Only(vec![T1.into(), T2.into()]))
     }
 
+    /// A group object id, as Entra's `groups` claim holds them.
+    const GROUP_ID: &str = "d48429bd-9f2a-47a2-a410-993f2a37876b";
+
     /// The review's case: with `allowed_tenants = [home, partner]`, an
     /// app-role row that names no tenant must not let the partner's admins
     /// grant it, so it is scoped to the home tenant, or refused when the
@@ -831,7 +839,7 @@ mod tests {
             .add_role_mapping(RoleMapping::new(
                 "Devs",
                 Source::OpenIdConnect,
-                "g",
+                GROUP_ID,
                 ["Dev"],
             ))
             .add_role_mapping(
@@ -892,16 +900,49 @@ mod tests {
             c.role_mapping()[0].tenant_scope(),
             &TenantScope::Only(vec![T1.into()])
         );
-        // Without app-role rows, no home tenant is needed.
+        // Without app-role rows, and with group rows matching object ids,
+        // no home tenant is needed.
         two_tenants()
             .add_role_mapping(RoleMapping::new(
                 "Devs",
                 Source::OpenIdConnect,
-                "g",
+                GROUP_ID,
                 ["Dev"],
             ))
             .build()
             .unwrap();
+        // A group named rather than identified, or a groups claim that is
+        // not Entra's `groups` (`roles`, say): any tenant's admin can make
+        // that value, so such a row needs the home tenant like an app role.
+        for (claim, value) in [("groups", "Admins"), ("roles", GROUP_ID)] {
+            let err = two_tenants()
+                .groups_claim(claim)
+                .add_role_mapping(RoleMapping::new(
+                    "Devs",
+                    Source::OpenIdConnect,
+                    value,
+                    ["Dev"],
+                ))
+                .build()
+                .unwrap_err();
+            assert_eq!(field_of(err), "role_mapping", "{claim} {value}");
+            let c = two_tenants()
+                .entra_home_tenant(T1)
+                .groups_claim(claim)
+                .add_role_mapping(RoleMapping::new(
+                    "Devs",
+                    Source::OpenIdConnect,
+                    value,
+                    ["Dev"],
+                ))
+                .build()
+                .unwrap();
+            assert_eq!(
+                c.role_mapping()[0].tenant_scope(),
+                &TenantScope::Only(vec![T1.into()]),
+                "{claim} {value}"
+            );
+        }
         // One allowed tenant is the home tenant.
         let c = entra("organizations")
             .entra_tenants(TenantPolicy::Only(vec![T2.into()]))

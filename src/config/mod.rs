@@ -35,7 +35,7 @@ pub use client_auth::{AuthMethod, ClientAuth};
 pub(crate) use entra::Entra;
 pub use entra::{GraphQuery, GroupsSource};
 pub use settings::{Claims, KeySet, Limits};
-pub(crate) use text::{Format, parse_text};
+pub(crate) use text::{Format, describe as scrub_parse_message, parse_text};
 
 use file::{ConfigFile, Lookup};
 use settings::Registration;
@@ -337,6 +337,7 @@ mod tests {
     use super::*;
     use crate::accounts::EmailVerification;
     use crate::algorithm::Algorithm;
+    use crate::issuer::TenantPolicy;
     use crate::roles::Source;
     use crate::secret::ClientSecret;
 
@@ -567,6 +568,45 @@ roles = ["Read-write"]
         let shown = err.to_string();
         assert!(shown.contains("at `role_mapping[0].name`"), "{shown}");
         assert!(shown.contains("line 1"), "{shown}");
+    }
+
+    /// A URL field's error quotes the URL without its user name, password,
+    /// query and fragment, and a value that is no URL not at all: either
+    /// may hold a secret.
+    #[test]
+    fn url_errors_quote_no_credentials() {
+        let cases = [
+            Config::builder("https://admin:Pa55w0rd@idp.example/?client_secret=zz9", "a")
+                .redirect_uri("https://a.example/cb")
+                .build(),
+            Config::builder("http://idp.example/?client_secret=zz9", "a")
+                .redirect_uri("https://a.example/cb")
+                .build(),
+            builder().redirect_uri("hunter2secret").build(),
+            builder()
+                .redirect_uri("http://u:Pa55w0rd@app.example/cb?zz9")
+                .build(),
+            builder()
+                .add_post_logout_redirect_uri("https://u:Pa55w0rd@other.example/?zz9")
+                .build(),
+            Config::entra("organizations", "a")
+                .entra_tenants(TenantPolicy::AnyTenant)
+                .graph_url("https://u:Pa55w0rd@graph.example/?zz9")
+                .redirect_uri("https://a.example/cb")
+                .build(),
+        ];
+        for result in cases {
+            let err = result.unwrap_err();
+            let shown = format!("{err} {err:?}");
+            for secret in ["Pa55w0rd", "zz9", "hunter2"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+        }
+        let err = builder()
+            .redirect_uri("http://app.example/cb?x=1")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("`http://app.example/cb`"), "{err}");
     }
 
     /// Every settings group is flattened into the form; an error in any of

@@ -208,7 +208,7 @@ fn json_message(error: &serde_json::Error) -> String {
 /// The parser's message, rebuilt without any value from the text. serde's
 /// standard messages are recognised by their form; anything else (a syntax
 /// error) keeps only its words and the short grammar tokens it names.
-fn describe(message: &str) -> String {
+pub(crate) fn describe(message: &str) -> String {
     // "unknown field `K`, expected one of `a`, `b`": K is what the writer
     // typed as a key. It is shown only as the misspelling of a name it is
     // near ("did you mean"): a key-shaped secret on a line of its own must

@@ -118,6 +118,7 @@ impl KeyCache {
         if fits(&cached.keys) && !stale {
             return Keys::cached(cached.keys);
         }
+        let asked = Instant::now();
         let mut last_fetch = if fits(&cached.keys) {
             // Stale, but the key is there: refresh if nobody else is, and
             // never make this caller wait for another caller's fetch.
@@ -134,10 +135,15 @@ impl KeyCache {
         if fits(&cached.keys) && !stale {
             return Keys::cached(cached.keys);
         }
-        if origin == Origin::Outside && last_fetch.is_some_and(|at| at.elapsed() < self.cooldown) {
+        // A fetch that ended while this caller waited is its fetch too, even
+        // when it did not find the key: one fetch per wave of callers.
+        let fetched_meanwhile = last_fetch.is_some_and(|at| at >= asked);
+        let cooling =
+            origin == Origin::Outside && last_fetch.is_some_and(|at| at.elapsed() < self.cooldown);
+        if fetched_meanwhile || cooling {
             tracing::debug!(
                 target: "oidc_login::provider",
-                "the key set was fetched less than the cooldown ago; not fetching again"
+                "the key set was fetched while this caller waited, or less than the cooldown ago; not fetching again"
             );
             return Keys::cached(cached.keys);
         }

@@ -475,6 +475,25 @@ async fn axum_refresh(fault: Fault) {
 }
 each_fault!(axum_refresh);
 
+/// A refresh the provider refuses with a 4xx status but no OAuth error
+/// body (an HTML page from the provider or a firewall in front of it) ends
+/// the session, as an `invalid_grant` would: it is no outage.
+#[tokio::test]
+async fn axum_refresh_refused_by_a_bare_4xx_ends_the_session() {
+    for status in [400, 401, 403] {
+        let provider = Arc::new(TestProvider::start().await);
+        let app = app(provider.clone(), true).await;
+        let (browser, _) = signed_in(&app).await;
+        provider.misbehave(Misbehavior::ErrorStatus("token", status));
+        let response = browser.get(app.url("/roles")).send().await.unwrap();
+        let (code, body) = (response.status(), response.text().await.unwrap());
+        assert!(
+            !(code == StatusCode::OK && body == "Read-write"),
+            "{status}: the session must end, got {code} {body}"
+        );
+    }
+}
+
 /// A callback whose code exchange fails for the provider's fault answers
 /// 502 within the timeout and signs no one in.
 async fn axum_callback(fault: Fault) {

@@ -406,20 +406,39 @@ async fn two_key_rotations_within_the_cooldown_do_not_stop_logins() {
 }
 
 /// A provider whose token endpoint names a key its JWKS does not hold
-/// fails each login with the key error (one refetch per login, one at a
-/// time: the provider is misbehaving, not an attacker).
+/// fails each login with the key error. Logins that wait while a fetch
+/// runs share it, even when it does not find the key: a JWKS that lags
+/// behind a rotation costs one fetch per wave of logins, not one each.
 #[tokio::test]
 async fn a_token_endpoint_naming_an_unknown_key_fails_the_login() {
     let provider = TestProvider::start().await;
-    let client = client(&provider).await;
+    let client = Arc::new(client(&provider).await);
     provider.misbehave(Misbehavior::UnknownKid);
-    for _ in 0..3 {
-        let err = login_as(&client, "alice").await.unwrap_err();
+    let err = login_as(&client, "alice").await.unwrap_err();
+    assert!(
+        matches!(err, Error::Token(TokenError::UnknownKey { .. })),
+        "{err}"
+    );
+    provider.misbehave(Misbehavior::SlowEndpoint("jwks", Duration::from_secs(1)));
+    let fetched = provider.jwks_requests();
+    let logins: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { login_as(&client, "alice").await })
+        })
+        .collect();
+    for login in logins {
+        let err = login.await.unwrap().unwrap_err();
         assert!(
             matches!(err, Error::Token(TokenError::UnknownKey { .. })),
             "{err}"
         );
     }
+    assert_eq!(
+        provider.jwks_requests(),
+        fetched + 1,
+        "one fetch for the 8 logins that waited on it"
+    );
 }
 
 #[tokio::test]
