@@ -104,6 +104,7 @@
 //! | `axum` | `axum`: login routes, extractors and `tower-sessions` glue for axum apps | no |
 //! | `test-provider` | `testing::TestProvider`, an embedded OpenID provider for tests and demos | no |
 //! | `sqlite` | `SqliteAccountStore`: account links in a SQLite file (SQLite compiled in) | no |
+//! | `break-glass` | `BreakGlass`, the local sign-in for when the provider is down, and axum's `/local-login` (argon2); without it a config's `[break_glass]` is refused | no |
 //!
 //! # Client authentication
 //!
@@ -423,6 +424,7 @@ mod assertion;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+#[cfg(feature = "break-glass")]
 mod break_glass;
 mod client;
 mod config;
@@ -450,6 +452,8 @@ pub use accounts::{
 };
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use assertion::PrivateKeyJwt;
+#[cfg(feature = "break-glass")]
+#[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
 pub use break_glass::{BREAK_GLASS_ISSUER, BreakGlass};
 pub use client::credentials::CredentialCheck;
 pub use client::{Client, Login, Tokens};

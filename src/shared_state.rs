@@ -338,6 +338,7 @@ impl SharedState for MemoryState {
 }
 
 /// Unix milliseconds, saturating: the values the crate stores are times.
+#[cfg(any(feature = "axum", feature = "break-glass"))]
 pub(crate) fn unix_ms(at: SystemTime) -> i64 {
     match at.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(since) => i64::try_from(since.as_millis()).unwrap_or(i64::MAX),

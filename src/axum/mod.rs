@@ -133,6 +133,7 @@
 //! ```
 
 mod back_channel;
+#[cfg(feature = "break-glass")]
 mod client_address;
 mod extract;
 mod layer;
@@ -163,7 +164,10 @@ pub use tower_sessions;
 
 pub use extract::{AuthRejection, RequireRole, RoleName, SignedIn};
 pub use layer::{LoginLayer, LoginService};
-pub use pages::{break_glass_form, login_button, logout_button};
+#[cfg(feature = "break-glass")]
+#[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
+pub use pages::break_glass_form;
+pub use pages::{login_button, logout_button};
 pub use refusal::Refusal;
 pub use routes::LoginRoutes;
 pub use session::session_layer;

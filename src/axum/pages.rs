@@ -52,6 +52,7 @@ pub fn logout_button(text: &str, logout_path: &str) -> String {
     )
 }
 
+#[cfg(feature = "break-glass")]
 /// The break-glass local sign-in form: username and password, POSTed to
 /// the `{prefix}/local-login` route ([`LoginRoutes::break_glass`](super::LoginRoutes::break_glass)).
 /// Show it only while break-glass is switched on, beside the
@@ -150,6 +151,7 @@ pub(crate) fn refusal(title: &str, message: &str, code: &str) -> String {
     )
 }
 
+#[cfg(feature = "break-glass")]
 /// The page of `GET {prefix}/local-login`: the break-glass form alone.
 pub(crate) fn break_glass_page(action: &str) -> Response {
     let body = format!(

@@ -2,6 +2,7 @@
 //! (`GET /login`, `GET`/`POST /callback`, `POST /logout`, and those switched
 //! on), and the layer that applies the settings to the app's routes.
 
+#[cfg(feature = "break-glass")]
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::back_channel::{BackChannel, LogoutIndex, backchannel_logout};
+#[cfg(feature = "break-glass")]
 use super::client_address::{ClientAddress, ClientAddressFn};
 use super::layer::{LoginLayer, MAX_SESSION_AGE, MAX_SESSION_AGE_LIMIT, Settings};
 use super::origin;
@@ -23,6 +25,7 @@ use super::refresh::Refresher;
 use super::refusal::{Refusal, RefusalPage};
 use super::session;
 use super::sign_out::SignOuts;
+#[cfg(feature = "break-glass")]
 use crate::break_glass::BreakGlass;
 use crate::client::Client;
 use crate::error::Error;
@@ -61,8 +64,10 @@ pub struct LoginRoutes {
     provider_logout: bool,
     /// Whether back-channel logout is on.
     back_channel: bool,
+    #[cfg(feature = "break-glass")]
     break_glass: Option<BreakGlass>,
     /// How the break-glass route learns the client's address.
+    #[cfg(feature = "break-glass")]
     client_address: ClientAddressFn,
     refusal_page: Option<RefusalPage>,
 }
@@ -84,6 +89,7 @@ struct Shared {
 }
 
 /// What the break-glass routes need.
+#[cfg(feature = "break-glass")]
 #[derive(Debug)]
 struct LocalLogin {
     client: Client,
@@ -91,6 +97,7 @@ struct LocalLogin {
     client_address: ClientAddressFn,
 }
 
+#[cfg(feature = "break-glass")]
 impl ::axum::extract::FromRef<Arc<LocalLogin>> for ClientAddressFn {
     fn from_ref(local: &Arc<LocalLogin>) -> Self {
         local.client_address.clone()
@@ -98,6 +105,14 @@ impl ::axum::extract::FromRef<Arc<LocalLogin>> for ClientAddressFn {
 }
 
 impl LoginRoutes {
+    /// Whether the break-glass routes are mounted.
+    fn break_glass_on(&self) -> bool {
+        #[cfg(feature = "break-glass")]
+        return self.break_glass.is_some();
+        #[cfg(not(feature = "break-glass"))]
+        false
+    }
+
     /// Routes for this client, at `/login`, `/callback` and `/logout`.
     ///
     /// ```no_run
@@ -120,12 +135,16 @@ impl LoginRoutes {
             refresh_margin: None,
             provider_logout: false,
             back_channel: false,
+            #[cfg(feature = "break-glass")]
             break_glass: None,
+            #[cfg(feature = "break-glass")]
             client_address: ClientAddressFn::default(),
             refusal_page: None,
         }
     }
 
+    #[cfg(feature = "break-glass")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
     /// Mounts the break-glass local sign-in at `GET`/`POST
     /// {prefix}/local-login` (see [`BreakGlass`]; not mounted unless this
     /// is called): a form, and its check. A success rotates the session id
@@ -155,6 +174,8 @@ impl LoginRoutes {
         self
     }
 
+    #[cfg(feature = "break-glass")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
     /// How the break-glass route tells clients apart, to count their
     /// failures: by default the peer address of the connection, which axum
     /// gives when the app is served with
@@ -180,6 +201,8 @@ impl LoginRoutes {
         self
     }
 
+    #[cfg(feature = "break-glass")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
     /// The path of the break-glass route, for the [`break_glass_form`](super::break_glass_form).
     ///
     /// ```no_run
@@ -410,7 +433,7 @@ impl LoginRoutes {
                 .map(|margin| Refresher::new(self.client.clone(), margin)),
             logouts: self.logout_index(),
             sign_outs: self.sign_outs(),
-            break_glass: self.break_glass.is_some(),
+            break_glass: cfg!(feature = "break-glass") && self.break_glass_on(),
             refusal_page: self.refusal_page.clone(),
         })
     }
@@ -471,6 +494,7 @@ impl LoginRoutes {
             routes = routes.route(&logged_out_path, get(logged_out));
         }
         let mut routes: Router<S> = routes.with_state(shared);
+        #[cfg(feature = "break-glass")]
         if let Some(break_glass) = &self.break_glass {
             let local = Arc::new(LocalLogin {
                 client: self.client.clone(),
@@ -653,11 +677,13 @@ async fn logout(
     }
 }
 
+#[cfg(feature = "break-glass")]
 /// `GET {prefix}/local-login`: the break-glass form, posting to itself.
 async fn local_login_form(uri: ::axum::http::Uri) -> Response {
     pages::break_glass_page(uri.path())
 }
 
+#[cfg(feature = "break-glass")]
 #[derive(Deserialize)]
 struct LocalLoginForm {
     username: String,
@@ -665,6 +691,7 @@ struct LocalLoginForm {
     return_to: Option<String>,
 }
 
+#[cfg(feature = "break-glass")]
 /// `POST {prefix}/local-login`: the break-glass check, then a signed-in
 /// session like a provider's login.
 async fn local_login(

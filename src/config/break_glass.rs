@@ -3,22 +3,29 @@
 
 use std::fmt;
 
+#[cfg(feature = "break-glass")]
 use argon2::password_hash::PasswordHash;
 
 use crate::error::ConfigError;
 
+#[cfg(feature = "break-glass")]
 /// The least memory (KiB) for each number of passes, OWASP's Password
 /// Storage Cheat Sheet's argon2id table (equal cost; five passes and more
 /// need 7 MiB): `MIN_MEMORY_KIB[t - 1]`.
 const MIN_MEMORY_KIB: [u32; 5] = [47_104, 19_456, 12_288, 9_216, 7_168];
+#[cfg(feature = "break-glass")]
 /// The most memory (KiB) a hash may ask for: each sign-in attempt takes it.
 const MAX_MEMORY_KIB: u32 = 256 * 1024;
+#[cfg(feature = "break-glass")]
 /// The most passes a hash may ask for.
 const MAX_PASSES: u32 = 10;
+#[cfg(feature = "break-glass")]
 /// The most lanes a hash may ask for (checked on one thread here).
 const MAX_LANES: u32 = 8;
+#[cfg(feature = "break-glass")]
 /// The shortest salt and hash output, in bytes (RFC 9106 section 3.1 and 4).
 const MIN_SALT_BYTES: usize = 16;
+#[cfg(feature = "break-glass")]
 /// See [`MIN_SALT_BYTES`].
 const MIN_OUTPUT_BYTES: usize = 16;
 
@@ -87,14 +94,13 @@ impl BreakGlassSettings {
                 "`username` is empty or has spaces around it".into(),
             ));
         }
-        let hash = PasswordHash::new(&password_hash).map_err(|_| {
-            invalid("`password_hash` is not a password hash in PHC form (`$argon2id$v=19$m=...`); never a plain password".into())
-        })?;
-        check_cost(&hash).map_err(|reason| {
-            invalid(format!(
-                "`password_hash` {reason}; make one with `BreakGlass::hash_password`"
-            ))
-        })?;
+        if cfg!(not(feature = "break-glass")) {
+            return Err(invalid(
+                "is set, but this build of oidc-login has no break-glass sign-in: switch on the crate's `break-glass` feature".into(),
+            ));
+        }
+        #[cfg(feature = "break-glass")]
+        check_hash(&password_hash).map_err(invalid)?;
         Ok(Self {
             username,
             password_hash,
@@ -107,6 +113,24 @@ impl BreakGlassSettings {
     }
 }
 
+/// An argon2id hash in PHC form whose cost is within [`check_cost`]'s bounds.
+#[cfg(feature = "break-glass")]
+fn check_hash(password_hash: &str) -> Result<(), String> {
+    {
+        let invalid = |reason: String| reason;
+        let hash = PasswordHash::new(password_hash).map_err(|_| {
+            invalid("`password_hash` is not a password hash in PHC form (`$argon2id$v=19$m=...`); never a plain password".into())
+        })?;
+        check_cost(&hash).map_err(|reason| {
+            invalid(format!(
+                "`password_hash` {reason}; make one with `BreakGlass::hash_password`"
+            ))
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(feature = "break-glass")]
 /// Why `hash` is not an argon2id hash of acceptable cost, if it is not.
 fn check_cost(hash: &PasswordHash<'_>) -> Result<(), String> {
     if hash.algorithm.as_str() != "argon2id" {
