@@ -359,6 +359,8 @@ mod config;
 mod entra;
 mod error;
 mod flow;
+#[cfg(test)]
+mod fuzz;
 mod http;
 mod identity;
 mod privx;
