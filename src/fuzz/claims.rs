@@ -217,6 +217,31 @@ fn seconds(value: Option<&Value>) -> Option<i64> {
     })
 }
 
+/// The registered claims as read.
+fn registered(
+    c: &IdTokenClaims,
+) -> (
+    &str,
+    &str,
+    &[String],
+    i64,
+    i64,
+    Option<i64>,
+    Option<&str>,
+    Option<&str>,
+) {
+    (
+        c.issuer(),
+        c.subject(),
+        c.audiences(),
+        c.expires_at(),
+        c.issued_at(),
+        c.auth_time(),
+        c.authorized_party(),
+        c.nonce(),
+    )
+}
+
 /// The claims parsed from `text` decide as those of `reference`
 /// (serde_json's reading of it) do.
 fn agrees(text: &[u8], e: &Expect) -> Result<(), TestCaseError> {
@@ -237,7 +262,9 @@ fn agrees(text: &[u8], e: &Expect) -> Result<(), TestCaseError> {
     match (&got, &again) {
         (Ok(got), Ok(again)) => {
             prop_assert_eq!(got.claims(), &reference);
-            prop_assert_eq!(again.claims(), &reference);
+            // (serde_json's float printing does not round-trip every last
+            // digit, so the canonical form is compared with its own reading.)
+            prop_assert_eq!(Some(again.claims().clone()), unique_object(&canonical));
             let str_of = |name: &str| reference.get(name).and_then(Value::as_str);
             prop_assert_eq!(Some(got.issuer()), str_of("iss"));
             prop_assert_eq!(Some(got.subject()), str_of("sub"));
@@ -251,7 +278,7 @@ fn agrees(text: &[u8], e: &Expect) -> Result<(), TestCaseError> {
             prop_assert_eq!(Some(got.expires_at()), seconds(reference.get("exp")));
             prop_assert_eq!(Some(got.issued_at()), seconds(reference.get("iat")));
             prop_assert_eq!(got.auth_time(), seconds(reference.get("auth_time")));
-            prop_assert_eq!(format!("{got:?}"), format!("{again:?}"));
+            prop_assert_eq!(registered(got), registered(again));
         }
         (Err(got), Err(again)) => prop_assert_eq!(format!("{got:?}"), format!("{again:?}")),
         _ => prop_assert!(false, "raw: {got:?}\ncanonical: {again:?}"),
