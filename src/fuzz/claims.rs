@@ -6,12 +6,14 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::sample::Index;
 use serde_json::Value;
 
 use super::config;
 use super::edits::{apply, edits};
-use super::json_text::{Json, Text, json, name, nested, object_text, text_of, unique_object};
+use super::json_text::{
+    Json, Text, claim_set, int, json, member, name, nested, numeric_date, object_text, optional,
+    required, string, text_of, unique_object,
+};
 use crate::entra::TenantTemplate;
 use crate::error::TokenError;
 use crate::token::{Expectations, IdTokenClaims, IssuerRule, check_claims};
@@ -30,57 +32,6 @@ const CODE: &str = "Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk";
 const AT_HASH: &str = "77QmUPtjPfzWtF2AnpK9RQ";
 const C_HASH: &str = "LDktKdoQak3Pk0cnXxCltA";
 const TENANT: &str = "3c1a0f6e-0000-4000-8000-000000000001";
-
-/// A registered claim: usually a value the rules accept (for an optional
-/// claim, absence too), sometimes one near a limit or of the wrong kind,
-/// any JSON value, or absent.
-fn member(
-    name: &'static str,
-    good: BoxedStrategy<Option<Json>>,
-    bad: BoxedStrategy<Json>,
-) -> BoxedStrategy<Option<(Text, Json)>> {
-    let value = prop_oneof![
-        17 => good,
-        1 => bad.prop_map(Some),
-        1 => Just(None),
-        1 => json(false).prop_map(Some),
-    ];
-    (text_of(Just(name.to_owned())), value)
-        .prop_map(|(name, value)| value.map(|v| (name, v)))
-        .boxed()
-}
-
-fn required(good: BoxedStrategy<Json>) -> BoxedStrategy<Option<Json>> {
-    good.prop_map(Some).boxed()
-}
-
-fn optional(good: BoxedStrategy<Json>) -> BoxedStrategy<Option<Json>> {
-    prop::option::of(good).boxed()
-}
-
-fn int(range: std::ops::Range<i64>) -> BoxedStrategy<Json> {
-    range.prop_map(Json::Int).boxed()
-}
-
-/// Times around now, whole or fractional, on both sides of the limits.
-fn near_now() -> BoxedStrategy<Json> {
-    prop_oneof![
-        (NOW - 1000..NOW + 1000).prop_map(Json::Int),
-        (-1000.0..1000.0f64).prop_map(|d| Json::Float(NOW as f64 + d)),
-    ]
-    .boxed()
-}
-
-fn string(values: &'static [&'static str]) -> BoxedStrategy<Json> {
-    (proptest::sample::select(values), any::<bool>())
-        .prop_map(|(value, escaped)| {
-            Json::Str(Text {
-                value: value.to_owned(),
-                escaped: escaped && value.len() < 8,
-            })
-        })
-        .boxed()
-}
 
 /// The claims of an ID token, mostly valid, in any order, with extra
 /// claims of any shape, and now and then a repeated name.
@@ -125,26 +76,16 @@ fn claims() -> impl Strategy<Value = Vec<(Text, Json)>> {
         member("ver", optional(string(&["2.0"])), string(&["1.0"])),
     ];
     let extra = vec((text_of(name()), json(true)), 0..4);
-    let members = (registered, extra)
-        .prop_map(|(registered, extra)| {
-            let mut all: Vec<(Text, Json)> = registered.into_iter().flatten().collect();
-            all.extend(extra);
-            all
-        })
-        .prop_shuffle();
-    // Now and then a member repeated, under the same name or the same name
-    // spelled with escapes.
-    let repeat = prop::option::weighted(0.05, (any::<Index>(), any::<bool>()));
-    (members, repeat).prop_map(|(mut members, repeat)| {
-        if let Some((index, escaped)) = repeat
-            && !members.is_empty()
-        {
-            let (name, value) = members[index.index(members.len())].clone();
-            let name = Text { escaped, ..name };
-            members.push((name, value));
-        }
-        members
-    })
+    claim_set(registered, extra)
+}
+
+/// Times around now, whole or fractional, on both sides of the limits.
+fn near_now() -> BoxedStrategy<Json> {
+    prop_oneof![
+        (NOW - 1000..NOW + 1000).prop_map(Json::Int),
+        (-1000.0..1000.0f64).prop_map(|d| Json::Float(NOW as f64 + d)),
+    ]
+    .boxed()
 }
 
 /// What the token must say: sometimes the nonce, `max_age`, `at_hash` or
@@ -208,15 +149,6 @@ fn check(payload: &[u8], e: &Expect) -> Result<IdTokenClaims, TokenError> {
     check_claims(payload, e.alg, &expectations)
 }
 
-/// A NumericDate as RFC 7519 reads it: seconds, fractions truncated.
-fn seconds(value: Option<&Value>) -> Option<i64> {
-    let number = value?.as_number()?;
-    number.as_i64().or_else(|| {
-        let f = number.as_f64()?;
-        (f.is_finite() && f >= -(2f64.powi(63)) && f < 2f64.powi(63)).then(|| f.trunc() as i64)
-    })
-}
-
 /// The registered claims as read.
 fn registered(
     c: &IdTokenClaims,
@@ -275,9 +207,9 @@ fn agrees(text: &[u8], e: &Expect) -> Result<(), TestCaseError> {
                 other => serde_json::from_value(other.clone()).expect("aud is strings"),
             };
             prop_assert_eq!(got.audiences(), &audiences[..]);
-            prop_assert_eq!(Some(got.expires_at()), seconds(reference.get("exp")));
-            prop_assert_eq!(Some(got.issued_at()), seconds(reference.get("iat")));
-            prop_assert_eq!(got.auth_time(), seconds(reference.get("auth_time")));
+            prop_assert_eq!(Some(got.expires_at()), numeric_date(reference.get("exp")));
+            prop_assert_eq!(Some(got.issued_at()), numeric_date(reference.get("iat")));
+            prop_assert_eq!(got.auth_time(), numeric_date(reference.get("auth_time")));
             prop_assert_eq!(registered(got), registered(again));
         }
         (Err(got), Err(again)) => prop_assert_eq!(format!("{got:?}"), format!("{again:?}")),

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::sample::select;
+use proptest::sample::{Index, select};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -247,6 +247,77 @@ pub(super) fn json(invalid: bool) -> BoxedStrategy<Json> {
     .boxed()
 }
 
+// ----- claim sets ------------------------------------------------------------
+
+/// A registered claim: usually a value the rules accept (for an optional
+/// claim, absence too), sometimes one near a limit or of the wrong kind,
+/// any JSON value, or absent.
+pub(super) fn member(
+    name: &'static str,
+    good: BoxedStrategy<Option<Json>>,
+    bad: BoxedStrategy<Json>,
+) -> BoxedStrategy<Option<(Text, Json)>> {
+    let value = prop_oneof![
+        17 => good,
+        1 => bad.prop_map(Some),
+        1 => Just(None),
+        1 => json(false).prop_map(Some),
+    ];
+    (text_of(Just(name.to_owned())), value)
+        .prop_map(|(name, value)| value.map(|v| (name, v)))
+        .boxed()
+}
+
+pub(super) fn required(good: BoxedStrategy<Json>) -> BoxedStrategy<Option<Json>> {
+    good.prop_map(Some).boxed()
+}
+
+pub(super) fn optional(good: BoxedStrategy<Json>) -> BoxedStrategy<Option<Json>> {
+    prop::option::of(good).boxed()
+}
+
+pub(super) fn int(range: std::ops::Range<i64>) -> BoxedStrategy<Json> {
+    range.prop_map(Json::Int).boxed()
+}
+
+/// One of these strings, short ones now and then spelled with escapes.
+pub(super) fn string(values: &'static [&'static str]) -> BoxedStrategy<Json> {
+    (proptest::sample::select(values), any::<bool>())
+        .prop_map(|(value, escaped)| {
+            Json::Str(Text {
+                value: value.to_owned(),
+                escaped: escaped && value.len() < 8,
+            })
+        })
+        .boxed()
+}
+
+/// A claim set from its registered members (absent ones left out) and
+/// extra ones, in any order, now and then with a member repeated under the
+/// same name or the same name spelled with escapes.
+pub(super) fn claim_set(
+    registered: Vec<BoxedStrategy<Option<(Text, Json)>>>,
+    extra: impl Strategy<Value = Vec<(Text, Json)>>,
+) -> impl Strategy<Value = Vec<(Text, Json)>> {
+    let members = (registered, extra)
+        .prop_map(|(registered, extra)| {
+            let mut all: Vec<(Text, Json)> = registered.into_iter().flatten().collect();
+            all.extend(extra);
+            all
+        })
+        .prop_shuffle();
+    let repeat = prop::option::weighted(0.05, (any::<Index>(), any::<bool>()));
+    (members, repeat).prop_map(|(mut members, repeat)| {
+        if let Some((index, escaped)) = repeat
+            && !members.is_empty()
+        {
+            let (name, value) = members[index.index(members.len())].clone();
+            members.push((Text { escaped, ..name }, value));
+        }
+        members
+    })
+}
+
 /// `depth` arrays or objects, one inside the other.
 pub(super) fn nested(depth: usize, objects: bool) -> String {
     let (open, close) = if objects {
@@ -255,6 +326,15 @@ pub(super) fn nested(depth: usize, objects: bool) -> String {
         ("[", "]")
     };
     format!("{}1{}", open.repeat(depth), close.repeat(depth))
+}
+
+/// A NumericDate as RFC 7519 reads it: seconds, fractions truncated.
+pub(super) fn numeric_date(value: Option<&Value>) -> Option<i64> {
+    let number = value?.as_number()?;
+    number.as_i64().or_else(|| {
+        let f = number.as_f64()?;
+        (f.is_finite() && f >= -(2f64.powi(63)) && f < 2f64.powi(63)).then(|| f.trunc() as i64)
+    })
 }
 
 /// serde_json's reading of `text` as one object whose member names do not
