@@ -416,3 +416,26 @@ fn a_page_in_array_form_is_refused() {
     let (result, _) = fixture.read(vec![b" \n{\"value\":[\"g1\"]}".to_vec()], 0);
     assert_eq!(result.expect("a page"), ["g1"]);
 }
+
+#[test]
+fn a_page_over_the_body_cap_is_refused_before_parsing() {
+    // The body cap (1 MiB) bounds what any parser of a provider's answer
+    // reads: a page one byte over is refused, one at the cap is read.
+    let fixture = Fixture::start();
+    let page = |len: usize| {
+        let mut body = br#"{"value":["g1"],"x":""#.to_vec();
+        body.resize(len - 2, b'a');
+        body.extend_from_slice(br#""}"#);
+        body
+    };
+    let (result, _) = fixture.read(vec![page(crate::http::MAX_BODY + 1)], 0);
+    match result {
+        Err(GraphFailure::Request(error)) => assert!(
+            matches!(error.kind(), crate::HttpErrorKind::TooLarge { .. }),
+            "{error}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let (result, _) = fixture.read(vec![page(crate::http::MAX_BODY)], 0);
+    assert_eq!(result.expect("a page at the cap"), ["g1"]);
+}

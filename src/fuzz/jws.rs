@@ -259,6 +259,30 @@ proptest! {
     }
 
     #[test]
+    fn deep_nesting_in_a_header_is_refused_or_skipped_without_overflow(
+        depth in 0..40_000usize,
+        in_alg: bool,
+    ) {
+        // In `alg`, which is read: refused. In a member the parser ignores:
+        // serde_json skips it without recursion, within the 64 KiB cap.
+        let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let header = if in_alg {
+            format!(r#"{{"alg":{nested}}}"#)
+        } else {
+            format!(r#"{{"alg":"ES256","x":{nested}}}"#)
+        };
+        let token = format!("{}.e30.c2ln", b64(&header));
+        match Jws::parse(&token) {
+            Err(TokenError::Malformed("it is longer than 64 KiB")) => {
+                prop_assert!(token.len() > 64 * 1024);
+            }
+            Ok(jws) => prop_assert!(!in_alg && jws.alg() == Algorithm::ES256),
+            Err(TokenError::Malformed(_)) => prop_assert!(in_alg),
+            Err(other) => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    #[test]
     fn tokens_over_64_kib_are_refused_before_decoding(
         token in select(&TOKENS[..]),
         extra in 1..4096usize,
