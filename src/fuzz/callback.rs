@@ -7,8 +7,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use super::config;
 use super::edits::{apply, edits};
+use super::settings;
 use crate::Callback;
 use crate::error::{CallbackError, clip};
 
@@ -129,7 +129,7 @@ fn query() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(settings(256))]
 
     #[test]
     fn a_query_reads_as_the_reference_decoder_reads_it(query in query(), edits in prop::option::of(edits())) {

@@ -8,8 +8,8 @@
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use super::config as fuzz_config;
 use super::edits::{apply_str, edits};
+use super::{depths, settings};
 use crate::Config;
 
 /// A secret: letters and digits with an upper-case letter at every other
@@ -312,7 +312,7 @@ fn check(text: &str, toml: bool, secret: &str, in_plain_field: bool) -> Result<(
 }
 
 proptest! {
-    #![proptest_config(fuzz_config(256))]
+    #![proptest_config(settings(256))]
 
     #[test]
     fn a_secret_anywhere_never_shows(
@@ -331,7 +331,7 @@ proptest! {
     }
 
     #[test]
-    fn deep_nesting_is_refused_without_overflow(depth in 0..5000usize, toml: bool, arrays: bool) {
+    fn deep_nesting_is_refused_without_overflow(depth in depths(), toml: bool, arrays: bool) {
         let (open, close) = match (toml, arrays) {
             (_, true) => ("[", "]"),
             (true, false) => ("{ a = ", " }"),

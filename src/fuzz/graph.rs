@@ -16,9 +16,9 @@ use proptest::sample::select;
 use proptest::test_runner::TestRunner;
 use serde_json::{Map, Value, json};
 
-use super::config;
 use super::edits::{Edit, apply, edits};
 use super::json_text::json;
+use super::settings;
 use crate::entra::{MAX_GRAPH_PAGES, read_groups};
 use crate::error::GraphFailure;
 use crate::http::HttpClient;
@@ -379,7 +379,7 @@ fn check(fixture: &Fixture, pages: &[Page], query: usize) -> Result<(), TestCase
 #[test]
 fn graph_pages_are_read_as_the_model_says() {
     let fixture = Fixture::start();
-    let mut runner = TestRunner::new(config(128));
+    let mut runner = TestRunner::new(settings(128));
     runner
         .run(&(pages(), 0..2usize), |(pages, query)| {
             check(&fixture, &pages, query)

@@ -268,14 +268,17 @@ pub(super) fn member(
         .boxed()
 }
 
+/// A required claim's good values.
 pub(super) fn required(good: BoxedStrategy<Json>) -> BoxedStrategy<Option<Json>> {
     good.prop_map(Some).boxed()
 }
 
+/// An optional claim's good values, absence included.
 pub(super) fn optional(good: BoxedStrategy<Json>) -> BoxedStrategy<Option<Json>> {
     prop::option::of(good).boxed()
 }
 
+/// Whole numbers in `range`.
 pub(super) fn int(range: std::ops::Range<i64>) -> BoxedStrategy<Json> {
     range.prop_map(Json::Int).boxed()
 }

@@ -12,9 +12,9 @@ use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use serde_json::{Value, json};
 
-use super::config;
 use super::edits::{apply, apply_str, edits};
 use super::json_text::{Json, Text, json, members, object_text, text_of};
+use super::{depths, settings};
 use crate::error::TokenError;
 use crate::token::test_support::{ED25519, P256, RSA_A, b64, jwks, sign_token};
 use crate::token::{Expectations, IssuerRule, Jws, KeySet, check_claims};
@@ -199,7 +199,7 @@ fn header() -> impl Strategy<Value = Vec<(Text, Json)>> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(settings(256))]
 
     #[test]
     fn any_text_is_parsed_or_refused(
@@ -260,7 +260,7 @@ proptest! {
 
     #[test]
     fn deep_nesting_in_a_header_is_refused_or_skipped_without_overflow(
-        depth in 0..40_000usize,
+        depth in depths(),
         in_alg: bool,
     ) {
         // In `alg`, which is read: refused. In a member the parser ignores:

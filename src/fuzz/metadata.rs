@@ -14,9 +14,9 @@ use proptest::sample::select;
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use super::config;
 use super::edits::{apply, edits};
 use super::json_text::json;
+use super::settings;
 use crate::provider::Metadata;
 use crate::{Algorithm, Config, TenantPolicy};
 
@@ -264,7 +264,7 @@ fn check(text: &[u8], which: usize) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(settings(256))]
 
     #[test]
     fn a_changed_document_is_accepted_only_as_promised(

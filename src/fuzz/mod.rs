@@ -41,7 +41,7 @@ mod metadata;
 mod privx;
 
 /// The runner's settings: `PROPTEST_CASES` cases when set, else `short`.
-pub(super) fn config(short: u32) -> ProptestConfig {
+pub(super) fn settings(short: u32) -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
@@ -70,4 +70,11 @@ pub(super) fn share<S: proptest::strategy::Strategy>(
         })
         .count();
     hits as f64 / n as f64
+}
+
+/// Nesting depths: around serde_json's limit (127 levels) half the time,
+/// else up to 20,000 levels.
+pub(super) fn depths() -> impl proptest::strategy::Strategy<Value = usize> {
+    use proptest::prelude::*;
+    prop_oneof![110..140usize, 0..20_000usize]
 }

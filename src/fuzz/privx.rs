@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use super::config::{everything_shown, secret, shows};
 use super::edits::{apply_str, edits};
 use super::json_text::json;
+use super::{depths, settings};
 use crate::Config;
 
 fn document(secret: &str) -> Map<String, Value> {
@@ -167,7 +168,7 @@ fn check(text: &str, secret: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(super::config(256))]
+    #![proptest_config(settings(256))]
 
     #[test]
     fn the_secret_never_shows(
@@ -185,7 +186,7 @@ proptest! {
     }
 
     #[test]
-    fn deep_nesting_is_refused_or_skipped_without_overflow(depth in 0..20_000usize, read: bool) {
+    fn deep_nesting_is_refused_or_skipped_without_overflow(depth in depths(), read: bool) {
         // In a member this crate reads, or in one PrivX sends and this crate
         // ignores: serde_json skips an ignored value without recursion (its
         // work and memory grow with the text, not the stack).
