@@ -149,28 +149,20 @@ fn check(payload: &[u8], e: &Expect) -> Result<IdTokenClaims, TokenError> {
     check_claims(payload, e.alg, &expectations)
 }
 
-/// The registered claims as read.
-fn registered(
-    c: &IdTokenClaims,
-) -> (
-    &str,
-    &str,
-    &[String],
-    i64,
-    i64,
-    Option<i64>,
-    Option<&str>,
-    Option<&str>,
-) {
-    (
-        c.issuer(),
-        c.subject(),
-        c.audiences(),
-        c.expires_at(),
-        c.issued_at(),
-        c.auth_time(),
-        c.authorized_party(),
-        c.nonce(),
+/// The registered claims as read, shown.
+fn registered(c: &IdTokenClaims) -> String {
+    format!(
+        "{:?}",
+        (
+            c.issuer(),
+            c.subject(),
+            c.audiences(),
+            c.expires_at(),
+            c.issued_at(),
+            c.auth_time(),
+            c.authorized_party(),
+            c.nonce(),
+        )
     )
 }
 
