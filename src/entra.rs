@@ -110,6 +110,10 @@ pub(crate) async fn read_groups(
     let mut seen: HashSet<String> = HashSet::new();
     let mut pages = 1;
     loop {
+        // serde reads a struct from an array too (`[["id"], null]`).
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(GraphFailure::InvalidResponse("not a JSON object".into()));
+        }
         let page: Page = serde_json::from_slice(&body)
             .map_err(|e| GraphFailure::InvalidResponse(format!("not a JSON collection ({e})")))?;
         let values = page.value.ok_or_else(|| {

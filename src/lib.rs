@@ -406,7 +406,8 @@
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
 //! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service or a process of their own: a browser (`browser.rs`), Redis and two instances on it (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`), the process's memory under 100,000 anonymous logins (`memory.rs`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
-//! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
+//! | `src/fuzz/` | (tests only) property-based fuzzing of every parser of outside input, one file per target, each against a reference |
+//! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures and those of the long fuzzing pass |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -431,6 +432,8 @@ mod config;
 mod entra;
 mod error;
 mod flow;
+#[cfg(test)]
+mod fuzz;
 mod http;
 mod identity;
 mod issuer;
