@@ -8,7 +8,7 @@
 use proptest::prelude::*;
 use proptest::sample::select;
 
-use super::edits::{apply_str, edits};
+use super::edits::{apply_str, local_edits};
 use super::{depths, settings};
 use crate::Config;
 
@@ -294,8 +294,8 @@ fn text(secret: &str, place: &Place, toml: bool) -> String {
 }
 
 /// `in_plain_field`: the secret was typed into a field whose value is no
-/// secret (a name, a label), which an accepted config's `Debug` shows; an
-/// error must still not show it.
+/// secret (a name, a label), which an accepted config's `Debug` shows, or
+/// the text was edited; an error must still not show it.
 fn check(text: &str, toml: bool, secret: &str, in_plain_field: bool) -> Result<(), TestCaseError> {
     let result = if toml {
         Config::from_toml(text)
@@ -319,14 +319,15 @@ proptest! {
         secret in secret(),
         place in place(),
         toml: bool,
-        edits in prop::option::weighted(0.3, edits()),
+        edits in prop::option::weighted(0.3, local_edits()),
     ) {
         let text = text(&secret, &place, toml);
         let text = match &edits {
             Some(edits) => apply_str(&text, edits),
             None => text,
         };
-        let in_plain_field = matches!(place, Place::Field(_) | Place::Nested(..));
+        // An edited text may hold the secret's characters in another field.
+        let in_plain_field = edits.is_some() || matches!(place, Place::Field(_) | Place::Nested(..));
         check(&text, toml, &secret, in_plain_field)?;
     }
 

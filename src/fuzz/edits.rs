@@ -49,6 +49,17 @@ pub(super) fn edits() -> impl Strategy<Value = Vec<Edit>> {
     vec(edit(), 1..=4)
 }
 
+/// Edits that change the input only where they are: no [`Edit::Copy`], which
+/// could carry part of a secret into a field whose value is shown.
+pub(super) fn local_edits() -> impl Strategy<Value = Vec<Edit>> {
+    edits().prop_map(|edits| {
+        edits
+            .into_iter()
+            .filter(|edit| !matches!(edit, Edit::Copy { .. }))
+            .collect()
+    })
+}
+
 /// A position in `0..len`, or 0 for an empty input.
 fn at(index: &Index, len: usize) -> usize {
     if len == 0 { 0 } else { index.index(len) }

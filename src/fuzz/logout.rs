@@ -58,11 +58,14 @@ fn model(claims: &Map<String, Value>) -> Option<LogoutTokenClaims> {
     if !audiences.contains(&CLIENT) || audiences.iter().any(|a| ![CLIENT, TRUSTED].contains(a)) {
         return None;
     }
+    // In i128: a NumericDate may be any i64.
+    let (now, skew) = (i128::from(NOW), i128::from(SKEW));
     let issued_at = numeric_date(claims.get("iat"))?;
-    if issued_at > NOW + SKEW || issued_at + 600 + SKEW < NOW {
+    let iat = i128::from(issued_at);
+    if iat > now + skew || iat + 600 + skew < now {
         return None;
     }
-    if claims.contains_key("exp") && numeric_date(claims.get("exp"))? + SKEW <= NOW {
+    if claims.contains_key("exp") && i128::from(numeric_date(claims.get("exp"))?) + skew <= now {
         return None;
     }
     let jti = str_of("jti").filter(|jti| !jti.is_empty())?;
@@ -189,4 +192,26 @@ fn the_generator_reaches_acceptance_and_refusal() {
         check(object_text(&members, spaced).as_bytes()).is_ok()
     });
     assert!(ok > 0.1 && ok < 0.9, "{ok}");
+}
+
+#[test]
+fn extreme_numeric_dates_decide_as_the_model() {
+    // The first long run found the model's own overflow here (an `exp` of
+    // i64::MAX); the checks use i128 and must agree at every extreme.
+    let extremes = [
+        "-9223372036854775808",
+        "9223372036854775807",
+        "18446744073709551615",
+        "-1e19",
+        "9.2e18",
+        "1000000",
+    ];
+    for iat in extremes {
+        for exp in extremes {
+            let text = format!(
+                r#"{{"iss":"{ISSUER}","aud":"{CLIENT}","iat":{iat},"exp":{exp},"jti":"j","sub":"s","events":{{"{EVENT}":{{}}}}}}"#
+            );
+            agrees(text.as_bytes()).unwrap_or_else(|e| panic!("iat {iat}, exp {exp}: {e}"));
+        }
+    }
 }

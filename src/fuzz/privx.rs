@@ -12,7 +12,7 @@ use proptest::sample::select;
 use serde_json::{Map, Value, json};
 
 use super::config::{everything_shown, secret, shows};
-use super::edits::{apply_str, edits};
+use super::edits::{apply_str, local_edits};
 use super::json_text::json;
 use super::{depths, settings};
 use crate::Config;
@@ -103,7 +103,21 @@ enum Place {
     Key,
     /// After the document.
     Trailing,
+    /// Pasted into another member, replacing its value (in a list for the
+    /// list members). Not the URLs, whose errors name them by design.
+    InMember(&'static str),
 }
+
+/// Members whose values are no secret; a config shows some of them.
+const PLAIN: &[&str] = &[
+    "idp_type",
+    "oidc_auth_method_enabled",
+    "oidc_signature_algorithm",
+    "oidc_client_id",
+    "oidc_scopes_enabled",
+    "oidc_audience",
+    "name",
+];
 
 fn place() -> impl Strategy<Value = Place> {
     prop_oneof![
@@ -112,6 +126,7 @@ fn place() -> impl Strategy<Value = Place> {
         1 => Just(Place::Repeated),
         1 => Just(Place::Key),
         1 => Just(Place::Trailing),
+        3 => select(PLAIN).prop_map(Place::InMember),
     ]
 }
 
@@ -120,6 +135,13 @@ fn text(secret: &str, place: &Place, changes: &[Change]) -> String {
         Place::Member | Place::Repeated => secret,
         _ => "a-plain-client-secret",
     });
+    if let Place::InMember(name) = place {
+        let value = match *name {
+            "oidc_scopes_enabled" | "oidc_audience" => json!(["profile", secret]),
+            _ => json!(secret),
+        };
+        document.insert((*name).to_owned(), value);
+    }
     for change in changes {
         match change {
             Change::Remove(name) => {
@@ -136,7 +158,7 @@ fn text(secret: &str, place: &Place, changes: &[Change]) -> String {
     text.pop();
     let quoted = serde_json::to_string(secret).expect("JSON");
     let extra = match place {
-        Place::Member => String::new(),
+        Place::Member | Place::InMember(_) => String::new(),
         Place::MemberAs(0) => format!(r#","oidc_client_secret":[{quoted}]"#),
         Place::MemberAs(1) => format!(r#","oidc_client_secret":{{"v":{quoted}}}"#),
         Place::MemberAs(2) => format!(r#","oidc_client_secret":{secret}"#),
@@ -152,13 +174,16 @@ fn text(secret: &str, place: &Place, changes: &[Change]) -> String {
     text
 }
 
-fn check(text: &str, secret: &str) -> Result<(), TestCaseError> {
+/// `accepted_too`: also the `Debug` of an accepted builder and config.
+fn check(text: &str, secret: &str, accepted_too: bool) -> Result<(), TestCaseError> {
     let shown = match Config::from_privx_client_json(text) {
         Err(err) => everything_shown(&err),
         Ok(builder) => {
             let builder_shown = format!("{builder:?}");
             match builder.redirect_uri("https://admin.example.com/cb").build() {
+                Ok(_) if !accepted_too => return Ok(()),
                 Ok(config) => format!("{builder_shown} {config:?}"),
+                Err(err) if !accepted_too => everything_shown(&err),
                 Err(err) => format!("{builder_shown} {}", everything_shown(&err)),
             }
         }
@@ -175,14 +200,18 @@ proptest! {
         secret in secret(),
         place in place(),
         changes in vec(change(), 0..4),
-        edits in prop::option::weighted(0.3, edits()),
+        edits in prop::option::weighted(0.3, local_edits()),
     ) {
         let text = text(&secret, &place, &changes);
         let text = match &edits {
             Some(edits) => apply_str(&text, edits),
             None => text,
         };
-        check(&text, &secret)?;
+        // A secret in a plain member, or an edited text, may leave the
+        // secret's characters where a config shows them (the client id, a
+        // scope): errors only.
+        let plain = edits.is_some() || matches!(place, Place::InMember(_));
+        check(&text, &secret, !plain)?;
     }
 
     #[test]
@@ -218,4 +247,23 @@ fn the_changes_reach_acceptance_and_refusal() {
             .is_ok()
     });
     assert!(ok > 0.1 && ok < 0.9, "{ok}");
+}
+
+#[test]
+fn a_secret_pasted_into_a_member_privx_names_is_not_shown() {
+    // Found by `the_secret_never_shows`: the errors for `idp_type`,
+    // `oidc_auth_method_enabled` and `oidc_signature_algorithm` quoted the
+    // value, clipped to 32 characters, so most of a secret pasted there.
+    let secret = "Q8~XbR7_kT2.vW9-mN4~pL6_hJ3.gF5-dS1";
+    for member in [
+        "idp_type",
+        "oidc_auth_method_enabled",
+        "oidc_signature_algorithm",
+    ] {
+        let text = text(secret, &Place::InMember(member), &[]);
+        let err = Config::from_privx_client_json(&text).expect_err("refused");
+        let shown = everything_shown(&err);
+        assert!(!shows(&shown, secret), "{member}: {shown}");
+        assert!(shown.contains(member), "{shown}");
+    }
 }
