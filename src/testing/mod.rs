@@ -164,6 +164,7 @@ mod keys;
 mod logout;
 mod misbehavior;
 mod model;
+mod recent;
 mod server;
 mod state;
 mod token;
