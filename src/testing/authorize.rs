@@ -11,7 +11,7 @@ use super::html;
 use super::misbehavior::Misbehavior;
 use super::model::TestClient;
 use super::server::{AppState, Params, is_form};
-use super::state::{CODE_LIFETIME, CodeGrant, IdTokenContext, Shared, lock, unix_now};
+use super::state::{CodeGrant, IdTokenContext, Shared, lock, unix_now};
 
 fn bad_request_page(message: &str) -> Response {
     (
@@ -306,9 +306,6 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
     let code = crate::secret::random_token::<32>();
     let sid = shared.new_session(&user, client);
     let mut grants = lock(&shared.grants);
-    grants
-        .codes
-        .retain(|_, grant| grant.issued.elapsed() < CODE_LIFETIME * 2);
     grants.codes.insert(
         code.clone(),
         CodeGrant {

@@ -2,6 +2,7 @@
 //! multi-tenant metadata, `tid`/`oid`/`ver` claims, the groups overage, and
 //! the Microsoft Graph endpoints that list a user's groups.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -428,7 +429,7 @@ impl IntoResponse for GraphRefusal {
 
 /// The user whose access token is in the `Authorization` header, if it may
 /// read groups.
-fn graph_user(shared: &Shared, headers: &HeaderMap) -> Result<TestUser, GraphRefusal> {
+fn graph_user(shared: &Shared, headers: &HeaderMap) -> Result<Arc<TestUser>, GraphRefusal> {
     shared.graph_requests.fetch_add(1, Ordering::SeqCst);
     let token = headers
         .get(header::AUTHORIZATION)

@@ -3,6 +3,7 @@
 //! Every value that reaches HTML goes through [`escape`].
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use super::model::TestUser;
 
@@ -46,7 +47,7 @@ pub(super) fn sign_in_page(
     issuer: &str,
     client_id: &str,
     params: &[(String, String)],
-    users: &[TestUser],
+    users: &[Arc<TestUser>],
 ) -> String {
     let mut body = String::new();
     let _ = writeln!(body, "<h1>Sign in</h1>");
@@ -150,7 +151,7 @@ mod tests {
 
     #[test]
     fn sign_in_page_escapes_parameters_and_users() {
-        let users = [TestUser::new("s", "<eve>").name("\"Eve\" & co")];
+        let users = [Arc::new(TestUser::new("s", "<eve>").name("\"Eve\" & co"))];
         let params = [("state".to_owned(), "\"><script>x</script>".to_owned())];
         let html = sign_in_page("http://127.0.0.1:1", "c", &params, &users);
         assert!(!html.contains("<script>x"), "{html}");

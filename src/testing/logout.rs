@@ -71,7 +71,7 @@ async fn end_session(State(shared): AppState, raw: &[u8]) -> Response {
     };
 
     if let Some(sid) = hint.as_ref().and_then(|claims| claims["sid"].as_str()) {
-        let ended = take_sessions(&shared, |session| session.sid == sid);
+        let ended: Vec<ProviderSession> = lock(&shared.sessions).remove(sid).into_iter().collect();
         send_backchannel_logouts(&shared, &ended).await;
     } else if let Some(sub) = hint.as_ref().and_then(|claims| claims["sub"].as_str()) {
         let ended = take_sessions(&shared, |session| session.sub == sub);
@@ -131,10 +131,7 @@ pub(super) fn take_sessions(
     shared: &Shared,
     matches: impl Fn(&ProviderSession) -> bool,
 ) -> Vec<ProviderSession> {
-    let mut sessions = lock(&shared.sessions);
-    let (ended, kept) = sessions.drain(..).partition(|s| matches(s));
-    *sessions = kept;
-    ended
+    lock(&shared.sessions).take_matching(matches)
 }
 
 /// POSTs a logout token for each ended session to its client's back-channel

@@ -179,6 +179,7 @@ mod keys;
 mod logout;
 mod misbehavior;
 mod model;
+mod recent;
 mod server;
 mod state;
 mod token;

@@ -13,6 +13,7 @@ use super::entra::EntraMode;
 use super::keys::{self, SigningKey, b64, b64_std, random_b64};
 use super::misbehavior::Misbehavior;
 use super::model::{IdTokenClaimsMode, TestClient, TestUser};
+use super::recent::Recent;
 use crate::Algorithm;
 
 /// How long an authorization code can be redeemed.
@@ -43,9 +44,10 @@ pub(super) struct Shared {
     pub(super) nonce_on_refresh: bool,
     claims_mode: IdTokenClaimsMode,
     pub(super) clients: Vec<TestClient>,
-    pub(super) users: Mutex<Vec<TestUser>>,
-    /// Sign-ins not ended yet, oldest first.
-    pub(super) sessions: Mutex<Vec<ProviderSession>>,
+    /// Shared with the grants issued to them, which are many.
+    pub(super) users: Mutex<Vec<Arc<TestUser>>>,
+    /// Sign-ins not ended yet, by `sid`, oldest first.
+    pub(super) sessions: Mutex<Recent<ProviderSession>>,
     pub(super) keys: Mutex<Keys>,
     misbehaviors: Mutex<Vec<Misbehavior>>,
     pub(super) grants: Mutex<Grants>,
@@ -77,11 +79,25 @@ pub(super) struct Keys {
     pub(super) foreign: Option<Arc<SigningKey>>,
 }
 
-#[derive(Default)]
+/// The grants issued, by code or token, oldest first. Codes are kept
+/// twice their lifetime (a late redemption is told it expired, a repeated
+/// one that it was used), access tokens their lifetime, refresh tokens
+/// until [`MAX_REMEMBERED`](super::recent::MAX_REMEMBERED) newer ones push
+/// them out.
 pub(super) struct Grants {
-    pub(super) codes: HashMap<String, CodeGrant>,
-    pub(super) access: HashMap<String, AccessGrant>,
-    pub(super) refresh: HashMap<String, RefreshGrant>,
+    pub(super) codes: Recent<CodeGrant>,
+    pub(super) access: Recent<AccessGrant>,
+    pub(super) refresh: Recent<RefreshGrant>,
+}
+
+impl Default for Grants {
+    fn default() -> Self {
+        Self {
+            codes: Recent::new(Some(CODE_LIFETIME * 2)),
+            access: Recent::new(Some(Duration::from_secs(TOKEN_LIFETIME_SECS))),
+            refresh: Recent::new(None),
+        }
+    }
 }
 
 pub(super) struct CodeGrant {
@@ -91,7 +107,7 @@ pub(super) struct CodeGrant {
     pub(super) code_challenge: Option<String>,
     pub(super) nonce: String,
     pub(super) scope: String,
-    pub(super) user: TestUser,
+    pub(super) user: Arc<TestUser>,
     pub(super) auth_time: u64,
     pub(super) issued: Instant,
     pub(super) used: bool,
@@ -99,7 +115,7 @@ pub(super) struct CodeGrant {
 }
 
 pub(super) struct AccessGrant {
-    pub(super) user: TestUser,
+    pub(super) user: Arc<TestUser>,
     pub(super) expires: Instant,
     /// The granted scope (Microsoft Graph checks it in Entra mode).
     pub(super) scope: String,
@@ -131,7 +147,7 @@ pub(super) struct ProviderSession {
 pub(super) struct RefreshGrant {
     pub(super) client_id: String,
     pub(super) scope: String,
-    pub(super) user: TestUser,
+    pub(super) user: Arc<TestUser>,
     pub(super) auth_time: u64,
     /// The login's nonce (Entra ID repeats it in refreshed ID tokens).
     pub(super) nonce: String,
@@ -181,8 +197,8 @@ impl Shared {
             nonce_on_refresh: settings.nonce_on_refresh,
             claims_mode: settings.claims_mode,
             clients: settings.clients,
-            users: Mutex::new(settings.users),
-            sessions: Mutex::new(Vec::new()),
+            users: Mutex::new(settings.users.into_iter().map(Arc::new).collect()),
+            sessions: Mutex::new(Recent::new(None)),
             keys: Mutex::new(Keys {
                 current: settings.key,
                 unknown: None,
@@ -255,6 +271,7 @@ impl Shared {
     }
 
     pub(super) fn add_user(&self, user: TestUser) {
+        let user = Arc::new(user);
         let mut users = lock(&self.users);
         if let Some(existing) = users.iter_mut().find(|u| u.username() == user.username()) {
             *existing = user;
@@ -308,7 +325,7 @@ impl Shared {
         self.clients.iter().find(|client| client.id() == id)
     }
 
-    pub(super) fn user_by_username(&self, username: &str) -> Option<TestUser> {
+    pub(super) fn user_by_username(&self, username: &str) -> Option<Arc<TestUser>> {
         lock(&self.users)
             .iter()
             .find(|user| user.username() == username)
@@ -325,15 +342,18 @@ impl Shared {
     /// Starts a provider session for this sign-in: its `sid`.
     pub(super) fn new_session(&self, user: &TestUser, client: &TestClient) -> String {
         let sid = crate::secret::random_token::<16>();
-        lock(&self.sessions).push(ProviderSession {
-            sid: sid.clone(),
-            sub: user.sub().to_owned(),
-            client_id: client.id().to_owned(),
-        });
+        lock(&self.sessions).insert(
+            sid.clone(),
+            ProviderSession {
+                sid: sid.clone(),
+                sub: user.sub().to_owned(),
+                client_id: client.id().to_owned(),
+            },
+        );
         sid
     }
 
-    pub(super) fn user_by_hint(&self, hint: &str) -> Option<TestUser> {
+    pub(super) fn user_by_hint(&self, hint: &str) -> Option<Arc<TestUser>> {
         lock(&self.users)
             .iter()
             .find(|user| user.matches_hint(hint))
@@ -593,4 +613,78 @@ fn header_for(key: &SigningKey, with_kid: bool) -> Value {
 
 fn compact(key: &SigningKey, header: Value, claims: &Value, secret: &[u8]) -> String {
     keys::compact_jws(&header, claims, |input| key.sign(input, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::TestClientAuth;
+    use super::super::recent::MAX_REMEMBERED;
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared::new(Settings {
+            issuer: "http://127.0.0.1:1".into(),
+            extra_audiences: Vec::new(),
+            alg: Algorithm::ES256,
+            iss_parameter: true,
+            nonce_on_refresh: false,
+            claims_mode: IdTokenClaimsMode::Full,
+            clients: vec![TestClient::confidential("c", "s", TestClientAuth::Basic)],
+            users: vec![TestUser::alice()],
+            key: SigningKey::pooled(Algorithm::ES256),
+            entra: None,
+            closed: "127.0.0.1:9".parse().unwrap(),
+        })
+    }
+
+    #[test]
+    fn sessions_are_bounded_and_the_oldest_is_ended_first() {
+        let shared = shared();
+        let user = shared.user_by_hint("alice").expect("alice");
+        let client = shared.client("c").expect("the client");
+        let first = shared.new_session(&user, client);
+        let second = shared.new_session(&user, client);
+        for _ in 0..MAX_REMEMBERED - 1 {
+            shared.new_session(&user, client);
+        }
+        let sessions = lock(&shared.sessions);
+        assert_eq!(sessions.len(), MAX_REMEMBERED);
+        assert!(!sessions.contains_key(&first), "the oldest sign-in is ended");
+        assert!(sessions.contains_key(&second));
+    }
+
+    #[test]
+    fn grants_are_bounded() {
+        let shared = shared();
+        let user = shared.user_by_hint("alice").expect("alice");
+        let mut grants = lock(&shared.grants);
+        for i in 0..=MAX_REMEMBERED {
+            grants.access.insert(
+                format!("access-{i}"),
+                AccessGrant {
+                    user: user.clone(),
+                    expires: Instant::now() + Duration::from_secs(TOKEN_LIFETIME_SECS),
+                    scope: "openid".into(),
+                },
+            );
+            grants.refresh.insert(
+                format!("refresh-{i}"),
+                RefreshGrant {
+                    client_id: "c".into(),
+                    scope: "openid".into(),
+                    user: user.clone(),
+                    auth_time: 0,
+                    nonce: "n".into(),
+                    sid: "sid".into(),
+                },
+            );
+        }
+        assert_eq!(grants.access.len(), MAX_REMEMBERED);
+        assert_eq!(grants.refresh.len(), MAX_REMEMBERED);
+        assert!(!grants.access.contains_key("access-0"));
+        assert!(!grants.refresh.contains_key("refresh-0"));
+        assert!(grants.refresh.contains_key(&format!("refresh-{MAX_REMEMBERED}")));
+        // One user value shared by every grant, not a copy per grant.
+        assert_eq!(Arc::strong_count(&user), 2 * MAX_REMEMBERED + 2);
+    }
 }

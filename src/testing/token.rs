@@ -1,6 +1,7 @@
 //! The token endpoint: client authentication, the authorization code and
 //! refresh grants.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -369,7 +370,7 @@ fn refresh_grant(
     let grant = grants.refresh.remove(token).expect("found above");
     drop(grants);
     // A provider session that was ended (logout) takes its refresh tokens along.
-    if !lock(&shared.sessions).iter().any(|s| s.sid == grant.sid) {
+    if !lock(&shared.sessions).contains_key(&grant.sid) {
         return Err(invalid_grant(
             "the user's session at the provider has ended",
         ));
@@ -385,7 +386,7 @@ fn refresh_grant(
         match misbehavior {
             Misbehavior::RefreshNewSubject => {
                 let sub = format!("{}-other", user.sub());
-                user = user.with_sub(sub);
+                user = Arc::new(TestUser::clone(&user).with_sub(sub));
             }
             Misbehavior::RefreshNewAuthTime => auth_time += 3600,
             Misbehavior::RefreshWrongNonce => nonce_claim = Some("not-the-original-nonce"),
@@ -409,7 +410,7 @@ fn refresh_grant(
 
 /// What a token response is issued for.
 struct Issue<'a> {
-    user: &'a TestUser,
+    user: &'a Arc<TestUser>,
     scope: &'a str,
     /// The ID token's `nonce` claim.
     nonce_claim: Option<&'a str>,
@@ -441,7 +442,6 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
     {
         let mut grants = lock(&shared.grants);
         let now = Instant::now();
-        grants.access.retain(|_, grant| grant.expires > now);
         grants.access.insert(
             access_token.clone(),
             AccessGrant {
