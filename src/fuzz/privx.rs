@@ -104,7 +104,8 @@ enum Place {
     /// After the document.
     Trailing,
     /// Pasted into another member, replacing its value (in a list for the
-    /// list members). Not the URLs, whose errors name them by design.
+    /// list members). Not the URLs and scopes, whose errors name them by
+    /// design (as those of the TOML form do).
     InMember(&'static str),
 }
 
@@ -114,7 +115,6 @@ const PLAIN: &[&str] = &[
     "oidc_auth_method_enabled",
     "oidc_signature_algorithm",
     "oidc_client_id",
-    "oidc_scopes_enabled",
     "oidc_audience",
     "name",
 ];
@@ -137,7 +137,7 @@ fn text(secret: &str, place: &Place, changes: &[Change]) -> String {
     });
     if let Place::InMember(name) = place {
         let value = match *name {
-            "oidc_scopes_enabled" | "oidc_audience" => json!(["profile", secret]),
+            "oidc_audience" => json!(["profile", secret]),
             _ => json!(secret),
         };
         document.insert((*name).to_owned(), value);
