@@ -359,11 +359,11 @@
 //! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
 //! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
 //! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons, the pages' CSP and headers (`pages.rs`), the cross-origin check of state-changing POSTs (`origin.rs`), session glue (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its keyed logout records (`back_channel.rs`); `routes.rs` uses the others, never the reverse |
-//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs` |
+//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs`; its grants and sessions, oldest first and bounded, in `recent.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
 //! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, the security review's findings tried from the attacker's side, the demo, discover) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service of their own: a browser (`browser.rs`), Redis (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
-//! | `benches/` | criterion benchmarks; `benches/README.md` holds the latest figures |
+//! | `benches/` | criterion benchmarks (ID token validation, role mapping) and the load benchmark (`load.rs`: logins through the demo, a signed-in request, memory); `benches/README.md` holds the latest figures and the profile |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]

@@ -640,7 +640,10 @@ mod tests {
         }
         let sessions = lock(&shared.sessions);
         assert_eq!(sessions.len(), MAX_REMEMBERED);
-        assert!(!sessions.contains_key(&first), "the oldest sign-in is ended");
+        assert!(
+            !sessions.contains_key(&first),
+            "the oldest sign-in is ended"
+        );
         assert!(sessions.contains_key(&second));
     }
 
@@ -674,7 +677,11 @@ mod tests {
         assert_eq!(grants.refresh.len(), MAX_REMEMBERED);
         assert!(!grants.access.contains_key("access-0"));
         assert!(!grants.refresh.contains_key("refresh-0"));
-        assert!(grants.refresh.contains_key(&format!("refresh-{MAX_REMEMBERED}")));
+        assert!(
+            grants
+                .refresh
+                .contains_key(&format!("refresh-{MAX_REMEMBERED}"))
+        );
         // One user value shared by every grant, not a copy per grant.
         assert_eq!(Arc::strong_count(&user), 2 * MAX_REMEMBERED + 2);
     }
