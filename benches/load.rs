@@ -27,10 +27,21 @@
 //! the username, behind `LoginRoutes::new(client)` with its defaults and
 //! `session_layer(MemoryStore)`, next to a plain handler that reads one
 //! session value from a `MemoryStore` and returns it. The plain handler is
-//! measured twice: with `tower-sessions`' default cookie (no expiry), and
-//! with the same 8-hour inactivity expiry as `session_layer`, under which
-//! `tower-sessions` saves the session and sets the cookie on every request.
-//! The demo's own `GET /me` (the identity as JSON) is measured beside them.
+//! measured twice: with `tower-sessions`' defaults (what `session_layer`
+//! costs per read too: its 8-hour `OnInactivity` expiry saves nothing on a
+//! read, so it does not extend the session either), and with an 8-hour
+//! inactivity expiry that `with_always_save(true)` makes real, by saving
+//! the session and setting the cookie on every request. The demo's own
+//! `GET /me` (the identity as JSON) is measured beside them, and
+//! `session_user/*` shows what reading the signed-in user would cost if the
+//! session kept it another way.
+//!
+//! The `logins` part runs, beside the demo, a floor: a plain axum +
+//! `tower-sessions` app with a login's shape (three requests, one request
+//! to the provider, one ID token validated, the session id changed) and no
+//! other work; the `library` part runs logins through the library alone
+//! (`Client::start`, the provider, `Client::finish`) next to its floor (a
+//! bare token request and a validation).
 
 #[path = "../examples/demo_app/mod.rs"]
 #[allow(dead_code)]
@@ -46,10 +57,10 @@ use axum::http::{Request, StatusCode, header};
 use axum::response::Redirect;
 use axum::routing::get;
 use criterion::Criterion;
-use oidc_login::{Callback, Client, Identity, Login, Start, Tokens};
 use oidc_login::axum::tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
 use oidc_login::axum::{LoginRoutes, SignedIn, session_layer};
 use oidc_login::testing::TestProvider;
+use oidc_login::{Callback, Client, Identity, Login, Start, Tokens};
 use tower::ServiceExt as _;
 
 fn runtime(name: &'static str, threads: usize) -> tokio::runtime::Runtime {
@@ -75,7 +86,11 @@ fn env_number(name: &str, default: usize) -> usize {
 /// Threads that have exited are not counted: the runtimes keep theirs.
 fn cpu_of_threads(name: &str) -> (Duration, Duration, Duration) {
     let (mut total, mut user, mut system) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
         if comm.trim_end() != name {
             continue;
@@ -83,16 +98,25 @@ fn cpu_of_threads(name: &str) -> (Duration, Duration, Duration) {
         let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
         // `pid (comm) state ...`: comm may hold spaces, so split after `)`;
         // utime and stime are fields 14 and 15, 12 and 13 after comm.
-        let Some(close) = stat.rfind(')') else { continue };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
         let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
         let ticks = |i: usize| {
-            let ticks = fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+            let ticks = fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0);
             Duration::from_millis(ticks * 10) // USER_HZ = 100
         };
         user += ticks(11);
         system += ticks(12);
         let schedstat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-        total += match schedstat.split_whitespace().next().and_then(|n| n.parse().ok()) {
+        total += match schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+        {
             Some(ns) => Duration::from_nanos(ns),
             None => ticks(11) + ticks(12),
         };
@@ -140,7 +164,11 @@ impl Cpu {
         let system = ms(self.app_system, before.app_system);
         PerOp {
             app: ms(self.app, before.app),
-            app_system_share: if user + system > 0.0 { system / (user + system) } else { 0.0 },
+            app_system_share: if user + system > 0.0 {
+                system / (user + system)
+            } else {
+                0.0
+            },
             idp: ms(self.idp, before.idp),
             load: ms(self.load, before.load),
         }
@@ -214,9 +242,10 @@ fn signed_in_app(client: &Client) -> Router {
 }
 
 /// A plain axum + tower-sessions app: `GET /set` stores the username,
-/// `GET /me` reads it. `inactivity`: the cookie and record expire after 8
-/// idle hours, as with `session_layer`; else tower-sessions' default.
-fn plain_app(inactivity: bool) -> Router {
+/// `GET /me` reads it. `always_save`: the cookie and record expire after 8
+/// idle hours, each request saving the session to extend them; else
+/// tower-sessions' defaults.
+fn plain_app(always_save: bool) -> Router {
     async fn set(session: Session) -> StatusCode {
         session
             .insert("user", "alice")
@@ -233,8 +262,10 @@ fn plain_app(inactivity: bool) -> Router {
             .ok_or(StatusCode::UNAUTHORIZED)
     }
     let mut sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
-    if inactivity {
-        sessions = sessions.with_expiry(Expiry::OnInactivity(time::Duration::hours(8)));
+    if always_save {
+        sessions = sessions
+            .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
+            .with_always_save(true);
     }
     Router::new()
         .route("/set", get(set))
@@ -250,7 +281,6 @@ fn plain_app(inactivity: bool) -> Router {
 /// advance (`Client::verify_id_token`: the RSA signature and the claims),
 /// changes the session id and stores the username; `GET /me` reads it.
 fn floor_app(client: Client, provider: &TestProvider) -> Router {
-    #[derive(Clone)]
     struct Floor {
         client: Client,
         http: reqwest::Client,
@@ -267,7 +297,7 @@ fn floor_app(client: Client, provider: &TestProvider) -> Router {
         Redirect::to("/callback")
     }
     async fn callback(
-        axum::extract::State(floor): axum::extract::State<Floor>,
+        axum::extract::State(floor): axum::extract::State<Arc<Floor>>,
         session: Session,
     ) -> Redirect {
         let pending: Option<String> = session.remove("pending").await.expect("the session store");
@@ -302,6 +332,24 @@ fn floor_app(client: Client, provider: &TestProvider) -> Router {
             .flatten()
             .ok_or(StatusCode::UNAUTHORIZED)
     }
+    let (token, nonce) = presigned_id_token(provider);
+    let floor = Floor {
+        client,
+        http: reqwest::Client::new(),
+        keys_url: provider.url("/jwks"),
+        token,
+        nonce,
+    };
+    Router::new()
+        .route("/login", get(login))
+        .route("/callback", get(callback))
+        .route("/me", get(me))
+        .with_state(Arc::new(floor))
+        .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
+}
+
+/// An ID token like the provider's for alice, valid for a day, and its nonce.
+fn presigned_id_token(provider: &TestProvider) -> (oidc_login::IdToken, oidc_login::Nonce) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
@@ -313,19 +361,10 @@ fn floor_app(client: Client, provider: &TestProvider) -> Router {
         "preferred_username": "alice", "email": "alice@example.com", "email_verified": true,
         "name": "Alice Admin", "groups": [demo_app::DEMO_GROUP],
     }));
-    let floor = Floor {
-        client,
-        http: reqwest::Client::new(),
-        keys_url: provider.url("/jwks"),
-        token: oidc_login::IdToken::new(token),
-        nonce: oidc_login::Nonce::new(nonce),
-    };
-    Router::new()
-        .route("/login", get(login))
-        .route("/callback", get(callback))
-        .route("/me", get(me))
-        .with_state(floor)
-        .layer(SessionManagerLayer::new(MemoryStore::default()).with_secure(false))
+    (
+        oidc_login::IdToken::new(token),
+        oidc_login::Nonce::new(nonce),
+    )
 }
 
 fn rand_bytes<const N: usize>() -> [u8; N] {
@@ -336,7 +375,11 @@ fn rand_bytes<const N: usize>() -> [u8; N] {
 
 /// One login at the floor app, checked like [`login`].
 async fn floor_login(http: &reqwest::Client, base: &str) {
-    let start = http.get(format!("{base}/login")).send().await.expect("GET /login");
+    let start = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("GET /login");
     assert_eq!(start.status(), StatusCode::SEE_OTHER, "GET /login");
     let pending = cookie_of(&start).expect("the pending login's cookie");
     let callback = http
@@ -411,7 +454,12 @@ async fn login(http: &reqwest::Client, base: &str, check: &str) -> String {
 }
 
 /// Runs `op` `total` times from `concurrency` tasks: the wall time taken.
-fn run<F, Fut>(load_rt: &tokio::runtime::Runtime, total: usize, concurrency: usize, op: F) -> Duration
+fn run<F, Fut>(
+    load_rt: &tokio::runtime::Runtime,
+    total: usize,
+    concurrency: usize,
+    op: F,
+) -> Duration
 where
     F: Fn() -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -555,6 +603,54 @@ fn report_library(
     let client = app_rt
         .block_on(Client::discover(config))
         .expect("discovery");
+    // The floor of `finish`: one bare reqwest POST to the token endpoint
+    // (refused: the code is made up) and the validation of an ID token
+    // signed in advance, on the app's runtime too.
+    let floor_ops = env_number("LOAD_LIBRARY_FLOOR", window);
+    let (token, nonce) = presigned_id_token(provider);
+    let (bare, token_url) = (reqwest::Client::new(), provider.url("/token"));
+    let (app, validator) = (app_rt.handle().clone(), client.clone());
+    let before = Cpu::now();
+    run(load_rt, floor_ops, 10, move || {
+        let (bare, token_url, app, validator) = (
+            bare.clone(),
+            token_url.clone(),
+            app.clone(),
+            validator.clone(),
+        );
+        let (token, nonce) = (token.clone(), nonce.clone());
+        async move {
+            app.spawn(async move {
+                let refused = bare
+                    .post(&token_url)
+                    .basic_auth(
+                        TestProvider::DEFAULT_CLIENT_ID,
+                        Some(TestProvider::DEFAULT_CLIENT_SECRET),
+                    )
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", "made-up"),
+                        ("redirect_uri", "http://127.0.0.1:9/callback"),
+                    ])
+                    .send()
+                    .await
+                    .expect("the token endpoint");
+                let body: serde_json::Value = refused.json().await.expect("a JSON answer");
+                assert_eq!(body["error"], "invalid_grant");
+                validator
+                    .verify_id_token(&token, &nonce, None)
+                    .await
+                    .expect("a valid ID token");
+            })
+            .await
+            .expect("the floor task");
+        }
+    });
+    let cpu = Cpu::now().per_op_since(&before, floor_ops.max(1));
+    println!(
+        "library floor: {floor_ops} bare token requests and ID token validations at concurrency 10: app CPU {:.3} ms each",
+        cpu.app
+    );
     println!(
         "library alone: {total} logins (start, provider, finish) at concurrency 10, by windows of {window} (RSS before: {:.0} MiB)",
         rss_mib()
@@ -703,7 +799,10 @@ fn bench_session_user(c: &mut Criterion, app_rt: &tokio::runtime::Runtime, login
     /// decoded from: a read whose text is unchanged skips the decoding.
     static DECODED: std::sync::LazyLock<
         std::sync::Mutex<
-            std::collections::HashMap<oidc_login::axum::tower_sessions::session::Id, (String, Arc<Identity>)>,
+            std::collections::HashMap<
+                oidc_login::axum::tower_sessions::session::Id,
+                (String, Arc<Identity>),
+            >,
         >,
     > = std::sync::LazyLock::new(Default::default);
     fn read_string_cached(session: Session) -> BoxedRead {
@@ -730,10 +829,16 @@ fn bench_session_user(c: &mut Criterion, app_rt: &tokio::runtime::Runtime, login
     }
     let cases = [
         ("value_tree", app(tree, read_tree)),
-        ("json_string", app(serde_json::Value::String(text.clone()), read_string)),
+        (
+            "json_string",
+            app(serde_json::Value::String(text.clone()), read_string),
+        ),
         (
             "json_string_tokens_raw",
-            app(serde_json::Value::String(text.clone()), read_string_tokens_raw),
+            app(
+                serde_json::Value::String(text.clone()),
+                read_string_tokens_raw,
+            ),
         ),
         (
             "json_string_decoded_cache",
@@ -775,8 +880,8 @@ fn report_signed_in_request(
     let signed_in = serve(app_rt, provider, Kind::SignedIn);
     let signed_in_cookie = load_rt.block_on(login(http, &signed_in.base, "/whoami"));
     let demo_cookie = load_rt.block_on(login(http, &demo.base, "/me"));
-    let plain = |inactivity: bool| {
-        let app = plain_app(inactivity);
+    let plain = |always_save: bool| {
+        let app = plain_app(always_save);
         let cookie = app_rt.block_on(async {
             let response = app
                 .clone()
@@ -788,15 +893,25 @@ fn report_signed_in_request(
         (app, cookie)
     };
     let (plain_default, plain_default_cookie) = plain(false);
-    let (plain_inactive, plain_inactive_cookie) = plain(true);
+    let (plain_saved, plain_saved_cookie) = plain(true);
     let cases = [
-        ("signed_in_username", signed_in.app.clone(), "/whoami", signed_in_cookie),
-        ("plain_session_value", plain_default, "/me", plain_default_cookie),
         (
-            "plain_session_value_inactivity_expiry",
-            plain_inactive,
+            "signed_in_username",
+            signed_in.app.clone(),
+            "/whoami",
+            signed_in_cookie,
+        ),
+        (
+            "plain_session_value",
+            plain_default,
             "/me",
-            plain_inactive_cookie,
+            plain_default_cookie,
+        ),
+        (
+            "plain_session_value_always_save",
+            plain_saved,
+            "/me",
+            plain_saved_cookie,
         ),
         ("demo_me_json", demo.app.clone(), "/me", demo_cookie),
     ];
@@ -869,7 +984,8 @@ fn report_signed_in_request(
 }
 
 fn main() {
-    let parts = std::env::var("LOAD_PARTS").unwrap_or_else(|_| "request,logins,library,sustained,flood".into());
+    let parts = std::env::var("LOAD_PARTS")
+        .unwrap_or_else(|_| "request,logins,library,sustained,flood".into());
     let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
     let idp_rt = runtime("idp", 1);
     let app_rt = runtime("app", 2);
@@ -884,7 +1000,10 @@ fn main() {
     // Warm up: connections, the key cache, the allocator.
     let warm_up = env_number("LOAD_WARMUP", 500);
     run_logins(&load_rt, &http, &demo, warm_up, 10);
-    println!("RSS after a warm-up of {warm_up} logins: {:.0} MiB", rss_mib());
+    println!(
+        "RSS after a warm-up of {warm_up} logins: {:.0} MiB",
+        rss_mib()
+    );
 
     let mut criterion = Criterion::default().configure_from_args();
     if part("request") {
