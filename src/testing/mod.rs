@@ -38,6 +38,13 @@
 //!   and rotated on each use. A refresh issues tokens for the user as now
 //!   (changed groups show), and is refused once the user is gone.
 //! - The authorization response carries `iss` (RFC 9207).
+//! - It remembers at most the 10,000 most recent sign-ins (provider
+//!   sessions), authorization codes, access tokens and refresh tokens, of
+//!   each kind; an older one is forgotten as if it had expired (a forgotten
+//!   code, access or refresh token is unknown; the refresh token of a
+//!   forgotten sign-in is refused like one whose session ended), so that
+//!   memory and the cost of a request stay flat however many logins it
+//!   serves.
 //!
 //! # Protocol details worth knowing
 //!
