@@ -144,9 +144,19 @@ pub trait SharedState: Send + Sync + fmt::Debug + 'static {
 
     /// Removes the entry under `key`, if there is one.
     fn remove<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, ()>;
+
+    /// Whether the records live in this process only (so several app
+    /// instances do not share them). Default `false`.
+    fn is_per_process(&self) -> bool {
+        false
+    }
 }
 
 impl<T: SharedState + ?Sized> SharedState for Arc<T> {
+    fn is_per_process(&self) -> bool {
+        (**self).is_per_process()
+    }
+
     fn insert_new<'a>(
         &'a self,
         key: &'a StateKey,
@@ -301,6 +311,10 @@ impl MemoryState {
 }
 
 impl SharedState for MemoryState {
+    fn is_per_process(&self) -> bool {
+        true
+    }
+
     fn insert_new<'a>(
         &'a self,
         key: &'a StateKey,

@@ -425,6 +425,14 @@ impl LoginRoutes {
     /// [`session_layer`](super::session_layer) after it. Routes outside it
     /// cannot read the signed-in user: their extractors answer 500.
     pub fn layer(&self) -> LoginLayer {
+        if (self.back_channel || self.break_glass_on())
+            && self.client.shared_state().is_per_process()
+        {
+            tracing::warn!(
+                target: "oidc_login::axum",
+                "back-channel logout records, used logout tokens and break-glass failures are kept in this process only: with several app instances, give every one the same `Client::with_shared_state` (for example `SessionStoreState` on the session store)"
+            );
+        }
         LoginLayer::new(Settings {
             login_path: self.login_path(),
             max_session_age: self.max_session_age,

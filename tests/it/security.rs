@@ -514,3 +514,25 @@ async fn the_app_s_refusal_page_is_not_framed_either() {
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert_eq!(page.text().await.unwrap(), "<h1>No</h1>");
 }
+
+/// Routes whose security records must hold across instances (back-channel
+/// logout, break-glass) warn when the client keeps them in this process
+/// only, and not once a shared state is given.
+#[tokio::test]
+async fn per_process_records_are_named_in_the_log() {
+    let provider = TestProvider::start().await;
+    let client = common::client(&provider).await;
+    let warning = "kept in this process only";
+    let logs = Logs::capture();
+    let _ = LoginRoutes::new(client.clone())
+        .back_channel_logout()
+        .layer();
+    assert_eq!(logs.lines_with(warning).len(), 1, "{}", logs.text());
+    let shared = client.clone().with_shared_state(SessionStoreState::new(
+        MemoryStore::default(),
+        SessionIndexKey::random(),
+    ));
+    let _ = LoginRoutes::new(shared).back_channel_logout().layer();
+    let _ = LoginRoutes::new(client).layer();
+    assert_eq!(logs.lines_with(warning).len(), 1, "{}", logs.text());
+}
