@@ -44,7 +44,6 @@
 //! bare token request and a validation).
 
 #[path = "../examples/demo_app/mod.rs"]
-#[allow(dead_code)]
 mod demo_app;
 
 use std::sync::Arc;
@@ -797,14 +796,12 @@ fn bench_session_user(c: &mut Criterion, app_rt: &tokio::runtime::Runtime, login
     }
     /// Identities decoded before, by session id, with the text they were
     /// decoded from: a read whose text is unchanged skips the decoding.
-    static DECODED: std::sync::LazyLock<
-        std::sync::Mutex<
-            std::collections::HashMap<
-                oidc_login::axum::tower_sessions::session::Id,
-                (String, Arc<Identity>),
-            >,
-        >,
-    > = std::sync::LazyLock::new(Default::default);
+    type Decoded = std::collections::HashMap<
+        oidc_login::axum::tower_sessions::session::Id,
+        (String, Arc<Identity>),
+    >;
+    static DECODED: std::sync::LazyLock<std::sync::Mutex<Decoded>> =
+        std::sync::LazyLock::new(Default::default);
     fn read_string_cached(session: Session) -> BoxedRead {
         Box::pin(async move {
             let text: String = session.get("user").await.unwrap().unwrap();
