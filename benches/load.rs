@@ -706,11 +706,13 @@ fn report_library(
             .expect("the floor task");
         }
     });
-    let cpu = Cpu::now().per_op_since(&before, floor_ops.max(1));
-    println!(
-        "library floor: {floor_ops} bare token requests and ID token validations at concurrency 10: app CPU {:.3} ms each",
-        cpu.app
-    );
+    if floor_ops > 0 {
+        let cpu = Cpu::now().per_op_since(&before, floor_ops);
+        println!(
+            "library floor: {floor_ops} bare token requests and ID token validations at concurrency 10: app CPU {:.3} ms each",
+            cpu.app
+        );
+    }
     println!(
         "library alone: {total} logins (start, provider, finish) at concurrency 10, by windows of {window} (RSS before: {:.0} MiB)",
         rss_mib()
