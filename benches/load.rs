@@ -58,8 +58,11 @@ use axum::routing::get;
 use criterion::Criterion;
 use oidc_login::axum::tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
 use oidc_login::axum::{LoginRoutes, SignedIn, session_layer};
-use oidc_login::testing::TestProvider;
-use oidc_login::{Callback, Client, Identity, Login, Start, Tokens};
+use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
+use oidc_login::{
+    Algorithm, Callback, Client, ClientAuth, Config, Identity, Login, RoleMapping, Source, Start,
+    Tokens,
+};
 use tower::ServiceExt as _;
 
 fn runtime(name: &'static str, threads: usize) -> tokio::runtime::Runtime {
@@ -209,10 +212,11 @@ fn serve(app_rt: &tokio::runtime::Runtime, provider: &TestProvider, kind: Kind) 
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("a free port");
     let addr = listener.local_addr().expect("an address");
-    let config = demo_app::embedded_config(provider, format!("http://{addr}/callback"))
-        .expect("the demo's config");
     let client = app_rt
-        .block_on(Client::discover(config))
+        .block_on(Client::discover(config_for(
+            provider,
+            format!("http://{addr}/callback"),
+        )))
         .expect("discovery");
     let app = match kind {
         Kind::Demo => demo_app::app(LoginRoutes::new(client.clone()), &client, true),
@@ -227,6 +231,49 @@ fn serve(app_rt: &tokio::runtime::Runtime, provider: &TestProvider, kind: Kind) 
         base: format!("http://{addr}"),
         app,
     }
+}
+
+/// The client secret at the provider that signs with HS256 (which needs 32
+/// bytes or more).
+const HS256_SECRET: &str = "a-client-secret-of-32-bytes-or-more-for-hs256";
+
+/// A provider that signs ID tokens with HS256, keyed with the client's
+/// secret: signing costs next to nothing, unlike RSA.
+fn hs256_provider(idp_rt: &tokio::runtime::Runtime) -> TestProvider {
+    idp_rt.block_on(
+        TestProvider::builder()
+            .algorithm(Algorithm::HS256)
+            .client(TestClient::confidential(
+                TestProvider::DEFAULT_CLIENT_ID,
+                HS256_SECRET,
+                TestClientAuth::Basic,
+            ))
+            .start(),
+    )
+}
+
+/// The demo's config for `provider` (`demo_app::embedded_config`), or for
+/// a provider that signs with HS256 the same settings with HS256 allowed.
+fn config_for(provider: &TestProvider, redirect_uri: String) -> Config {
+    if !provider.algorithm().is_hmac() {
+        return demo_app::embedded_config(provider, redirect_uri).expect("the demo's config");
+    }
+    let logged_out = redirect_uri.replace("/callback", "/logged-out");
+    Config::builder(provider.issuer(), TestProvider::DEFAULT_CLIENT_ID)
+        .add_post_logout_redirect_uri(logged_out)
+        .client_auth(ClientAuth::secret_basic(HS256_SECRET))
+        .scopes(["openid", "email", "profile", "offline_access"])
+        .redirect_uri(redirect_uri)
+        .login_button_text("Sign in with the embedded provider")
+        .add_role_mapping(RoleMapping::new(
+            "Maximus Conferencing Developers",
+            Source::OpenIdConnect,
+            demo_app::DEMO_GROUP,
+            ["Read-write"],
+        ))
+        .allowed_algorithms([Algorithm::HS256])
+        .build()
+        .expect("the demo's config with HS256")
 }
 
 fn signed_in_app(client: &Client) -> Router {
@@ -275,15 +322,16 @@ fn plain_app(always_save: bool) -> Router {
 /// The floor a login is compared with: a plain axum + tower-sessions app
 /// with the same shape, written with no library. `GET /login` stores a
 /// random value in the session and redirects; `GET /callback` reads it
-/// back, fetches a small JSON document from the provider (its key set,
-/// standing in for the token exchange), validates an ID token signed in
+/// back, fetches a JSON document from the provider (its metadata, about
+/// the size of a token response, standing in for the token exchange),
+/// validates an ID token signed in
 /// advance (`Client::verify_id_token`: the RSA signature and the claims),
 /// changes the session id and stores the username; `GET /me` reads it.
 fn floor_app(client: Client, provider: &TestProvider) -> Router {
     struct Floor {
         client: Client,
         http: reqwest::Client,
-        keys_url: String,
+        document_url: String,
         token: oidc_login::IdToken,
         nonce: oidc_login::Nonce,
     }
@@ -301,16 +349,16 @@ fn floor_app(client: Client, provider: &TestProvider) -> Router {
     ) -> Redirect {
         let pending: Option<String> = session.remove("pending").await.expect("the session store");
         assert!(pending.is_some(), "a login in flight");
-        let keys = floor
+        let document = floor
             .http
-            .get(&floor.keys_url)
+            .get(&floor.document_url)
             .send()
             .await
             .expect("the provider")
             .bytes()
             .await
             .expect("a body");
-        assert!(keys.len() > 100, "a key set");
+        assert!(document.len() > 1000, "the provider's metadata");
         let claims = floor
             .client
             .verify_id_token(&floor.token, &floor.nonce, None)
@@ -335,7 +383,7 @@ fn floor_app(client: Client, provider: &TestProvider) -> Router {
     let floor = Floor {
         client,
         http: reqwest::Client::new(),
-        keys_url: provider.url("/jwks"),
+        document_url: provider.metadata_url(),
         token,
         nonce,
     };
@@ -501,44 +549,57 @@ fn run_logins(
 
 fn report_logins(
     app_rt: &tokio::runtime::Runtime,
+    idp_rt: &tokio::runtime::Runtime,
     load_rt: &tokio::runtime::Runtime,
     http: &reqwest::Client,
     demo: &Served,
     provider: &TestProvider,
 ) {
     let total = env_number("LOAD_LOGINS", 2_000);
+    let apps = std::env::var("LOAD_LOGIN_APPS").unwrap_or_else(|_| "demo,floor".into());
     let floor = serve(app_rt, provider, Kind::Floor);
     load_rt.block_on(floor_login(http, &floor.base));
-    println!("logins ({total} at each concurrency; CPU in ms per login)");
-    let apps = std::env::var("LOAD_LOGIN_APPS").unwrap_or_else(|_| "demo,floor".into());
-    for concurrency in [1, 10, 100] {
-        for (name, app) in [("demo", demo), ("floor", &floor)] {
-            if !apps.split(',').any(|a| a.trim() == name) {
-                continue;
-            }
-            let (http, base) = (http.clone(), app.base.clone());
-            let is_demo = name == "demo";
-            let before = Cpu::now();
-            let elapsed = run(load_rt, total, concurrency, move || {
-                let (http, base) = (http.clone(), base.clone());
-                async move {
-                    if is_demo {
-                        login(&http, &base, "/me").await;
-                    } else {
-                        floor_login(&http, &base).await;
-                    }
+    // The same apps with a provider whose signing costs next to nothing
+    // (HS256), so that the app, not the provider's RSA signing, is what
+    // runs out of CPU.
+    let fast = hs256_provider(idp_rt);
+    let fast_demo = serve(app_rt, &fast, Kind::Demo);
+    let fast_floor = serve(app_rt, &fast, Kind::Floor);
+    load_rt.block_on(login(http, &fast_demo.base, "/me"));
+    load_rt.block_on(floor_login(http, &fast_floor.base));
+    for (signer, demo, floor) in [("RS256", demo, &floor), ("HS256", &fast_demo, &fast_floor)] {
+        println!(
+            "logins, provider signing with {signer} ({total} at each concurrency; CPU in ms per login)"
+        );
+        for concurrency in [1, 10, 100] {
+            for (name, app) in [("demo", demo), ("floor", floor)] {
+                if !apps.split(',').any(|a| a.trim() == name) {
+                    continue;
                 }
-            });
-            let cpu = Cpu::now().per_op_since(&before, total);
-            println!(
-                "  {name:<5} concurrency {concurrency:<3} {:>6.0} logins/s   app CPU {:.3} ({:.0}% system)   provider {:.3}   driver {:.3}   ({:.2} s)",
-                total as f64 / elapsed.as_secs_f64(),
-                cpu.app,
-                cpu.app_system_share * 100.0,
-                cpu.idp,
-                cpu.load,
-                elapsed.as_secs_f64(),
-            );
+                let (http, base) = (http.clone(), app.base.clone());
+                let is_demo = name == "demo";
+                let before = Cpu::now();
+                let elapsed = run(load_rt, total, concurrency, move || {
+                    let (http, base) = (http.clone(), base.clone());
+                    async move {
+                        if is_demo {
+                            login(&http, &base, "/me").await;
+                        } else {
+                            floor_login(&http, &base).await;
+                        }
+                    }
+                });
+                let cpu = Cpu::now().per_op_since(&before, total);
+                println!(
+                    "  {name:<5} concurrency {concurrency:<3} {:>6.0} logins/s   app CPU {:.3} ({:.0}% system)   provider {:.3}   driver {:.3}   ({:.2} s)",
+                    total as f64 / elapsed.as_secs_f64(),
+                    cpu.app,
+                    cpu.app_system_share * 100.0,
+                    cpu.idp,
+                    cpu.load,
+                    elapsed.as_secs_f64(),
+                );
+            }
         }
     }
 }
@@ -645,11 +706,13 @@ fn report_library(
             .expect("the floor task");
         }
     });
-    let cpu = Cpu::now().per_op_since(&before, floor_ops.max(1));
-    println!(
-        "library floor: {floor_ops} bare token requests and ID token validations at concurrency 10: app CPU {:.3} ms each",
-        cpu.app
-    );
+    if floor_ops > 0 {
+        let cpu = Cpu::now().per_op_since(&before, floor_ops);
+        println!(
+            "library floor: {floor_ops} bare token requests and ID token validations at concurrency 10: app CPU {:.3} ms each",
+            cpu.app
+        );
+    }
     println!(
         "library alone: {total} logins (start, provider, finish) at concurrency 10, by windows of {window} (RSS before: {:.0} MiB)",
         rss_mib()
@@ -1007,7 +1070,7 @@ fn main() {
         report_signed_in_request(&mut criterion, &app_rt, &load_rt, &http, &demo, &provider);
     }
     if part("logins") {
-        report_logins(&app_rt, &load_rt, &http, &demo, &provider);
+        report_logins(&app_rt, &idp_rt, &load_rt, &http, &demo, &provider);
     }
     if part("library") {
         report_library(&app_rt, &load_rt, &http, &provider);
