@@ -151,6 +151,29 @@ impl Refusal {
                 UNAVAILABLE,
                 "Sign-in is not available right now. Please try again later.",
             ),
+            Error::Account(AccountError::NoAccount { .. }) => (
+                S::FORBIDDEN,
+                ACCESS_DENIED,
+                "This app has no account with your email address. Ask the app's administrator to create one, then sign in again.",
+            ),
+            Error::Account(
+                AccountError::BoundToAnotherSubject { .. }
+                | AccountError::SubjectBoundElsewhere { .. },
+            ) => (
+                S::FORBIDDEN,
+                ACCESS_DENIED,
+                "The account of this app with your email address is linked to another sign-in at the identity provider. Ask the app's administrator to reset the link, then sign in again.",
+            ),
+            Error::Account(AccountError::EmailNotVerified { .. }) => (
+                S::FORBIDDEN,
+                ACCESS_DENIED,
+                "The identity provider has not verified your email address, so it cannot be matched to an account of this app. Verify it at the provider, then sign in again.",
+            ),
+            Error::Account(AccountError::NoEmail) => (
+                S::FORBIDDEN,
+                ACCESS_DENIED,
+                "The identity provider sent no email address, so the sign-in cannot be matched to an account of this app. Tell the app's administrator.",
+            ),
             Error::Account(_) => (
                 S::FORBIDDEN,
                 ACCESS_DENIED,

@@ -144,6 +144,7 @@ impl ConfigFile {
                 required_auth_method: None,
                 break_glass,
                 entra,
+                provider_record: Default::default(),
             },
         })
     }

@@ -26,6 +26,10 @@ struct PrivxClient {
     oidc_auth_method_enabled: Option<String>,
     oidc_signature_algorithm: Option<String>,
     oidc_allowed_redirect_uris: Option<Vec<String>>,
+    oidc_default_logout_redirect_uri: Option<String>,
+    oidc_grant_type_refresh_token: Option<bool>,
+    /// Read by hand: PrivX's form varies (an object, or `attr=claim` text).
+    oidc_attribute_mapping: Option<Value>,
 }
 
 impl Config {
@@ -46,7 +50,10 @@ impl Config {
     /// | `oidc_scopes_enabled` | the scopes, after `openid` (PrivX's `openid` is implicit); absent: `openid` alone |
     /// | `oidc_signature_algorithm` | `allowed_algorithms`: that algorithm alone |
     /// | `oidc_audience` | `trusted_audiences` (the client id itself left out); with several audiences the token's `azp` must be the client id |
-    /// | `oidc_allowed_redirect_uris` | the redirect URI when it lists exactly one |
+    /// | `oidc_allowed_redirect_uris` | the redirect URI when it lists exactly one; with several, the app chooses with [`redirect_uri`](ConfigBuilder::redirect_uri), and `build` refuses one not in the list (naming both) |
+    /// | `oidc_default_logout_redirect_uri` | a post-logout redirect URI ([`Config::post_logout_redirect_uris`]) |
+    /// | `oidc_grant_type_refresh_token` | `false` refuses `offline_access` in the scopes at `build` (naming both): the provider would issue no refresh token |
+    /// | `oidc_attribute_mapping` | `email=sub` or `principal=sub` (any attribute mapped to `sub`): `sub` is mutable ([`Config::mutable_subject`]); `build` logs a warning, and account linking by `sub` must be accepted by name ([`AccountLinker::accept_mutable_sub`](crate::AccountLinker::accept_mutable_sub)) |
     ///
     /// Every other member is ignored. With `private_key_jwt` the private key
     /// is not in PrivX's JSON: give it with
@@ -186,11 +193,77 @@ impl PrivxClient {
                 builder = builder.add_trusted_audience(audience);
             }
         }
-        if let Some([redirect_uri]) = self.oidc_allowed_redirect_uris.as_deref() {
-            builder = builder.redirect_uri(redirect_uri.as_str());
+        match self.oidc_allowed_redirect_uris {
+            Some(uris) if uris.len() == 1 => builder = builder.redirect_uri(uris[0].as_str()),
+            Some(uris) if uris.len() > 1 => {
+                builder.draft.provider_record.allowed_redirect_uris =
+                    Some(("oidc_allowed_redirect_uris", uris));
+            }
+            _ => {}
+        }
+        if let Some(uri) = self
+            .oidc_default_logout_redirect_uri
+            .filter(|u| !u.trim().is_empty())
+        {
+            builder = builder.add_post_logout_redirect_uri(uri);
+        }
+        if self.oidc_grant_type_refresh_token == Some(false) {
+            builder.draft.provider_record.refresh_grant_off = Some("oidc_grant_type_refresh_token");
+        }
+        if let Some(mapping) = self.oidc_attribute_mapping {
+            builder.draft.provider_record.mutable_subject = subject_source(&mapping)?;
         }
         Ok(builder)
     }
+}
+
+/// The attribute PrivX's `oidc_attribute_mapping` fills `sub` from, if any.
+///
+/// Read as pairs of an attribute and a claim: an object (`{"email": "sub"}`),
+/// or text `email=sub` (alone, in a list, or comma-separated). Either side
+/// being `sub` counts (the other side names the attribute), so that a
+/// mapping written either way round is never missed: a false warning costs
+/// less than a `sub` silently taken for stable.
+fn subject_source(mapping: &Value) -> Result<Option<String>, ConfigError> {
+    let bad = || {
+        invalid(
+            "oidc_attribute_mapping",
+            "is neither an object of attribute to claim names nor `attribute=claim` text",
+        )
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut text_pairs = |text: &str| -> Result<(), ConfigError> {
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (a, b) = pair.split_once('=').ok_or_else(bad)?;
+            pairs.push((a.trim().to_owned(), b.trim().to_owned()));
+        }
+        Ok(())
+    };
+    match mapping {
+        Value::Null => {}
+        Value::String(text) => text_pairs(text)?,
+        Value::Array(items) => {
+            for item in items {
+                text_pairs(item.as_str().ok_or_else(bad)?)?;
+            }
+        }
+        Value::Object(members) => {
+            for (attribute, claim) in members {
+                pairs.push((
+                    attribute.clone(),
+                    claim.as_str().ok_or_else(bad)?.to_owned(),
+                ));
+            }
+        }
+        _ => return Err(bad()),
+    }
+    Ok(pairs
+        .into_iter()
+        .find_map(|(a, b)| match (a == "sub", b == "sub") {
+            (false, true) if !a.is_empty() => Some(a),
+            (true, false) if !b.is_empty() => Some(b),
+            _ => None,
+        }))
 }
 
 #[cfg(test)]
