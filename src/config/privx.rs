@@ -564,6 +564,207 @@ mod tests {
     }
 
     #[test]
+    fn with_several_allowed_redirect_uris_the_app_chooses_one_of_them() {
+        let other = "https://other.example/cb";
+        let doc = with(
+            privx_client(),
+            "oidc_allowed_redirect_uris",
+            json!([other, REDIRECT]),
+        );
+        for chosen in [REDIRECT, other] {
+            let config = builder_of(&doc)
+                .unwrap()
+                .redirect_uri(chosen)
+                .build()
+                .unwrap();
+            assert_eq!(config.redirect_uri().as_str(), chosen);
+        }
+        // Compared as URLs: the host's case and the default port do not matter.
+        let config = builder_of(&doc)
+            .unwrap()
+            .redirect_uri("https://ADMIN.example.com:443/auth/callback")
+            .build()
+            .unwrap();
+        assert_eq!(config.redirect_uri().as_str(), REDIRECT);
+        for refused in [
+            "https://admin.example.com/auth/callback/",
+            "https://admin.example.com/auth/callback?x=1",
+            "http://127.0.0.1:8080/auth/callback",
+        ] {
+            let err = builder_of(&doc)
+                .unwrap()
+                .redirect_uri(refused)
+                .build()
+                .unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.starts_with("config field `redirect_uri`"),
+                "{message}"
+            );
+            assert!(
+                message.contains("`oidc_allowed_redirect_uris`"),
+                "{message}"
+            );
+            assert!(message.contains(other), "{message}");
+        }
+        // None chosen: the message says to choose.
+        let err = builder_of(&doc).unwrap().build().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`oidc_allowed_redirect_uris` lists 2 URIs"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_default_logout_redirect_uri_becomes_a_post_logout_redirect_uri() {
+        let logged_out = "https://admin.example.com/auth/logged-out";
+        let doc = with(
+            privx_client(),
+            "oidc_default_logout_redirect_uri",
+            json!(logged_out),
+        );
+        let config = builder_of(&doc)
+            .unwrap()
+            .redirect_uri(REDIRECT)
+            .build()
+            .unwrap();
+        let uris: Vec<&str> = config
+            .post_logout_redirect_uris()
+            .iter()
+            .map(url::Url::as_str)
+            .collect();
+        assert_eq!(uris, [logged_out]);
+        for absent in [json!(null), json!("")] {
+            let doc = with(privx_client(), "oidc_default_logout_redirect_uri", absent);
+            let config = builder_of(&doc)
+                .unwrap()
+                .redirect_uri(REDIRECT)
+                .build()
+                .unwrap();
+            assert!(config.post_logout_redirect_uris().is_empty());
+        }
+        // Off-site, it is refused like any post-logout URI.
+        let doc = with(
+            privx_client(),
+            "oidc_default_logout_redirect_uri",
+            json!("https://elsewhere.example/bye"),
+        );
+        let err = builder_of(&doc)
+            .unwrap()
+            .redirect_uri(REDIRECT)
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "post_logout_redirect_uris");
+    }
+
+    #[test]
+    fn refresh_grant_off_with_offline_access_names_both_fields() {
+        let doc = with(
+            privx_client(),
+            "oidc_grant_type_refresh_token",
+            json!(false),
+        );
+        let err = builder_of(&doc)
+            .unwrap()
+            .redirect_uri(REDIRECT)
+            .build()
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("config field `oidc_grant_type_refresh_token`"),
+            "{message}"
+        );
+        assert!(message.contains("`scopes`"), "{message}");
+        assert!(message.contains("`offline_access`"), "{message}");
+        // Without `offline_access` it builds ...
+        let config = builder_of(&with(
+            doc.clone(),
+            "oidc_scopes_enabled",
+            json!(["profile", "email"]),
+        ))
+        .unwrap()
+        .redirect_uri(REDIRECT)
+        .build()
+        .unwrap();
+        assert_eq!(config.scopes(), ["openid", "profile", "email"]);
+        // ... unless the app asks for it itself.
+        let err = builder_of(&with(doc, "oidc_scopes_enabled", json!(["email"])))
+            .unwrap()
+            .redirect_uri(REDIRECT)
+            .scopes(["openid", "offline_access"])
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "oidc_grant_type_refresh_token");
+        // `true`, or absent: nothing to refuse.
+        for on in [json!(true), json!(null)] {
+            let doc = with(privx_client(), "oidc_grant_type_refresh_token", on);
+            assert!(
+                builder_of(&doc)
+                    .unwrap()
+                    .redirect_uri(REDIRECT)
+                    .build()
+                    .is_ok()
+            );
+        }
+    }
+
+    #[test]
+    fn an_attribute_mapped_to_sub_makes_sub_mutable() {
+        let subject = |mapping: Value| {
+            builder_of(&with(privx_client(), "oidc_attribute_mapping", mapping))
+                .and_then(|b| b.redirect_uri(REDIRECT).build())
+                .map(|config| config.mutable_subject().map(str::to_owned))
+        };
+        for (mapping, expected) in [
+            (json!({"email": "sub"}), Some("email")),
+            (
+                json!({"principal": "sub", "email": "email"}),
+                Some("principal"),
+            ),
+            (json!("email=sub"), Some("email")),
+            (json!(" principal = sub "), Some("principal")),
+            (json!("name=name, email=sub"), Some("email")),
+            (json!(["name=name", "principal=sub"]), Some("principal")),
+            // Written the other way round, it is still a remapped `sub`.
+            (json!({"sub": "email"}), Some("email")),
+            (json!({"email": "email"}), None),
+            (json!({"sub": "sub"}), None),
+            (json!({}), None),
+            (json!(""), None),
+            (json!([]), None),
+            (json!(null), None),
+        ] {
+            assert_eq!(
+                subject(mapping.clone()).unwrap().as_deref(),
+                expected,
+                "{mapping}"
+            );
+        }
+        assert_eq!(
+            builder_of(&without(privx_client(), "oidc_attribute_mapping"))
+                .unwrap()
+                .redirect_uri(REDIRECT)
+                .build()
+                .unwrap()
+                .mutable_subject(),
+            None
+        );
+        for bad in [
+            json!(42),
+            json!({"email": 1}),
+            json!("email"),
+            json!([["email", "sub"]]),
+        ] {
+            assert_eq!(
+                field_of(subject(bad.clone()).unwrap_err()),
+                "oidc_attribute_mapping",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_json_is_a_parse_error_that_never_shows_the_secret() {
         for text in ["", "[]", "{\"idp_type\": 5}", "{not json"] {
             let err = Config::from_privx_client_json(text).unwrap_err();

@@ -551,3 +551,99 @@ async fn a_stable_sub_needs_no_acceptance() {
         assert!(routes.account_linker().is_some());
     }
 }
+
+/// PrivX's whole client record, as its admin sets it: several allowed
+/// redirect URIs (the app picks its own), a default logout redirect URI,
+/// the email mapped to `sub` (accepted by name for linking). The app signs
+/// in through `LoginRoutes` with account linking, and signs out at PrivX,
+/// which sends the browser back to the logout redirect URI.
+#[tokio::test]
+async fn privx_whole_record_signs_in_links_and_signs_out_end_to_end() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (callback, logged_out) = (
+        format!("{base}/auth/callback"),
+        format!("{base}/auth/logged-out"),
+    );
+    let provider = TestProvider::builder()
+        .issuer_path(PRIVX_PATH)
+        .user(
+            TestUser::new(ALICE_EMAIL, "alice")
+                .email(ALICE_EMAIL)
+                .email_verified(true),
+        )
+        .client(
+            TestClient::confidential(CLIENT_ID, CLIENT_SECRET, TestClientAuth::Basic)
+                .redirect_uri(callback.clone())
+                .post_logout_redirect_uri(logged_out.clone()),
+        )
+        .start()
+        .await;
+    let record = serde_json::json!({
+        "idp_type": "oidc",
+        "enabled": true,
+        "oidc_issuer": provider.issuer(),
+        "oidc_client_id": CLIENT_ID,
+        "oidc_client_secret": CLIENT_SECRET,
+        "oidc_scopes_enabled": ["profile", "email"],
+        "oidc_auth_method_enabled": "client_secret_basic",
+        "oidc_grant_type_refresh_token": false,
+        "oidc_allowed_redirect_uris": ["https://other-app.example/callback", callback],
+        "oidc_default_logout_redirect_uri": logged_out,
+        "oidc_attribute_mapping": {"email": "sub"},
+    })
+    .to_string();
+    // Not one of them: refused, naming both.
+    let err = Config::from_privx_client_json(&record)
+        .unwrap()
+        .redirect_uri(format!("{base}/callback"))
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("oidc_allowed_redirect_uris"),
+        "{err}"
+    );
+    let config = Config::from_privx_client_json(&record)
+        .unwrap()
+        .redirect_uri(callback.as_str())
+        .build()
+        .unwrap();
+    assert_eq!(config.post_logout_redirect_uris()[0].as_str(), logged_out);
+    let client = Client::discover(config).await.unwrap();
+    let store = Arc::new(MemoryAccountStore::new());
+    let alice = store.add_account(ALICE_EMAIL, "Alice").unwrap();
+    let linker = AccountLinker::new(store.clone(), client.config().claims().email_verification)
+        .accept_mutable_sub();
+    let routes = LoginRoutes::new(client.clone())
+        .prefix("/auth")
+        .provider_logout()
+        .accounts(linker)
+        .unwrap();
+    let app = routes
+        .mount(Router::new().route("/me", get(me)))
+        .layer(routes.layer())
+        .layer(session_layer(MemoryStore::default(), &client));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (browser, _) = common::browser_with_jar();
+    let landed = browser
+        .get(format!("{base}/auth/login?login_hint=alice&return_to=/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        landed.text().await.unwrap(),
+        format!("{ALICE_EMAIL} {}", alice.id)
+    );
+    let out = browser
+        .post(format!("{base}/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    // Back from PrivX's end_session through the logout redirect URI.
+    assert_eq!(out.url().path(), "/", "{}", out.url());
+    assert_eq!(provider.logout_requests(), 1, "signed out at the provider");
+    let me = browser.get(format!("{base}/me")).send().await.unwrap();
+    assert_eq!(me.status(), 401);
+    server.abort();
+}
