@@ -461,8 +461,8 @@ pub use break_glass::{BREAK_GLASS_ISSUER, BreakGlass};
 pub use client::credentials::CredentialCheck;
 pub use client::{Client, Login, Tokens};
 pub use config::{
-    AuthMethod, BreakGlassSettings, Claims, ClientAuth, Config, ConfigBuilder, Flow, GraphQuery,
-    GroupsSource, KeySet, Limits, RequiredClaim, UserinfoPolicy,
+    AccountRow, AccountsSettings, AuthMethod, BreakGlassSettings, Claims, ClientAuth, Config,
+    ConfigBuilder, Flow, GraphQuery, GroupsSource, KeySet, Limits, RequiredClaim, UserinfoPolicy,
 };
 pub use error::{
     AccessError, AccountError, BreakGlassError, CallbackError, ConfigError, DiscoveryError, Error,

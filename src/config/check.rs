@@ -36,6 +36,7 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
         break_glass,
         entra,
         provider_record,
+        accounts,
     } = draft;
 
     let (entra, metadata_url) = match entra.build()? {
@@ -91,6 +92,7 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
         break_glass,
         entra,
         mutable_subject: provider_record.mutable_subject,
+        accounts,
     })
 }
 

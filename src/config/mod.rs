@@ -9,7 +9,7 @@
 //! | `check.rs` | the one validation of every setting |
 //! | `file.rs` | the TOML / JSON form: secrets and keys from the environment or files |
 //! | `text.rs` | parsing text, with errors that never quote it |
-//! | `client_auth.rs`, `entra.rs`, `privx.rs`, `break_glass.rs` | client authentication, Entra ID, PrivX, break-glass settings |
+//! | `client_auth.rs`, `entra.rs`, `privx.rs`, `break_glass.rs`, `accounts.rs` | client authentication, Entra ID, PrivX, break-glass settings, the `[accounts]` table |
 
 use std::path::Path;
 
@@ -19,6 +19,7 @@ use url::Url;
 use crate::error::ConfigError;
 use crate::roles::{NoRolePolicy, RoleMapping};
 
+mod accounts;
 mod break_glass;
 mod builder;
 mod check;
@@ -29,6 +30,7 @@ mod privx;
 mod settings;
 mod text;
 
+pub use accounts::{AccountRow, AccountsSettings};
 pub use break_glass::BreakGlassSettings;
 pub use builder::ConfigBuilder;
 pub use client_auth::{AuthMethod, ClientAuth};
@@ -153,6 +155,8 @@ pub struct Config {
     pub(crate) entra: Option<Entra>,
     /// The attribute the provider fills `sub` from, when it remaps it.
     mutable_subject: Option<String>,
+    /// The `[accounts]` table.
+    accounts: Option<AccountsSettings>,
 }
 
 impl Config {
@@ -313,6 +317,13 @@ impl Config {
     /// ([`AccountLinker::accept_mutable_sub`](crate::AccountLinker::accept_mutable_sub)).
     pub fn mutable_subject(&self) -> Option<&str> {
         self.mutable_subject.as_deref()
+    }
+
+    /// The `[accounts]` table of the file form: the local accounts to seed
+    /// the app's account store with, and its SQLite file. `None` without
+    /// the table.
+    pub fn accounts(&self) -> Option<&AccountsSettings> {
+        self.accounts.as_ref()
     }
 }
 

@@ -12,6 +12,7 @@ use crate::accounts::EmailVerification;
 use crate::algorithm::Algorithm;
 use crate::roles::{NoRolePolicy, RoleMapping};
 
+use super::accounts::AccountsSettings;
 use super::break_glass::BreakGlassSettings;
 use super::entra::EntraDraft;
 use super::{AuthMethod, ClientAuth, Flow, RequiredClaim, UserinfoPolicy};
@@ -184,6 +185,8 @@ pub(crate) struct Draft {
     /// What the provider's own record of the client says (PrivX's
     /// `identity_provider_client`), checked against the rest at build.
     pub(crate) provider_record: ProviderRecord,
+    /// The `[accounts]` table (file form only).
+    pub(crate) accounts: Option<AccountsSettings>,
 }
 
 /// Rules from the provider's record of this client that change how the app
