@@ -647,3 +647,84 @@ async fn privx_whole_record_signs_in_links_and_signs_out_end_to_end() {
     assert_eq!(me.status(), 401);
     server.abort();
 }
+
+/// A session signed in while linking was off (on another instance sharing
+/// the session store) is ended by an instance that links: it holds no
+/// account.
+#[tokio::test]
+async fn a_session_from_before_linking_was_on_is_ended() {
+    let logs = Logs::capture();
+    let provider = Arc::new(provider().await);
+    let sessions = MemoryStore::default();
+    let accounts = memory();
+    accounts.add(ALICE_EMAIL, "Alice Admin").await;
+    let plain = common::app::App::start_on(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        provider.clone(),
+        sessions.clone(),
+        |b| b,
+        |client, _| LoginRoutes::new(client),
+    )
+    .await;
+    let store = accounts.store();
+    let linking = common::app::App::start_on(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        provider.clone(),
+        sessions,
+        |b| b,
+        move |client, _| {
+            let linker = AccountLinker::new(store, client.config().claims().email_verification);
+            LoginRoutes::new(client).accounts(linker).unwrap()
+        },
+    )
+    .await;
+    let (browser, _) = common::browser_with_jar();
+    let landed = browser
+        .get(format!(
+            "{}?login_hint=alice&return_to=/private",
+            plain.url("/login")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
+    // The same cookie (cookies do not tell ports apart) at the linking one.
+    let there = browser.get(linking.url("/private")).send().await.unwrap();
+    assert_eq!(there.status(), 401);
+    assert_eq!(
+        logs.lines_with("signed in before account linking was switched on")
+            .len(),
+        1,
+        "{}",
+        logs.text()
+    );
+    // Ended for good: the session was flushed.
+    let back = browser.get(plain.url("/private")).send().await.unwrap();
+    assert_eq!(back.status(), 401);
+}
+
+/// A provider that puts a line break and a fake log line into a verified
+/// email: refused, and the log line holds it escaped.
+#[tokio::test]
+async fn hostile_an_email_with_a_line_break_cannot_forge_a_log_line() {
+    let logs = Logs::capture();
+    let provider = TestProvider::builder()
+        .user(
+            TestUser::new("eve-sub-0005", "eve")
+                .email("eve@example.com\nINFO forged: account linked")
+                .email_verified(true),
+        )
+        .start()
+        .await;
+    let accounts = memory();
+    accounts.add(ALICE_EMAIL, "Alice Admin").await;
+    let app = LinkedApp::start(&provider, accounts.store()).await;
+    let (_, landed) = app.sign_in("eve").await;
+    refused_with(landed, "account_not_found").await;
+    let text = logs.text();
+    assert!(
+        !text.lines().any(|line| line.starts_with("INFO forged")),
+        "{text}"
+    );
+    assert!(text.contains("eve@example.com\\ninfo forged"), "{text}");
+}
