@@ -225,8 +225,9 @@ impl Current {
 }
 
 /// Reads the session's user and checks it: its age, break-glass still on,
-/// not signed out, no back-channel logout for it; refreshes its tokens when
-/// due, and marks the session active. A user that fails a check is signed
+/// not signed out, no back-channel logout for it, its account still linked
+/// (account linking on); refreshes its tokens when due, and marks the
+/// session active. A user that fails a check is signed
 /// out (the session flushed).
 async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolved>, StoreFailed> {
     let store_failed = |error: tower_sessions::session::Error| {
@@ -272,6 +273,17 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolv
         session.flush().await.map_err(store_failed)?;
         return Ok(None);
     }
+    // Before a refresh: a session that must end costs the provider nothing.
+    let account = match &settings.accounts {
+        Some(linker) if !user.identity.break_glass => match linked_account(linker, &user).await? {
+            Some(account) => Some(account),
+            None => {
+                session.flush().await.map_err(store_failed)?;
+                return Ok(None);
+            }
+        },
+        _ => None,
+    };
     if let (Some(refresher), Some(tokens)) = (&settings.refresher, &user.tokens)
         && refresher.due(tokens, now.unix_timestamp())
     {
@@ -291,16 +303,6 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolv
             }
         }
     }
-    let account = match &settings.accounts {
-        Some(linker) if !user.identity.break_glass => match linked_account(linker, &user).await? {
-            Some(account) => Some(account),
-            None => {
-                session.flush().await.map_err(store_failed)?;
-                return Ok(None);
-            }
-        },
-        _ => None,
-    };
     session::touch(session).await.map_err(store_failed)?;
     Ok(Some(Resolved {
         identity: user.identity,
