@@ -353,6 +353,55 @@ mod tests {
     }
 
     #[test]
+    fn each_account_refusal_has_its_own_code_and_message() {
+        let errors: Vec<Error> = vec![
+            AccountError::NoAccount {
+                email: "a@x".into(),
+            }
+            .into(),
+            AccountError::BoundToAnotherSubject {
+                account_id: "1".into(),
+            }
+            .into(),
+            AccountError::EmailNotVerified {
+                policy: "email_verified_claim",
+            }
+            .into(),
+            AccountError::NoEmail.into(),
+        ];
+        let refusals: Vec<Refusal> = errors.iter().map(Refusal::from_error).collect();
+        let codes: Vec<&str> = refusals.iter().map(Refusal::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "account_not_found",
+                "account_bound_elsewhere",
+                "account_email_not_verified",
+                "account_no_email"
+            ]
+        );
+        let messages: std::collections::HashSet<&str> =
+            refusals.iter().map(Refusal::message).collect();
+        assert_eq!(messages.len(), refusals.len(), "one message each");
+        for refusal in &refusals {
+            assert_eq!(refusal.status(), StatusCode::FORBIDDEN);
+            // The email and account id stay in the log, off the page.
+            assert!(!refusal.message().contains("a@x"));
+        }
+        let store = Refusal::from_error(
+            &AccountError::Store {
+                operation: "x",
+                source: "boom".into(),
+            }
+            .into(),
+        );
+        assert_eq!(
+            (store.status(), store.code()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "account_store_error")
+        );
+    }
+
+    #[test]
     fn the_provider_s_text_never_reaches_the_page() {
         let refusal = Refusal::from_error(&provider_error("access_denied"));
         let html = pages::refusal(refusal.title(), refusal.message(), refusal.code());

@@ -30,8 +30,9 @@ use crate::error::{ConfigError, clip};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AccountsSettings {
-    /// The SQLite file, resolved against the config file's directory; `None`:
-    /// the accounts live in memory.
+    /// The SQLite file: a relative path is resolved against the config
+    /// file's directory ([`Config::from_file`](super::Config::from_file);
+    /// from text, it stays as written). `None`: the accounts live in memory.
     pub database: Option<PathBuf>,
     /// The accounts, in the file's order.
     pub accounts: Vec<AccountRow>,
