@@ -22,6 +22,24 @@
 //! `/` and `/me` stay. The demo warns at start-up when `redirect_uri` does not
 //! end in `/callback` or names another port than `DEMO_ADDR`.
 //!
+//! A config file may have an `[accounts]` table (Axidian's console: logins
+//! linked to local accounts, see `oidc_login::AccountsSettings`):
+//!
+//! ```toml
+//! [accounts]
+//! database = "accounts.sqlite"   # relative to the config file; created if missing
+//!
+//! [[accounts.account]]
+//! id = 1
+//! email = "alice@example.com"
+//! ```
+//!
+//! Its rows are put into the database at each start (a binding is kept).
+//! A login is then linked to the account with its verified email (then by
+//! its `sub`), a user with no account is refused, and `GET /me` gains
+//! `"account"`: the linked account's id, which the page shows too. Without
+//! the table nothing changes.
+//!
 //! The pages are a small admin console: `/` signed out is a sign-in card with
 //! the provider's button (and the break-glass form when the config has
 //! `[break_glass]`); signed in, it shows the identity, the roles with the

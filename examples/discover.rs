@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --example discover -- https://login.microsoftonline.com/<tenant>/v2.0
 //! cargo run --example discover -- --config oidc.toml
+//! cargo run --example discover -- --privx-client privx-client.json --redirect-uri https://app.example/auth/callback
 //! ```
 //!
 //! Prints, in plain words, the provider's issuer, endpoints, signing
@@ -15,7 +16,8 @@
 //! config file that does not load: its path), followed by `because:` lines
 //! for an error's causes (a refused connection, DNS, TLS); errors are shown
 //! by their messages, never their `Debug` form. `note:` lines are worth a
-//! look but do not stop a login. Exits with status 1 when the config cannot
+//! look but do not stop a login (a PrivX record that maps an attribute to
+//! `sub` gets a `note:` line saying that `sub` is mutable). Exits with status 1 when the config cannot
 //! work, 2 for a usage error. No environment variables are read, except the
 //! one a config's `client_secret_env` names. The checks are in
 //! `examples/discover_check/mod.rs`, which `tests/it/discover.rs` runs too.

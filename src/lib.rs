@@ -297,10 +297,19 @@
 //! `xms_edov`, or a provider trusted by name), because linking by an
 //! unverified email would hand an admin's account to anyone who types the
 //! admin's address at the provider. An account bound to another `sub` is
-//! refused until an admin calls [`AccountStore::reset_binding`]. Emails
-//! compare trimmed and without ASCII case, nothing more. Stores:
-//! [`MemoryAccountStore`], `SqliteAccountStore` (feature `sqlite`), or your
-//! own [`AccountStore`].
+//! refused until an admin calls [`AccountLinker::reset`] (or
+//! [`AccountStore::reset_binding`]). Emails compare trimmed and without
+//! ASCII case, nothing more. Stores: [`MemoryAccountStore`],
+//! `SqliteAccountStore` (feature `sqlite`), or your own [`AccountStore`].
+//!
+//! With axum, `LoginRoutes::accounts(linker)` links at the callback: the
+//! session holds the account's id, `SignedIn::account` gives the account
+//! (checked against the store on each request, so an admin's reset ends the
+//! old session), and each refusal has its own page and code
+//! (`account_not_found`, `account_bound_elsewhere`,
+//! `account_email_not_verified`, `account_no_email`). A config file's
+//! `[accounts]` table ([`AccountsSettings`]) lists the accounts and the
+//! SQLite file to put them in (the demo uses it).
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -316,7 +325,9 @@
 //! # Flows
 //!
 //! [`Flow::AuthorizationCodePkce`] is the default. [`Flow::AuthorizationCode`]
-//! leaves PKCE out, for a provider that refuses it. [`Flow::Implicit`]
+//! leaves PKCE out, for a provider that refuses it, and needs a client
+//! secret (or private key): without either, `build` refuses it naming
+//! `client_secret`. [`Flow::Implicit`]
 //! (`response_type=id_token` by form post, no code exchange, no access
 //! token) is discouraged and exists only when switched on by name:
 //! [`ConfigBuilder::insecure_implicit_flow`], or `flow = "implicit"` with
@@ -334,6 +345,38 @@
 //! extra audiences (`oidc_audience`) go in `trusted_audiences`; the token's
 //! `azp` must then be the client id. `examples/privx-private-key-jwt.toml` is
 //! a commented config with `private_key_jwt`.
+//!
+//! The record's members that change how the app must behave are kept:
+//! `oidc_default_logout_redirect_uri` becomes a post-logout redirect URI;
+//! `oidc_grant_type_refresh_token = false` with `offline_access` in the
+//! scopes is a config error naming both; with several
+//! `oidc_allowed_redirect_uris` the app picks its `redirect_uri`, which
+//! `build` refuses when it is not one of them; and an
+//! `oidc_attribute_mapping` that fills `sub` from `email` or `principal`
+//! makes `sub` mutable ([`Config::mutable_subject`]): `build` logs a
+//! warning, `discover --privx-client` notes it, and account linking keyed
+//! on it is refused unless the app accepts it by name
+//! ([`AccountLinker::accept_mutable_sub`]).
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use oidc_login::{AccountLinker, Client, Config, MemoryAccountStore};
+//! # async fn run(record_json: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::from_privx_client_json(record_json)?
+//!     .redirect_uri("https://admin.example.com/auth/callback") // one of the allowed
+//!     .build()?;
+//! let client = Client::discover(config).await?;
+//! let linker = AccountLinker::new(
+//!     Arc::new(MemoryAccountStore::new()),
+//!     client.config().claims().email_verification,
+//! );
+//! // PrivX maps `email=sub`: the app accepts it knowingly.
+//! let linker = match client.config().mutable_subject() {
+//!     Some(_) => linker.accept_mutable_sub(),
+//!     None => linker,
+//! };
+//! # let _ = linker; Ok(()) }
+//! ```
 //!
 //! # After sign-in: refresh, sign-out, break-glass
 //!
@@ -385,7 +428,7 @@
 //! | --- | --- |
 //! | `src/lib.rs` | these docs, the lint block, re-exports; no logic |
 //! | `src/algorithm.rs` | [`Algorithm`], the JWS algorithm names |
-//! | `src/config/` | [`Config`] and its getters (`mod.rs`); every setting in small groups with their defaults ([`Claims`], [`Limits`], [`KeySet`]: `settings.rs`); [`ConfigBuilder`], one setter per setting (`builder.rs`); the one validation (`check.rs`); the TOML/JSON form's secrets, environment variables, key files and tables (`file.rs`); parsing text with errors that never quote it (`text.rs`); [`ClientAuth`] (`client_auth.rs`); the Entra ID, PrivX and break-glass settings (`entra.rs`, `privx.rs`: [`Config::from_privx_client_json`], `break_glass.rs`, with the break-glass hash's bounds; the home tenant and the tenant scope of role rows are checked in `entra.rs`) |
+//! | `src/config/` | [`Config`] and its getters (`mod.rs`); every setting in small groups with their defaults ([`Claims`], [`Limits`], [`KeySet`]: `settings.rs`); [`ConfigBuilder`], one setter per setting (`builder.rs`); the one validation (`check.rs`); the TOML/JSON form's secrets, environment variables, key files and tables (`file.rs`); parsing text with errors that never quote it (`text.rs`); [`ClientAuth`] (`client_auth.rs`); the Entra ID, PrivX and break-glass settings and the `[accounts]` table (`entra.rs`, `privx.rs`: [`Config::from_privx_client_json`] and the rules of PrivX's record, `break_glass.rs`, `accounts.rs`: [`AccountsSettings`], with the break-glass hash's bounds; the home tenant and the tenant scope of role rows are checked in `entra.rs`) |
 //! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
 //! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and its failure limits (per client address and in all, counted in a [`SharedState`]); its settings are in `src/config/break_glass.rs` |
 //! | `src/shared_state.rs` | [`SharedState`], the records that must hold across instances, and [`MemoryState`], the bounded in-process default |
@@ -400,8 +443,8 @@
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`RoleMapping`] and its [`TenantScope`], [`NoRolePolicy`] |
 //! | `src/issuer.rs` | protocol level: the `{tenantid}` issuer template, [`TenantPolicy`], Entra ID v1 token recognition; used by the provider and token layers |
 //! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
-//! | `src/accounts/` | [`AccountLinker`], [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`) |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), HTML fragments and buttons (`pages.rs`), session glue and activity (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/accounts/` | [`AccountLinker`] (link, admin reset, mutable-`sub` acceptance), [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`); the `[accounts]` table is read in `src/config/accounts.rs` |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), session glue and activity (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs`; its grants and sessions, oldest first and bounded, in `recent.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
 //! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover) and their shared helpers (`common/`) |
@@ -461,8 +504,8 @@ pub use break_glass::{BREAK_GLASS_ISSUER, BreakGlass};
 pub use client::credentials::CredentialCheck;
 pub use client::{Client, Login, Tokens};
 pub use config::{
-    AuthMethod, BreakGlassSettings, Claims, ClientAuth, Config, ConfigBuilder, Flow, GraphQuery,
-    GroupsSource, KeySet, Limits, RequiredClaim, UserinfoPolicy,
+    AccountRow, AccountsSettings, AuthMethod, BreakGlassSettings, Claims, ClientAuth, Config,
+    ConfigBuilder, Flow, GraphQuery, GroupsSource, KeySet, Limits, RequiredClaim, UserinfoPolicy,
 };
 pub use error::{
     AccessError, AccountError, BreakGlassError, CallbackError, ConfigError, DiscoveryError, Error,

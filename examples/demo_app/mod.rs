@@ -25,7 +25,11 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use oidc_login::axum::{LoginRoutes, SignedIn, break_glass_form, login_button, session_layer};
 use oidc_login::testing::TestProvider;
-use oidc_login::{BreakGlass, Client, ClientAuth, Config, ConfigError, RoleMapping, Source};
+use oidc_login::{
+    AccountLinker, AccountStore, AccountsSettings, BreakGlass, Client, ClientAuth, Config,
+    ConfigError, MemoryAccountStore, RoleMapping, Source, SqliteAccountStore,
+};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use tower_sessions_moka_store::MokaStore;
 use url::Url;
@@ -160,12 +164,17 @@ impl Demo {
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
+        let accounts = match config.accounts() {
+            Some(settings) => Some(account_store(settings).await?),
+            None => None,
+        };
         let client = Client::discover(config).await?;
-        let app = app(
-            LoginRoutes::new(client.clone()).prefix(prefix),
-            &client,
-            provider.is_some(),
-        );
+        let mut routes = LoginRoutes::new(client.clone()).prefix(prefix);
+        if let Some(store) = accounts {
+            let linker = AccountLinker::new(store, client.config().claims().email_verification);
+            routes = routes.accounts(linker)?;
+        }
+        let app = app(routes, &client, provider.is_some());
         Ok(Demo {
             listener,
             app,
@@ -174,6 +183,43 @@ impl Demo {
             warnings,
         })
     }
+}
+
+/// The account store of the config's `[accounts]` table: its SQLite
+/// `database` (created if missing), or memory without one, with its rows
+/// put in (again at each start: an account's binding is kept).
+pub async fn account_store(
+    settings: &AccountsSettings,
+) -> Result<Arc<dyn AccountStore>, Box<dyn std::error::Error>> {
+    Ok(match &settings.database {
+        Some(path) => {
+            let store = SqliteAccountStore::open(path)
+                .await
+                .map_err(|e| format!("`[accounts]` `database` {}: {e}", path.display()))?;
+            for row in &settings.accounts {
+                store
+                    .put_account(&row.id, &row.email, row.display_name.as_str())
+                    .await?;
+            }
+            tracing::info!(
+                database = %path.display(),
+                accounts = settings.accounts.len(),
+                "account linking on: logins are linked to the accounts of `[accounts]`"
+            );
+            Arc::new(store)
+        }
+        None => {
+            let store = MemoryAccountStore::new();
+            for row in &settings.accounts {
+                store.put_account(&row.id, &row.email, row.display_name.as_str())?;
+            }
+            tracing::info!(
+                accounts = settings.accounts.len(),
+                "account linking on: logins are linked to the accounts of `[accounts]` (kept in memory: bindings are lost at exit)"
+            );
+            Arc::new(store)
+        }
+    })
 }
 
 /// The group of `alice` at the embedded provider, which the demo's role
@@ -276,6 +322,7 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
         max_session_age: MAX_SESSION_AGE,
         inactivity: SESSION_INACTIVITY,
         role_mapping: config.role_mapping().to_vec(),
+        accounts: routes.account_linker().is_some(),
     };
     let sessions = session_layer(MokaStore::new(Some(MAX_SESSIONS)), client);
     let pages = Router::new()
@@ -286,23 +333,39 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
 }
 
 async fn home(State(page): State<Page>, user: Option<SignedIn>) -> Html<String> {
-    Html(match user.map(|user| user.identity) {
+    Html(match user {
         None => pages::signed_out(&page),
-        Some(id) => pages::signed_in(&page, &id, OffsetDateTime::now_utc().unix_timestamp()),
+        Some(user) => pages::signed_in(
+            &page,
+            &user.identity,
+            user.account.as_ref(),
+            OffsetDateTime::now_utc().unix_timestamp(),
+        ),
     })
 }
 
-async fn me(user: Option<SignedIn>) -> Response {
-    match user.map(|user| user.identity) {
-        Some(id) => axum::Json(serde_json::json!({
-            "issuer": id.issuer,
-            "subject": id.subject,
-            "username": id.username,
-            "email": id.email,
-            "groups": id.groups,
-            "roles": id.roles,
-        }))
-        .into_response(),
+async fn me(State(page): State<Page>, user: Option<SignedIn>) -> Response {
+    match user {
+        Some(SignedIn {
+            identity: id,
+            account,
+            ..
+        }) => {
+            let mut json = serde_json::json!({
+                "issuer": id.issuer,
+                "subject": id.subject,
+                "username": id.username,
+                "email": id.email,
+                "groups": id.groups,
+                "roles": id.roles,
+            });
+            // With `[accounts]`: the linked account's id (null for a
+            // break-glass sign-in, which links none).
+            if page.accounts {
+                json["account"] = account.map(|account| account.id).into();
+            }
+            axum::Json(json).into_response()
+        }
         None => (
             StatusCode::UNAUTHORIZED,
             axum::Json(serde_json::json!({"error": "not_signed_in"})),

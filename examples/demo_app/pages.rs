@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::Html;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
-use oidc_login::{Identity, RoleMapping, Source};
+use oidc_login::{Account, Identity, RoleMapping, Source};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -41,6 +41,9 @@ pub struct Page {
     pub inactivity: Duration,
     /// The role table's rows, to name the groups the user is in.
     pub role_mapping: Vec<RoleMapping>,
+    /// Whether logins are linked to local accounts (the config's
+    /// `[accounts]` table): the page and `/me` show the account.
+    pub accounts: bool,
 }
 
 /// The page for nobody signed in: the provider's button (and the
@@ -64,7 +67,7 @@ pub fn signed_out(page: &Page) -> String {
 
 /// The page of the signed-in user `id` at the Unix time `now`: who they
 /// are, their groups and roles, and how long the session lasts.
-pub fn signed_in(page: &Page, id: &Identity, now: i64) -> String {
+pub fn signed_in(page: &Page, id: &Identity, account: Option<&Account>, now: i64) -> String {
     let name = id.username.as_deref().unwrap_or(&id.subject);
     let user_bar = format!(
         "<span class=\"who\">Signed in as <strong>{}</strong></span>\
@@ -86,14 +89,14 @@ pub fn signed_in(page: &Page, id: &Identity, now: i64) -> String {
     let main = format!(
         "{alert}<h1>Your account</h1><p class=\"lead\">{through}</p>\
          <div class=\"grid\">{identity}{access}{session}</div>",
-        identity = identity_card(id, name),
+        identity = identity_card(page, id, account, name),
         session = session_card(page, id, now),
         access = access_card(page, id),
     );
     layout("Your account", &user_bar, banner(page), &main)
 }
 
-fn identity_card(id: &Identity, name: &str) -> String {
+fn identity_card(page: &Page, id: &Identity, account: Option<&Account>, name: &str) -> String {
     let email = match &id.email {
         Some(email) => format!(
             "<span id=\"email\">{}</span>{}",
@@ -109,9 +112,21 @@ fn identity_card(id: &Identity, name: &str) -> String {
     let full_name = id.name.as_deref().map_or(String::new(), |full| {
         format!("<dt>Name</dt><dd>{}</dd>", text(full))
     });
+    // The local account the login is linked to (`[accounts]`).
+    let account = match (page.accounts, account) {
+        (false, _) => String::new(),
+        (true, Some(account)) => format!(
+            "<dt>Account</dt><dd><code id=\"account\">{}</code> {}</dd>",
+            text(&account.id),
+            text(&account.display_name)
+        ),
+        (true, None) => {
+            "<dt>Account</dt><dd id=\"account\" class=\"muted\">none (break-glass)</dd>".to_owned()
+        }
+    };
     format!(
         "<section class=\"card\" aria-labelledby=\"identity\"><h2 id=\"identity\">Identity</h2><dl>\
-         <dt>Username</dt><dd><strong id=\"username\">{}</strong></dd>{full_name}\
+         <dt>Username</dt><dd><strong id=\"username\">{}</strong></dd>{full_name}{account}\
          <dt>Email</dt><dd>{email}</dd>\
          <dt>Subject</dt><dd><code>{}</code></dd>\
          <dt>Issuer</dt><dd><code>{}</code></dd></dl></section>",

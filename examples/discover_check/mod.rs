@@ -10,7 +10,7 @@ use serde_json::Value;
 use url::{Host, Url};
 
 /// How to call the example.
-pub const USAGE: &str = "usage: discover <metadata-url or issuer> | discover --config FILE";
+pub const USAGE: &str = "usage: discover <metadata-url or issuer> | discover --config FILE | discover --privx-client FILE.json [--redirect-uri URI]";
 
 /// What the checks found: the lines, in order, and how many are problems.
 #[derive(Debug, Default)]
@@ -102,6 +102,23 @@ pub async fn diagnose(args: &[String], report: &mut Report) -> u8 {
                 return 1;
             }
         },
+        [flag, path, rest @ ..] if flag == "--privx-client" => {
+            let redirect_uri = match rest {
+                [] => None,
+                [flag, uri] if flag == "--redirect-uri" => Some(uri.as_str()),
+                _ => {
+                    eprintln!("{USAGE}");
+                    return 2;
+                }
+            };
+            match privx_config(path, redirect_uri) {
+                Ok(config) => (config, true),
+                Err(error) => {
+                    report.problem_error(path, &*error);
+                    return 1;
+                }
+            }
+        }
         [url] if !url.starts_with('-') => {
             match Config::builder(url.as_str(), "diagnostics")
                 .redirect_uri("http://127.0.0.1/callback")
@@ -130,6 +147,20 @@ pub async fn diagnose(args: &[String], report: &mut Report) -> u8 {
         ));
         1
     }
+}
+
+/// A config from PrivX's `identity_provider_client` JSON in `path`, with
+/// the app's `redirect_uri` when given (needed when PrivX allows several).
+fn privx_config(
+    path: &str,
+    redirect_uri: Option<&str>,
+) -> Result<Config, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut builder = Config::from_privx_client_json(&text)?;
+    if let Some(uri) = redirect_uri {
+        builder = builder.redirect_uri(uri);
+    }
+    Ok(builder.build()?)
 }
 
 /// Whether `url` is plain http on a loopback host (`127.0.0.0/8`, `::1`,
@@ -254,6 +285,11 @@ fn strings(value: &Value) -> Vec<String> {
 /// is the one problem reported.
 async fn run(config: &Config, from_file: bool, report: &mut Report) {
     report.line(format!("Metadata: {}", config.metadata_url()));
+    if let Some(attribute) = config.mutable_subject() {
+        report.note(format!(
+            "mutable `sub`: the provider fills `sub` from the attribute `{attribute}` (`oidc_attribute_mapping`), which can change; account linking keyed on `sub` is refused unless the app calls `AccountLinker::accept_mutable_sub()`"
+        ));
+    }
     // One attempt: a diagnosis answers now, where an app at start-up would
     // wait `discovery_retry_seconds` for its provider.
     let discovered = Client::discover_once(config.clone()).await;

@@ -66,6 +66,40 @@ impl MemoryAccountStore {
         Ok(account)
     }
 
+    /// Puts the account with this id (the `[accounts]` rows of a config
+    /// file, [`AccountsSettings`](crate::AccountsSettings)): creates it
+    /// unbound, or sets the email and display name of the one there,
+    /// keeping its binding, so that putting the same rows again changes
+    /// nothing. The email must be unique among the other accounts.
+    pub fn put_account(
+        &self,
+        id: &str,
+        email: &str,
+        display_name: impl Into<String>,
+    ) -> Result<Account, AccountError> {
+        let key = checked_email(email)?;
+        let display_name = display_name.into();
+        let mut inner = self.lock();
+        if inner.accounts.iter().any(|(k, a)| *k == key && a.id != id) {
+            return Err(AccountError::EmailTaken {
+                email: crate::error::clip(&key, 128),
+            });
+        }
+        if let Some((k, account)) = inner.accounts.iter_mut().find(|(_, a)| a.id == id) {
+            *k = key;
+            account.email = email.trim().to_owned();
+            account.display_name = display_name;
+            return Ok(account.clone());
+        }
+        // `add_account` numbers after the highest numeric id.
+        if let Ok(n) = id.parse::<u64>() {
+            inner.next_id = inner.next_id.max(n);
+        }
+        let account = Account::new(id, email.trim(), display_name, None);
+        inner.accounts.push((key, account.clone()));
+        Ok(account)
+    }
+
     /// The account with this id, if any.
     pub fn account(&self, id: &str) -> Option<Account> {
         self.lock()
@@ -168,4 +202,36 @@ fn bind(
         subject: subject.to_owned(),
     });
     Ok(account.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_account_creates_then_updates_and_keeps_the_binding() {
+        let store = MemoryAccountStore::new();
+        store.put_account("5", "A@x.example", "A").unwrap();
+        store.bind("5", "https://idp", "s1").await.unwrap();
+        let again = store.put_account("5", "a2@x.example", "A2").unwrap();
+        assert!(again.is_bound_to("https://idp", "s1"));
+        assert_eq!(again.display_name, "A2");
+        assert!(store.find_by_email("a@x.example").await.unwrap().is_none());
+        assert_eq!(
+            store
+                .find_by_email("a2@x.example")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            "5"
+        );
+        assert!(matches!(
+            store.put_account("6", "A2@X.example", "B"),
+            Err(AccountError::EmailTaken { .. })
+        ));
+        // `add_account` numbers after the highest numeric id.
+        assert_eq!(store.add_account("b@x.example", "B").unwrap().id, "6");
+        assert_eq!(store.accounts().len(), 2);
+    }
 }

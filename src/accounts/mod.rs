@@ -268,6 +268,9 @@ pub(crate) fn checked_email(email: &str) -> Result<String, AccountError> {
 pub struct AccountLinker {
     store: Arc<dyn AccountStore>,
     verification: EmailVerification,
+    /// The app accepted linking on a `sub` the provider remaps from a
+    /// mutable attribute ([`accept_mutable_sub`](Self::accept_mutable_sub)).
+    accepts_mutable_sub: bool,
 }
 
 impl AccountLinker {
@@ -277,7 +280,83 @@ impl AccountLinker {
         Self {
             store,
             verification,
+            accepts_mutable_sub: false,
         }
+    }
+
+    /// Accepts linking accounts by a `sub` that the provider remaps from a
+    /// mutable attribute (PrivX's `oidc_attribute_mapping` `email=sub` or
+    /// `principal=sub`, [`Config::mutable_subject`](crate::Config::mutable_subject)).
+    /// Without it, [`LoginRoutes::accounts`](crate::axum::LoginRoutes::accounts)
+    /// refuses such a config.
+    ///
+    /// # Security
+    ///
+    /// The binding is then only as stable as the attribute: when a user's
+    /// email or principal name changes, the next login is refused as bound
+    /// to no account (until an admin resets the binding), and when the
+    /// provider gives a freed address to another person, that person signs
+    /// in to the account bound to it. Accept it only where the provider's
+    /// admins never reuse the attribute.
+    pub fn accept_mutable_sub(mut self) -> Self {
+        self.accepts_mutable_sub = true;
+        self
+    }
+
+    /// Whether [`accept_mutable_sub`](Self::accept_mutable_sub) was called.
+    pub fn accepts_mutable_sub(&self) -> bool {
+        self.accepts_mutable_sub
+    }
+
+    /// Clears the account's binding (the admin's "delete the Subject
+    /// Identifier", for a user whose `sub` changed at the provider): the
+    /// account's next login links it again by verified email. The removed
+    /// binding is logged as an audit line and returned;
+    /// [`AccountError::UnknownAccount`] when there is no such account.
+    ///
+    /// Call it from an admin-only route of the app. With the axum
+    /// integration, a session signed in to the account before the reset is
+    /// ended at its next request (the link is checked on each one).
+    ///
+    /// ```no_run
+    /// # async fn f(linker: oidc_login::AccountLinker) -> Result<(), oidc_login::AccountError> {
+    /// if let Some(old) = linker.reset("42").await? {
+    ///     println!("account 42 was bound to `{}` at {}", old.subject, old.issuer);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn reset(&self, account_id: &str) -> Result<Option<Binding>, AccountError> {
+        let removed = self.store.reset_binding(account_id).await?;
+        match &removed {
+            Some(binding) => tracing::warn!(
+                target: "oidc_login::accounts",
+                account = %clip(account_id, 64),
+                issuer = binding.issuer,
+                subject = binding.subject,
+                "account binding reset by an administrator: the next login links the account again by verified email"
+            ),
+            None => tracing::info!(
+                target: "oidc_login::accounts",
+                account = %clip(account_id, 64),
+                "account binding reset by an administrator: the account was not bound"
+            ),
+        }
+        Ok(removed)
+    }
+
+    /// The account a signed-in session is linked to, as the store has it
+    /// now: `None` when the identity's `(iss, sub)` is no longer bound to
+    /// the account `account_id` (reset, deleted, or bound to another).
+    pub(crate) async fn still_linked(
+        &self,
+        identity: &Identity,
+        account_id: &str,
+    ) -> Result<Option<Account>, AccountError> {
+        let found = self
+            .store
+            .find_by_subject(&identity.issuer, &identity.subject)
+            .await?;
+        Ok(found.filter(|account| account.id == account_id))
     }
 
     /// The store.

@@ -235,6 +235,63 @@ impl SqliteAccountStore {
         .await
     }
 
+    /// Puts the account with this id, a positive integer (the `[accounts]`
+    /// rows of a config file, [`AccountsSettings`](crate::AccountsSettings)):
+    /// creates it unbound, or sets the email and display name of the one
+    /// there, keeping its binding, so that putting the same rows at every
+    /// start changes nothing. The email must be unique among the other
+    /// accounts ([`AccountError::EmailTaken`]).
+    pub async fn put_account(
+        &self,
+        account_id: &str,
+        email: &str,
+        display_name: impl Into<String>,
+    ) -> Result<Account, AccountError> {
+        let id = row_id(account_id)?;
+        if id <= 0 {
+            return Err(AccountError::UnknownAccount {
+                account_id: clip(account_id, 64),
+            });
+        }
+        let key = checked_email(email)?;
+        let email = email.trim().to_owned();
+        let display_name = display_name.into();
+        self.run("putting an account", move |connection| {
+            let failed = || store_error("putting an account");
+            let tx = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(failed())?;
+            let written = if by_id(&tx, id).map_err(failed())?.is_some() {
+                tx.execute(
+                    "UPDATE accounts SET email = ?2, email_key = ?3, display_name = ?4 WHERE id = ?1",
+                    params![id, email, key, display_name],
+                )
+            } else {
+                tx.execute(
+                    "INSERT INTO accounts (id, email, email_key, display_name) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, email, key, display_name],
+                )
+            };
+            match written {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(AccountError::EmailTaken {
+                        email: clip(&key, 128),
+                    });
+                }
+                Err(e) => return Err(failed()(e)),
+            }
+            let account = by_id(&tx, id)
+                .map_err(failed())?
+                .ok_or_else(|| AccountError::UnknownAccount {
+                    account_id: id.to_string(),
+                })?;
+            tx.commit().map_err(failed())?;
+            Ok(account)
+        })
+        .await
+    }
+
     /// The account with this id, if any.
     pub async fn account(&self, account_id: &str) -> Result<Option<Account>, AccountError> {
         let Ok(id) = row_id(account_id) else {
@@ -466,6 +523,55 @@ mod tests {
             "INSERT INTO accounts (email, email_key, display_name) VALUES ('A@X', 'a@x', 'A2');",
         );
         assert!(same_email.is_err(), "UNIQUE email_key");
+    }
+
+    #[tokio::test]
+    async fn put_account_creates_then_updates_and_keeps_the_binding() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite3");
+        let store = SqliteAccountStore::open(&path).await.unwrap();
+        let a = store.put_account("5", "A@x.example", "A").await.unwrap();
+        assert_eq!((a.id.as_str(), a.email.as_str()), ("5", "A@x.example"));
+        store.bind("5", "https://idp", "s1").await.unwrap();
+        // Again, as at a restart: nothing changes, the binding stays.
+        let again = store.put_account("5", "A@x.example", "A").await.unwrap();
+        assert!(again.is_bound_to("https://idp", "s1"));
+        // A new email and name are taken, the binding still kept.
+        let moved = store.put_account("5", "a2@x.example", "A2").await.unwrap();
+        assert_eq!(
+            (moved.email.as_str(), moved.display_name.as_str()),
+            ("a2@x.example", "A2")
+        );
+        assert!(moved.is_bound_to("https://idp", "s1"));
+        assert!(store.find_by_email("a@x.example").await.unwrap().is_none());
+        assert_eq!(
+            store
+                .find_by_email("a2@x.example")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            "5"
+        );
+        // Another account's email is refused; so are ids that are no row id.
+        assert!(matches!(
+            store.put_account("6", "A2@X.example", "B").await,
+            Err(AccountError::EmailTaken { .. })
+        ));
+        for bad in ["0", "-1", "x", "01"] {
+            assert!(
+                matches!(
+                    store.put_account(bad, "c@x.example", "C").await,
+                    Err(AccountError::UnknownAccount { .. })
+                ),
+                "{bad}"
+            );
+        }
+        // `add_account` numbers after it.
+        assert_eq!(store.add_account("d@x.example", "D").await.unwrap().id, "6");
+        drop(store);
+        let store = SqliteAccountStore::open(&path).await.unwrap();
+        assert_eq!(store.accounts().await.unwrap().len(), 2);
     }
 
     #[tokio::test]

@@ -10,8 +10,9 @@ use ::axum::http::request::Parts;
 use ::axum::http::{Method, StatusCode, header};
 use ::axum::response::{IntoResponse, Redirect, Response};
 
-use super::layer::Current;
+use super::layer::{Current, Resolved};
 use super::refusal::Refusal;
+use crate::accounts::Account;
 use crate::identity::Identity;
 
 /// The signed-in user. Without one, a browser navigation is redirected to
@@ -44,6 +45,11 @@ use crate::identity::Identity;
 pub struct SignedIn {
     /// Who signed in, with roles.
     pub identity: Identity,
+    /// The local account the login is linked to, when account linking is
+    /// on ([`LoginRoutes::accounts`](super::LoginRoutes::accounts)), read
+    /// afresh from the store for this request; `None` otherwise, and for a
+    /// break-glass sign-in.
+    pub account: Option<Account>,
 }
 
 /// Names a role for [`RequireRole`].
@@ -81,6 +87,8 @@ pub trait RoleName: Send + Sync + 'static {
 pub struct RequireRole<R: RoleName> {
     /// Who signed in, with roles.
     pub identity: Identity,
+    /// The linked local account, as [`SignedIn::account`].
+    pub account: Option<Account>,
     role: PhantomData<R>,
 }
 
@@ -89,6 +97,7 @@ impl<R: RoleName> std::fmt::Debug for RequireRole<R> {
         f.debug_struct("RequireRole")
             .field("role", &R::ROLE)
             .field("identity", &self.identity)
+            .field("account", &self.account)
             .finish()
     }
 }
@@ -166,7 +175,7 @@ fn current(parts: &Parts) -> Result<Current, AuthRejection> {
 }
 
 /// The signed-in user, if any; only a failing store refuses.
-async fn user(parts: &Parts) -> Result<(Current, Option<Identity>), AuthRejection> {
+async fn user(parts: &Parts) -> Result<(Current, Option<Resolved>), AuthRejection> {
     let current = current(parts)?;
     let identity = current
         .user()
@@ -198,7 +207,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         match user(parts).await? {
-            (_, Some(identity)) => Ok(Self { identity }),
+            (_, Some(Resolved { identity, account })) => Ok(Self { identity, account }),
             (current, None) => Err(not_signed_in(parts, &current)),
         }
     }
@@ -212,7 +221,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for SignedIn {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         let (_, identity) = user(parts).await?;
-        Ok(identity.map(|identity| Self { identity }))
+        Ok(identity.map(|Resolved { identity, account }| Self { identity, account }))
     }
 }
 
@@ -220,8 +229,8 @@ impl<S: Send + Sync, R: RoleName> FromRequestParts<S> for RequireRole<R> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let (current, identity) = user(parts).await?;
-        let Some(identity) = identity else {
+        let (current, user) = user(parts).await?;
+        let Some(Resolved { identity, account }) = user else {
             return Err(not_signed_in(parts, &current));
         };
         if !identity.has_role(R::ROLE) {
@@ -237,6 +246,7 @@ impl<S: Send + Sync, R: RoleName> FromRequestParts<S> for RequireRole<R> {
         }
         Ok(Self {
             identity,
+            account,
             role: PhantomData,
         })
     }

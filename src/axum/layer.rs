@@ -20,6 +20,7 @@ use super::refresh::{Outcome, Refresher};
 use super::refusal::{Refusal, RefusalPage};
 use super::session;
 use super::sign_out::SignOuts;
+use crate::accounts::{Account, AccountLinker};
 use crate::error::SharedStateError;
 use crate::identity::Identity;
 
@@ -46,6 +47,8 @@ pub(crate) struct Settings {
     pub(crate) break_glass: bool,
     /// The app's refusal page, if it has one.
     pub(crate) refusal_page: Option<RefusalPage>,
+    /// Account linking, when on: each request checks the session's link.
+    pub(crate) accounts: Option<AccountLinker>,
 }
 
 impl Settings {
@@ -183,7 +186,15 @@ struct Inner {
     here: String,
     /// Resolved once, by the first extractor that asks; `Err` when the
     /// session store failed (logged once).
-    user: OnceCell<Result<Option<Identity>, StoreFailed>>,
+    user: OnceCell<Result<Option<Resolved>, StoreFailed>>,
+}
+
+/// A signed-in user, checked for this request.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub(crate) identity: Identity,
+    /// The linked local account, as the store has it now (account linking on).
+    pub(crate) account: Option<Account>,
 }
 
 /// The session store failed; the error was logged.
@@ -192,7 +203,7 @@ pub(crate) struct StoreFailed;
 
 impl Current {
     /// The signed-in user, resolved on the first call of the request.
-    pub(crate) async fn user(&self) -> Result<Option<&Identity>, StoreFailed> {
+    pub(crate) async fn user(&self) -> Result<Option<&Resolved>, StoreFailed> {
         let inner = &*self.0;
         let user = inner
             .user
@@ -214,10 +225,11 @@ impl Current {
 }
 
 /// Reads the session's user and checks it: its age, break-glass still on,
-/// not signed out, no back-channel logout for it; refreshes its tokens when
-/// due, and marks the session active. A user that fails a check is signed
+/// not signed out, no back-channel logout for it, its account still linked
+/// (account linking on); refreshes its tokens when due, and marks the
+/// session active. A user that fails a check is signed
 /// out (the session flushed).
-async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identity>, StoreFailed> {
+async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolved>, StoreFailed> {
     let store_failed = |error: tower_sessions::session::Error| {
         tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "the session store failed");
         StoreFailed
@@ -261,6 +273,17 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identi
         session.flush().await.map_err(store_failed)?;
         return Ok(None);
     }
+    // Before a refresh: a session that must end costs the provider nothing.
+    let account = match &settings.accounts {
+        Some(linker) if !user.identity.break_glass => match linked_account(linker, &user).await? {
+            Some(account) => Some(account),
+            None => {
+                session.flush().await.map_err(store_failed)?;
+                return Ok(None);
+            }
+        },
+        _ => None,
+    };
     if let (Some(refresher), Some(tokens)) = (&settings.refresher, &user.tokens)
         && refresher.due(tokens, now.unix_timestamp())
     {
@@ -281,5 +304,38 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identi
         }
     }
     session::touch(session).await.map_err(store_failed)?;
-    Ok(Some(user.identity))
+    Ok(Some(Resolved {
+        identity: user.identity,
+        account,
+    }))
+}
+
+/// The session's linked account, checked against the store on every
+/// request, so that an admin's reset or a deleted account ends the session
+/// at once rather than at its expiry. `None` (logged): the session must
+/// end.
+async fn linked_account(
+    linker: &AccountLinker,
+    user: &session::SessionUser,
+) -> Result<Option<Account>, StoreFailed> {
+    let Some(account_id) = &user.account else {
+        tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended: it was signed in before account linking was switched on");
+        return Ok(None);
+    };
+    match linker.still_linked(&user.identity, account_id).await {
+        Ok(Some(account)) => Ok(Some(account)),
+        Ok(None) => {
+            tracing::warn!(
+                target: "oidc_login::axum",
+                account = %crate::error::clip(account_id, 64),
+                subject = %crate::error::clip(&user.identity.subject, 256),
+                "session ended: its account is no longer bound to this provider identity (an administrator reset the binding, or deleted the account)"
+            );
+            Ok(None)
+        }
+        Err(error) => {
+            tracing::error!(target: "oidc_login::axum", code = error.code(), %error, "the account store failed: the session is not served");
+            Err(StoreFailed)
+        }
+    }
 }

@@ -151,6 +151,29 @@ impl Refusal {
                 UNAVAILABLE,
                 "Sign-in is not available right now. Please try again later.",
             ),
+            Error::Account(AccountError::NoAccount { .. }) => (
+                S::FORBIDDEN,
+                ACCESS_DENIED,
+                "This app has no account with your email address. Ask the app's administrator to create one, then sign in again.",
+            ),
+            Error::Account(
+                AccountError::BoundToAnotherSubject { .. }
+                | AccountError::SubjectBoundElsewhere { .. },
+            ) => (
+                S::FORBIDDEN,
+                ACCESS_DENIED,
+                "The account of this app with your email address is linked to another sign-in at the identity provider. Ask the app's administrator to reset the link, then sign in again.",
+            ),
+            Error::Account(AccountError::EmailNotVerified { .. }) => (
+                S::FORBIDDEN,
+                ACCESS_DENIED,
+                "The identity provider has not verified your email address, so it cannot be matched to an account of this app. Verify it at the provider, then sign in again.",
+            ),
+            Error::Account(AccountError::NoEmail) => (
+                S::FORBIDDEN,
+                ACCESS_DENIED,
+                "The identity provider sent no email address, so the sign-in cannot be matched to an account of this app. Tell the app's administrator.",
+            ),
             Error::Account(_) => (
                 S::FORBIDDEN,
                 ACCESS_DENIED,
@@ -327,6 +350,55 @@ mod tests {
             (StatusCode::FORBIDDEN, "Access denied")
         );
         assert_eq!(Refusal::MISSING_ROLE.title(), "Access denied");
+    }
+
+    #[test]
+    fn each_account_refusal_has_its_own_code_and_message() {
+        let errors: Vec<Error> = vec![
+            AccountError::NoAccount {
+                email: "a@x".into(),
+            }
+            .into(),
+            AccountError::BoundToAnotherSubject {
+                account_id: "1".into(),
+            }
+            .into(),
+            AccountError::EmailNotVerified {
+                policy: "email_verified_claim",
+            }
+            .into(),
+            AccountError::NoEmail.into(),
+        ];
+        let refusals: Vec<Refusal> = errors.iter().map(Refusal::from_error).collect();
+        let codes: Vec<&str> = refusals.iter().map(Refusal::code).collect();
+        assert_eq!(
+            codes,
+            [
+                "account_not_found",
+                "account_bound_elsewhere",
+                "account_email_not_verified",
+                "account_no_email"
+            ]
+        );
+        let messages: std::collections::HashSet<&str> =
+            refusals.iter().map(Refusal::message).collect();
+        assert_eq!(messages.len(), refusals.len(), "one message each");
+        for refusal in &refusals {
+            assert_eq!(refusal.status(), StatusCode::FORBIDDEN);
+            // The email and account id stay in the log, off the page.
+            assert!(!refusal.message().contains("a@x"));
+        }
+        let store = Refusal::from_error(
+            &AccountError::Store {
+                operation: "x",
+                source: "boom".into(),
+            }
+            .into(),
+        );
+        assert_eq!(
+            (store.status(), store.code()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "account_store_error")
+        );
     }
 
     #[test]

@@ -25,10 +25,11 @@ use super::refresh::Refresher;
 use super::refusal::{Refusal, RefusalPage};
 use super::session;
 use super::sign_out::SignOuts;
+use crate::accounts::AccountLinker;
 #[cfg(feature = "break-glass")]
 use crate::break_glass::BreakGlass;
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::flow::{Callback, Start};
 
 /// The login routes and the settings of the integration.
@@ -70,6 +71,8 @@ pub struct LoginRoutes {
     #[cfg(feature = "break-glass")]
     client_address: ClientAddressFn,
     refusal_page: Option<RefusalPage>,
+    /// Account linking at the callback, when on.
+    accounts: Option<AccountLinker>,
 }
 
 /// What the login routes share.
@@ -86,6 +89,8 @@ struct Shared {
     provider_logout: Option<Option<String>>,
     /// Where `POST /logout` records the sign-out.
     sign_outs: SignOuts,
+    /// Account linking at the callback, when on.
+    accounts: Option<AccountLinker>,
 }
 
 /// What the break-glass routes need.
@@ -140,7 +145,76 @@ impl LoginRoutes {
             #[cfg(feature = "break-glass")]
             client_address: ClientAddressFn::default(),
             refusal_page: None,
+            accounts: None,
         }
+    }
+
+    /// Links every login to a local account at the callback (Axidian's
+    /// model, [`AccountLinker`]): the first login finds the account by its
+    /// verified email and binds the provider's `(iss, sub)` to it, later
+    /// logins find it by that binding. The signed-in session holds the
+    /// account's id, and the extractors give the account
+    /// ([`SignedIn::account`](super::SignedIn::account)).
+    ///
+    /// A login that links no account is refused with its own page and
+    /// error code, and the reason in the log (target `oidc_login::axum`):
+    /// `account_not_found` (no account has the verified email),
+    /// `account_bound_elsewhere` (the account is bound to another `sub`:
+    /// an admin must [reset](AccountLinker::reset) it),
+    /// `account_email_not_verified`, `account_no_email`; a failing store
+    /// answers `account_store_error` (500).
+    ///
+    /// The link is checked against the store on every request that reads
+    /// the user (one [`find_by_subject`](crate::AccountStore::find_by_subject)):
+    /// an admin's reset, or a deleted account, ends the session at its next
+    /// request. A session signed in before linking was switched on is ended
+    /// too. Break-glass sign-ins are not linked (their `account` is `None`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming `oidc_attribute_mapping` when the
+    /// provider fills `sub` from a mutable attribute
+    /// ([`Config::mutable_subject`](crate::Config::mutable_subject)) and the
+    /// linker does not [accept it](AccountLinker::accept_mutable_sub).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use oidc_login::{AccountLinker, MemoryAccountStore};
+    /// use oidc_login::axum::LoginRoutes;
+    ///
+    /// # fn f(client: oidc_login::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = Arc::new(MemoryAccountStore::new());
+    /// store.add_account("alice@example.com", "Alice Admin")?;
+    /// let linker = AccountLinker::new(store, client.config().claims().email_verification);
+    /// let routes = LoginRoutes::new(client).accounts(linker.clone())?;
+    /// // An admin-only route of the app calls `linker.reset(account_id)`.
+    /// # Ok(()) }
+    /// ```
+    pub fn accounts(mut self, linker: AccountLinker) -> Result<Self, ConfigError> {
+        if let Some(attribute) = self.client.config().mutable_subject() {
+            let attribute = crate::error::clip(attribute, 64);
+            if !linker.accepts_mutable_sub() {
+                return Err(ConfigError::Invalid {
+                    field: "oidc_attribute_mapping",
+                    reason: format!(
+                        "maps the attribute `{attribute}` to `sub`, so `sub` changes when `{attribute}` does, and account linking keyed on `sub` would lock users out or hand an account to whoever gets the attribute next; remove the mapping at the provider, or accept it by name with `AccountLinker::accept_mutable_sub()`"
+                    ),
+                });
+            }
+            tracing::warn!(
+                target: "oidc_login::axum",
+                attribute,
+                "account linking keyed on a mutable `sub` (the provider fills it from this attribute), accepted by the app with `accept_mutable_sub`: an account follows the attribute's value"
+            );
+        }
+        self.accounts = Some(linker);
+        Ok(self)
+    }
+
+    /// The account linker of [`accounts`](Self::accounts), when on: the
+    /// app's admin routes call [`AccountLinker::reset`] on it.
+    pub fn account_linker(&self) -> Option<&AccountLinker> {
+        self.accounts.as_ref()
     }
 
     #[cfg(feature = "break-glass")]
@@ -443,6 +517,7 @@ impl LoginRoutes {
             sign_outs: self.sign_outs(),
             break_glass: cfg!(feature = "break-glass") && self.break_glass_on(),
             refusal_page: self.refusal_page.clone(),
+            accounts: self.accounts.clone(),
         })
     }
 
@@ -493,6 +568,7 @@ impl LoginRoutes {
             keep_tokens: self.refresh_margin.is_some() || self.provider_logout,
             provider_logout,
             sign_outs: self.sign_outs(),
+            accounts: self.accounts.clone(),
         });
         let mut routes = Router::new()
             .route(&self.login_path(), get(login))
@@ -623,9 +699,16 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
     };
     match shared.client.finish(pending, callback).await {
         Ok(login) => {
+            let account = match &shared.accounts {
+                Some(linker) => match linker.link(&login.identity).await {
+                    Ok(account) => Some(account.id),
+                    Err(error) => return refuse(&error.into()),
+                },
+                None => None,
+            };
             let to = login.return_to.clone().unwrap_or_else(|| "/".into());
             let tokens = shared.keep_tokens.then_some(login.tokens);
-            if let Err(error) = session::sign_in(session, login.identity, tokens).await {
+            if let Err(error) = session::sign_in(session, login.identity, tokens, account).await {
                 return session_failure(&error);
             }
             Redirect::to(&to).into_response()
@@ -730,7 +813,7 @@ async fn local_login(
         .await
     {
         Ok(identity) => {
-            if let Err(error) = session::sign_in(&session, identity, None).await {
+            if let Err(error) = session::sign_in(&session, identity, None, None).await {
                 return session_failure(&error);
             }
             Redirect::to(&to).into_response()

@@ -101,6 +101,10 @@ pub(crate) struct SessionUser {
     /// is ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) sign_in_id: Option<String>,
+    /// The id of the local account the login was linked to, when
+    /// [`LoginRoutes::accounts`](super::LoginRoutes::accounts) is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) account: Option<String>,
 }
 
 pub(crate) async fn push_pending(
@@ -148,6 +152,7 @@ pub(crate) async fn sign_in(
     session: &Session,
     identity: Identity,
     tokens: Option<Tokens>,
+    account: Option<String>,
 ) -> Result<(), tower_sessions::session::Error> {
     // A new session id at sign-in: a session id fixed before the login
     // (by an attacker who planted the cookie) is worthless after it. The
@@ -162,6 +167,7 @@ pub(crate) async fn sign_in(
         signed_in_at: now,
         tokens,
         sign_in_id: Some(hex(&sign_in_id)),
+        account,
     };
     session.insert(ACTIVE_KEY, now.unix_timestamp()).await?;
     session.insert(USER_KEY, user).await

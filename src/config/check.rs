@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::settings::{Claims, Draft, KeySet, Limits, Registration};
+use super::settings::{Claims, Draft, KeySet, Limits, ProviderRecord, Registration};
 use super::{ClientAuth, Config, Flow, UserinfoPolicy};
 use crate::algorithm::Algorithm;
 use crate::error::ConfigError;
@@ -35,6 +35,8 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
         required_auth_method,
         break_glass,
         entra,
+        provider_record,
+        accounts,
     } = draft;
 
     let (entra, metadata_url) = match entra.build()? {
@@ -56,11 +58,16 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
             ),
         ));
     }
-    let redirect_uri = check_redirect_uri(registration.redirect_uri.as_deref())?;
+    let redirect_uri = check_redirect_uri(
+        registration.redirect_uri.as_deref(),
+        provider_record.allowed_redirect_uris.as_ref(),
+    )?;
     let post_logout_redirect_uris =
         check_post_logout_uris(&registration.post_logout_redirect_uris, &redirect_uri)?;
     registration.scopes = checked_scopes(std::mem::take(&mut registration.scopes))?;
     check_registration(&registration)?;
+    check_flow_client(registration.flow, &client_auth)?;
+    check_provider_record(&provider_record, &registration.scopes)?;
     registration.role_mapping = super::entra::scoped_rows(
         entra.as_ref(),
         std::mem::take(&mut registration.role_mapping),
@@ -84,7 +91,46 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
         key_set,
         break_glass,
         entra,
+        mutable_subject: provider_record.mutable_subject,
+        accounts,
     })
+}
+
+/// Authorization Code without PKCE is safe only for a confidential client:
+/// a code stolen on its way back can then be redeemed only with the
+/// client's credentials (Axidian's rule: that flow needs a client secret).
+fn check_flow_client(flow: Flow, auth: &ClientAuth) -> Result<(), ConfigError> {
+    if flow == Flow::AuthorizationCode && matches!(auth, ClientAuth::None) {
+        return Err(invalid(
+            "client_secret",
+            "is required with `flow = \"authorization_code\"` (no PKCE): without PKCE only the client's credentials keep a stolen code from being redeemed; set `client_secret` (or a private key with `auth_method = \"private_key_jwt\"`), or use `flow = \"authorization_code_pkce\"`",
+        ));
+    }
+    Ok(())
+}
+
+/// What the provider's record of the client rules out: refresh tokens
+/// asked for when the provider refuses the grant. (Its redirect URIs are
+/// checked with `redirect_uri`; a mutable `sub` is a warning.)
+fn check_provider_record(record: &ProviderRecord, scopes: &[String]) -> Result<(), ConfigError> {
+    if let Some(member) = record.refresh_grant_off
+        && scopes.iter().any(|scope| scope == "offline_access")
+    {
+        return Err(invalid(
+            member,
+            format!(
+                "is false (the provider refuses the refresh-token grant), but `scopes` holds `offline_access`, which asks for a refresh token: remove `offline_access` from the scopes (PrivX: `oidc_scopes_enabled`), or set `{member}` to true at the provider"
+            ),
+        ));
+    }
+    if let Some(attribute) = &record.mutable_subject {
+        tracing::warn!(
+            target: "oidc_login::config",
+            attribute = %crate::error::clip(attribute, 64),
+            "mutable `sub`: the provider fills `sub` from this attribute (its attribute mapping), which can change, so `sub` is not a stable key for this provider; account linking by `sub` is refused unless the app accepts it (`AccountLinker::accept_mutable_sub`)"
+        );
+    }
+    Ok(())
 }
 
 /// The client id, and a client secret or key that can work.
@@ -192,12 +238,46 @@ pub(super) fn plain_url(field: &'static str, given: &str) -> Result<Url, ConfigE
     Ok(url)
 }
 
-fn check_redirect_uri(given: Option<&str>) -> Result<Url, ConfigError> {
+fn check_redirect_uri(
+    given: Option<&str>,
+    allowed: Option<&(&'static str, Vec<String>)>,
+) -> Result<Url, ConfigError> {
     let field = "redirect_uri";
-    let given = given.ok_or(ConfigError::Missing { field })?;
+    let Some(given) = given else {
+        return Err(match allowed {
+            Some((member, list)) if !list.is_empty() => invalid(
+                field,
+                format!(
+                    "is required: the provider's `{member}` lists {} URIs, so the app must choose its own among them with `redirect_uri`",
+                    list.len()
+                ),
+            ),
+            _ => ConfigError::Missing { field },
+        });
+    };
     let uri = absolute_url(field, given)?;
     if uri.fragment().is_some() {
         return Err(invalid(field, "must not have a `#fragment`"));
+    }
+    if let Some((member, list)) = allowed
+        && !list.is_empty()
+        // Compared parsed, as the provider compares them: exactly, after
+        // the URL's own normalization (scheme and host case, default port).
+        && !list
+            .iter()
+            .any(|allowed| Url::parse(allowed).is_ok_and(|allowed| allowed == uri))
+    {
+        return Err(invalid(
+            field,
+            format!(
+                "{} is not one of the provider's `{member}` ({}): the provider would refuse the login; choose one of them, or add this one at the provider",
+                quoted(given),
+                list.iter()
+                    .map(|uri| quoted(uri))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     Ok(uri)
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::accounts::AccountsFile;
 use super::break_glass::BreakGlassSettings;
 use super::builder::ConfigBuilder;
 use super::entra::{EntraDraft, EntraFile};
@@ -55,12 +56,13 @@ struct Credentials {
     private_key_algorithm: Option<Algorithm>,
 }
 
-/// The tables: `entra = { tenant = ".." }` and `[break_glass]`.
+/// The tables: `entra = { tenant = ".." }`, `[break_glass]` and `[accounts]`.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct Tables {
     entra: Option<EntraFile>,
     break_glass: Option<BreakGlassFile>,
+    accounts: Option<AccountsFile>,
 }
 
 /// `[break_glass]`: the local account, with its argon2 hash inline or in an
@@ -134,6 +136,11 @@ impl ConfigFile {
             .break_glass
             .map(|file| file.settings(source))
             .transpose()?;
+        let accounts = self
+            .tables
+            .accounts
+            .map(|file| file.settings(source.base_dir))
+            .transpose()?;
         Ok(ConfigBuilder {
             draft: Draft {
                 registration: self.registration,
@@ -144,6 +151,8 @@ impl ConfigFile {
                 required_auth_method: None,
                 break_glass,
                 entra,
+                provider_record: Default::default(),
+                accounts,
             },
         })
     }

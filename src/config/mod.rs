@@ -9,7 +9,7 @@
 //! | `check.rs` | the one validation of every setting |
 //! | `file.rs` | the TOML / JSON form: secrets and keys from the environment or files |
 //! | `text.rs` | parsing text, with errors that never quote it |
-//! | `client_auth.rs`, `entra.rs`, `privx.rs`, `break_glass.rs` | client authentication, Entra ID, PrivX, break-glass settings |
+//! | `client_auth.rs`, `entra.rs`, `privx.rs`, `break_glass.rs`, `accounts.rs` | client authentication, Entra ID, PrivX, break-glass settings, the `[accounts]` table |
 
 use std::path::Path;
 
@@ -19,6 +19,7 @@ use url::Url;
 use crate::error::ConfigError;
 use crate::roles::{NoRolePolicy, RoleMapping};
 
+mod accounts;
 mod break_glass;
 mod builder;
 mod check;
@@ -29,6 +30,7 @@ mod privx;
 mod settings;
 mod text;
 
+pub use accounts::{AccountRow, AccountsSettings};
 pub use break_glass::BreakGlassSettings;
 pub use builder::ConfigBuilder;
 pub use client_auth::{AuthMethod, ClientAuth};
@@ -151,6 +153,10 @@ pub struct Config {
     break_glass: Option<BreakGlassSettings>,
     /// Microsoft Entra ID settings, when made with `Config::entra`.
     pub(crate) entra: Option<Entra>,
+    /// The attribute the provider fills `sub` from, when it remaps it.
+    mutable_subject: Option<String>,
+    /// The `[accounts]` table.
+    accounts: Option<AccountsSettings>,
 }
 
 impl Config {
@@ -298,6 +304,26 @@ impl Config {
     /// The break-glass local account, when switched on.
     pub fn break_glass(&self) -> Option<&BreakGlassSettings> {
         self.break_glass.as_ref()
+    }
+
+    /// The attribute the provider fills `sub` from, when its record of the
+    /// client remaps `sub` (PrivX's `oidc_attribute_mapping` `email=sub` or
+    /// `principal=sub`, read by [`Config::from_privx_client_json`]): `sub`
+    /// then changes when that attribute does, and is no stable key. `None`:
+    /// `sub` is the provider's own stable identifier.
+    ///
+    /// [`build`](ConfigBuilder::build) logs a warning for it, and
+    /// account linking keyed on `sub` is refused unless the app accepts it
+    /// ([`AccountLinker::accept_mutable_sub`](crate::AccountLinker::accept_mutable_sub)).
+    pub fn mutable_subject(&self) -> Option<&str> {
+        self.mutable_subject.as_deref()
+    }
+
+    /// The `[accounts]` table of the file form: the local accounts to seed
+    /// the app's account store with, and its SQLite file. `None` without
+    /// the table.
+    pub fn accounts(&self) -> Option<&AccountsSettings> {
+        self.accounts.as_ref()
     }
 }
 
@@ -948,7 +974,7 @@ roles = ["Read-write"]
             EmailVerification::EmailVerifiedClaim
         );
         let c = Config::from_toml(&format!(
-            "{BASE}flow = \"authorization_code\"\nemail_verification = \"trust_provider\"\n"
+            "{BASE}flow = \"authorization_code\"\nclient_secret = \"s\"\nemail_verification = \"trust_provider\"\n"
         ))
         .unwrap();
         assert_eq!(c.flow(), Flow::AuthorizationCode);
@@ -1019,6 +1045,52 @@ roles = ["Read-write"]
             .unwrap();
         assert_eq!(config.client_auth().method(), AuthMethod::PrivateKeyJwt);
         assert!(!format!("{config:?}").contains(pem.lines().nth(1).unwrap()));
+    }
+
+    #[test]
+    fn plain_authorization_code_needs_client_credentials() {
+        // Axidian's rule: the code flow without PKCE is for a confidential
+        // client only.
+        let err = Config::from_toml(&format!("{BASE}flow = \"authorization_code\"\n")).unwrap_err();
+        assert_eq!(field_of(err), "client_secret");
+        let err = Config::from_toml(&format!(
+            "{BASE}flow = \"authorization_code\"\nauth_method = \"none\"\n"
+        ))
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("config field `client_secret`"),
+            "{message}"
+        );
+        assert!(message.contains("authorization_code"), "{message}");
+        let err = builder().flow(Flow::AuthorizationCode).build().unwrap_err();
+        assert_eq!(field_of(err), "client_secret");
+        // With a secret, or a private key, it builds.
+        for auth in [
+            ClientAuth::secret_basic("s"),
+            ClientAuth::secret_post("s"),
+            ClientAuth::private_key_jwt(
+                std::fs::read_to_string(key_file("rsa-2048.pem"))
+                    .unwrap()
+                    .as_str(),
+                "k1",
+            ),
+        ] {
+            let c = builder()
+                .flow(Flow::AuthorizationCode)
+                .client_auth(auth)
+                .build()
+                .unwrap();
+            assert_eq!(c.flow(), Flow::AuthorizationCode);
+        }
+        let c = Config::from_toml(&format!(
+            "{BASE}flow = \"authorization_code\"\nclient_secret = \"s\"\n"
+        ))
+        .unwrap();
+        assert_eq!(c.flow(), Flow::AuthorizationCode);
+        // PKCE and the implicit flow (no code to steal) need no secret.
+        assert!(builder().build().is_ok());
+        assert!(builder().insecure_implicit_flow().build().is_ok());
     }
 
     #[test]

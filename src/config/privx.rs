@@ -26,6 +26,10 @@ struct PrivxClient {
     oidc_auth_method_enabled: Option<String>,
     oidc_signature_algorithm: Option<String>,
     oidc_allowed_redirect_uris: Option<Vec<String>>,
+    oidc_default_logout_redirect_uri: Option<String>,
+    oidc_grant_type_refresh_token: Option<bool>,
+    /// Read by hand: PrivX's form varies (an object, or `attr=claim` text).
+    oidc_attribute_mapping: Option<Value>,
 }
 
 impl Config {
@@ -46,7 +50,10 @@ impl Config {
     /// | `oidc_scopes_enabled` | the scopes, after `openid` (PrivX's `openid` is implicit); absent: `openid` alone |
     /// | `oidc_signature_algorithm` | `allowed_algorithms`: that algorithm alone |
     /// | `oidc_audience` | `trusted_audiences` (the client id itself left out); with several audiences the token's `azp` must be the client id |
-    /// | `oidc_allowed_redirect_uris` | the redirect URI when it lists exactly one |
+    /// | `oidc_allowed_redirect_uris` | the redirect URI when it lists exactly one; with several, the app chooses with [`redirect_uri`](ConfigBuilder::redirect_uri), and `build` refuses one not in the list (naming both) |
+    /// | `oidc_default_logout_redirect_uri` | a post-logout redirect URI ([`Config::post_logout_redirect_uris`]) |
+    /// | `oidc_grant_type_refresh_token` | `false` refuses `offline_access` in the scopes at `build` (naming both): the provider would issue no refresh token |
+    /// | `oidc_attribute_mapping` | `email=sub` or `principal=sub` (any attribute mapped to `sub`): `sub` is mutable ([`Config::mutable_subject`]); `build` logs a warning, and account linking by `sub` must be accepted by name ([`AccountLinker::accept_mutable_sub`](crate::AccountLinker::accept_mutable_sub)) |
     ///
     /// Every other member is ignored. With `private_key_jwt` the private key
     /// is not in PrivX's JSON: give it with
@@ -186,11 +193,77 @@ impl PrivxClient {
                 builder = builder.add_trusted_audience(audience);
             }
         }
-        if let Some([redirect_uri]) = self.oidc_allowed_redirect_uris.as_deref() {
-            builder = builder.redirect_uri(redirect_uri.as_str());
+        match self.oidc_allowed_redirect_uris {
+            Some(uris) if uris.len() == 1 => builder = builder.redirect_uri(uris[0].as_str()),
+            Some(uris) if uris.len() > 1 => {
+                builder.draft.provider_record.allowed_redirect_uris =
+                    Some(("oidc_allowed_redirect_uris", uris));
+            }
+            _ => {}
+        }
+        if let Some(uri) = self
+            .oidc_default_logout_redirect_uri
+            .filter(|u| !u.trim().is_empty())
+        {
+            builder = builder.add_post_logout_redirect_uri(uri);
+        }
+        if self.oidc_grant_type_refresh_token == Some(false) {
+            builder.draft.provider_record.refresh_grant_off = Some("oidc_grant_type_refresh_token");
+        }
+        if let Some(mapping) = self.oidc_attribute_mapping {
+            builder.draft.provider_record.mutable_subject = subject_source(&mapping)?;
         }
         Ok(builder)
     }
+}
+
+/// The attribute PrivX's `oidc_attribute_mapping` fills `sub` from, if any.
+///
+/// Read as pairs of an attribute and a claim: an object (`{"email": "sub"}`),
+/// or text `email=sub` (alone, in a list, or comma-separated). Either side
+/// being `sub` counts (the other side names the attribute), so that a
+/// mapping written either way round is never missed: a false warning costs
+/// less than a `sub` silently taken for stable.
+fn subject_source(mapping: &Value) -> Result<Option<String>, ConfigError> {
+    let bad = || {
+        invalid(
+            "oidc_attribute_mapping",
+            "is neither an object of attribute to claim names nor `attribute=claim` text",
+        )
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut text_pairs = |text: &str| -> Result<(), ConfigError> {
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (a, b) = pair.split_once('=').ok_or_else(bad)?;
+            pairs.push((a.trim().to_owned(), b.trim().to_owned()));
+        }
+        Ok(())
+    };
+    match mapping {
+        Value::Null => {}
+        Value::String(text) => text_pairs(text)?,
+        Value::Array(items) => {
+            for item in items {
+                text_pairs(item.as_str().ok_or_else(bad)?)?;
+            }
+        }
+        Value::Object(members) => {
+            for (attribute, claim) in members {
+                pairs.push((
+                    attribute.clone(),
+                    claim.as_str().ok_or_else(bad)?.to_owned(),
+                ));
+            }
+        }
+        _ => return Err(bad()),
+    }
+    Ok(pairs
+        .into_iter()
+        .find_map(|(a, b)| match (a == "sub", b == "sub") {
+            (false, true) if !a.is_empty() => Some(a),
+            (true, false) if !b.is_empty() => Some(b),
+            _ => None,
+        }))
 }
 
 #[cfg(test)]
@@ -488,6 +561,207 @@ mod tests {
         );
         let err = builder_of(&doc).unwrap().build().unwrap_err();
         assert_eq!(field_of(err), "redirect_uri");
+    }
+
+    #[test]
+    fn with_several_allowed_redirect_uris_the_app_chooses_one_of_them() {
+        let other = "https://other.example/cb";
+        let doc = with(
+            privx_client(),
+            "oidc_allowed_redirect_uris",
+            json!([other, REDIRECT]),
+        );
+        for chosen in [REDIRECT, other] {
+            let config = builder_of(&doc)
+                .unwrap()
+                .redirect_uri(chosen)
+                .build()
+                .unwrap();
+            assert_eq!(config.redirect_uri().as_str(), chosen);
+        }
+        // Compared as URLs: the host's case and the default port do not matter.
+        let config = builder_of(&doc)
+            .unwrap()
+            .redirect_uri("https://ADMIN.example.com:443/auth/callback")
+            .build()
+            .unwrap();
+        assert_eq!(config.redirect_uri().as_str(), REDIRECT);
+        for refused in [
+            "https://admin.example.com/auth/callback/",
+            "https://admin.example.com/auth/callback?x=1",
+            "http://127.0.0.1:8080/auth/callback",
+        ] {
+            let err = builder_of(&doc)
+                .unwrap()
+                .redirect_uri(refused)
+                .build()
+                .unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.starts_with("config field `redirect_uri`"),
+                "{message}"
+            );
+            assert!(
+                message.contains("`oidc_allowed_redirect_uris`"),
+                "{message}"
+            );
+            assert!(message.contains(other), "{message}");
+        }
+        // None chosen: the message says to choose.
+        let err = builder_of(&doc).unwrap().build().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`oidc_allowed_redirect_uris` lists 2 URIs"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_default_logout_redirect_uri_becomes_a_post_logout_redirect_uri() {
+        let logged_out = "https://admin.example.com/auth/logged-out";
+        let doc = with(
+            privx_client(),
+            "oidc_default_logout_redirect_uri",
+            json!(logged_out),
+        );
+        let config = builder_of(&doc)
+            .unwrap()
+            .redirect_uri(REDIRECT)
+            .build()
+            .unwrap();
+        let uris: Vec<&str> = config
+            .post_logout_redirect_uris()
+            .iter()
+            .map(url::Url::as_str)
+            .collect();
+        assert_eq!(uris, [logged_out]);
+        for absent in [json!(null), json!("")] {
+            let doc = with(privx_client(), "oidc_default_logout_redirect_uri", absent);
+            let config = builder_of(&doc)
+                .unwrap()
+                .redirect_uri(REDIRECT)
+                .build()
+                .unwrap();
+            assert!(config.post_logout_redirect_uris().is_empty());
+        }
+        // Off-site, it is refused like any post-logout URI.
+        let doc = with(
+            privx_client(),
+            "oidc_default_logout_redirect_uri",
+            json!("https://elsewhere.example/bye"),
+        );
+        let err = builder_of(&doc)
+            .unwrap()
+            .redirect_uri(REDIRECT)
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "post_logout_redirect_uris");
+    }
+
+    #[test]
+    fn refresh_grant_off_with_offline_access_names_both_fields() {
+        let doc = with(
+            privx_client(),
+            "oidc_grant_type_refresh_token",
+            json!(false),
+        );
+        let err = builder_of(&doc)
+            .unwrap()
+            .redirect_uri(REDIRECT)
+            .build()
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("config field `oidc_grant_type_refresh_token`"),
+            "{message}"
+        );
+        assert!(message.contains("`scopes`"), "{message}");
+        assert!(message.contains("`offline_access`"), "{message}");
+        // Without `offline_access` it builds ...
+        let config = builder_of(&with(
+            doc.clone(),
+            "oidc_scopes_enabled",
+            json!(["profile", "email"]),
+        ))
+        .unwrap()
+        .redirect_uri(REDIRECT)
+        .build()
+        .unwrap();
+        assert_eq!(config.scopes(), ["openid", "profile", "email"]);
+        // ... unless the app asks for it itself.
+        let err = builder_of(&with(doc, "oidc_scopes_enabled", json!(["email"])))
+            .unwrap()
+            .redirect_uri(REDIRECT)
+            .scopes(["openid", "offline_access"])
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "oidc_grant_type_refresh_token");
+        // `true`, or absent: nothing to refuse.
+        for on in [json!(true), json!(null)] {
+            let doc = with(privx_client(), "oidc_grant_type_refresh_token", on);
+            assert!(
+                builder_of(&doc)
+                    .unwrap()
+                    .redirect_uri(REDIRECT)
+                    .build()
+                    .is_ok()
+            );
+        }
+    }
+
+    #[test]
+    fn an_attribute_mapped_to_sub_makes_sub_mutable() {
+        let subject = |mapping: Value| {
+            builder_of(&with(privx_client(), "oidc_attribute_mapping", mapping))
+                .and_then(|b| b.redirect_uri(REDIRECT).build())
+                .map(|config| config.mutable_subject().map(str::to_owned))
+        };
+        for (mapping, expected) in [
+            (json!({"email": "sub"}), Some("email")),
+            (
+                json!({"principal": "sub", "email": "email"}),
+                Some("principal"),
+            ),
+            (json!("email=sub"), Some("email")),
+            (json!(" principal = sub "), Some("principal")),
+            (json!("name=name, email=sub"), Some("email")),
+            (json!(["name=name", "principal=sub"]), Some("principal")),
+            // Written the other way round, it is still a remapped `sub`.
+            (json!({"sub": "email"}), Some("email")),
+            (json!({"email": "email"}), None),
+            (json!({"sub": "sub"}), None),
+            (json!({}), None),
+            (json!(""), None),
+            (json!([]), None),
+            (json!(null), None),
+        ] {
+            assert_eq!(
+                subject(mapping.clone()).unwrap().as_deref(),
+                expected,
+                "{mapping}"
+            );
+        }
+        assert_eq!(
+            builder_of(&without(privx_client(), "oidc_attribute_mapping"))
+                .unwrap()
+                .redirect_uri(REDIRECT)
+                .build()
+                .unwrap()
+                .mutable_subject(),
+            None
+        );
+        for bad in [
+            json!(42),
+            json!({"email": 1}),
+            json!("email"),
+            json!([["email", "sub"]]),
+        ] {
+            assert_eq!(
+                field_of(subject(bad.clone()).unwrap_err()),
+                "oidc_attribute_mapping",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::accounts::EmailVerification;
 use crate::algorithm::Algorithm;
 use crate::roles::{NoRolePolicy, RoleMapping};
 
+use super::accounts::AccountsSettings;
 use super::break_glass::BreakGlassSettings;
 use super::entra::EntraDraft;
 use super::{AuthMethod, ClientAuth, Flow, RequiredClaim, UserinfoPolicy};
@@ -181,6 +182,25 @@ pub(crate) struct Draft {
     pub(crate) required_auth_method: Option<(AuthMethod, &'static str)>,
     pub(crate) break_glass: Option<BreakGlassSettings>,
     pub(crate) entra: EntraDraft,
+    /// What the provider's own record of the client says (PrivX's
+    /// `identity_provider_client`), checked against the rest at build.
+    pub(crate) provider_record: ProviderRecord,
+    /// The `[accounts]` table (file form only).
+    pub(crate) accounts: Option<AccountsSettings>,
+}
+
+/// Rules from the provider's record of this client that change how the app
+/// must behave, each with the record's member that says so.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProviderRecord {
+    /// The provider fills `sub` from this attribute (`email`, `principal`),
+    /// which can change: `sub` is then not a stable key.
+    pub(crate) mutable_subject: Option<String>,
+    /// The provider refuses the refresh-token grant (the member's name).
+    pub(crate) refresh_grant_off: Option<&'static str>,
+    /// The redirect URIs the provider allows (the member's name, the list):
+    /// the config's `redirect_uri` must be one of them.
+    pub(crate) allowed_redirect_uris: Option<(&'static str, Vec<String>)>,
 }
 
 /// The TOML / JSON form of a duration: whole seconds.

@@ -414,6 +414,7 @@ mod tests {
     fn code_flow_without_pkce_sends_no_challenge() {
         let config = Config::builder("https://p.example", "my app")
             .redirect_uri("https://app.example/auth/callback")
+            .client_auth(crate::ClientAuth::secret_basic("s"))
             .flow(Flow::AuthorizationCode)
             .build()
             .unwrap();

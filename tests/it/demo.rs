@@ -734,3 +734,79 @@ fn options_with_config(
     .unwrap();
     (options, dir)
 }
+
+/// The config's `[accounts]` table: logins are linked to its accounts, kept
+/// in the SQLite file it names (relative to the config file, created when
+/// missing); `/me` and the page show the account; a user with no account is
+/// refused with its code; putting the rows again (a restart) keeps the
+/// binding.
+#[tokio::test]
+async fn the_accounts_table_links_logins_and_me_shows_the_account() {
+    let provider = TestProvider::start().await;
+    let (options, dir) = options_with_config(
+        &provider,
+        "/callback",
+        r#"[accounts]
+database = "accounts.sqlite"
+
+[[accounts.account]]
+id = 7
+email = "Alice@Example.com"
+name = "Alice Admin"
+"#,
+    );
+    let database = dir.path().join("accounts.sqlite");
+    assert!(!database.exists());
+    let demo = serve(
+        Demo::start(&options).await.unwrap(),
+        provider.issuer().to_owned(),
+    )
+    .await;
+    assert!(database.exists(), "created beside the config file");
+
+    let alice = browser();
+    let (_, landed) = sign_in(&alice, &demo.url("/login"), "alice", "/me").await;
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    let (status, body) = me(&alice, &demo).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["account"], "7");
+    assert_eq!(body["subject"], "alice-sub-0001");
+    let page = home(&alice, &demo).await;
+    assert!(
+        page.contains("<code id=\"account\">7</code> Alice Admin"),
+        "{page}"
+    );
+
+    // bob has no account.
+    let bob = browser();
+    let (_, landed) = sign_in(&bob, &demo.url("/login"), "bob", "/me").await;
+    assert_eq!(landed.status(), StatusCode::FORBIDDEN);
+    let page = landed.text().await.unwrap();
+    assert!(page.contains("account_not_found"), "{page}");
+    assert_eq!(me(&bob, &demo).await.0, StatusCode::UNAUTHORIZED);
+
+    // A restart puts the rows again: the binding is kept.
+    let config = oidc_login::Config::from_file(dir.path().join("oidc.toml")).unwrap();
+    let store = demo_app::account_store(config.accounts().unwrap())
+        .await
+        .unwrap();
+    let bound = store
+        .find_by_subject(provider.issuer(), "alice-sub-0001")
+        .await
+        .unwrap()
+        .expect("still bound");
+    assert_eq!(bound.id, "7");
+    assert_eq!(bound.display_name, "Alice Admin");
+}
+
+#[tokio::test]
+async fn without_the_accounts_table_me_has_no_account() {
+    let demo = embedded_demo().await;
+    let alice = browser();
+    sign_in(&alice, &demo.url("/login"), "alice", "/me").await;
+    let (status, body) = me(&alice, &demo).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["subject"], "alice-sub-0001");
+    assert!(body.get("account").is_none(), "{body}");
+    assert!(!home(&alice, &demo).await.contains("id=\"account\""));
+}

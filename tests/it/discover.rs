@@ -877,3 +877,73 @@ async fn a_token_endpoint_that_takes_any_code_is_an_error() {
         "{error}"
     );
 }
+
+/// `discover --privx-client FILE`: PrivX's record, whose attribute mapping
+/// fills `sub` from the email, is diagnosed with a note that `sub` is
+/// mutable; with several allowed redirect URIs, `--redirect-uri` picks one,
+/// and one not among them is a problem naming the field.
+#[tokio::test]
+async fn a_privx_record_with_sub_remapped_is_noted_as_mutable() {
+    let provider = TestProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("privx-client.json");
+    let callback = "http://127.0.0.1:8080/auth/callback";
+    std::fs::write(
+        &file,
+        json!({
+            "idp_type": "oidc",
+            "enabled": true,
+            "oidc_issuer": provider.issuer(),
+            "oidc_client_id": TestProvider::DEFAULT_CLIENT_ID,
+            "oidc_client_secret": TestProvider::DEFAULT_CLIENT_SECRET,
+            "oidc_scopes_enabled": ["profile", "email"],
+            "oidc_auth_method_enabled": "client_secret_basic",
+            "oidc_allowed_redirect_uris": [callback, "http://127.0.0.1:9090/callback"],
+            "oidc_attribute_mapping": {"email": "sub"},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let (status, report) = discover(&["--privx-client", &path, "--redirect-uri", callback]).await;
+    assert_eq!(status, 0, "{:#?}", report.lines);
+    let notes: Vec<&String> = report
+        .lines
+        .iter()
+        .filter(|l| l.contains("note: mutable `sub`"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{:#?}", report.lines);
+    assert!(notes[0].contains("`email`"), "{}", notes[0]);
+    assert!(notes[0].contains("accept_mutable_sub"), "{}", notes[0]);
+
+    let (status, report) = discover(&[
+        "--privx-client",
+        &path,
+        "--redirect-uri",
+        "http://127.0.0.1:8080/elsewhere",
+    ])
+    .await;
+    assert_eq!(status, 1);
+    assert!(
+        has_problem(&report, &path, "oidc_allowed_redirect_uris"),
+        "{:#?}",
+        report.lines
+    );
+    // Without a mapping, no note.
+    std::fs::write(
+        &file,
+        json!({
+            "idp_type": "oidc",
+            "oidc_issuer": provider.issuer(),
+            "oidc_client_id": TestProvider::DEFAULT_CLIENT_ID,
+            "oidc_client_secret": TestProvider::DEFAULT_CLIENT_SECRET,
+            "oidc_allowed_redirect_uris": [callback],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (status, report) = discover(&["--privx-client", &path]).await;
+    assert_eq!(status, 0, "{:#?}", report.lines);
+    assert!(!report.lines.iter().any(|l| l.contains("mutable")));
+    assert_eq!(discover(&["--privx-client", &path, "--oops"]).await.0, 2);
+}

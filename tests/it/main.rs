@@ -12,6 +12,7 @@ mod discover_check;
 
 mod common;
 
+mod account_routes;
 mod accounts;
 #[cfg(feature = "sqlite")]
 mod accounts_sqlite;
