@@ -211,11 +211,21 @@ pub enum DiscoveryError {
     /// The metadata publishes Entra ID's multi-tenant issuer template
     /// (`.../{tenantid}/v2.0`) and the config has no tenant policy.
     #[error(
-        "the provider's metadata says issuer `{published}`, the multi-tenant template of Entra ID `common` or `organizations`, and this config has no tenant policy: say which tenants may sign in, with `Config::entra(\"organizations\", ..).entra_tenants(TenantPolicy::Only(..))` or in TOML `entra = {{ tenant = \"organizations\", allowed_tenants = [\"<tenant id>\"] }}` (`allow_any_tenant = true` accepts every tenant)"
+        "the provider's metadata says issuer `{published}`, the multi-tenant template of Entra ID `common` or `organizations`, and this config has no tenant policy: say which tenants may sign in, with `Config::entra(\"organizations\", ..).entra_tenants(TenantPolicy::Only(..))` or in TOML `entra = {{ tenant = \"organizations\", allowed_tenants = [\"<tenant id>\"] }}`, or with this metadata URL the top-level `allowed_tenants = [\"<tenant id>\"]` (`allow_any_tenant = true` accepts every tenant)"
     )]
     TenantTemplateWithoutPolicy {
         /// The issuer the provider publishes.
         published: String,
+    },
+    /// A Microsoft Entra ID setting given with a plain metadata URL
+    /// (`allowed_tenants`, `allow_any_tenant`, `graph_url`) cannot apply to
+    /// this provider.
+    #[error("`{setting}` cannot apply: {reason}")]
+    EntraSetting {
+        /// The setting.
+        setting: &'static str,
+        /// Why, and what to change.
+        reason: String,
     },
     /// A token names a key the cached key set does not hold, and fetching
     /// the key set again failed. The keys already held still serve every

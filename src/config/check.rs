@@ -38,8 +38,8 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
     } = draft;
 
     let (entra, metadata_url) = match entra.build()? {
-        Some((entra, metadata_url)) => (Some(entra), metadata_url),
-        None => (None, std::mem::take(&mut registration.metadata_url)),
+        (entra, Some(metadata_url)) => (entra, metadata_url),
+        (entra, None) => (entra, std::mem::take(&mut registration.metadata_url)),
     };
     let issuer_from_metadata_url = metadata_url.ends_with(WELL_KNOWN);
     let (metadata_url, issuer) = metadata_url_and_issuer(&metadata_url)?;
@@ -62,7 +62,7 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
     registration.scopes = checked_scopes(std::mem::take(&mut registration.scopes))?;
     check_registration(&registration)?;
     registration.role_mapping = super::entra::scoped_rows(
-        entra.as_ref(),
+        &entra,
         std::mem::take(&mut registration.role_mapping),
         &claims.groups,
     )?;

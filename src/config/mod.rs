@@ -149,8 +149,9 @@ pub struct Config {
     limits: Limits,
     key_set: KeySet,
     break_glass: Option<BreakGlassSettings>,
-    /// Microsoft Entra ID settings, when made with `Config::entra`.
-    pub(crate) entra: Option<Entra>,
+    /// Microsoft Entra ID settings: the `entra` table's, or a plain
+    /// metadata URL's (applied when discovery recognises Entra ID).
+    pub(crate) entra: Entra,
 }
 
 impl Config {

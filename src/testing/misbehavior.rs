@@ -251,6 +251,12 @@ pub enum Misbehavior {
     /// stays the user's. Rule: `iss` must be the issuer template with the
     /// token's own `tid` put in.
     EntraIssuerForTenant(String),
+    /// Entra mode: the metadata's `msgraph_host` names this host (such as
+    /// another server's `127.0.0.1:<port>`). Rule: the user's access token
+    /// goes only to the configured Graph URL, or Microsoft's own Graph for
+    /// metadata served by Microsoft's login host; never to a host the
+    /// metadata names.
+    EntraGraphHost(String),
     /// Entra mode: Microsoft Graph answers `403 Authorization_RequestDenied`
     /// (as when the admin consent for `GroupMember.Read.All` is missing).
     /// Rule: a groups overage is never read as "no groups".
