@@ -111,6 +111,12 @@ pub enum StartError {
         "the authorization parameter `{0}` is set by this crate and cannot be given as an extra parameter"
     )]
     ReservedParameter(String),
+    /// `prompt` is not a list of OpenID Connect Core 3.1.2.1 values.
+    #[error("`prompt` was refused: {reason}")]
+    InvalidPrompt {
+        /// Why, with the values allowed.
+        reason: String,
+    },
 }
 
 /// A configuration error; the message names the field to fix.

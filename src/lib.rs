@@ -212,7 +212,7 @@
 //! metadata_url = "https://login.microsoftonline.com/<tenant id>/v2.0/.well-known/openid-configuration"
 //! client_id = "<application (client) id>"
 //! client_secret_env = "OIDC_LOGIN_ENTRA_SECRET"
-//! redirect_uri = "https://pexip.example.com/admin/oidc/callback"
+//! redirect_uri = "https://pexip.example.com/auth/callback"
 //! scopes = ["openid", "email", "profile", "GroupMember.Read.All", "offline_access"]
 //! username_claim = "preferred_username"
 //! groups_claim = "groups"
@@ -386,6 +386,25 @@
 //!   required claim, groups and roles are decided again, so a user removed
 //!   from a group loses the role at the next refresh. Any error means the
 //!   session must end.
+//! - Getting a refresh token: `offline_access` in `scopes`, and what the
+//!   provider needs besides. OpenID Connect Core 11 says a request for
+//!   offline access uses `prompt=consent`, so the crate sends it with
+//!   `offline_access` unless the config (`prompt`,
+//!   [`ConfigBuilder::prompt`]) or the login ([`Start::prompt`], axum's
+//!   `GET /login?prompt=`) sets a `prompt`, or the provider is Entra ID.
+//!   Which provider needs what:
+//!
+//!   | provider | for a refresh token | rotates refresh tokens |
+//!   | --- | --- | --- |
+//!   | npm `oidc-provider` (and others that follow Core 11) | `offline_access` and `prompt=consent` (sent automatically) | yes |
+//!   | Microsoft Entra ID | `offline_access`; no `prompt` (none is sent: its consent screen would show at every sign-in) | yes |
+//!   | glewlwyd, LemonLDAP::NG | `offline_access` | no: each refresh that falls due still reaches the provider |
+//!
+//!   A provider that shows a consent screen for `prompt=consent` where you
+//!   do not want one: set `prompt` (`"login"`, `"select_account"`), which
+//!   replaces the automatic one. `prompt` takes the values of Core 3.1.2.1
+//!   only (`none`, `login`, `consent`, `select_account`, several separated
+//!   by a space, `none` alone); anything else is refused.
 //! - [`Client::logout_url`] is the provider's `end_session_endpoint` URL
 //!   (RP-Initiated Logout 1.0) with `id_token_hint`, `client_id`, and a
 //!   `post_logout_redirect_uri` that must be one of the config's

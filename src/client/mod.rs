@@ -379,6 +379,9 @@ impl Client {
             &self.provider.metadata.issuer,
             options,
             self.now(),
+            // OpenID Connect Core 11's `prompt=consent` for `offline_access`,
+            // except to Entra ID, which would ask for consent every time.
+            self.provider.metadata.entra.is_none(),
         )?)
     }
 

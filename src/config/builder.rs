@@ -79,6 +79,32 @@ impl ConfigBuilder {
         });
         self
     }
+    /// The authorization request's `prompt` on every login (TOML `prompt`;
+    /// default none): `none`, `login`, `consent` or `select_account` (OpenID
+    /// Connect Core 3.1.2.1), or several separated by spaces, `none` alone.
+    /// A login's own ([`Start::prompt`](crate::Start::prompt), `GET
+    /// /login?prompt=`) wins.
+    ///
+    /// Without one, `prompt=consent` is sent when `scopes` has
+    /// `offline_access`, as Core section 11 asks (providers that follow it,
+    /// such as the npm `oidc-provider`, issue no refresh token otherwise),
+    /// except to Microsoft Entra ID, which issues refresh tokens without it
+    /// and would show its consent screen at every sign-in. Set `prompt` to
+    /// choose otherwise, e.g. `"login"`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), oidc_login::ConfigError> {
+    /// let config = oidc_login::Config::builder("https://login.example", "app")
+    ///     .redirect_uri("https://app.example/callback")
+    ///     .prompt("select_account")
+    ///     .build()?;
+    /// assert_eq!(config.prompt(), Some("select_account"));
+    /// # Ok(()) }
+    /// ```
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.draft.registration.prompt = Some(prompt.into());
+        self
+    }
     /// The sign-in button's text (default "Sign in").
     pub fn login_button_text(mut self, text: impl Into<String>) -> Self {
         self.draft.registration.login_button_text = text.into();

@@ -254,6 +254,9 @@ fn checked_scopes(given: Vec<String>) -> Result<Vec<String>, ConfigError> {
 
 /// The audiences, the role rows, and a flow that can work.
 fn check_registration(registration: &Registration) -> Result<(), ConfigError> {
+    if let Some(prompt) = &registration.prompt {
+        crate::flow::check_prompt(prompt).map_err(|reason| invalid("prompt", reason))?;
+    }
     if registration
         .trusted_audiences
         .iter()

@@ -235,6 +235,12 @@ impl Config {
         &self.registration.scopes
     }
 
+    /// The authorization request's `prompt` on every login, if configured
+    /// (see [`ConfigBuilder::prompt`]).
+    pub fn prompt(&self) -> Option<&str> {
+        self.registration.prompt.as_deref()
+    }
+
     /// The sign-in button's text.
     pub fn login_button_text(&self) -> &str {
         &self.registration.login_button_text

@@ -268,6 +268,11 @@ pub enum Misbehavior {
     /// Entra mode: every `transitiveMemberOf` page has an
     /// `@odata.nextLink`, to the same page. Rule: paging is bounded.
     GraphEndlessPages,
+    /// The refresh grant keeps the refresh token valid and sends no new one,
+    /// as glewlwyd and LemonLDAP::NG do (they do not rotate refresh
+    /// tokens). Not a fault: the client must still reach the provider at
+    /// each refresh that falls due.
+    NoRefreshTokenRotation,
     /// A refresh grant's ID token names another user (`sub` with `-other`
     /// appended). Rule: a refreshed ID token's `sub` is the original one
     /// (OpenID Connect Core 12.2).

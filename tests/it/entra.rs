@@ -608,6 +608,32 @@ async fn groups_source_token_refuses_an_overage_instead_of_no_groups(form) {
 }
 }
 
+both_forms! {
+/// Entra ID issues refresh tokens for `offline_access` without
+/// `prompt=consent`, and would show its consent screen at every sign-in
+/// with it: no automatic prompt, for either form (a generic provider gets
+/// one, `offline_access_is_sent_with_prompt_consent` in `refresh.rs`).
+async fn no_automatic_consent_prompt_to_entra(form) {
+    let provider = home_provider().await;
+    let client = client_with(
+        entra_config(form, &provider, HOME)
+            .scopes(["openid", "email", "profile", "GroupMember.Read.All", "offline_access"]),
+    )
+    .await;
+    let (url, _) = client.start(oidc_login::Start::default()).unwrap();
+    assert!(!url.query_pairs().any(|(k, _)| k == "prompt"), "{url}");
+    let (url, _) = client
+        .start(oidc_login::Start::default().prompt("select_account"))
+        .unwrap();
+    assert!(
+        url.query_pairs().any(|(k, v)| k == "prompt" && v == "select_account"),
+        "{url}"
+    );
+    let login = login_as(&client, "alice").await.unwrap();
+    assert!(login.tokens.refresh_token.is_some());
+}
+}
+
 /// Pexip's form: Entra's metadata URL in a generic config, recognised from
 /// the document, reads an overage from Graph like the `entra` table
 /// (`overage_reads_the_groups_from_graph_across_pages` runs both forms).
@@ -945,7 +971,7 @@ async fn the_pexip_example_signs_in_with_the_overage_read_from_graph() {
             ),
         )
         .replace(
-            "\"https://pexip.example.com/admin/oidc/callback\"",
+            "\"https://pexip.example.com/auth/callback\"",
             &format!("\"{REDIRECT_URI}\""),
         );
     let config = Config::from_toml(&text).unwrap();
