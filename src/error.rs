@@ -79,6 +79,7 @@ impl Error {
             Self::Token(TokenError::TenantNotAllowed { .. }) => "tenant_not_allowed",
             Self::Token(_) => "token_refused",
             Self::Access(AccessError::RequiredClaim { .. }) => "required_claim",
+            Self::Access(AccessError::MissingUsername { .. }) => "username_missing",
             Self::Access(_) => "no_role",
             Self::Account(e) => e.code(),
             Self::Groups(_) => "groups_unavailable",
@@ -802,6 +803,15 @@ pub enum AccessError {
     #[error("the required claim `{claim}` is missing or does not hold the required value")]
     RequiredClaim {
         /// The claim's name.
+        claim: String,
+    },
+    /// The configured username claim is in neither the ID token nor
+    /// userinfo (or is not a string): the login names no user.
+    #[error(
+        "the login has no username: the claim `{claim}` (`username_claim`) is in neither the ID token nor userinfo, or is not a string; set `username_claim` to a claim the provider sends (such as `email` or `upn`), or map `{claim}` at the provider"
+    )]
+    MissingUsername {
+        /// The configured username claim.
         claim: String,
     },
     /// The login maps to no role, and the no-role policy refuses it.

@@ -395,6 +395,14 @@ impl Client {
         }
         let mut identity =
             identity::build(issuer, subject, claims, claim_names(self.config.claims()));
+        // The username is how the app names the user (Pexip's "username
+        // field"): a login without it is refused, never signed in nameless.
+        if identity.username.is_none() {
+            return Err(AccessError::MissingUsername {
+                claim: crate::error::clip(self.config.claims().username.as_str(), 128),
+            }
+            .into());
+        }
         if let Some(groups) = groups {
             identity.groups = groups;
         }

@@ -49,7 +49,12 @@ impl ConfigBuilder {
         self.draft.registration.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
-    /// The username claim (default `preferred_username`).
+    /// The username claim (default `preferred_username`); a dotted path
+    /// such as `account.login` reaches into nested objects. A login without
+    /// it (in the ID token or userinfo), or where it is not a string, is
+    /// refused ([`AccessError::MissingUsername`](crate::AccessError::MissingUsername)):
+    /// for a provider that sends no `preferred_username`, name another
+    /// (`email`, Entra's `upn`).
     pub fn username_claim(mut self, claim: impl Into<String>) -> Self {
         self.draft.claims.username = claim.into();
         self

@@ -268,6 +268,10 @@ pub enum Misbehavior {
     /// Entra mode: every `transitiveMemberOf` page has an
     /// `@odata.nextLink`, to the same page. Rule: paging is bounded.
     GraphEndlessPages,
+    /// Access tokens last this long (`expires_in`) instead of 5 minutes.
+    /// Not a fault: for tests of refresh on demand, which then falls due
+    /// sooner than a refresh margin.
+    AccessTokenLifetime(Duration),
     /// The refresh grant keeps the refresh token valid and sends no new one,
     /// as glewlwyd and LemonLDAP::NG do (they do not rotate refresh
     /// tokens). Not a fault: the client must still reach the provider at

@@ -449,6 +449,12 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
     let access_token = crate::secret::random_token::<32>();
     let refresh_token = (new_refresh_token && scope.split(' ').any(|s| s == "offline_access"))
         .then(crate::secret::random_token::<32>);
+    let lifetime = shared
+        .find(|m| match m {
+            Misbehavior::AccessTokenLifetime(lifetime) => Some(*lifetime),
+            _ => None,
+        })
+        .unwrap_or(Duration::from_secs(TOKEN_LIFETIME_SECS));
     {
         let mut grants = lock(&shared.grants);
         let now = Instant::now();
@@ -456,7 +462,7 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
             access_token.clone(),
             AccessGrant {
                 user: user.clone(),
-                expires: now + Duration::from_secs(TOKEN_LIFETIME_SECS),
+                expires: now + lifetime,
                 scope: scope.to_owned(),
             },
         );
@@ -477,7 +483,7 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
     body.insert("token_type".into(), json!("Bearer"));
-    body.insert("expires_in".into(), json!(TOKEN_LIFETIME_SECS));
+    body.insert("expires_in".into(), json!(lifetime.as_secs()));
     body.insert("scope".into(), json!(scope));
     if let Some(refresh) = refresh_token {
         body.insert("refresh_token".into(), json!(refresh));
