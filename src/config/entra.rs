@@ -88,6 +88,9 @@ pub(crate) struct Entra {
     pub(crate) graph: Option<Url>,
     pub(crate) groups_source: GroupsSource,
     pub(crate) graph_query: GraphQuery,
+    /// With a plain metadata URL, the first Entra setting given: discovery
+    /// refuses it for a provider that is not Entra ID.
+    pub(crate) generic_setting: Option<&'static str>,
 }
 
 /// The `entra` table's tenant and authority.
@@ -97,23 +100,6 @@ pub(crate) struct EntraPreset {
     pub(crate) tenant: String,
     /// Without a trailing `/`.
     pub(crate) authority: String,
-}
-
-impl Entra {
-    /// Whether any Entra setting was given in a plain metadata URL's config
-    /// (the first one's name): discovery refuses such a config when the
-    /// provider is not Entra ID.
-    pub(crate) fn generic_setting(&self) -> Option<&'static str> {
-        if self.preset.is_some() {
-            return None;
-        }
-        [
-            ("allowed_tenants", self.tenants.is_some()),
-            ("graph_url", self.graph.is_some()),
-        ]
-        .into_iter()
-        .find_map(|(name, set)| set.then_some(name))
-    }
 }
 
 impl Config {
@@ -328,6 +314,14 @@ impl EntraDraft {
                 .as_deref()
                 .map(|url| base_url("graph_url", url))
                 .transpose()?;
+            let generic_setting = [
+                ("allowed_tenants", tenants.is_some()),
+                ("graph_url", graph.is_some()),
+                ("groups_source", self.groups_source.is_some()),
+                ("graph_query", self.graph_query.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(name, set)| set.then_some(name));
             return Ok((
                 Entra {
                     preset: None,
@@ -336,6 +330,7 @@ impl EntraDraft {
                     graph,
                     groups_source: self.groups_source.unwrap_or_default(),
                     graph_query: self.graph_query.unwrap_or_default(),
+                    generic_setting,
                 },
                 None,
             ));
@@ -361,6 +356,7 @@ impl EntraDraft {
                 graph: Some(graph),
                 groups_source: self.groups_source.unwrap_or_default(),
                 graph_query: self.graph_query.unwrap_or_default(),
+                generic_setting: None,
             },
             Some(metadata_url),
         ))

@@ -795,6 +795,22 @@ mod recognition_tests {
             ),
             "{err}"
         );
+        // Where the groups come from, likewise.
+        let config = plain("https://idp.example")
+            .groups_source(crate::GroupsSource::Graph)
+            .build()
+            .unwrap();
+        let err = parse(&entra_document("https://idp.example"), &config).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DiscoveryError::EntraSetting {
+                    setting: "groups_source",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         // A tenant policy for one tenant's metadata.
         let config = plain(&metadata_url(T1))
             .entra_tenants(TenantPolicy::AnyTenant)

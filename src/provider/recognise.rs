@@ -240,7 +240,7 @@ pub(crate) fn decide(
                 .or_else(|| well_known_graph(config.metadata_url(), document)),
         ),
         (None, None) => {
-            return match settings.generic_setting() {
+            return match settings.generic_setting {
                 Some(setting) => Err(DiscoveryError::EntraSetting {
                     setting,
                     reason: "the provider is not Microsoft Entra ID: its metadata has neither an Entra issuer (`<authority>/<tenant>/v2.0`) nor Entra's members `cloud_instance_name` and `msgraph_host`; remove the setting, or check `metadata_url`".into(),
