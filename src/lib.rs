@@ -54,13 +54,13 @@
 //!
 //! The same settings load from TOML or JSON with [`Config::from_file`]; the
 //! field names are those of the builder (`metadata_url` or
-//! `entra = { tenant = ".." }`, `client_id`,
-//! for Entra's metadata URL `allowed_tenants`, `allow_any_tenant`,
-//! `home_tenant`, `graph_url`, `groups_source`,
+//! `entra = { tenant = ".." }`; with Entra's metadata URL also
+//! `allowed_tenants`, `allow_any_tenant`, `home_tenant`, `graph_url`,
+//! `groups_source`, `graph_query`), `client_id`,
 //! `client_secret` or `client_secret_env`, `auth_method`, `redirect_uri`,
 //! `scopes`, `username_claim`, `email_claim`, `groups_claim`,
 //! `app_roles_claim`,
-//! `required_claim = { key, value }`, `login_button_text`,
+//! `required_claim = { key, value }`, `login_button_text`, `prompt`,
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
 //! `jwks_max_age_seconds`, `http_timeout_seconds`, `discovery_retry_seconds`,
