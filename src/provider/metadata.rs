@@ -402,7 +402,7 @@ fn generic_template(
     if multi.is_none() {
         return Err(DiscoveryError::EntraSetting {
             setting,
-            reason: "a tenant policy is for Entra ID's multi-tenant metadata URL (`https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration`, or `common`), whose issuer is the `{tenantid}` template; this metadata URL names one tenant, whose issuer is compared exactly: remove `allowed_tenants` / `allow_any_tenant`".into(),
+            reason: "a tenant policy is for Entra ID's v2.0 multi-tenant metadata URL (`https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration`, or `common`), whose issuer is the `{tenantid}` template; this metadata URL is not one (one tenant's issuer is compared exactly): remove `allowed_tenants` / `allow_any_tenant`, or use that URL".into(),
         });
     }
     let origin = config.metadata_url().origin().ascii_serialization();
