@@ -9,9 +9,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::config::{Config, Entra, GraphQuery, GroupsSource};
+use crate::config::{GraphQuery, GroupsSource};
 use crate::error::{GraphFailure, GraphTrigger, HttpErrorKind};
 use crate::http::{HttpClient, without_query};
+use crate::provider::EntraId;
 use crate::secret::AccessToken;
 
 /// The most pages of groups read from Graph for one login.
@@ -22,8 +23,8 @@ pub(crate) const MAX_GRAPH_PAGES: usize = 50;
 pub(crate) enum GroupsPlan<'a> {
     /// The groups claim as it is.
     Token,
-    /// Microsoft Graph, for this reason.
-    Graph(&'a Entra, GraphTrigger),
+    /// Microsoft Graph at this URL, read this way, for this reason.
+    Graph(&'a Url, GraphQuery, GraphTrigger),
     /// An overage marker this config cannot resolve.
     Refuse(&'static str),
 }
@@ -43,25 +44,38 @@ pub(crate) fn has_overage(claims: &Map<String, Value>, groups_claim: &str) -> bo
     distributed || has_groups
 }
 
-/// Decides where this login's groups come from.
-pub(crate) fn groups_plan<'c>(config: &'c Config, claims: &Map<String, Value>) -> GroupsPlan<'c> {
-    let overage = has_overage(claims, config.claims().groups.as_str());
-    let Some(entra) = config.entra.as_ref() else {
+/// Decides where this login's groups come from: `entra` is the provider
+/// as recognised at discovery (`None`: not Entra ID).
+pub(crate) fn groups_plan<'e>(
+    entra: Option<&'e EntraId>,
+    groups_claim: &str,
+    claims: &Map<String, Value>,
+) -> GroupsPlan<'e> {
+    let overage = has_overage(claims, groups_claim);
+    let Some(entra) = entra else {
         return if overage {
             GroupsPlan::Refuse(
-                "this config cannot read them from Microsoft Graph: configure the provider with `entra = { tenant = \"...\" }` (`Config::entra`) instead of `metadata_url`, and add the `GroupMember.Read.All` scope",
+                "this provider is not recognised as Microsoft Entra ID, so they cannot be read from Microsoft Graph: use Entra's v2.0 metadata URL (`https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration`) or `entra = { tenant = \"...\" }` (`Config::entra`), and add the `GroupMember.Read.All` scope",
             )
         } else {
             GroupsPlan::Token
         };
     };
-    match (entra.groups_source, overage) {
-        (GroupsSource::Token, true) => GroupsPlan::Refuse(
-            "`groups_source` is `token`, so they are not read from Microsoft Graph: set `groups_source = \"graph_on_overage\"` and add the `GroupMember.Read.All` scope",
+    let trigger = match (entra.groups_source, overage) {
+        (GroupsSource::Token, true) => {
+            return GroupsPlan::Refuse(
+                "`groups_source` is `token`, so they are not read from Microsoft Graph: set `groups_source = \"graph_on_overage\"` and add the `GroupMember.Read.All` scope",
+            );
+        }
+        (GroupsSource::Graph, _) => GraphTrigger::Configured,
+        (GroupsSource::GraphOnOverage, true) => GraphTrigger::Overage,
+        (_, false) => return GroupsPlan::Token,
+    };
+    match &entra.graph_url {
+        Some(graph) => GroupsPlan::Graph(graph, entra.graph_query, trigger),
+        None => GroupsPlan::Refuse(
+            "the provider is Microsoft Entra ID, but its metadata did not come from Microsoft's own login host, so there is no Microsoft Graph URL to send the user's access token to: set `graph_url`",
         ),
-        (GroupsSource::Graph, _) => GroupsPlan::Graph(entra, GraphTrigger::Configured),
-        (GroupsSource::GraphOnOverage, true) => GroupsPlan::Graph(entra, GraphTrigger::Overage),
-        (_, false) => GroupsPlan::Token,
     }
 }
 
@@ -79,15 +93,15 @@ struct Page {
 /// must stay under the configured Graph URL.
 pub(crate) async fn read_groups(
     http: &HttpClient,
-    entra: &Entra,
+    graph: &Url,
+    query: GraphQuery,
     access_token: &AccessToken,
 ) -> Result<Vec<String>, GraphFailure> {
     const WHAT: &str = "reading the user's groups from Microsoft Graph at";
     let invalid_url = |e: url::ParseError| GraphFailure::InvalidResponse(e.to_string());
-    let mut body = match entra.graph_query {
+    let mut body = match query {
         GraphQuery::TransitiveMemberOf => {
-            let url = entra
-                .graph
+            let url = graph
                 .join("v1.0/me/transitiveMemberOf?$select=id&$top=999")
                 .map_err(invalid_url)?;
             http.get_json(WHAT, &url, Some(access_token)).await
@@ -95,8 +109,7 @@ pub(crate) async fn read_groups(
         GraphQuery::MemberObjects {
             security_enabled_only,
         } => {
-            let url = entra
-                .graph
+            let url = graph
                 .join("v1.0/me/getMemberObjects")
                 .map_err(invalid_url)?;
             let request = serde_json::json!({ "securityEnabledOnly": security_enabled_only });
@@ -148,7 +161,7 @@ pub(crate) async fn read_groups(
                 limit: MAX_GRAPH_PAGES,
             });
         }
-        let next = next_link(&entra.graph, &next)?;
+        let next = next_link(graph, &next)?;
         body = http
             .get_json(WHAT, &next, Some(access_token))
             .await
@@ -189,12 +202,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const T1: &str = "3c1a0f6e-0000-4000-8000-000000000001";
-
-    fn entra(tenant: &str) -> crate::ConfigBuilder {
-        crate::Config::entra(tenant, "app").redirect_uri("https://app.example/cb")
-    }
-
     #[test]
     fn overage_is_detected_only_without_groups() {
         let claims = |v: Value| v.as_object().unwrap().clone();
@@ -215,43 +222,37 @@ mod tests {
         ));
         assert!(!has_overage(&claims(json!({})), "groups"));
 
-        let single = entra(T1).build().unwrap();
-        assert!(matches!(
-            groups_plan(&single, &distributed),
-            GroupsPlan::Graph(_, GraphTrigger::Overage)
-        ));
-        assert!(matches!(
-            groups_plan(&single, &claims(json!({"groups": ["g"]}))),
-            GroupsPlan::Token
-        ));
-        let token_only = entra(T1)
-            .groups_source(GroupsSource::Token)
-            .build()
-            .unwrap();
-        assert!(matches!(
-            groups_plan(&token_only, &distributed),
-            GroupsPlan::Refuse(_)
-        ));
-        let always = entra(T1)
-            .groups_source(GroupsSource::Graph)
-            .build()
-            .unwrap();
-        assert!(matches!(
-            groups_plan(&always, &claims(json!({"groups": ["g"]}))),
-            GroupsPlan::Graph(_, GraphTrigger::Configured)
-        ));
-        let generic = Config::builder("https://p.example", "app")
-            .redirect_uri("https://a.example/cb")
-            .build()
-            .unwrap();
-        assert!(matches!(
-            groups_plan(&generic, &distributed),
-            GroupsPlan::Refuse(_)
-        ));
-        assert!(matches!(
-            groups_plan(&generic, &claims(json!({}))),
-            GroupsPlan::Token
-        ));
+        let entra = |source: GroupsSource, graph: Option<&str>| EntraId {
+            recognised_by: crate::Recognition::Metadata,
+            version: crate::EntraVersion::V2,
+            cloud_instance_name: None,
+            tenant_region_scope: None,
+            graph_url: graph.map(|g| Url::parse(g).unwrap()),
+            groups_source: source,
+            graph_query: GraphQuery::TransitiveMemberOf,
+        };
+        let graph = Some("https://graph.microsoft.com/");
+        let plan = |e: Option<&EntraId>, c: &Map<String, Value>| match groups_plan(e, "groups", c) {
+            GroupsPlan::Token => "token",
+            GroupsPlan::Graph(_, _, GraphTrigger::Overage) => "graph on overage",
+            GroupsPlan::Graph(_, _, GraphTrigger::Configured) => "graph always",
+            GroupsPlan::Refuse(_) => "refuse",
+        };
+        let with_groups = claims(json!({"groups": ["g"]}));
+        let single = entra(GroupsSource::GraphOnOverage, graph);
+        assert_eq!(plan(Some(&single), &distributed), "graph on overage");
+        assert_eq!(plan(Some(&single), &with_groups), "token");
+        let token_only = entra(GroupsSource::Token, graph);
+        assert_eq!(plan(Some(&token_only), &distributed), "refuse");
+        let always = entra(GroupsSource::Graph, graph);
+        assert_eq!(plan(Some(&always), &with_groups), "graph always");
+        // Entra ID with no Graph URL: an overage is refused, never read elsewhere.
+        let no_graph = entra(GroupsSource::GraphOnOverage, None);
+        assert_eq!(plan(Some(&no_graph), &distributed), "refuse");
+        assert_eq!(plan(Some(&no_graph), &with_groups), "token");
+        // Not Entra ID.
+        assert_eq!(plan(None, &distributed), "refuse");
+        assert_eq!(plan(None, &claims(json!({}))), "token");
     }
 
     #[test]

@@ -79,6 +79,7 @@ impl Error {
             Self::Token(TokenError::TenantNotAllowed { .. }) => "tenant_not_allowed",
             Self::Token(_) => "token_refused",
             Self::Access(AccessError::RequiredClaim { .. }) => "required_claim",
+            Self::Access(AccessError::MissingUsername { .. }) => "username_missing",
             Self::Access(_) => "no_role",
             Self::Account(e) => e.code(),
             Self::Groups(_) => "groups_unavailable",
@@ -111,6 +112,12 @@ pub enum StartError {
         "the authorization parameter `{0}` is set by this crate and cannot be given as an extra parameter"
     )]
     ReservedParameter(String),
+    /// `prompt` is not a list of OpenID Connect Core 3.1.2.1 values.
+    #[error("`prompt` was refused: {reason}")]
+    InvalidPrompt {
+        /// Why, with the values allowed.
+        reason: String,
+    },
 }
 
 /// A configuration error; the message names the field to fix.
@@ -211,11 +218,21 @@ pub enum DiscoveryError {
     /// The metadata publishes Entra ID's multi-tenant issuer template
     /// (`.../{tenantid}/v2.0`) and the config has no tenant policy.
     #[error(
-        "the provider's metadata says issuer `{published}`, the multi-tenant template of Entra ID `common` or `organizations`, and this config has no tenant policy: say which tenants may sign in, with `Config::entra(\"organizations\", ..).entra_tenants(TenantPolicy::Only(..))` or in TOML `entra = {{ tenant = \"organizations\", allowed_tenants = [\"<tenant id>\"] }}` (`allow_any_tenant = true` accepts every tenant)"
+        "the provider's metadata says issuer `{published}`, the multi-tenant template of Entra ID `common` or `organizations`, and this config has no tenant policy: say which tenants may sign in, with `Config::entra(\"organizations\", ..).entra_tenants(TenantPolicy::Only(..))` or in TOML `entra = {{ tenant = \"organizations\", allowed_tenants = [\"<tenant id>\"] }}`, or with this metadata URL the top-level `allowed_tenants = [\"<tenant id>\"]` (`allow_any_tenant = true` accepts every tenant)"
     )]
     TenantTemplateWithoutPolicy {
         /// The issuer the provider publishes.
         published: String,
+    },
+    /// A Microsoft Entra ID setting given with a plain metadata URL
+    /// (`allowed_tenants`, `allow_any_tenant`, `graph_url`) cannot apply to
+    /// this provider.
+    #[error("`{setting}` cannot apply: {reason}")]
+    EntraSetting {
+        /// The setting.
+        setting: &'static str,
+        /// Why, and what to change.
+        reason: String,
     },
     /// A token names a key the cached key set does not hold, and fetching
     /// the key set again failed. The keys already held still serve every
@@ -786,6 +803,15 @@ pub enum AccessError {
     #[error("the required claim `{claim}` is missing or does not hold the required value")]
     RequiredClaim {
         /// The claim's name.
+        claim: String,
+    },
+    /// The configured username claim is in neither the ID token nor
+    /// userinfo (or is not a string): the login names no user.
+    #[error(
+        "the login has no username: the claim `{claim}` (`username_claim`) is in neither the ID token nor userinfo, or is not a string; set `username_claim` to a claim the provider sends (such as `email` or `upn`), or map `{claim}` at the provider"
+    )]
+    MissingUsername {
+        /// The configured username claim.
         claim: String,
     },
     /// The login maps to no role, and the no-role policy refuses it.

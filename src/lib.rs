@@ -54,11 +54,13 @@
 //!
 //! The same settings load from TOML or JSON with [`Config::from_file`]; the
 //! field names are those of the builder (`metadata_url` or
-//! `entra = { tenant = ".." }`, `client_id`,
+//! `entra = { tenant = ".." }`; with Entra's metadata URL also
+//! `allowed_tenants`, `allow_any_tenant`, `home_tenant`, `graph_url`,
+//! `groups_source`, `graph_query`), `client_id`,
 //! `client_secret` or `client_secret_env`, `auth_method`, `redirect_uri`,
 //! `scopes`, `username_claim`, `email_claim`, `groups_claim`,
 //! `app_roles_claim`,
-//! `required_claim = { key, value }`, `login_button_text`,
+//! `required_claim = { key, value }`, `login_button_text`, `prompt`,
 //! `clock_skew_seconds`, `allowed_algorithms`, `pending_login_lifetime_seconds`,
 //! `trusted_audiences`, `userinfo`, `jwks_refetch_cooldown_seconds`,
 //! `jwks_max_age_seconds`, `http_timeout_seconds`, `discovery_retry_seconds`,
@@ -201,7 +203,43 @@
 //!
 //! # Microsoft Entra ID
 //!
-//! [`Config::entra`] (TOML: `entra = { tenant = "..." }` instead of
+//! Entra ID is configured either way; both get every rule below.
+//!
+//! **Pexip's form**: Entra's "OpenID Connect metadata document" URL pasted
+//! into a generic config, nothing in it saying "Entra":
+//!
+//! ```toml
+//! metadata_url = "https://login.microsoftonline.com/<tenant id>/v2.0/.well-known/openid-configuration"
+//! client_id = "<application (client) id>"
+//! client_secret_env = "OIDC_LOGIN_ENTRA_SECRET"
+//! redirect_uri = "https://pexip.example.com/auth/callback"
+//! scopes = ["openid", "email", "profile", "GroupMember.Read.All", "offline_access"]
+//! username_claim = "preferred_username"
+//! groups_claim = "groups"
+//! # multi-tenant (`organizations` / `common` metadata URL):
+//! # allowed_tenants = ["<tenant id>"]     (or allow_any_tenant = true)
+//! # graph_url = "https://graph.microsoft.us"   (national clouds, tests)
+//! ```
+//!
+//! The crate recognises Entra ID from the discovery document itself, not
+//! from how the config is spelled: its `issuer` has Entra's form
+//! (`<metadata URL's origin>/<tenant id or {tenantid}>/v2.0`, or
+//! `https://sts.windows.net/<tenant>/` for version 1.0) **and** it has
+//! Entra's own members `cloud_instance_name` and `msgraph_host`. Neither
+//! alone is enough. Recognition is logged once at discovery,
+//! [`Client::entra`] returns it ([`EntraId`]), and `cargo run --example
+//! discover` prints it. The top-level `allowed_tenants`, `allow_any_tenant`,
+//! `home_tenant`, `graph_url` and `groups_source` mean what they mean in
+//! the `entra` table; given for a provider that is not recognised, they are
+//! a discovery error ([`DiscoveryError::EntraSetting`]). The Microsoft Graph
+//! URL, which receives the user's access token, is never taken from the
+//! document: it is `graph_url`, or Microsoft's Graph of the recognised cloud
+//! (`https://graph.microsoft.com` for `microsoftonline.com`) when the
+//! metadata came from that cloud's login host over https; a provider
+//! elsewhere that copies Entra's members gets no Graph unless configured.
+//! `examples/entra-pexip.toml` is this form, commented.
+//!
+//! **The `entra` table**: [`Config::entra`] (TOML: `entra = { tenant = "..." }` instead of
 //! `metadata_url`) fills in the v2.0 metadata URL
 //! `https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration`
 //! and Entra's claims: username `preferred_username`, groups (object ids) in
@@ -251,7 +289,9 @@
 //!   tenant, and then the token's issuer.
 //! - **Version 1.0 tokens** (`ver` `1.0`, issuer `https://sts.windows.net/<tenant>/`)
 //!   are refused with [`TokenError::EntraV1Token`], which says to use the
-//!   v2.0 endpoints.
+//!   v2.0 endpoints; also when a plain metadata URL is Entra's version 1.0
+//!   one (`.../<tenant>/.well-known/openid-configuration`), whose issuer
+//!   they match (discovery warns).
 //! - **App roles**: rows with [`Source::AppRole`] (TOML `app_role`) match
 //!   values of `roles` ([`Identity::app_roles`]); rows with
 //!   [`Source::OpenIdConnect`] match group ids. A row may be either. A row
@@ -279,12 +319,13 @@
 //!   failed (a 403: the consent for `GroupMember.Read.All` is missing);
 //!   a login is never signed in as having no groups. `groups_source =
 //!   "graph"` reads Graph on every login; `"token"` refuses an overage
-//!   instead. A config not made with `Config::entra` never sends a token to
-//!   Graph, and refuses an overage likewise, as does the implicit flow, which
-//!   has no access token.
+//!   instead. A provider not recognised as Entra ID never gets a token sent
+//!   to Graph, and an overage marker from it is refused likewise, as in the
+//!   implicit flow, which has no access token.
 //!
 //! `examples/entra-single-tenant.toml` and `examples/entra-multi-tenant.toml`
-//! are commented configs for both setups. The embedded provider plays Entra
+//! are commented configs for both setups in the `entra` table's form,
+//! `examples/entra-pexip.toml` in Pexip's. The embedded provider plays Entra
 //! ID with `TestProvider::builder().entra(EntraMode::new(tenant))`.
 //!
 //! # Account linking
@@ -388,6 +429,25 @@
 //!   required claim, groups and roles are decided again, so a user removed
 //!   from a group loses the role at the next refresh. Any error means the
 //!   session must end.
+//! - Getting a refresh token: `offline_access` in `scopes`, and what the
+//!   provider needs besides. OpenID Connect Core 11 says a request for
+//!   offline access uses `prompt=consent`, so the crate sends it with
+//!   `offline_access` unless the config (`prompt`,
+//!   [`ConfigBuilder::prompt`]) or the login ([`Start::prompt`], axum's
+//!   `GET /login?prompt=`) sets a `prompt`, or the provider is Entra ID.
+//!   Which provider needs what:
+//!
+//!   | provider | for a refresh token | rotates refresh tokens |
+//!   | --- | --- | --- |
+//!   | npm `oidc-provider` (and others that follow Core 11) | `offline_access` and `prompt=consent` (sent automatically) | yes |
+//!   | Microsoft Entra ID | `offline_access`; no `prompt` (none is sent: its consent screen would show at every sign-in) | yes |
+//!   | glewlwyd, LemonLDAP::NG | `offline_access` | no: each refresh that falls due still reaches the provider |
+//!
+//!   A provider that shows a consent screen for `prompt=consent` where you
+//!   do not want one: set `prompt` (`"login"`, `"select_account"`), which
+//!   replaces the automatic one. `prompt` takes the values of Core 3.1.2.1
+//!   only (`none`, `login`, `consent`, `select_account`, several separated
+//!   by a space, `none` alone); anything else is refused.
 //! - [`Client::logout_url`] is the provider's `end_session_endpoint` URL
 //!   (RP-Initiated Logout 1.0) with `id_token_hint`, `client_id`, and a
 //!   `post_logout_redirect_uri` that must be one of the config's
@@ -435,7 +495,7 @@
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback, only JSON answers passed on |
-//! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch, discovery retried with backoff at start-up (`retry.rs`) |
+//! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch, discovery retried with backoff at start-up (`retry.rs`); the one decision "this provider is Microsoft Entra ID" ([`EntraId`], from the `entra` table or the discovery document: `recognise.rs`), which every Entra rule reads |
 //! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
 //! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`); the client credentials check, [`CredentialCheck`] (`credentials.rs`) |
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and the `jti` replay records (`logout.rs`) |
@@ -515,6 +575,7 @@ pub use error::{
 pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;
 pub use issuer::TenantPolicy;
+pub use provider::{EntraId, EntraVersion, Recognition};
 pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source, TenantScope};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
 pub use shared_state::{MemoryState, SharedState, StateFuture, StateKey};

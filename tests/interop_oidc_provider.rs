@@ -516,3 +516,51 @@ async fn refresh_decides_the_roles_afresh() {
         .set_groups("alice-0001", &[DEMO_GROUP, "staff"])
         .await;
 }
+
+/// OpenID Connect Core 11, as `oidc-provider` follows it: no refresh token
+/// for `offline_access` without `prompt=consent`. The crate sends it with
+/// `offline_access` itself, so a login that names no prompt (as `GET
+/// /login` does) gets a refresh token; one that asks for another prompt
+/// gets none, which shows the provider's rule holds.
+#[tokio::test]
+async fn offline_access_gets_a_refresh_token_without_an_explicit_prompt() {
+    if !node_available() {
+        return;
+    }
+    let provider = NodeProvider::start().await;
+    let client_id = "basic-rs256";
+    let config = Config::builder(provider.issuer.as_str(), client_id)
+        .client_auth(client_auth("basic", client_id, "rs256"))
+        .redirect_uri(REDIRECT_URI)
+        .scopes(["openid", "email", "profile", "groups", "offline_access"])
+        .add_role_mapping(RoleMapping::new(
+            "Maximus Conferencing Developers",
+            Source::OpenIdConnect,
+            DEMO_GROUP,
+            ["Read-write"],
+        ))
+        .build()
+        .unwrap();
+    let client = Client::discover(config).await.unwrap();
+    let login = login_with(&client, Start::default().login_hint("alice"), "alice").await;
+    assert_alice(&login, &provider.issuer);
+    assert!(
+        login.tokens.refresh_token.is_some(),
+        "offline_access with the automatic prompt=consent gives a refresh token"
+    );
+    client
+        .refresh(&login.tokens)
+        .await
+        .unwrap_or_else(|e| panic!("refresh failed: {e} ({e:?})"));
+    // The provider's rule: with another prompt, no refresh token.
+    let login = login_with(
+        &client,
+        Start::default().login_hint("alice").prompt("login"),
+        "alice",
+    )
+    .await;
+    assert!(
+        login.tokens.refresh_token.is_none(),
+        "oidc-provider issues none without prompt=consent"
+    );
+}

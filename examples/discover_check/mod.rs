@@ -240,6 +240,7 @@ pub fn key_fits(key: &Value, alg: Algorithm) -> bool {
 fn field_of(error: &Error) -> &'static str {
     match error {
         Error::Discovery(DiscoveryError::TenantTemplateWithoutPolicy { .. }) => "entra",
+        Error::Discovery(DiscoveryError::EntraSetting { setting, .. }) => setting,
         Error::Config(ConfigError::Invalid { field, .. } | ConfigError::Missing { field }) => field,
         _ => "metadata_url",
     }
@@ -328,7 +329,7 @@ async fn run(config: &Config, from_file: bool, report: &mut Report) {
     report.fact(format!("published:  {issuer}"));
     report.fact(format!("configured: {}", config.issuer()));
     if issuer.contains("{tenantid}") {
-        report.note("a multi-tenant issuer template (Entra `common`/`organizations`): pin one tenant's metadata URL");
+        report.note("a multi-tenant issuer template (Entra `common`/`organizations`): pin one tenant's metadata URL, or say which tenants may sign in (`allowed_tenants`)");
     }
     if issuer != config.issuer() {
         let how = if issuer.trim_end_matches('/') == config.issuer().trim_end_matches('/') {
@@ -476,6 +477,19 @@ async fn run(config: &Config, from_file: bool, report: &mut Report) {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
+            match client.entra() {
+                Some(entra) => {
+                    report.fact(format!("provider: {entra}"));
+                    if entra.version == oidc_login::EntraVersion::V1 {
+                        report.problem(
+                            "metadata_url",
+                            "this is Entra ID's version 1.0 metadata, whose ID tokens are refused: use the URL ending in `/v2.0/.well-known/openid-configuration`",
+                        );
+                    }
+                }
+                None => report
+                    .fact("provider: not Microsoft Entra ID (a generic OpenID Connect provider)"),
+            }
             client
         }
         Err(error) => {

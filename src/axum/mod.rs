@@ -37,13 +37,15 @@
 //! ```
 //!
 //! # Routes
-//! - `GET {prefix}/login?return_to=/path&login_hint=name`: starts a login
-//!   and redirects to the provider.
+//! - `GET {prefix}/login?return_to=/path&login_hint=name&prompt=login`:
+//!   starts a login and redirects to the provider (`prompt`: the values of
+//!   OpenID Connect Core 3.1.2.1 only, anything else a 400).
 //! - `GET` and `POST {prefix}/callback`: finishes it (query or
 //!   `form_post`), rotates the session id, stores the identity, and
 //!   redirects (303) to `return_to` or `/`.
 //! - `POST {prefix}/logout`: records the sign-out (so that no request of the
-//!   session still in flight can bring it back), clears the session and
+//!   session still in flight can bring it back), clears the session, gives
+//!   it a new id (as sign-in does: the old id is never sent back) and
 //!   redirects (303) to `/`
 //!   or, with [`LoginRoutes::provider_logout`], to the provider's
 //!   `end_session_endpoint`, which sends the browser back to

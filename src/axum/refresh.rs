@@ -13,7 +13,8 @@ use crate::client::{Client, Tokens};
 use crate::error::{Error, HttpErrorKind};
 use crate::identity::Identity;
 
-/// How long a refresh's outcome is kept for the requests that raced it.
+/// How long a refresh's outcome is kept for the requests that raced it; a
+/// refreshed outcome only while its own access token is not due itself.
 const OUTCOME_KEPT: Duration = Duration::from_secs(60);
 /// The most refreshes kept at once (in flight, or done within
 /// [`OUTCOME_KEPT`]); beyond, a refresh runs on its own, unshared.
@@ -50,10 +51,16 @@ struct Inflight(Mutex<HashMap<[u8; 32], (Instant, Slot)>>);
 
 impl Inflight {
     /// The slot of the refresh of `key`, shared with the requests that
-    /// raced it; a slot of its own when the table is full.
-    fn slot(&self, key: [u8; 32]) -> Slot {
+    /// raced it; a slot of its own when the table is full. An outcome that
+    /// is `stale` is dropped first: a provider that does not rotate refresh
+    /// tokens keeps the key, and a refresh that falls due again within
+    /// [`OUTCOME_KEPT`] must reach it, not take an outcome whose access
+    /// token has expired.
+    fn slot(&self, key: [u8; 32], stale: impl Fn(&Outcome) -> bool) -> Slot {
         let mut inflight = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        inflight.retain(|_, (started, _)| started.elapsed() < OUTCOME_KEPT);
+        inflight.retain(|_, (started, slot)| {
+            started.elapsed() < OUTCOME_KEPT && !slot.get().is_some_and(&stale)
+        });
         if inflight.len() >= MAX_KEPT && !inflight.contains_key(&key) {
             tracing::warn!(target: "oidc_login::axum", kept = MAX_KEPT, "too many refreshes at once: this one is not shared with concurrent requests of its session");
             return Slot::default();
@@ -101,7 +108,21 @@ impl Refresher {
                 .as_ref()
                 .try_into()
                 .expect("SHA-256 is 32 bytes");
-        let slot = self.inflight.slot(key);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        // A refreshed outcome that kept this refresh token (the provider
+        // does not rotate them) is reused only while its access token is
+        // fresh; one that rotated it is always reused, as the old token is
+        // spent.
+        let slot = self.inflight.slot(key, |outcome| match outcome {
+            Outcome::Refreshed(refreshed) => {
+                let (_, new) = refreshed.as_ref();
+                new.refresh_token
+                    .as_ref()
+                    .is_some_and(|kept| kept.expose_secret() == refresh_token.expose_secret())
+                    && self.due(new, now)
+            }
+            Outcome::Unavailable | Outcome::Refused => false,
+        });
         slot.get_or_init(|| async {
             match self.client.refresh(tokens).await {
                 Ok(login) => Outcome::Refreshed(Box::new((login.identity, login.tokens))),
@@ -133,16 +154,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stale_outcome_is_not_shared() {
+        let inflight = Inflight::default();
+        let first = inflight.slot([1u8; 32], |_| true);
+        // Not resolved yet: shared, whatever `stale` says.
+        assert!(Arc::ptr_eq(&first, &inflight.slot([1u8; 32], |_| true)));
+        first.set(Outcome::Unavailable).unwrap();
+        assert!(Arc::ptr_eq(&first, &inflight.slot([1u8; 32], |_| false)));
+        // Resolved and stale: a new refresh.
+        assert!(!Arc::ptr_eq(&first, &inflight.slot([1u8; 32], |_| true)));
+    }
+
+    #[test]
     fn the_table_of_refreshes_is_bounded() {
         let inflight = Inflight::default();
         for i in 0..(MAX_KEPT as u32 + 500) {
             let mut key = [0u8; 32];
             key[..4].copy_from_slice(&i.to_be_bytes());
-            let _ = inflight.slot(key);
+            let _ = inflight.slot(key, |_| false);
         }
         assert_eq!(inflight.len(), MAX_KEPT);
         // A key already there still shares its slot.
-        let first = inflight.slot([0u8; 32]);
-        assert!(Arc::ptr_eq(&first, &inflight.slot([0u8; 32])));
+        let first = inflight.slot([0u8; 32], |_| false);
+        assert!(Arc::ptr_eq(&first, &inflight.slot([0u8; 32], |_| false)));
     }
 }

@@ -618,6 +618,9 @@ impl LoginRoutes {
 struct LoginQuery {
     return_to: Option<String>,
     login_hint: Option<String>,
+    /// Checked by `Client::start` against OpenID Connect Core 3.1.2.1's
+    /// values; anything else is a 400.
+    prompt: Option<String>,
 }
 
 async fn login(
@@ -631,6 +634,9 @@ async fn login(
     }
     if let Some(hint) = query.login_hint {
         options = options.login_hint(hint);
+    }
+    if let Some(prompt) = query.prompt {
+        options = options.prompt(prompt);
     }
     if shared.form_post {
         options = options.form_post();
@@ -733,6 +739,10 @@ async fn logout(
         None => Ok(()),
     };
     if let Err(error) = session.flush().await {
+        return session_failure(&error);
+    }
+    // A new session id, as at sign-in: the response never echoes the old one.
+    if let Err(error) = super::sign_out::renew_id(&session).await {
         return session_failure(&error);
     }
     if let Err(error) = recorded {

@@ -9,10 +9,30 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use tower_sessions::Session;
+
 use crate::error::SharedStateError;
 use crate::shared_state::{SharedState, StateKey, later, unix_ms};
 
 use super::session::SessionUser;
+
+/// A marker a signed-out session keeps (the sign-out's Unix time), so that
+/// the response sets a cookie with the new session id, as a sign-in does,
+/// rather than a removal cookie holding the old one.
+const SIGNED_OUT_KEY: &str = "oidc_login.signed_out_at";
+
+/// Gives the flushed `session` a new id. tower-sessions keeps a flushed
+/// session's record in memory with its old id, and anything written after
+/// the flush (the provider logout's `state`) would be saved under that id
+/// again, which the response's cookie would carry. The session then holds
+/// the marker (and what the caller adds); it expires like any other.
+pub(crate) async fn renew_id(session: &Session) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    session.insert(SIGNED_OUT_KEY, now).await
+}
 
 /// The sign-outs of this app, and how long a sign-in lasts at most.
 #[derive(Debug, Clone)]

@@ -313,17 +313,22 @@ impl Client {
         access_token: Option<&AccessToken>,
         subject: &str,
     ) -> Result<Option<Vec<String>>, Error> {
-        match entra::groups_plan(&self.config, claims) {
+        let plan = entra::groups_plan(
+            self.provider.metadata.entra.as_ref(),
+            self.config.claims().groups.as_str(),
+            claims,
+        );
+        match plan {
             GroupsPlan::Token => Ok(None),
             GroupsPlan::Refuse(reason) => Err(GroupsError::OverageUnresolved { reason }.into()),
-            GroupsPlan::Graph(settings, trigger) => {
+            GroupsPlan::Graph(graph, query, trigger) => {
                 let Some(access_token) = access_token else {
                     return Err(GroupsError::OverageUnresolved {
                         reason: "the implicit flow returns no access token to read them from Microsoft Graph with: use `flow = \"authorization_code_pkce\"`",
                     }
                     .into());
                 };
-                let groups = entra::read_groups(&self.http, settings, access_token)
+                let groups = entra::read_groups(&self.http, graph, query, access_token)
                     .await
                     .map_err(|failure| GroupsError::Graph { trigger, failure })?;
                 tracing::info!(
@@ -390,6 +395,14 @@ impl Client {
         }
         let mut identity =
             identity::build(issuer, subject, claims, claim_names(self.config.claims()));
+        // The username is how the app names the user (Pexip's "username
+        // field"): a login without it is refused, never signed in nameless.
+        if identity.username.is_none() {
+            return Err(AccessError::MissingUsername {
+                claim: crate::error::clip(self.config.claims().username.as_str(), 128),
+            }
+            .into());
+        }
         if let Some(groups) = groups {
             identity.groups = groups;
         }

@@ -30,7 +30,7 @@ use crate::flow::{
 use crate::http::HttpClient;
 use crate::identity::Identity;
 use crate::issuer::TenantPolicy;
-use crate::provider::{Origin, Provider};
+use crate::provider::{EntraId, Origin, Provider};
 use crate::roles::{RoleMapper, RoleMappingTable};
 use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken};
 use crate::shared_state::{MemoryState, SharedState};
@@ -219,7 +219,11 @@ impl Client {
                 "tenant policy `AnyTenant`: users of every Entra ID tenant (and, with `common`, personal Microsoft accounts) can sign in; roles or accounts must decide who gets in"
             );
         }
-        if config.groups_source() == GroupsSource::Graph
+        if provider
+            .metadata
+            .entra
+            .as_ref()
+            .is_some_and(|e| e.groups_source == GroupsSource::Graph)
             && !config.scopes().iter().any(|s| is_graph_groups_scope(s))
         {
             tracing::warn!(
@@ -307,6 +311,16 @@ impl Client {
         &self.provider.metadata.issuer
     }
 
+    /// Microsoft Entra ID, when this provider is: recognised from the
+    /// config's `entra` table, or from the discovery document itself (a
+    /// plain metadata URL, Pexip's form; see [`EntraId`] for what it takes).
+    /// Every Entra rule follows it: the `{tenantid}` template with a tenant
+    /// policy, version 1.0 tokens refused, the groups overage read from
+    /// Microsoft Graph, and no automatic `prompt=consent`.
+    pub fn entra(&self) -> Option<&EntraId> {
+        self.provider.metadata.entra.as_ref()
+    }
+
     /// The ID token algorithms this client accepts from this provider.
     pub fn signing_algorithms(&self) -> &[Algorithm] {
         &self.provider.metadata.signing_algorithms
@@ -365,6 +379,9 @@ impl Client {
             &self.provider.metadata.issuer,
             options,
             self.now(),
+            // OpenID Connect Core 11's `prompt=consent` for `offline_access`,
+            // except to Entra ID, which would ask for consent every time.
+            self.provider.metadata.entra.is_none(),
         )?)
     }
 
@@ -531,11 +548,13 @@ impl Client {
     }
 
     /// The rule for `iss`: the issuer exactly, or an Entra ID multi-tenant
-    /// template with the tenant policy.
+    /// template with the tenant policy; for Entra ID, version 1.0 tokens
+    /// refused by name.
     fn issuer_rule(&self) -> IssuerRule<'_> {
         let metadata = &self.provider.metadata;
         match (&metadata.tenant_template, self.config.tenant_policy()) {
             (Some(template), Some(policy)) => IssuerRule::Tenant { template, policy },
+            _ if metadata.entra.is_some() => IssuerRule::Entra(&metadata.issuer),
             _ => IssuerRule::Exact(&metadata.issuer),
         }
     }

@@ -49,7 +49,12 @@ impl ConfigBuilder {
         self.draft.registration.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
-    /// The username claim (default `preferred_username`).
+    /// The username claim (default `preferred_username`); a dotted path
+    /// such as `account.login` reaches into nested objects. A login without
+    /// it (in the ID token or userinfo), or where it is not a string, is
+    /// refused ([`AccessError::MissingUsername`](crate::AccessError::MissingUsername)):
+    /// for a provider that sends no `preferred_username`, name another
+    /// (`email`, Entra's `upn`).
     pub fn username_claim(mut self, claim: impl Into<String>) -> Self {
         self.draft.claims.username = claim.into();
         self
@@ -77,6 +82,32 @@ impl ConfigBuilder {
             key: key.into(),
             value: value.into(),
         });
+        self
+    }
+    /// The authorization request's `prompt` on every login (TOML `prompt`;
+    /// default none): `none`, `login`, `consent` or `select_account` (OpenID
+    /// Connect Core 3.1.2.1), or several separated by spaces, `none` alone.
+    /// A login's own ([`Start::prompt`](crate::Start::prompt), `GET
+    /// /login?prompt=`) wins.
+    ///
+    /// Without one, `prompt=consent` is sent when `scopes` has
+    /// `offline_access`, as Core section 11 asks (providers that follow it,
+    /// such as the npm `oidc-provider`, issue no refresh token otherwise),
+    /// except to Microsoft Entra ID, which issues refresh tokens without it
+    /// and would show its consent screen at every sign-in. Set `prompt` to
+    /// choose otherwise, e.g. `"login"`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), oidc_login::ConfigError> {
+    /// let config = oidc_login::Config::builder("https://login.example", "app")
+    ///     .redirect_uri("https://app.example/callback")
+    ///     .prompt("select_account")
+    ///     .build()?;
+    /// assert_eq!(config.prompt(), Some("select_account"));
+    /// # Ok(()) }
+    /// ```
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.draft.registration.prompt = Some(prompt.into());
         self
     }
     /// The sign-in button's text (default "Sign in").

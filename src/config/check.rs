@@ -40,8 +40,8 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
     } = draft;
 
     let (entra, metadata_url) = match entra.build()? {
-        Some((entra, metadata_url)) => (Some(entra), metadata_url),
-        None => (None, std::mem::take(&mut registration.metadata_url)),
+        (entra, Some(metadata_url)) => (entra, metadata_url),
+        (entra, None) => (entra, std::mem::take(&mut registration.metadata_url)),
     };
     let issuer_from_metadata_url = metadata_url.ends_with(WELL_KNOWN);
     let (metadata_url, issuer) = metadata_url_and_issuer(&metadata_url)?;
@@ -69,7 +69,7 @@ pub(super) fn check(draft: Draft) -> Result<Config, ConfigError> {
     check_flow_client(registration.flow, &client_auth)?;
     check_provider_record(&provider_record, &registration.scopes)?;
     registration.role_mapping = super::entra::scoped_rows(
-        entra.as_ref(),
+        &entra,
         std::mem::take(&mut registration.role_mapping),
         &claims.groups,
     )?;
@@ -334,6 +334,9 @@ fn checked_scopes(given: Vec<String>) -> Result<Vec<String>, ConfigError> {
 
 /// The audiences, the role rows, and a flow that can work.
 fn check_registration(registration: &Registration) -> Result<(), ConfigError> {
+    if let Some(prompt) = &registration.prompt {
+        crate::flow::check_prompt(prompt).map_err(|reason| invalid("prompt", reason))?;
+    }
     if registration
         .trusted_audiences
         .iter()

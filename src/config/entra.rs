@@ -70,21 +70,36 @@ pub(crate) struct EntraDraft {
     graph_query: Option<GraphQuery>,
 }
 
-/// Checked Entra settings, kept in the [`Config`].
-#[derive(Debug, Clone)]
+/// Checked Entra settings, kept in the [`Config`]: those of the `entra`
+/// table ([`Config::entra`]), or the top-level ones of a plain metadata URL
+/// (Pexip's form), which apply when discovery recognises Entra ID.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Entra {
-    /// As configured, lower-cased: a GUID, a domain, `common` or `organizations`.
-    pub(crate) tenant: String,
-    /// Without a trailing `/`.
-    pub(crate) authority: String,
+    /// The tenant and authority of the `entra` table; `None` for a plain
+    /// metadata URL.
+    pub(crate) preset: Option<EntraPreset>,
     pub(crate) tenants: Option<TenantPolicy>,
     /// The tenant whose app roles count when a row names no tenant: for a
     /// multi-tenant app, given, or the one allowed tenant (lower-cased).
     pub(crate) home_tenant: Option<String>,
-    /// Ends with `/`, so that `join` appends.
-    pub(crate) graph: Url,
+    /// Ends with `/`, so that `join` appends. Always set for the `entra`
+    /// table (Microsoft's by default); for a plain metadata URL, only when
+    /// configured (discovery may then use Microsoft's, see `src/recognise.rs`).
+    pub(crate) graph: Option<Url>,
     pub(crate) groups_source: GroupsSource,
     pub(crate) graph_query: GraphQuery,
+    /// With a plain metadata URL, the first Entra setting given: discovery
+    /// refuses it for a provider that is not Entra ID.
+    pub(crate) generic_setting: Option<&'static str>,
+}
+
+/// The `entra` table's tenant and authority.
+#[derive(Debug, Clone)]
+pub(crate) struct EntraPreset {
+    /// As configured, lower-cased: a GUID, a domain, `common` or `organizations`.
+    pub(crate) tenant: String,
+    /// Without a trailing `/`.
+    pub(crate) authority: String,
 }
 
 impl Config {
@@ -134,12 +149,14 @@ impl Config {
     /// The Entra ID tenant, when the config was made with [`Config::entra`]
     /// (lower-cased).
     pub fn entra_tenant(&self) -> Option<&str> {
-        self.entra.as_ref().map(|e| e.tenant.as_str())
+        self.entra.preset.as_ref().map(|p| p.tenant.as_str())
     }
 
-    /// Which tenants may sign in, for a multi-tenant Entra ID app.
+    /// Which tenants may sign in, for a multi-tenant Entra ID app: the
+    /// `entra` table's, or the top-level `allowed_tenants` /
+    /// `allow_any_tenant` of a plain metadata URL.
     pub fn tenant_policy(&self) -> Option<&TenantPolicy> {
-        self.entra.as_ref().and_then(|e| e.tenants.as_ref())
+        self.entra.tenants.as_ref()
     }
 
     /// The home tenant of a multi-tenant Entra ID app: the tenant whose app
@@ -147,31 +164,41 @@ impl Config {
     /// [`entra_home_tenant`](ConfigBuilder::entra_home_tenant), or the one
     /// tenant of a one-entry `allowed_tenants`.
     pub fn entra_home_tenant(&self) -> Option<&str> {
-        self.entra.as_ref().and_then(|e| e.home_tenant.as_deref())
+        self.entra.home_tenant.as_deref()
     }
 
-    /// Where groups come from. Configs not made with [`Config::entra`] read
-    /// them from the token only ([`GroupsSource::Token`]).
+    /// Where groups come from when the provider is Microsoft Entra ID (the
+    /// `entra` table, or recognised at discovery; see
+    /// [`Client::entra`](crate::Client::entra)). Other providers' groups
+    /// come from the token only.
     pub fn groups_source(&self) -> GroupsSource {
-        self.entra
-            .as_ref()
-            .map_or(GroupsSource::Token, |e| e.groups_source)
+        self.entra.groups_source
     }
 
-    /// The Microsoft Graph base URL, for an Entra ID config.
+    /// The configured Microsoft Graph base URL: the `entra` table's
+    /// (Microsoft's public cloud by default), or a plain metadata URL's
+    /// top-level `graph_url`. Without one, a plain metadata URL that
+    /// discovery recognises as Entra ID uses Microsoft's Graph for the
+    /// recognised cloud, if its issuer is on Microsoft's own host.
     pub fn graph_url(&self) -> Option<&Url> {
-        self.entra.as_ref().map(|e| &e.graph)
+        self.entra.graph.as_ref()
     }
 
-    /// How groups are read from Microsoft Graph, for an Entra ID config.
+    /// How groups are read from Microsoft Graph, for an Entra ID provider.
     pub fn graph_query(&self) -> Option<GraphQuery> {
-        self.entra.as_ref().map(|e| e.graph_query)
+        Some(self.entra.graph_query)
     }
 }
 
 impl ConfigBuilder {
     /// Which tenants may sign in to a multi-tenant app (tenant `common` or
     /// `organizations`): required there, refused for a single tenant.
+    ///
+    /// With a plain metadata URL (TOML top-level `allowed_tenants` or
+    /// `allow_any_tenant = true`), it is for a multi-tenant metadata URL of
+    /// Entra ID (`.../organizations/v2.0/...`, `.../common/v2.0/...`), whose
+    /// issuer is the `{tenantid}` template: discovery refuses it for
+    /// another provider, or for a single tenant's metadata.
     pub fn entra_tenants(mut self, policy: TenantPolicy) -> Self {
         self.draft.entra.tenants = Some(policy);
         self
@@ -231,8 +258,11 @@ impl ConfigBuilder {
         self
     }
 
-    /// The Microsoft Graph base URL (default `https://graph.microsoft.com`);
-    /// https, or http on a loopback host.
+    /// The Microsoft Graph base URL (default `https://graph.microsoft.com`
+    /// for the `entra` table); https, or http on a loopback host. With a
+    /// plain metadata URL (TOML top-level `graph_url`), for a provider
+    /// discovery recognises as Entra ID: a national cloud, or a test
+    /// provider on loopback; discovery refuses it for another provider.
     pub fn graph_url(mut self, url: impl Into<String>) -> Self {
         self.draft.entra.graph_url = Some(url.into());
         self
@@ -252,35 +282,64 @@ impl ConfigBuilder {
     }
 }
 
+/// A setting's name in errors: inside the `entra` table, or top-level.
+fn field(table: bool, name: &'static str) -> &'static str {
+    match (table, name) {
+        (true, "allowed_tenants") => "entra.allowed_tenants",
+        (true, "allow_any_tenant") => "entra.allow_any_tenant",
+        (true, "home_tenant") => "entra.home_tenant",
+        (true, "graph_url") => "entra.graph_url",
+        (true, "security_enabled_only") => "entra.security_enabled_only",
+        (_, name) => name,
+    }
+}
+
 impl EntraDraft {
-    /// The checked settings and the metadata URL they lead to, or `None`
-    /// for a config not made with [`Config::entra`].
-    pub(crate) fn build(self) -> Result<Option<(Entra, String)>, ConfigError> {
+    /// The checked settings, and the metadata URL the `entra` table leads
+    /// to (`None` for a plain metadata URL, whose Entra settings then wait
+    /// for discovery to recognise Entra ID).
+    pub(crate) fn build(self) -> Result<(Entra, Option<String>), ConfigError> {
         let invalid = |field: &'static str, reason: String| ConfigError::Invalid { field, reason };
         let Some(tenant) = self.tenant else {
-            let stray = [
-                ("entra.allowed_tenants", self.tenants.is_some()),
-                ("entra.home_tenant", self.home_tenant.is_some()),
-                ("entra.authority", self.authority.is_some()),
-                ("entra.graph_url", self.graph_url.is_some()),
-                ("entra.groups_source", self.groups_source.is_some()),
-                ("entra.graph_query", self.graph_query.is_some()),
+            if self.authority.is_some() {
+                return Err(invalid(
+                    "entra.authority",
+                    "is a setting of the `entra` table: start from `Config::entra(tenant, client_id)`, or write `entra = { tenant = \"...\" }` instead of `metadata_url`".into(),
+                ));
+            }
+            let tenants = self.tenants.map(generic_policy).transpose()?;
+            let home_tenant = checked_home(None, tenants.as_ref(), self.home_tenant, false)?;
+            let graph = self
+                .graph_url
+                .as_deref()
+                .map(|url| base_url("graph_url", url))
+                .transpose()?;
+            let generic_setting = [
+                ("allowed_tenants", tenants.is_some()),
+                ("graph_url", graph.is_some()),
+                ("groups_source", self.groups_source.is_some()),
+                ("graph_query", self.graph_query.is_some()),
             ]
             .into_iter()
-            .find(|(_, set)| *set);
-            return match stray {
-                Some((field, _)) => Err(invalid(
-                    field,
-                    "is a Microsoft Entra ID setting: start from `Config::entra(tenant, client_id)`, or write `entra = { tenant = \"...\" }` instead of `metadata_url`".into(),
-                )),
-                None => Ok(None),
-            };
+            .find_map(|(name, set)| set.then_some(name));
+            return Ok((
+                Entra {
+                    preset: None,
+                    tenants,
+                    home_tenant,
+                    graph,
+                    groups_source: self.groups_source.unwrap_or_default(),
+                    graph_query: self.graph_query.unwrap_or_default(),
+                    generic_setting,
+                },
+                None,
+            ));
         };
 
         let tenant = tenant.trim().to_ascii_lowercase();
         let kind = tenant_kind(&tenant).map_err(|reason| invalid("entra.tenant", reason))?;
         let tenants = checked_policy(&tenant, kind, self.tenants)?;
-        let home_tenant = checked_home(&tenant, tenants.as_ref(), self.home_tenant)?;
+        let home_tenant = checked_home(Some(&tenant), tenants.as_ref(), self.home_tenant, true)?;
 
         let authority = self.authority.as_deref().unwrap_or(DEFAULT_AUTHORITY);
         let authority = base_url("entra.authority", authority)?;
@@ -289,22 +348,45 @@ impl EntraDraft {
         let graph = base_url("entra.graph_url", graph)?;
 
         let metadata_url = format!("{authority}/{tenant}/v2.0/.well-known/openid-configuration");
-        Ok(Some((
+        Ok((
             Entra {
-                tenant,
-                authority,
+                preset: Some(EntraPreset { tenant, authority }),
                 tenants,
                 home_tenant,
-                graph,
+                graph: Some(graph),
                 groups_source: self.groups_source.unwrap_or_default(),
                 graph_query: self.graph_query.unwrap_or_default(),
+                generic_setting: None,
             },
-            metadata_url,
-        )))
+            Some(metadata_url),
+        ))
     }
 
-    /// Fills the draft from the TOML / JSON form.
+    /// Fills the draft from the TOML / JSON form's `entra` table.
     pub(crate) fn from_file(file: EntraFile) -> Result<Self, ConfigError> {
+        let mut draft = Self::from_settings(
+            true,
+            EntraTopLevel {
+                allowed_tenants: file.allowed_tenants,
+                allow_any_tenant: file.allow_any_tenant,
+                home_tenant: file.home_tenant,
+                graph_url: file.graph_url,
+                groups_source: file.groups_source,
+                graph_query: file.graph_query,
+                security_enabled_only: file.security_enabled_only,
+            },
+        )?;
+        draft.tenant = Some(file.tenant);
+        draft.authority = file.authority;
+        Ok(draft)
+    }
+
+    /// Fills the draft from a plain metadata URL's top-level Entra keys.
+    pub(crate) fn from_top_level(top: EntraTopLevel) -> Result<Self, ConfigError> {
+        Self::from_settings(false, top)
+    }
+
+    fn from_settings(table: bool, file: EntraTopLevel) -> Result<Self, ConfigError> {
         let invalid = |field: &'static str, reason: &str| ConfigError::Invalid {
             field,
             reason: reason.into(),
@@ -312,7 +394,7 @@ impl EntraDraft {
         let tenants = match (file.allowed_tenants, file.allow_any_tenant) {
             (Some(_), Some(true)) => {
                 return Err(invalid(
-                    "entra.allow_any_tenant",
+                    field(table, "allow_any_tenant"),
                     "set either `allowed_tenants` or `allow_any_tenant = true`, not both",
                 ));
             }
@@ -323,7 +405,7 @@ impl EntraDraft {
         let graph_query = match (file.graph_query, file.security_enabled_only) {
             (Some(GraphQueryName::TransitiveMemberOf), Some(_)) => {
                 return Err(invalid(
-                    "entra.security_enabled_only",
+                    field(table, "security_enabled_only"),
                     "applies to `graph_query = \"get_member_objects\"` only",
                 ));
             }
@@ -341,14 +423,49 @@ impl EntraDraft {
             (None, None) => None,
         };
         Ok(Self {
-            tenant: Some(file.tenant),
-            authority: file.authority,
+            tenant: None,
+            authority: None,
             tenants,
             home_tenant: file.home_tenant,
             graph_url: file.graph_url,
             groups_source: file.groups_source,
             graph_query,
         })
+    }
+}
+
+/// A plain metadata URL's Entra keys, top-level in the TOML / JSON form
+/// (Pexip's form): the `entra` table's, less `tenant` and `authority`,
+/// which the metadata URL gives.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct EntraTopLevel {
+    allowed_tenants: Option<Vec<String>>,
+    allow_any_tenant: Option<bool>,
+    home_tenant: Option<String>,
+    graph_url: Option<String>,
+    groups_source: Option<GroupsSource>,
+    graph_query: Option<GraphQueryName>,
+    security_enabled_only: Option<bool>,
+}
+
+impl EntraTopLevel {
+    /// The first key given, for the error when an `entra` table is there too.
+    pub(crate) fn first_given(&self) -> Option<&'static str> {
+        [
+            ("allowed_tenants", self.allowed_tenants.is_some()),
+            ("allow_any_tenant", self.allow_any_tenant.is_some()),
+            ("home_tenant", self.home_tenant.is_some()),
+            ("graph_url", self.graph_url.is_some()),
+            ("groups_source", self.groups_source.is_some()),
+            ("graph_query", self.graph_query.is_some()),
+            (
+                "security_enabled_only",
+                self.security_enabled_only.is_some(),
+            ),
+        ]
+        .into_iter()
+        .find_map(|(name, set)| set.then_some(name))
     }
 }
 
@@ -392,28 +509,7 @@ fn checked_policy(
             ));
         }
         (TenantKind::Multi, Some(TenantPolicy::Only(list))) => {
-            if list.is_empty() {
-                return Err(invalid(
-                    "entra.allowed_tenants",
-                    "is empty: list at least one tenant id".into(),
-                ));
-            }
-            let mut normal = Vec::with_capacity(list.len());
-            for id in list {
-                let id = id.trim().to_ascii_lowercase();
-                if !is_guid(&id) {
-                    return Err(invalid(
-                        "entra.allowed_tenants",
-                        format!(
-                            "`{id}` is not a tenant id: tokens name their tenant by GUID (`tid`), so list GUIDs, not domains"
-                        ),
-                    ));
-                }
-                if !normal.contains(&id) {
-                    normal.push(id);
-                }
-            }
-            Some(TenantPolicy::Only(normal))
+            Some(TenantPolicy::Only(tenant_list(true, list)?))
         }
         (TenantKind::Multi, Some(TenantPolicy::AnyTenant)) => Some(TenantPolicy::AnyTenant),
         (TenantKind::Single, Some(_)) => {
@@ -428,24 +524,64 @@ fn checked_policy(
     })
 }
 
+/// `allowed_tenants` as a list of tenant ids: not empty, GUIDs only
+/// (lower-cased), each once.
+fn tenant_list(table: bool, list: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        field: field(table, "allowed_tenants"),
+        reason,
+    };
+    if list.is_empty() {
+        return Err(invalid("is empty: list at least one tenant id".into()));
+    }
+    let mut normal = Vec::with_capacity(list.len());
+    for id in list {
+        let id = id.trim().to_ascii_lowercase();
+        if !is_guid(&id) {
+            return Err(invalid(format!(
+                "`{}` is not a tenant id: tokens name their tenant by GUID (`tid`), so list GUIDs, not domains",
+                crate::error::clip(&id, 64)
+            )));
+        }
+        if !normal.contains(&id) {
+            normal.push(id);
+        }
+    }
+    Ok(normal)
+}
+
+/// A plain metadata URL's tenant policy: the list checked as in the
+/// `entra` table; whether the provider is multi-tenant Entra ID is known
+/// at discovery only.
+fn generic_policy(policy: TenantPolicy) -> Result<TenantPolicy, ConfigError> {
+    Ok(match policy {
+        TenantPolicy::Only(list) => TenantPolicy::Only(tenant_list(false, list)?),
+        TenantPolicy::AnyTenant => TenantPolicy::AnyTenant,
+    })
+}
+
 /// The home tenant of a multi-tenant app: as given (a GUID among the
 /// allowed tenants), or the one allowed tenant. `tenants` is the checked
 /// policy, `None` for a single tenant.
 fn checked_home(
-    tenant: &str,
+    tenant: Option<&str>,
     tenants: Option<&TenantPolicy>,
     given: Option<String>,
+    table: bool,
 ) -> Result<Option<String>, ConfigError> {
     let invalid = |reason: String| ConfigError::Invalid {
-        field: "entra.home_tenant",
+        field: field(table, "home_tenant"),
         reason,
     };
     let Some(policy) = tenants else {
-        return match given {
-            Some(_) => Err(invalid(format!(
+        return match (given, tenant) {
+            (Some(_), Some(tenant)) => Err(invalid(format!(
                 "is for the multi-tenant `common` and `organizations`; tenant `{tenant}` is the only tenant, and so the home tenant"
             ))),
-            None => Ok(None),
+            (Some(_), None) => Err(invalid(
+                "is for a multi-tenant Entra ID app: set `allowed_tenants` or `allow_any_tenant` too".into(),
+            )),
+            (None, _) => Ok(None),
         };
     };
     match (given, policy) {
@@ -477,7 +613,7 @@ fn checked_home(
 /// no other tenant can have; a group name or another claim, such as
 /// `groups_claim = "roles"`, any tenant's admin can make).
 pub(crate) fn scoped_rows(
-    entra: Option<&Entra>,
+    entra: &Entra,
     rows: Vec<RoleMapping>,
     groups_claim: &str,
 ) -> Result<Vec<RoleMapping>, ConfigError> {
@@ -485,8 +621,9 @@ pub(crate) fn scoped_rows(
         field: "role_mapping",
         reason,
     };
-    let policy = entra.and_then(|e| e.tenants.as_ref());
-    let home = entra.and_then(|e| e.home_tenant.as_ref());
+    let policy = entra.tenants.as_ref();
+    let home = entra.home_tenant.as_ref();
+    let home_field = field(entra.preset.is_some(), "home_tenant");
     rows.into_iter()
         .map(|row| {
             let scope = match row.tenant_scope() {
@@ -522,7 +659,7 @@ pub(crate) fn scoped_rows(
                         Some(home) => TenantScope::Only(vec![home.clone()]),
                         None => {
                             return Err(invalid(format!(
-                                "row `{}` maps {}, and users of several tenants sign in: another tenant's admins could give their own users that value, so say whose count: set `entra.home_tenant` (the row then applies to it), or the row's `tenants` (`RoleMapping::tenants`, or `\"any\"`)",
+                                "row `{}` maps {}, and users of several tenants sign in: another tenant's admins could give their own users that value, so say whose count: set `{home_field}` (the row then applies to it), or the row's `tenants` (`RoleMapping::tenants`, or `\"any\"`)",
                                 row.name(),
                                 match row.source() {
                                     Source::AppRole => "an app role",
@@ -720,33 +857,94 @@ mod tests {
     }
 
     #[test]
-    fn entra_settings_need_the_entra_preset() {
+    fn a_plain_metadata_url_takes_entra_settings_for_discovery() {
         let generic =
             || Config::builder("https://p.example", "app").redirect_uri("https://a.example/cb");
-        let cases = [
+        // The authority belongs to the `entra` table: the URL gives it here.
+        assert_eq!(
+            field_of(
+                generic()
+                    .entra_authority("https://l.example")
+                    .build()
+                    .unwrap_err()
+            ),
+            "entra.authority"
+        );
+        let c = generic().build().unwrap();
+        assert_eq!(c.groups_source(), GroupsSource::GraphOnOverage);
+        assert!(c.graph_url().is_none());
+        assert_eq!(c.tenant_policy(), None);
+        assert_eq!(c.entra_tenant(), None);
+        // Kept for discovery, which applies them if the provider is Entra ID.
+        let c = generic()
+            .entra_tenants(TenantPolicy::Only(vec![T1.to_uppercase(), T1.into()]))
+            .graph_url("http://127.0.0.1:9/graph")
+            .groups_source(GroupsSource::Graph)
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.tenant_policy(),
+            Some(&TenantPolicy::Only(vec![T1.into()]))
+        );
+        assert_eq!(c.graph_url().unwrap().as_str(), "http://127.0.0.1:9/graph/");
+        assert_eq!(c.groups_source(), GroupsSource::Graph);
+        assert_eq!(c.entra_tenant(), None);
+        // Checked as in the table, under their top-level names.
+        for (builder, field) in [
             (
-                generic().entra_tenants(TenantPolicy::AnyTenant),
-                "entra.allowed_tenants",
+                generic().entra_tenants(TenantPolicy::Only(vec![])),
+                "allowed_tenants",
             ),
             (
-                generic().graph_url("https://graph.example"),
-                "entra.graph_url",
+                generic().entra_tenants(TenantPolicy::Only(vec!["contoso.com".into()])),
+                "allowed_tenants",
             ),
-            (
-                generic().groups_source(GroupsSource::Graph),
-                "entra.groups_source",
-            ),
-            (
-                generic().entra_authority("https://l.example"),
-                "entra.authority",
-            ),
-        ];
-        for (builder, field) in cases {
+            (generic().graph_url("http://graph.example"), "graph_url"),
+            (generic().entra_home_tenant(T1), "home_tenant"),
+        ] {
             assert_eq!(field_of(builder.build().unwrap_err()), field);
         }
-        let c = generic().build().unwrap();
-        assert_eq!(c.groups_source(), GroupsSource::Token);
-        assert!(c.graph_url().is_none());
+    }
+
+    #[test]
+    fn toml_top_level_entra_keys() {
+        let base = "client_id = \"app\"\nredirect_uri = \"https://a.example/cb\"\nmetadata_url = \"https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration\"\n";
+        let c = Config::from_toml(&format!(
+            "{base}allowed_tenants = [\"{T1}\", \"{T2}\"]\nhome_tenant = \"{T1}\"\ngraph_url = \"https://graph.microsoft.us\"\ngroups_source = \"graph\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.tenant_policy(),
+            Some(&TenantPolicy::Only(vec![T1.into(), T2.into()]))
+        );
+        assert_eq!(c.entra_home_tenant(), Some(T1));
+        assert_eq!(
+            c.graph_url().unwrap().as_str(),
+            "https://graph.microsoft.us/"
+        );
+        assert_eq!(c.groups_source(), GroupsSource::Graph);
+        let c = Config::from_toml(&format!("{base}allow_any_tenant = true\n")).unwrap();
+        assert_eq!(c.tenant_policy(), Some(&TenantPolicy::AnyTenant));
+        let fails = |text: String| field_of(Config::from_toml(&text).unwrap_err());
+        assert_eq!(
+            fails(format!(
+                "{base}allow_any_tenant = true\nallowed_tenants = [\"{T1}\"]\n"
+            )),
+            "allow_any_tenant"
+        );
+        // With an `entra` table, Entra keys go inside it.
+        let table = format!(
+            "client_id = \"app\"\nredirect_uri = \"https://a.example/cb\"\nentra = {{ tenant = \"{T1}\" }}\n"
+        );
+        assert_eq!(
+            fails(format!("{table}graph_url = \"https://graph.example\"\n")),
+            "graph_url"
+        );
+        // A typo is still refused, with a suggestion.
+        let err = Config::from_toml(&format!("{base}allowed_tenant = [\"{T1}\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allowed_tenants"), "{err}");
     }
 
     #[test]
@@ -969,12 +1167,16 @@ mod tests {
             two_tenants().entra_home_tenant("contoso.onmicrosoft.com"),
             two_tenants().entra_home_tenant("0b5e1c1d-2222-4a3b-9c55-00000000beef"),
             entra(T1).entra_home_tenant(T1),
-            Config::builder("https://p.example", "app")
-                .redirect_uri("https://a.example/cb")
-                .entra_home_tenant(T1),
         ] {
             assert_eq!(field_of(builder.build().unwrap_err()), "entra.home_tenant");
         }
+        // A plain metadata URL: a home tenant needs a tenant policy.
+        let err = Config::builder("https://p.example", "app")
+            .redirect_uri("https://a.example/cb")
+            .entra_home_tenant(T1)
+            .build()
+            .unwrap_err();
+        assert_eq!(field_of(err), "home_tenant");
         for row in [
             admin_row().tenants(["not-a-guid"]),
             // Not allowed to sign in: the row would never match.

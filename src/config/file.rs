@@ -12,7 +12,7 @@ use serde::de::IgnoredAny;
 use super::accounts::AccountsFile;
 use super::break_glass::BreakGlassSettings;
 use super::builder::ConfigBuilder;
-use super::entra::{EntraDraft, EntraFile};
+use super::entra::{EntraDraft, EntraFile, EntraTopLevel};
 use super::settings::{Claims, Draft, KeySet, Limits, Registration};
 use super::text::{Format, field_names, parse_text, unknown_field};
 use super::{AuthMethod, ClientAuth};
@@ -38,6 +38,8 @@ pub(super) struct ConfigFile {
     credentials: Credentials,
     #[serde(flatten)]
     tables: Tables,
+    #[serde(flatten)]
+    entra: EntraTopLevel,
     #[serde(flatten)]
     unknown: BTreeMap<String, IgnoredAny>,
 }
@@ -95,6 +97,7 @@ impl ConfigFile {
                 .or_else(|| parse_text::<KeySet>(text, format, "").err())
                 .or_else(|| parse_text::<Credentials>(text, format, "").err())
                 .or_else(|| parse_text::<Tables>(text, format, "").err())
+                .or_else(|| parse_text::<EntraTopLevel>(text, format, "").err())
                 .unwrap_or(error)
         })?;
         file.refuse_unknown(Some((text, format)))?;
@@ -113,6 +116,7 @@ impl ConfigFile {
             field_names::<KeySet>(),
             field_names::<Credentials>(),
             field_names::<Tables>(),
+            field_names::<EntraTopLevel>(),
         ]
         .concat();
         Err(unknown_field(key, &known, text))
@@ -128,8 +132,16 @@ impl ConfigFile {
                     reason: "set either `metadata_url` or `entra`, not both".into(),
                 });
             }
-            (Some(entra), true) => EntraDraft::from_file(entra)?,
-            (None, _) => EntraDraft::default(),
+            (Some(entra), true) => {
+                if let Some(key) = self.entra.first_given() {
+                    return Err(ConfigError::Invalid {
+                        field: key,
+                        reason: "with an `entra` table, set it inside the table (`entra = { tenant = \"...\", ... }`)".into(),
+                    });
+                }
+                EntraDraft::from_file(entra)?
+            }
+            (None, _) => EntraDraft::from_top_level(self.entra)?,
         };
         let break_glass = self
             .tables

@@ -151,8 +151,9 @@ pub struct Config {
     limits: Limits,
     key_set: KeySet,
     break_glass: Option<BreakGlassSettings>,
-    /// Microsoft Entra ID settings, when made with `Config::entra`.
-    pub(crate) entra: Option<Entra>,
+    /// Microsoft Entra ID settings: the `entra` table's, or a plain
+    /// metadata URL's (applied when discovery recognises Entra ID).
+    pub(crate) entra: Entra,
     /// The attribute the provider fills `sub` from, when it remaps it.
     mutable_subject: Option<String>,
     /// The `[accounts]` table.
@@ -238,6 +239,12 @@ impl Config {
     /// The scopes asked for, `openid` first.
     pub fn scopes(&self) -> &[String] {
         &self.registration.scopes
+    }
+
+    /// The authorization request's `prompt` on every login, if configured
+    /// (see [`ConfigBuilder::prompt`]).
+    pub fn prompt(&self) -> Option<&str> {
+        self.registration.prompt.as_deref()
     }
 
     /// The sign-in button's text.

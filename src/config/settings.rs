@@ -29,6 +29,9 @@ pub(crate) struct Registration {
     pub(crate) redirect_uri: Option<String>,
     pub(crate) scopes: Vec<String>,
     pub(crate) login_button_text: String,
+    /// The authorization request's `prompt` on every login, unless the
+    /// login gives its own.
+    pub(crate) prompt: Option<String>,
     pub(crate) trusted_audiences: Vec<String>,
     pub(crate) userinfo: UserinfoPolicy,
     pub(crate) flow: Flow,
@@ -46,6 +49,7 @@ impl Default for Registration {
             redirect_uri: None,
             scopes: ["openid", "email", "profile"].map(String::from).into(),
             login_button_text: "Sign in".into(),
+            prompt: None,
             trusted_audiences: Vec::new(),
             userinfo: UserinfoPolicy::default(),
             flow: Flow::default(),

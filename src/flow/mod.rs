@@ -14,6 +14,6 @@ pub use start::{PendingLogin, Start};
 pub(crate) use callback::{CallbackRules, check_callback, check_tokens_issuer};
 pub(crate) use logout::end_session_url;
 pub(crate) use refresh::{check_refreshed, original_claims};
-pub(crate) use start::authorization_url;
 #[cfg(feature = "axum")]
 pub(crate) use start::safe_return_to;
+pub(crate) use start::{authorization_url, check_prompt};

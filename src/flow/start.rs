@@ -38,7 +38,11 @@ impl Start {
         self.return_to = Some(path.into());
         self
     }
-    /// `prompt`, such as `login`, `consent` or `select_account`.
+    /// `prompt`: `none`, `login`, `consent` or `select_account` (OpenID
+    /// Connect Core 3.1.2.1), or several separated by spaces (`none` alone);
+    /// anything else is refused by [`Client::start`](crate::Client::start).
+    /// It replaces the config's [`prompt`](crate::ConfigBuilder::prompt) and
+    /// the automatic `prompt=consent` for `offline_access`.
     pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
         self.prompt = Some(prompt.into());
         self
@@ -137,14 +141,55 @@ const RESERVED: [&str; 11] = [
     "request_uri",
 ];
 
-/// Builds the authorization URL and the pending login.
+/// The `prompt` values of OpenID Connect Core 3.1.2.1.
+const PROMPT_VALUES: [&str; 4] = ["none", "login", "consent", "select_account"];
+
+/// Checks a `prompt`: space-separated values of Core 3.1.2.1, each once,
+/// `none` alone. The reason never quotes the value.
+pub(crate) fn check_prompt(prompt: &str) -> Result<(), String> {
+    let values: Vec<&str> = prompt.split(' ').collect();
+    // The value is not quoted: a secret pasted into the wrong field, or
+    // whatever a browser sent, stays out of errors and logs.
+    if values.iter().any(|v| !PROMPT_VALUES.contains(v)) {
+        return Err("holds a value that is not a `prompt` value: use `none`, `login`, `consent` or `select_account` (OpenID Connect Core 3.1.2.1), several separated by one space".into());
+    }
+    if values.len() > 1 && values.contains(&"none") {
+        return Err("`none` cannot be combined with another `prompt` value".into());
+    }
+    if (1..values.len()).any(|i| values[..i].contains(&values[i])) {
+        return Err("a `prompt` value is repeated".into());
+    }
+    Ok(())
+}
+
+/// The `prompt` a login sends: its own, else the config's, else `consent`
+/// when `offline_access` is asked for and `offline_consent` (OpenID Connect
+/// Core 11: a request for offline access uses `prompt=consent`; not for
+/// Entra ID, which issues refresh tokens without it and would ask for
+/// consent at every sign-in).
+fn effective_prompt(config: &Config, own: Option<String>, offline_consent: bool) -> Option<String> {
+    own.or_else(|| config.prompt().map(str::to_owned))
+        .or_else(|| {
+            let offline = config.scopes().iter().any(|s| s == "offline_access");
+            (offline_consent && offline && config.flow() != Flow::Implicit)
+                .then(|| "consent".to_owned())
+        })
+}
+
+/// Builds the authorization URL and the pending login. `offline_consent`:
+/// send `prompt=consent` with `offline_access` (every provider but Entra ID).
 pub(crate) fn authorization_url(
     config: &Config,
     authorization_endpoint: &Url,
     issuer: &str,
     options: Start,
     now: i64,
+    offline_consent: bool,
 ) -> Result<(Url, PendingLogin), StartError> {
+    if let Some(prompt) = &options.prompt {
+        check_prompt(prompt).map_err(|reason| StartError::InvalidPrompt { reason })?;
+    }
+    let prompt = effective_prompt(config, options.prompt.clone(), offline_consent);
     let return_to = options
         .return_to
         .as_deref()
@@ -195,7 +240,7 @@ pub(crate) fn authorization_url(
                 .append_pair("code_challenge_method", "S256");
         }
         for (name, value) in [
-            ("prompt", options.prompt.as_deref()),
+            ("prompt", prompt.as_deref()),
             ("login_hint", options.login_hint.as_deref()),
             ("domain_hint", options.domain_hint.as_deref()),
         ] {
@@ -329,6 +374,7 @@ mod tests {
             "https://p.example",
             Start::default().max_age(60).login_hint("alice"),
             1000,
+            true,
         )
         .unwrap();
         let q = query(&url);
@@ -363,6 +409,7 @@ mod tests {
             "https://p.example",
             Start::default(),
             0,
+            true,
         )
         .unwrap();
         let (_, b) = authorization_url(
@@ -371,6 +418,7 @@ mod tests {
             "https://p.example",
             Start::default(),
             0,
+            true,
         )
         .unwrap();
         assert_ne!(a.state, b.state);
@@ -394,6 +442,7 @@ mod tests {
                 "i",
                 Start::default().param(name, "x"),
                 0,
+                true,
             )
             .unwrap_err();
             assert!(matches!(err, StartError::ReservedParameter(_)), "{name}");
@@ -404,10 +453,99 @@ mod tests {
                 &endpoint,
                 "i",
                 Start::default().param("ui_locales", "fi"),
-                0
+                0,
+                true,
             )
             .is_ok()
         );
+    }
+
+    /// OpenID Connect Core 11: `offline_access` goes with `prompt=consent`,
+    /// unless the provider is Entra ID, or the config or the login says
+    /// otherwise.
+    #[test]
+    fn offline_access_asks_for_consent_unless_told_otherwise() {
+        let endpoint = Url::parse("https://p.example/authorize").unwrap();
+        let builder = || {
+            Config::builder("https://p.example", "my app")
+                .redirect_uri("https://app.example/auth/callback")
+                .scopes(["openid", "offline_access"])
+        };
+        let prompt_of = |config: &Config, options: Start, offline_consent: bool| {
+            let (url, _) =
+                authorization_url(config, &endpoint, "i", options, 0, offline_consent).unwrap();
+            query(&url).get("prompt").cloned()
+        };
+        let offline = builder().build().unwrap();
+        assert_eq!(
+            prompt_of(&offline, Start::default(), true).as_deref(),
+            Some("consent")
+        );
+        // Entra ID: no automatic consent.
+        assert_eq!(prompt_of(&offline, Start::default(), false), None);
+        // No `offline_access`: nothing.
+        assert_eq!(prompt_of(&config(), Start::default(), true), None);
+        // The login's own, then the config's, win.
+        assert_eq!(
+            prompt_of(&offline, Start::default().prompt("login"), true).as_deref(),
+            Some("login")
+        );
+        let configured = builder().prompt("select_account").build().unwrap();
+        assert_eq!(
+            prompt_of(&configured, Start::default(), true).as_deref(),
+            Some("select_account")
+        );
+        assert_eq!(
+            prompt_of(&configured, Start::default(), false).as_deref(),
+            Some("select_account")
+        );
+        assert_eq!(
+            prompt_of(&configured, Start::default().prompt("none"), true).as_deref(),
+            Some("none")
+        );
+    }
+
+    #[test]
+    fn prompt_values_are_those_of_core_3_1_2_1() {
+        for good in [
+            "none",
+            "login",
+            "consent",
+            "select_account",
+            "login consent",
+        ] {
+            assert_eq!(check_prompt(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "Login",
+            "create",
+            "login  consent",
+            " login",
+            "none login",
+            "consent consent",
+            "login,consent",
+        ] {
+            assert!(check_prompt(bad).is_err(), "{bad:?}");
+        }
+        let endpoint = Url::parse("https://p.example/authorize").unwrap();
+        let err = authorization_url(
+            &config(),
+            &endpoint,
+            "i",
+            Start::default().prompt("<script>"),
+            0,
+            true,
+        )
+        .unwrap_err();
+        assert!(matches!(err, StartError::InvalidPrompt { .. }), "{err}");
+        assert!(err.to_string().contains("select_account"), "{err}");
+        let err = Config::builder("https://p.example", "a")
+            .redirect_uri("https://app.example/cb")
+            .prompt("always")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("`prompt`"), "{err}");
     }
 
     #[test]
@@ -419,9 +557,15 @@ mod tests {
             .build()
             .unwrap();
         let endpoint = Url::parse("https://p.example/authorize").unwrap();
-        let (url, _) =
-            authorization_url(&config, &endpoint, "https://p.example", Start::default(), 0)
-                .unwrap();
+        let (url, _) = authorization_url(
+            &config,
+            &endpoint,
+            "https://p.example",
+            Start::default(),
+            0,
+            true,
+        )
+        .unwrap();
         let q = query(&url);
         assert_eq!(q["response_type"], "code");
         assert!(!q.contains_key("code_challenge"), "{url}");
@@ -441,7 +585,8 @@ mod tests {
         // With and without the caller's own form_post: one response_mode.
         for options in [Start::default(), Start::default().form_post()] {
             let (url, pending) =
-                authorization_url(&config, &endpoint, "https://p.example", options, 0).unwrap();
+                authorization_url(&config, &endpoint, "https://p.example", options, 0, true)
+                    .unwrap();
             let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
             let q = query(&url);
             assert_eq!(q["response_type"], "id_token");
@@ -465,6 +610,7 @@ mod tests {
             "https://p.example",
             Start::default().return_to("/x"),
             0,
+            true,
         )
         .unwrap();
         let debug = format!("{pending:?}");

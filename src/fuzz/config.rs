@@ -181,6 +181,8 @@ const FIELDS: &[&str] = &[
     "username_claim",
     "groups_claim",
     "login_button_text",
+    "prompt",
+    "groups_source",
     "clock_skew_seconds",
     "http_timeout_seconds",
     "allowed_algorithms",

@@ -108,11 +108,12 @@ impl Fixture {
             bodies,
             seen: Vec::new(),
         };
-        let entra = self.configs[query].entra.as_ref().expect("an Entra config");
+        let entra = &self.configs[query].entra;
+        let graph = entra.graph.as_ref().expect("an Entra config's Graph URL");
         let token = AccessToken::new("access-token");
-        let result = self
-            .runtime
-            .block_on(read_groups(&self.http, entra, &token));
+        let result =
+            self.runtime
+                .block_on(read_groups(&self.http, graph, entra.graph_query, &token));
         let seen = std::mem::take(&mut self.pages.lock().expect("not poisoned").seen);
         (result, seen)
     }

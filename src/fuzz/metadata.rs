@@ -211,7 +211,7 @@ fn holds(metadata: &Metadata, text: &[u8], config: &Config) -> Result<(), TestCa
     let issuer = reference["issuer"].as_str().expect("a string issuer");
     prop_assert_eq!(&metadata.issuer, issuer);
     match &metadata.tenant_template {
-        Some(_) => prop_assert!(config.entra.is_some() && issuer == TEMPLATE),
+        Some(_) => prop_assert!(config.entra.preset.is_some() && issuer == TEMPLATE),
         None => {
             let template = issuer.contains("{tenantid}");
             prop_assert!(config.accepts_issuer(issuer) && !template);

@@ -16,6 +16,8 @@ use crate::error::{DiscoveryError, Error, IssuerHint};
 use crate::http::{HttpClient, is_secure_or_loopback};
 use crate::issuer::{PLACEHOLDER, TenantTemplate, is_guid};
 
+use super::recognise::{self, EntraDocument, EntraId, EntraVersion, Members};
+
 /// Members `openidconnect`'s core type does not know.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Extra {
@@ -26,6 +28,14 @@ struct Extra {
     /// RFC 9207.
     #[serde(default)]
     authorization_response_iss_parameter_supported: Option<bool>,
+    /// Entra ID's own members, read for recognition only (any JSON type:
+    /// an odd one fails recognition, not the document).
+    #[serde(default)]
+    cloud_instance_name: Option<serde_json::Value>,
+    #[serde(default)]
+    msgraph_host: Option<serde_json::Value>,
+    #[serde(default)]
+    tenant_region_scope: Option<serde_json::Value>,
 }
 
 impl AdditionalProviderMetadata for Extra {}
@@ -62,6 +72,9 @@ pub(crate) struct Metadata {
     pub(crate) signing_algorithms: Vec<Algorithm>,
     /// RFC 9207: the callback must carry `iss`.
     pub(crate) iss_parameter_supported: bool,
+    /// Microsoft Entra ID, when the config's `entra` table or the document
+    /// says so: the one decision every Entra rule reads.
+    pub(crate) entra: Option<EntraId>,
 }
 
 impl Metadata {
@@ -84,7 +97,18 @@ impl Metadata {
             })?;
 
         let published = document.issuer().as_str();
-        let tenant_template = match check_published_issuer(config, published)? {
+        let extra = document.additional_metadata();
+        let recognised = recognise::recognise(
+            config.metadata_url(),
+            published,
+            Members {
+                cloud_instance_name: extra.cloud_instance_name.as_ref(),
+                msgraph_host: extra.msgraph_host.as_ref(),
+                tenant_region_scope: extra.tenant_region_scope.as_ref(),
+            },
+        );
+        let tenant_template = match check_published_issuer(config, published, recognised.as_ref())?
+        {
             PublishedIssuer::Exact => None,
             PublishedIssuer::Template(template) => Some(template),
             PublishedIssuer::Mismatch { expected } => {
@@ -111,7 +135,6 @@ impl Metadata {
             .map(|u| checked_url("userinfo_endpoint", u.as_str()))
             .transpose()?;
         let jwks_uri = checked_url("jwks_uri", document.jwks_uri().as_str())?;
-        let extra = document.additional_metadata();
         let end_session_endpoint = extra
             .end_session_endpoint
             .as_deref()
@@ -195,6 +218,7 @@ impl Metadata {
             signing_algorithms,
             iss_parameter_supported: extra.authorization_response_iss_parameter_supported
                 == Some(true),
+            entra: recognise::decide(config, recognised.as_ref())?,
         })
     }
 }
@@ -266,20 +290,28 @@ pub(crate) enum PublishedIssuer {
     },
 }
 
-/// Checks the metadata's `issuer` against the config.
+/// Checks the metadata's `issuer` against the config. `recognised`: the
+/// document is Entra ID's by its own say, which lets a plain metadata URL
+/// follow the `entra` table's issuer rules (a tenant policy with the
+/// `{tenantid}` template, a domain resolved to its tenant id, and version
+/// 1.0 metadata, whose tokens are then refused by name).
 pub(crate) fn check_published_issuer(
     config: &Config,
     published: &str,
+    recognised: Option<&EntraDocument>,
 ) -> Result<PublishedIssuer, DiscoveryError> {
-    let entra = config.entra.as_ref();
-    if let Some(entra) = entra
+    let entra = &config.entra;
+    if let Some(preset) = &entra.preset
         && entra.tenants.is_some()
     {
-        let expected = format!("{}/{PLACEHOLDER}/v2.0", entra.authority);
+        let expected = format!("{}/{PLACEHOLDER}/v2.0", preset.authority);
         return Ok(match TenantTemplate::new(published) {
             Some(template) if published == expected => PublishedIssuer::Template(template),
             _ => PublishedIssuer::Mismatch { expected },
         });
+    }
+    if entra.preset.is_none() && entra.tenants.is_some() {
+        return generic_template(config, published, recognised);
     }
     if published.contains(PLACEHOLDER) {
         return Err(DiscoveryError::TenantTemplateWithoutPolicy {
@@ -289,26 +321,102 @@ pub(crate) fn check_published_issuer(
     if config.accepts_issuer(published) {
         return Ok(PublishedIssuer::Exact);
     }
-    // A tenant configured by domain: the metadata names the tenant by id.
-    if let Some(entra) = entra
-        && !is_guid(&entra.tenant)
-        && published
-            .strip_prefix(&entra.authority)
+    // A tenant named by domain (or, for version 1.0 metadata, any way):
+    // the metadata names the tenant by id.
+    let resolved = match (&entra.preset, recognised) {
+        (Some(preset), _) if !is_guid(&preset.tenant) => published
+            .strip_prefix(&preset.authority)
             .and_then(|rest| rest.strip_prefix('/'))
             .and_then(|rest| rest.strip_suffix("/v2.0"))
             .is_some_and(is_guid)
-    {
+            .then(|| preset.tenant.clone()),
+        (None, Some(document)) => resolved_by_document(config, published, document),
+        _ => None,
+    };
+    if let Some(tenant) = resolved {
         tracing::info!(
             target: "oidc_login::provider",
-            tenant = %entra.tenant,
+            tenant = %tenant,
             issuer = %published,
-            "the Entra ID tenant domain resolves to this issuer; ID tokens must carry it exactly"
+            "the Entra ID tenant resolves to this issuer; ID tokens must carry it exactly"
         );
         return Ok(PublishedIssuer::Exact);
     }
     Ok(PublishedIssuer::Mismatch {
         expected: config.issuer().to_owned(),
     })
+}
+
+/// A plain metadata URL of Entra ID's (recognised) whose issuer names the
+/// tenant otherwise than the URL: a domain in a v2.0 URL
+/// (`<origin>/contoso.com/v2.0/...` publishes `<origin>/<tenant id>/v2.0`),
+/// or any single tenant in a v1.0 URL (`<origin>/<tenant>/...` publishes
+/// `https://sts.windows.net/<tenant id>/`). The URL's tenant, if so.
+fn resolved_by_document(
+    config: &Config,
+    published: &str,
+    document: &EntraDocument,
+) -> Option<String> {
+    let tenant = recognise::url_tenant(config.metadata_url())?;
+    if matches!(tenant.as_str(), "common" | "organizations" | "consumers") {
+        return None;
+    }
+    let v2_url = config
+        .metadata_url()
+        .path()
+        .ends_with("/v2.0/.well-known/openid-configuration");
+    match document.version {
+        EntraVersion::V2 => {
+            let origin = config.metadata_url().origin().ascii_serialization();
+            let id = published
+                .strip_prefix(origin.as_str())?
+                .strip_prefix('/')?
+                .strip_suffix("/v2.0")?;
+            (v2_url && is_guid(id) && !is_guid(&tenant)).then_some(tenant)
+        }
+        // A tenant id in the URL must be the issuer's.
+        EntraVersion::V1 => (!v2_url
+            && !published.contains(PLACEHOLDER)
+            && (!is_guid(&tenant) || published.to_ascii_lowercase().contains(&tenant)))
+        .then_some(tenant),
+    }
+}
+
+/// A plain metadata URL with a tenant policy: for Entra ID's multi-tenant
+/// metadata only (`<origin>/organizations/v2.0/...` or `.../common/v2.0/...`,
+/// publishing `<origin>/{tenantid}/v2.0`).
+fn generic_template(
+    config: &Config,
+    published: &str,
+    recognised: Option<&EntraDocument>,
+) -> Result<PublishedIssuer, DiscoveryError> {
+    let setting = "allowed_tenants";
+    let multi = recognise::url_tenant(config.metadata_url())
+        .filter(|t| t == "common" || t == "organizations")
+        .filter(|_| {
+            config
+                .metadata_url()
+                .path()
+                .ends_with("/v2.0/.well-known/openid-configuration")
+        });
+    if multi.is_none() {
+        return Err(DiscoveryError::EntraSetting {
+            setting,
+            reason: "a tenant policy is for Entra ID's v2.0 multi-tenant metadata URL (`https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration`, or `common`), whose issuer is the `{tenantid}` template; this metadata URL is not one (one tenant's issuer is compared exactly): remove `allowed_tenants` / `allow_any_tenant`, or use that URL".into(),
+        });
+    }
+    let origin = config.metadata_url().origin().ascii_serialization();
+    let expected = format!("{origin}/{PLACEHOLDER}/v2.0");
+    match TenantTemplate::new(published) {
+        Some(template) if published == expected => match recognised {
+            Some(_) => Ok(PublishedIssuer::Template(template)),
+            None => Err(DiscoveryError::EntraSetting {
+                setting,
+                reason: "the metadata has the multi-tenant issuer template but not Entra ID's own members (`cloud_instance_name`, `msgraph_host`), so it is not recognised as Microsoft Entra ID; check `metadata_url`".into(),
+            }),
+        },
+        _ => Ok(PublishedIssuer::Mismatch { expected }),
+    }
 }
 
 #[cfg(test)]
@@ -508,7 +616,7 @@ mod tests {
             .unwrap();
         let template = "https://login.microsoftonline.com/{tenantid}/v2.0";
         assert!(matches!(
-            check_published_issuer(&multi, template),
+            check_published_issuer(&multi, template, None),
             Ok(PublishedIssuer::Template(_))
         ));
         // Another host's template, or an exact issuer, does not do for a policy.
@@ -517,7 +625,7 @@ mod tests {
             "https://login.microsoftonline.com/organizations/v2.0",
         ] {
             assert!(matches!(
-                check_published_issuer(&multi, published),
+                check_published_issuer(&multi, published, None),
                 Ok(PublishedIssuer::Mismatch { ref expected }) if expected == template
             ));
         }
@@ -526,7 +634,7 @@ mod tests {
             .redirect_uri("https://a.example/cb")
             .build()
             .unwrap();
-        let err = check_published_issuer(&generic, template).unwrap_err();
+        let err = check_published_issuer(&generic, template, None).unwrap_err();
         assert!(matches!(
             err,
             DiscoveryError::TenantTemplateWithoutPolicy { .. }
@@ -537,7 +645,8 @@ mod tests {
         assert!(matches!(
             check_published_issuer(
                 &domain,
-                &format!("https://login.microsoftonline.com/{T1}/v2.0")
+                &format!("https://login.microsoftonline.com/{T1}/v2.0"),
+                None
             ),
             Ok(PublishedIssuer::Exact)
         ));
@@ -548,7 +657,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    check_published_issuer(&domain, &published),
+                    check_published_issuer(&domain, &published, None),
                     Ok(PublishedIssuer::Mismatch { .. })
                 ),
                 "{published}"
@@ -559,9 +668,241 @@ mod tests {
         assert!(matches!(
             check_published_issuer(
                 &single,
-                &format!("https://login.microsoftonline.com/{T2}/v2.0")
+                &format!("https://login.microsoftonline.com/{T2}/v2.0"),
+                None
             ),
             Ok(PublishedIssuer::Mismatch { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod recognition_tests {
+    //! A plain metadata URL (Pexip's form) gets the `entra` table's rules
+    //! when the document is Entra ID's, and only then.
+
+    use super::*;
+    use crate::{EntraVersion, Recognition, TenantPolicy};
+    use serde_json::json;
+
+    const T1: &str = "3c1a0f6e-0000-4000-8000-000000000001";
+    const MS: &str = "https://login.microsoftonline.com";
+
+    fn plain(metadata_url: &str) -> crate::ConfigBuilder {
+        Config::builder(metadata_url, "app").redirect_uri("https://a.example/cb")
+    }
+
+    fn metadata_url(tenant: &str) -> String {
+        format!("{MS}/{tenant}/v2.0/.well-known/openid-configuration")
+    }
+
+    /// Entra's document: its issuer, endpoints and own members.
+    fn entra_document(issuer: &str) -> serde_json::Value {
+        json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{MS}/x/oauth2/v2.0/authorize"),
+            "token_endpoint": format!("{MS}/x/oauth2/v2.0/token"),
+            "jwks_uri": format!("{MS}/x/discovery/v2.0/keys"),
+            "response_types_supported": ["code", "id_token", "code id_token"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "cloud_instance_name": "microsoftonline.com",
+            "msgraph_host": "graph.microsoft.com",
+            "tenant_region_scope": "EU",
+        })
+    }
+
+    fn parse(doc: &serde_json::Value, config: &Config) -> Result<Metadata, DiscoveryError> {
+        Metadata::from_json(doc.to_string().as_bytes(), config)
+    }
+
+    fn without_members(mut doc: serde_json::Value) -> serde_json::Value {
+        let members = doc.as_object_mut().unwrap();
+        members.remove("cloud_instance_name");
+        members.remove("msgraph_host");
+        doc
+    }
+
+    #[test]
+    fn entra_is_recognised_from_the_document() {
+        let config = plain(&metadata_url(T1)).build().unwrap();
+        let m = parse(&entra_document(&format!("{MS}/{T1}/v2.0")), &config).unwrap();
+        let entra = m.entra.unwrap();
+        assert_eq!(entra.recognised_by, Recognition::Metadata);
+        assert_eq!(entra.version, EntraVersion::V2);
+        assert_eq!(entra.tenant_region_scope.as_deref(), Some("EU"));
+        assert_eq!(
+            entra.graph_url.unwrap().as_str(),
+            "https://graph.microsoft.com/"
+        );
+        // The same issuer without Entra's members: a generic provider.
+        let doc = without_members(entra_document(&format!("{MS}/{T1}/v2.0")));
+        assert!(parse(&doc, &config).unwrap().entra.is_none());
+        // The `entra` table is Entra ID whatever the document says.
+        let table = Config::entra(T1, "app")
+            .redirect_uri("https://a.example/cb")
+            .build()
+            .unwrap();
+        let m = parse(&doc, &table).unwrap();
+        assert_eq!(m.entra.unwrap().recognised_by, Recognition::EntraTable);
+    }
+
+    /// A generic provider whose metadata merely has Entra's members (a
+    /// hostile `msgraph_host` among them) is not Entra ID; one that copies
+    /// Entra's issuer form too gets Entra's rules but never a Graph URL the
+    /// document names.
+    #[test]
+    fn entra_members_alone_do_not_make_entra_or_a_graph_url() {
+        let mut doc = entra_document("https://idp.example");
+        doc["msgraph_host"] = json!("evil.example");
+        let config = plain("https://idp.example").build().unwrap();
+        assert!(parse(&doc, &config).unwrap().entra.is_none());
+
+        let config = plain(&format!(
+            "https://idp.example/{T1}/v2.0/.well-known/openid-configuration"
+        ))
+        .build()
+        .unwrap();
+        let mut doc = entra_document(&format!("https://idp.example/{T1}/v2.0"));
+        doc["msgraph_host"] = json!("evil.example");
+        let entra = parse(&doc, &config).unwrap().entra.unwrap();
+        assert_eq!(entra.graph_url, None);
+        // Configured, the Graph URL is the config's.
+        let config = plain(&format!(
+            "https://idp.example/{T1}/v2.0/.well-known/openid-configuration"
+        ))
+        .graph_url("https://graph.example")
+        .build()
+        .unwrap();
+        let entra = parse(&doc, &config).unwrap().entra.unwrap();
+        assert_eq!(entra.graph_url.unwrap().as_str(), "https://graph.example/");
+    }
+
+    #[test]
+    fn entra_settings_for_another_provider_are_refused() {
+        let config = plain("https://idp.example")
+            .graph_url("https://graph.example")
+            .build()
+            .unwrap();
+        let err = parse(&entra_document("https://idp.example"), &config).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DiscoveryError::EntraSetting {
+                    setting: "graph_url",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Where the groups come from, likewise.
+        let config = plain("https://idp.example")
+            .groups_source(crate::GroupsSource::Graph)
+            .build()
+            .unwrap();
+        let err = parse(&entra_document("https://idp.example"), &config).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DiscoveryError::EntraSetting {
+                    setting: "groups_source",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // A tenant policy for one tenant's metadata.
+        let config = plain(&metadata_url(T1))
+            .entra_tenants(TenantPolicy::AnyTenant)
+            .build()
+            .unwrap();
+        let err = parse(&entra_document(&format!("{MS}/{T1}/v2.0")), &config).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DiscoveryError::EntraSetting {
+                    setting: "allowed_tenants",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_tenant_template_needs_a_policy_and_entra_s_document() {
+        let template = format!("{MS}/{{tenantid}}/v2.0");
+        let multi = plain(&metadata_url("organizations"))
+            .entra_tenants(TenantPolicy::Only(vec![T1.into()]))
+            .build()
+            .unwrap();
+        let m = parse(&entra_document(&template), &multi).unwrap();
+        assert!(m.tenant_template.is_some());
+        assert_eq!(m.entra.unwrap().recognised_by, Recognition::Metadata);
+        // Without Entra's members: refused, naming the setting.
+        let err = parse(&without_members(entra_document(&template)), &multi).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DiscoveryError::EntraSetting {
+                    setting: "allowed_tenants",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Another template: a mismatch naming the expected one.
+        let err = parse(
+            &entra_document("https://evil.example/{tenantid}/v2.0"),
+            &multi,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, DiscoveryError::IssuerMismatch { configured, .. } if *configured == template),
+            "{err}"
+        );
+        // Without a policy: refused as before.
+        let no_policy = plain(&metadata_url("organizations")).build().unwrap();
+        let err = parse(&entra_document(&template), &no_policy).unwrap_err();
+        assert!(
+            matches!(err, DiscoveryError::TenantTemplateWithoutPolicy { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_domain_and_version_1_metadata_resolve_to_their_tenant() {
+        let domain = plain(&metadata_url("contoso.onmicrosoft.com"))
+            .build()
+            .unwrap();
+        let m = parse(&entra_document(&format!("{MS}/{T1}/v2.0")), &domain).unwrap();
+        assert_eq!(m.issuer, format!("{MS}/{T1}/v2.0"));
+        // Not without Entra's members.
+        let doc = without_members(entra_document(&format!("{MS}/{T1}/v2.0")));
+        assert!(matches!(
+            parse(&doc, &domain),
+            Err(DiscoveryError::IssuerMismatch { .. })
+        ));
+        // Version 1.0: recognised, so that its tokens are refused by name.
+        let v1 = plain(&format!("{MS}/{T1}/.well-known/openid-configuration"))
+            .build()
+            .unwrap();
+        let m = parse(
+            &entra_document(&format!("https://sts.windows.net/{T1}/")),
+            &v1,
+        )
+        .unwrap();
+        assert_eq!(m.entra.unwrap().version, EntraVersion::V1);
+        // Another tenant's v1 issuer is not this one's.
+        let other = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let err = parse(
+            &entra_document(&format!("https://sts.windows.net/{other}/")),
+            &v1,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, DiscoveryError::IssuerMismatch { .. }),
+            "{err}"
+        );
     }
 }

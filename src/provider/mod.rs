@@ -1,9 +1,13 @@
 //! The provider as discovered: its metadata, checked once, and its keys;
-//! discovery retried while the provider cannot be reached yet (`retry.rs`).
+//! discovery retried while the provider cannot be reached yet (`retry.rs`);
+//! whether it is Microsoft Entra ID (`recognise.rs`).
 
 mod keys;
 mod metadata;
+mod recognise;
 mod retry;
+
+pub use recognise::{EntraId, EntraVersion, Recognition};
 
 pub(crate) use keys::{KeyCache, Origin};
 pub(crate) use metadata::Metadata;

@@ -37,6 +37,7 @@ const GROUP_SCOPES: [&str; 3] = [
 /// | endpoint | |
 /// | --- | --- |
 /// | `GET /<tenant>/v2.0/.well-known/openid-configuration` | a tenant's metadata, issuer `<base>/<tenant id>/v2.0`; for `common` and `organizations` the issuer is the template `<base>/{tenantid}/v2.0`; a registered [domain](Self::domain) resolves to its tenant's issuer; anything else but a GUID gets `400` |
+/// | `GET /<tenant>/.well-known/openid-configuration` | the version 1.0 metadata: the same, with issuer `https://sts.windows.net/<tenant id>/` (`https://sts.windows.net/{tenantid}/` for `common` and `organizations`) |
 /// | `GET /v1.0/me/transitiveMemberOf` | Microsoft Graph: the signed-in user's groups as `{"@odata.type": "#microsoft.graph.group", "id": ...}`, [`graph_page_size`](Self::graph_page_size) per page, with `@odata.nextLink` |
 /// | `POST /v1.0/me/getMemberObjects` | Microsoft Graph: body `{"securityEnabledOnly": bool}`, recorded for [`last_security_enabled_only`](TestProvider::last_security_enabled_only); every group id in one answer (all test groups are security groups) |
 ///
@@ -47,12 +48,21 @@ const GROUP_SCOPES: [&str; 3] = [
 /// `Group.Read.All` or `Directory.Read.All` (`403 Authorization_RequestDenied`
 /// otherwise, as when the admin consent is missing).
 ///
+/// Both metadata documents carry Entra's own members, as real Entra ID's
+/// do: `cloud_instance_name` (`microsoftonline.com`), `msgraph_host`
+/// (`graph.microsoft.com`), `cloud_graph_host_name` and
+/// `tenant_region_scope` (`EU` for one tenant, `null` for `common` and
+/// `organizations`); [`Misbehavior::EntraGraphHost`] changes `msgraph_host`.
+///
 /// ID tokens then carry `iss` = `<base>/<tid>/v2.0`, `tid` (the user's
 /// [`tenant`](TestUser::tenant), else the home tenant), `oid` (the user's
 /// [`object_id`](TestUser::object_id), else a GUID made from its `sub`) and
 /// `ver: "2.0"`. A user in more groups than the [overage
 /// limit](Self::overage_limit) gets no `groups` but the [overage
-/// marker](OverageForm) instead, in the ID token and in userinfo. The
+/// marker](OverageForm) instead, in the ID token and in userinfo. With
+/// [`version1_tokens`](Self::version1_tokens), ID tokens are version 1.0
+/// (`iss` `https://sts.windows.net/<tid>/`, `ver` `1.0`), as Entra's v1.0
+/// endpoints issue them. The
 /// authorization response's `iss` (RFC 9207) is the user's tenant issuer;
 /// real Entra ID sends none, so also test with
 /// [`iss_parameter(false)`](TestProviderBuilder::iss_parameter).
@@ -79,6 +89,7 @@ pub struct EntraMode {
     overage_limit: usize,
     overage_form: OverageForm,
     graph_page_size: usize,
+    version1: bool,
 }
 
 /// How the provider marks a groups overage in a token.
@@ -105,6 +116,7 @@ impl EntraMode {
             overage_limit: 200,
             overage_form: OverageForm::default(),
             graph_page_size: 100,
+            version1: false,
         }
     }
 
@@ -134,6 +146,14 @@ impl EntraMode {
     /// Groups per `transitiveMemberOf` page (default 100, at least 1).
     pub fn graph_page_size(mut self, size: usize) -> Self {
         self.graph_page_size = size.max(1);
+        self
+    }
+
+    /// ID tokens are version 1.0 (`iss` `https://sts.windows.net/<tid>/`,
+    /// `ver` `1.0`), as Entra's v1.0 endpoints (the metadata URL without
+    /// `/v2.0`) issue them; the callback's `iss` is that issuer too.
+    pub fn version1_tokens(mut self) -> Self {
+        self.version1 = true;
         self
     }
 
@@ -241,10 +261,16 @@ impl Shared {
     /// The `iss` of `user`'s tokens (and of the authorization response).
     pub(super) fn token_issuer(&self, user: &TestUser) -> String {
         match &self.entra {
+            Some(mode) if mode.version1 => v1_issuer(&tenant_of(mode, user)),
             Some(mode) => format!("{}/{}/v2.0", self.issuer, tenant_of(mode, user)),
             None => self.issuer.clone(),
         }
     }
+}
+
+/// The issuer of Entra ID's version 1.0 tokens for `tenant`.
+fn v1_issuer(tenant: &str) -> String {
+    format!("https://sts.windows.net/{tenant}/")
 }
 
 fn tenant_of(mode: &EntraMode, user: &TestUser) -> String {
@@ -309,12 +335,9 @@ pub(super) fn decorate(
             _ => {}
         }
     }
-    if active.contains(&Misbehavior::EntraV1Token) {
+    if mode.version1 || active.contains(&Misbehavior::EntraV1Token) {
         claims.insert("ver".into(), json!("1.0"));
-        claims.insert(
-            "iss".into(),
-            json!(format!("https://sts.windows.net/{tid}/")),
-        );
+        claims.insert("iss".into(), json!(v1_issuer(&tid)));
     }
 }
 
@@ -362,15 +385,32 @@ pub(super) fn routes() -> Router<std::sync::Arc<Shared>> {
             "/{tenant}/v2.0/.well-known/openid-configuration",
             get(tenant_metadata),
         )
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(tenant_metadata_v1),
+        )
         .route("/v1.0/me/transitiveMemberOf", get(transitive_member_of))
         .route("/v1.0/me/getMemberObjects", post(get_member_objects))
 }
 
-async fn tenant_metadata(State(shared): AppState, Path(segment): Path<String>) -> Response {
+async fn tenant_metadata(state: AppState, segment: Path<String>) -> Response {
+    metadata_of(state, segment, false)
+}
+
+async fn tenant_metadata_v1(state: AppState, segment: Path<String>) -> Response {
+    metadata_of(state, segment, true)
+}
+
+/// A tenant's metadata, version 2.0 or 1.0.
+fn metadata_of(State(shared): AppState, Path(segment): Path<String>, version1: bool) -> Response {
     let Some(mode) = &shared.entra else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let issuer = match mode.resolve(&segment) {
+    let resolved = mode.resolve(&segment);
+    let single = matches!(resolved, Ok(Some(_)));
+    let issuer = match resolved {
+        Ok(Some(tenant)) if version1 => v1_issuer(&tenant),
+        Ok(None) if version1 => v1_issuer("{tenantid}"),
         Ok(Some(tenant)) => format!("{}/{tenant}/v2.0", shared.issuer),
         Ok(None) => format!("{}/{{tenantid}}/v2.0", shared.issuer),
         Err(reason) => {
@@ -389,6 +429,17 @@ async fn tenant_metadata(State(shared): AppState, Path(segment): Path<String>) -
     if let Some(claims) = document["claims_supported"].as_array_mut() {
         claims.extend([json!("tid"), json!("oid"), json!("ver"), json!("roles")]);
     }
+    // Entra ID's own members, which recognise it.
+    let msgraph_host = shared
+        .find(|m| match m {
+            Misbehavior::EntraGraphHost(host) => Some(host.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "graph.microsoft.com".to_owned());
+    document["cloud_instance_name"] = json!("microsoftonline.com");
+    document["cloud_graph_host_name"] = json!("graph.windows.net");
+    document["msgraph_host"] = json!(msgraph_host);
+    document["tenant_region_scope"] = if single { json!("EU") } else { Value::Null };
     (
         [(header::CONTENT_TYPE, "application/json")],
         document.to_string(),

@@ -251,6 +251,12 @@ pub enum Misbehavior {
     /// stays the user's. Rule: `iss` must be the issuer template with the
     /// token's own `tid` put in.
     EntraIssuerForTenant(String),
+    /// Entra mode: the metadata's `msgraph_host` names this host (such as
+    /// another server's `127.0.0.1:<port>`). Rule: the user's access token
+    /// goes only to the configured Graph URL, or Microsoft's own Graph for
+    /// metadata served by Microsoft's login host; never to a host the
+    /// metadata names.
+    EntraGraphHost(String),
     /// Entra mode: Microsoft Graph answers `403 Authorization_RequestDenied`
     /// (as when the admin consent for `GroupMember.Read.All` is missing).
     /// Rule: a groups overage is never read as "no groups".
@@ -262,6 +268,15 @@ pub enum Misbehavior {
     /// Entra mode: every `transitiveMemberOf` page has an
     /// `@odata.nextLink`, to the same page. Rule: paging is bounded.
     GraphEndlessPages,
+    /// Access tokens last this long (`expires_in`) instead of 5 minutes.
+    /// Not a fault: for tests of refresh on demand, which then falls due
+    /// sooner than a refresh margin.
+    AccessTokenLifetime(Duration),
+    /// The refresh grant keeps the refresh token valid and sends no new one,
+    /// as glewlwyd and LemonLDAP::NG do (they do not rotate refresh
+    /// tokens). Not a fault: the client must still reach the provider at
+    /// each refresh that falls due.
+    NoRefreshTokenRotation,
     /// A refresh grant's ID token names another user (`sub` with `-other`
     /// appended). Rule: a refreshed ID token's `sub` is the original one
     /// (OpenID Connect Core 12.2).

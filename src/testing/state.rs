@@ -144,6 +144,7 @@ pub(super) struct ProviderSession {
     pub(super) client_id: String,
 }
 
+#[derive(Clone)]
 pub(super) struct RefreshGrant {
     pub(super) client_id: String,
     pub(super) scope: String,

@@ -323,6 +323,7 @@ fn authorization_code_grant(
             original_nonce: &nonce,
             auth_time,
             refresh: false,
+            new_refresh_token: true,
             sid: &sid,
         },
     ))
@@ -367,7 +368,14 @@ fn refresh_grant(
             asked.to_owned()
         }
     };
-    let grant = grants.refresh.remove(token).expect("found above");
+    // A provider that does not rotate refresh tokens keeps this one valid
+    // and sends no new one.
+    let rotate = !shared.is(&Misbehavior::NoRefreshTokenRotation);
+    let grant = if rotate {
+        grants.refresh.remove(token).expect("found above")
+    } else {
+        grants.refresh.get(token).expect("found above").clone()
+    };
     drop(grants);
     // A provider session that was ended (logout) takes its refresh tokens along.
     if !lock(&shared.sessions).contains_key(&grant.sid) {
@@ -403,6 +411,7 @@ fn refresh_grant(
             original_nonce: &grant.nonce,
             auth_time,
             refresh: true,
+            new_refresh_token: rotate,
             sid: &grant.sid,
         },
     ))
@@ -419,6 +428,8 @@ struct Issue<'a> {
     auth_time: u64,
     /// Whether this answers a refresh grant.
     refresh: bool,
+    /// Whether a (new) refresh token is issued, given `offline_access`.
+    new_refresh_token: bool,
     sid: &'a str,
 }
 
@@ -432,13 +443,18 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
         original_nonce,
         auth_time,
         refresh,
+        new_refresh_token,
         sid,
     } = issue;
     let access_token = crate::secret::random_token::<32>();
-    let refresh_token = scope
-        .split(' ')
-        .any(|s| s == "offline_access")
+    let refresh_token = (new_refresh_token && scope.split(' ').any(|s| s == "offline_access"))
         .then(crate::secret::random_token::<32>);
+    let lifetime = shared
+        .find(|m| match m {
+            Misbehavior::AccessTokenLifetime(lifetime) => Some(*lifetime),
+            _ => None,
+        })
+        .unwrap_or(Duration::from_secs(TOKEN_LIFETIME_SECS));
     {
         let mut grants = lock(&shared.grants);
         let now = Instant::now();
@@ -446,7 +462,7 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
             access_token.clone(),
             AccessGrant {
                 user: user.clone(),
-                expires: now + Duration::from_secs(TOKEN_LIFETIME_SECS),
+                expires: now + lifetime,
                 scope: scope.to_owned(),
             },
         );
@@ -467,7 +483,7 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
     body.insert("token_type".into(), json!("Bearer"));
-    body.insert("expires_in".into(), json!(TOKEN_LIFETIME_SECS));
+    body.insert("expires_in".into(), json!(lifetime.as_secs()));
     body.insert("scope".into(), json!(scope));
     if let Some(refresh) = refresh_token {
         body.insert("refresh_token".into(), json!(refresh));

@@ -26,6 +26,10 @@ const PAYLOAD_INVALID: &str = "the payload is not a UTF-8 JSON object with uniqu
 pub(crate) enum IssuerRule<'a> {
     /// Equal to the provider's issuer, exactly.
     Exact(&'a str),
+    /// Microsoft Entra ID: equal to the provider's issuer, exactly, and
+    /// not a version 1.0 token (`ver` 1.0, or the `sts.windows.net`
+    /// issuer), even where the issuer is that of version 1.0 metadata.
+    Entra(&'a str),
     /// Entra ID multi-tenant: the template with the token's `tid` put in,
     /// and a `tid` the policy allows.
     Tenant {
@@ -374,6 +378,16 @@ pub(super) fn check_issuer<'c>(
                 return Err(issuer_mismatch(expected.to_owned(), issuer, claims));
             }
         }
+        IssuerRule::Entra(expected) => {
+            if is_v1_token(issuer, version(claims)) {
+                return Err(TokenError::EntraV1Token {
+                    issuer: clip(issuer, 256),
+                });
+            }
+            if issuer != expected {
+                return Err(issuer_mismatch(expected.to_owned(), issuer, claims));
+            }
+        }
         IssuerRule::Tenant { template, policy } => {
             check_tenant_issuer(claims, issuer, template, policy)?;
         }
@@ -428,14 +442,16 @@ fn check_tenant_issuer(
     template: &TenantTemplate,
     policy: &TenantPolicy,
 ) -> Result<(), TokenError> {
+    // Version 1.0 tokens are refused even when they fit the template (of
+    // version 1.0 metadata, `https://sts.windows.net/{tenantid}/`).
+    if is_v1_token(issuer, version(claims)) {
+        return Err(TokenError::EntraV1Token {
+            issuer: clip(issuer, 256),
+        });
+    }
     let tid = optional_str(claims, "tid")?;
     let tid = match tid {
         Some(tid) if template.issuer_matches(issuer, tid) => tid,
-        _ if is_v1_token(issuer, version(claims)) => {
-            return Err(TokenError::EntraV1Token {
-                issuer: clip(issuer, 256),
-            });
-        }
         None => return Err(TokenError::MissingClaim("tid")),
         Some(tid) => {
             return Err(issuer_mismatch(

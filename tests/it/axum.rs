@@ -168,6 +168,97 @@ async fn unsafe_return_to_is_refused() {
     }
 }
 
+/// `GET /login?prompt=` passes OpenID Connect Core 3.1.2.1's values on to
+/// the provider, and refuses anything else with a 400 that names no value.
+#[tokio::test]
+async fn login_prompt_is_passed_on_or_refused() {
+    let app = App::start().await;
+    let browser = browser(false);
+    let prompt_of = |response: &reqwest::Response| {
+        url::Url::parse(&location(response))
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "prompt")
+            .map(|(_, v)| v.into_owned())
+    };
+    let plain = browser.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(plain.status(), StatusCode::SEE_OTHER);
+    assert_eq!(prompt_of(&plain), None, "no `offline_access`, no prompt");
+    for good in ["select_account", "login consent", "none"] {
+        let response = browser
+            .get(format!("{}?prompt={}", app.url("/login"), urlencode(good)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{good}");
+        assert_eq!(prompt_of(&response).as_deref(), Some(good));
+    }
+    for bad in ["create", "none login", "<b>x</b>", ""] {
+        let response = browser
+            .get(format!("{}?prompt={}", app.url("/login"), urlencode(bad)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("bad_login_request"), "{body}");
+        assert!(!body.contains("<b>x</b>"), "{body}");
+    }
+}
+
+/// `POST /logout` issues a new session id, as sign-in does: the cookie it
+/// sends back never carries the old id, and the old id is signed out.
+#[tokio::test]
+async fn logout_issues_a_new_session_id() {
+    let app = App::start().await;
+    let (browser, jar) = browser_with_jar();
+    sign_in(&app, &browser, "alice", None).await;
+    let signed_in = saved_cookies(&jar, &app.url("/"));
+    let old_id = signed_in.to_str().unwrap().to_owned();
+    let no_follow = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let out = no_follow
+        .post(app.url("/logout"))
+        .header("cookie", signed_in.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_redirection(), "{}", out.status());
+    let set: Vec<String> = out
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let new_id = set
+        .iter()
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .find(|c| !c.ends_with('='))
+        .unwrap_or_else(|| panic!("no new session cookie: {set:?}"));
+    for cookie in &set {
+        let value = cookie.split(';').next().unwrap();
+        assert!(
+            !old_id.contains(value),
+            "the old id was sent back: {cookie} (was {old_id})"
+        );
+    }
+    assert_ne!(new_id, old_id);
+    assert!(set.iter().any(|c| c.contains("HttpOnly")), "{set:?}");
+    // The old id is signed out; the new one is not signed in.
+    for cookie in [
+        signed_in,
+        reqwest::header::HeaderValue::from_str(&new_id).unwrap(),
+    ] {
+        assert_eq!(
+            status_with_cookie(&app.url("/private"), &cookie).await,
+            StatusCode::UNAUTHORIZED,
+            "{cookie:?}"
+        );
+    }
+}
+
 /// Starts a login without following redirects; returns the callback URL the provider sends back.
 async fn start_login(app: &App, browser: &reqwest::Client, user: &str) -> String {
     let to_provider = browser

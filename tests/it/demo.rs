@@ -243,6 +243,35 @@ async fn the_route_contract_with_the_embedded_provider() {
     assert!(home(&alice, &demo).await.contains("class=\"oidc-login\""));
 }
 
+/// The demo asks for `offline_access` and refreshes a session a minute
+/// before its access token expires: with access tokens of 30 seconds, each
+/// request refreshes at the provider, and a group the user lost takes the
+/// role along at once.
+#[tokio::test]
+async fn the_demo_refreshes_the_session_before_the_access_token_expires() {
+    let demo = embedded_demo().await;
+    let provider = demo._provider.as_ref().expect("the embedded provider");
+    provider.misbehave(oidc_login::testing::Misbehavior::AccessTokenLifetime(
+        std::time::Duration::from_secs(30),
+    ));
+    let alice = browser();
+    let (_, landed) = sign_in(&alice, &demo.url("/login"), "alice", "/").await;
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    let signed_in = provider.token_requests();
+    let (status, body) = me(&alice, &demo).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["roles"], serde_json::json!(["Read-write"]));
+    assert_eq!(provider.token_requests(), signed_in + 1, "refreshed");
+    // The page says so.
+    let page = home(&alice, &demo).await;
+    assert!(page.contains("before the access token expires"), "{page}");
+    provider.add_user(TestUser::alice().groups(["another-group"]));
+    let (status, body) = me(&alice, &demo).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["roles"], serde_json::json!([]), "{body}");
+    assert!(provider.token_requests() >= signed_in + 3);
+}
+
 #[tokio::test]
 async fn bob_signs_in_with_no_roles() {
     let demo = embedded_demo().await;

@@ -947,3 +947,43 @@ async fn a_privx_record_with_sub_remapped_is_noted_as_mutable() {
     assert!(!report.lines.iter().any(|l| l.contains("mutable")));
     assert_eq!(discover(&["--privx-client", &path, "--oops"]).await.0, 2);
 }
+
+/// `discover` says whether the provider is Entra ID, and how it was
+/// recognised: from the metadata for a plain metadata URL (Pexip's form).
+#[tokio::test]
+async fn discover_prints_the_entra_recognition() {
+    use oidc_login::testing::EntraMode;
+    const HOME: &str = "3c1a0f6e-0000-4000-8000-000000000001";
+    let provider = TestProvider::builder()
+        .entra(EntraMode::new(HOME))
+        .start()
+        .await;
+    let (status, report) = discover_config(&config_toml(
+        &provider.entra_metadata_url(HOME),
+        &format!("graph_url = \"{}\"", provider.graph_url()),
+    ))
+    .await;
+    let text = report.lines.join("\n");
+    assert_eq!(status, 0, "{text}");
+    assert!(
+        text.contains("provider: Microsoft Entra ID (v2.0, recognised by its metadata; cloud `microsoftonline.com`; region `EU`; groups overage read from Microsoft Graph at"),
+        "{text}"
+    );
+    // Version 1.0 metadata: a problem naming the metadata URL.
+    let v1 = format!(
+        "{}/{HOME}/.well-known/openid-configuration",
+        provider.entra_authority()
+    );
+    let (status, report) = discover_config(&config_toml(&v1, "")).await;
+    let text = report.lines.join("\n");
+    assert_ne!(status, 0, "{text}");
+    assert!(
+        has_problem(&report, "metadata_url", "version 1.0"),
+        "{text}"
+    );
+    // A generic provider.
+    let plain = TestProvider::start().await;
+    let (_, report) = discover_config(&config_toml(&plain.metadata_url(), "")).await;
+    let text = report.lines.join("\n");
+    assert!(text.contains("provider: not Microsoft Entra ID"), "{text}");
+}

@@ -8,9 +8,9 @@ use crate::common;
 use common::*;
 use oidc_login::testing::{EntraMode, Misbehavior, OverageForm, TestProvider, TestUser};
 use oidc_login::{
-    CallbackError, Client, ClientAuth, Config, ConfigBuilder, DiscoveryError, Error, GraphFailure,
-    GraphQuery, GraphTrigger, GroupsError, GroupsSource, RoleMapping, Source, TenantPolicy,
-    TenantScope, TokenError,
+    CallbackError, Client, ClientAuth, Config, ConfigBuilder, DiscoveryError, EntraVersion, Error,
+    GraphFailure, GraphQuery, GraphTrigger, GroupsError, GroupsSource, Recognition, RoleMapping,
+    Source, TenantPolicy, TenantScope, TokenError,
 };
 
 const HOME: &str = "3c1a0f6e-0000-4000-8000-000000000001";
@@ -55,21 +55,42 @@ async fn home_provider() -> TestProvider {
     entra_provider(EntraMode::new(HOME), true).await
 }
 
-/// `Config::entra` pointed at the embedded provider, for its default client.
-fn entra_config(provider: &TestProvider, tenant: &str) -> ConfigBuilder {
-    Config::entra(tenant, CLIENT_ID)
-        .entra_authority(provider.entra_authority())
-        .graph_url(provider.graph_url())
-        .client_auth(ClientAuth::secret_basic(CLIENT_SECRET))
-        .redirect_uri(REDIRECT_URI)
+/// The config of `tenant` at the embedded provider, in `form`, for its
+/// default client.
+fn entra_config(form: EntraForm, provider: &TestProvider, tenant: &str) -> ConfigBuilder {
+    form.builder(provider, tenant)
+}
+
+/// Runs a test once per config form ([`EntraForm`]): as
+/// `<name>::entra_table` and `<name>::metadata_url`.
+macro_rules! both_forms {
+    ($(#[$meta:meta])* async fn $name:ident($form:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($form: EntraForm) $body
+
+            #[tokio::test]
+            async fn entra_table() {
+                run(EntraForm::Table).await
+            }
+
+            #[tokio::test]
+            async fn metadata_url() {
+                run(EntraForm::MetadataUrl).await
+            }
+        }
+    };
 }
 
 fn graph_scopes(builder: ConfigBuilder) -> ConfigBuilder {
     builder.scopes(["openid", "profile", "email", "GroupMember.Read.All"])
 }
 
-fn organizations(provider: &TestProvider, policy: TenantPolicy) -> ConfigBuilder {
-    entra_config(provider, "organizations").entra_tenants(policy)
+fn organizations(form: EntraForm, provider: &TestProvider, policy: TenantPolicy) -> ConfigBuilder {
+    entra_config(form, provider, "organizations").entra_tenants(policy)
 }
 
 fn only(tenants: &[&str]) -> TenantPolicy {
@@ -93,11 +114,11 @@ fn graph_error(err: Error) -> (GraphTrigger, GraphFailure, String) {
 
 // --- single tenant ---
 
-#[tokio::test]
-async fn single_tenant_login_with_tid_and_oid() {
+both_forms! {
+async fn single_tenant_login_with_tid_and_oid(form) {
     let provider = home_provider().await;
     let client = client_with(
-        entra_config(&provider, HOME).add_role_mapping(RoleMapping::new(
+        entra_config(form, &provider, HOME).add_role_mapping(RoleMapping::new(
             "Devs",
             Source::OpenIdConnect,
             ALICE_GROUP,
@@ -106,6 +127,15 @@ async fn single_tenant_login_with_tid_and_oid() {
     )
     .await;
     assert_eq!(client.issuer(), provider.entra_issuer(HOME));
+    let entra = client.entra().expect("Entra ID");
+    let by = match form {
+        EntraForm::Table => Recognition::EntraTable,
+        EntraForm::MetadataUrl => Recognition::Metadata,
+    };
+    assert_eq!(entra.recognised_by, by);
+    assert_eq!(entra.version, EntraVersion::V2);
+    assert_eq!(entra.cloud_instance_name.as_deref(), Some("microsoftonline.com"));
+    assert_eq!(entra.graph_url.as_ref().map(|u| u.as_str().trim_end_matches('/')), Some(provider.graph_url()));
     let login = login_as(&client, "alice").await.unwrap();
     let id = &login.identity;
     assert_eq!(id.issuer, provider.entra_issuer(HOME));
@@ -119,12 +149,13 @@ async fn single_tenant_login_with_tid_and_oid() {
     assert_eq!(id.roles, ["Read-write"]);
     assert_eq!(provider.graph_requests(), 0);
 }
+}
 
-#[tokio::test]
-async fn single_tenant_refuses_another_tenants_user() {
+both_forms! {
+async fn single_tenant_refuses_another_tenants_user(form) {
     // Without RFC 9207 `iss` (as real Entra), the token's issuer is refused.
     let provider = entra_provider(EntraMode::new(HOME), false).await;
-    let client = client_with(entra_config(&provider, HOME)).await;
+    let client = client_with(entra_config(form, &provider, HOME)).await;
     let err = token_error(login_as(&client, "pat").await.unwrap_err());
     assert!(
         matches!(&err, TokenError::IssuerMismatch { expected, found }
@@ -133,7 +164,7 @@ async fn single_tenant_refuses_another_tenants_user() {
     );
     // With it, the callback is refused before the code is redeemed.
     let provider = home_provider().await;
-    let client = client_with(entra_config(&provider, HOME)).await;
+    let client = client_with(entra_config(form, &provider, HOME)).await;
     let err = login_as(&client, "pat").await.unwrap_err();
     assert!(
         matches!(err, Error::Callback(CallbackError::IssuerMismatch { .. })),
@@ -141,23 +172,25 @@ async fn single_tenant_refuses_another_tenants_user() {
     );
     assert_eq!(provider.token_requests(), 0);
 }
+}
 
-#[tokio::test]
-async fn a_tenant_domain_resolves_to_its_tenant_issuer() {
+both_forms! {
+async fn a_tenant_domain_resolves_to_its_tenant_issuer(form) {
     let mode = EntraMode::new(HOME).domain("contoso.onmicrosoft.com", HOME);
     let provider = entra_provider(mode, true).await;
-    let client = client_with(entra_config(&provider, "contoso.onmicrosoft.com")).await;
+    let client = client_with(entra_config(form, &provider, "contoso.onmicrosoft.com")).await;
     assert_eq!(client.issuer(), provider.entra_issuer(HOME));
     let login = login_as(&client, "alice").await.unwrap();
     assert_eq!(login.identity.issuer, provider.entra_issuer(HOME));
 }
+}
 
 // --- multi-tenant ---
 
-#[tokio::test]
-async fn multi_tenant_accepts_an_allowed_tenant() {
+both_forms! {
+async fn multi_tenant_accepts_an_allowed_tenant(form) {
     let provider = home_provider().await;
-    let client = client_with(organizations(&provider, only(&[HOME, PARTNER]))).await;
+    let client = client_with(organizations(form, &provider, only(&[HOME, PARTNER]))).await;
     // The pending login and the client keep the template.
     assert_eq!(
         client.issuer(),
@@ -176,21 +209,23 @@ async fn multi_tenant_accepts_an_allowed_tenant() {
     let login = login_as(&client, "alice").await.unwrap();
     assert_eq!(login.identity.issuer, provider.entra_issuer(HOME));
 }
+}
 
-#[tokio::test]
-async fn multi_tenant_works_without_the_callback_iss() {
+both_forms! {
+async fn multi_tenant_works_without_the_callback_iss(form) {
     // Real Entra ID sends no RFC 9207 `iss`: the token alone decides.
     let provider = entra_provider(EntraMode::new(HOME), false).await;
-    let client = client_with(organizations(&provider, only(&[PARTNER]))).await;
+    let client = client_with(organizations(form, &provider, only(&[PARTNER]))).await;
     let login = login_as(&client, "pat").await.unwrap();
     assert_eq!(login.identity.issuer, provider.entra_issuer(PARTNER));
 }
+}
 
-#[tokio::test]
-async fn a_tenant_not_on_the_allow_list_is_refused() {
+both_forms! {
+async fn a_tenant_not_on_the_allow_list_is_refused(form) {
     // The token: `tid` not allowed.
     let provider = entra_provider(EntraMode::new(HOME), false).await;
-    let client = client_with(organizations(&provider, only(&[HOME]))).await;
+    let client = client_with(organizations(form, &provider, only(&[HOME]))).await;
     let err = login_as(&client, "pat").await.unwrap_err();
     assert_eq!(err.code(), "tenant_not_allowed");
     let err = token_error(err);
@@ -202,7 +237,7 @@ async fn a_tenant_not_on_the_allow_list_is_refused() {
 
     // The callback's `iss` names the tenant: refused before the exchange.
     let provider = home_provider().await;
-    let client = client_with(organizations(&provider, only(&[HOME]))).await;
+    let client = client_with(organizations(form, &provider, only(&[HOME]))).await;
     let err = login_as(&client, "pat").await.unwrap_err();
     assert!(
         matches!(err, Error::Callback(CallbackError::IssuerMismatch { .. })),
@@ -210,13 +245,14 @@ async fn a_tenant_not_on_the_allow_list_is_refused() {
     );
     assert_eq!(provider.token_requests(), 0);
 }
+}
 
-#[tokio::test]
-async fn a_token_for_a_tenant_not_allowed_is_refused() {
+both_forms! {
+async fn a_token_for_a_tenant_not_allowed_is_refused(form) {
     // The provider issues a consistent, well-signed token for a stranger's
     // tenant to a user of an allowed one.
     let provider = entra_provider(EntraMode::new(HOME), false).await;
-    let client = client_with(organizations(&provider, only(&[HOME, PARTNER]))).await;
+    let client = client_with(organizations(form, &provider, only(&[HOME, PARTNER]))).await;
     provider.misbehave(Misbehavior::EntraTokenForTenant(STRANGER.into()));
     let err = token_error(login_as(&client, "alice").await.unwrap_err());
     assert!(
@@ -224,13 +260,14 @@ async fn a_token_for_a_tenant_not_allowed_is_refused() {
         "{err}"
     );
 }
+}
 
-#[tokio::test]
-async fn the_callback_iss_must_be_the_tokens_issuer() {
+both_forms! {
+async fn the_callback_iss_must_be_the_tokens_issuer(form) {
     // The callback names an allowed tenant (alice's), the token another
     // allowed one: a mix-up, refused after the exchange.
     let provider = home_provider().await;
-    let client = client_with(organizations(&provider, only(&[HOME, PARTNER]))).await;
+    let client = client_with(organizations(form, &provider, only(&[HOME, PARTNER]))).await;
     provider.misbehave(Misbehavior::EntraTokenForTenant(PARTNER.into()));
     let err = login_as(&client, "alice").await.unwrap_err();
     assert!(
@@ -239,23 +276,25 @@ async fn the_callback_iss_must_be_the_tokens_issuer() {
         "{err}"
     );
 }
+}
 
-#[tokio::test]
-async fn the_any_tenant_policy_accepts_every_tenant() {
+both_forms! {
+async fn the_any_tenant_policy_accepts_every_tenant(form) {
     let provider = home_provider().await;
     let client =
-        client_with(entra_config(&provider, "common").entra_tenants(TenantPolicy::AnyTenant)).await;
+        client_with(entra_config(form, &provider, "common").entra_tenants(TenantPolicy::AnyTenant)).await;
     for (user, tenant) in [("sam", STRANGER), ("pat", PARTNER), ("alice", HOME)] {
         let login = login_as(&client, user).await.unwrap();
         assert_eq!(login.identity.issuer, provider.entra_issuer(tenant));
     }
 }
+}
 
-#[tokio::test]
-async fn any_tenant_still_checks_the_issuer_against_the_tid() {
+both_forms! {
+async fn any_tenant_still_checks_the_issuer_against_the_tid(form) {
     let provider = home_provider().await;
     let client =
-        client_with(entra_config(&provider, "common").entra_tenants(TenantPolicy::AnyTenant)).await;
+        client_with(entra_config(form, &provider, "common").entra_tenants(TenantPolicy::AnyTenant)).await;
     // `iss` names the partner's tenant, `tid` stays alice's.
     provider.misbehave(Misbehavior::EntraIssuerForTenant(PARTNER.into()));
     let err = token_error(login_as(&client, "alice").await.unwrap_err());
@@ -264,6 +303,7 @@ async fn any_tenant_still_checks_the_issuer_against_the_tid() {
             if *expected == provider.entra_issuer(HOME) && *found == provider.entra_issuer(PARTNER)),
         "{err}"
     );
+}
 }
 
 #[tokio::test]
@@ -286,17 +326,17 @@ async fn tenant_template_metadata_without_a_policy_is_refused_at_discovery() {
         assert!(err.to_string().contains("allowed_tenants"), "{err}");
     }
     // The preset refuses it even earlier, naming the setting.
-    let err = entra_config(&provider, "organizations")
+    let err = entra_config(EntraForm::Table, &provider, "organizations")
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("allowed_tenants"), "{err}");
 }
 
-#[tokio::test]
-async fn a_policy_needs_the_template_in_the_metadata() {
+both_forms! {
+async fn a_policy_needs_the_template_in_the_metadata(form) {
     let provider = home_provider().await;
     provider.misbehave(Misbehavior::WrongIssuerInMetadata);
-    let err = Client::discover(organizations(&provider, only(&[HOME])).build().unwrap())
+    let err = Client::discover(organizations(form, &provider, only(&[HOME])).build().unwrap())
         .await
         .unwrap_err();
     assert!(
@@ -304,15 +344,16 @@ async fn a_policy_needs_the_template_in_the_metadata() {
         "{err}"
     );
 }
+}
 
 // --- version 1.0 tokens ---
 
-#[tokio::test]
-async fn v1_tokens_are_refused_with_the_v2_advice() {
+both_forms! {
+async fn v1_tokens_are_refused_with_the_v2_advice(form) {
     let provider = home_provider().await;
     provider.misbehave(Misbehavior::EntraV1Token);
-    let single = client_with(entra_config(&provider, HOME)).await;
-    let multi = client_with(organizations(&provider, TenantPolicy::AnyTenant)).await;
+    let single = client_with(entra_config(form, &provider, HOME)).await;
+    let multi = client_with(organizations(form, &provider, TenantPolicy::AnyTenant)).await;
     for client in [single, multi] {
         let err = token_error(login_as(&client, "alice").await.unwrap_err());
         assert!(
@@ -323,16 +364,17 @@ async fn v1_tokens_are_refused_with_the_v2_advice() {
         assert!(err.to_string().contains("v2.0"), "{err}");
     }
 }
+}
 
 // --- app roles ---
 
+both_forms! {
 /// Review finding: with `allowed_tenants = [home, partner]`, the partner
 /// tenant's admin assigns our app's `Admin` app role to one of their users
 /// (mallory). An app-role row that names no tenant applies to the home
 /// tenant only, so mallory does not get `Admin`; a row that names the
 /// partner still counts there.
-#[tokio::test]
-async fn a_partner_tenant_s_admin_cannot_grant_our_app_roles() {
+async fn a_partner_tenant_s_admin_cannot_grant_our_app_roles(form) {
     let mut builder = TestProvider::builder().entra(EntraMode::new(HOME));
     for user in [
         TestUser::new("mallory-sub-0008", "mallory")
@@ -357,7 +399,7 @@ async fn a_partner_tenant_s_admin_cannot_grant_our_app_roles() {
             )
     };
     let client = client_with(rows(
-        organizations(&provider, only(&[HOME, PARTNER])).entra_home_tenant(HOME),
+        organizations(form, &provider, only(&[HOME, PARTNER])).entra_home_tenant(HOME),
     ))
     .await;
     let hana = login_as(&client, "hana").await.unwrap();
@@ -375,18 +417,18 @@ async fn a_partner_tenant_s_admin_cannot_grant_our_app_roles() {
     );
 
     // No home tenant among several: the app-role row is refused at build.
-    let err = rows(organizations(&provider, only(&[HOME, PARTNER])))
+    let err = rows(organizations(form, &provider, only(&[HOME, PARTNER])))
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("home_tenant"), "{err}");
     // Any tenant let in: the same.
-    let err = rows(organizations(&provider, TenantPolicy::AnyTenant))
+    let err = rows(organizations(form, &provider, TenantPolicy::AnyTenant))
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("home_tenant"), "{err}");
     // Trusting the partner's admins is possible, by name.
     let client = client_with(
-        organizations(&provider, only(&[HOME, PARTNER])).add_role_mapping(
+        organizations(form, &provider, only(&[HOME, PARTNER])).add_role_mapping(
             RoleMapping::new("Admins anywhere", Source::AppRole, "Admin", ["Admin"]).any_tenant(),
         ),
     )
@@ -394,12 +436,13 @@ async fn a_partner_tenant_s_admin_cannot_grant_our_app_roles() {
     let mallory = login_as(&client, "mallory").await.unwrap();
     assert_eq!(mallory.identity.roles, ["Admin"]);
 }
+}
 
-#[tokio::test]
-async fn an_app_role_row_maps() {
+both_forms! {
+async fn an_app_role_row_maps(form) {
     let provider = home_provider().await;
     let client = client_with(
-        entra_config(&provider, HOME)
+        entra_config(form, &provider, HOME)
             .add_role_mapping(RoleMapping::new(
                 "Approvers",
                 Source::AppRole,
@@ -426,14 +469,15 @@ async fn an_app_role_row_maps() {
     let err = login_as(&client, "bob").await.unwrap_err();
     assert!(matches!(err, Error::Access(_)), "{err}");
 }
+}
 
 // --- groups overage ---
 
-#[tokio::test]
-async fn overage_reads_the_groups_from_graph_across_pages() {
+both_forms! {
+async fn overage_reads_the_groups_from_graph_across_pages(form) {
     let provider = home_provider().await;
     let client = client_with(
-        graph_scopes(entra_config(&provider, HOME)).add_role_mapping(RoleMapping::new(
+        graph_scopes(entra_config(form, &provider, HOME)).add_role_mapping(RoleMapping::new(
             "Deep",
             Source::OpenIdConnect,
             DEEP_GROUP,
@@ -450,13 +494,14 @@ async fn overage_reads_the_groups_from_graph_across_pages() {
     // 250 groups, 100 per page.
     assert_eq!(provider.graph_requests(), 3);
 }
+}
 
-#[tokio::test]
-async fn overage_by_hasgroups_with_get_member_objects() {
+both_forms! {
+async fn overage_by_hasgroups_with_get_member_objects(form) {
     let mode = EntraMode::new(HOME).overage_form(OverageForm::HasGroups);
     let provider = entra_provider(mode, true).await;
     let client = client_with(
-        graph_scopes(entra_config(&provider, HOME))
+        graph_scopes(entra_config(form, &provider, HOME))
             .graph_query(GraphQuery::MemberObjects {
                 security_enabled_only: true,
             })
@@ -482,11 +527,12 @@ async fn overage_by_hasgroups_with_get_member_objects() {
         "the configured `securityEnabledOnly` reached Graph"
     );
 }
+}
 
-#[tokio::test]
-async fn graph_403_refuses_the_login_with_the_overage_and_consent_message() {
+both_forms! {
+async fn graph_403_refuses_the_login_with_the_overage_and_consent_message(form) {
     let provider = home_provider().await;
-    let client = client_with(graph_scopes(entra_config(&provider, HOME))).await;
+    let client = client_with(graph_scopes(entra_config(form, &provider, HOME))).await;
     provider.misbehave(Misbehavior::GraphForbidden);
     let err = login_as(&client, "olga").await.unwrap_err();
     assert_eq!(err.code(), "groups_unavailable");
@@ -497,23 +543,25 @@ async fn graph_403_refuses_the_login_with_the_overage_and_consent_message() {
     assert!(message.contains("403"), "{message}");
     assert!(message.contains("GroupMember.Read.All"), "{message}");
 }
+}
 
-#[tokio::test]
-async fn without_the_graph_scope_the_overage_login_is_refused_too() {
+both_forms! {
+async fn without_the_graph_scope_the_overage_login_is_refused_too(form) {
     // No misbehaviour: the access token lacks GroupMember.Read.All.
     let provider = home_provider().await;
-    let client = client_with(entra_config(&provider, HOME)).await;
+    let client = client_with(entra_config(form, &provider, HOME)).await;
     let (_, failure, _) = graph_error(login_as(&client, "olga").await.unwrap_err());
     assert!(matches!(failure, GraphFailure::Forbidden), "{failure:?}");
 }
+}
 
-#[tokio::test]
-async fn a_graph_next_link_to_another_host_is_not_followed() {
+both_forms! {
+async fn a_graph_next_link_to_another_host_is_not_followed(form) {
     let provider = home_provider().await;
     // The other host: a second provider with Graph endpoints, which must
     // never see the access token.
     let elsewhere = entra_provider(EntraMode::new(HOME), true).await;
-    let client = client_with(graph_scopes(entra_config(&provider, HOME))).await;
+    let client = client_with(graph_scopes(entra_config(form, &provider, HOME))).await;
     provider.misbehave(Misbehavior::GraphForeignNextLink(
         elsewhere.graph_url().to_owned(),
     ));
@@ -526,11 +574,12 @@ async fn a_graph_next_link_to_another_host_is_not_followed() {
     assert_eq!(provider.graph_requests(), 1);
     assert_eq!(elsewhere.graph_requests(), 0);
 }
+}
 
-#[tokio::test]
-async fn graph_paging_is_bounded() {
+both_forms! {
+async fn graph_paging_is_bounded(form) {
     let provider = home_provider().await;
-    let client = client_with(graph_scopes(entra_config(&provider, HOME))).await;
+    let client = client_with(graph_scopes(entra_config(form, &provider, HOME))).await;
     provider.misbehave(Misbehavior::GraphEndlessPages);
     let (_, failure, _) = graph_error(login_as(&client, "olga").await.unwrap_err());
     assert!(
@@ -539,12 +588,13 @@ async fn graph_paging_is_bounded() {
     );
     assert_eq!(provider.graph_requests(), 50);
 }
+}
 
-#[tokio::test]
-async fn groups_source_token_refuses_an_overage_instead_of_no_groups() {
+both_forms! {
+async fn groups_source_token_refuses_an_overage_instead_of_no_groups(form) {
     let provider = home_provider().await;
     let client =
-        client_with(graph_scopes(entra_config(&provider, HOME)).groups_source(GroupsSource::Token))
+        client_with(graph_scopes(entra_config(form, &provider, HOME)).groups_source(GroupsSource::Token))
             .await;
     let err = login_as(&client, "olga").await.unwrap_err();
     assert!(
@@ -556,30 +606,176 @@ async fn groups_source_token_refuses_an_overage_instead_of_no_groups() {
     // Users without overage sign in from the token.
     assert!(login_as(&client, "alice").await.is_ok());
 }
+}
 
-#[tokio::test]
-async fn a_generic_config_refuses_an_overage_it_cannot_resolve() {
+both_forms! {
+/// Entra ID issues refresh tokens for `offline_access` without
+/// `prompt=consent`, and would show its consent screen at every sign-in
+/// with it: no automatic prompt, for either form (a generic provider gets
+/// one, `offline_access_is_sent_with_prompt_consent` in `refresh.rs`).
+async fn no_automatic_consent_prompt_to_entra(form) {
     let provider = home_provider().await;
     let client = client_with(
+        entra_config(form, &provider, HOME)
+            .scopes(["openid", "email", "profile", "GroupMember.Read.All", "offline_access"]),
+    )
+    .await;
+    let (url, _) = client.start(oidc_login::Start::default()).unwrap();
+    assert!(!url.query_pairs().any(|(k, _)| k == "prompt"), "{url}");
+    let (url, _) = client
+        .start(oidc_login::Start::default().prompt("select_account"))
+        .unwrap();
+    assert!(
+        url.query_pairs().any(|(k, v)| k == "prompt" && v == "select_account"),
+        "{url}"
+    );
+    let login = login_as(&client, "alice").await.unwrap();
+    assert!(login.tokens.refresh_token.is_some());
+}
+}
+
+/// Pexip's form: Entra's metadata URL in a generic config, recognised from
+/// the document, reads an overage from Graph like the `entra` table
+/// (`overage_reads_the_groups_from_graph_across_pages` runs both forms).
+/// Here what it must never do: send the user's access token to a Graph the
+/// metadata names (`msgraph_host`), or anywhere at all when the config has
+/// no `graph_url` and the metadata did not come from Microsoft.
+#[tokio::test]
+async fn a_recognised_provider_s_graph_is_never_taken_from_its_metadata() {
+    let provider = home_provider().await;
+    // Another server with Graph endpoints, which must never see a token.
+    let elsewhere = entra_provider(EntraMode::new(HOME), true).await;
+    provider.misbehave(Misbehavior::EntraGraphHost(
+        elsewhere
+            .graph_url()
+            .trim_start_matches("http://")
+            .to_owned(),
+    ));
+    let client = client_with(graph_scopes(
         Config::builder(provider.entra_metadata_url(HOME), CLIENT_ID)
             .client_auth(ClientAuth::secret_basic(CLIENT_SECRET))
             .redirect_uri(REDIRECT_URI),
-    )
+    ))
     .await;
+    let entra = client.entra().expect("recognised as Entra ID");
+    assert_eq!(entra.recognised_by, Recognition::Metadata);
+    assert_eq!(entra.graph_url, None);
+    assert!(entra.to_string().contains("graph_url"), "{entra}");
     let err = login_as(&client, "olga").await.unwrap_err();
     assert!(
         matches!(err, Error::Groups(GroupsError::OverageUnresolved { .. })),
         "{err}"
     );
-    assert!(err.to_string().contains("entra"), "{err}");
+    assert!(err.to_string().contains("`graph_url`"), "{err}");
     assert_eq!(provider.graph_requests(), 0);
+    assert_eq!(elsewhere.graph_requests(), 0);
+    // Users without an overage sign in.
+    assert!(login_as(&client, "alice").await.is_ok());
 }
 
+/// A provider that is not Entra ID (no Entra metadata), whose token carries
+/// an overage marker anyway: refused, never signed in with no groups.
 #[tokio::test]
-async fn groups_source_graph_reads_graph_on_every_login() {
+async fn a_generic_provider_s_overage_is_refused() {
+    let provider = TestProvider::builder()
+        .user(
+            TestUser::new("gus-sub-0010", "gus")
+                .claim("_claim_names", serde_json::json!({"groups": "src1"})),
+        )
+        .start()
+        .await;
+    let builder = config_builder(&provider).scopes(["openid", "email", "GroupMember.Read.All"]);
+    let client = client_with(builder).await;
+    assert!(client.entra().is_none());
+    let err = login_as(&client, "gus").await.unwrap_err();
+    assert!(
+        matches!(err, Error::Groups(GroupsError::OverageUnresolved { .. })),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("not recognised as Microsoft Entra ID"),
+        "{err}"
+    );
+    // Entra settings for a provider that is not Entra ID: refused at discovery.
+    let err = Client::discover(
+        config_builder(&provider)
+            .graph_url(provider.url("/graph"))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Discovery(DiscoveryError::EntraSetting {
+                setting: "graph_url",
+                ..
+            })
+        ),
+        "{err}"
+    );
+}
+
+/// Version 1.0 metadata (`<authority>/<tenant>/.well-known/openid-configuration`,
+/// issuer `https://sts.windows.net/<tenant>/`) leads to version 1.0 tokens:
+/// recognised at discovery, every login refused by name with the advice.
+#[tokio::test]
+async fn version_1_metadata_is_recognised_and_its_tokens_refused() {
+    let provider = entra_provider(EntraMode::new(HOME).version1_tokens(), false).await;
+    let metadata_url = format!(
+        "{}/{HOME}/.well-known/openid-configuration",
+        provider.entra_authority()
+    );
+    let client = client_with(
+        Config::builder(metadata_url, CLIENT_ID)
+            .client_auth(ClientAuth::secret_basic(CLIENT_SECRET))
+            .redirect_uri(REDIRECT_URI),
+    )
+    .await;
+    let v1_issuer = format!("https://sts.windows.net/{HOME}/");
+    assert_eq!(client.issuer(), v1_issuer);
+    let entra = client.entra().expect("recognised as Entra ID");
+    assert_eq!(entra.version, EntraVersion::V1);
+    assert_eq!(entra.tenant_region_scope.as_deref(), Some("EU"));
+    let err = token_error(login_as(&client, "alice").await.unwrap_err());
+    assert!(
+        matches!(&err, TokenError::EntraV1Token { issuer } if *issuer == v1_issuer),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("/v2.0/.well-known/openid-configuration"),
+        "{err}"
+    );
+    // Its multi-tenant form, with a tenant policy: refused the same way.
+    let multi = format!(
+        "{}/organizations/.well-known/openid-configuration",
+        provider.entra_authority()
+    );
+    let err = Client::discover(
+        Config::builder(multi, CLIENT_ID)
+            .redirect_uri(REDIRECT_URI)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Discovery(DiscoveryError::TenantTemplateWithoutPolicy { .. })
+        ),
+        "{err}"
+    );
+}
+
+both_forms! {
+async fn groups_source_graph_reads_graph_on_every_login(form) {
     let provider = home_provider().await;
     let client =
-        client_with(graph_scopes(entra_config(&provider, HOME)).groups_source(GroupsSource::Graph))
+        client_with(graph_scopes(entra_config(form, &provider, HOME)).groups_source(GroupsSource::Graph))
             .await;
     let login = login_as(&client, "alice").await.unwrap();
     assert_eq!(login.identity.groups, [ALICE_GROUP]);
@@ -589,9 +785,10 @@ async fn groups_source_graph_reads_graph_on_every_login() {
     assert_eq!(trigger, GraphTrigger::Configured);
     assert!(message.contains("groups_source"), "{message}");
 }
+}
 
-#[tokio::test]
-async fn the_implicit_flow_cannot_resolve_an_overage_and_says_so() {
+both_forms! {
+async fn the_implicit_flow_cannot_resolve_an_overage_and_says_so(form) {
     // Entra's implicit flow marks the overage with `hasgroups`, and returns
     // no access token to read Graph with.
     let mut builder = TestProvider::builder()
@@ -609,7 +806,7 @@ async fn the_implicit_flow_cannot_resolve_an_overage_and_says_so() {
     }
     let provider = builder.start().await;
     let client =
-        client_with(graph_scopes(entra_config(&provider, HOME)).insecure_implicit_flow()).await;
+        client_with(graph_scopes(entra_config(form, &provider, HOME)).insecure_implicit_flow()).await;
     let login = login_as(&client, "alice").await.unwrap();
     assert_eq!(login.identity.issuer, provider.entra_issuer(HOME));
     let err = login_as(&client, "olga").await.unwrap_err();
@@ -619,6 +816,7 @@ async fn the_implicit_flow_cannot_resolve_an_overage_and_says_so() {
     );
     assert!(err.to_string().contains("implicit"), "{err}");
     assert_eq!(provider.graph_requests(), 0);
+}
 }
 
 // --- the example configs ---
@@ -667,6 +865,11 @@ fn example_at(path: &str, provider: &TestProvider) -> Config {
 
 #[test]
 fn the_example_configs_load() {
+    let pexip = Config::from_file("examples/entra-pexip.toml").unwrap_err();
+    assert!(
+        pexip.to_string().contains("OIDC_LOGIN_ENTRA_SECRET"),
+        "{pexip}"
+    );
     let single = Config::from_file("examples/entra-single-tenant.toml");
     // The secret comes from an environment variable that tests do not set.
     let err = single.unwrap_err().to_string();
@@ -734,6 +937,59 @@ async fn the_example_configs_sign_in_against_the_embedded_provider() {
     assert_eq!(login.identity.roles, ["Read-only"]);
     let err = login_as(&client, "sam").await.unwrap_err();
     assert!(matches!(err, Error::Callback(_)), "{err}");
+}
+
+/// Pexip's form (`examples/entra-pexip.toml`): a plain metadata URL, no
+/// `entra` table; Graph given on loopback, as the embedded provider is not
+/// Microsoft's host.
+#[tokio::test]
+async fn the_pexip_example_signs_in_with_the_overage_read_from_graph() {
+    let client_id = "6731de76-14a6-49ae-97bc-6eba6914391e";
+    let registration = oidc_login::testing::TestClient::confidential(
+        client_id,
+        "example-secret",
+        oidc_login::testing::TestClientAuth::Basic,
+    );
+    let mut builder = TestProvider::builder()
+        .entra(EntraMode::new(HOME))
+        .client(registration);
+    for user in users() {
+        builder = builder.user(user);
+    }
+    let provider = builder.start().await;
+    let text = std::fs::read_to_string("examples/entra-pexip.toml")
+        .unwrap()
+        .replace(
+            "https://login.microsoftonline.com",
+            provider.entra_authority(),
+        )
+        .replace(
+            "client_secret_env = \"OIDC_LOGIN_ENTRA_SECRET\"",
+            &format!(
+                "client_secret = \"example-secret\"\ngraph_url = \"{}\"",
+                provider.graph_url()
+            ),
+        )
+        .replace(
+            "\"https://pexip.example.com/auth/callback\"",
+            &format!("\"{REDIRECT_URI}\""),
+        );
+    let config = Config::from_toml(&text).unwrap();
+    assert_eq!(config.entra_tenant(), None);
+    let client = Client::discover(config).await.unwrap();
+    assert_eq!(
+        client.entra().map(|e| e.recognised_by),
+        Some(Recognition::Metadata)
+    );
+    let login = login_as(&client, "alice").await.unwrap();
+    assert_eq!(login.identity.roles, ["Read-write"]);
+    // The overage: 250 groups read from Graph, the row on the third page.
+    let login = login_as(&client, "olga").await.unwrap();
+    assert_eq!(login.identity.roles, ["Read-only"]);
+    assert_eq!(provider.graph_requests(), 3);
+    // No role: refused, as the example says.
+    let err = login_as(&client, "bob").await.unwrap_err();
+    assert!(matches!(err, Error::Access(_)), "{err}");
 }
 
 // --- the embedded provider's Entra mode itself ---

@@ -330,8 +330,14 @@ each_fault!(userinfo);
 const HOME: &str = "3c1a0f6e-0000-4000-8000-000000000001";
 
 /// A login of a user in too many groups for a token, whose groups must be
-/// read from Microsoft Graph.
+/// read from Microsoft Graph; in both Entra config forms.
 async fn graph(fault: Fault) {
+    for form in EntraForm::BOTH {
+        graph_in(form, fault).await;
+    }
+}
+
+async fn graph_in(form: EntraForm, fault: Fault) {
     let groups: Vec<String> = (0..250)
         .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
         .collect();
@@ -347,11 +353,9 @@ async fn graph(fault: Fault) {
             provider.graph_url().to_owned()
         }
     };
-    let config = Config::entra(HOME, CLIENT_ID)
-        .entra_authority(provider.entra_authority())
+    let config = form
+        .builder(&provider, HOME)
         .graph_url(graph.as_str())
-        .client_auth(ClientAuth::secret_basic(CLIENT_SECRET))
-        .redirect_uri(REDIRECT_URI)
         .scopes(["openid", "profile", "email", "GroupMember.Read.All"])
         .http_timeout(TIMEOUT)
         .discovery_retry(Duration::ZERO);
@@ -368,7 +372,10 @@ async fn graph(fault: Fault) {
         started,
     );
     let message = error.to_string();
-    assert!(message.contains("groups overage detected"), "{message}");
+    assert!(
+        message.contains("groups overage detected"),
+        "{form:?}: {message}"
+    );
     assert_eq!(error.code(), "groups_unavailable");
 }
 each_fault!(graph);

@@ -42,6 +42,46 @@ fn refresh_error(result: Result<Login, Error>) -> RefreshError {
     }
 }
 
+/// OpenID Connect Core 11: a request for offline access uses
+/// `prompt=consent` (the npm `oidc-provider` issues no refresh token
+/// without it). Sent with `offline_access` unless a prompt is configured or
+/// given, or the provider is Entra ID (`no_automatic_consent_prompt_to_entra`
+/// in `entra.rs`).
+#[tokio::test]
+async fn offline_access_is_sent_with_prompt_consent() {
+    let provider = TestProvider::start().await;
+    let prompt_of = |client: &Client, options: oidc_login::Start| {
+        let (url, _) = client.start(options).unwrap();
+        url.query_pairs()
+            .find(|(k, _)| k == "prompt")
+            .map(|(_, v)| v.into_owned())
+    };
+    let client = offline_client(&provider).await;
+    assert!(client.entra().is_none());
+    assert_eq!(
+        prompt_of(&client, oidc_login::Start::default()).as_deref(),
+        Some("consent")
+    );
+    assert_eq!(
+        prompt_of(&client, oidc_login::Start::default().prompt("login")).as_deref(),
+        Some("login")
+    );
+    alice_login(&client).await;
+    let configured = common::client_with(
+        config_builder(&provider)
+            .scopes(["openid", "offline_access"])
+            .prompt("select_account"),
+    )
+    .await;
+    assert_eq!(
+        prompt_of(&configured, oidc_login::Start::default()).as_deref(),
+        Some("select_account")
+    );
+    // Without `offline_access`, no prompt.
+    let online = common::client(&provider).await;
+    assert_eq!(prompt_of(&online, oidc_login::Start::default()), None);
+}
+
 #[tokio::test]
 async fn a_refresh_rotates_the_tokens_and_keeps_the_user() {
     let provider = TestProvider::start().await;

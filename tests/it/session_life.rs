@@ -172,6 +172,34 @@ async fn concurrent_requests_of_one_session_share_one_refresh() {
     );
 }
 
+/// glewlwyd and LemonLDAP::NG do not rotate refresh tokens: each refresh
+/// that falls due reaches the provider, even within the minute a refresh's
+/// outcome is kept (it is reused only while its own access token is fresh),
+/// so a group change is seen at once and no expired access token is kept.
+#[tokio::test]
+async fn a_provider_that_does_not_rotate_refresh_tokens_is_refreshed_each_time_due() {
+    let app = start(Features {
+        refresh: true,
+        ..Features::default()
+    })
+    .await;
+    app.provider.misbehave(Misbehavior::NoRefreshTokenRotation);
+    let browser = app.signed_in("alice").await;
+    let before = app.provider.token_requests();
+    // Every request is due (the margin outlasts the access token).
+    for n in 1..=3 {
+        assert_eq!(
+            app.me(&browser).await,
+            (StatusCode::OK, "Read-write".into())
+        );
+        assert_eq!(app.provider.token_requests(), before + n, "refresh {n}");
+    }
+    app.provider
+        .add_user(TestUser::alice().groups(["another-group"]));
+    assert_eq!(app.me(&browser).await, (StatusCode::OK, String::new()));
+    assert_eq!(app.provider.token_requests(), before + 4);
+}
+
 #[tokio::test]
 async fn a_refused_refresh_ends_the_session() {
     let app = start(Features {

@@ -180,9 +180,15 @@ async fn userinfo_policies_never_and_always() {
         .start()
         .await;
     let never = client_with(config_builder(&provider).userinfo(UserinfoPolicy::Never)).await;
-    let login = login_as(&never, "alice").await.unwrap();
+    // The minimal ID token has no username, and userinfo is not asked: the
+    // login names no user, and is refused so, naming the claim.
+    let err = login_as(&never, "alice").await.unwrap_err();
     assert_eq!(provider.userinfo_requests(), 0);
-    assert_eq!(login.identity.username, None);
+    assert!(
+        matches!(&err, Error::Access(AccessError::MissingUsername { claim }) if claim == "preferred_username"),
+        "{err}"
+    );
+    assert_eq!(err.code(), "username_missing");
     let always = client_with(config_builder(&provider).userinfo(UserinfoPolicy::Always)).await;
     login_as(&always, "alice").await.unwrap();
     assert_eq!(provider.userinfo_requests(), 1);
@@ -612,5 +618,71 @@ async fn a_hanging_jwks_endpoint_costs_one_fetch_not_one_per_caller() {
         provider.jwks_requests(),
         fetched + 1,
         "the waiters did not fetch one after another"
+    );
+}
+
+/// `username_claim` other than the default: Entra's `upn`, the `email`, a
+/// dotted path into a nested object, and a claim the login lacks (refused,
+/// naming the claim, never signed in with no username).
+#[tokio::test]
+async fn username_claim_upn_email_dotted_path_and_missing() {
+    let provider = TestProvider::start().await;
+    provider.add_user(
+        TestUser::new("upn-sub-0001", "una")
+            .email("una@contoso.example")
+            .claim("upn", json!("una@contoso.onmicrosoft.com"))
+            .claim(
+                "account",
+                json!({"profile": {"login": "u.nakamura"}, "id": 7}),
+            ),
+    );
+    let username = |claim: &str| {
+        let builder = config_builder(&provider).username_claim(claim);
+        async move {
+            let client = client_with(builder).await;
+            login_as(&client, "una").await
+        }
+    };
+    for (claim, expected) in [
+        ("upn", "una@contoso.onmicrosoft.com"),
+        ("email", "una@contoso.example"),
+        ("account.profile.login", "u.nakamura"),
+        ("preferred_username", "una"),
+    ] {
+        let login = username(claim).await.unwrap();
+        assert_eq!(
+            login.identity.username.as_deref(),
+            Some(expected),
+            "{claim}"
+        );
+    }
+    // Missing, a path that stops short, a number, an object: refused.
+    for claim in [
+        "unique_name",
+        "account.profile.name",
+        "account.id",
+        "account",
+    ] {
+        let err = username(claim).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Access(AccessError::MissingUsername { claim: c }) if c == claim),
+            "{claim}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains(&format!("`{claim}`")), "{message}");
+        assert!(message.contains("username_claim"), "{message}");
+    }
+    // From TOML, as an admin writes it.
+    let toml = format!(
+        "metadata_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\nredirect_uri = \"{REDIRECT_URI}\"\nusername_claim = \"upn\"\n",
+        provider.issuer()
+    );
+    let client = Client::discover(Config::from_toml(&toml).unwrap())
+        .await
+        .unwrap();
+    let login = login_as(&client, "una").await.unwrap();
+    assert_eq!(
+        login.identity.username.as_deref(),
+        Some("una@contoso.onmicrosoft.com")
     );
 }

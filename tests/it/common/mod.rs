@@ -34,6 +34,40 @@ pub async fn client_with(builder: ConfigBuilder) -> Client {
         .expect("discovery of the embedded provider works")
 }
 
+/// The two ways an admin configures Microsoft Entra ID: the `entra` table
+/// (`Config::entra`), or Entra's metadata URL in a generic form (Pexip's),
+/// which the crate recognises from the discovery document. Every Entra test
+/// runs in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntraForm {
+    /// `entra = { tenant = "..." }`.
+    Table,
+    /// `metadata_url = "<authority>/<tenant>/v2.0/.well-known/openid-configuration"`.
+    MetadataUrl,
+}
+
+impl EntraForm {
+    pub const BOTH: [EntraForm; 2] = [EntraForm::Table, EntraForm::MetadataUrl];
+
+    /// A config for `tenant` of the embedded provider in Entra mode, its
+    /// default client, and its Graph (on loopback, so given as `graph_url`
+    /// in both forms).
+    pub fn builder(self, provider: &TestProvider, tenant: &str) -> ConfigBuilder {
+        let builder = match self {
+            EntraForm::Table => {
+                Config::entra(tenant, CLIENT_ID).entra_authority(provider.entra_authority())
+            }
+            EntraForm::MetadataUrl => {
+                Config::builder(provider.entra_metadata_url(tenant), CLIENT_ID)
+            }
+        };
+        builder
+            .graph_url(provider.graph_url())
+            .client_auth(ClientAuth::secret_basic(CLIENT_SECRET))
+            .redirect_uri(REDIRECT_URI)
+    }
+}
+
 /// A provider whose only client uses `auth`.
 pub async fn provider_for(auth: Option<TestClientAuth>) -> TestProvider {
     let client = match auth {
