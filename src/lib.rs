@@ -459,13 +459,13 @@ pub use assertion::PrivateKeyJwt;
 #[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
 pub use break_glass::{BREAK_GLASS_ISSUER, BreakGlass};
 pub use client::credentials::CredentialCheck;
-pub use client::{Client, Login, Tokens};
+pub use client::{Api, BearerPrincipal, Client, Login, Tokens};
 pub use config::{
     AuthMethod, BreakGlassSettings, Claims, ClientAuth, Config, ConfigBuilder, Flow, GraphQuery,
     GroupsSource, KeySet, Limits, RequiredClaim, UserinfoPolicy,
 };
 pub use error::{
-    AccessError, AccountError, BreakGlassError, CallbackError, ConfigError, DiscoveryError, Error,
+    AccessError, AccountError, BearerError, BreakGlassError, CallbackError, ConfigError, DiscoveryError, Error,
     GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError,
     RefreshError, SharedStateError, StartError, TokenError,
 };
@@ -475,4 +475,4 @@ pub use issuer::TenantPolicy;
 pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source, TenantScope};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
 pub use shared_state::{MemoryState, SharedState, StateFuture, StateKey};
-pub use token::{IdTokenClaims, LogoutTokenClaims};
+pub use token::{AccessTokenClaims, AccessTokenProfile, IdTokenClaims, LogoutTokenClaims};
