@@ -465,9 +465,9 @@ pub use config::{
     GroupsSource, KeySet, Limits, RequiredClaim, UserinfoPolicy,
 };
 pub use error::{
-    AccessError, AccountError, BearerError, BreakGlassError, CallbackError, ConfigError, DiscoveryError, Error,
-    GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError,
-    RefreshError, SharedStateError, StartError, TokenError,
+    AccessError, AccountError, BearerError, BreakGlassError, CallbackError, ConfigError,
+    DiscoveryError, Error, GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind,
+    IssuerHint, LogoutError, RefreshError, SharedStateError, StartError, TokenError,
 };
 pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;

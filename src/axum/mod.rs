@@ -133,6 +133,7 @@
 //! ```
 
 mod back_channel;
+mod bearer;
 #[cfg(feature = "break-glass")]
 mod client_address;
 mod extract;
@@ -162,6 +163,7 @@ mod store_state;
 /// ```
 pub use tower_sessions;
 
+pub use bearer::{Bearer, BearerChallenge, BearerRejection, BearerRole, BearerScope, ScopeName};
 pub use extract::{AuthRejection, RequireRole, RoleName, SignedIn};
 pub use layer::{LoginLayer, LoginService};
 #[cfg(feature = "break-glass")]

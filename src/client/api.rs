@@ -102,8 +102,9 @@ impl Api {
         if audiences.is_empty() || audiences.iter().any(String::is_empty) {
             return Err(ConfigError::Invalid {
                 field: "api audiences",
-                reason: "name the API's identifiers (the `aud` its access tokens carry), none empty"
-                    .into(),
+                reason:
+                    "name the API's identifiers (the `aud` its access tokens carry), none empty"
+                        .into(),
             });
         }
         let profile = if client.is_entra() {

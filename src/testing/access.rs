@@ -43,10 +43,7 @@ pub(super) fn resource(shared: &Shared, params: &Params) -> Result<Option<String
 
 /// Who an access token is for: a signed-in user, or the client itself.
 pub(super) enum Holder<'a> {
-    User {
-        user: &'a TestUser,
-        auth_time: u64,
-    },
+    User { user: &'a TestUser, auth_time: u64 },
     Client,
 }
 
@@ -78,11 +75,15 @@ pub(super) fn jwt_access_token(
                     set(name, value.clone());
                 }
             }
-            (user.sub().to_owned(), user.extra_claims().get("roles").cloned())
+            (
+                user.sub().to_owned(),
+                user.extra_claims().get("roles").cloned(),
+            )
         }
         Holder::Client => (
             client.id().to_owned(),
-            (!client.registered_app_roles().is_empty()).then(|| json!(client.registered_app_roles())),
+            (!client.registered_app_roles().is_empty())
+                .then(|| json!(client.registered_app_roles())),
         ),
     };
     set("sub", json!(sub));

@@ -500,8 +500,7 @@ impl TestProvider {
     /// ```
     pub fn sign_access_token(&self, claims: &serde_json::Value) -> String {
         let secret = if self.shared.alg.is_hmac() {
-            self.shared
-                .hmac_secret_for(claims["client_id"].as_str())
+            self.shared.hmac_secret_for(claims["client_id"].as_str())
         } else {
             Vec::new()
         };
@@ -519,7 +518,10 @@ impl TestProvider {
     /// `...:unknown` for a token the provider did not know (or another
     /// client's).
     pub fn revocations(&self) -> Vec<String> {
-        state::lock(&self.shared.revocations).iter().cloned().collect()
+        state::lock(&self.shared.revocations)
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Revokes every refresh token issued so far: the next refresh with one

@@ -99,9 +99,7 @@ pub(super) async fn token(
     let resource = access::resource(&shared, &params)?;
     let resource = resource.as_deref();
     match params.get("grant_type") {
-        Some("authorization_code") => {
-            authorization_code_grant(&shared, client, &params, resource)
-        }
+        Some("authorization_code") => authorization_code_grant(&shared, client, &params, resource),
         Some("refresh_token") => refresh_grant(&shared, client, &params, resource),
         Some("client_credentials") => {
             access::client_credentials_grant(&shared, client, &params, resource)

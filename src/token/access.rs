@@ -276,7 +276,13 @@ pub(crate) fn check_access_claims(
         audiences,
         client_id: client_id.to_owned(),
         scopes: scope
-            .map(|scope| scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .map(|scope| {
+                scope
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default(),
         app_roles,
         expires_at,
@@ -385,9 +391,18 @@ mod tests {
 
     #[test]
     fn typ_must_be_at_jwt_so_an_id_token_is_refused() {
-        for typ in [None, Some("JWT"), Some("jwt"), Some("at+jwt2"), Some("id_token+jwt")] {
+        for typ in [
+            None,
+            Some("JWT"),
+            Some("jwt"),
+            Some("at+jwt2"),
+            Some("id_token+jwt"),
+        ] {
             assert!(
-                matches!(check(typ, &claims()), Err(BearerError::NotAnAccessToken { .. })),
+                matches!(
+                    check(typ, &claims()),
+                    Err(BearerError::NotAnAccessToken { .. })
+                ),
                 "{typ:?}"
             );
         }
@@ -417,12 +432,21 @@ mod tests {
     #[test]
     fn times_are_checked_with_the_skew() {
         let expired = with(claims(), "exp", json!(NOW - 61));
-        assert!(matches!(check(TYP, &expired), Err(BearerError::Expired { .. })));
+        assert!(matches!(
+            check(TYP, &expired),
+            Err(BearerError::Expired { .. })
+        ));
         check(TYP, &with(claims(), "exp", json!(NOW - 59))).unwrap();
         let future = with(claims(), "iat", json!(NOW + 61));
-        assert!(matches!(check(TYP, &future), Err(BearerError::IssuedInFuture { .. })));
+        assert!(matches!(
+            check(TYP, &future),
+            Err(BearerError::IssuedInFuture { .. })
+        ));
         let nbf = with(claims(), "nbf", json!(NOW + 61));
-        assert!(matches!(check(TYP, &nbf), Err(BearerError::NotYetValid { .. })));
+        assert!(matches!(
+            check(TYP, &nbf),
+            Err(BearerError::NotYetValid { .. })
+        ));
         check(TYP, &with(claims(), "nbf", json!(NOW + 59))).unwrap();
         for name in ["exp", "iat"] {
             assert!(matches!(
@@ -440,7 +464,10 @@ mod tests {
                 "{name}"
             );
             assert!(
-                matches!(check(TYP, &with(claims(), name, json!(""))), Err(BearerError::InvalidClaim { .. })),
+                matches!(
+                    check(TYP, &with(claims(), name, json!(""))),
+                    Err(BearerError::InvalidClaim { .. })
+                ),
                 "{name}"
             );
         }
@@ -514,7 +541,11 @@ mod tests {
         assert_eq!(valid.client_id(), "caller-app");
         assert_eq!(valid.scopes(), ["Files.Read", "User.Read"]);
         // An app-only token: roles, no scp.
-        let app = with(without(entra_claims(TENANT), "scp"), "roles", json!(["Reader"]));
+        let app = with(
+            without(entra_claims(TENANT), "scp"),
+            "roles",
+            json!(["Reader"]),
+        );
         let app = entra(&app).unwrap();
         assert!(app.scopes().is_empty());
         assert_eq!(app.app_roles(), ["Reader"]);
@@ -536,13 +567,25 @@ mod tests {
             "ver": "2.0",
         });
         let err = entra(&id_token).unwrap_err();
-        assert!(matches!(err, BearerError::NotAnEntraAccessToken { .. }), "{err}");
+        assert!(
+            matches!(err, BearerError::NotAnEntraAccessToken { .. }),
+            "{err}"
+        );
         let err = entra(&without(id_token.clone(), "nonce")).unwrap_err();
-        assert!(matches!(err, BearerError::NotAnEntraAccessToken { .. }), "{err}");
+        assert!(
+            matches!(err, BearerError::NotAnEntraAccessToken { .. }),
+            "{err}"
+        );
         let err = entra(&without(entra_claims(TENANT), "scp")).unwrap_err();
-        assert!(matches!(err, BearerError::NotAnEntraAccessToken { .. }), "{err}");
+        assert!(
+            matches!(err, BearerError::NotAnEntraAccessToken { .. }),
+            "{err}"
+        );
         let err = entra(&with(entra_claims(TENANT), "nonce", json!("n"))).unwrap_err();
-        assert!(matches!(err, BearerError::NotAnEntraAccessToken { .. }), "{err}");
+        assert!(
+            matches!(err, BearerError::NotAnEntraAccessToken { .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -557,6 +600,9 @@ mod tests {
         let err = entra(&v1).unwrap_err();
         assert!(matches!(err, BearerError::EntraV1Token { .. }), "{err}");
         let err = entra(&without(entra_claims(TENANT), "ver")).unwrap_err();
-        assert!(matches!(err, BearerError::InvalidClaim { claim: "ver", .. }), "{err}");
+        assert!(
+            matches!(err, BearerError::InvalidClaim { claim: "ver", .. }),
+            "{err}"
+        );
     }
 }

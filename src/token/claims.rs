@@ -197,7 +197,8 @@ pub(crate) fn check_claims(
     // UTF-8 first lets serde_json borrow (`from_str`).
     let malformed = || TokenError::Malformed(PAYLOAD_INVALID);
     let payload = std::str::from_utf8(payload).map_err(|_| malformed())?;
-    let claims = serde_json::from_str::<Registered<'_, IdTokenSet>>(payload).map_err(|_| malformed())?;
+    let claims =
+        serde_json::from_str::<Registered<'_, IdTokenSet>>(payload).map_err(|_| malformed())?;
     let claims = &claims;
     let now = i128::from(expect.now);
     let skew = i128::from(expect.skew_seconds);

@@ -864,11 +864,15 @@ mod tests {
         let typ_of = |header: &str| Jws::parse(&raw_header_token(header)).unwrap().typ();
         assert_eq!(typ_of(r#"{"alg":"RS256"}"#).unwrap(), None);
         assert_eq!(
-            typ_of(r#"{"alg":"RS256","typ":"at+jwt"}"#).unwrap().as_deref(),
+            typ_of(r#"{"alg":"RS256","typ":"at+jwt"}"#)
+                .unwrap()
+                .as_deref(),
             Some("at+jwt")
         );
         assert_eq!(
-            typ_of(r#"{"alg":"RS256","typ":"at\u002bjwt"}"#).unwrap().as_deref(),
+            typ_of(r#"{"alg":"RS256","typ":"at\u002bjwt"}"#)
+                .unwrap()
+                .as_deref(),
             Some("at+jwt")
         );
         // Parsing (the ID token path) ignores a bad `typ`; asking refuses it.
@@ -877,7 +881,10 @@ mod tests {
             r#"{"alg":"RS256","typ":null}"#,
             r#"{"alg":"RS256","typ":"JWT","typ":"at+jwt"}"#,
         ] {
-            assert!(matches!(typ_of(bad), Err(TokenError::Malformed(_))), "{bad}");
+            assert!(
+                matches!(typ_of(bad), Err(TokenError::Malformed(_))),
+                "{bad}"
+            );
         }
     }
 

@@ -24,8 +24,8 @@ mod jwk;
 mod jws;
 mod logout;
 
-pub use access::{AccessTokenClaims, AccessTokenProfile};
 pub(crate) use access::{AccessExpectations, check_access_claims};
+pub use access::{AccessTokenClaims, AccessTokenProfile};
 pub use claims::IdTokenClaims;
 pub(crate) use claims::{Binding, Expectations, IssuerRule, REGISTERED_CLAIMS, check_claims};
 pub(crate) use jwk::KeySet;

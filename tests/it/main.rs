@@ -16,6 +16,7 @@ mod accounts;
 #[cfg(feature = "sqlite")]
 mod accounts_sqlite;
 mod axum;
+mod bearer;
 mod break_glass;
 mod demo;
 mod discover;
