@@ -2,8 +2,6 @@
 //! Entra mode) for the resource a token request names (RFC 8707), the
 //! `client_credentials` grant of a daemon, and token revocation (RFC 7009).
 
-use std::sync::atomic::Ordering;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -188,7 +186,6 @@ pub(super) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    shared.revocation_requests.fetch_add(1, Ordering::SeqCst);
     if !is_form(&headers) {
         return Err(invalid_request(
             "the revocation request must be application/x-www-form-urlencoded",

@@ -63,7 +63,7 @@ fn endpoints(shared: Arc<Shared>) -> Router {
 
 pub(super) type AppState = State<Arc<Shared>>;
 
-/// Counts key-set and discovery requests as they arrive (so one a client
+/// Counts key-set, discovery and revocation requests as they arrive (so one a client
 /// gives up on still counts), then applies the misbehaviours of the HTTP
 /// layer: [`Misbehavior::SlowResponses`], [`Misbehavior::SlowEndpoint`],
 /// [`Misbehavior::ErrorStatus`], [`Misbehavior::NonJsonResponse`],
@@ -76,6 +76,9 @@ async fn http_misbehavior(State(shared): AppState, request: Request, next: Next)
     }
     if path.ends_with("/.well-known/openid-configuration") {
         shared.discovery_requests.fetch_add(1, Ordering::SeqCst);
+    }
+    if path == "/revoke" {
+        shared.revocation_requests.fetch_add(1, Ordering::SeqCst);
     }
     // The endpoint name a misbehaviour gives, when it names this path.
     let names_this = |name: &str| path.strip_prefix('/') == Some(name);

@@ -20,6 +20,7 @@ mod bearer;
 mod break_glass;
 mod demo;
 mod discover;
+mod downstream;
 mod entra;
 mod flows;
 mod hostile_provider;
