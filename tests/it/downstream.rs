@@ -251,3 +251,19 @@ async fn a_revoked_refresh_token_is_refused_afterwards() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "unknown client");
     client.refresh(&login.tokens).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_refresh_the_provider_cannot_answer_keeps_the_current_token() {
+    let app = start(Some(Duration::from_secs(301))).await;
+    let browser = app.signed_in("alice").await;
+    let (_, first) = app.downstream(&browser).await;
+    app.provider
+        .misbehave(Misbehavior::ErrorStatus("token", 503));
+    // Due, but the provider is down: the token still valid is handed out,
+    // and the session stays.
+    let (status, answer) = app.downstream(&browser).await;
+    assert_eq!(status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer[1], first[1]);
+    // (When the next refresh is tried is `refresh.rs`'s reuse rule, tested
+    // with it.)
+}
