@@ -22,6 +22,11 @@ use crate::token::{
 /// an unknown `kid` refetches the keys at most once per
 /// `jwks_refetch_cooldown_seconds`.
 ///
+/// Access tokens are signed with the provider's keys (the JWKS), with an
+/// algorithm the client accepts for ID tokens; HMAC is never accepted here,
+/// even when `allowed_algorithms` names it for ID tokens, since its key
+/// would be the app's own client secret.
+///
 /// The checks, by [`AccessTokenProfile`] (chosen from the client: Entra ID
 /// for a config made with `Config::entra` or an issuer of Entra's, RFC 9068
 /// otherwise):
@@ -148,6 +153,15 @@ impl Api {
     pub async fn verify(&self, raw: &str) -> Result<AccessTokenClaims, Error> {
         let bearer = |error| Error::Bearer(BearerError::from_token(error));
         let jws = Jws::parse(raw).map_err(bearer)?;
+        // HMAC would key the check with this app's client secret: anyone
+        // holding it could mint access tokens for the API. A provider signs
+        // access tokens with its own keys.
+        if jws.alg().is_hmac() {
+            return Err(BearerError::AlgorithmNotAllowed {
+                alg: jws.alg().as_str().to_owned(),
+            }
+            .into());
+        }
         let payload = self
             .client
             .verified_payload(&jws, Origin::Outside)

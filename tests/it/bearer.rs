@@ -597,3 +597,33 @@ fn alice_like_entra_claims(provider: &TestProvider, tid: &str) -> Value {
         "exp": now() + 300,
     })
 }
+
+#[tokio::test]
+async fn hmac_access_tokens_are_refused_even_when_id_tokens_may_use_it() {
+    const LONG_SECRET: &str = "a-client-secret-of-at-least-32-bytes-for-hs256";
+    let provider = TestProvider::builder()
+        .algorithm(oidc_login::Algorithm::HS256)
+        .client(TestClient::confidential(
+            CLIENT_ID,
+            LONG_SECRET,
+            TestClientAuth::Basic,
+        ))
+        .start()
+        .await;
+    let client = client_with(
+        config_builder(&provider)
+            .client_auth(ClientAuth::secret_basic(LONG_SECRET))
+            .allowed_algorithms([oidc_login::Algorithm::HS256]),
+    )
+    .await;
+    // ID tokens signed with the client secret pass...
+    login_as(&client, "alice").await.unwrap();
+    // ... but an access token so signed is refused.
+    let api = Api::new(&client, [API]).unwrap();
+    let token = provider.sign_access_token(&at_claims(&provider));
+    let error = bearer_error(api.verify(&token).await);
+    assert!(
+        matches!(&error, BearerError::AlgorithmNotAllowed { alg } if alg == "HS256"),
+        "{error}"
+    );
+}
