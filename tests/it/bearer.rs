@@ -140,6 +140,8 @@ async fn a_daemon_token_from_client_credentials_is_accepted_with_its_app_roles()
     let provider = provider().await;
     let api = api_for(&provider).await;
     assert_eq!(api.token_profile(), AccessTokenProfile::Jwt);
+    assert!(Api::new(api.client(), Vec::<String>::new()).is_err());
+    assert!(Api::new(api.client(), [API, ""]).is_err());
     let token = daemon_token(&provider, "reports.read").await;
     let caller = api.authenticate(&token).await.unwrap();
     assert_eq!(caller.claims.subject(), DAEMON);
