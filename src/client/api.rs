@@ -112,7 +112,7 @@ impl Api {
                         .into(),
             });
         }
-        let profile = if client.is_entra() {
+        let profile = if client.issues_entra_tokens() {
             AccessTokenProfile::EntraV2
         } else {
             AccessTokenProfile::Jwt
@@ -207,7 +207,7 @@ impl Client {
     /// Whether this is an Entra ID client: configured with `Config::entra`,
     /// or its provider's issuer is Entra's (a tenant issuer or the
     /// multi-tenant template).
-    pub(crate) fn is_entra(&self) -> bool {
+    pub(crate) fn issues_entra_tokens(&self) -> bool {
         self.config.entra_tenant().is_some()
             || self.provider.metadata.tenant_template.is_some()
             || self
