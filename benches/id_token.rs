@@ -6,6 +6,11 @@
 //! `bare/*`: `aws-lc-rs` `verify_sig` on a key parsed in advance, with the
 //! signature already decoded: the floor that full validation is held to
 //! (target: full <= 1.25 x bare).
+//! `access/*`: `Api::verify` on an RFC 9068 access token of the same
+//! provider (JWS parsing, `typ`, algorithm, key lookup, signature, `iss`,
+//! `aud`, `exp`, `iat`, `client_id`, `jti`, `sub`, the scopes), held to
+//! the same target against `access_bare/*`, the bare check of its own
+//! signature.
 //!
 //! Run: `cargo bench --all-features --bench id_token`
 
@@ -14,7 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use criterion::{Criterion, criterion_group, criterion_main};
 use oidc_login::testing::TestProvider;
-use oidc_login::{AccessToken, Algorithm, Client, ClientAuth, Config, IdToken, Nonce};
+use oidc_login::{AccessToken, Algorithm, Api, Client, ClientAuth, Config, IdToken, Nonce};
 use serde_json::{Value, json};
 
 struct Case {
@@ -24,6 +29,9 @@ struct Case {
     nonce: Nonce,
     access_token: AccessToken,
     key: ParsedPublicKey,
+    api: Api,
+    /// An RFC 9068 access token for `api`.
+    bearer: String,
 }
 
 fn case(rt: &tokio::runtime::Runtime, alg: Algorithm) -> Case {
@@ -50,6 +58,16 @@ fn case(rt: &tokio::runtime::Runtime, alg: Algorithm) -> Case {
             "groups": ["d48429bd-9f2a-47a2-a410-993f2a37876b", "7c2f0a4e-1111-4a3b-9c55-000000000001"]
         });
         let token = provider.sign_id_token(&claims);
+        // An access token of the same size class: what an API gets.
+        let bearer = provider.sign_access_token(&json!({
+            "iss": provider.issuer(), "sub": "alice-sub-0001", "aud": "https://api.example",
+            "client_id": "test-client", "jti": "3b0c4f7e-5555-4a3b-9c55-000000000003",
+            "scope": "openid profile email reports.read", "exp": now + 3600, "iat": now,
+            "nbf": now, "auth_time": now, "preferred_username": "alice",
+            "tid": "3c1a0f6e-0000-4000-8000-000000000001",
+            "groups": ["d48429bd-9f2a-47a2-a410-993f2a37876b", "7c2f0a4e-1111-4a3b-9c55-000000000001"]
+        }));
+        let api = Api::new(&client, ["https://api.example"]).unwrap();
 
         let jwks: Value = reqwest::get(provider.url("/jwks")).await.unwrap().json().await.unwrap();
         let jwk = &jwks["keys"][0];
@@ -73,6 +91,8 @@ fn case(rt: &tokio::runtime::Runtime, alg: Algorithm) -> Case {
             nonce: Nonce::new("n-0123456789abcdef0123456789abcdef"),
             access_token: AccessToken::new(access_token),
             key,
+            api,
+            bearer,
         }
     })
 }
@@ -110,6 +130,25 @@ fn bench(c: &mut Criterion) {
                 case.client
                     .verify_id_token(&case.token, &case.nonce, Some(&case.access_token))
             })
+        });
+
+        rt.block_on(case.api.verify(&case.bearer))
+            .expect("the bench access token validates");
+        let (bearer_input, bearer_signature) = case.bearer.rsplit_once('.').unwrap();
+        let bearer_signature = B64.decode(bearer_signature).unwrap();
+        case.key
+            .verify_sig(bearer_input.as_bytes(), &bearer_signature)
+            .expect("bare check of the access token passes");
+        group.bench_function(format!("access_bare/{alg}"), |b| {
+            b.iter(|| {
+                case.key.verify_sig(
+                    std::hint::black_box(bearer_input.as_bytes()),
+                    &bearer_signature,
+                )
+            })
+        });
+        group.bench_function(format!("access/{alg}"), |b| {
+            b.to_async(&rt).iter(|| case.api.verify(&case.bearer))
         });
     }
     group.finish();

@@ -15,7 +15,12 @@
 //! `Read-write`) and `bob` (in no mapped group: signed in with no roles).
 //!
 //! Routes: `GET /` (the button, or who you are), `GET /login`,
-//! `GET`/`POST /callback`, `GET /me` (JSON, or 401), `POST /logout`. With
+//! `GET`/`POST /callback`, `GET /me` (JSON, or 401), `POST /logout`, and
+//! `GET /api/me`, an API protected by the provider's access tokens
+//! (`Authorization: Bearer`, audience `api://oidc-login-demo`). In
+//! development mode the banner prints how to get a token for it from the
+//! embedded provider with `client_credentials` (the daemon client
+//! `demo-daemon`, secret `demo-daemon-secret`) and call it with curl. With
 //! `--config`, the login routes move under the path of the config's
 //! `redirect_uri` before `/callback` (`/auth/login`, `/auth/callback`,
 //! `/auth/logout` for `.../auth/callback`, as in the sample TOML files);
@@ -76,6 +81,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     println!("demo listening on {}", demo.url);
+    for line in &demo.banner {
+        println!("{line}");
+    }
     axum::serve(demo.listener, demo.app).await?;
     drop(demo.provider);
     Ok(())

@@ -54,6 +54,10 @@ pub enum Error {
     /// A break-glass local sign-in was refused.
     #[error(transparent)]
     BreakGlass(#[from] BreakGlassError),
+    /// A bearer access token presented to the app's API was refused (HTTP
+    /// 401, `invalid_token`).
+    #[error(transparent)]
+    Bearer(#[from] BearerError),
 }
 
 impl Error {
@@ -93,6 +97,7 @@ impl Error {
             Self::Logout(_) => "logout_token_refused",
             Self::BreakGlass(BreakGlassError::RateLimited { .. }) => "break_glass_rate_limited",
             Self::BreakGlass(_) => "break_glass_refused",
+            Self::Bearer(_) => "bearer_token_refused",
         }
     }
 }
@@ -620,6 +625,188 @@ pub enum TokenError {
     /// The userinfo response's `sub` is not the ID token's.
     #[error("the userinfo response is for another user: its `sub` differs from the ID token's")]
     UserinfoSubjectMismatch,
+}
+
+/// A bearer access token was refused by an [`Api`](crate::Api): answer
+/// HTTP 401 with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750
+/// section 3), and never echo the token or this message to the caller.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BearerError {
+    /// Not a compact JWS (an opaque token, a JWE, bad base64...).
+    #[error("the access token is not a compact JWS: {0}")]
+    Malformed(&'static str),
+    /// `alg: none` in any spelling.
+    #[error("the access token is unsigned (`alg: none`); unsigned tokens are never accepted")]
+    Unsigned,
+    /// The token's algorithm is not one the provider's tokens are accepted with.
+    #[error(
+        "the access token is signed with `{alg}`, which is not allowed here; check `allowed_algorithms` and the provider's `id_token_signing_alg_values_supported`"
+    )]
+    AlgorithmNotAllowed {
+        /// The header's `alg`, as sent (clipped to 32 characters).
+        alg: String,
+    },
+    /// No key in the provider's key set fits the token's `kid` and algorithm.
+    #[error(
+        "no key in the provider's JWKS fits the access token (kid {}, alg `{alg}`)", kid.as_deref().map(|k| format!("`{k}`")).unwrap_or_else(|| "absent".into())
+    )]
+    UnknownKey {
+        /// The header's `kid`, if any (clipped to 128 characters).
+        kid: Option<String>,
+        /// The header's `alg`.
+        alg: String,
+    },
+    /// The signature does not verify.
+    #[error("the access token's signature does not verify with the provider's keys")]
+    BadSignature,
+    /// The header's `typ` is not `at+jwt` (RFC 9068 section 2.1): an ID
+    /// token, or another JWT, presented as an access token (RFC 8725
+    /// section 3.11).
+    #[error(
+        "the token's `typ` is {}, not `at+jwt`: it is not an RFC 9068 access token (an ID token is never accepted as one)", typ.as_deref().map(|t| format!("`{t}`")).unwrap_or_else(|| "absent".into())
+    )]
+    NotAnAccessToken {
+        /// The header's `typ`, if any (clipped to 64 characters).
+        typ: Option<String>,
+    },
+    /// An Entra ID token that is no access token of this API: an ID token
+    /// (it has a `nonce`, or no `azp`, or neither `scp` nor `roles`).
+    #[error(
+        "the token is not an Entra ID access token: {reason} (an ID token is never accepted as an access token)"
+    )]
+    NotAnEntraAccessToken {
+        /// What it lacks or has.
+        reason: &'static str,
+    },
+    /// `iss` is not the provider's issuer.
+    #[error("the access token's `iss` is `{found}`, not the provider's issuer `{expected}`")]
+    IssuerMismatch {
+        /// The provider's issuer (for Entra multi-tenant, the template with the token's `tid`).
+        expected: String,
+        /// The token's `iss` (clipped).
+        found: String,
+    },
+    /// An Entra ID version 1.0 access token: the API's app registration
+    /// must ask for v2.0 tokens.
+    #[error(
+        "the access token is an Entra ID version 1.0 token (issuer `{issuer}`); set `accessTokenAcceptedVersion` (`requestedAccessTokenVersion`) to 2 in the API's app registration manifest"
+    )]
+    EntraV1Token {
+        /// The token's `iss`.
+        issuer: String,
+    },
+    /// The token's Entra ID tenant is not allowed by the tenant policy.
+    #[error(
+        "the access token is from the Entra ID tenant `{tenant}`, which the tenant policy does not allow"
+    )]
+    TenantNotAllowed {
+        /// The token's `tid`.
+        tenant: String,
+    },
+    /// `aud` holds none of the API's identifiers.
+    #[error("the access token's `aud` holds none of this API's identifiers ({expected})")]
+    AudienceMismatch {
+        /// The API's identifiers, comma-separated.
+        expected: String,
+    },
+    /// A required claim is missing.
+    #[error("the access token has no `{0}` claim")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type or form.
+    #[error("the access token's `{claim}` claim is not {expected}")]
+    InvalidClaim {
+        /// The claim's name.
+        claim: &'static str,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// `exp` is in the past, beyond the allowed skew.
+    #[error("the access token expired at {exp} (now {now}, allowed skew {skew_seconds} s)")]
+    Expired {
+        /// The token's `exp`.
+        exp: i64,
+        /// This machine's clock.
+        now: i64,
+        /// The allowed skew.
+        skew_seconds: u64,
+    },
+    /// `iat` is in the future, beyond the allowed skew.
+    #[error(
+        "the access token was issued in the future (`iat` {iat}, now {now}, allowed skew {skew_seconds} s): check both clocks"
+    )]
+    IssuedInFuture {
+        /// The token's `iat`.
+        iat: i64,
+        /// This machine's clock.
+        now: i64,
+        /// The allowed skew.
+        skew_seconds: u64,
+    },
+    /// `nbf` is in the future, beyond the allowed skew.
+    #[error(
+        "the access token is not valid before {nbf} (now {now}, allowed skew {skew_seconds} s): check both clocks"
+    )]
+    NotYetValid {
+        /// The token's `nbf`.
+        nbf: i64,
+        /// This machine's clock.
+        now: i64,
+        /// The allowed skew.
+        skew_seconds: u64,
+    },
+}
+
+impl BearerError {
+    /// The access-token wording of a check shared with ID tokens.
+    pub(crate) fn from_token(error: TokenError) -> Self {
+        use TokenError as T;
+        match error {
+            T::Malformed(reason) => Self::Malformed(reason),
+            T::Unsigned => Self::Unsigned,
+            T::AlgorithmNotAllowed { alg } => Self::AlgorithmNotAllowed { alg },
+            T::UnknownKey { kid, alg } => Self::UnknownKey { kid, alg },
+            T::BadSignature => Self::BadSignature,
+            T::IssuerMismatch { expected, found } => Self::IssuerMismatch { expected, found },
+            T::EntraV1Token { issuer } => Self::EntraV1Token { issuer },
+            T::TenantNotAllowed { tenant } => Self::TenantNotAllowed { tenant },
+            T::MissingClaim(claim) => Self::MissingClaim(claim),
+            T::InvalidClaim { claim, expected } => Self::InvalidClaim { claim, expected },
+            T::Expired {
+                exp,
+                now,
+                skew_seconds,
+            } => Self::Expired {
+                exp,
+                now,
+                skew_seconds,
+            },
+            T::IssuedInFuture {
+                iat,
+                now,
+                skew_seconds,
+            } => Self::IssuedInFuture {
+                iat,
+                now,
+                skew_seconds,
+            },
+            T::NotYetValid {
+                nbf,
+                now,
+                skew_seconds,
+            } => Self::NotYetValid {
+                nbf,
+                now,
+                skew_seconds,
+            },
+            // The ID-token-only checks (nonce, hashes, azp, auth_time,
+            // userinfo, the exchange) are never run on an access token.
+            other => {
+                debug_assert!(false, "an ID-token-only error for an access token: {other}");
+                Self::Malformed("it failed a check of another kind of token")
+            }
+        }
+    }
 }
 
 /// A refresh ([`Client::refresh`](crate::Client::refresh)) was refused.

@@ -83,6 +83,45 @@ impl HttpClient {
         self.json_response(what, url, request).await
     }
 
+    /// POSTs a form and reads nothing but the status (RFC 7009 token
+    /// revocation answers 200 with no body): a 2xx is `Ok`, anything else an
+    /// error naming the status. `basic` is the `Authorization: Basic` value's
+    /// user and password, already form-urlencoded (RFC 6749 section 2.3.1).
+    pub(crate) async fn post_form(
+        &self,
+        what: &'static str,
+        url: &Url,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<(), HttpError> {
+        let mut request = self.inner.post(url.clone()).form(form);
+        if let Some((user, password)) = basic {
+            request = request.basic_auth(user, Some(password));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(what, url.as_str(), e))?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(error(
+                what,
+                url.as_str(),
+                HttpErrorKind::Redirect(status.as_u16()),
+            ));
+        }
+        if !status.is_success() {
+            return Err(error(
+                what,
+                url.as_str(),
+                HttpErrorKind::Status(status.as_u16()),
+            ));
+        }
+        // Read (capped) and dropped, so the connection can be reused.
+        read_capped(what, url.as_str(), response).await?;
+        Ok(())
+    }
+
     /// Sends the request; a success status gives the capped body, anything
     /// else an error (redirects are not followed).
     async fn json_response(

@@ -15,6 +15,7 @@
 //! - [Flows](#flows)
 //! - [PrivX](#privx)
 //! - [After sign-in: refresh, sign-out, break-glass](#after-sign-in-refresh-sign-out-break-glass)
+//! - [APIs: the provider's access tokens](#apis-the-providers-access-tokens)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
 //!
@@ -470,9 +471,34 @@
 //!   its [`Identity`] is marked [`break_glass`](Identity::break_glass) and
 //!   gets its roles from [`Source::Local`] rows only.
 //!
+//! - [`Client::revoke`] revokes a login's tokens at the provider's
+//!   `revocation_endpoint` (RFC 7009), refresh token first, with the
+//!   configured client authentication; the axum `POST /logout` calls it for
+//!   a session that holds tokens, logs a failure and signs out anyway.
+//!
 //! The axum integration wires each in: `LoginRoutes::refresh_before_expiry`,
 //! `provider_logout`, `back_channel_logout` and `break_glass`, applied to
-//! every route through `LoginRoutes::layer`.
+//! every route through `LoginRoutes::layer`; `LoginRoutes::user_access_token`
+//! lets a handler take the signed-in user's access token
+//! (`axum::UserAccessToken`), refreshed first, for calls to Microsoft Graph
+//! or the app's own back-end.
+//!
+//! # APIs: the provider's access tokens
+//!
+//! [`Api`] checks bearer access tokens for the app's own API on the
+//! client's key cache and signature fast path, so a token costs what an ID
+//! token costs; a token from outside refetches keys at most once per
+//! cooldown. [`AccessTokenProfile::Jwt`] is RFC 9068 (`typ` `at+jwt`,
+//! `client_id`, `jti`, `scope`); [`AccessTokenProfile::EntraV2`] is Entra
+//! ID's v2.0 access token (`aud` the application id or its Application ID
+//! URI, `azp`, `scp` or `roles`, `ver` `2.0`, the tenant policy), chosen for
+//! an Entra client. An ID token is never accepted as an access token (RFC
+//! 8725 section 3.11): its `typ` differs, and Entra's has no `azp` or `scp`.
+//! [`Api::authenticate`] also maps the caller's groups and `roles` through
+//! the client's role mapper ([`BearerPrincipal`]). Refusals are
+//! [`Error::Bearer`] ([`BearerError`]). With `axum`, the extractors
+//! `Bearer`, `BearerScope<S>` and `BearerRole<R>` answer RFC 6750
+//! (`WWW-Authenticate: Bearer`, `invalid_token`, `insufficient_scope`).
 //!
 //! # Testing your app
 //!
@@ -480,7 +506,9 @@
 //! runs a real OpenID provider on a random loopback port, with users, clients
 //! and signing algorithms of your choice, and can be told to misbehave (a
 //! wrong issuer, an expired token, a bad signature...) so your app's refusals
-//! can be tested too.
+//! can be tested too. For an API, it issues RFC 9068 access tokens for a
+//! `resource` (RFC 8707) or its default resource, the `client_credentials`
+//! grant for a daemon client, and revokes tokens at `/revoke` (RFC 7009).
 //!
 //! # Where things live
 //!
@@ -497,20 +525,20 @@
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback, only JSON answers passed on |
 //! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch, discovery retried with backoff at start-up (`retry.rs`); the one decision "this provider is Microsoft Entra ID" ([`EntraId`], from the `entra` table or the discovery document: `recognise.rs`), which every Entra rule reads |
 //! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
-//! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`); the client credentials check, [`CredentialCheck`] (`credentials.rs`) |
-//! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and the `jti` replay records (`logout.rs`) |
+//! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`); the client credentials check, [`CredentialCheck`] (`credentials.rs`); [`Api`], bearer access tokens for the app's API, and [`BearerPrincipal`] (`api.rs`); token revocation, [`Client::revoke`] (`revoke.rs`) |
+//! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and the `jti` replay records (`logout.rs`), access-token claim rules, RFC 9068 and Entra v2.0 ([`AccessTokenClaims`], [`AccessTokenProfile`]: `access.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate, the userinfo merge |
 //! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`RoleMapping`] and its [`TenantScope`], [`NoRolePolicy`] |
 //! | `src/issuer.rs` | protocol level: the `{tenantid}` issuer template, [`TenantPolicy`], Entra ID v1 token recognition; used by the provider and token layers |
 //! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
 //! | `src/accounts/` | [`AccountLinker`] (link, admin reset, mutable-`sub` acceptance), [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`); the `[accounts]` table is read in `src/config/accounts.rs` |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), session glue and activity (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
-//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs`; its grants and sessions, oldest first and bounded, in `recent.rs` |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), the bearer extractors of an API and their RFC 6750 answers (`bearer.rs`), the user's access token for downstream calls (`downstream.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), session glue and activity (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs`; JWT access tokens for a resource, the `client_credentials` grant and revocation in `access.rs`; its grants and sessions, oldest first and bounded, in `recent.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover) and their shared helpers (`common/`) |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, bearer access tokens for an API, the user's token downstream and revocation, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service or a process of their own: a browser (`browser.rs`), Redis and two instances on it (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`), the process's memory under 100,000 anonymous logins (`memory.rs`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `src/fuzz/` | (tests only) property-based fuzzing of every parser of outside input, one file per target, each against a reference |
-//! | `benches/` | criterion benchmarks (ID token validation, role mapping) and the load benchmark (`load.rs`: logins through the demo, a signed-in request, memory); `benches/README.md` holds the latest figures, the profile and the long fuzzing pass |
+//! | `benches/` | criterion benchmarks (ID token and access token validation, role mapping) and the load benchmark (`load.rs`: logins through the demo, a signed-in request, memory); `benches/README.md` holds the latest figures, the profile and the long fuzzing pass |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
@@ -562,15 +590,15 @@ pub use assertion::PrivateKeyJwt;
 #[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
 pub use break_glass::{BREAK_GLASS_ISSUER, BreakGlass};
 pub use client::credentials::CredentialCheck;
-pub use client::{Client, Login, Tokens};
+pub use client::{Api, BearerPrincipal, Client, Login, Tokens};
 pub use config::{
     AccountRow, AccountsSettings, AuthMethod, BreakGlassSettings, Claims, ClientAuth, Config,
     ConfigBuilder, Flow, GraphQuery, GroupsSource, KeySet, Limits, RequiredClaim, UserinfoPolicy,
 };
 pub use error::{
-    AccessError, AccountError, BreakGlassError, CallbackError, ConfigError, DiscoveryError, Error,
-    GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError,
-    RefreshError, SharedStateError, StartError, TokenError,
+    AccessError, AccountError, BearerError, BreakGlassError, CallbackError, ConfigError,
+    DiscoveryError, Error, GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind,
+    IssuerHint, LogoutError, RefreshError, SharedStateError, StartError, TokenError,
 };
 pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
 pub use identity::Identity;
@@ -579,4 +607,4 @@ pub use provider::{EntraId, EntraVersion, Recognition};
 pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source, TenantScope};
 pub use secret::{AccessToken, ClientSecret, IdToken, Nonce, PkceVerifier, RefreshToken, State};
 pub use shared_state::{MemoryState, SharedState, StateFuture, StateKey};
-pub use token::{IdTokenClaims, LogoutTokenClaims};
+pub use token::{AccessTokenClaims, AccessTokenProfile, IdTokenClaims, LogoutTokenClaims};

@@ -24,6 +24,11 @@
 //! Every token endpoint authentication method is covered: `client_secret_basic`,
 //! `client_secret_post`, `none` (PKCE alone), `client_secret_jwt` and
 //! `private_key_jwt` (keys from `tests/fixtures/keys/`, RSA and EC).
+//!
+//! For APIs: oidc-provider's JWT access tokens (RFC 9068) for a resource
+//! indicator (RFC 8707), from a daemon's `client_credentials` grant, checked
+//! by `Api`; and token revocation (RFC 7009) with `Client::revoke`, after
+//! which the refresh token is refused.
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -563,4 +568,107 @@ async fn offline_access_gets_a_refresh_token_without_an_explicit_prompt() {
         login.tokens.refresh_token.is_none(),
         "oidc-provider issues none without prompt=consent"
     );
+}
+
+/// The API of provider.mjs (RFC 8707 resource indicator).
+const API_RESOURCE: &str = "https://api.interop.example";
+
+/// oidc-provider's JWT access tokens for a resource indicator (RFC 9068,
+/// `typ: at+jwt`), from a daemon's `client_credentials` grant, pass `Api`;
+/// one for another audience or an ID token do not.
+#[tokio::test]
+async fn jwt_access_tokens_for_a_resource_indicator() {
+    if !node_available() {
+        return;
+    }
+    let provider = NodeProvider::start().await;
+    let client = client_for(&provider, "basic", "rs256").await;
+    let api = oidc_login::Api::new(&client, [API_RESOURCE]).unwrap();
+    let http = reqwest::Client::new();
+    let token_endpoint = format!("{}/token", provider.issuer);
+    let ask = |resource: &'static str| {
+        http.post(&token_endpoint)
+            .basic_auth("daemon", Some("daemon-secret"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "reports.read"),
+                ("resource", resource),
+            ])
+            .send()
+    };
+    let answer: serde_json::Value = ask(API_RESOURCE).await.unwrap().json().await.unwrap();
+    let token = answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {answer}"));
+    let caller = api
+        .authenticate(token)
+        .await
+        .unwrap_or_else(|e| panic!("oidc-provider's access token refused: {e}"));
+    assert_eq!(caller.claims.subject(), "daemon");
+    assert_eq!(caller.claims.client_id(), "daemon");
+    assert_eq!(caller.claims.scopes(), ["reports.read"]);
+    assert_eq!(caller.claims.issuer(), provider.issuer);
+
+    // A resource oidc-provider does not serve: `invalid_target`.
+    let refused = ask("https://other.example").await.unwrap();
+    assert_eq!(refused.status(), 400);
+    // Another API's identifier: the audience does not match.
+    let other = oidc_login::Api::new(&client, ["https://other.example"]).unwrap();
+    assert!(matches!(
+        other.verify(token).await,
+        Err(oidc_login::Error::Bearer(
+            oidc_login::BearerError::AudienceMismatch { .. }
+        ))
+    ));
+    // A login's ID token is no access token.
+    let login = login_as(&client, "alice").await;
+    assert!(matches!(
+        api.verify(login.tokens.id_token.expose_secret()).await,
+        Err(oidc_login::Error::Bearer(
+            oidc_login::BearerError::NotAnAccessToken { .. }
+        ))
+    ));
+}
+
+/// Revocation at oidc-provider (RFC 7009): `Client::revoke` revokes the
+/// refresh token (then the access token), and the refresh token is refused
+/// afterwards.
+#[tokio::test]
+async fn revocation_ends_the_refresh_token() {
+    if !node_available() {
+        return;
+    }
+    let provider = NodeProvider::start().await;
+    for method in ["basic", "post", "pkjwt"] {
+        let client_id = format!("{method}-rs256");
+        let config = Config::builder(provider.issuer.as_str(), client_id.as_str())
+            .client_auth(client_auth(method, &client_id, "rs256"))
+            .redirect_uri(REDIRECT_URI)
+            .scopes(["openid", "email", "profile", "groups", "offline_access"])
+            .build()
+            .unwrap();
+        let client = Client::discover(config).await.unwrap();
+        assert!(client.revocation_endpoint().is_some(), "{method}");
+        let login = login_with(
+            &client,
+            Start::default().login_hint("alice").prompt("consent"),
+            "alice",
+        )
+        .await;
+        assert!(login.tokens.refresh_token.is_some(), "{method}");
+        client
+            .revoke(&login.tokens)
+            .await
+            .unwrap_or_else(|e| panic!("{method}: revocation failed: {e}"));
+        let refused = client.refresh(&login.tokens).await;
+        assert!(
+            matches!(
+                refused,
+                Err(oidc_login::Error::Refresh(
+                    oidc_login::RefreshError::Refused { .. }
+                ))
+            ),
+            "{method}: {refused:?}"
+        );
+    }
 }

@@ -2,7 +2,9 @@
 //! tests (`tests/demo.rs`, `tests/browser.rs`), so that they drive the very
 //! app the demo serves.
 //!
-//! Routes: `GET /` (the button, or who you are) and `GET /me` (JSON, or 401),
+//! Routes: `GET /` (the button, or who you are), `GET /me` (JSON, or 401),
+//! `GET /api/me` (the caller of a bearer access token for [`DEMO_API`], as
+//! JSON; RFC 6750 refusals),
 //! plus the login routes of [`LoginRoutes`], under the prefix of the config's
 //! `redirect_uri` (none with the embedded provider; `/auth` for
 //! `https://app.example.com/auth/callback`). The pages' HTML is in
@@ -23,10 +25,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use oidc_login::axum::{LoginRoutes, SignedIn, break_glass_form, login_button, session_layer};
-use oidc_login::testing::TestProvider;
+use oidc_login::axum::{
+    Bearer, LoginRoutes, SignedIn, break_glass_form, login_button, session_layer,
+};
+use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{
-    AccountLinker, AccountStore, AccountsSettings, BreakGlass, Client, ClientAuth, Config,
+    AccountLinker, AccountStore, AccountsSettings, Api, BreakGlass, Client, ClientAuth, Config,
     ConfigError, MemoryAccountStore, RoleMapping, Source, SqliteAccountStore,
 };
 use std::sync::Arc;
@@ -136,6 +140,9 @@ pub struct Demo {
     pub provider: Option<TestProvider>,
     /// What looked wrong at start-up (each also logged as a warning).
     pub warnings: Vec<String>,
+    /// In development mode, how to call `GET /api/me` with a token from
+    /// the embedded provider (printed by `examples/demo.rs`).
+    pub banner: Vec<String>,
 }
 
 impl Demo {
@@ -149,7 +156,7 @@ impl Demo {
         let (config, provider) = match &options.config_file {
             Some(path) => (Config::from_file(path)?, None),
             None => {
-                let provider = TestProvider::start().await;
+                let provider = embedded_provider().await;
                 let config = embedded_config(&provider, format!("http://{addr}/callback"))?;
                 (config, Some(provider))
             }
@@ -175,12 +182,17 @@ impl Demo {
             routes = routes.accounts(linker)?;
         }
         let app = app(routes, &client, provider.is_some());
+        let banner = provider
+            .as_ref()
+            .map(|provider| api_banner(&provider.url("/token"), &format!("http://{addr}/api/me")))
+            .unwrap_or_default();
         Ok(Demo {
             listener,
             app,
             url: format!("http://{addr}/"),
             provider,
             warnings,
+            banner,
         })
     }
 }
@@ -220,6 +232,51 @@ pub async fn account_store(
             Arc::new(store)
         }
     })
+}
+
+/// The identifier of the demo's API (`GET /api/me`): the `aud` of the
+/// access tokens it accepts. The embedded provider issues every access
+/// token for it (its default resource), a login's and a daemon's.
+pub const DEMO_API: &str = "api://oidc-login-demo";
+
+/// The embedded provider's daemon client (`client_credentials`), shown in
+/// the banner.
+pub const DEMO_DAEMON_ID: &str = "demo-daemon";
+/// Its secret (`client_secret_basic`): a test provider's, shown in the banner.
+pub const DEMO_DAEMON_SECRET: &str = "demo-daemon-secret";
+
+/// The embedded provider of development mode: the default client (the
+/// demo's), and the daemon [`DEMO_DAEMON_ID`]; access tokens are JWTs for
+/// [`DEMO_API`].
+pub async fn embedded_provider() -> TestProvider {
+    TestProvider::builder()
+        .client(TestClient::confidential(
+            TestProvider::DEFAULT_CLIENT_ID,
+            TestProvider::DEFAULT_CLIENT_SECRET,
+            TestClientAuth::Basic,
+        ))
+        .client(TestClient::confidential(
+            DEMO_DAEMON_ID,
+            DEMO_DAEMON_SECRET,
+            TestClientAuth::Basic,
+        ))
+        .default_resource(DEMO_API)
+        .start()
+        .await
+}
+
+/// How to call `api_url` (`GET /api/me`) with a daemon's token from the
+/// embedded provider's `token_url`: the banner of development mode.
+pub fn api_banner(token_url: &str, api_url: &str) -> Vec<String> {
+    vec![
+        format!(
+            "API: GET {api_url} takes the embedded provider's access tokens (aud {DEMO_API}); a daemon (client id {DEMO_DAEMON_ID}, secret {DEMO_DAEMON_SECRET}) gets one with client_credentials:"
+        ),
+        format!(
+            "  TOKEN=$(curl -s -u {DEMO_DAEMON_ID}:{DEMO_DAEMON_SECRET} -d grant_type=client_credentials -d scope=demo.read {token_url} | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
+        ),
+        format!("  curl -H \"Authorization: Bearer $TOKEN\" {api_url}"),
+    ]
 }
 
 /// The group of `alice` at the embedded provider, which the demo's role
@@ -325,10 +382,16 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
         accounts: routes.account_linker().is_some(),
     };
     let sessions = session_layer(MokaStore::new(Some(MAX_SESSIONS)), client);
+    let api = Api::new(client, [DEMO_API]).expect("the demo's API identifier is valid");
     let pages = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
-        .with_state(page);
+        .with_state(page)
+        .merge(
+            Router::new()
+                .route("/api/me", get(api_me))
+                .layer(api.layer()),
+        );
     routes.mount(pages).layer(routes.layer()).layer(sessions)
 }
 
@@ -342,6 +405,19 @@ async fn home(State(page): State<Page>, user: Option<SignedIn>) -> Html<String> 
             OffsetDateTime::now_utc().unix_timestamp(),
         ),
     })
+}
+
+/// `GET /api/me`: the caller of a bearer access token.
+async fn api_me(caller: Bearer) -> Response {
+    axum::Json(serde_json::json!({
+        "issuer": caller.claims.issuer(),
+        "subject": caller.claims.subject(),
+        "client_id": caller.claims.client_id(),
+        "scopes": caller.claims.scopes(),
+        "groups": caller.identity.groups,
+        "roles": caller.identity.roles,
+    }))
+    .into_response()
 }
 
 async fn me(State(page): State<Page>, user: Option<SignedIn>) -> Response {

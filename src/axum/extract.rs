@@ -127,6 +127,10 @@ pub enum AuthRejection {
     },
     /// The session store failed: 500.
     Session,
+    /// The user's access token ([`UserAccessToken`](super::UserAccessToken))
+    /// has expired and could not be refreshed (the provider is unreachable):
+    /// 503; the session stays, and the next request tries again.
+    AccessTokenExpired,
     /// The route is not wrapped in the [`LoginLayer`](super::LoginLayer)
     /// (added before the route, or not at all): 500.
     NotSetUp,
@@ -140,6 +144,7 @@ impl AuthRejection {
             Self::LoginRequired { .. } => StatusCode::SEE_OTHER,
             Self::MissingRole { .. } => StatusCode::FORBIDDEN,
             Self::Session | Self::NotSetUp => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::AccessTokenExpired => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -156,13 +161,19 @@ impl IntoResponse for AuthRejection {
                 .into_response(),
             Self::MissingRole { .. } => Refusal::MISSING_ROLE.respond(),
             Self::Session => Refusal::SESSION_ERROR.respond(),
+            Self::AccessTokenExpired => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CACHE_CONTROL, "no-store")],
+                "the access token expired and could not be refreshed; try again later",
+            )
+                .into_response(),
             Self::NotSetUp => Refusal::NOT_SET_UP.respond(),
         }
     }
 }
 
 /// What the layer left in the request.
-fn current(parts: &Parts) -> Result<Current, AuthRejection> {
+pub(super) fn current(parts: &Parts) -> Result<Current, AuthRejection> {
     parts.extensions.get::<Current>().cloned().ok_or_else(|| {
         tracing::error!(
             target: "oidc_login::axum",
@@ -187,7 +198,7 @@ async fn user(parts: &Parts) -> Result<(Current, Option<Resolved>), AuthRejectio
 
 /// A browser navigation (it accepts HTML and is a GET) goes to the login
 /// route; anything else is an API call and gets 401.
-fn not_signed_in(parts: &Parts, current: &Current) -> AuthRejection {
+pub(super) fn not_signed_in(parts: &Parts, current: &Current) -> AuthRejection {
     let browser = parts.method == Method::GET
         && parts
             .headers

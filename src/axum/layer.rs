@@ -212,6 +212,11 @@ impl Current {
         user.as_ref().map(Option::as_ref).map_err(|&failed| failed)
     }
 
+    /// The request's session (the signed-in user's tokens are read from it).
+    pub(crate) fn session(&self) -> &Session {
+        &self.0.session
+    }
+
     /// The login route, with this request as the place to come back to.
     pub(crate) fn login_location(&self) -> String {
         format!(

@@ -135,8 +135,10 @@
 //! ```
 
 mod back_channel;
+mod bearer;
 #[cfg(feature = "break-glass")]
 mod client_address;
+mod downstream;
 mod extract;
 mod layer;
 mod origin;
@@ -164,6 +166,8 @@ mod store_state;
 /// ```
 pub use tower_sessions;
 
+pub use bearer::{Bearer, BearerChallenge, BearerRejection, BearerRole, BearerScope, ScopeName};
+pub use downstream::UserAccessToken;
 pub use extract::{AuthRejection, RequireRole, RoleName, SignedIn};
 pub use layer::{LoginLayer, LoginService};
 #[cfg(feature = "break-glass")]

@@ -136,7 +136,7 @@ impl Refusal {
                     "The identity provider did not accept this app's client credentials (its client ID, secret or key). The app's administrator must correct them; trying again will not help.",
                 )
             }
-            Error::Token(_) | Error::Refresh(_) => (
+            Error::Token(_) | Error::Refresh(_) | Error::Bearer(_) => (
                 S::UNAUTHORIZED,
                 REFUSED,
                 "The identity provider's answer could not be verified. Please start again.",

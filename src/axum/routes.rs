@@ -32,6 +32,10 @@ use crate::client::Client;
 use crate::error::{ConfigError, Error};
 use crate::flow::{Callback, Start};
 
+/// The refresh margin of [`LoginRoutes::user_access_token`] when
+/// [`LoginRoutes::refresh_before_expiry`] sets none.
+const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
 /// The login routes and the settings of the integration.
 ///
 /// [`mount`](Self::mount) adds the routes to the app's router;
@@ -63,6 +67,9 @@ pub struct LoginRoutes {
     max_session_age: Duration,
     refresh_margin: Option<Duration>,
     provider_logout: bool,
+    /// Whether handlers may take the user's access token
+    /// ([`UserAccessToken`](super::UserAccessToken)).
+    user_access_token: bool,
     /// Whether back-channel logout is on.
     back_channel: bool,
     #[cfg(feature = "break-glass")]
@@ -139,6 +146,7 @@ impl LoginRoutes {
             max_session_age: MAX_SESSION_AGE,
             refresh_margin: None,
             provider_logout: false,
+            user_access_token: false,
             back_channel: false,
             #[cfg(feature = "break-glass")]
             break_glass: None,
@@ -310,6 +318,24 @@ impl LoginRoutes {
     /// ```
     pub fn refresh_before_expiry(mut self, margin: Duration) -> Self {
         self.refresh_margin = Some(margin);
+        self
+    }
+
+    /// Lets handlers take the signed-in user's access token with the
+    /// [`UserAccessToken`](super::UserAccessToken) extractor, to call
+    /// Microsoft Graph or the app's own back-end as the user. The tokens are
+    /// then kept in the session store (server side), and refreshed before
+    /// they expire: with the [`refresh_before_expiry`](Self::refresh_before_expiry)
+    /// margin, or 60 seconds when none is set (`offline_access` must be
+    /// among the scopes for the provider to issue a refresh token).
+    ///
+    /// ```no_run
+    /// # fn f(routes: oidc_login::axum::LoginRoutes) -> oidc_login::axum::LoginRoutes {
+    /// routes.user_access_token()
+    /// # }
+    /// ```
+    pub fn user_access_token(mut self) -> Self {
+        self.user_access_token = true;
         self
     }
 
@@ -512,6 +538,7 @@ impl LoginRoutes {
             max_session_age: self.max_session_age,
             refresher: self
                 .refresh_margin
+                .or(self.user_access_token.then_some(DEFAULT_REFRESH_MARGIN))
                 .map(|margin| Refresher::new(self.client.clone(), margin)),
             logouts: self.logout_index(),
             sign_outs: self.sign_outs(),
@@ -565,7 +592,9 @@ impl LoginRoutes {
             callback_path: callback_path.clone(),
             after_logout: self.after_logout.clone(),
             form_post: self.form_post,
-            keep_tokens: self.refresh_margin.is_some() || self.provider_logout,
+            keep_tokens: self.refresh_margin.is_some()
+                || self.provider_logout
+                || self.user_access_token,
             provider_logout,
             sign_outs: self.sign_outs(),
             accounts: self.accounts.clone(),
@@ -741,6 +770,9 @@ async fn logout(
     if let Err(error) = session.flush().await {
         return session_failure(&error);
     }
+    if let Some(tokens) = user.as_ref().and_then(|user| user.tokens.as_ref()) {
+        revoke_at_sign_out(&shared.client, tokens).await;
+    }
     // A new session id, as at sign-in: the response never echoes the old one.
     if let Err(error) = super::sign_out::renew_id(&session).await {
         return session_failure(&error);
@@ -774,6 +806,25 @@ async fn logout(
         Err(error) => {
             tracing::warn!(target: "oidc_login::axum", code = error.code(), %error, "signed out here, but not at the provider");
             Redirect::to(&shared.after_logout).into_response()
+        }
+    }
+}
+
+/// Revokes the signed-out session's tokens at the provider's
+/// `revocation_endpoint` (RFC 7009), when it has one: the refresh token
+/// first, then the access token. A failure is logged and the sign-out goes
+/// on (the session is already gone here); it waits at most the HTTP
+/// timeout per token.
+async fn revoke_at_sign_out(client: &Client, tokens: &crate::client::Tokens) {
+    if client.revocation_endpoint().is_none() {
+        return;
+    }
+    match client.revoke(tokens).await {
+        Ok(()) => {
+            tracing::debug!(target: "oidc_login::axum", "the signed-out session's tokens were revoked at the provider");
+        }
+        Err(error) => {
+            tracing::warn!(target: "oidc_login::axum", code = error.code(), %error, "signed out, but the tokens could not be revoked at the provider; they stay valid until they expire");
         }
     }
 }

@@ -444,7 +444,7 @@ fn finished(identity: Identity, tokens: Tokens, return_to: Option<String>) -> Lo
 }
 
 /// The configured claim names, as the identity is read with them.
-fn claim_names(claims: &Claims) -> ClaimNames<'_> {
+pub(super) fn claim_names(claims: &Claims) -> ClaimNames<'_> {
     ClaimNames {
         username: &claims.username,
         email: &claims.email,

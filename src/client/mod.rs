@@ -1,8 +1,12 @@
 //! [`Client`]: one discovered provider and this app's registration with it.
 //! The login steps are in `login.rs`.
 
+mod api;
 pub(crate) mod credentials;
 mod login;
+mod revoke;
+
+pub use api::{Api, BearerPrincipal};
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -8,6 +8,7 @@
 //! | `jws.rs` | compact JWS and its header ([`crate::token::Jws`]) | a model of the header rules over `serde_json`'s reading; no edit of a signed token verifies |
 //! | `jwk.rs` | JWKS documents ([`crate::token::KeySet`]) | `serde_json` for the document; the key rules (`use`, `key_ops`, private members) from the hostile side |
 //! | `claims.rs` | ID-token claims ([`crate::token::check_claims`]) | `serde_json` with unique member names, and the same check on its canonical re-serialization |
+//! | `access.rs` | bearer access-token claims ([`crate::token::check_access_claims`], RFC 9068) | `serde_json` with unique member names, and a model of RFC 9068's rules |
 //! | `logout.rs` | logout tokens ([`crate::token::check_logout_claims`]) | `serde_json` and a model of Back-Channel Logout 1.0 section 2.6 |
 //! | `callback.rs` | callback query and form ([`crate::Callback`]) | a plain `application/x-www-form-urlencoded` decoder |
 //! | `metadata.rs` | the discovery document ([`crate::provider::Metadata`]) | `serde_json`, and what an accepted document must hold |
@@ -27,6 +28,7 @@
 
 use proptest::test_runner::Config as ProptestConfig;
 
+mod access;
 mod callback;
 mod claims;
 mod config;

@@ -25,6 +25,9 @@ struct Extra {
     code_challenge_methods_supported: Option<Vec<String>>,
     #[serde(default)]
     end_session_endpoint: Option<String>,
+    /// RFC 7009 (token revocation), RFC 8414.
+    #[serde(default)]
+    revocation_endpoint: Option<String>,
     /// RFC 9207.
     #[serde(default)]
     authorization_response_iss_parameter_supported: Option<bool>,
@@ -67,6 +70,8 @@ pub(crate) struct Metadata {
     pub(crate) userinfo_endpoint: Option<Url>,
     pub(crate) jwks_uri: Url,
     pub(crate) end_session_endpoint: Option<Url>,
+    /// RFC 7009: where tokens are revoked at sign-out.
+    pub(crate) revocation_endpoint: Option<Url>,
     /// The ID token algorithms accepted: the config's list, or the
     /// advertised asymmetric ones.
     pub(crate) signing_algorithms: Vec<Algorithm>,
@@ -139,6 +144,11 @@ impl Metadata {
             .end_session_endpoint
             .as_deref()
             .map(|u| checked_url("end_session_endpoint", u))
+            .transpose()?;
+        let revocation_endpoint = extra
+            .revocation_endpoint
+            .as_deref()
+            .map(|u| checked_url("revocation_endpoint", u))
             .transpose()?;
 
         let (needed, name) = match config.flow() {
@@ -215,6 +225,7 @@ impl Metadata {
             userinfo_endpoint,
             jwks_uri,
             end_session_endpoint,
+            revocation_endpoint,
             signing_algorithms,
             iss_parameter_supported: extra.authorization_response_iss_parameter_supported
                 == Some(true),

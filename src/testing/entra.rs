@@ -273,7 +273,12 @@ fn v1_issuer(tenant: &str) -> String {
     format!("https://sts.windows.net/{tenant}/")
 }
 
-fn tenant_of(mode: &EntraMode, user: &TestUser) -> String {
+/// The tenant of the provider's own clients (a daemon's tokens).
+pub(super) fn home_tenant(mode: &EntraMode) -> &str {
+    &mode.tenant
+}
+
+pub(super) fn tenant_of(mode: &EntraMode, user: &TestUser) -> String {
     match user.extra_claims().get("tid") {
         Some(Value::String(tid)) => tid.clone(),
         _ => mode.tenant.clone(),
@@ -281,7 +286,7 @@ fn tenant_of(mode: &EntraMode, user: &TestUser) -> String {
 }
 
 /// A GUID made from the user's `sub`, as the default `oid`.
-fn object_id_of(user: &TestUser) -> String {
+pub(super) fn object_id_of(user: &TestUser) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, user.sub().as_bytes());
     let hex: String = digest.as_ref()[..16]
         .iter()

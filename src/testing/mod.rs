@@ -13,9 +13,10 @@
 //! | `GET /.well-known/openid-configuration` | discovery; the issuer is `http://127.0.0.1:<port>` (plus the [issuer path](TestProviderBuilder::issuer_path), under which every endpoint then lives) |
 //! | `GET /jwks` | the public signing key, with `kid`, `alg` and `use` |
 //! | `GET`/`POST /authorize` | checks the request, then signs in the user named by `login_hint`, or shows a page with a button per user |
-//! | `POST /token` | `authorization_code` (PKCE S256 required) and `refresh_token` grants |
+//! | `POST /token` | `authorization_code` (PKCE S256 required), `refresh_token` and `client_credentials` grants; with `resource` (RFC 8707) or a [default resource](TestProviderBuilder::default_resource), JWT access tokens (RFC 9068) |
 //! | `GET`/`POST /userinfo` | the user's claims, for `Authorization: Bearer <access token>` |
 //! | `GET`/`POST /logout` | `end_session_endpoint`: ends the provider session of the `id_token_hint`, sends back-channel logout tokens, redirects to an allowed `post_logout_redirect_uri` with `state` |
+//! | `POST /revoke` | `revocation_endpoint` (RFC 7009): forgets a refresh or access token of the authenticated client |
 //!
 //! With [`EntraMode`] ([`TestProviderBuilder::entra`]) it also plays
 //! Microsoft Entra ID: tenant metadata under `/<tenant>/v2.0/`, the
@@ -78,6 +79,18 @@
 //!   when sent, are the registered JWK's; `iss` and `sub` are the client id;
 //!   `aud` is (or holds) the token endpoint URL; `exp` is in the future;
 //!   and its `jti` was never seen before for that client.
+//! - Access tokens are opaque random strings, unless the token request
+//!   names a `resource` (an absolute URI, else `invalid_target`) or the
+//!   provider has a [default resource](TestProviderBuilder::default_resource):
+//!   then they are JWTs for it, signed like ID tokens (every signing
+//!   [`Misbehavior`] applies): RFC 9068 (`typ: at+jwt`; `iss`, `sub`, `aud`,
+//!   `client_id`, `jti`, `iat`, `exp`, `scope`, the user's `groups`, a
+//!   `roles` extra claim, `auth_time`), or in Entra mode Entra's v2.0 shape
+//!   (`typ: JWT`; `azp`, `scp` without the OpenID Connect scopes, `roles`,
+//!   `tid`, `oid`, `ver: 2.0`, `nbf`).
+//! - `client_credentials`: a confidential client gets a token for itself
+//!   (`sub` its id) with the `scope` it asks (not `openid`) and, in `roles`,
+//!   its [app roles](TestClient::app_roles); no refresh or ID token.
 //! - Token endpoint errors are RFC 6749 section 5.2 JSON with
 //!   `Cache-Control: no-store`, and their `error_description` says what was
 //!   wrong.
@@ -178,6 +191,7 @@
 //! # }
 //! ```
 
+mod access;
 mod authorize;
 mod client_assertion;
 mod entra;
@@ -455,6 +469,61 @@ impl TestProvider {
         self.shared.sign_plain(claims, &secret)
     }
 
+    /// Signs `claims` as an RFC 9068 access token (header `typ: at+jwt`)
+    /// with the provider's current key and any active signing
+    /// [`Misbehavior`], for tests of an API's refusals (a wrong `aud`, an
+    /// expired token...). The token endpoint issues real ones: see
+    /// [`TestProviderBuilder::default_resource`] and the `resource`
+    /// parameter.
+    ///
+    /// ```no_run
+    /// # async fn example() {
+    /// use oidc_login::testing::TestProvider;
+    ///
+    /// let provider = TestProvider::start().await;
+    /// let now = std::time::SystemTime::now()
+    ///     .duration_since(std::time::UNIX_EPOCH)
+    ///     .unwrap()
+    ///     .as_secs();
+    /// let token = provider.sign_access_token(&serde_json::json!({
+    ///     "iss": provider.issuer(),
+    ///     "sub": "alice-sub-0001",
+    ///     "aud": "https://api.example",
+    ///     "client_id": "test-client",
+    ///     "jti": "a1",
+    ///     "scope": "reports.read",
+    ///     "iat": now,
+    ///     "exp": now + 300,
+    /// }));
+    /// # let _ = token;
+    /// # }
+    /// ```
+    pub fn sign_access_token(&self, claims: &serde_json::Value) -> String {
+        let secret = if self.shared.alg.is_hmac() {
+            self.shared.hmac_secret_for(claims["client_id"].as_str())
+        } else {
+            Vec::new()
+        };
+        self.shared.sign_access_token(claims, &secret, "at+jwt")
+    }
+
+    /// How many requests reached the revocation endpoint (`/revoke`).
+    pub fn revocation_requests(&self) -> usize {
+        self.shared.revocation_requests.load(Ordering::SeqCst)
+    }
+
+    /// The latest revocations (at most 100), oldest first, each
+    /// `<token_type_hint>:<what was revoked>`: `refresh_token:refresh_token`
+    /// when a refresh token was revoked, `access_token:access_token`, or
+    /// `...:unknown` for a token the provider did not know (or another
+    /// client's).
+    pub fn revocations(&self) -> Vec<String> {
+        state::lock(&self.shared.revocations)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     /// Revokes every refresh token issued so far: the next refresh with one
     /// is answered `invalid_grant`, as when an administrator ends the
     /// user's sessions at the provider.
@@ -594,6 +663,7 @@ pub struct TestProviderBuilder {
     extra_audiences: Vec<String>,
     entra: Option<EntraMode>,
     address: Option<SocketAddr>,
+    default_resource: Option<String>,
 }
 
 impl Default for TestProviderBuilder {
@@ -609,6 +679,7 @@ impl Default for TestProviderBuilder {
             extra_audiences: Vec::new(),
             entra: None,
             address: None,
+            default_resource: None,
         }
     }
 }
@@ -688,6 +759,28 @@ impl TestProviderBuilder {
     /// `azp` set to the client id.
     pub fn extra_audience(mut self, audience: impl Into<String>) -> Self {
         self.extra_audiences.push(audience.into());
+        self
+    }
+
+    /// Makes every access token asked without a `resource` parameter a
+    /// JWT for `resource` (RFC 9068; Entra ID's v2.0 shape in Entra mode),
+    /// as when the app signs users in to call its own API: the login's
+    /// access token is then one the app's [`Api`](crate::Api) accepts. A
+    /// token request's own `resource` (RFC 8707) names another.
+    ///
+    /// ```no_run
+    /// # async fn example() {
+    /// use oidc_login::testing::TestProvider;
+    ///
+    /// let provider = TestProvider::builder()
+    ///     .default_resource("https://api.example")
+    ///     .start()
+    ///     .await;
+    /// # drop(provider);
+    /// # }
+    /// ```
+    pub fn default_resource(mut self, resource: impl Into<String>) -> Self {
+        self.default_resource = Some(resource.into());
         self
     }
 
@@ -811,6 +904,7 @@ impl TestProviderBuilder {
             key,
             entra: self.entra,
             closed: closed_address,
+            default_resource: self.default_resource,
         }));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let app = server::router(shared.clone());

@@ -250,6 +250,8 @@ pub struct TestClient {
     implicit: bool,
     post_logout_redirect_uris: Vec<String>,
     backchannel_logout_uri: Option<String>,
+    /// `roles` of its `client_credentials` access tokens.
+    app_roles: Vec<String>,
 }
 
 impl TestClient {
@@ -272,6 +274,7 @@ impl TestClient {
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
+            app_roles: Vec::new(),
             public_jwk: None,
             pkce_required: true,
             implicit: false,
@@ -304,6 +307,7 @@ impl TestClient {
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
+            app_roles: Vec::new(),
             public_jwk: Some(public_jwk),
             pkce_required: true,
             implicit: false,
@@ -320,6 +324,7 @@ impl TestClient {
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
             backchannel_logout_uri: None,
+            app_roles: Vec::new(),
             public_jwk: None,
             pkce_required: true,
             implicit: false,
@@ -368,6 +373,30 @@ impl TestClient {
     pub fn backchannel_logout_uri(mut self, uri: impl Into<String>) -> Self {
         self.backchannel_logout_uri = Some(uri.into());
         self
+    }
+
+    /// The app roles (application permissions) of this client's
+    /// `client_credentials` access tokens, in their `roles` claim, as Entra
+    /// ID grants a daemon.
+    ///
+    /// ```
+    /// use oidc_login::testing::{TestClient, TestClientAuth};
+    ///
+    /// let daemon = TestClient::confidential("nightly-job", "job-secret", TestClientAuth::Basic)
+    ///     .app_roles(["Reports.Read"]);
+    /// # let _ = daemon;
+    /// ```
+    pub fn app_roles<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.app_roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub(super) fn registered_app_roles(&self) -> &[String] {
+        &self.app_roles
     }
 
     /// The client id.

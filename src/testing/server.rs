@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use super::access::revoke;
 use super::authorize::{authorize_get, authorize_post};
 use super::entra;
 use super::keys::b64;
@@ -51,6 +52,7 @@ fn endpoints(shared: Arc<Shared>) -> Router {
         .route("/token", post(token))
         .route("/userinfo", get(userinfo).post(userinfo))
         .route("/logout", get(end_session_get).post(end_session_post))
+        .route("/revoke", post(revoke))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             shared.clone(),
@@ -61,7 +63,7 @@ fn endpoints(shared: Arc<Shared>) -> Router {
 
 pub(super) type AppState = State<Arc<Shared>>;
 
-/// Counts key-set and discovery requests as they arrive (so one a client
+/// Counts key-set, discovery and revocation requests as they arrive (so one a client
 /// gives up on still counts), then applies the misbehaviours of the HTTP
 /// layer: [`Misbehavior::SlowResponses`], [`Misbehavior::SlowEndpoint`],
 /// [`Misbehavior::ErrorStatus`], [`Misbehavior::NonJsonResponse`],
@@ -74,6 +76,9 @@ async fn http_misbehavior(State(shared): AppState, request: Request, next: Next)
     }
     if path.ends_with("/.well-known/openid-configuration") {
         shared.discovery_requests.fetch_add(1, Ordering::SeqCst);
+    }
+    if path == "/revoke" {
+        shared.revocation_requests.fetch_add(1, Ordering::SeqCst);
     }
     // The endpoint name a misbehaviour gives, when it names this path.
     let names_this = |name: &str| path.strip_prefix('/') == Some(name);
@@ -204,7 +209,7 @@ async fn not_found(method: Method, uri: Uri) -> Response {
         StatusCode::NOT_FOUND,
         format!(
             "the test provider has no endpoint `{method} {}`; it serves \
-             /.well-known/openid-configuration, /jwks, /authorize, /token, /userinfo and /logout \
+             /.well-known/openid-configuration, /jwks, /authorize, /token, /userinfo, /logout and /revoke \
              (under the issuer's path, when it has one)\n",
             uri.path()
         ),
@@ -273,12 +278,17 @@ pub(super) fn discovery_document(shared: &Shared, issuer: &str) -> Value {
     let (response_types, grant_types) = if implicit {
         (
             json!(["code", "id_token"]),
-            json!(["authorization_code", "refresh_token", "implicit"]),
+            json!([
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "implicit"
+            ]),
         )
     } else {
         (
             json!(["code"]),
-            json!(["authorization_code", "refresh_token"]),
+            json!(["authorization_code", "refresh_token", "client_credentials"]),
         )
     };
     let mut document = json!({
@@ -308,6 +318,14 @@ pub(super) fn discovery_document(shared: &Shared, issuer: &str) -> Value {
         "claims_supported": claims,
         "authorization_response_iss_parameter_supported": shared.iss_parameter,
         "end_session_endpoint": format!("{base}/logout"),
+        "revocation_endpoint": format!("{base}/revoke"),
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+            "private_key_jwt",
+            "none",
+        ],
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
     });

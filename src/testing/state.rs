@@ -61,6 +61,12 @@ pub(super) struct Shared {
     pub(super) graph_requests: AtomicUsize,
     /// The `securityEnabledOnly` of the last `getMemberObjects` request.
     pub(super) security_enabled_only: Mutex<Option<bool>>,
+    /// The audience of access tokens asked without `resource` (then JWTs).
+    pub(super) default_resource: Option<String>,
+    pub(super) revocation_requests: AtomicUsize,
+    /// `<token_type_hint>:<what was revoked>` of the latest revocations,
+    /// oldest first, at most `access::REVOCATIONS_KEPT`.
+    pub(super) revocations: Mutex<std::collections::VecDeque<String>>,
 }
 
 /// The current signing key and the extra keys some misbehaviours need.
@@ -115,6 +121,8 @@ pub(super) struct CodeGrant {
 }
 
 pub(super) struct AccessGrant {
+    /// The client it was issued to (revocation checks it).
+    pub(super) client_id: String,
     pub(super) user: Arc<TestUser>,
     pub(super) expires: Instant,
     /// The granted scope (Microsoft Graph checks it in Entra mode).
@@ -170,6 +178,7 @@ pub(super) struct Settings {
     pub(super) entra: Option<EntraMode>,
     /// A loopback address held with nothing listening.
     pub(super) closed: std::net::SocketAddr,
+    pub(super) default_resource: Option<String>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -218,6 +227,9 @@ impl Shared {
             entra: settings.entra,
             graph_requests: AtomicUsize::new(0),
             security_enabled_only: Mutex::new(None),
+            default_resource: settings.default_resource,
+            revocation_requests: AtomicUsize::new(0),
+            revocations: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 
@@ -497,6 +509,26 @@ impl Shared {
         secret: &[u8],
         misbehavior: Option<&Misbehavior>,
     ) -> String {
+        self.sign_typed(key, claims, secret, misbehavior, "JWT")
+    }
+
+    /// Signs an access token (`typ` `at+jwt`, or Entra's `JWT`) with the
+    /// current key and every active signing misbehaviour, as ID tokens are.
+    pub(super) fn sign_access_token(&self, claims: &Value, secret: &[u8], typ: &str) -> String {
+        let key = self.current_key();
+        let signing = self.misbehaviors().into_iter().find(|m| m.is_signing());
+        self.sign_typed(&key, claims, secret, signing.as_ref(), typ)
+    }
+
+    fn sign_typed(
+        &self,
+        key: &SigningKey,
+        claims: &Value,
+        secret: &[u8],
+        misbehavior: Option<&Misbehavior>,
+        typ: &str,
+    ) -> String {
+        let header_for = |key: &SigningKey, with_kid: bool| header_typed(key, with_kid, typ);
         let Some(misbehavior) = misbehavior else {
             return compact(key, header_for(key, true), claims, secret);
         };
@@ -512,11 +544,11 @@ impl Shared {
                 format!("{input}.{}", b64(signature))
             }
             Misbehavior::AlgNone => {
-                let header = json!({"alg": "none", "typ": "JWT"});
+                let header = json!({"alg": "none", "typ": typ});
                 keys::compact_jws(&header, claims, |_| Vec::new())
             }
             Misbehavior::AlgNoneSpelled(spelling) => {
-                let header = json!({"alg": spelling, "typ": "JWT"});
+                let header = json!({"alg": spelling, "typ": typ});
                 keys::compact_jws(&header, claims, |_| Vec::new())
             }
             Misbehavior::KidOfAnotherKeyType => {
@@ -537,7 +569,7 @@ impl Shared {
                 compact(&foreign, header_for(&foreign, true), claims, secret)
             }
             Misbehavior::HmacWithPublicKey => {
-                let mut header = json!({"alg": "HS256", "typ": "JWT"});
+                let mut header = json!({"alg": "HS256", "typ": typ});
                 if !key.is_hmac() {
                     header["kid"] = json!(key.kid());
                 }
@@ -605,7 +637,12 @@ fn other_key_type(alg: Algorithm) -> Algorithm {
 /// The JOSE header for `key`: `alg`, `typ`, and `kid` unless HMAC or
 /// `with_kid` is false.
 fn header_for(key: &SigningKey, with_kid: bool) -> Value {
-    let mut header = json!({"alg": key.alg().as_str(), "typ": "JWT"});
+    header_typed(key, with_kid, "JWT")
+}
+
+/// [`header_for`] with another `typ` (`at+jwt` for access tokens).
+fn header_typed(key: &SigningKey, with_kid: bool, typ: &str) -> Value {
+    let mut header = json!({"alg": key.alg().as_str(), "typ": typ});
     if with_kid && !key.is_hmac() {
         header["kid"] = json!(key.kid());
     }
@@ -635,6 +672,7 @@ mod tests {
             key: SigningKey::pooled(Algorithm::ES256),
             entra: None,
             closed: "127.0.0.1:9".parse().unwrap(),
+            default_resource: None,
         })
     }
 
@@ -666,6 +704,7 @@ mod tests {
             grants.access.insert(
                 format!("access-{i}"),
                 AccessGrant {
+                    client_id: "c".into(),
                     user: user.clone(),
                     expires: Instant::now() + Duration::from_secs(TOKEN_LIFETIME_SECS),
                     scope: "openid".into(),

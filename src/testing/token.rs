@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
+use super::access;
 use super::client_assertion;
 use super::keys;
 use super::misbehavior::Misbehavior;
@@ -31,7 +32,11 @@ pub(super) struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+    pub(super) fn new(
+        status: StatusCode,
+        error: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error,
@@ -91,14 +96,21 @@ pub(super) async fn token(
         )));
     }
     let client = authenticate(&shared, &headers, &params)?;
+    let resource = access::resource(&shared, &params)?;
+    let resource = resource.as_deref();
     match params.get("grant_type") {
-        Some("authorization_code") => authorization_code_grant(&shared, client, &params),
-        Some("refresh_token") => refresh_grant(&shared, client, &params),
+        Some("authorization_code") => authorization_code_grant(&shared, client, &params, resource),
+        Some("refresh_token") => refresh_grant(&shared, client, &params, resource),
+        Some("client_credentials") => {
+            access::client_credentials_grant(&shared, client, &params, resource)
+        }
         None => Err(invalid_request("grant_type is missing")),
         Some(other) => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            format!("grant_type `{other}` is not supported (authorization_code, refresh_token)"),
+            format!(
+                "grant_type `{other}` is not supported (authorization_code, refresh_token, client_credentials)"
+            ),
         )),
     }
 }
@@ -157,7 +169,7 @@ fn basic_credentials(value: &HeaderValue) -> Result<Option<(String, String)>, OA
     }
 }
 
-fn authenticate<'a>(
+pub(super) fn authenticate<'a>(
     shared: &'a Shared,
     headers: &HeaderMap,
     params: &Params,
@@ -241,6 +253,7 @@ fn authorization_code_grant(
     shared: &Shared,
     client: &TestClient,
     params: &Params,
+    resource: Option<&str>,
 ) -> Result<Response, OAuthError> {
     let Some(code) = params.get("code") else {
         return Err(invalid_request("code is missing"));
@@ -325,6 +338,7 @@ fn authorization_code_grant(
             refresh: false,
             new_refresh_token: true,
             sid: &sid,
+            resource,
         },
     ))
 }
@@ -333,6 +347,7 @@ fn refresh_grant(
     shared: &Shared,
     client: &TestClient,
     params: &Params,
+    resource: Option<&str>,
 ) -> Result<Response, OAuthError> {
     let Some(token) = params.get("refresh_token") else {
         return Err(invalid_request("refresh_token is missing"));
@@ -413,6 +428,7 @@ fn refresh_grant(
             refresh: true,
             new_refresh_token: rotate,
             sid: &grant.sid,
+            resource,
         },
     ))
 }
@@ -431,6 +447,8 @@ struct Issue<'a> {
     /// Whether a (new) refresh token is issued, given `offline_access`.
     new_refresh_token: bool,
     sid: &'a str,
+    /// The resource (RFC 8707) the access token is for: then a JWT.
+    resource: Option<&'a str>,
 }
 
 /// The token response: a new access token, an ID token, and a refresh
@@ -445,8 +463,18 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
         refresh,
         new_refresh_token,
         sid,
+        resource,
     } = issue;
-    let access_token = crate::secret::random_token::<32>();
+    let access_token = match resource {
+        Some(resource) => access::jwt_access_token(
+            shared,
+            client,
+            access::Holder::User { user, auth_time },
+            scope,
+            resource,
+        ),
+        None => crate::secret::random_token::<32>(),
+    };
     let refresh_token = (new_refresh_token && scope.split(' ').any(|s| s == "offline_access"))
         .then(crate::secret::random_token::<32>);
     let lifetime = shared
@@ -461,6 +489,7 @@ fn issue_tokens(shared: &Shared, client: &TestClient, issue: Issue<'_>) -> Respo
         grants.access.insert(
             access_token.clone(),
             AccessGrant {
+                client_id: client.id().to_owned(),
                 user: user.clone(),
                 expires: now + lifetime,
                 scope: scope.to_owned(),

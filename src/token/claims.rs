@@ -201,7 +201,8 @@ pub(crate) fn check_claims(
     // UTF-8 first lets serde_json borrow (`from_str`).
     let malformed = || TokenError::Malformed(PAYLOAD_INVALID);
     let payload = std::str::from_utf8(payload).map_err(|_| malformed())?;
-    let claims = serde_json::from_str::<Registered<'_>>(payload).map_err(|_| malformed())?;
+    let claims =
+        serde_json::from_str::<Registered<'_, IdTokenSet>>(payload).map_err(|_| malformed())?;
     let claims = &claims;
     let now = i128::from(expect.now);
     let skew = i128::from(expect.skew_seconds);
@@ -313,7 +314,7 @@ pub(crate) fn check_claims(
 /// Every claim of a payload that [`check_claims`] accepted. Its parse
 /// checked every value as this one does ([`Skip`]), so this cannot fail;
 /// if it ever did, the claims would be missing, never made up.
-fn parse_all(payload: &str) -> Map<String, Value> {
+pub(super) fn parse_all(payload: &str) -> Map<String, Value> {
     serde_json::from_str(payload).unwrap_or_else(|_| {
         debug_assert!(false, "a validated payload failed to parse as a map");
         tracing::error!(target: "oidc_login::token", "a validated ID token payload could not be parsed again; its claims are left out");
@@ -421,7 +422,7 @@ pub(super) fn check_audiences(
 /// The error for an `iss` that is not the expected one: an Entra ID v1.0
 /// token gets its own, which says what to change.
 #[cold]
-fn issuer_mismatch(expected: String, found: &str, claims: &impl Lookup) -> TokenError {
+pub(super) fn issuer_mismatch(expected: String, found: &str, claims: &impl Lookup) -> TokenError {
     if is_v1_token(found, version(claims)) {
         TokenError::EntraV1Token {
             issuer: clip(found, 256),
@@ -506,7 +507,7 @@ impl<'de> Deserialize<'de> for UniqueObject {
 }
 
 /// `ver` (Entra ID's token version), when it is a string.
-fn version(claims: &impl Lookup) -> Option<&str> {
+pub(super) fn version(claims: &impl Lookup) -> Option<&str> {
     match claims.claim("ver") {
         Some(ClaimRef::Str(ver)) => Some(ver),
         _ => None,
@@ -567,7 +568,7 @@ pub(super) fn optional_str<'c>(
 }
 
 /// `aud`: a string, or a non-empty array of strings.
-fn audiences(claims: &impl Lookup) -> Result<Vec<String>, TokenError> {
+pub(super) fn audiences(claims: &impl Lookup) -> Result<Vec<String>, TokenError> {
     let invalid = TokenError::InvalidClaim {
         claim: "aud",
         expected: "a string or a non-empty array of strings",
@@ -622,10 +623,30 @@ pub(super) fn optional_seconds(
 /// The claims the ID token rules read, parsed from the payload in one pass
 /// that skips every other value, with member names checked for repeats.
 /// Strings borrow from the payload unless they hold escapes.
-#[derive(Default)]
-struct Registered<'a> {
+pub(super) struct Registered<'a, N: ClaimSet = IdTokenSet> {
     /// (name, value) of the registered claims present.
     members: Vec<(&'static str, Member<'a>)>,
+    set: std::marker::PhantomData<N>,
+}
+
+/// The claims a kind of token reads in its one pass; every other claim is
+/// skipped (and checked as strictly as a full parse would).
+pub(super) trait ClaimSet {
+    /// The claim names read.
+    const NAMES: &'static [&'static str];
+}
+
+/// The ID token's claims: [`REGISTERED_CLAIMS`].
+pub(super) struct IdTokenSet;
+
+impl ClaimSet for IdTokenSet {
+    const NAMES: &'static [&'static str] = &REGISTERED_CLAIMS;
+}
+
+/// Parses a payload's claims of the set `N` in one pass; `Err` for a
+/// payload that is not a JSON object with unique member names.
+pub(super) fn parse_registered<N: ClaimSet>(payload: &str) -> Option<Registered<'_, N>> {
+    serde_json::from_str::<Registered<'_, N>>(payload).ok()
 }
 
 /// A registered claim's value, owned where the payload had escapes.
@@ -657,7 +678,7 @@ pub(crate) const REGISTERED_CLAIMS: [&str; 13] = [
     "ver",
 ];
 
-impl Lookup for Registered<'_> {
+impl<N: ClaimSet> Lookup for Registered<'_, N> {
     fn claim(&self, name: &str) -> Option<ClaimRef<'_>> {
         let (_, member) = self.members.iter().find(|(n, _)| *n == name)?;
         Some(match member {
@@ -669,22 +690,22 @@ impl Lookup for Registered<'_> {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
+impl<'de: 'a, 'a, N: ClaimSet> Deserialize<'de> for Registered<'a, N> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for ObjectVisitor<'a> {
-            type Value = Registered<'a>;
+        struct ObjectVisitor<'a, N>(std::marker::PhantomData<(&'a (), N)>);
+        impl<'de: 'a, 'a, N: ClaimSet> Visitor<'de> for ObjectVisitor<'a, N> {
+            type Value = Registered<'a, N>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(
                 self,
                 mut access: A,
-            ) -> Result<Registered<'a>, A::Error> {
+            ) -> Result<Registered<'a, N>, A::Error> {
                 let mut names: Vec<Cow<'de, str>> = Vec::new();
                 let mut members = Vec::new();
                 while let Some(JsonStr(name)) = access.next_key::<JsonStr<'de>>()? {
-                    match REGISTERED_CLAIMS.iter().find(|r| **r == name) {
+                    match N::NAMES.iter().find(|r| **r == name) {
                         Some(registered) => members.push((*registered, access.next_value()?)),
                         None => {
                             access.next_value::<Skip>()?;
@@ -699,7 +720,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Registered<'a> {
                 if names.windows(2).any(|pair| pair[0] == pair[1]) {
                     return Err(de::Error::custom("repeated claim name"));
                 }
-                Ok(Registered { members })
+                Ok(Registered {
+                    members,
+                    set: std::marker::PhantomData,
+                })
             }
         }
         deserializer.deserialize_map(ObjectVisitor(std::marker::PhantomData))

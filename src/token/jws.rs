@@ -171,6 +171,22 @@ impl<'a> Jws<'a> {
         self.kid.as_deref()
     }
 
+    /// The header's `typ` (what kind of token it says it is), read only
+    /// when asked, by access-token validation: ID tokens never read it.
+    /// `Err` when it is not one string (another type, or repeated).
+    pub(crate) fn typ(&self) -> Result<Option<String>, TokenError> {
+        #[derive(Deserialize)]
+        struct Typ<'h> {
+            #[serde(borrow, default, deserialize_with = "present")]
+            typ: Option<JsonStr<'h>>,
+        }
+        let invalid = || TokenError::Malformed("the header's `typ` is not one string");
+        let (header, _) = self.signing_input.split_once('.').ok_or_else(invalid)?;
+        let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| invalid())?;
+        let typ: Typ<'_> = serde_json::from_slice(&header).map_err(|_| invalid())?;
+        Ok(typ.typ.map(|typ| typ.0.into_owned()))
+    }
+
     /// The payload, NOT verified: only for a token this crate validated
     /// before and kept (the original ID token a refresh is compared with).
     pub(crate) fn unverified_payload(&self) -> &[u8] {
@@ -841,6 +857,35 @@ mod tests {
         let token = sign_token(&der_key, Algorithm::ES256, Some("e"), &payload());
         let e = verify_err(&token, &keys, ASYMMETRIC, None);
         assert!(matches!(e, TokenError::BadSignature), "{e:?}");
+    }
+
+    #[test]
+    fn typ_is_read_only_when_asked_and_must_be_one_string() {
+        let typ_of = |header: &str| Jws::parse(&raw_header_token(header)).unwrap().typ();
+        assert_eq!(typ_of(r#"{"alg":"RS256"}"#).unwrap(), None);
+        assert_eq!(
+            typ_of(r#"{"alg":"RS256","typ":"at+jwt"}"#)
+                .unwrap()
+                .as_deref(),
+            Some("at+jwt")
+        );
+        assert_eq!(
+            typ_of(r#"{"alg":"RS256","typ":"at\u002bjwt"}"#)
+                .unwrap()
+                .as_deref(),
+            Some("at+jwt")
+        );
+        // Parsing (the ID token path) ignores a bad `typ`; asking refuses it.
+        for bad in [
+            r#"{"alg":"RS256","typ":7}"#,
+            r#"{"alg":"RS256","typ":null}"#,
+            r#"{"alg":"RS256","typ":"JWT","typ":"at+jwt"}"#,
+        ] {
+            assert!(
+                matches!(typ_of(bad), Err(TokenError::Malformed(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -14,13 +14,18 @@
 //! 3. [`check_claims`] parses the verified payload once and applies the
 //!    OpenID Connect ID token rules, returning [`IdTokenClaims`]; for a
 //!    back-channel logout token, [`check_logout_claims`] applies the logout
-//!    token rules, returning [`LogoutTokenClaims`].
+//!    token rules, returning [`LogoutTokenClaims`]; for a bearer access
+//!    token, [`check_access_claims`] applies RFC 9068's or Entra ID's access
+//!    token rules (`access.rs`), returning [`AccessTokenClaims`].
 
+mod access;
 mod claims;
 mod jwk;
 mod jws;
 mod logout;
 
+pub(crate) use access::{AccessExpectations, check_access_claims};
+pub use access::{AccessTokenClaims, AccessTokenProfile};
 pub use claims::IdTokenClaims;
 pub(crate) use claims::{Binding, Expectations, IssuerRule, REGISTERED_CLAIMS, check_claims};
 pub(crate) use jwk::KeySet;

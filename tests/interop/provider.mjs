@@ -35,6 +35,12 @@
 //   POST /__groups  {"sub":"...","groups":[...]}: replaces a user's groups
 //                   (what userinfo says from then on)
 //
+// An API: the resource `https://api.interop.example` (RFC 8707 resource
+// indicators): access tokens asked for it are JWTs (RFC 9068, RS256) with
+// the scope `reports.read`. The daemon client `daemon` (secret
+// `daemon-secret`, client_secret_basic) may use the client_credentials
+// grant. Token revocation (RFC 7009) is on.
+//
 // Refresh tokens: every client may use the refresh_token grant; as
 // oidc-provider does, one is issued only when the scope has
 // `offline_access` and the request `prompt=consent`.
@@ -43,11 +49,12 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const REDIRECT_URI = process.env.INTEROP_REDIRECT_URI || 'http://127.0.0.1:9/callback';
 const PORT = Number(process.argv[2] ?? process.env.INTEROP_PORT ?? 0);
 const DEMO_GROUP = 'd48429bd-9f2a-47a2-a410-993f2a37876b';
+const API_RESOURCE = 'https://api.interop.example';
 
 const USERS = new Map(
   [
@@ -122,7 +129,16 @@ const CLIENTS = Object.entries(METHODS).flatMap(([short, method]) =>
       response_types: ['code'],
     };
   }),
-);
+).concat([
+  {
+    client_id: 'daemon',
+    client_secret: 'daemon-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+  },
+]);
 
 function signingKeys() {
   const kid = (prefix) => `${prefix}-${crypto.randomBytes(6).toString('hex')}`;
@@ -152,6 +168,26 @@ function configuration(keys) {
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      revocation: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // No resource named: an opaque token for userinfo, as before.
+        defaultResource: () => undefined,
+        useGrantedResource: () => false,
+        getResourceServerInfo(_ctx, resource) {
+          if (resource !== API_RESOURCE) {
+            throw new errors.InvalidTarget();
+          }
+          return {
+            scope: 'reports.read',
+            audience: API_RESOURCE,
+            accessTokenTTL: 300,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,

@@ -8,7 +8,10 @@ use crate::demo_app;
 use std::net::SocketAddr;
 
 use axum::http::StatusCode as Status;
-use demo_app::{DEMO_GROUP, Demo, Options, refusal_page, routes_prefix};
+use demo_app::{
+    DEMO_API, DEMO_DAEMON_ID, DEMO_DAEMON_SECRET, DEMO_GROUP, Demo, Options, refusal_page,
+    routes_prefix,
+};
 use oidc_login::testing::{TestProvider, TestUser};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
@@ -838,4 +841,96 @@ async fn without_the_accounts_table_me_has_no_account() {
     assert_eq!(body["subject"], "alice-sub-0001");
     assert!(body.get("account").is_none(), "{body}");
     assert!(!home(&alice, &demo).await.contains("id=\"account\""));
+}
+
+/// `GET /api/me` takes the embedded provider's access tokens: a daemon's
+/// from `client_credentials`, as the banner shows with curl (run here as a
+/// user would paste it, when curl is installed);
+/// no token or a bad one gets the RFC 6750 answer.
+#[tokio::test]
+async fn the_api_takes_access_tokens_as_the_banner_says() {
+    let options = Options::parse(Some("127.0.0.1:0"), []).unwrap();
+    let demo = Demo::start(&options).await.expect("the demo starts");
+    let banner = demo.banner.clone();
+    let provider = demo.provider.as_ref().unwrap();
+    let token_url = provider.url("/token");
+    let issuer = provider.issuer().to_owned();
+    assert_eq!(banner.len(), 3, "{banner:?}");
+    for shown in [DEMO_DAEMON_ID, DEMO_DAEMON_SECRET, DEMO_API, "/api/me"] {
+        assert!(banner[0].contains(shown), "{shown} in {}", banner[0]);
+    }
+    assert!(banner[1].contains(&token_url) && banner[1].contains("grant_type=client_credentials"));
+    let demo = serve(demo, issuer).await;
+    let api = demo.url("/api/me");
+    assert!(banner[2].ends_with(&api), "{}", banner[2]);
+
+    let http = reqwest::Client::new();
+    let response = http.get(&api).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        format!("Bearer realm=\"{DEMO_API}\"").as_str()
+    );
+    let response = http
+        .get(&api)
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+
+    // The daemon, by hand.
+    let token: Value = http
+        .post(&token_url)
+        .basic_auth(DEMO_DAEMON_ID, Some(DEMO_DAEMON_SECRET))
+        .form(&[("grant_type", "client_credentials"), ("scope", "demo.read")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let caller: Value = http
+        .get(&api)
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(caller["subject"], DEMO_DAEMON_ID);
+    assert_eq!(caller["client_id"], DEMO_DAEMON_ID);
+    assert_eq!(caller["scopes"], serde_json::json!(["demo.read"]));
+
+    // The banner's commands, as pasted into a shell.
+    let has_curl = std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if has_curl {
+        let script = format!("{}\n{}", banner[1].trim(), banner[2].trim());
+        let output = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .await
+            .unwrap();
+        let answer: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "the banner's curl answered {e}: {} {}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        assert_eq!(answer["subject"], DEMO_DAEMON_ID, "{answer}");
+    } else {
+        eprintln!("curl is not installed: the banner's commands were checked by hand only");
+    }
 }

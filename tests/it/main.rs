@@ -17,9 +17,11 @@ mod accounts;
 #[cfg(feature = "sqlite")]
 mod accounts_sqlite;
 mod axum;
+mod bearer;
 mod break_glass;
 mod demo;
 mod discover;
+mod downstream;
 mod entra;
 mod flows;
 mod hostile_provider;

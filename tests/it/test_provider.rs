@@ -266,7 +266,7 @@ async fn discovery_document_describes_the_provider() -> TestResult {
     );
     assert_eq!(
         metadata["grant_types_supported"],
-        json!(["authorization_code", "refresh_token"])
+        json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(
         metadata["response_modes_supported"],

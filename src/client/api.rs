@@ -1,0 +1,213 @@
+//! [`Api`]: the app's own API, protected by the provider's bearer access
+//! tokens, checked on the client's key cache and signature fast path.
+
+use std::sync::Arc;
+
+use super::Client;
+use super::login::claim_names;
+use crate::error::{BearerError, ConfigError, Error};
+use crate::identity::{self, Identity};
+use crate::provider::Origin;
+use crate::token::{
+    AccessExpectations, AccessTokenClaims, AccessTokenProfile, Jws, check_access_claims,
+};
+
+/// An API that accepts the provider's access tokens (`Authorization:
+/// Bearer`): the app's own back-end, called by a SPA, another service or a
+/// daemon.
+///
+/// It shares the [`Client`]'s provider metadata and key cache, so an access
+/// token costs what an ID token costs: one signature check on keys parsed
+/// once, one pass over the claims. A token reaches an API from outside, so
+/// an unknown `kid` refetches the keys at most once per
+/// `jwks_refetch_cooldown_seconds`.
+///
+/// Access tokens are signed with the provider's keys (the JWKS), with an
+/// algorithm the client accepts for ID tokens; HMAC is never accepted here,
+/// even when `allowed_algorithms` names it for ID tokens, since its key
+/// would be the app's own client secret.
+///
+/// The checks, by [`AccessTokenProfile`] (chosen from the client: Entra ID
+/// for a config made with `Config::entra` or an issuer of Entra's, RFC 9068
+/// otherwise):
+/// - **RFC 9068** (`Jwt`): header `typ` `at+jwt` (so an ID token, whose
+///   `typ` is `JWT`, is refused: RFC 8725 section 3.11), the signature,
+///   `iss` exact, `aud` holding one of this API's identifiers, `exp`,
+///   `iat` and `nbf` with the clock skew, `sub`, `client_id`, `jti`.
+/// - **Entra ID v2.0** (`EntraV2`): the signature, `iss` (or the
+///   `{tenantid}` template with the tenant policy), `aud` one of the API's
+///   identifiers (its application id, or Application ID URI `api://...`),
+///   the times, `ver` `2.0` (v1.0 tokens are refused and the error says how
+///   to ask for v2.0), `azp`, `scp` or `roles`, and no `nonce`: Entra's ID
+///   tokens carry `nonce` and no `azp` or `scp`, so one is refused even
+///   when its `aud` is the same application id.
+///
+/// The caller's groups and roles (`roles`) go through the client's role
+/// mapper, as a login's do ([`BearerPrincipal::identity`]); the config's
+/// required claim and no-role policy are the sign-in's gate and do not
+/// apply here: an API decides with scopes and roles.
+///
+/// ```no_run
+/// use oidc_login::{Api, Client, Config};
+///
+/// # async fn run(raw_token: &str) -> Result<(), oidc_login::Error> {
+/// let client = Client::discover(Config::from_file("oidc.toml")?).await?;
+/// let api = Api::new(&client, ["https://api.example.com"])?;
+/// let caller = api.authenticate(raw_token).await?;
+/// if caller.claims.has_scope("reports.read") {
+///     println!("{} via {}", caller.claims.subject(), caller.claims.client_id());
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// With the `axum` feature, `oidc_login::axum::Bearer` and its kin extract
+/// the caller in a handler and answer RFC 6750 refusals.
+#[derive(Clone)]
+pub struct Api {
+    client: Client,
+    audiences: Arc<[String]>,
+    profile: AccessTokenProfile,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("issuer", &self.client.issuer())
+            .field("audiences", &self.audiences)
+            .field("profile", &self.profile)
+            .finish()
+    }
+}
+
+/// Who called the API: the validated access token's claims, and the
+/// caller as an [`Identity`] with the app's roles.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BearerPrincipal {
+    /// The access token's claims (subject, client, scopes, app roles...).
+    pub claims: AccessTokenClaims,
+    /// The caller as the role mapper sees it: `issuer`, `subject`, the
+    /// configured username, email and groups claims, `app_roles` from
+    /// `roles`, and `roles`, the app's roles from the role mapping table.
+    pub identity: Identity,
+}
+
+impl Api {
+    /// An API whose identifiers (the values its tokens' `aud` may hold) are
+    /// `audiences`: a resource URI (`https://api.example.com`), or for Entra
+    /// ID the application id and/or its Application ID URI.
+    ///
+    /// Fails when `audiences` is empty or holds an empty string.
+    pub fn new<I, S>(client: &Client, audiences: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let audiences: Vec<String> = audiences.into_iter().map(Into::into).collect();
+        if audiences.is_empty() || audiences.iter().any(String::is_empty) {
+            return Err(ConfigError::Invalid {
+                field: "api audiences",
+                reason:
+                    "name the API's identifiers (the `aud` its access tokens carry), none empty"
+                        .into(),
+            });
+        }
+        let profile = if client.issues_entra_tokens() {
+            AccessTokenProfile::EntraV2
+        } else {
+            AccessTokenProfile::Jwt
+        };
+        Ok(Self {
+            client: client.clone(),
+            audiences: audiences.into(),
+            profile,
+        })
+    }
+
+    /// Checks tokens with these rules instead of the ones chosen from the
+    /// client.
+    pub fn profile(mut self, profile: AccessTokenProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// The rules tokens are checked with.
+    pub fn token_profile(&self) -> AccessTokenProfile {
+        self.profile
+    }
+
+    /// The API's identifiers.
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
+
+    /// The client whose provider issues the tokens.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Validates a bearer access token (the text after `Bearer `): the
+    /// signature on the client's key cache, then the profile's claim rules.
+    /// Errors are [`Error::Bearer`], or [`Error::Discovery`] when the keys
+    /// could not be fetched.
+    pub async fn verify(&self, raw: &str) -> Result<AccessTokenClaims, Error> {
+        let bearer = |error| Error::Bearer(BearerError::from_token(error));
+        let jws = Jws::parse(raw).map_err(bearer)?;
+        // HMAC would key the check with this app's client secret: anyone
+        // holding it could mint access tokens for the API. A provider signs
+        // access tokens with its own keys.
+        if jws.alg().is_hmac() {
+            return Err(BearerError::AlgorithmNotAllowed {
+                alg: jws.alg().as_str().to_owned(),
+            }
+            .into());
+        }
+        let payload = self
+            .client
+            .verified_payload(&jws, Origin::Outside)
+            .await
+            .map_err(|error| match error {
+                Error::Token(error) => bearer(error),
+                other => other,
+            })?;
+        let typ = match self.profile {
+            AccessTokenProfile::Jwt => jws.typ().map_err(bearer)?,
+            // Entra's header says `JWT` for every token: the claims decide.
+            AccessTokenProfile::EntraV2 => None,
+        };
+        let expect = AccessExpectations {
+            profile: self.profile,
+            issuer: self.client.issuer_rule(),
+            audiences: &self.audiences,
+            now: self.client.now(),
+            skew_seconds: self.client.config.limits().clock_skew.as_secs(),
+        };
+        Ok(check_access_claims(typ.as_deref(), payload, &expect)?)
+    }
+
+    /// [`verify`](Self::verify), then the caller as an [`Identity`] with the
+    /// app's roles from the client's role mapper.
+    pub async fn authenticate(&self, raw: &str) -> Result<BearerPrincipal, Error> {
+        let claims = self.verify(raw).await?;
+        let mut identity = identity::build(
+            claims.issuer().to_owned(),
+            claims.subject().to_owned(),
+            claims.claims().clone(),
+            claim_names(self.client.config.claims()),
+        );
+        let mut roles = self.client.roles.roles(&identity);
+        roles.sort_unstable();
+        roles.dedup();
+        identity.roles = roles;
+        Ok(BearerPrincipal { claims, identity })
+    }
+}
+
+impl Client {
+    /// Whether this is an Entra ID client: the one decision of
+    /// `provider/recognise.rs` (the `entra` table, or Entra's discovery
+    /// document).
+    pub(crate) fn issues_entra_tokens(&self) -> bool {
+        self.entra().is_some()
+    }
+}
