@@ -278,7 +278,7 @@ fn config_for(provider: &TestProvider, redirect_uri: String) -> Config {
 
 fn signed_in_app(client: &Client) -> Router {
     async fn whoami(user: SignedIn) -> String {
-        user.identity.username.unwrap_or_default()
+        user.identity.username.clone().unwrap_or_default()
     }
     let routes = LoginRoutes::new(client.clone());
     routes

@@ -4,6 +4,7 @@
 //! others take the same answer.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use ::axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use ::axum::http::request::Parts;
@@ -20,6 +21,10 @@ use crate::identity::Identity;
 ///
 /// `Option<SignedIn>` is the signed-in user if there is one: it refuses
 /// nothing but a failing session store.
+///
+/// The identity is shared (an [`Arc`]), not copied for each request: read
+/// it through `user.identity`, clone what a handler keeps, or take it with
+/// [`into_identity`](Self::into_identity).
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -42,8 +47,15 @@ use crate::identity::Identity;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SignedIn {
-    /// Who signed in, with roles.
-    pub identity: Identity,
+    /// Who signed in, with roles; shared by every extractor of the request.
+    pub identity: Arc<Identity>,
+}
+
+impl SignedIn {
+    /// The identity, copied only if something else still shares it.
+    pub fn into_identity(self) -> Identity {
+        Arc::unwrap_or_clone(self.identity)
+    }
 }
 
 /// Names a role for [`RequireRole`].
@@ -79,9 +91,16 @@ pub trait RoleName: Send + Sync + 'static {
 /// let app: Router = Router::new().route("/save", post(save));
 /// ```
 pub struct RequireRole<R: RoleName> {
-    /// Who signed in, with roles.
-    pub identity: Identity,
+    /// Who signed in, with roles; shared by every extractor of the request.
+    pub identity: Arc<Identity>,
     role: PhantomData<R>,
+}
+
+impl<R: RoleName> RequireRole<R> {
+    /// The identity, copied only if something else still shares it.
+    pub fn into_identity(self) -> Identity {
+        Arc::unwrap_or_clone(self.identity)
+    }
 }
 
 impl<R: RoleName> std::fmt::Debug for RequireRole<R> {
@@ -166,13 +185,13 @@ fn current(parts: &Parts) -> Result<Current, AuthRejection> {
 }
 
 /// The signed-in user, if any; only a failing store refuses.
-async fn user(parts: &Parts) -> Result<(Current, Option<Identity>), AuthRejection> {
+async fn user(parts: &Parts) -> Result<(Current, Option<Arc<Identity>>), AuthRejection> {
     let current = current(parts)?;
     let identity = current
         .user()
         .await
         .map_err(|_| AuthRejection::Session)?
-        .cloned();
+        .map(|user| user.identity.clone());
     Ok((current, identity))
 }
 

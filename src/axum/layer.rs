@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ::axum::http::Request;
+use ::axum::http::{Request, Uri};
 use ::axum::response::{IntoResponse, Response};
 use tokio::sync::OnceCell;
 use tower_layer::Layer;
@@ -16,12 +16,12 @@ use tower_service::Service;
 use tower_sessions::Session;
 
 use super::back_channel::LogoutIndex;
+use super::decoded::DecodedUsers;
 use super::refresh::{Outcome, Refresher};
 use super::refusal::{Refusal, RefusalPage};
-use super::session;
+use super::session::{self, SessionUser};
 use super::sign_out::SignOuts;
 use crate::error::SharedStateError;
-use crate::identity::Identity;
 
 /// How long a sign-in lasts, however active the session (12 hours).
 pub(crate) const MAX_SESSION_AGE: Duration = Duration::from_secs(12 * 3600);
@@ -94,12 +94,14 @@ impl Settings {
 #[must_use]
 pub struct LoginLayer {
     settings: Arc<Settings>,
+    decoded: Arc<DecodedUsers>,
 }
 
 impl LoginLayer {
     pub(crate) fn new(settings: Settings) -> Self {
         Self {
             settings: Arc::new(settings),
+            decoded: Arc::default(),
         }
     }
 }
@@ -111,6 +113,7 @@ impl<S> Layer<S> for LoginLayer {
         LoginService {
             inner,
             settings: self.settings.clone(),
+            decoded: self.decoded.clone(),
         }
     }
 }
@@ -124,6 +127,7 @@ impl<S> Layer<S> for LoginLayer {
 pub struct LoginService<S> {
     inner: S,
     settings: Arc<Settings>,
+    decoded: Arc<DecodedUsers>,
 }
 
 impl<S, B> Service<Request<B>> for LoginService<S>
@@ -151,14 +155,12 @@ where
             let response = settings.finish(Refusal::NOT_SET_UP.respond());
             return Box::pin(async move { Ok(response) });
         };
-        // Taken here, outside any nested router that strips its prefix.
-        let here = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_owned();
+        // Taken here, outside any nested router that strips its prefix. A
+        // `Uri` shares its bytes: no copy per request.
+        let here = request.uri().clone();
         request.extensions_mut().insert(Current(Arc::new(Inner {
             settings: settings.clone(),
+            decoded: self.decoded.clone(),
             session,
             here,
             user: OnceCell::new(),
@@ -178,12 +180,14 @@ pub(crate) struct Current(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     settings: Arc<Settings>,
+    decoded: Arc<DecodedUsers>,
     session: Session,
-    /// The request's path and query, to come back to after a login.
-    here: String,
+    /// The request's URI: its path and query are the place to come back
+    /// to after a login.
+    here: Uri,
     /// Resolved once, by the first extractor that asks; `Err` when the
     /// session store failed (logged once).
-    user: OnceCell<Result<Option<Identity>, StoreFailed>>,
+    user: OnceCell<Result<Option<Arc<SessionUser>>, StoreFailed>>,
 }
 
 /// The session store failed; the error was logged.
@@ -192,11 +196,11 @@ pub(crate) struct StoreFailed;
 
 impl Current {
     /// The signed-in user, resolved on the first call of the request.
-    pub(crate) async fn user(&self) -> Result<Option<&Identity>, StoreFailed> {
+    pub(crate) async fn user(&self) -> Result<Option<&Arc<SessionUser>>, StoreFailed> {
         let inner = &*self.0;
         let user = inner
             .user
-            .get_or_init(|| resolve(&inner.settings, &inner.session))
+            .get_or_init(|| resolve(&inner.settings, &inner.decoded, &inner.session))
             .await;
         user.as_ref().map(Option::as_ref).map_err(|&failed| failed)
     }
@@ -207,7 +211,10 @@ impl Current {
             "{}?{}",
             self.0.settings.login_path,
             url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("return_to", &self.0.here)
+                .append_pair(
+                    "return_to",
+                    self.0.here.path_and_query().map_or("/", |pq| pq.as_str())
+                )
                 .finish()
         )
     }
@@ -217,7 +224,11 @@ impl Current {
 /// not signed out, no back-channel logout for it; refreshes its tokens when
 /// due, and marks the session active. A user that fails a check is signed
 /// out (the session flushed).
-async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identity>, StoreFailed> {
+async fn resolve(
+    settings: &Settings,
+    decoded: &DecodedUsers,
+    session: &Session,
+) -> Result<Option<Arc<SessionUser>>, StoreFailed> {
     let store_failed = |error: tower_sessions::session::Error| {
         tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "the session store failed");
         StoreFailed
@@ -226,7 +237,10 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identi
         tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "the shared state failed: the session is not served");
         StoreFailed
     };
-    let Some(mut user) = session::user(session).await.map_err(store_failed)? else {
+    let Some(mut user) = session::user(session, Some(decoded))
+        .await
+        .map_err(store_failed)?
+    else {
         return Ok(None);
     };
     let now = time::OffsetDateTime::now_utc();
@@ -267,11 +281,15 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identi
         match refresher.refresh(tokens).await {
             Outcome::Refreshed(refreshed) => {
                 let (identity, tokens) = *refreshed;
-                user.identity = identity;
-                user.tokens = Some(tokens);
-                session::update_user(session, &user)
+                let refreshed = SessionUser {
+                    identity: Arc::new(identity),
+                    tokens: Some(tokens),
+                    ..SessionUser::clone(&user)
+                };
+                session::update_user(session, &refreshed)
                     .await
                     .map_err(store_failed)?;
+                user = Arc::new(refreshed);
             }
             Outcome::Unavailable => {}
             Outcome::Refused => {
@@ -281,5 +299,5 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Identi
         }
     }
     session::touch(session).await.map_err(store_failed)?;
-    Ok(Some(user.identity))
+    Ok(Some(user))
 }

@@ -135,6 +135,7 @@
 mod back_channel;
 #[cfg(feature = "break-glass")]
 mod client_address;
+mod decoded;
 mod extract;
 mod layer;
 mod origin;

@@ -359,7 +359,7 @@ async fn activity_renews_the_apps_own_expiry() {
         .mount(axum::Router::new().route(
             "/private",
             axum::routing::get(
-                |user: oidc_login::axum::SignedIn| async move { user.identity.subject },
+                |user: oidc_login::axum::SignedIn| async move { user.identity.subject.clone() },
             ),
         ))
         .layer(routes.layer())
