@@ -914,6 +914,47 @@ async fn a_record_that_does_not_decode_is_signed_out() {
     }
 }
 
+/// With `session_layer`'s own expiry (8 hours of inactivity), activity
+/// extends a signed-in session: a request that comes a minute or more after
+/// the session was last saved for its activity saves it again, 8 hours from
+/// now, and sends the cookie again; a request within the minute does not.
+#[tokio::test]
+async fn activity_extends_the_default_eight_hours() {
+    use tower_sessions::SessionStore;
+    let store = MemoryStore::default();
+    let (app, browser, id) = alice_on(store.clone()).await;
+    let response = browser.get(app.url("/roles")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers().get("set-cookie").is_none(),
+        "saved at sign-in a moment ago: not again"
+    );
+    // As if the session had been idle for 7 hours since its last save.
+    let now = time::OffsetDateTime::now_utc();
+    let mut record = store.load(&id).await.unwrap().unwrap();
+    record.data.insert(
+        "oidc_login.active_at".to_owned(),
+        (now - time::Duration::hours(7)).unix_timestamp().into(),
+    );
+    record.expiry_date = now + time::Duration::hours(1);
+    store.save(&record).await.unwrap();
+
+    let response = browser.get(app.url("/roles")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Max-Age=28800"), "8 hours again: {cookie}");
+    let renewed = store.load(&id).await.unwrap().unwrap();
+    let left = renewed.expiry_date - time::OffsetDateTime::now_utc();
+    assert!(
+        left > time::Duration::hours(7) + time::Duration::minutes(59),
+        "extended to 8 hours from now: {left}"
+    );
+    assert_eq!(
+        renewed.data["oidc_login.user"], record.data["oidc_login.user"],
+        "the user is not rewritten"
+    );
+}
+
 // ----- refusal pages -----------------------------------------------------------
 
 /// The query parameter `name` of `url`.
