@@ -16,6 +16,7 @@ pub use pages::{Page, refusal_page};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -281,27 +282,40 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
     let pages = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
-        .with_state(page);
+        // Shared, not copied per request.
+        .with_state(Arc::new(page));
     routes.mount(pages).layer(routes.layer()).layer(sessions)
 }
 
-async fn home(State(page): State<Page>, user: Option<SignedIn>) -> Html<String> {
+async fn home(State(page): State<Arc<Page>>, user: Option<SignedIn>) -> Html<String> {
     Html(match user.map(|user| user.identity) {
         None => pages::signed_out(&page),
         Some(id) => pages::signed_in(&page, &id, OffsetDateTime::now_utc().unix_timestamp()),
     })
 }
 
+/// `GET /me`'s answer, borrowed from the identity: serialized straight to
+/// the body, with no JSON value tree in between.
+#[derive(serde::Serialize)]
+struct Me<'a> {
+    issuer: &'a str,
+    subject: &'a str,
+    username: Option<&'a str>,
+    email: Option<&'a str>,
+    groups: &'a [String],
+    roles: &'a [String],
+}
+
 async fn me(user: Option<SignedIn>) -> Response {
     match user.map(|user| user.identity) {
-        Some(id) => axum::Json(serde_json::json!({
-            "issuer": id.issuer,
-            "subject": id.subject,
-            "username": id.username,
-            "email": id.email,
-            "groups": id.groups,
-            "roles": id.roles,
-        }))
+        Some(id) => axum::Json(Me {
+            issuer: &id.issuer,
+            subject: &id.subject,
+            username: id.username.as_deref(),
+            email: id.email.as_deref(),
+            groups: &id.groups,
+            roles: &id.roles,
+        })
         .into_response(),
         None => (
             StatusCode::UNAUTHORIZED,
