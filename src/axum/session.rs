@@ -146,12 +146,12 @@ pub(crate) async fn push_pending(
         let lifetime = time::Duration::try_from(lifetime).unwrap_or(SIGNED_IN_INACTIVITY);
         session.set_expiry(Some(Expiry::OnInactivity(lifetime)));
     }
-    let mut all: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();
+    let mut all = pending_logins(session).await?;
     all.push(pending);
     if all.len() > MAX_PENDING {
         all.drain(..all.len() - MAX_PENDING);
     }
-    session.insert(PENDING_KEY, all).await
+    keep_pending(session, &all).await
 }
 
 /// Removes and returns the pending login whose `state` is `state`: each is
@@ -160,21 +160,52 @@ pub(crate) async fn take_pending(
     session: &Session,
     state: &str,
 ) -> Result<Option<PendingLogin>, tower_sessions::session::Error> {
-    let Some(mut all) = session.get::<Vec<PendingLogin>>(PENDING_KEY).await? else {
-        return Ok(None);
-    };
+    let mut all = pending_logins(session).await?;
     let found = all
         .iter()
         .position(|p| constant_time_eq(p.state().expose_secret().as_bytes(), state.as_bytes()));
     let taken = found.map(|i| all.remove(i));
     if taken.is_some() {
-        session.insert(PENDING_KEY, all).await?;
+        keep_pending(session, &all).await?;
     }
     Ok(taken)
 }
 
 pub(crate) async fn has_pending(session: &Session) -> bool {
-    matches!(session.get::<Vec<PendingLogin>>(PENDING_KEY).await, Ok(Some(all)) if !all.is_empty())
+    matches!(pending_logins(session).await, Ok(all) if !all.is_empty())
+}
+
+/// The logins in flight, kept like the signed-in user as one JSON string.
+/// A value there that does not decode (a tree of JSON values, as builds
+/// before this encoding kept it) holds none: those logins start again.
+async fn pending_logins(
+    session: &Session,
+) -> Result<Vec<PendingLogin>, tower_sessions::session::Error> {
+    match session.get_value(PENDING_KEY).await? {
+        None => Ok(Vec::new()),
+        Some(serde_json::Value::String(text)) => Ok(serde_json::from_str(&text).unwrap_or_else(|error: serde_json::Error| {
+            tracing::info!(target: "oidc_login::axum", category = ?error.classify(), "the session's logins in flight do not decode: dropped");
+            Vec::new()
+        })),
+        Some(_) => {
+            tracing::info!(target: "oidc_login::axum", "the session's logins in flight are not kept as this version keeps them: dropped");
+            Ok(Vec::new())
+        }
+    }
+}
+
+async fn keep_pending(
+    session: &Session,
+    all: &[PendingLogin],
+) -> Result<(), tower_sessions::session::Error> {
+    if all.is_empty() {
+        session.remove_value(PENDING_KEY).await?;
+        return Ok(());
+    }
+    session
+        .insert_value(PENDING_KEY, serde_json::to_string(all)?.into())
+        .await?;
+    Ok(())
 }
 
 pub(crate) async fn sign_in(
@@ -228,7 +259,10 @@ pub(crate) async fn update_user(
     session: &Session,
     user: &SessionUser,
 ) -> Result<(), tower_sessions::session::Error> {
-    session.insert(USER_KEY, serde_json::to_string(user)?).await
+    session
+        .insert_value(USER_KEY, serde_json::to_string(user)?.into())
+        .await?;
+    Ok(())
 }
 
 /// Keeps the `state` of a logout at the provider, in the (new, empty)

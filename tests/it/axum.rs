@@ -955,6 +955,54 @@ async fn activity_extends_the_default_eight_hours() {
     );
 }
 
+/// The logins in flight are kept as one JSON string too; a list kept the
+/// way builds before this encoding kept it (a tree of JSON values) holds no
+/// login: its callback is refused as one with no login in flight (400, not
+/// 500), and the next login works.
+#[tokio::test]
+async fn logins_in_flight_of_the_previous_encoding_are_dropped() {
+    use tower_sessions::SessionStore;
+    let store = MemoryStore::default();
+    let app = App::start_with(
+        std::sync::Arc::new(TestProvider::start().await),
+        store.clone(),
+        |b| b,
+    )
+    .await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let callback = start_login(&app, &browser, "alice").await;
+    let cookie = saved_cookies(&jar, &app.url("/"));
+    let id: tower_sessions::session::Id = cookie
+        .to_str()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let mut record = store.load(&id).await.unwrap().unwrap();
+    let kept = record.data.remove("oidc_login.pending").unwrap();
+    let serde_json::Value::String(text) = kept else {
+        panic!("not a string: {kept:?}");
+    };
+    let tree: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(tree.as_array().map(Vec::len), Some(1), "one login in flight");
+    record.data.insert("oidc_login.pending".to_owned(), tree);
+    store.save(&record).await.unwrap();
+
+    let refused = browser.get(&callback).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("no_pending_login"));
+    let callback = start_login(&app, &browser, "alice").await;
+    let done = browser.get(&callback).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "signed in");
+}
+
 // ----- refusal pages -----------------------------------------------------------
 
 /// The query parameter `name` of `url`.
