@@ -93,7 +93,10 @@ mod tests {
         let (changed, mallory) = user("mallory");
         decoded.insert(id, changed.clone(), mallory);
         assert!(decoded.get(id, &text).is_none());
-        assert_eq!(decoded.get(id, &changed).unwrap().identity.subject, "mallory");
+        assert_eq!(
+            decoded.get(id, &changed).unwrap().identity.subject,
+            "mallory"
+        );
         assert_eq!(decoded.len(), 1);
     }
 

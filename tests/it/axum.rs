@@ -434,7 +434,9 @@ async fn a_sign_in_older_than_the_max_session_age_must_be_renewed() {
     let client = Client::discover(config).await.unwrap();
     let app = Router::new().route(
         "/private",
-        axum::routing::get(|user: oidc_login::axum::SignedIn| async move { user.identity.subject.clone() }),
+        axum::routing::get(|user: oidc_login::axum::SignedIn| async move {
+            user.identity.subject.clone()
+        }),
     );
     let routes =
         LoginRoutes::new(client.clone()).max_session_age(std::time::Duration::from_secs(1));
@@ -834,8 +836,13 @@ async fn rewrite_user(
 ) {
     use tower_sessions::SessionStore;
     let mut record = store.load(&id).await.unwrap().expect("the session");
-    let user = record.data.remove("oidc_login.user").expect("a signed-in user");
-    record.data.insert("oidc_login.user".to_owned(), rewrite(user));
+    let user = record
+        .data
+        .remove("oidc_login.user")
+        .expect("a signed-in user");
+    record
+        .data
+        .insert("oidc_login.user".to_owned(), rewrite(user));
     store.save(&record).await.unwrap();
 }
 
@@ -863,9 +870,15 @@ async fn the_signed_in_user_is_kept_as_one_json_string() {
 async fn a_changed_record_is_never_served_stale() {
     let store = MemoryStore::default();
     let (app, browser, id) = alice_on(store.clone()).await;
-    assert_eq!(roles(&app, &browser).await, (StatusCode::OK, "Read-write".into()));
+    assert_eq!(
+        roles(&app, &browser).await,
+        (StatusCode::OK, "Read-write".into())
+    );
     // Served from the decoded copy, the same.
-    assert_eq!(roles(&app, &browser).await, (StatusCode::OK, "Read-write".into()));
+    assert_eq!(
+        roles(&app, &browser).await,
+        (StatusCode::OK, "Read-write".into())
+    );
     let set_roles = |roles: &'static [&'static str]| {
         move |user: serde_json::Value| {
             let mut user: serde_json::Value = serde_json::from_str(user.as_str().unwrap()).unwrap();
@@ -874,7 +887,10 @@ async fn a_changed_record_is_never_served_stale() {
         }
     };
     rewrite_user(&store, id, set_roles(&["Auditor"])).await;
-    assert_eq!(roles(&app, &browser).await, (StatusCode::OK, "Auditor".into()));
+    assert_eq!(
+        roles(&app, &browser).await,
+        (StatusCode::OK, "Auditor".into())
+    );
     rewrite_user(&store, id, set_roles(&["Auditor", "Read-write"])).await;
     assert_eq!(
         roles(&app, &browser).await,
@@ -906,7 +922,11 @@ async fn a_record_that_does_not_decode_is_signed_out() {
         let (app, browser, id) = alice_on(store.clone()).await;
         assert_eq!(roles(&app, &browser).await.0, StatusCode::OK, "{case}");
         rewrite_user(&store, id, rewrite).await;
-        assert_eq!(roles(&app, &browser).await.0, StatusCode::UNAUTHORIZED, "{case}");
+        assert_eq!(
+            roles(&app, &browser).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{case}"
+        );
         assert!(store.load(&id).await.unwrap().is_none(), "{case}: flushed");
         // The browser can sign in again.
         sign_in(&app, &browser, "alice", None).await;
@@ -941,7 +961,10 @@ async fn activity_extends_the_default_eight_hours() {
 
     let response = browser.get(app.url("/roles")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.contains("Max-Age=28800"), "8 hours again: {cookie}");
     let renewed = store.load(&id).await.unwrap().unwrap();
     let left = renewed.expiry_date - time::OffsetDateTime::now_utc();
@@ -991,7 +1014,11 @@ async fn logins_in_flight_of_the_previous_encoding_are_dropped() {
         panic!("not a string: {kept:?}");
     };
     let tree: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(tree.as_array().map(Vec::len), Some(1), "one login in flight");
+    assert_eq!(
+        tree.as_array().map(Vec::len),
+        Some(1),
+        "one login in flight"
+    );
     record.data.insert("oidc_login.pending".to_owned(), tree);
     store.save(&record).await.unwrap();
 
