@@ -976,6 +976,32 @@ fn report_signed_in_request(
         ("demo_me_json", demo.app.clone(), "/me", demo_cookie),
     ];
 
+    // `LOAD_REQUEST_COUNT=n`: no criterion and no HTTP, but n in-process
+    // requests of each case named in `LOAD_REQUEST_CASES` (all by
+    // default): run under callgrind with n and with 0, the difference
+    // divided by n is the instructions per request, which the machine's
+    // load does not move.
+    if let Ok(count) = std::env::var("LOAD_REQUEST_COUNT") {
+        let count: usize = count.parse().expect("LOAD_REQUEST_COUNT: a number");
+        let chosen = std::env::var("LOAD_REQUEST_CASES").unwrap_or_default();
+        for (name, app, path, cookie) in &cases {
+            if !chosen.is_empty() && !chosen.split(',').any(|case| case.trim() == *name) {
+                continue;
+            }
+            app_rt.block_on(async {
+                for _ in 0..count {
+                    let request = Request::get(*path)
+                        .header(header::COOKIE, cookie)
+                        .body(Body::empty())
+                        .unwrap();
+                    let response = app.clone().oneshot(request).await.unwrap();
+                    assert_eq!(response.status(), StatusCode::OK);
+                }
+            });
+            println!("{name}: {count} requests in process");
+        }
+        return;
+    }
     let mut group = c.benchmark_group("signed_in_request");
     for (name, app, path, cookie) in &cases {
         group.bench_function(*name, |b| {
