@@ -159,8 +159,10 @@ impl Cpu {
     }
 
     fn per_op_since(&self, before: &Cpu, ops: usize) -> PerOp {
+        // Saturating: a blocking-pool thread that exited in between takes
+        // its counters with it.
         let ms = |after: Duration, before: Duration| {
-            (after - before).as_secs_f64() * 1000.0 / ops as f64
+            after.saturating_sub(before).as_secs_f64() * 1000.0 / ops as f64
         };
         let user = ms(self.app_user, before.app_user);
         let system = ms(self.app_system, before.app_system);
