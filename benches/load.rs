@@ -27,9 +27,9 @@
 //! the username, behind `LoginRoutes::new(client)` with its defaults and
 //! `session_layer(MemoryStore)`, next to a plain handler that reads one
 //! session value from a `MemoryStore` and returns it. The plain handler is
-//! measured twice: with `tower-sessions`' defaults (what `session_layer`
-//! costs per read too: its 8-hour `OnInactivity` expiry saves nothing on a
-//! read, so it does not extend the session either), and with an 8-hour
+//! measured twice: with `tower-sessions`' defaults (a read saves nothing;
+//! `session_layer` saves a signed-in session once a minute while it is
+//! used, to extend its 8-hour `OnInactivity` expiry), and with an 8-hour
 //! inactivity expiry that `with_always_save(true)` makes real, by saving
 //! the session and setting the cookie on every request. The demo's own
 //! `GET /me` (the identity as JSON) is measured beside them, and

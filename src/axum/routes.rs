@@ -47,7 +47,7 @@ use crate::flow::{Callback, Start};
 /// let routes = LoginRoutes::new(client.clone()).prefix("/auth");
 /// routes
 ///     .mount(app)
-///     .route("/me", get(|user: SignedIn| async move { user.identity.subject }))
+///     .route("/me", get(|user: SignedIn| async move { user.identity.subject.clone() }))
 ///     .layer(routes.layer())
 ///     .layer(session_layer(MokaStore::new(Some(100_000)), &client))
 /// # }
