@@ -27,9 +27,9 @@
 //! the username, behind `LoginRoutes::new(client)` with its defaults and
 //! `session_layer(MemoryStore)`, next to a plain handler that reads one
 //! session value from a `MemoryStore` and returns it. The plain handler is
-//! measured twice: with `tower-sessions`' defaults (what `session_layer`
-//! costs per read too: its 8-hour `OnInactivity` expiry saves nothing on a
-//! read, so it does not extend the session either), and with an 8-hour
+//! measured twice: with `tower-sessions`' defaults (a read saves nothing;
+//! `session_layer` saves a signed-in session once a minute while it is
+//! used, to extend its 8-hour `OnInactivity` expiry), and with an 8-hour
 //! inactivity expiry that `with_always_save(true)` makes real, by saving
 //! the session and setting the cookie on every request. The demo's own
 //! `GET /me` (the identity as JSON) is measured beside them, and
@@ -159,8 +159,10 @@ impl Cpu {
     }
 
     fn per_op_since(&self, before: &Cpu, ops: usize) -> PerOp {
+        // Saturating: a blocking-pool thread that exited in between takes
+        // its counters with it.
         let ms = |after: Duration, before: Duration| {
-            (after - before).as_secs_f64() * 1000.0 / ops as f64
+            after.saturating_sub(before).as_secs_f64() * 1000.0 / ops as f64
         };
         let user = ms(self.app_user, before.app_user);
         let system = ms(self.app_system, before.app_system);
@@ -278,7 +280,7 @@ fn config_for(provider: &TestProvider, redirect_uri: String) -> Config {
 
 fn signed_in_app(client: &Client) -> Router {
     async fn whoami(user: SignedIn) -> String {
-        user.identity.username.unwrap_or_default()
+        user.identity.username.clone().unwrap_or_default()
     }
     let routes = LoginRoutes::new(client.clone());
     routes
@@ -976,6 +978,32 @@ fn report_signed_in_request(
         ("demo_me_json", demo.app.clone(), "/me", demo_cookie),
     ];
 
+    // `LOAD_REQUEST_COUNT=n`: no criterion and no HTTP, but n in-process
+    // requests of each case named in `LOAD_REQUEST_CASES` (all by
+    // default): run under callgrind with n and with 0, the difference
+    // divided by n is the instructions per request, which the machine's
+    // load does not move.
+    if let Ok(count) = std::env::var("LOAD_REQUEST_COUNT") {
+        let count: usize = count.parse().expect("LOAD_REQUEST_COUNT: a number");
+        let chosen = std::env::var("LOAD_REQUEST_CASES").unwrap_or_default();
+        for (name, app, path, cookie) in &cases {
+            if !chosen.is_empty() && !chosen.split(',').any(|case| case.trim() == *name) {
+                continue;
+            }
+            app_rt.block_on(async {
+                for _ in 0..count {
+                    let request = Request::get(*path)
+                        .header(header::COOKIE, cookie)
+                        .body(Body::empty())
+                        .unwrap();
+                    let response = app.clone().oneshot(request).await.unwrap();
+                    assert_eq!(response.status(), StatusCode::OK);
+                }
+            });
+            println!("{name}: {count} requests in process");
+        }
+        return;
+    }
     let mut group = c.benchmark_group("signed_in_request");
     for (name, app, path, cookie) in &cases {
         group.bench_function(*name, |b| {

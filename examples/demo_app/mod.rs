@@ -18,6 +18,7 @@ pub use pages::{Page, refusal_page};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -33,7 +34,6 @@ use oidc_login::{
     AccountLinker, AccountStore, AccountsSettings, Api, BreakGlass, Client, ClientAuth, Config,
     ConfigError, MemoryAccountStore, RoleMapping, Source, SqliteAccountStore,
 };
-use std::sync::Arc;
 use time::OffsetDateTime;
 use tower_sessions_moka_store::MokaStore;
 use url::Url;
@@ -386,7 +386,8 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
     let pages = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
-        .with_state(page)
+        // Shared, not copied per request.
+        .with_state(Arc::new(page))
         .merge(
             Router::new()
                 .route("/api/me", get(api_me))
@@ -395,7 +396,7 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
     routes.mount(pages).layer(routes.layer()).layer(sessions)
 }
 
-async fn home(State(page): State<Page>, user: Option<SignedIn>) -> Html<String> {
+async fn home(State(page): State<Arc<Page>>, user: Option<SignedIn>) -> Html<String> {
     Html(match user {
         None => pages::signed_out(&page),
         Some(user) => pages::signed_in(
@@ -420,27 +421,40 @@ async fn api_me(caller: Bearer) -> Response {
     .into_response()
 }
 
-async fn me(State(page): State<Page>, user: Option<SignedIn>) -> Response {
+/// `GET /me`'s answer, borrowed from the identity: serialized straight to
+/// the body, with no JSON value tree in between.
+#[derive(serde::Serialize)]
+struct Me<'a> {
+    issuer: &'a str,
+    subject: &'a str,
+    username: Option<&'a str>,
+    email: Option<&'a str>,
+    groups: &'a [String],
+    roles: &'a [String],
+    /// Only with `[accounts]`; then `null` when no account is linked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<Option<String>>,
+}
+
+async fn me(State(page): State<Arc<Page>>, user: Option<SignedIn>) -> Response {
     match user {
         Some(SignedIn {
             identity: id,
             account,
             ..
         }) => {
-            let mut json = serde_json::json!({
-                "issuer": id.issuer,
-                "subject": id.subject,
-                "username": id.username,
-                "email": id.email,
-                "groups": id.groups,
-                "roles": id.roles,
-            });
-            // With `[accounts]`: the linked account's id (null for a
-            // break-glass sign-in, which links none).
-            if page.accounts {
-                json["account"] = account.map(|account| account.id).into();
-            }
-            axum::Json(json).into_response()
+            let me = Me {
+                issuer: &id.issuer,
+                subject: &id.subject,
+                username: id.username.as_deref(),
+                email: id.email.as_deref(),
+                groups: &id.groups,
+                roles: &id.roles,
+                // With `[accounts]`: the linked account's id (null for a
+                // break-glass sign-in, which links none).
+                account: page.accounts.then(|| account.map(|account| account.id)),
+            };
+            axum::Json(me).into_response()
         }
         None => (
             StatusCode::UNAUTHORIZED,

@@ -5,7 +5,6 @@ use ::axum::extract::FromRequestParts;
 use ::axum::http::request::Parts;
 
 use super::extract::{AuthRejection, current, not_signed_in};
-use super::session;
 use crate::secret::AccessToken;
 
 /// The signed-in user's current access token, refreshed first when it is
@@ -65,22 +64,12 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAccessToken {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let current = current(parts)?;
-        // Resolves the user: the refresh, when due, happens here.
-        let signed_in = current
-            .user()
-            .await
-            .map_err(|_| AuthRejection::Session)?
-            .is_some();
-        if !signed_in {
+        // Resolves the user: the refresh, when due, happens here, and the
+        // resolved user holds the refreshed tokens.
+        let Some(resolved) = current.user().await.map_err(|_| AuthRejection::Session)? else {
             return Err(not_signed_in(parts, &current));
-        }
-        let user = session::user(current.session())
-            .await
-            .map_err(|error| {
-                tracing::error!(target: "oidc_login::axum", code = "session_error", %error, "the session store failed");
-                AuthRejection::Session
-            })?;
-        let Some(tokens) = user.and_then(|user| user.tokens) else {
+        };
+        let Some(tokens) = resolved.user.tokens.clone() else {
             tracing::error!(
                 target: "oidc_login::axum",
                 code = "login_not_set_up",

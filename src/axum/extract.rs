@@ -4,13 +4,14 @@
 //! others take the same answer.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use ::axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use ::axum::http::request::Parts;
 use ::axum::http::{Method, StatusCode, header};
 use ::axum::response::{IntoResponse, Redirect, Response};
 
-use super::layer::{Current, Resolved};
+use super::layer::Current;
 use super::refusal::Refusal;
 use crate::accounts::Account;
 use crate::identity::Identity;
@@ -21,6 +22,10 @@ use crate::identity::Identity;
 ///
 /// `Option<SignedIn>` is the signed-in user if there is one: it refuses
 /// nothing but a failing session store.
+///
+/// The identity is shared (an [`Arc`]), not copied for each request: read
+/// it through `user.identity`, clone what a handler keeps, or take it with
+/// [`into_identity`](Self::into_identity).
 ///
 /// ```
 /// use axum::{Router, routing::get};
@@ -43,13 +48,20 @@ use crate::identity::Identity;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SignedIn {
-    /// Who signed in, with roles.
-    pub identity: Identity,
+    /// Who signed in, with roles; shared by every extractor of the request.
+    pub identity: Arc<Identity>,
     /// The local account the login is linked to, when account linking is
     /// on ([`LoginRoutes::accounts`](super::LoginRoutes::accounts)), read
     /// afresh from the store for this request; `None` otherwise, and for a
     /// break-glass sign-in.
     pub account: Option<Account>,
+}
+
+impl SignedIn {
+    /// The identity, copied only if something else still shares it.
+    pub fn into_identity(self) -> Identity {
+        Arc::unwrap_or_clone(self.identity)
+    }
 }
 
 /// Names a role for [`RequireRole`].
@@ -85,11 +97,18 @@ pub trait RoleName: Send + Sync + 'static {
 /// let app: Router = Router::new().route("/save", post(save));
 /// ```
 pub struct RequireRole<R: RoleName> {
-    /// Who signed in, with roles.
-    pub identity: Identity,
+    /// Who signed in, with roles; shared by every extractor of the request.
+    pub identity: Arc<Identity>,
     /// The linked local account, as [`SignedIn::account`].
     pub account: Option<Account>,
     role: PhantomData<R>,
+}
+
+impl<R: RoleName> RequireRole<R> {
+    /// The identity, copied only if something else still shares it.
+    pub fn into_identity(self) -> Identity {
+        Arc::unwrap_or_clone(self.identity)
+    }
 }
 
 impl<R: RoleName> std::fmt::Debug for RequireRole<R> {
@@ -186,14 +205,23 @@ pub(super) fn current(parts: &Parts) -> Result<Current, AuthRejection> {
 }
 
 /// The signed-in user, if any; only a failing store refuses.
-async fn user(parts: &Parts) -> Result<(Current, Option<Resolved>), AuthRejection> {
+async fn user(parts: &Parts) -> Result<(Current, Option<Signed>), AuthRejection> {
     let current = current(parts)?;
     let identity = current
         .user()
         .await
         .map_err(|_| AuthRejection::Session)?
-        .cloned();
+        .map(|resolved| Signed {
+            identity: resolved.user.identity.clone(),
+            account: resolved.account.clone(),
+        });
     Ok((current, identity))
+}
+
+/// The request's user as the extractors hand it out.
+struct Signed {
+    identity: Arc<Identity>,
+    account: Option<Account>,
 }
 
 /// A browser navigation (it accepts HTML and is a GET) goes to the login
@@ -218,7 +246,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         match user(parts).await? {
-            (_, Some(Resolved { identity, account })) => Ok(Self { identity, account }),
+            (_, Some(Signed { identity, account })) => Ok(Self { identity, account }),
             (current, None) => Err(not_signed_in(parts, &current)),
         }
     }
@@ -232,7 +260,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for SignedIn {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         let (_, identity) = user(parts).await?;
-        Ok(identity.map(|Resolved { identity, account }| Self { identity, account }))
+        Ok(identity.map(|Signed { identity, account }| Self { identity, account }))
     }
 }
 
@@ -241,7 +269,7 @@ impl<S: Send + Sync, R: RoleName> FromRequestParts<S> for RequireRole<R> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let (current, user) = user(parts).await?;
-        let Some(Resolved { identity, account }) = user else {
+        let Some(Signed { identity, account }) = user else {
             return Err(not_signed_in(parts, &current));
         };
         if !identity.has_role(R::ROLE) {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ::axum::http::Request;
+use ::axum::http::{Request, Uri};
 use ::axum::response::{IntoResponse, Response};
 use tokio::sync::OnceCell;
 use tower_layer::Layer;
@@ -16,13 +16,13 @@ use tower_service::Service;
 use tower_sessions::Session;
 
 use super::back_channel::LogoutIndex;
+use super::decoded::DecodedUsers;
 use super::refresh::{Outcome, Refresher};
 use super::refusal::{Refusal, RefusalPage};
-use super::session;
+use super::session::{self, SessionUser};
 use super::sign_out::SignOuts;
 use crate::accounts::{Account, AccountLinker};
 use crate::error::SharedStateError;
-use crate::identity::Identity;
 
 /// How long a sign-in lasts, however active the session (12 hours).
 pub(crate) const MAX_SESSION_AGE: Duration = Duration::from_secs(12 * 3600);
@@ -97,12 +97,14 @@ impl Settings {
 #[must_use]
 pub struct LoginLayer {
     settings: Arc<Settings>,
+    decoded: Arc<DecodedUsers>,
 }
 
 impl LoginLayer {
     pub(crate) fn new(settings: Settings) -> Self {
         Self {
             settings: Arc::new(settings),
+            decoded: Arc::default(),
         }
     }
 }
@@ -114,6 +116,7 @@ impl<S> Layer<S> for LoginLayer {
         LoginService {
             inner,
             settings: self.settings.clone(),
+            decoded: self.decoded.clone(),
         }
     }
 }
@@ -127,6 +130,7 @@ impl<S> Layer<S> for LoginLayer {
 pub struct LoginService<S> {
     inner: S,
     settings: Arc<Settings>,
+    decoded: Arc<DecodedUsers>,
 }
 
 impl<S, B> Service<Request<B>> for LoginService<S>
@@ -154,14 +158,12 @@ where
             let response = settings.finish(Refusal::NOT_SET_UP.respond());
             return Box::pin(async move { Ok(response) });
         };
-        // Taken here, outside any nested router that strips its prefix.
-        let here = request
-            .uri()
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_owned();
+        // Taken here, outside any nested router that strips its prefix. A
+        // `Uri` shares its bytes: no copy per request.
+        let here = request.uri().clone();
         request.extensions_mut().insert(Current(Arc::new(Inner {
             settings: settings.clone(),
+            decoded: self.decoded.clone(),
             session,
             here,
             user: OnceCell::new(),
@@ -181,9 +183,11 @@ pub(crate) struct Current(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     settings: Arc<Settings>,
+    decoded: Arc<DecodedUsers>,
     session: Session,
-    /// The request's path and query, to come back to after a login.
-    here: String,
+    /// The request's URI: its path and query are the place to come back
+    /// to after a login.
+    here: Uri,
     /// Resolved once, by the first extractor that asks; `Err` when the
     /// session store failed (logged once).
     user: OnceCell<Result<Option<Resolved>, StoreFailed>>,
@@ -192,7 +196,8 @@ struct Inner {
 /// A signed-in user, checked for this request.
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved {
-    pub(crate) identity: Identity,
+    /// The session's user, shared with the cache of decoded users.
+    pub(crate) user: Arc<SessionUser>,
     /// The linked local account, as the store has it now (account linking on).
     pub(crate) account: Option<Account>,
 }
@@ -207,14 +212,9 @@ impl Current {
         let inner = &*self.0;
         let user = inner
             .user
-            .get_or_init(|| resolve(&inner.settings, &inner.session))
+            .get_or_init(|| resolve(&inner.settings, &inner.decoded, &inner.session))
             .await;
         user.as_ref().map(Option::as_ref).map_err(|&failed| failed)
-    }
-
-    /// The request's session (the signed-in user's tokens are read from it).
-    pub(crate) fn session(&self) -> &Session {
-        &self.0.session
     }
 
     /// The login route, with this request as the place to come back to.
@@ -223,7 +223,10 @@ impl Current {
             "{}?{}",
             self.0.settings.login_path,
             url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("return_to", &self.0.here)
+                .append_pair(
+                    "return_to",
+                    self.0.here.path_and_query().map_or("/", |pq| pq.as_str())
+                )
                 .finish()
         )
     }
@@ -234,7 +237,11 @@ impl Current {
 /// (account linking on); refreshes its tokens when due, and marks the
 /// session active. A user that fails a check is signed
 /// out (the session flushed).
-async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolved>, StoreFailed> {
+async fn resolve(
+    settings: &Settings,
+    decoded: &DecodedUsers,
+    session: &Session,
+) -> Result<Option<Resolved>, StoreFailed> {
     let store_failed = |error: tower_sessions::session::Error| {
         tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "the session store failed");
         StoreFailed
@@ -243,13 +250,16 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolv
         tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "the shared state failed: the session is not served");
         StoreFailed
     };
-    let Some(mut user) = session::user(session).await.map_err(store_failed)? else {
+    let Some(mut user) = session::user(session, Some(decoded))
+        .await
+        .map_err(store_failed)?
+    else {
         return Ok(None);
     };
     let now = time::OffsetDateTime::now_utc();
     let age = now - user.signed_in_at;
     if age > settings.max_session_age || age.is_negative() {
-        tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended: the sign-in is older than `max_session_age`");
+        tracing::info!(target: "oidc_login::axum", subject = %crate::error::clip(&user.identity.subject, 256), "session ended: the sign-in is older than `max_session_age`");
         session.flush().await.map_err(store_failed)?;
         return Ok(None);
     }
@@ -264,7 +274,7 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolv
         .await
         .map_err(state_failed)?
     {
-        tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended: it was signed out (a request in flight at the sign-out saved it again), or it has no sign-in id (it predates them)");
+        tracing::info!(target: "oidc_login::axum", subject = %crate::error::clip(&user.identity.subject, 256), "session ended: it was signed out (a request in flight at the sign-out saved it again), or it has no sign-in id (it predates them)");
         session.flush().await.map_err(store_failed)?;
         return Ok(None);
     }
@@ -274,7 +284,7 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolv
             .await
             .map_err(state_failed)?
     {
-        tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended by a back-channel logout");
+        tracing::info!(target: "oidc_login::axum", subject = %crate::error::clip(&user.identity.subject, 256), "session ended by a back-channel logout");
         session.flush().await.map_err(store_failed)?;
         return Ok(None);
     }
@@ -295,11 +305,15 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolv
         match refresher.refresh(tokens).await {
             Outcome::Refreshed(refreshed) => {
                 let (identity, tokens) = *refreshed;
-                user.identity = identity;
-                user.tokens = Some(tokens);
-                session::update_user(session, &user)
+                let refreshed = SessionUser {
+                    identity: Arc::new(identity),
+                    tokens: Some(tokens),
+                    ..SessionUser::clone(&user)
+                };
+                session::update_user(session, &refreshed)
                     .await
                     .map_err(store_failed)?;
+                user = Arc::new(refreshed);
             }
             Outcome::Unavailable => {}
             Outcome::Refused => {
@@ -309,10 +323,7 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolv
         }
     }
     session::touch(session).await.map_err(store_failed)?;
-    Ok(Some(Resolved {
-        identity: user.identity,
-        account,
-    }))
+    Ok(Some(Resolved { user, account }))
 }
 
 /// The session's linked account, checked against the store on every
@@ -324,7 +335,7 @@ async fn linked_account(
     user: &session::SessionUser,
 ) -> Result<Option<Account>, StoreFailed> {
     let Some(account_id) = &user.account else {
-        tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended: it was signed in before account linking was switched on");
+        tracing::info!(target: "oidc_login::axum", subject = %crate::error::clip(&user.identity.subject, 256), "session ended: it was signed in before account linking was switched on");
         return Ok(None);
     };
     match linker.still_linked(&user.identity, account_id).await {

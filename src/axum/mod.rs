@@ -138,6 +138,7 @@ mod back_channel;
 mod bearer;
 #[cfg(feature = "break-glass")]
 mod client_address;
+mod decoded;
 mod downstream;
 mod extract;
 mod layer;

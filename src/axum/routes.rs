@@ -52,7 +52,7 @@ const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// let routes = LoginRoutes::new(client.clone()).prefix("/auth");
 /// routes
 ///     .mount(app)
-///     .route("/me", get(|user: SignedIn| async move { user.identity.subject }))
+///     .route("/me", get(|user: SignedIn| async move { user.identity.subject.clone() }))
 ///     .layer(routes.layer())
 ///     .layer(session_layer(MokaStore::new(Some(100_000)), &client))
 /// # }
@@ -760,7 +760,7 @@ async fn logout(
     if let Err(refused) = origin::check(&headers, shared.client.config().redirect_uri()) {
         return cross_origin(&refused);
     }
-    let user = session::user(&session).await.ok().flatten();
+    let user = session::user(&session, None).await.ok().flatten();
     // Recorded first, so that no request in flight can undo it; the
     // session is flushed even when the record fails.
     let recorded = match &user {
@@ -785,8 +785,9 @@ async fn logout(
         return Redirect::to(&shared.after_logout).into_response();
     };
     let id_token = user
-        .and_then(|user| user.tokens)
-        .map(|tokens| tokens.id_token);
+        .as_ref()
+        .and_then(|user| user.tokens.as_ref())
+        .map(|tokens| tokens.id_token.clone());
     let Some(id_token) = id_token else {
         // Nobody was signed in (or signed in before this was switched on).
         return Redirect::to(&shared.after_logout).into_response();

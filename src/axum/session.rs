@@ -1,10 +1,13 @@
 //! What this crate keeps in the session, under its own keys.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
+use super::decoded::DecodedUsers;
 use crate::client::{Client, Tokens};
 use crate::flow::PendingLogin;
 use crate::identity::Identity;
@@ -82,10 +85,18 @@ pub fn session_layer<S: SessionStore + Clone>(store: S, client: &Client) -> Sess
         .with_expiry(Expiry::OnInactivity(SIGNED_IN_INACTIVITY))
 }
 
-/// The signed-in user as kept in the session.
+/// The signed-in user as kept in the session: serialized into one JSON
+/// string under [`USER_KEY`], so that a read copies one string (not a tree
+/// of JSON values, twice: the store's load and `Session::get`), and a store
+/// holds the same bytes whatever it is. A value there that does not decode
+/// (a JSON object, as builds before this encoding kept it, or anything else) is a
+/// signed-out session: it is logged and the session flushed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SessionUser {
-    pub(crate) identity: Identity,
+    /// Shared with the extractors ([`SignedIn`](super::SignedIn)) and the
+    /// [decoded users](DecodedUsers), not copied into them.
+    #[serde(with = "shared_identity")]
+    pub(crate) identity: Arc<Identity>,
     /// In milliseconds: a back-channel logout record is compared with it,
     /// and a sign-in right after a logout must not pass for one before.
     #[serde(
@@ -107,22 +118,44 @@ pub(crate) struct SessionUser {
     pub(crate) account: Option<String>,
 }
 
+/// `Arc<Identity>` (de)serialized as the identity itself.
+mod shared_identity {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::identity::Identity;
+
+    pub(super) fn serialize<S: Serializer>(
+        identity: &Arc<Identity>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        identity.as_ref().serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Arc<Identity>, D::Error> {
+        Identity::deserialize(deserializer).map(Arc::new)
+    }
+}
+
 pub(crate) async fn push_pending(
     session: &Session,
     pending: PendingLogin,
     lifetime: std::time::Duration,
 ) -> Result<(), tower_sessions::session::Error> {
-    if user(session).await?.is_none() {
+    if user(session, None).await?.is_none() {
         // Nobody is signed in: the session lives only as long as the login may take.
         let lifetime = time::Duration::try_from(lifetime).unwrap_or(SIGNED_IN_INACTIVITY);
         session.set_expiry(Some(Expiry::OnInactivity(lifetime)));
     }
-    let mut all: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();
+    let mut all = pending_logins(session).await?;
     all.push(pending);
     if all.len() > MAX_PENDING {
         all.drain(..all.len() - MAX_PENDING);
     }
-    session.insert(PENDING_KEY, all).await
+    keep_pending(session, &all).await
 }
 
 /// Removes and returns the pending login whose `state` is `state`: each is
@@ -131,21 +164,52 @@ pub(crate) async fn take_pending(
     session: &Session,
     state: &str,
 ) -> Result<Option<PendingLogin>, tower_sessions::session::Error> {
-    let Some(mut all) = session.get::<Vec<PendingLogin>>(PENDING_KEY).await? else {
-        return Ok(None);
-    };
+    let mut all = pending_logins(session).await?;
     let found = all
         .iter()
         .position(|p| constant_time_eq(p.state().expose_secret().as_bytes(), state.as_bytes()));
     let taken = found.map(|i| all.remove(i));
     if taken.is_some() {
-        session.insert(PENDING_KEY, all).await?;
+        keep_pending(session, &all).await?;
     }
     Ok(taken)
 }
 
 pub(crate) async fn has_pending(session: &Session) -> bool {
-    matches!(session.get::<Vec<PendingLogin>>(PENDING_KEY).await, Ok(Some(all)) if !all.is_empty())
+    matches!(pending_logins(session).await, Ok(all) if !all.is_empty())
+}
+
+/// The logins in flight, kept like the signed-in user as one JSON string.
+/// A value there that does not decode (a tree of JSON values, as builds
+/// before this encoding kept it) holds none: those logins start again.
+async fn pending_logins(
+    session: &Session,
+) -> Result<Vec<PendingLogin>, tower_sessions::session::Error> {
+    match session.get_value(PENDING_KEY).await? {
+        None => Ok(Vec::new()),
+        Some(serde_json::Value::String(text)) => Ok(serde_json::from_str(&text).unwrap_or_else(|error: serde_json::Error| {
+            tracing::info!(target: "oidc_login::axum", category = ?error.classify(), "the session's logins in flight do not decode: dropped");
+            Vec::new()
+        })),
+        Some(_) => {
+            tracing::info!(target: "oidc_login::axum", "the session's logins in flight are not kept as this version keeps them: dropped");
+            Ok(Vec::new())
+        }
+    }
+}
+
+async fn keep_pending(
+    session: &Session,
+    all: &[PendingLogin],
+) -> Result<(), tower_sessions::session::Error> {
+    if all.is_empty() {
+        session.remove_value(PENDING_KEY).await?;
+        return Ok(());
+    }
+    session
+        .insert_value(PENDING_KEY, serde_json::to_string(all)?.into())
+        .await?;
+    Ok(())
 }
 
 pub(crate) async fn sign_in(
@@ -163,14 +227,14 @@ pub(crate) async fn sign_in(
     getrandom::fill(&mut sign_in_id).expect("the operating system's random source failed");
     let now = OffsetDateTime::now_utc();
     let user = SessionUser {
-        identity,
+        identity: Arc::new(identity),
         signed_in_at: now,
         tokens,
         sign_in_id: Some(hex(&sign_in_id)),
         account,
     };
     session.insert(ACTIVE_KEY, now.unix_timestamp()).await?;
-    session.insert(USER_KEY, user).await
+    update_user(session, &user).await
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -201,7 +265,10 @@ pub(crate) async fn update_user(
     session: &Session,
     user: &SessionUser,
 ) -> Result<(), tower_sessions::session::Error> {
-    session.insert(USER_KEY, user).await
+    session
+        .insert_value(USER_KEY, serde_json::to_string(user)?.into())
+        .await?;
+    Ok(())
 }
 
 /// Keeps the `state` of a logout at the provider, in the (new, empty)
@@ -228,8 +295,43 @@ pub(crate) async fn take_logout_state(
     })
 }
 
+/// The signed-in user, if any. With `decoded`, a user decoded before from
+/// the very same stored text (in this session) is reused instead of being
+/// decoded again; the store stays the only truth, as the text is read from
+/// it each time. A stored value that does not decode ends the session (it
+/// is flushed): nobody is signed in.
 pub(crate) async fn user(
     session: &Session,
-) -> Result<Option<SessionUser>, tower_sessions::session::Error> {
-    session.get(USER_KEY).await
+    decoded: Option<&DecodedUsers>,
+) -> Result<Option<Arc<SessionUser>>, tower_sessions::session::Error> {
+    let Some(value) = session.get_value(USER_KEY).await? else {
+        return Ok(None);
+    };
+    let serde_json::Value::String(text) = value else {
+        tracing::info!(target: "oidc_login::axum", "session ended: its signed-in user is not kept as this version keeps it (written before it was kept as one JSON string?)");
+        session.flush().await?;
+        return Ok(None);
+    };
+    let id = session.id();
+    if let (Some(decoded), Some(id)) = (decoded, id)
+        && let Some(user) = decoded.get(id, &text)
+    {
+        return Ok(Some(user));
+    }
+    match serde_json::from_str::<SessionUser>(&text) {
+        Ok(user) => {
+            let user = Arc::new(user);
+            if let (Some(decoded), Some(id)) = (decoded, id) {
+                decoded.insert(id, text, user.clone());
+            }
+            Ok(Some(user))
+        }
+        Err(error) => {
+            // Where and what kind of error only: serde's message may quote
+            // the stored text, tokens included.
+            tracing::info!(target: "oidc_login::axum", category = ?error.classify(), line = error.line(), column = error.column(), "session ended: its signed-in user does not decode");
+            session.flush().await?;
+            Ok(None)
+        }
+    }
 }

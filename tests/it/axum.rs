@@ -525,7 +525,9 @@ async fn a_sign_in_older_than_the_max_session_age_must_be_renewed() {
     let client = Client::discover(config).await.unwrap();
     let app = Router::new().route(
         "/private",
-        axum::routing::get(|user: oidc_login::axum::SignedIn| async move { user.identity.subject }),
+        axum::routing::get(|user: oidc_login::axum::SignedIn| async move {
+            user.identity.subject.clone()
+        }),
     );
     let routes =
         LoginRoutes::new(client.clone()).max_session_age(std::time::Duration::from_secs(1));
@@ -833,14 +835,17 @@ async fn the_user_is_resolved_once_per_request() {
         .back_channel_logout();
     let app = routes
         .mount(Router::new())
-        .route("/one", get(|user: SignedIn| async move { user.identity.subject }))
+        .route("/one", get(|user: SignedIn| async move { user.identity.subject.clone() }))
         .route(
             "/three",
             get(
                 |a: SignedIn, b: Option<SignedIn>, c: RequireRole<common::app::ReadWrite>| async move {
-                    assert_eq!(b.map(|b| b.identity.subject), Some(a.identity.subject.clone()));
+                    let b = b.expect("signed in");
+                    assert_eq!(b.identity.subject, a.identity.subject);
                     assert_eq!(c.identity.subject, a.identity.subject);
-                    a.identity.subject
+                    // Resolved once: one identity, shared, not copied.
+                    assert!(std::sync::Arc::ptr_eq(&a.identity, &b.identity) && std::sync::Arc::ptr_eq(&a.identity, &c.identity));
+                    a.into_identity().subject
                 },
             )
             .layer(axum::middleware::from_fn(
@@ -882,6 +887,238 @@ async fn the_user_is_resolved_once_per_request() {
         "as many store reads for three extractors and a middleware as for one: {reads:?}"
     );
     server.abort();
+}
+
+// ----- the signed-in user in the store --------------------------------------
+
+/// An app on `store`, and alice signed in: her browser, and her session's id.
+async fn alice_on(store: MemoryStore) -> (App, reqwest::Client, tower_sessions::session::Id) {
+    let app = App::start_with(
+        std::sync::Arc::new(TestProvider::start().await),
+        store,
+        |b| b,
+    )
+    .await;
+    let (browser, jar) = browser_with_jar();
+    sign_in(&app, &browser, "alice", None).await;
+    let cookie = saved_cookies(&jar, &app.url("/"));
+    let id = cookie
+        .to_str()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    (app, browser, id)
+}
+
+async fn roles(app: &App, browser: &reqwest::Client) -> (StatusCode, String) {
+    let response = browser.get(app.url("/roles")).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// Rewrites the signed-in user's stored value in the store, as another
+/// instance (or an older build) would have written it.
+async fn rewrite_user(
+    store: &MemoryStore,
+    id: tower_sessions::session::Id,
+    rewrite: impl FnOnce(serde_json::Value) -> serde_json::Value,
+) {
+    use tower_sessions::SessionStore;
+    let mut record = store.load(&id).await.unwrap().expect("the session");
+    let user = record
+        .data
+        .remove("oidc_login.user")
+        .expect("a signed-in user");
+    record
+        .data
+        .insert("oidc_login.user".to_owned(), rewrite(user));
+    store.save(&record).await.unwrap();
+}
+
+/// The user is kept as one JSON string (not a tree of JSON values): what a
+/// store holds, and what a read copies.
+#[tokio::test]
+async fn the_signed_in_user_is_kept_as_one_json_string() {
+    use tower_sessions::SessionStore;
+    let store = MemoryStore::default();
+    let (_app, _, id) = alice_on(store.clone()).await;
+    let record = store.load(&id).await.unwrap().unwrap();
+    let serde_json::Value::String(text) = &record.data["oidc_login.user"] else {
+        panic!("not a string: {:?}", record.data["oidc_login.user"]);
+    };
+    let user: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(user["identity"]["subject"], "alice-sub-0001");
+    assert!(user["signed_in_at_ms"].as_i64().unwrap() > 0);
+    assert_eq!(user["sign_in_id"].as_str().unwrap().len(), 32);
+}
+
+/// A user decoded for an earlier request is reused only while the store
+/// holds the very same text: a record changed in the store (by a refresh,
+/// by another instance) is read as it is now, never as it was.
+#[tokio::test]
+async fn a_changed_record_is_never_served_stale() {
+    let store = MemoryStore::default();
+    let (app, browser, id) = alice_on(store.clone()).await;
+    assert_eq!(
+        roles(&app, &browser).await,
+        (StatusCode::OK, "Read-write".into())
+    );
+    // Served from the decoded copy, the same.
+    assert_eq!(
+        roles(&app, &browser).await,
+        (StatusCode::OK, "Read-write".into())
+    );
+    let set_roles = |roles: &'static [&'static str]| {
+        move |user: serde_json::Value| {
+            let mut user: serde_json::Value = serde_json::from_str(user.as_str().unwrap()).unwrap();
+            user["identity"]["roles"] = serde_json::json!(roles);
+            serde_json::Value::String(user.to_string())
+        }
+    };
+    rewrite_user(&store, id, set_roles(&["Auditor"])).await;
+    assert_eq!(
+        roles(&app, &browser).await,
+        (StatusCode::OK, "Auditor".into())
+    );
+    rewrite_user(&store, id, set_roles(&["Auditor", "Read-write"])).await;
+    assert_eq!(
+        roles(&app, &browser).await,
+        (StatusCode::OK, "Auditor,Read-write".into())
+    );
+    // Gone from the store: signed out, though decoded a request ago.
+    use tower_sessions::SessionStore;
+    store.delete(&id).await.unwrap();
+    assert_eq!(roles(&app, &browser).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// A user kept the way builds before this encoding kept it (a tree of JSON
+/// values), or anything else that does not decode, is nobody: the request
+/// is treated as signed out (no 500, no panic), and the session flushed.
+#[tokio::test]
+async fn a_record_that_does_not_decode_is_signed_out() {
+    use tower_sessions::SessionStore;
+    type Rewrite = fn(serde_json::Value) -> serde_json::Value;
+    let cases: [(&str, Rewrite); 4] = [
+        ("the previous encoding, a tree of JSON values", |user| {
+            serde_json::from_str(user.as_str().unwrap()).unwrap()
+        }),
+        ("a string that is not JSON", |_| "not json {".into()),
+        ("JSON of another shape", |_| r#"{"identity":42}"#.into()),
+        ("a number", |_| 7.into()),
+    ];
+    for (case, rewrite) in cases {
+        let store = MemoryStore::default();
+        let (app, browser, id) = alice_on(store.clone()).await;
+        assert_eq!(roles(&app, &browser).await.0, StatusCode::OK, "{case}");
+        rewrite_user(&store, id, rewrite).await;
+        assert_eq!(
+            roles(&app, &browser).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{case}"
+        );
+        assert!(store.load(&id).await.unwrap().is_none(), "{case}: flushed");
+        // The browser can sign in again.
+        sign_in(&app, &browser, "alice", None).await;
+        assert_eq!(roles(&app, &browser).await.0, StatusCode::OK, "{case}");
+    }
+}
+
+/// With `session_layer`'s own expiry (8 hours of inactivity), activity
+/// extends a signed-in session: a request that comes a minute or more after
+/// the session was last saved for its activity saves it again, 8 hours from
+/// now, and sends the cookie again; a request within the minute does not.
+#[tokio::test]
+async fn activity_extends_the_default_eight_hours() {
+    use tower_sessions::SessionStore;
+    let store = MemoryStore::default();
+    let (app, browser, id) = alice_on(store.clone()).await;
+    let response = browser.get(app.url("/roles")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers().get("set-cookie").is_none(),
+        "saved at sign-in a moment ago: not again"
+    );
+    // As if the session had been idle for 7 hours since its last save.
+    let now = time::OffsetDateTime::now_utc();
+    let mut record = store.load(&id).await.unwrap().unwrap();
+    record.data.insert(
+        "oidc_login.active_at".to_owned(),
+        (now - time::Duration::hours(7)).unix_timestamp().into(),
+    );
+    record.expiry_date = now + time::Duration::hours(1);
+    store.save(&record).await.unwrap();
+
+    let response = browser.get(app.url("/roles")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("Max-Age=28800"), "8 hours again: {cookie}");
+    let renewed = store.load(&id).await.unwrap().unwrap();
+    let left = renewed.expiry_date - time::OffsetDateTime::now_utc();
+    assert!(
+        left > time::Duration::hours(7) + time::Duration::minutes(59),
+        "extended to 8 hours from now: {left}"
+    );
+    assert_eq!(
+        renewed.data["oidc_login.user"], record.data["oidc_login.user"],
+        "the user is not rewritten"
+    );
+}
+
+/// The logins in flight are kept as one JSON string too; a list kept the
+/// way builds before this encoding kept it (a tree of JSON values) holds no
+/// login: its callback is refused as one with no login in flight (400, not
+/// 500), and the next login works.
+#[tokio::test]
+async fn logins_in_flight_of_the_previous_encoding_are_dropped() {
+    use tower_sessions::SessionStore;
+    let store = MemoryStore::default();
+    let app = App::start_with(
+        std::sync::Arc::new(TestProvider::start().await),
+        store.clone(),
+        |b| b,
+    )
+    .await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let callback = start_login(&app, &browser, "alice").await;
+    let cookie = saved_cookies(&jar, &app.url("/"));
+    let id: tower_sessions::session::Id = cookie
+        .to_str()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let mut record = store.load(&id).await.unwrap().unwrap();
+    let kept = record.data.remove("oidc_login.pending").unwrap();
+    let serde_json::Value::String(text) = kept else {
+        panic!("not a string: {kept:?}");
+    };
+    let tree: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        tree.as_array().map(Vec::len),
+        Some(1),
+        "one login in flight"
+    );
+    record.data.insert("oidc_login.pending".to_owned(), tree);
+    store.save(&record).await.unwrap();
+
+    let refused = browser.get(&callback).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("no_pending_login"));
+    let callback = start_login(&app, &browser, "alice").await;
+    let done = browser.get(&callback).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "signed in");
 }
 
 // ----- refusal pages -----------------------------------------------------------

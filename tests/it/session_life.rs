@@ -386,9 +386,9 @@ async fn activity_renews_the_apps_own_expiry() {
     let app = routes
         .mount(axum::Router::new().route(
             "/private",
-            axum::routing::get(
-                |user: oidc_login::axum::SignedIn| async move { user.identity.subject },
-            ),
+            axum::routing::get(|user: oidc_login::axum::SignedIn| async move {
+                user.identity.subject.clone()
+            }),
         ))
         .layer(routes.layer())
         .layer(sessions);

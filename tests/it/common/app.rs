@@ -85,11 +85,11 @@ impl App {
         let app = Router::new()
             .route(
                 "/private",
-                get(|user: SignedIn| async move { user.identity.subject }),
+                get(|user: SignedIn| async move { user.identity.subject.clone() }),
             )
             .route(
                 "/admin",
-                get(|user: RequireRole<ReadWrite>| async move { user.identity.subject }),
+                get(|user: RequireRole<ReadWrite>| async move { user.identity.subject.clone() }),
             )
             .route(
                 "/roles",
@@ -103,7 +103,7 @@ impl App {
                 held_in.notify_one();
                 release_in.notified().await;
                 session.insert("app.note", "written late").await.unwrap();
-                user.identity.subject
+                user.identity.subject.clone()
             }),
         );
         let routes = routes(client, store);
@@ -112,7 +112,7 @@ impl App {
             // A route added after `mount` gets the same settings.
             .route(
                 "/after",
-                get(|user: SignedIn| async move { user.identity.subject }),
+                get(|user: SignedIn| async move { user.into_identity().subject }),
             )
             .layer(routes.layer())
             .layer(sessions);
