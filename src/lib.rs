@@ -15,6 +15,7 @@
 //! - [Flows](#flows)
 //! - [PrivX](#privx)
 //! - [After sign-in: refresh, sign-out, break-glass](#after-sign-in-refresh-sign-out-break-glass)
+//! - [Step-up](#step-up)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
 //!
@@ -147,7 +148,8 @@
 //!   `aud` must hold the client id and nothing untrusted; `azp` the client
 //!   id, required when `aud` holds several audiences; `exp`, `iat`,
 //!   `nbf` with a bounded clock skew (at most 300 s); `nonce`; `sub`;
-//!   `at_hash`, `c_hash`; `auth_time` when `max_age` was sent.
+//!   `at_hash`, `c_hash`; `auth_time` when `max_age` was sent; a step-up
+//!   login's `acr` and Entra ID `acrs` ([`StepUp`]).
 //! - Signatures are checked with `aws-lc-rs` on keys parsed once per key-set
 //!   fetch. An unknown `kid` causes at most one refetch at a time; from a
 //!   token that reached the app from outside (the browser, a logout POST),
@@ -414,6 +416,22 @@
 //! `provider_logout`, `back_channel_logout` and `break_glass`, applied to
 //! every route through `LoginRoutes::layer`.
 //!
+//! # Step-up
+//!
+//! [`StepUp`] asks for a recent or a stronger authentication: a maximum age
+//! of `auth_time`, an `acr` among accepted values, Entra ID's Conditional
+//! Access authentication context (the `acrs` claim). [`Start::step_up`]
+//! sends it (`max_age`, `acr_values`, `prompt=login`, and for Entra the
+//! `claims` parameter `{"id_token":{"acrs":{"essential":true,"value":"c1"}}}`),
+//! the [`PendingLogin`] remembers it, and [`Client::finish`] refuses an ID
+//! token that does not meet it ([`TokenError::AuthenticationTooOld`],
+//! [`TokenError::AcrNotAccepted`], [`TokenError::AuthContextMissing`]; code
+//! `step_up_not_met`). With axum, `RequireStepUp<P>` asks for it on a
+//! route: a browser navigation goes through a new login and back to the
+//! same page, any other request gets 401 with an RFC 9470 challenge, and a
+//! requirement still unmet right after a step-up login is a 403, never
+//! another redirect.
+//!
 //! # Testing your app
 //!
 //! With the `test-provider` feature, `testing::TestProvider::start().await`
@@ -436,7 +454,7 @@
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback, only JSON answers passed on |
 //! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch, discovery retried with backoff at start-up (`retry.rs`) |
-//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
+//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`StepUp`], what a step-up asks for and its check of the claims (`step_up.rs`); [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
 //! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`); the client credentials check, [`CredentialCheck`] (`credentials.rs`) |
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and the `jti` replay records (`logout.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate, the userinfo merge |
@@ -444,10 +462,10 @@
 //! | `src/issuer.rs` | protocol level: the `{tenantid}` issuer template, [`TenantPolicy`], Entra ID v1 token recognition; used by the provider and token layers |
 //! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
 //! | `src/accounts/` | [`AccountLinker`] (link, admin reset, mutable-`sub` acceptance), [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`); the `[accounts]` table is read in `src/config/accounts.rs` |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), session glue and activity (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
-//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs`; its grants and sessions, oldest first and bounded, in `recent.rs` |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), session glue and activity (`session.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), `RequireStepUp`, the step-up redirect, its 401 challenge and loop guard (`step_up.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs`; its grants and sessions, oldest first and bounded, in `recent.rs`; users' last authentications, for `max_age`, `prompt=login`, `acr_values` and Entra's `acrs`, in `step_up.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover) and their shared helpers (`common/`) |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover, step-up) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service or a process of their own: a browser (`browser.rs`), Redis and two instances on it (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`), the process's memory under 100,000 anonymous logins (`memory.rs`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `src/fuzz/` | (tests only) property-based fuzzing of every parser of outside input, one file per target, each against a reference |
 //! | `benches/` | criterion benchmarks (ID token validation, role mapping) and the load benchmark (`load.rs`: logins through the demo, a signed-in request, memory); `benches/README.md` holds the latest figures, the profile and the long fuzzing pass |
@@ -512,7 +530,7 @@ pub use error::{
     GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind, IssuerHint, LogoutError,
     RefreshError, SharedStateError, StartError, TokenError,
 };
-pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
+pub use flow::{Callback, PendingLogin, ProviderLogout, Start, StepUp};
 pub use identity::Identity;
 pub use issuer::TenantPolicy;
 pub use roles::{NoRolePolicy, RoleMapper, RoleMapping, RoleMappingTable, Source, TenantScope};

@@ -518,6 +518,7 @@ impl LoginRoutes {
             break_glass: cfg!(feature = "break-glass") && self.break_glass_on(),
             refusal_page: self.refusal_page.clone(),
             accounts: self.accounts.clone(),
+            clock_skew_seconds: self.client.config().limits().clock_skew.as_secs(),
         })
     }
 
@@ -618,6 +619,8 @@ impl LoginRoutes {
 struct LoginQuery {
     return_to: Option<String>,
     login_hint: Option<String>,
+    #[serde(flatten)]
+    step_up: super::step_up::StepUpQuery,
 }
 
 async fn login(
@@ -634,6 +637,11 @@ async fn login(
     }
     if shared.form_post {
         options = options.form_post();
+    }
+    match query.step_up.step_up() {
+        Ok(Some(step_up)) => options = options.step_up(step_up),
+        Ok(None) => {}
+        Err(error) => return refuse(&error.into()),
     }
     let (url, pending) = match shared.client.start(options) {
         Ok(started) => started,
@@ -697,6 +705,7 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
         }
         Err(error) => return session_failure(&error),
     };
+    let step_up = pending.step_up().cloned();
     match shared.client.finish(pending, callback).await {
         Ok(login) => {
             let account = match &shared.accounts {
@@ -709,6 +718,11 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
             let to = login.return_to.clone().unwrap_or_else(|| "/".into());
             let tokens = shared.keep_tokens.then_some(login.tokens);
             if let Err(error) = session::sign_in(session, login.identity, tokens, account).await {
+                return session_failure(&error);
+            }
+            if let Some(step_up) = step_up
+                && let Err(error) = super::step_up::remember(session, step_up).await
+            {
                 return session_failure(&error);
             }
             Redirect::to(&to).into_response()

@@ -84,6 +84,7 @@ impl Client {
             .await?;
 
         check_tokens_issuer(&self.callback_rules(), &callback, claims.issuer())?;
+        self.check_step_up(&pending, &claims)?;
 
         let userinfo = self
             .wants_userinfo(claims.claims())
@@ -144,6 +145,7 @@ impl Client {
             )
             .await?;
         check_tokens_issuer(&self.callback_rules(), callback, claims.issuer())?;
+        self.check_step_up(&pending, &claims)?;
         let identity = self
             .complete_identity(Who::of(&claims), claims.into_claims(), None, None)
             .await?;
@@ -155,6 +157,23 @@ impl Client {
             scopes: Vec::new(),
         };
         Ok(finished(identity, tokens, pending.return_to))
+    }
+
+    /// A step-up login's ID token must meet what the login asked for: a
+    /// provider that ignored `max_age` or `acr_values` is refused here.
+    fn check_step_up(
+        &self,
+        pending: &PendingLogin,
+        claims: &crate::token::IdTokenClaims,
+    ) -> Result<(), TokenError> {
+        let Some(step_up) = &pending.step_up else {
+            return Ok(());
+        };
+        step_up.check(
+            claims.claims(),
+            self.now(),
+            self.config.limits().clock_skew.as_secs(),
+        )
     }
 
     /// Refreshes a login with its refresh token (the `refresh_token` grant,

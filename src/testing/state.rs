@@ -61,6 +61,8 @@ pub(super) struct Shared {
     pub(super) graph_requests: AtomicUsize,
     /// The `securityEnabledOnly` of the last `getMemberObjects` request.
     pub(super) security_enabled_only: Mutex<Option<bool>>,
+    /// Users' last authentications, for `max_age` and `acr_values` (`step_up.rs`).
+    pub(super) step_up: super::step_up::StepUpState,
 }
 
 /// The current signing key and the extra keys some misbehaviours need.
@@ -199,6 +201,7 @@ impl Shared {
             clients: settings.clients,
             users: Mutex::new(settings.users.into_iter().map(Arc::new).collect()),
             sessions: Mutex::new(Recent::new(None)),
+            step_up: super::step_up::StepUpState::default(),
             keys: Mutex::new(Keys {
                 current: settings.key,
                 unknown: None,
@@ -476,6 +479,7 @@ impl Shared {
             };
             set("at_hash", json!(keys::token_hash(key.alg(), hashed)));
         }
+        super::step_up::decorate(self, sid, &mut claims);
         if let Some(mode) = &self.entra {
             super::entra::decorate(self, mode, user, &active, &mut claims);
         }

@@ -31,4 +31,5 @@ mod security;
 mod session_life;
 mod sign_in;
 mod sql_store;
+mod step_up;
 mod test_provider;
