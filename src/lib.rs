@@ -16,6 +16,7 @@
 //! - [PrivX](#privx)
 //! - [After sign-in: refresh, sign-out, break-glass](#after-sign-in-refresh-sign-out-break-glass)
 //! - [Step-up](#step-up)
+//! - [Observability](#observability)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
 //!
@@ -432,6 +433,32 @@
 //! requirement still unmet right after a step-up login is a 403, never
 //! another redirect.
 //!
+//! # Observability
+//!
+//! Metrics go through the [`metrics`](https://docs.rs/metrics) facade: the
+//! app installs the recorder (exporter) it wants, this crate picks none, and
+//! without one they cost next to nothing. Every label value is bounded: the
+//! provider's issuer, an outcome, or an error's stable [`Error::code`],
+//! never a user's or token's value.
+//!
+//! | metric | kind | labels | counts |
+//! | --- | --- | --- | --- |
+//! | `oidc_login_logins_started_total` | counter | `issuer` | [`Client::start`] calls that returned a provider URL |
+//! | `oidc_login_logins_finished_total` | counter | `issuer` | [`Client::finish`] calls that succeeded |
+//! | `oidc_login_logins_refused_total` | counter | `issuer`, `code` | [`Client::finish`] calls that failed, by [`Error::code`] |
+//! | `oidc_login_refreshes_total` | counter | `issuer`, `outcome` (`ok`, `failed`) | [`Client::refresh`] calls |
+//! | `oidc_login_jwks_fetches_total` | counter | `outcome` (`ok`, `failed`) | fetches of the provider's key set (at discovery, on an unknown `kid`, when it is too old) |
+//! | `oidc_login_code_exchange_seconds` | histogram | `issuer` | the code exchange at the token endpoint |
+//! | `oidc_login_id_token_validation_seconds` | histogram | `issuer` | ID token validation (signature, a key set refetch if one is needed, claims) |
+//!
+//! `tracing` spans, each with the provider's `issuer` as a field, wrap
+//! discovery (`oidc_login.discovery`), the callback
+//! (`oidc_login.callback`: [`Client::finish`]), a refresh
+//! (`oidc_login.refresh`) and the axum sign-out (`oidc_login.sign_out`), so
+//! every log line inside names its provider. The demo serves the metrics at
+//! `GET /metrics` with `metrics-exporter-prometheus` (the example's
+//! dependency, not the crate's).
+//!
 //! # Testing your app
 //!
 //! With the `test-provider` feature, `testing::TestProvider::start().await`
@@ -452,6 +479,7 @@
 //! | `src/shared_state.rs` | [`SharedState`], the records that must hold across instances, and [`MemoryState`], the bounded in-process default |
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
+//! | `src/telemetry.rs` | the metric names and the calls that record them (through the `metrics` facade) |
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback, only JSON answers passed on |
 //! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch, discovery retried with backoff at start-up (`retry.rs`) |
 //! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`StepUp`], what a step-up asks for and its check of the claims (`step_up.rs`); [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
@@ -502,6 +530,7 @@ mod provider;
 mod roles;
 mod secret;
 mod shared_state;
+mod telemetry;
 #[cfg(feature = "test-provider")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-provider")))]
 pub mod testing;

@@ -2,7 +2,8 @@
 //! tests (`tests/demo.rs`, `tests/browser.rs`), so that they drive the very
 //! app the demo serves.
 //!
-//! Routes: `GET /` (the button, or who you are) and `GET /me` (JSON, or 401),
+//! Routes: `GET /` (the button, or who you are), `GET /me` (JSON, or 401)
+//! and `GET /metrics` (the crate's metrics in Prometheus text form),
 //! plus the login routes of [`LoginRoutes`], under the prefix of the config's
 //! `redirect_uri` (none with the embedded provider; `/auth` for
 //! `https://app.example.com/auth/callback`). The pages' HTML is in
@@ -16,6 +17,7 @@ pub use pages::{Page, refusal_page};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::Router;
@@ -23,6 +25,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use oidc_login::axum::{LoginRoutes, SignedIn, break_glass_form, login_button, session_layer};
 use oidc_login::testing::TestProvider;
 use oidc_login::{
@@ -142,6 +145,8 @@ impl Demo {
     /// Listens on `options.addr`, loads the config (or starts the embedded
     /// provider) and discovers the provider.
     pub async fn start(options: &Options) -> Result<Demo, Box<dyn std::error::Error>> {
+        // Before the first discovery, so that its key set fetch counts.
+        prometheus();
         let listener = tokio::net::TcpListener::bind(options.addr)
             .await
             .map_err(|e| format!("cannot listen on {} (DEMO_ADDR): {e}", options.addr))?;
@@ -328,8 +333,42 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
     let pages = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
+        .route("/metrics", get(metrics))
         .with_state(page);
     routes.mount(pages).layer(routes.layer()).layer(sessions)
+}
+
+/// The Prometheus recorder of the `metrics` facade, installed for the whole
+/// process on first use (the demo calls it before discovery, so the key set
+/// fetch is counted). The library chooses no exporter: this is the demo's.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed: GET /metrics shows nothing");
+        }
+        handle
+    })
+}
+
+/// `GET /metrics`: the crate's counters and histograms (logins started,
+/// finished and refused by code, refreshes, key set fetches, the code
+/// exchange and validation durations), in Prometheus text form. Public in
+/// the demo; a real app serves it to its scraper only.
+async fn metrics() -> Response {
+    let handle = prometheus();
+    // No exporter task runs here: the histograms' upkeep is done per scrape.
+    handle.run_upkeep();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
 }
 
 async fn home(State(page): State<Page>, user: Option<SignedIn>) -> Html<String> {

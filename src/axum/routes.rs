@@ -731,11 +731,22 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
     }
 }
 
+/// `POST {prefix}/logout`, in a `tracing` span `oidc_login.sign_out`
+/// with the provider's issuer.
 async fn logout(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     session: Session,
 ) -> Response {
+    let span = tracing::info_span!(
+        target: "oidc_login::axum",
+        "oidc_login.sign_out",
+        issuer = shared.client.issuer()
+    );
+    tracing::Instrument::instrument(sign_out(&shared, headers, session), span).await
+}
+
+async fn sign_out(shared: &Shared, headers: HeaderMap, session: Session) -> Response {
     if let Err(refused) = origin::check(&headers, shared.client.config().redirect_uri()) {
         return cross_origin(&refused);
     }
@@ -753,6 +764,7 @@ async fn logout(
         tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "signed out, but the sign-out could not be recorded: a request of the session still in flight may bring it back");
         return Refusal::SESSION_ERROR.respond();
     }
+    tracing::debug!(target: "oidc_login::axum", signed_in = user.is_some(), "signed out here");
     let Some(return_uri) = &shared.provider_logout else {
         return Redirect::to(&shared.after_logout).into_response();
     };

@@ -810,3 +810,73 @@ async fn without_the_accounts_table_me_has_no_account() {
     assert!(body.get("account").is_none(), "{body}");
     assert!(!home(&alice, &demo).await.contains("id=\"account\""));
 }
+
+/// The value of the metric line `name{...}` whose labels hold every one of
+/// `labels` (`key="value"`), in Prometheus text form.
+fn metric_value(text: &str, name: &str, labels: &[String]) -> Option<f64> {
+    text.lines()
+        .filter(|line| {
+            line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} "))
+        })
+        .find(|line| labels.iter().all(|label| line.contains(label.as_str())))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_the_demo_logins_in_prometheus_form() {
+    let demo = embedded_demo().await;
+    let alice = browser();
+    let (_, landed) = sign_in(&alice, &demo.url("/login"), "alice", "/").await;
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    demo._provider
+        .as_ref()
+        .unwrap()
+        .misbehave(oidc_login::testing::Misbehavior::WrongAudience);
+    let (_, refused) = sign_in(&browser(), &demo.url("/login"), "bob", "/").await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    let scrape = reqwest::get(demo.url("/metrics")).await.unwrap();
+    assert_eq!(scrape.status(), StatusCode::OK);
+    assert!(
+        scrape.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = scrape.text().await.unwrap();
+    // Each demo has its own provider, so its issuer label counts its logins alone.
+    let issuer = format!("issuer=\"{}\"", demo.provider_issuer);
+    let value = |name: &str, extra: &[&str]| {
+        let mut labels = vec![issuer.clone()];
+        labels.extend(extra.iter().map(|l| (*l).to_owned()));
+        metric_value(&text, name, &labels)
+            .unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{text}"))
+    };
+    assert_eq!(value("oidc_login_logins_started_total", &[]), 2.0);
+    assert_eq!(value("oidc_login_logins_finished_total", &[]), 1.0);
+    assert_eq!(
+        value(
+            "oidc_login_logins_refused_total",
+            &["code=\"token_refused\""]
+        ),
+        1.0
+    );
+    assert!(
+        metric_value(
+            &text,
+            "oidc_login_jwks_fetches_total",
+            &["outcome=\"ok\"".into()]
+        )
+        .is_some_and(|n| n >= 1.0)
+    );
+    for histogram in [
+        "oidc_login_code_exchange_seconds_count",
+        "oidc_login_id_token_validation_seconds_count",
+    ] {
+        assert_eq!(value(histogram, &[]), 2.0, "{histogram}");
+    }
+    assert!(
+        text.contains("# HELP oidc_login_logins_refused_total"),
+        "{text}"
+    );
+}

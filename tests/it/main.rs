@@ -24,6 +24,7 @@ mod entra;
 mod flows;
 mod hostile_provider;
 mod logout;
+mod metrics;
 mod privx;
 mod provider_faults;
 mod refresh;
