@@ -15,7 +15,9 @@
 //! `Read-write`) and `bob` (in no mapped group: signed in with no roles).
 //!
 //! Routes: `GET /` (the button, or who you are), `GET /login`,
-//! `GET`/`POST /callback`, `GET /me` (JSON, or 401), `POST /logout`, and
+//! `GET`/`POST /callback`, `GET /me` (JSON, or 401), `POST /logout`,
+//! `GET /recent` (a step-up: a sign-in older than five minutes signs in
+//! again, with `max_age` and `prompt=login`, and comes back), and
 //! `GET /metrics` (the crate's metrics, by a Prometheus exporter that only
 //! the demo has: the library records through the `metrics` facade). With
 //! `--config`, the login routes move under the path of the config's

@@ -2,8 +2,10 @@
 //! tests (`tests/demo.rs`, `tests/browser.rs`), so that they drive the very
 //! app the demo serves.
 //!
-//! Routes: `GET /` (the button, or who you are), `GET /me` (JSON, or 401)
-//! and `GET /metrics` (the crate's metrics in Prometheus text form),
+//! Routes: `GET /` (the button, or who you are), `GET /me` (JSON, or 401),
+//! `GET /recent` (a step-up: JSON, for a sign-in within the last five
+//! minutes; an older one signs in again and comes back) and `GET /metrics`
+//! (the crate's metrics in Prometheus text form),
 //! plus the login routes of [`LoginRoutes`], under the prefix of the config's
 //! `redirect_uri` (none with the embedded provider; `/auth` for
 //! `https://app.example.com/auth/callback`). The pages' HTML is in
@@ -26,7 +28,10 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use oidc_login::axum::{LoginRoutes, SignedIn, break_glass_form, login_button, session_layer};
+use oidc_login::axum::{
+    LoginRoutes, RequireStepUp, SignedIn, StepUpPolicy, break_glass_form, login_button,
+    session_layer,
+};
 use oidc_login::testing::TestProvider;
 use oidc_login::{
     AccountLinker, AccountStore, AccountsSettings, BreakGlass, Client, ClientAuth, Config,
@@ -333,9 +338,32 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
     let pages = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
+        .route("/recent", get(recent))
         .route("/metrics", get(metrics))
         .with_state(page);
     routes.mount(pages).layer(routes.layer()).layer(sessions)
+}
+
+/// The demo's step-up: a sign-in within the last five minutes.
+pub struct RecentSignIn;
+impl StepUpPolicy for RecentSignIn {
+    fn step_up() -> oidc_login::StepUp {
+        oidc_login::StepUp::new().max_age(RECENT_SIGN_IN)
+    }
+}
+
+/// How recent `GET /recent` wants the sign-in.
+pub const RECENT_SIGN_IN: Duration = Duration::from_secs(300);
+
+/// `GET /recent`: who signed in, and when, for a sign-in at most
+/// [`RECENT_SIGN_IN`] old; an older one is sent through a new login
+/// (`max_age`, `prompt=login`) and back here.
+async fn recent(user: RequireStepUp<RecentSignIn>) -> Response {
+    axum::Json(serde_json::json!({
+        "subject": user.identity.subject,
+        "auth_time": user.identity.claim("auth_time"),
+    }))
+    .into_response()
 }
 
 /// The Prometheus recorder of the `metrics` facade, installed for the whole

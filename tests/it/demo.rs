@@ -880,3 +880,46 @@ async fn metrics_count_the_demo_logins_in_prometheus_form() {
         "{text}"
     );
 }
+
+/// `GET /recent` is served to a fresh sign-in; an hour-old one (the
+/// provider's sign-in reused) goes through a new login, with `max_age` and
+/// `prompt=login`, and back to `/recent`.
+#[tokio::test]
+async fn recent_steps_up_an_old_sign_in_and_comes_back() {
+    let demo = embedded_demo().await;
+    let alice = browser();
+    let html = |request: reqwest::RequestBuilder| request.header("accept", "text/html").send();
+    sign_in(&alice, &demo.url("/login"), "alice", "/").await;
+    let fresh = html(alice.get(demo.url("/recent"))).await.unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+
+    demo._provider
+        .as_ref()
+        .unwrap()
+        .backdate_authentications(std::time::Duration::from_secs(3600));
+    sign_in(&alice, &demo.url("/login"), "alice", "/").await;
+    let old = html(alice.get(demo.url("/recent"))).await.unwrap();
+    assert_eq!(old.status(), StatusCode::SEE_OTHER);
+    let login = location(&old);
+    assert!(
+        login.starts_with("/login?return_to=%2Frecent&login_hint=alice&max_age=300"),
+        "{login}"
+    );
+    let to_provider = alice.get(demo.url(&login)).send().await.unwrap();
+    let provider_url = Url::parse(&location(&to_provider)).unwrap();
+    assert!(
+        provider_url
+            .query_pairs()
+            .any(|(k, v)| k == "prompt" && v == "login"),
+        "{provider_url}"
+    );
+    let back = alice.get(provider_url).send().await.unwrap();
+    let landed = alice.get(location(&back)).send().await.unwrap();
+    assert_eq!(location(&landed), "/recent");
+    let served = html(alice.get(demo.url("/recent"))).await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    let body: Value = served.json().await.unwrap();
+    let auth_time = body["auth_time"].as_i64().unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(now - auth_time < 60, "a new authentication: {body}");
+}
