@@ -436,3 +436,29 @@ async fn a_bad_step_up_query_at_the_login_route_is_refused() {
         .unwrap();
     assert_eq!(answer.status(), 400);
 }
+
+/// The implicit flow's ID token (from the browser) is held to the step-up
+/// as the code flow's is.
+#[tokio::test]
+async fn rp_step_up_implicit_flow_weaker_acr_is_refused() {
+    let provider = TestProvider::builder()
+        .client(
+            oidc_login::testing::TestClient::confidential(
+                common::CLIENT_ID,
+                common::CLIENT_SECRET,
+                oidc_login::testing::TestClientAuth::Basic,
+            )
+            .allow_implicit(),
+        )
+        .start()
+        .await;
+    let client = common::client_with(config_builder(&provider).insecure_implicit_flow()).await;
+    let (login, _) = step_up_login(&client, StepUp::new().acr_values(["mfa"])).await;
+    assert_eq!(login.unwrap().identity.claim("acr").unwrap(), "mfa");
+    provider.misbehave(Misbehavior::IgnoreStepUp);
+    let (login, _) = step_up_login(&client, StepUp::new().acr_values(["hwk"])).await;
+    assert!(matches!(
+        login.unwrap_err(),
+        Error::Token(TokenError::AcrNotAccepted { acr: Some(acr), .. }) if acr == "mfa"
+    ));
+}
