@@ -15,7 +15,11 @@
 //! `Read-write`) and `bob` (in no mapped group: signed in with no roles).
 //!
 //! Routes: `GET /` (the button, or who you are), `GET /login`,
-//! `GET`/`POST /callback`, `GET /me` (JSON, or 401), `POST /logout`, and
+//! `GET`/`POST /callback`, `GET /me` (JSON, or 401), `POST /logout`,
+//! `GET /recent` (a step-up: a sign-in older than five minutes signs in
+//! again, with `max_age` and `prompt=login`, and comes back),
+//! `GET /metrics` (the crate's metrics, by a Prometheus exporter that only
+//! the demo has: the library records through the `metrics` facade), and
 //! `GET /api/me`, an API protected by the provider's access tokens
 //! (`Authorization: Bearer`, audience `api://oidc-login-demo`). In
 //! development mode the banner prints how to get a token for it from the

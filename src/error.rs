@@ -81,6 +81,11 @@ impl Error {
             },
             Self::Token(TokenError::Exchange { .. }) => "code_exchange_refused",
             Self::Token(TokenError::TenantNotAllowed { .. }) => "tenant_not_allowed",
+            Self::Token(
+                TokenError::AuthenticationTooOld { .. }
+                | TokenError::AcrNotAccepted { .. }
+                | TokenError::AuthContextMissing { .. },
+            ) => "step_up_not_met",
             Self::Token(_) => "token_refused",
             Self::Access(AccessError::RequiredClaim { .. }) => "required_claim",
             Self::Access(AccessError::MissingUsername { .. }) => "username_missing",
@@ -122,6 +127,15 @@ pub enum StartError {
     InvalidPrompt {
         /// Why, with the values allowed.
         reason: String,
+    },
+    /// A parameter of the login request (such as a step-up's `max_age`)
+    /// has a value that cannot be used.
+    #[error("the login parameter `{name}` was refused: {reason}")]
+    InvalidParameter {
+        /// The parameter's name.
+        name: &'static str,
+        /// What it must be.
+        reason: &'static str,
     },
 }
 
@@ -625,6 +639,29 @@ pub enum TokenError {
     /// The userinfo response's `sub` is not the ID token's.
     #[error("the userinfo response is for another user: its `sub` differs from the ID token's")]
     UserinfoSubjectMismatch,
+    /// A step-up login asked for `acr_values` and the ID token's `acr` is
+    /// none of them (or absent): the provider did not authenticate the user
+    /// as strongly as asked.
+    #[error(
+        "the ID token's `acr` is {}, not one of the values the login asked for ({})",
+        acr.as_deref().map(|a| format!("`{a}`")).unwrap_or_else(|| "absent".into()),
+        accepted.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+    )]
+    AcrNotAccepted {
+        /// The token's `acr` (clipped to 128 characters), if any.
+        acr: Option<String>,
+        /// The values asked for.
+        accepted: Vec<String>,
+    },
+    /// A step-up login asked for an Entra ID authentication context and
+    /// the ID token's `acrs` does not hold it.
+    #[error(
+        "the ID token's `acrs` does not hold the authentication context `{context}` the login asked for (is a Conditional Access policy assigned to it?)"
+    )]
+    AuthContextMissing {
+        /// The authentication context asked for, such as `c1`.
+        context: String,
+    },
 }
 
 /// A bearer access token was refused by an [`Api`](crate::Api): answer

@@ -16,6 +16,8 @@
 //! - [PrivX](#privx)
 //! - [After sign-in: refresh, sign-out, break-glass](#after-sign-in-refresh-sign-out-break-glass)
 //! - [APIs: the provider's access tokens](#apis-the-providers-access-tokens)
+//! - [Step-up](#step-up)
+//! - [Observability](#observability)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
 //!
@@ -150,7 +152,8 @@
 //!   `aud` must hold the client id and nothing untrusted; `azp` the client
 //!   id, required when `aud` holds several audiences; `exp`, `iat`,
 //!   `nbf` with a bounded clock skew (at most 300 s); `nonce`; `sub`;
-//!   `at_hash`, `c_hash`; `auth_time` when `max_age` was sent.
+//!   `at_hash`, `c_hash`; `auth_time` when `max_age` was sent; a step-up
+//!   login's `acr` and Entra ID `acrs` ([`StepUp`]).
 //! - Signatures are checked with `aws-lc-rs` on keys parsed once per key-set
 //!   fetch. An unknown `kid` causes at most one refetch at a time; from a
 //!   token that reached the app from outside (the browser, a logout POST),
@@ -500,6 +503,48 @@
 //! `Bearer`, `BearerScope<S>` and `BearerRole<R>` answer RFC 6750
 //! (`WWW-Authenticate: Bearer`, `invalid_token`, `insufficient_scope`).
 //!
+//! # Step-up
+//!
+//! [`StepUp`] asks for a recent or a stronger authentication: a maximum age
+//! of `auth_time`, an `acr` among accepted values, Entra ID's Conditional
+//! Access authentication context (the `acrs` claim). [`Start::step_up`]
+//! sends it (`max_age`, `acr_values`, `prompt=login`, and for Entra the
+//! `claims` parameter `{"id_token":{"acrs":{"essential":true,"value":"c1"}}}`),
+//! the [`PendingLogin`] remembers it, and [`Client::finish`] refuses an ID
+//! token that does not meet it ([`TokenError::AuthenticationTooOld`],
+//! [`TokenError::AcrNotAccepted`], [`TokenError::AuthContextMissing`]; code
+//! `step_up_not_met`). With axum, `RequireStepUp<P>` asks for it on a
+//! route: a browser navigation goes through a new login and back to the
+//! same page, any other request gets 401 with an RFC 9470 challenge, and a
+//! requirement still unmet right after a step-up login is a 403, never
+//! another redirect.
+//!
+//! # Observability
+//!
+//! Metrics go through the [`metrics`](https://docs.rs/metrics) facade: the
+//! app installs the recorder (exporter) it wants, this crate picks none, and
+//! without one they cost next to nothing. Every label value is bounded: the
+//! provider's issuer, an outcome, or an error's stable [`Error::code`],
+//! never a user's or token's value.
+//!
+//! | metric | kind | labels | counts |
+//! | --- | --- | --- | --- |
+//! | `oidc_login_logins_started_total` | counter | `issuer` | [`Client::start`] calls that returned a provider URL |
+//! | `oidc_login_logins_finished_total` | counter | `issuer` | [`Client::finish`] calls that succeeded |
+//! | `oidc_login_logins_refused_total` | counter | `issuer`, `code` | [`Client::finish`] calls that failed, by [`Error::code`] |
+//! | `oidc_login_refreshes_total` | counter | `issuer`, `outcome` (`ok`, `failed`) | [`Client::refresh`] calls |
+//! | `oidc_login_jwks_fetches_total` | counter | `outcome` (`ok`, `failed`) | fetches of the provider's key set (at discovery, on an unknown `kid`, when it is too old) |
+//! | `oidc_login_code_exchange_seconds` | histogram | `issuer` | the code exchange at the token endpoint |
+//! | `oidc_login_id_token_validation_seconds` | histogram | `issuer` | ID token validation (signature, a key set refetch if one is needed, claims) |
+//!
+//! `tracing` spans, each with the provider's `issuer` as a field, wrap
+//! discovery (`oidc_login.discovery`), the callback
+//! (`oidc_login.callback`: [`Client::finish`]), a refresh
+//! (`oidc_login.refresh`) and the axum sign-out (`oidc_login.sign_out`), so
+//! every log line inside names its provider. The demo serves the metrics at
+//! `GET /metrics` with `metrics-exporter-prometheus` (the example's
+//! dependency, not the crate's).
+//!
 //! # Testing your app
 //!
 //! With the `test-provider` feature, `testing::TestProvider::start().await`
@@ -522,9 +567,10 @@
 //! | `src/shared_state.rs` | [`SharedState`], the records that must hold across instances, and [`MemoryState`], the bounded in-process default |
 //! | `src/secret.rs` | secret newtypes: redacted `Debug`, no `Display`, constant-time equality |
 //! | `src/error.rs` | the `#[non_exhaustive]` error enums |
+//! | `src/telemetry.rs` | the metric names and the calls that record them (through the `metrics` facade) |
 //! | `src/http.rs` | the one way the crate talks HTTP: timeouts, body cap, no redirects, https unless loopback, only JSON answers passed on |
 //! | `src/provider/` | discovery and metadata checks, the JWKS cache with single-flight refetch, discovery retried with backoff at start-up (`retry.rs`); the one decision "this provider is Microsoft Entra ID" ([`EntraId`], from the `entra` table or the discovery document: `recognise.rs`), which every Entra rule reads |
-//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
+//! | `src/flow/` | [`Start`], [`PendingLogin`], `return_to` safety; [`StepUp`], what a step-up asks for and its check of the claims (`step_up.rs`); [`Callback`] parsing and the checks a callback passes before the code is redeemed (`callback.rs`); the OpenID Connect Core 12.2 checks of a refreshed ID token (`refresh.rs`); the `end_session` URL ([`ProviderLogout`], `logout.rs`) |
 //! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`); the client credentials check, [`CredentialCheck`] (`credentials.rs`); [`Api`], bearer access tokens for the app's API, and [`BearerPrincipal`] (`api.rs`); token revocation, [`Client::revoke`] (`revoke.rs`) |
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and the `jti` replay records (`logout.rs`), access-token claim rules, RFC 9068 and Entra v2.0 ([`AccessTokenClaims`], [`AccessTokenProfile`]: `access.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate, the userinfo merge |
@@ -532,10 +578,10 @@
 //! | `src/issuer.rs` | protocol level: the `{tenantid}` issuer template, [`TenantPolicy`], Entra ID v1 token recognition; used by the provider and token layers |
 //! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
 //! | `src/accounts/` | [`AccountLinker`] (link, admin reset, mutable-`sub` acceptance), [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`); the `[accounts]` table is read in `src/config/accounts.rs` |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), the bearer extractors of an API and their RFC 6750 answers (`bearer.rs`), the user's access token for downstream calls (`downstream.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), session glue, the signed-in user's encoding (one JSON string) and activity (`session.rs`), signed-in users decoded before, reused while the store holds the same text (`decoded.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
-//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs`; JWT access tokens for a resource, the `client_credentials` grant and revocation in `access.rs`; its grants and sessions, oldest first and bounded, in `recent.rs` |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), the bearer extractors of an API and their RFC 6750 answers (`bearer.rs`), the user's access token for downstream calls (`downstream.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), session glue, the signed-in user's encoding (one JSON string) and activity (`session.rs`), signed-in users decoded before, reused while the store holds the same text (`decoded.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), `RequireStepUp`, the step-up redirect, its 401 challenge and loop guard (`step_up.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs`; JWT access tokens for a resource, the `client_credentials` grant and revocation in `access.rs`; its grants and sessions, oldest first and bounded, in `recent.rs`; users' last authentications, for `max_age`, `prompt=login`, `acr_values` and Entra's `acrs`, in `step_up.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, bearer access tokens for an API, the user's token downstream and revocation, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover) and their shared helpers (`common/`) |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, bearer access tokens for an API, the user's token downstream and revocation, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover, step-up, metrics and spans) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service or a process of their own: a browser (`browser.rs`), Redis and two instances on it (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`), the process's memory under 100,000 anonymous logins (`memory.rs`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `src/fuzz/` | (tests only) property-based fuzzing of every parser of outside input, one file per target, each against a reference |
 //! | `benches/` | criterion benchmarks (ID token and access token validation, role mapping) and the load benchmark (`load.rs`: logins through the demo, a signed-in request, memory); `benches/README.md` holds the latest figures, the profile and the long fuzzing pass |
@@ -572,6 +618,7 @@ mod provider;
 mod roles;
 mod secret;
 mod shared_state;
+mod telemetry;
 #[cfg(feature = "test-provider")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-provider")))]
 pub mod testing;
@@ -600,7 +647,7 @@ pub use error::{
     DiscoveryError, Error, GraphFailure, GraphTrigger, GroupsError, HttpError, HttpErrorKind,
     IssuerHint, LogoutError, RefreshError, SharedStateError, StartError, TokenError,
 };
-pub use flow::{Callback, PendingLogin, ProviderLogout, Start};
+pub use flow::{Callback, PendingLogin, ProviderLogout, Start, StepUp};
 pub use identity::Identity;
 pub use issuer::TenantPolicy;
 pub use provider::{EntraId, EntraVersion, Recognition};

@@ -29,6 +29,9 @@
 //! indicator (RFC 8707), from a daemon's `client_credentials` grant, checked
 //! by `Api`; and token revocation (RFC 7009) with `Client::revoke`, after
 //! which the refresh token is refused.
+//!
+//! A step-up login (`acr_values`, `max_age`, `prompt=login`) is checked against
+//! what oidc-provider answers.
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -41,7 +44,7 @@ mod skip;
 
 use oidc_login::{
     Algorithm, Callback, Client, ClientAuth, Config, Login, NoRolePolicy, PrivateKeyJwt,
-    RoleMapping, Source, Start,
+    RoleMapping, Source, Start, StepUp, TokenError,
 };
 
 /// Where the provider sends the browser back. Nothing listens there: the
@@ -299,6 +302,13 @@ async fn login_as(client: &Client, user: &str) -> Login {
 }
 
 async fn login_with(client: &Client, start: Start, user: &str) -> Login {
+    try_login_with(client, start)
+        .await
+        .unwrap_or_else(|e| panic!("finish failed for {user}: {e} ({e:?})"))
+}
+
+/// A whole login whose `finish` may refuse it.
+async fn try_login_with(client: &Client, start: Start) -> Result<Login, oidc_login::Error> {
     let (url, pending) = client.start(start).expect("start works");
     let response = browser()
         .get(url.clone())
@@ -323,10 +333,7 @@ async fn login_with(client: &Client, start: Start, user: &str) -> Login {
     );
     let callback = Callback::from_query(callback_url.query().unwrap_or_default())
         .expect("the callback parses");
-    client
-        .finish(pending, callback)
-        .await
-        .unwrap_or_else(|e| panic!("finish failed for {user}: {e} ({e:?})"))
+    client.finish(pending, callback).await
 }
 
 /// The algorithm in the ID token's header, and its `kid`.
@@ -671,4 +678,59 @@ async fn revocation_ends_the_refresh_token() {
             "{method}: {refused:?}"
         );
     }
+}
+
+/// Step-up against a real provider: `acr_values`, `max_age` and
+/// `prompt=login` are sent, oidc-provider authenticates again at the level
+/// asked, and the ID token's `acr` and `auth_time` meet it; a user the
+/// provider can only sign in at a weaker level is refused by name.
+#[tokio::test]
+async fn step_up_with_acr_values_and_max_age() {
+    if !node_available() {
+        return;
+    }
+    let provider = NodeProvider::start().await;
+    let client = client_for(&provider, "basic", "rs256").await;
+    // A plain sign-in works as before; each login has a browser of its own.
+    login_as(&client, "alice").await;
+    let step_up = StepUp::new()
+        .max_age(Duration::from_secs(60))
+        .acr_values(["urn:interop:mfa"]);
+    let stepped = login_with(
+        &client,
+        Start::default()
+            .login_hint("alice")
+            .step_up(step_up.clone()),
+        "alice",
+    )
+    .await;
+    assert_eq!(
+        stepped.identity.claim("acr").and_then(|a| a.as_str()),
+        Some("urn:interop:mfa")
+    );
+    let auth_time = stepped
+        .identity
+        .claim("auth_time")
+        .and_then(|t| t.as_i64())
+        .expect("auth_time, as max_age was sent");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (now - auth_time).abs() < 30,
+        "a new authentication: {auth_time}"
+    );
+
+    let refused = try_login_with(&client, Start::default().login_hint("bob").step_up(step_up))
+        .await
+        .expect_err("bob cannot do mfa");
+    assert!(
+        matches!(
+            &refused,
+            oidc_login::Error::Token(TokenError::AcrNotAccepted { acr: Some(acr), .. }) if acr == "urn:interop:pwd"
+        ),
+        "{refused}"
+    );
+    assert_eq!(refused.code(), "step_up_not_met");
 }

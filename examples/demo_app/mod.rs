@@ -4,7 +4,9 @@
 //!
 //! Routes: `GET /` (the button, or who you are), `GET /me` (JSON, or 401),
 //! `GET /api/me` (the caller of a bearer access token for [`DEMO_API`], as
-//! JSON; RFC 6750 refusals),
+//! JSON; RFC 6750 refusals), `GET /recent` (a step-up: JSON, for a sign-in
+//! within the last five minutes; an older one signs in again and comes
+//! back) and `GET /metrics` (the crate's metrics in Prometheus text form),
 //! plus the login routes of [`LoginRoutes`], under the prefix of the config's
 //! `redirect_uri` (none with the embedded provider; `/auth` for
 //! `https://app.example.com/auth/callback`). The pages' HTML is in
@@ -18,7 +20,7 @@ pub use pages::{Page, refusal_page};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -26,8 +28,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use oidc_login::axum::{
-    Bearer, LoginRoutes, SignedIn, break_glass_form, login_button, session_layer,
+    Bearer, LoginRoutes, RequireStepUp, SignedIn, StepUpPolicy, break_glass_form, login_button,
+    session_layer,
 };
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{
@@ -149,6 +153,8 @@ impl Demo {
     /// Listens on `options.addr`, loads the config (or starts the embedded
     /// provider) and discovers the provider.
     pub async fn start(options: &Options) -> Result<Demo, Box<dyn std::error::Error>> {
+        // Before the first discovery, so that its key set fetch counts.
+        prometheus();
         let listener = tokio::net::TcpListener::bind(options.addr)
             .await
             .map_err(|e| format!("cannot listen on {} (DEMO_ADDR): {e}", options.addr))?;
@@ -386,6 +392,8 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
     let pages = Router::new()
         .route("/", get(home))
         .route("/me", get(me))
+        .route("/recent", get(recent))
+        .route("/metrics", get(metrics))
         // Shared, not copied per request.
         .with_state(Arc::new(page))
         .merge(
@@ -394,6 +402,61 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
                 .layer(api.layer()),
         );
     routes.mount(pages).layer(routes.layer()).layer(sessions)
+}
+
+/// The demo's step-up: a sign-in within the last five minutes.
+pub struct RecentSignIn;
+impl StepUpPolicy for RecentSignIn {
+    fn step_up() -> oidc_login::StepUp {
+        oidc_login::StepUp::new().max_age(RECENT_SIGN_IN)
+    }
+}
+
+/// How recent `GET /recent` wants the sign-in.
+pub const RECENT_SIGN_IN: Duration = Duration::from_secs(300);
+
+/// `GET /recent`: who signed in, and when, for a sign-in at most
+/// [`RECENT_SIGN_IN`] old; an older one is sent through a new login
+/// (`max_age`, `prompt=login`) and back here.
+async fn recent(user: RequireStepUp<RecentSignIn>) -> Response {
+    axum::Json(serde_json::json!({
+        "subject": user.identity.subject,
+        "auth_time": user.identity.claim("auth_time"),
+    }))
+    .into_response()
+}
+
+/// The Prometheus recorder of the `metrics` facade, installed for the whole
+/// process on first use (the demo calls it before discovery, so the key set
+/// fetch is counted). The library chooses no exporter: this is the demo's.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed: GET /metrics shows nothing");
+        }
+        handle
+    })
+}
+
+/// `GET /metrics`: the crate's counters and histograms (logins started,
+/// finished and refused by code, refreshes, key set fetches, the code
+/// exchange and validation durations), in Prometheus text form. Public in
+/// the demo; a real app serves it to its scraper only.
+async fn metrics() -> Response {
+    let handle = prometheus();
+    // No exporter task runs here: the histograms' upkeep is done per scrape.
+    handle.run_upkeep();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
 }
 
 async fn home(State(page): State<Arc<Page>>, user: Option<SignedIn>) -> Html<String> {

@@ -14,6 +14,7 @@ use ::axum::response::{IntoResponse, Redirect, Response};
 use super::layer::Current;
 use super::refusal::Refusal;
 use crate::accounts::Account;
+use crate::flow::StepUp;
 use crate::identity::Identity;
 
 /// The signed-in user. Without one, a browser navigation is redirected to
@@ -144,6 +145,18 @@ pub enum AuthRejection {
         /// The role required.
         role: &'static str,
     },
+    /// The signed-in user's authentication is not recent or strong enough
+    /// for the route ([`RequireStepUp`](super::RequireStepUp)), and the
+    /// request is not a browser navigation: 401 with an RFC 9470
+    /// `WWW-Authenticate` challenge naming what is needed.
+    StepUpRequired {
+        /// What the route requires.
+        step_up: StepUp,
+    },
+    /// The route's step-up is still unmet right after a step-up login
+    /// finished (the provider, or the clocks, cannot satisfy it): 403,
+    /// rather than another login.
+    StepUpNotMet,
     /// The session store failed: 500.
     Session,
     /// The user's access token ([`UserAccessToken`](super::UserAccessToken))
@@ -159,7 +172,8 @@ impl AuthRejection {
     /// The HTTP status of the answer.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::NotSignedIn => StatusCode::UNAUTHORIZED,
+            Self::NotSignedIn | Self::StepUpRequired { .. } => StatusCode::UNAUTHORIZED,
+            Self::StepUpNotMet => StatusCode::FORBIDDEN,
             Self::LoginRequired { .. } => StatusCode::SEE_OTHER,
             Self::MissingRole { .. } => StatusCode::FORBIDDEN,
             Self::Session | Self::NotSetUp => StatusCode::INTERNAL_SERVER_ERROR,
@@ -178,6 +192,19 @@ impl IntoResponse for AuthRejection {
                 "not signed in",
             )
                 .into_response(),
+            Self::StepUpRequired { step_up } => (
+                StatusCode::UNAUTHORIZED,
+                [
+                    (header::CACHE_CONTROL, "no-store".to_owned()),
+                    (
+                        header::WWW_AUTHENTICATE,
+                        super::step_up::challenge(&step_up),
+                    ),
+                ],
+                "a more recent or stronger authentication is required",
+            )
+                .into_response(),
+            Self::StepUpNotMet => Refusal::STEP_UP_NOT_MET.respond(),
             Self::MissingRole { .. } => Refusal::MISSING_ROLE.respond(),
             Self::Session => Refusal::SESSION_ERROR.respond(),
             Self::AccessTokenExpired => (
@@ -204,8 +231,18 @@ pub(super) fn current(parts: &Parts) -> Result<Current, AuthRejection> {
     })
 }
 
+/// A GET that accepts HTML: a browser navigation, which may be redirected.
+pub(super) fn is_browser_navigation(parts: &Parts) -> bool {
+    parts.method == Method::GET
+        && parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+}
+
 /// The signed-in user, if any; only a failing store refuses.
-async fn user(parts: &Parts) -> Result<(Current, Option<Signed>), AuthRejection> {
+pub(super) async fn user(parts: &Parts) -> Result<(Current, Option<Signed>), AuthRejection> {
     let current = current(parts)?;
     let identity = current
         .user()
@@ -219,21 +256,15 @@ async fn user(parts: &Parts) -> Result<(Current, Option<Signed>), AuthRejection>
 }
 
 /// The request's user as the extractors hand it out.
-struct Signed {
-    identity: Arc<Identity>,
-    account: Option<Account>,
+pub(super) struct Signed {
+    pub(super) identity: Arc<Identity>,
+    pub(super) account: Option<Account>,
 }
 
 /// A browser navigation (it accepts HTML and is a GET) goes to the login
 /// route; anything else is an API call and gets 401.
 pub(super) fn not_signed_in(parts: &Parts, current: &Current) -> AuthRejection {
-    let browser = parts.method == Method::GET
-        && parts
-            .headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"));
-    if !browser {
+    if !is_browser_navigation(parts) {
         return AuthRejection::NotSignedIn;
     }
     AuthRejection::LoginRequired {

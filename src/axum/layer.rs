@@ -49,6 +49,8 @@ pub(crate) struct Settings {
     pub(crate) refusal_page: Option<RefusalPage>,
     /// Account linking, when on: each request checks the session's link.
     pub(crate) accounts: Option<AccountLinker>,
+    /// The config's clock skew, allowed on `auth_time` by step-up routes.
+    pub(crate) clock_skew_seconds: u64,
 }
 
 impl Settings {
@@ -217,16 +219,46 @@ impl Current {
         user.as_ref().map(Option::as_ref).map_err(|&failed| failed)
     }
 
+    /// The request's session.
+    pub(crate) fn session(&self) -> &Session {
+        &self.0.session
+    }
+
+    /// The config's clock skew, in seconds.
+    pub(crate) fn clock_skew_seconds(&self) -> u64 {
+        self.0.settings.clock_skew_seconds
+    }
+
+    /// The login route asking for `step_up`, coming back to this request;
+    /// `login_hint` names the user who must authenticate again.
+    pub(crate) fn step_up_location(
+        &self,
+        step_up: &crate::flow::StepUp,
+        login_hint: Option<&str>,
+    ) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("return_to", self.here());
+        if let Some(hint) = login_hint {
+            query.append_pair("login_hint", hint);
+        }
+        for (name, value) in super::step_up::StepUpQuery::pairs(step_up) {
+            query.append_pair(name, &value);
+        }
+        format!("{}?{}", self.0.settings.login_path, query.finish())
+    }
+
+    /// This request's path and query: the place to come back to.
+    fn here(&self) -> &str {
+        self.0.here.path_and_query().map_or("/", |pq| pq.as_str())
+    }
+
     /// The login route, with this request as the place to come back to.
     pub(crate) fn login_location(&self) -> String {
         format!(
             "{}?{}",
             self.0.settings.login_path,
             url::form_urlencoded::Serializer::new(String::new())
-                .append_pair(
-                    "return_to",
-                    self.0.here.path_and_query().map_or("/", |pq| pq.as_str())
-                )
+                .append_pair("return_to", self.here())
                 .finish()
         )
     }

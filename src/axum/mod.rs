@@ -39,7 +39,9 @@
 //! # Routes
 //! - `GET {prefix}/login?return_to=/path&login_hint=name&prompt=login`:
 //!   starts a login and redirects to the provider (`prompt`: the values of
-//!   OpenID Connect Core 3.1.2.1 only, anything else a 400).
+//!   OpenID Connect Core 3.1.2.1 only, anything else a 400); with
+//!   `max_age`, `acr_values` or `auth_context`, a step-up login
+//!   ([`RequireStepUp`] sends browsers there).
 //! - `GET` and `POST {prefix}/callback`: finishes it (query or
 //!   `form_post`), rotates the session id, stores the identity, and
 //!   redirects (303) to `return_to` or `/`.
@@ -149,6 +151,7 @@ mod refusal;
 mod routes;
 mod session;
 mod sign_out;
+mod step_up;
 mod store_state;
 
 /// The `tower-sessions` this crate is built with (0.14). Take the session
@@ -178,4 +181,5 @@ pub use pages::{login_button, logout_button};
 pub use refusal::Refusal;
 pub use routes::LoginRoutes;
 pub use session::session_layer;
+pub use step_up::{RequireStepUp, StepUpPolicy};
 pub use store_state::{SessionIndexKey, SessionStoreState};

@@ -68,7 +68,7 @@ impl Refusal {
 
     /// The stable error code, such as `token_refused` or `missing_role`
     /// ([`Error::code`](crate::Error::code), or one of the integration's
-    /// own: `missing_role`, `no_pending_login`, `session_error`,
+    /// own: `missing_role`, `step_up_not_met`, `no_pending_login`, `session_error`,
     /// `login_not_set_up`, `cross_origin_request`).
     pub fn code(&self) -> &'static str {
         self.code
@@ -136,6 +136,15 @@ impl Refusal {
                     "The identity provider did not accept this app's client credentials (its client ID, secret or key). The app's administrator must correct them; trying again will not help.",
                 )
             }
+            Error::Token(
+                TokenError::AuthenticationTooOld { .. }
+                | TokenError::AcrNotAccepted { .. }
+                | TokenError::AuthContextMissing { .. },
+            ) => (
+                S::FORBIDDEN,
+                ACCESS_DENIED,
+                "The identity provider did not confirm the recent or stronger sign-in this page needs. Please try again; if it happens again, tell the app's administrator.",
+            ),
             Error::Token(_) | Error::Refresh(_) | Error::Bearer(_) => (
                 S::UNAUTHORIZED,
                 REFUSED,
@@ -222,6 +231,14 @@ impl Refusal {
         "missing_role",
         ACCESS_DENIED,
         "Your account does not have the role this page needs.",
+    );
+
+    /// A route's step-up is still unmet right after a step-up login.
+    pub(crate) const STEP_UP_NOT_MET: Self = Self::new(
+        StatusCode::FORBIDDEN,
+        "step_up_not_met",
+        ACCESS_DENIED,
+        "The identity provider did not confirm the recent or stronger sign-in this page needs. Please try again; if it happens again, tell the app's administrator.",
     );
 
     /// A callback that no login in flight in this session matches.

@@ -545,6 +545,7 @@ impl LoginRoutes {
             break_glass: cfg!(feature = "break-glass") && self.break_glass_on(),
             refusal_page: self.refusal_page.clone(),
             accounts: self.accounts.clone(),
+            clock_skew_seconds: self.client.config().limits().clock_skew.as_secs(),
         })
     }
 
@@ -650,6 +651,8 @@ struct LoginQuery {
     /// Checked by `Client::start` against OpenID Connect Core 3.1.2.1's
     /// values; anything else is a 400.
     prompt: Option<String>,
+    #[serde(flatten)]
+    step_up: super::step_up::StepUpQuery,
 }
 
 async fn login(
@@ -669,6 +672,11 @@ async fn login(
     }
     if shared.form_post {
         options = options.form_post();
+    }
+    match query.step_up.step_up() {
+        Ok(Some(step_up)) => options = options.step_up(step_up),
+        Ok(None) => {}
+        Err(error) => return refuse(&error.into()),
     }
     let (url, pending) = match shared.client.start(options) {
         Ok(started) => started,
@@ -732,6 +740,7 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
         }
         Err(error) => return session_failure(&error),
     };
+    let step_up = pending.step_up().cloned();
     match shared.client.finish(pending, callback).await {
         Ok(login) => {
             let account = match &shared.accounts {
@@ -746,17 +755,33 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
             if let Err(error) = session::sign_in(session, login.identity, tokens, account).await {
                 return session_failure(&error);
             }
+            if let Some(step_up) = step_up
+                && let Err(error) = super::step_up::remember(session, step_up).await
+            {
+                return session_failure(&error);
+            }
             Redirect::to(&to).into_response()
         }
         Err(error) => refuse(&error),
     }
 }
 
+/// `POST {prefix}/logout`, in a `tracing` span `oidc_login.sign_out`
+/// with the provider's issuer.
 async fn logout(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     session: Session,
 ) -> Response {
+    let span = tracing::info_span!(
+        target: "oidc_login::axum",
+        "oidc_login.sign_out",
+        issuer = shared.client.issuer()
+    );
+    tracing::Instrument::instrument(sign_out(&shared, headers, session), span).await
+}
+
+async fn sign_out(shared: &Shared, headers: HeaderMap, session: Session) -> Response {
     if let Err(refused) = origin::check(&headers, shared.client.config().redirect_uri()) {
         return cross_origin(&refused);
     }
@@ -781,6 +806,7 @@ async fn logout(
         tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "signed out, but the sign-out could not be recorded: a request of the session still in flight may bring it back");
         return Refusal::SESSION_ERROR.respond();
     }
+    tracing::debug!(target: "oidc_login::axum", signed_in = user.is_some(), "signed out here");
     let Some(return_uri) = &shared.provider_logout else {
         return Redirect::to(&shared.after_logout).into_response();
     };

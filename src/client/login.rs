@@ -5,6 +5,7 @@
 
 use oauth2::TokenResponse as _;
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 
 use super::{Client, Login, Tokens, exchange_error, expires_at, granted_scopes, provider_text};
 use crate::config::{Claims, Flow, UserinfoPolicy};
@@ -19,6 +20,7 @@ use crate::identity::{self, ClaimNames, Identity, Userinfo, Who, merge_userinfo}
 use crate::provider::Origin;
 use crate::roles::NoRolePolicy;
 use crate::secret::{AccessToken, IdToken, RefreshToken};
+use crate::telemetry;
 use crate::token::Binding;
 
 /// What a token request is for, in its errors.
@@ -36,7 +38,26 @@ impl Client {
     /// With [`Flow::Implicit`] the ID token comes in the callback itself
     /// (`id_token`); it is validated the same way, with the nonce required,
     /// and a callback carrying a `code` or `access_token` is refused.
+    ///
+    /// Runs in a `tracing` span `oidc_login.callback` with the provider's
+    /// `issuer`, and counts the login as finished or refused (by
+    /// [`Error::code`]) in the metrics.
     pub async fn finish(&self, pending: PendingLogin, callback: Callback) -> Result<Login, Error> {
+        let issuer = self.issuer();
+        let span = tracing::info_span!(target: "oidc_login::login", "oidc_login.callback", issuer);
+        let result = self.finish_login(pending, callback).instrument(span).await;
+        match &result {
+            Ok(_) => telemetry::login_finished(issuer),
+            Err(error) => telemetry::login_refused(issuer, error.code()),
+        }
+        result
+    }
+
+    async fn finish_login(
+        &self,
+        pending: PendingLogin,
+        callback: Callback,
+    ) -> Result<Login, Error> {
         check_callback(&self.callback_rules(), &pending, &callback)?;
         if self.config.flow() == Flow::Implicit {
             return self.finish_implicit(pending, &callback).await;
@@ -59,10 +80,12 @@ impl Client {
         for (name, value) in assertion {
             exchange = exchange.add_extra_param(name, value);
         }
+        let exchange_started = std::time::Instant::now();
         let response = exchange
             .request_async(&self.http.token_endpoint(REDEEM))
-            .await
-            .map_err(|error| exchange_error(error, &hidden))?;
+            .await;
+        telemetry::code_exchange(self.issuer(), exchange_started.elapsed());
+        let response = response.map_err(|error| exchange_error(error, &hidden))?;
 
         let raw_id_token = response
             .extra_fields()
@@ -84,6 +107,7 @@ impl Client {
             .await?;
 
         check_tokens_issuer(&self.callback_rules(), &callback, claims.issuer())?;
+        self.check_step_up(&pending, &claims)?;
 
         let userinfo = self
             .wants_userinfo(claims.claims())
@@ -144,6 +168,7 @@ impl Client {
             )
             .await?;
         check_tokens_issuer(&self.callback_rules(), callback, claims.issuer())?;
+        self.check_step_up(&pending, &claims)?;
         let identity = self
             .complete_identity(Who::of(&claims), claims.into_claims(), None, None)
             .await?;
@@ -155,6 +180,23 @@ impl Client {
             scopes: Vec::new(),
         };
         Ok(finished(identity, tokens, pending.return_to))
+    }
+
+    /// A step-up login's ID token must meet what the login asked for: a
+    /// provider that ignored `max_age` or `acr_values` is refused here.
+    fn check_step_up(
+        &self,
+        pending: &PendingLogin,
+        claims: &crate::token::IdTokenClaims,
+    ) -> Result<(), TokenError> {
+        let Some(step_up) = &pending.step_up else {
+            return Ok(());
+        };
+        step_up.check(
+            claims.claims(),
+            self.now(),
+            self.config.limits().clock_skew.as_secs(),
+        )
     }
 
     /// Refreshes a login with its refresh token (the `refresh_token` grant,
@@ -180,7 +222,18 @@ impl Client {
     /// Any error means the tokens no longer stand for the user: end the
     /// session. `tokens` must be the ones [`finish`](Self::finish) or an
     /// earlier refresh returned, kept on the server side.
+    ///
+    /// Runs in a `tracing` span `oidc_login.refresh` with the provider's
+    /// `issuer`, and is counted in the metrics (`ok` or `failed`).
     pub async fn refresh(&self, tokens: &Tokens) -> Result<Login, Error> {
+        let issuer = self.issuer();
+        let span = tracing::info_span!(target: "oidc_login::login", "oidc_login.refresh", issuer);
+        let result = self.refresh_login(tokens).instrument(span).await;
+        telemetry::refreshed(issuer, result.is_ok());
+        result
+    }
+
+    async fn refresh_login(&self, tokens: &Tokens) -> Result<Login, Error> {
         let refresh_token = tokens
             .refresh_token
             .as_ref()

@@ -172,7 +172,17 @@ impl Client {
         Self::discover_within(config, std::time::Duration::ZERO).await
     }
 
+    /// Discovery in a `tracing` span `oidc_login.discovery` with the issuer.
     async fn discover_within(config: Config, window: std::time::Duration) -> Result<Self, Error> {
+        let span = discovery_span(&config);
+        tracing::Instrument::instrument(Self::discover_unspanned(config, window), span).await
+    }
+
+    async fn discover_unspanned(
+        config: Config,
+        window: std::time::Duration,
+    ) -> Result<Self, Error> {
+        crate::telemetry::describe();
         let http = HttpClient::new(config.limits().http_timeout)?;
         let provider = Provider::discover_retrying(&config, &http, window).await?;
         if provider.metadata.userinfo_endpoint.is_none()
@@ -377,7 +387,7 @@ impl Client {
     /// and the [`PendingLogin`] to keep until the callback. Each call makes a
     /// fresh `state`, `nonce` and PKCE verifier.
     pub fn start(&self, options: Start) -> Result<(Url, PendingLogin), Error> {
-        Ok(authorization_url(
+        let started = authorization_url(
             &self.config,
             &self.provider.metadata.authorization_endpoint,
             &self.provider.metadata.issuer,
@@ -386,7 +396,9 @@ impl Client {
             // OpenID Connect Core 11's `prompt=consent` for `offline_access`,
             // except to Entra ID, which would ask for consent every time.
             self.provider.metadata.entra.is_none(),
-        )?)
+        )?;
+        crate::telemetry::login_started(self.issuer());
+        Ok(started)
     }
 
     /// What a token request carried that must not come back in an error
@@ -571,6 +583,18 @@ impl Client {
         login: Binding<'_>,
         origin: Origin,
     ) -> Result<IdTokenClaims, Error> {
+        let started = std::time::Instant::now();
+        let result = self.validate_timed(raw, login, origin).await;
+        crate::telemetry::validation(self.issuer(), started.elapsed());
+        result
+    }
+
+    async fn validate_timed(
+        &self,
+        raw: &str,
+        login: Binding<'_>,
+        origin: Origin,
+    ) -> Result<IdTokenClaims, Error> {
         let jws = Jws::parse(raw)?;
         let payload = self.verified_payload(&jws, origin).await?;
         let expectations = Expectations {
@@ -672,6 +696,15 @@ pub(crate) fn redact(text: &str, hidden: &[String]) -> String {
         text = text.replace(secret.as_str(), "[redacted]");
     }
     text
+}
+
+/// The `tracing` span of a discovery, with the configured issuer.
+fn discovery_span(config: &Config) -> tracing::Span {
+    tracing::info_span!(
+        target: "oidc_login::provider",
+        "oidc_login.discovery",
+        issuer = config.issuer()
+    )
 }
 
 #[cfg(test)]

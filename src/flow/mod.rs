@@ -6,10 +6,12 @@ mod callback;
 mod logout;
 mod refresh;
 mod start;
+mod step_up;
 
 pub use callback::Callback;
 pub use logout::ProviderLogout;
 pub use start::{PendingLogin, Start};
+pub use step_up::StepUp;
 
 pub(crate) use callback::{CallbackRules, check_callback, check_tokens_issuer};
 pub(crate) use logout::end_session_url;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::step_up::StepUp;
 use crate::config::{Config, Flow};
 use crate::error::{StartError, clip};
 use crate::secret::{Nonce, PkceVerifier, State, random_token};
@@ -27,6 +28,7 @@ pub struct Start {
     pub(crate) max_age: Option<u64>,
     pub(crate) form_post: bool,
     pub(crate) extra: Vec<(String, String)>,
+    pub(crate) step_up: Option<StepUp>,
 }
 
 impl Start {
@@ -70,6 +72,16 @@ impl Start {
         self.form_post = true;
         self
     }
+    /// A step-up login: asks the provider for a recent or stronger
+    /// authentication ([`StepUp`]: `max_age`, `acr_values`, Entra ID's
+    /// authentication context) with `prompt=login`, and
+    /// [`Client::finish`](crate::Client::finish) refuses an ID token that
+    /// does not meet it. A smaller [`max_age`](Self::max_age) given here too
+    /// wins.
+    pub fn step_up(mut self, step_up: StepUp) -> Self {
+        self.step_up = Some(step_up);
+        self
+    }
     /// Any other authorization request parameter. The parameters this crate
     /// sets itself (`state`, `nonce`, `code_challenge`, `redirect_uri`, ...)
     /// cannot be replaced: [`Client::start`](crate::Client::start) refuses them.
@@ -101,6 +113,9 @@ pub struct PendingLogin {
     pub(crate) max_age: Option<u64>,
     /// Unix seconds.
     pub(crate) created_at: i64,
+    /// What a step-up login asked for: the ID token is checked against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) step_up: Option<StepUp>,
 }
 
 impl PendingLogin {
@@ -123,6 +138,11 @@ impl PendingLogin {
     /// When the login was started (Unix seconds).
     pub fn created_at(&self) -> i64 {
         self.created_at
+    }
+
+    /// What this login asked for as a step-up, if it is one.
+    pub fn step_up(&self) -> Option<&StepUp> {
+        self.step_up.as_ref()
     }
 }
 
@@ -197,9 +217,12 @@ pub(crate) fn authorization_url(
         .transpose()?;
     for (name, _) in &options.extra {
         let reserved = RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name))
-            || ["prompt", "login_hint", "domain_hint", "max_age"]
+            || ["prompt", "login_hint", "domain_hint", "max_age", "acr_values"]
                 .iter()
-                .any(|r| r.eq_ignore_ascii_case(name));
+                .any(|r| r.eq_ignore_ascii_case(name))
+            // A step-up's authentication context is asked with `claims`.
+            || (name.eq_ignore_ascii_case("claims")
+                && options.step_up.as_ref().is_some_and(|s| s.auth_context().is_some()));
         if reserved {
             return Err(StartError::ReservedParameter(clip(name, 64)));
         }
@@ -213,6 +236,14 @@ pub(crate) fn authorization_url(
         &oauth2::PkceCodeVerifier::new(pkce_verifier.expose_secret().to_owned()),
     );
 
+    // The smaller of the two: both are asked for.
+    let max_age = match (
+        options.max_age,
+        options.step_up.as_ref().and_then(StepUp::max_age_seconds),
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     let flow = config.flow();
     if flow == Flow::Implicit {
         tracing::warn!(
@@ -239,6 +270,14 @@ pub(crate) fn authorization_url(
                 .append_pair("code_challenge", challenge.as_str())
                 .append_pair("code_challenge_method", "S256");
         }
+        let step_up = options.step_up.as_ref().filter(|s| !s.is_empty());
+        // A step-up must authenticate anew: `prompt=login` joins any other
+        // prompt (the caller's, the config's, or `consent` for `offline_access`).
+        let prompt = match (step_up, prompt.as_deref()) {
+            (Some(_), None) => Some("login".to_owned()),
+            (Some(_), Some(p)) if !p.split(' ').any(|p| p == "login") => Some(format!("{p} login")),
+            (_, p) => p.map(str::to_owned),
+        };
         for (name, value) in [
             ("prompt", prompt.as_deref()),
             ("login_hint", options.login_hint.as_deref()),
@@ -253,8 +292,16 @@ pub(crate) fn authorization_url(
         if options.form_post || flow == Flow::Implicit {
             query.append_pair("response_mode", "form_post");
         }
-        if let Some(max_age) = options.max_age {
+        if let Some(max_age) = max_age {
             query.append_pair("max_age", &max_age.to_string());
+        }
+        if let Some(step_up) = step_up {
+            if !step_up.accepted_acr_values().is_empty() {
+                query.append_pair("acr_values", &step_up.accepted_acr_values().join(" "));
+            }
+            if let Some(claims) = step_up.claims_parameter() {
+                query.append_pair("claims", &claims);
+            }
         }
         for (name, value) in &options.extra {
             query.append_pair(name, value);
@@ -267,8 +314,9 @@ pub(crate) fn authorization_url(
         nonce,
         pkce_verifier,
         return_to,
-        max_age: options.max_age,
+        max_age,
         created_at: now,
+        step_up: options.step_up.filter(|s| !s.is_empty()),
     };
     Ok((url, pending))
 }
@@ -598,6 +646,83 @@ mod tests {
                 "{url}"
             );
             assert_eq!(q["response_mode"], "form_post");
+        }
+    }
+
+    #[test]
+    fn step_up_asks_for_a_new_authentication() {
+        let endpoint = Url::parse("https://p.example/authorize").unwrap();
+        let step_up = StepUp::new()
+            .max_age(std::time::Duration::from_secs(300))
+            .acr_values(["mfa", "hwk"])
+            .entra_auth_context("c1");
+        let (url, pending) = authorization_url(
+            &config(),
+            &endpoint,
+            "https://p.example",
+            Start::default().max_age(600).step_up(step_up.clone()),
+            0,
+            true,
+        )
+        .unwrap();
+        let q = query(&url);
+        assert_eq!(q["max_age"], "300", "the smaller max_age wins");
+        assert_eq!(q["prompt"], "login");
+        assert_eq!(q["acr_values"], "mfa hwk");
+        assert_eq!(
+            q["claims"],
+            r#"{"id_token":{"acrs":{"essential":true,"value":"c1"}}}"#
+        );
+        assert_eq!(pending.max_age, Some(300));
+        assert_eq!(pending.step_up(), Some(&step_up));
+        let back: PendingLogin =
+            serde_json::from_str(&serde_json::to_string(&pending).unwrap()).unwrap();
+        assert_eq!(
+            back.step_up(),
+            Some(&step_up),
+            "the pending login remembers it"
+        );
+
+        // Another prompt is kept, with `login` added.
+        let (url, _) = authorization_url(
+            &config(),
+            &endpoint,
+            "i",
+            Start::default()
+                .prompt("select_account")
+                .step_up(StepUp::new().acr_values(["mfa"])),
+            0,
+            true,
+        )
+        .unwrap();
+        assert_eq!(query(&url)["prompt"], "select_account login");
+        assert!(!query(&url).contains_key("max_age"));
+        // An empty step-up asks for nothing.
+        let (url, pending) = authorization_url(
+            &config(),
+            &endpoint,
+            "i",
+            Start::default().step_up(StepUp::new()),
+            0,
+            true,
+        )
+        .unwrap();
+        assert!(!query(&url).contains_key("prompt"));
+        assert!(pending.step_up().is_none());
+        // Its parameters cannot be replaced by extra ones.
+        for name in ["acr_values", "CLAIMS"] {
+            let err = authorization_url(
+                &config(),
+                &endpoint,
+                "i",
+                Start::default()
+                    .step_up(StepUp::new().entra_auth_context("c1"))
+                    .param(name, "x"),
+                0,
+                true,
+            )
+            .unwrap_err();
+            assert!(matches!(err, StartError::ReservedParameter(_)), "{name}");
         }
     }
 

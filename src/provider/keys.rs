@@ -204,6 +204,12 @@ pub(crate) enum Origin {
 }
 
 async fn fetch_key_set(http: &HttpClient, jwks_uri: &Url) -> Result<(KeySet, usize), Error> {
+    let result = fetch_and_parse(http, jwks_uri).await;
+    crate::telemetry::jwks_fetched(result.is_ok());
+    result
+}
+
+async fn fetch_and_parse(http: &HttpClient, jwks_uri: &Url) -> Result<(KeySet, usize), Error> {
     let body = http
         .get_json("fetching the provider's keys (JWKS) from", jwks_uri, None)
         .await?;

@@ -11,7 +11,7 @@ use super::html;
 use super::misbehavior::Misbehavior;
 use super::model::TestClient;
 use super::server::{AppState, Params, is_form};
-use super::state::{CodeGrant, IdTokenContext, Shared, lock, unix_now};
+use super::state::{CodeGrant, IdTokenContext, Shared, lock};
 
 fn bad_request_page(message: &str) -> Response {
     (
@@ -286,15 +286,17 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
         return reply.error(&error, &description);
     }
 
+    let authentication = super::step_up::authenticate(shared, &user, params);
     if implicit {
         // The ID token itself is the response; there is no access token.
         let sid = shared.new_session(&user, client);
+        super::step_up::bind_session(shared, &sid, &authentication);
         let id_token = shared.id_token(
             client,
             &user,
             IdTokenContext {
                 nonce: Some(nonce),
-                auth_time: unix_now(),
+                auth_time: authentication.at,
                 access_token: None,
                 refresh: false,
                 sid: &sid,
@@ -305,6 +307,7 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
 
     let code = crate::secret::random_token::<32>();
     let sid = shared.new_session(&user, client);
+    super::step_up::bind_session(shared, &sid, &authentication);
     let mut grants = lock(&shared.grants);
     grants.codes.insert(
         code.clone(),
@@ -315,7 +318,7 @@ fn authorize(shared: &Shared, params: &Params) -> Response {
             nonce: nonce.to_owned(),
             scope: scope.to_owned(),
             user,
-            auth_time: unix_now(),
+            auth_time: authentication.at,
             issued: Instant::now(),
             used: false,
             sid,

@@ -141,6 +141,14 @@ pub enum Misbehavior {
     /// The ID token's `auth_time` is one day ago. Rule: with `max_age`, the
     /// authentication must be recent enough.
     AuthTimeOld,
+    /// The authorization endpoint ignores what a request asks of the
+    /// user's authentication (`prompt=login`, `max_age`, `acr_values`, an
+    /// Entra ID authentication context in `claims`): a user who signed in
+    /// before is not asked again, and the ID token carries the old
+    /// `auth_time` and `acr` (a first sign-in gets no `acr`). Rule: a
+    /// step-up login's ID token must meet what it asked for (OpenID Connect
+    /// Core 3.1.2.1, 3.1.3.7 step 13; RFC 9470).
+    IgnoreStepUp,
     /// Userinfo answers with `sub` `someone-else-0000`. Rule: the userinfo
     /// `sub` must equal the ID token's (Core 5.3.2).
     /// `rp-userinfo-bad-sub-claim`.

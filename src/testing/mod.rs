@@ -62,6 +62,14 @@
 //!   `state` and `iss`, and that ID token has no `at_hash`.
 //! - `login_hint` may name a user by username or email address.
 //!   `prompt=none` without a usable `login_hint` answers `login_required`.
+//! - Each user's last authentication is remembered (single sign-on): a
+//!   later login reuses its `auth_time` and `acr` unless the request asks for
+//!   more: `prompt=login`, a `max_age` it is older than, `acr_values` it was
+//!   not made at, or an Entra ID authentication context (`claims` with
+//!   `id_token.acrs`) it lacks. Then the user authenticates anew: `auth_time`
+//!   now, `acr` the first value asked for, `acrs` the contexts asked for.
+//!   [`TestProvider::backdate_authentications`] ages the remembered ones;
+//!   [`Misbehavior::IgnoreStepUp`] ignores what is asked.
 //! - Success answers `303 See Other` to
 //!   `<redirect_uri>?code=...&state=...&iss=...`, or with
 //!   `response_mode=form_post` an HTML page whose form posts `code`, `state`
@@ -97,7 +105,8 @@
 //! - The ID token carries `iss`, `sub`, `aud` (the client id, a string),
 //!   `exp` (`iat` + 300), `iat`, `auth_time`, `nonce`, `at_hash`, then with
 //!   [`IdTokenClaimsMode::Full`] `preferred_username`, `email`,
-//!   `email_verified`, `name`, `groups`, and the user's extra claims. With
+//!   `email_verified`, `name`, `groups`, and the user's extra claims; `acr`
+//!   and `acrs` when the authentication was asked for them. With
 //!   [extra audiences](TestProviderBuilder::extra_audience) `aud` is an
 //!   array and `azp` the client id; `azp` appears only then. The header has `alg`, `typ: "JWT"`
 //!   and `kid` (no `kid` for HMAC).
@@ -203,6 +212,7 @@ mod model;
 mod recent;
 mod server;
 mod state;
+mod step_up;
 mod token;
 
 use std::fmt;

@@ -67,6 +67,8 @@ pub(super) struct Shared {
     /// `<token_type_hint>:<what was revoked>` of the latest revocations,
     /// oldest first, at most `access::REVOCATIONS_KEPT`.
     pub(super) revocations: Mutex<std::collections::VecDeque<String>>,
+    /// Users' last authentications, for `max_age` and `acr_values` (`step_up.rs`).
+    pub(super) step_up: super::step_up::StepUpState,
 }
 
 /// The current signing key and the extra keys some misbehaviours need.
@@ -209,6 +211,7 @@ impl Shared {
             clients: settings.clients,
             users: Mutex::new(settings.users.into_iter().map(Arc::new).collect()),
             sessions: Mutex::new(Recent::new(None)),
+            step_up: super::step_up::StepUpState::default(),
             keys: Mutex::new(Keys {
                 current: settings.key,
                 unknown: None,
@@ -489,6 +492,7 @@ impl Shared {
             };
             set("at_hash", json!(keys::token_hash(key.alg(), hashed)));
         }
+        super::step_up::decorate(self, sid, &mut claims);
         if let Some(mode) = &self.entra {
             super::entra::decorate(self, mode, user, &active, &mut claims);
         }

@@ -41,6 +41,12 @@
 // `daemon-secret`, client_secret_basic) may use the client_credentials
 // grant. Token revocation (RFC 7009) is on.
 //
+// Authentication levels (`acr`): `urn:interop:pwd` and `urn:interop:mfa`
+// (`acr_values_supported`). The sign-in is made at the first level the
+// request's `acr_values` names, `pwd` without one; bob cannot do `mfa` and
+// is always signed in at `pwd` (`acr_values` is a voluntary claim: the
+// provider answers with what it could do).
+//
 // Refresh tokens: every client may use the refresh_token grant; as
 // oidc-provider does, one is issued only when the scope has
 // `offline_access` and the request `prompt=consent`.
@@ -55,6 +61,7 @@ const REDIRECT_URI = process.env.INTEROP_REDIRECT_URI || 'http://127.0.0.1:9/cal
 const PORT = Number(process.argv[2] ?? process.env.INTEROP_PORT ?? 0);
 const DEMO_GROUP = 'd48429bd-9f2a-47a2-a410-993f2a37876b';
 const API_RESOURCE = 'https://api.interop.example';
+const ACR_VALUES = ['urn:interop:pwd', 'urn:interop:mfa'];
 
 const USERS = new Map(
   [
@@ -165,6 +172,7 @@ function configuration(keys) {
       groups: ['groups'],
     },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+    acrValues: ACR_VALUES,
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
@@ -236,6 +244,8 @@ async function interaction(provider, req, res) {
     );
     return;
   }
+  const asked = (params.acr_values ?? '').split(' ').filter((acr) => ACR_VALUES.includes(acr));
+  const acr = user.preferred_username === 'bob' ? 'urn:interop:pwd' : (asked[0] ?? 'urn:interop:pwd');
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId: user.sub, clientId: params.client_id });
@@ -244,7 +254,7 @@ async function interaction(provider, req, res) {
   await provider.interactionFinished(
     req,
     res,
-    { login: { accountId: user.sub }, consent: { grantId } },
+    { login: { accountId: user.sub, acr }, consent: { grantId } },
     { mergeWithLastSubmission: false },
   );
 }

@@ -934,3 +934,116 @@ async fn the_api_takes_access_tokens_as_the_banner_says() {
         eprintln!("curl is not installed: the banner's commands were checked by hand only");
     }
 }
+
+/// The value of the metric line `name{...}` whose labels hold every one of
+/// `labels` (`key="value"`), in Prometheus text form.
+fn metric_value(text: &str, name: &str, labels: &[String]) -> Option<f64> {
+    text.lines()
+        .filter(|line| {
+            line.starts_with(&format!("{name}{{")) || line.starts_with(&format!("{name} "))
+        })
+        .find(|line| labels.iter().all(|label| line.contains(label.as_str())))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_the_demo_logins_in_prometheus_form() {
+    let demo = embedded_demo().await;
+    let alice = browser();
+    let (_, landed) = sign_in(&alice, &demo.url("/login"), "alice", "/").await;
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    demo._provider
+        .as_ref()
+        .unwrap()
+        .misbehave(oidc_login::testing::Misbehavior::WrongAudience);
+    let (_, refused) = sign_in(&browser(), &demo.url("/login"), "bob", "/").await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    let scrape = reqwest::get(demo.url("/metrics")).await.unwrap();
+    assert_eq!(scrape.status(), StatusCode::OK);
+    assert!(
+        scrape.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = scrape.text().await.unwrap();
+    // Each demo has its own provider, so its issuer label counts its logins alone.
+    let issuer = format!("issuer=\"{}\"", demo.provider_issuer);
+    let value = |name: &str, extra: &[&str]| {
+        let mut labels = vec![issuer.clone()];
+        labels.extend(extra.iter().map(|l| (*l).to_owned()));
+        metric_value(&text, name, &labels)
+            .unwrap_or_else(|| panic!("no {name} {labels:?} in:\n{text}"))
+    };
+    assert_eq!(value("oidc_login_logins_started_total", &[]), 2.0);
+    assert_eq!(value("oidc_login_logins_finished_total", &[]), 1.0);
+    assert_eq!(
+        value(
+            "oidc_login_logins_refused_total",
+            &["code=\"token_refused\""]
+        ),
+        1.0
+    );
+    assert!(
+        metric_value(
+            &text,
+            "oidc_login_jwks_fetches_total",
+            &["outcome=\"ok\"".into()]
+        )
+        .is_some_and(|n| n >= 1.0)
+    );
+    for histogram in [
+        "oidc_login_code_exchange_seconds_count",
+        "oidc_login_id_token_validation_seconds_count",
+    ] {
+        assert_eq!(value(histogram, &[]), 2.0, "{histogram}");
+    }
+    assert!(
+        text.contains("# HELP oidc_login_logins_refused_total"),
+        "{text}"
+    );
+}
+
+/// `GET /recent` is served to a fresh sign-in; an hour-old one (the
+/// provider's sign-in reused) goes through a new login, with `max_age` and
+/// `prompt=login`, and back to `/recent`.
+#[tokio::test]
+async fn recent_steps_up_an_old_sign_in_and_comes_back() {
+    let demo = embedded_demo().await;
+    let alice = browser();
+    let html = |request: reqwest::RequestBuilder| request.header("accept", "text/html").send();
+    sign_in(&alice, &demo.url("/login"), "alice", "/").await;
+    let fresh = html(alice.get(demo.url("/recent"))).await.unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+
+    demo._provider
+        .as_ref()
+        .unwrap()
+        .backdate_authentications(std::time::Duration::from_secs(3600));
+    sign_in(&alice, &demo.url("/login"), "alice", "/").await;
+    let old = html(alice.get(demo.url("/recent"))).await.unwrap();
+    assert_eq!(old.status(), StatusCode::SEE_OTHER);
+    let login = location(&old);
+    assert!(
+        login.starts_with("/login?return_to=%2Frecent&login_hint=alice&max_age=300"),
+        "{login}"
+    );
+    let to_provider = alice.get(demo.url(&login)).send().await.unwrap();
+    let provider_url = Url::parse(&location(&to_provider)).unwrap();
+    assert!(
+        provider_url
+            .query_pairs()
+            .any(|(k, v)| k == "prompt" && v == "login"),
+        "{provider_url}"
+    );
+    let back = alice.get(provider_url).send().await.unwrap();
+    let landed = alice.get(location(&back)).send().await.unwrap();
+    assert_eq!(location(&landed), "/recent");
+    let served = html(alice.get(demo.url("/recent"))).await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    let body: Value = served.json().await.unwrap();
+    let auth_time = body["auth_time"].as_i64().unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(now - auth_time < 60, "a new authentication: {body}");
+}
