@@ -1034,7 +1034,8 @@ async fn recent_steps_up_an_old_sign_in_and_comes_back() {
     assert!(
         provider_url
             .query_pairs()
-            .any(|(k, v)| k == "prompt" && v == "login"),
+            // `consent` too: the demo asks for `offline_access`.
+            .any(|(k, v)| k == "prompt" && v.split(' ').any(|p| p == "login")),
         "{provider_url}"
     );
     let back = alice.get(provider_url).send().await.unwrap();
