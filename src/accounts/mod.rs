@@ -347,6 +347,7 @@ impl AccountLinker {
     /// The account a signed-in session is linked to, as the store has it
     /// now: `None` when the identity's `(iss, sub)` is no longer bound to
     /// the account `account_id` (reset, deleted, or bound to another).
+    #[cfg(feature = "axum")]
     pub(crate) async fn still_linked(
         &self,
         identity: &Identity,
