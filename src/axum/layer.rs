@@ -16,6 +16,7 @@ use tower_service::Service;
 use tower_sessions::Session;
 
 use super::back_channel::LogoutIndex;
+use super::providers::Providers;
 use super::refresh::{Outcome, Refresher};
 use super::refusal::{Refusal, RefusalPage};
 use super::session;
@@ -35,6 +36,9 @@ pub(crate) const MAX_SESSION_AGE_LIMIT: Duration = Duration::from_secs(30 * 24 *
 pub(crate) struct Settings {
     /// Where a signed-out browser is sent.
     pub(crate) login_path: String,
+    /// The providers: a session's refresh goes to its own, and a session of
+    /// a provider no longer configured ends.
+    pub(crate) providers: Providers,
     pub(crate) max_session_age: Duration,
     /// Refresh on demand, when switched on.
     pub(crate) refresher: Option<Refresher>,
@@ -241,6 +245,20 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolv
     let Some(mut user) = session::user(session).await.map_err(store_failed)? else {
         return Ok(None);
     };
+    let provider = if user.identity.break_glass {
+        None
+    } else {
+        let Some(client) = settings.providers.of_session(user.provider.as_deref()) else {
+            tracing::info!(target: "oidc_login::axum", subject = %user.identity.subject, "session ended: its provider is no longer configured");
+            session.flush().await.map_err(store_failed)?;
+            return Ok(None);
+        };
+        // A session from before identities named their provider.
+        if user.identity.provider.is_empty() {
+            user.identity.provider = client.config().name().to_owned();
+        }
+        Some(client)
+    };
     let now = time::OffsetDateTime::now_utc();
     let age = now - user.signed_in_at;
     if age > settings.max_session_age || age.is_negative() {
@@ -284,10 +302,11 @@ async fn resolve(settings: &Settings, session: &Session) -> Result<Option<Resolv
         },
         _ => None,
     };
-    if let (Some(refresher), Some(tokens)) = (&settings.refresher, &user.tokens)
+    if let (Some(refresher), Some(tokens), Some(client)) =
+        (&settings.refresher, &user.tokens, provider)
         && refresher.due(tokens, now.unix_timestamp())
     {
-        match refresher.refresh(tokens).await {
+        match refresher.refresh(client, tokens).await {
             Outcome::Refreshed(refreshed) => {
                 let (identity, tokens) = *refreshed;
                 user.identity = identity;

@@ -141,6 +141,7 @@ mod extract;
 mod layer;
 mod origin;
 mod pages;
+mod providers;
 mod refresh;
 mod refusal;
 mod routes;
@@ -169,7 +170,7 @@ pub use layer::{LoginLayer, LoginService};
 #[cfg(feature = "break-glass")]
 #[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
 pub use pages::break_glass_form;
-pub use pages::{login_button, logout_button};
+pub use pages::{login_button, logout_button, provider_login_button};
 pub use refusal::Refusal;
 pub use routes::LoginRoutes;
 pub use session::session_layer;

@@ -334,6 +334,12 @@ fn checked_scopes(given: Vec<String>) -> Result<Vec<String>, ConfigError> {
 
 /// The audiences, the role rows, and a flow that can work.
 fn check_registration(registration: &Registration) -> Result<(), ConfigError> {
+    if !super::valid_provider_name(&registration.name) {
+        return Err(invalid(
+            "name",
+            "must be 1 to 32 ASCII letters, digits, `-` or `_`",
+        ));
+    }
     if let Some(prompt) = &registration.prompt {
         crate::flow::check_prompt(prompt).map_err(|reason| invalid("prompt", reason))?;
     }

@@ -37,6 +37,18 @@ pub use client_auth::{AuthMethod, ClientAuth};
 pub(crate) use entra::Entra;
 pub use entra::{GraphQuery, GroupsSource};
 pub use settings::{Claims, KeySet, Limits};
+
+/// The name of a provider whose config names none.
+pub(crate) const DEFAULT_PROVIDER_NAME: &str = "default";
+
+/// A provider name: 1 to 32 ASCII letters, digits, `-` or `_`, so that it
+/// is safe in a URL path, a query, a log line and an HTML attribute as is.
+pub(crate) fn valid_provider_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 pub(crate) use text::{Format, describe as scrub_parse_message, parse_text};
 
 use file::{ConfigFile, Lookup};
@@ -245,6 +257,12 @@ impl Config {
     /// (see [`ConfigBuilder::prompt`]).
     pub fn prompt(&self) -> Option<&str> {
         self.registration.prompt.as_deref()
+    }
+
+    /// The provider's name in the app (default `default`, see
+    /// [`ConfigBuilder::name`]).
+    pub fn name(&self) -> &str {
+        &self.registration.name
     }
 
     /// The sign-in button's text.

@@ -26,6 +26,7 @@ mod hostile_provider;
 mod logout;
 mod privx;
 mod provider_faults;
+mod providers;
 mod refresh;
 mod security;
 mod session_life;
