@@ -114,15 +114,17 @@ impl Providers {
     }
 
     /// The provider `GET /login?provider=` asks for, the default without
-    /// one; an unknown name is a 400 that lists the known ones (never the
-    /// name asked for).
-    pub(crate) fn pick(&self, asked: Option<&str>) -> Result<&Client, Response> {
-        let Some(asked) = asked else {
-            return Ok(self.first());
-        };
-        if let Some(client) = self.get(asked) {
-            return Ok(client);
+    /// one; `None` for an unknown name (answer [`unknown`](Self::unknown)).
+    pub(crate) fn pick(&self, asked: Option<&str>) -> Option<&Client> {
+        match asked {
+            Some(asked) => self.get(asked),
+            None => Some(self.first()),
         }
+    }
+
+    /// The answer to an unknown `?provider=`: a 400 that lists the known
+    /// names (never the name asked for).
+    pub(crate) fn unknown(&self) -> Response {
         tracing::warn!(
             target: "oidc_login::axum",
             code = "unknown_provider",
@@ -135,7 +137,7 @@ impl Providers {
             .map(|name| format!("<code>{name}</code>"))
             .collect::<Vec<_>>()
             .join(", ");
-        Err(super::pages::html(
+        super::pages::html(
             StatusCode::BAD_REQUEST,
             super::pages::page(
                 "Unknown provider",
@@ -144,7 +146,7 @@ impl Providers {
                      <p style=\"color:#555;font-size:.9rem\">Error code: <code>unknown_provider</code></p>"
                 ),
             ),
-        ))
+        )
     }
 
     /// The providers' names, the default first. Each is of the charset

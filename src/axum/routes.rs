@@ -754,9 +754,8 @@ async fn login(
     session: Session,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let client = match shared.providers.pick(query.provider.as_deref()) {
-        Ok(client) => client,
-        Err(refused) => return refused,
+    let Some(client) = shared.providers.pick(query.provider.as_deref()) else {
+        return shared.providers.unknown();
     };
     let mut options = Start::default();
     if let Some(path) = query.return_to {

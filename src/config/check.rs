@@ -357,6 +357,20 @@ fn check_registration(registration: &Registration) -> Result<(), ConfigError> {
     {
         return Err(invalid("role_mapping", problem));
     }
+    if let Some(row) = registration
+        .role_mapping
+        .iter()
+        .find(|row| row.provider_scope().is_some_and(|p| p != registration.name))
+    {
+        return Err(invalid(
+            "role_mapping",
+            format!(
+                "row `{}` names another provider than this config's `name` `{}`, so it would never match",
+                row.name(),
+                registration.name
+            ),
+        ));
+    }
     let flow = registration.flow;
     match (flow, registration.allow_implicit_flow) {
         (Flow::Implicit, false) => Err(invalid(

@@ -54,12 +54,27 @@ async fn two_providers_with(
     configure: impl FnOnce(LoginRoutes) -> LoginRoutes,
 ) -> Two {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    two_on(listener, entra, privx, store, with_privx, configure).await
+}
+
+/// The same on a listener bound beforehand, so that the providers could
+/// register its back-channel logout routes.
+async fn two_on(
+    listener: tokio::net::TcpListener,
+    entra: TestProvider,
+    privx: TestProvider,
+    store: MemoryStore,
+    with_privx: bool,
+    configure: impl FnOnce(LoginRoutes) -> LoginRoutes,
+) -> Two {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let entra_client = client_with(
         config_builder(&entra)
             .name("entra")
             .login_button_text("Sign in with Entra ID")
             .redirect_uri(format!("{base}/callback"))
+            .scopes(["openid", "profile", "offline_access"])
+            .add_post_logout_redirect_uri(format!("{base}/logged-out"))
             .add_role_mapping(RoleMapping::new(
                 "devs",
                 Source::OpenIdConnect,
@@ -73,6 +88,8 @@ async fn two_providers_with(
             .name("privx")
             .login_button_text("Sign in with PrivX")
             .redirect_uri(format!("{base}/callback/privx"))
+            .scopes(["openid", "profile", "offline_access"])
+            .add_post_logout_redirect_uri(format!("{base}/logged-out"))
             .add_role_mapping(RoleMapping::new(
                 "devs",
                 Source::OpenIdConnect,
@@ -478,4 +495,142 @@ async fn the_login_page_has_one_button_per_provider() {
         one.login_buttons(),
         oidc_login::axum::login_button("Sign in", "/login")
     );
+}
+
+// ----- refresh, sign-out and back-channel logout, per provider -------------
+
+/// Two providers whose clients register the app's back-channel routes:
+/// entra's at `/backchannel-logout`, privx's at `privx_back_channel`
+/// (its own route, unless a test points it at entra's).
+async fn session_life(
+    privx_back_channel: &str,
+    configure: impl FnOnce(LoginRoutes) -> LoginRoutes,
+) -> Two {
+    use oidc_login::testing::{TestClient, TestClientAuth};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let with_back_channel = |path: &str| {
+        TestProvider::builder().client(
+            TestClient::confidential(CLIENT_ID, CLIENT_SECRET, TestClientAuth::Basic)
+                .backchannel_logout_uri(format!("{base}{path}")),
+        )
+    };
+    let entra = with_back_channel("/backchannel-logout").start().await;
+    let privx = with_back_channel(privx_back_channel).start().await;
+    two_on(
+        listener,
+        entra,
+        privx,
+        MemoryStore::default(),
+        true,
+        configure,
+    )
+    .await
+}
+
+/// A browser signed in as `user` at `provider`.
+async fn signed_in_at(app: &Two, provider: &str, user: &str) -> reqwest::Client {
+    let browser_ = browser(true);
+    let landed = browser_
+        .get(app.url(&format!(
+            "/login?provider={provider}&login_hint={user}&return_to=/me"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status(), StatusCode::OK);
+    browser_
+}
+
+async fn status(app: &Two, browser: &reqwest::Client) -> StatusCode {
+    browser.get(app.url("/me")).send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn a_session_is_refreshed_at_its_own_provider() {
+    // Longer than the providers' 5-minute access tokens: every request refreshes.
+    let app = session_life("/backchannel-logout/privx", |routes| {
+        routes.refresh_before_expiry(std::time::Duration::from_secs(301))
+    })
+    .await;
+    let at_privx = signed_in_at(&app, "privx", "alice").await;
+    let before = (app.entra.token_requests(), app.privx.token_requests());
+    let me_ = me(&app, &at_privx).await;
+    assert_eq!(
+        (app.entra.token_requests(), app.privx.token_requests()),
+        (before.0, before.1 + 1),
+        "refreshed at privx, and only there"
+    );
+    assert_eq!(me_["provider"], "privx");
+    assert_eq!(me_["issuer"], app.privx.issuer());
+    assert_eq!(me_["roles"], serde_json::json!(["Read-only"]));
+    // The refreshed identity's roles come from privx's table and groups.
+    app.privx
+        .add_user(oidc_login::testing::TestUser::alice().groups(["another-group"]));
+    assert_eq!(me(&app, &at_privx).await["roles"], serde_json::json!([]));
+
+    let at_entra = signed_in_at(&app, "entra", "alice").await;
+    let before = (app.entra.token_requests(), app.privx.token_requests());
+    assert_eq!(
+        me(&app, &at_entra).await["roles"],
+        serde_json::json!(["Read-write"])
+    );
+    assert_eq!(
+        (app.entra.token_requests(), app.privx.token_requests()),
+        (before.0 + 1, before.1)
+    );
+}
+
+#[tokio::test]
+async fn sign_out_goes_to_the_provider_of_the_session() {
+    let app = session_life("/backchannel-logout/privx", LoginRoutes::provider_logout).await;
+    let at_privx = signed_in_at(&app, "privx", "alice").await;
+    let out = at_privx.post(app.url("/logout")).send().await.unwrap();
+    // Followed: privx's end_session, then /logged-out, then `/` (absent here).
+    assert_eq!(out.url().path(), "/");
+    assert_eq!(
+        (app.entra.logout_requests(), app.privx.logout_requests()),
+        (0, 1)
+    );
+    assert_eq!(status(&app, &at_privx).await, StatusCode::UNAUTHORIZED);
+
+    let at_entra = signed_in_at(&app, "entra", "alice").await;
+    at_entra.post(app.url("/logout")).send().await.unwrap();
+    assert_eq!(
+        (app.entra.logout_requests(), app.privx.logout_requests()),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn a_back_channel_logout_ends_only_its_providers_sessions() {
+    let app = session_life(
+        "/backchannel-logout/privx",
+        LoginRoutes::back_channel_logout,
+    )
+    .await;
+    let at_entra = signed_in_at(&app, "entra", "alice").await;
+    let at_privx = signed_in_at(&app, "privx", "alice").await;
+    assert_eq!(app.privx.backchannel_logout("alice").await, [200]);
+    assert_eq!(status(&app, &at_privx).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status(&app, &at_entra).await,
+        StatusCode::OK,
+        "entra's session goes on"
+    );
+    assert_eq!(app.entra.backchannel_logout("alice").await, [200]);
+    assert_eq!(status(&app, &at_entra).await, StatusCode::UNAUTHORIZED);
+}
+
+/// A provider's logout token posted to another provider's back-channel
+/// route is checked by that other provider's client: refused, and no
+/// session ends.
+#[tokio::test]
+async fn a_logout_token_at_another_providers_back_channel_route_is_refused() {
+    let app = session_life("/backchannel-logout", LoginRoutes::back_channel_logout).await;
+    let at_entra = signed_in_at(&app, "entra", "alice").await;
+    let at_privx = signed_in_at(&app, "privx", "alice").await;
+    assert_eq!(app.privx.backchannel_logout("alice").await, [400]);
+    assert_eq!(status(&app, &at_privx).await, StatusCode::OK);
+    assert_eq!(status(&app, &at_entra).await, StatusCode::OK);
 }
