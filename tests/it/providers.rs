@@ -634,3 +634,140 @@ async fn a_logout_token_at_another_providers_back_channel_route_is_refused() {
     assert_eq!(status(&app, &at_privx).await, StatusCode::OK);
     assert_eq!(status(&app, &at_entra).await, StatusCode::OK);
 }
+
+// ----- the TOML form ---------------------------------------------------------
+
+const TWO: &str = r#"
+[[provider]]
+name = "entra"
+metadata_url = "https://login.example/v2.0"
+client_id = "app"
+redirect_uri = "https://app.example/callback"
+login_button_text = "Sign in with Entra ID"
+
+[[provider.role_mapping]]
+name = "Entra devs"
+source = "openid_connect"
+value = "devs"
+roles = ["Read-write"]
+
+[[provider]]
+name = "privx"
+metadata_url = "https://privx.example/oidc/p1/"
+client_id = "app"
+redirect_uri = "https://app.example/callback/privx"
+login_button_text = "Sign in with PrivX"
+
+[[role_mapping]]
+name = "PrivX admins"
+source = "openid_connect"
+value = "admins"
+roles = ["Admin"]
+provider = "privx"
+
+[[role_mapping]]
+name = "Everyone's auditors"
+source = "openid_connect"
+value = "auditors"
+roles = ["Read-only"]
+"#;
+
+#[test]
+fn the_toml_form_holds_several_providers() {
+    let configs = oidc_login::Config::providers_from_toml(TWO).unwrap();
+    let names: Vec<&str> = configs.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["entra", "privx"]);
+    assert_eq!(configs[1].login_button_text(), "Sign in with PrivX");
+    assert_eq!(configs[1].redirect_uri().path(), "/callback/privx");
+    let rows =
+        |i: usize| -> Vec<&str> { configs[i].role_mapping().iter().map(|r| r.name()).collect() };
+    assert_eq!(rows(0), ["Entra devs", "Everyone's auditors"]);
+    assert_eq!(rows(1), ["PrivX admins", "Everyone's auditors"]);
+
+    // The one-provider form keeps working, through either reader.
+    let one = "metadata_url = \"https://login.example\"\nclient_id = \"app\"\nredirect_uri = \"https://app.example/callback\"\n";
+    let configs = oidc_login::Config::providers_from_toml(one).unwrap();
+    assert_eq!(configs.len(), 1);
+    assert_eq!(configs[0].name(), "default");
+    assert_eq!(
+        oidc_login::Config::from_toml(one).unwrap().name(),
+        "default"
+    );
+}
+
+#[test]
+fn the_toml_form_refuses_what_cannot_work() {
+    let err = oidc_login::Config::from_toml(TWO).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::Invalid { field: "provider", reason } if reason.contains("providers_from_file")),
+        "{err}"
+    );
+    let cases: [(&str, &str); 6] = [
+        // A table without a name.
+        (
+            "[[provider]]\nmetadata_url = \"https://a.example\"\nclient_id = \"a\"\nredirect_uri = \"https://app.example/callback\"\n",
+            "name",
+        ),
+        // Two tables of one name.
+        (
+            "[[provider]]\nname = \"a\"\nmetadata_url = \"https://a.example\"\nclient_id = \"a\"\nredirect_uri = \"https://app.example/callback\"\n\
+             [[provider]]\nname = \"a\"\nmetadata_url = \"https://b.example\"\nclient_id = \"b\"\nredirect_uri = \"https://app.example/callback/a\"\n",
+            "name",
+        ),
+        // A shared row naming no provider of the file.
+        (
+            "[[provider]]\nname = \"a\"\nmetadata_url = \"https://a.example\"\nclient_id = \"a\"\nredirect_uri = \"https://app.example/callback\"\n\
+             [[role_mapping]]\nname = \"x\"\nsource = \"openid_connect\"\nvalue = \"g\"\nroles = [\"r\"]\nprovider = \"b\"\n",
+            "role_mapping",
+        ),
+        // A row inside a table naming another provider.
+        (
+            "[[provider]]\nname = \"a\"\nmetadata_url = \"https://a.example\"\nclient_id = \"a\"\nredirect_uri = \"https://app.example/callback\"\n\
+             [[provider.role_mapping]]\nname = \"x\"\nsource = \"openid_connect\"\nvalue = \"g\"\nroles = [\"r\"]\nprovider = \"b\"\n",
+            "role_mapping",
+        ),
+        // A typo in a table, and a key beside the tables.
+        (
+            "[[provider]]\nname = \"a\"\nmetadata_url = \"https://a.example\"\nclient_idd = \"a\"\nredirect_uri = \"https://app.example/callback\"\n",
+            "client_idd",
+        ),
+        (
+            "client_id = \"a\"\n[[provider]]\nname = \"a\"\nmetadata_url = \"https://a.example\"\nclient_id = \"a\"\nredirect_uri = \"https://app.example/callback\"\n",
+            "expected `provider` or `role_mapping` (line 1",
+        ),
+    ];
+    for (text, names) in cases {
+        let err = oidc_login::Config::providers_from_toml(text).unwrap_err();
+        assert!(err.to_string().contains(names), "{names}: {err}");
+    }
+    assert!(oidc_login::Config::providers_from_toml("provider = []").is_err());
+}
+
+/// The file's providers, discovered, behind one `LoginRoutes`.
+#[tokio::test]
+async fn providers_from_a_file_sign_in() {
+    let (entra, privx) = (TestProvider::start().await, TestProvider::start().await);
+    let text = format!(
+        "[[provider]]\nname = \"entra\"\nmetadata_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\nredirect_uri = \"http://127.0.0.1:9/callback\"\n\
+         [[provider]]\nname = \"privx\"\nmetadata_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\nredirect_uri = \"http://127.0.0.1:9/callback/privx\"\n\
+         [[role_mapping]]\nname = \"devs\"\nsource = \"openid_connect\"\nvalue = \"{ALICE_GROUP}\"\nroles = [\"Admin\"]\nprovider = \"privx\"\n",
+        entra.issuer(),
+        privx.issuer()
+    );
+    let mut clients = Vec::new();
+    for config in oidc_login::Config::providers_from_toml(&text).unwrap() {
+        clients.push(oidc_login::Client::discover(config).await.unwrap());
+    }
+    let entra_login = login_as(&clients[0], "alice").await.unwrap();
+    assert_eq!(entra_login.identity.provider, "entra");
+    assert!(entra_login.identity.roles.is_empty());
+    let privx_login = login_as(&clients[1], "alice").await.unwrap();
+    assert_eq!(privx_login.identity.provider, "privx");
+    assert_eq!(privx_login.identity.issuer, privx.issuer());
+    assert_eq!(privx_login.identity.roles, ["Admin"]);
+    let mut clients = clients.into_iter();
+    let routes = LoginRoutes::new(clients.next().unwrap())
+        .provider(clients.next().unwrap())
+        .unwrap();
+    assert_eq!(routes.provider_names(), ["entra", "privx"]);
+}
