@@ -559,6 +559,12 @@ impl LoginRoutes {
         }
     }
 
+    /// The providers' clients, the default (first) first: what a login
+    /// page shows of each (its issuer, its role table).
+    pub fn providers(&self) -> &[Client] {
+        self.providers.all()
+    }
+
     /// The names of the providers, the default (first) first.
     pub fn provider_names(&self) -> Vec<&str> {
         self.providers.names()
