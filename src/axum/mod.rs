@@ -40,7 +40,10 @@
 //! - `GET {prefix}/login?return_to=/path&login_hint=name&prompt=login`:
 //!   starts a login and redirects to the provider (`prompt`: the values of
 //!   OpenID Connect Core 3.1.2.1 only, anything else a 400).
-//! - `GET` and `POST {prefix}/callback`: finishes it (query or
+//!   With several providers ([`LoginRoutes::provider`]), `provider=<name>`
+//!   picks one (without it, the first; an unknown name is a 400).
+//! - `GET` and `POST {prefix}/callback` (another provider's:
+//!   `{prefix}/callback/{name}`): finishes it (query or
 //!   `form_post`), rotates the session id, stores the identity, and
 //!   redirects (303) to `return_to` or `/`.
 //! - `POST {prefix}/logout`: records the sign-out (so that no request of the
