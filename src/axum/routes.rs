@@ -181,7 +181,9 @@ impl LoginRoutes {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`] when another provider has the same `name`
+    /// [`ConfigError::Invalid`] naming `oidc_attribute_mapping` as
+    /// [`accounts`](Self::accounts) does, when account linking is on; when
+    /// another provider has the same `name`
     /// or `redirect_uri`, or the redirect URI is on another origin than
     /// the first provider's (the session cookie is sent to one origin).
     ///
@@ -204,6 +206,9 @@ impl LoginRoutes {
     /// # Ok(()) }
     /// ```
     pub fn provider(mut self, client: Client) -> Result<Self, ConfigError> {
+        if let Some(linker) = &self.accounts {
+            check_mutable_subject(&client, linker)?;
+        }
         self.providers.add(client)?;
         Ok(self)
     }
@@ -250,21 +255,8 @@ impl LoginRoutes {
     /// # Ok(()) }
     /// ```
     pub fn accounts(mut self, linker: AccountLinker) -> Result<Self, ConfigError> {
-        if let Some(attribute) = self.client.config().mutable_subject() {
-            let attribute = crate::error::clip(attribute, 64);
-            if !linker.accepts_mutable_sub() {
-                return Err(ConfigError::Invalid {
-                    field: "oidc_attribute_mapping",
-                    reason: format!(
-                        "maps the attribute `{attribute}` to `sub`, so `sub` changes when `{attribute}` does, and account linking keyed on `sub` would lock users out or hand an account to whoever gets the attribute next; remove the mapping at the provider, or accept it by name with `AccountLinker::accept_mutable_sub()`"
-                    ),
-                });
-            }
-            tracing::warn!(
-                target: "oidc_login::axum",
-                attribute,
-                "account linking keyed on a mutable `sub` (the provider fills it from this attribute), accepted by the app with `accept_mutable_sub`: an account follows the attribute's value"
-            );
+        for client in self.providers.all() {
+            check_mutable_subject(client, &linker)?;
         }
         self.accounts = Some(linker);
         Ok(self)
@@ -714,6 +706,28 @@ impl LoginRoutes {
         }
         app.merge(routes)
     }
+}
+
+/// Account linking keyed on a `sub` the provider fills from a mutable
+/// attribute is refused unless the linker accepts it by name.
+fn check_mutable_subject(client: &Client, linker: &AccountLinker) -> Result<(), ConfigError> {
+    if let Some(attribute) = client.config().mutable_subject() {
+        let attribute = crate::error::clip(attribute, 64);
+        if !linker.accepts_mutable_sub() {
+            return Err(ConfigError::Invalid {
+                field: "oidc_attribute_mapping",
+                reason: format!(
+                    "maps the attribute `{attribute}` to `sub`, so `sub` changes when `{attribute}` does, and account linking keyed on `sub` would lock users out or hand an account to whoever gets the attribute next; remove the mapping at the provider, or accept it by name with `AccountLinker::accept_mutable_sub()`"
+                ),
+            });
+        }
+        tracing::warn!(
+            target: "oidc_login::axum",
+            attribute,
+            "account linking keyed on a mutable `sub` (the provider fills it from this attribute), accepted by the app with `accept_mutable_sub`: an account follows the attribute's value"
+        );
+    }
+    Ok(())
 }
 
 /// The post-logout redirect URI of `client`'s config that points at the

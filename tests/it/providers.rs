@@ -771,3 +771,57 @@ async fn providers_from_a_file_sign_in() {
         .unwrap();
     assert_eq!(routes.provider_names(), ["entra", "privx"]);
 }
+
+/// Account linking refuses a provider whose `sub` is mutable whichever
+/// comes first: the provider added after `accounts`, or before.
+#[tokio::test]
+async fn account_linking_checks_every_provider_for_a_mutable_sub() {
+    use oidc_login::{AccountLinker, MemoryAccountStore};
+    let (entra, privx) = (TestProvider::start().await, TestProvider::start().await);
+    let first = client_with(config_builder(&entra).name("entra")).await;
+    let record = serde_json::json!({
+        "idp_type": "oidc",
+        "enabled": true,
+        "oidc_issuer": privx.issuer(),
+        "oidc_client_id": CLIENT_ID,
+        "oidc_client_secret": CLIENT_SECRET,
+        "oidc_scopes_enabled": ["profile", "email"],
+        "oidc_auth_method_enabled": "client_secret_basic",
+        "oidc_allowed_redirect_uris": ["http://127.0.0.1:9/callback/privx"],
+        "oidc_attribute_mapping": {"email": "sub"},
+    })
+    .to_string();
+    let config = oidc_login::Config::from_privx_client_json(&record)
+        .unwrap()
+        .name("privx")
+        .build()
+        .unwrap();
+    assert_eq!(config.mutable_subject(), Some("email"));
+    let mutable = oidc_login::Client::discover(config).await.unwrap();
+    let linker = AccountLinker::new(
+        Arc::new(MemoryAccountStore::new()),
+        first.config().claims().email_verification,
+    );
+    let field = |error: ConfigError| match error {
+        ConfigError::Invalid { field, .. } => field,
+        other => panic!("{other}"),
+    };
+    let after = LoginRoutes::new(first.clone())
+        .accounts(linker.clone())
+        .unwrap()
+        .provider(mutable.clone())
+        .unwrap_err();
+    assert_eq!(field(after), "oidc_attribute_mapping");
+    let before = LoginRoutes::new(first.clone())
+        .provider(mutable.clone())
+        .unwrap()
+        .accounts(linker.clone())
+        .unwrap_err();
+    assert_eq!(field(before), "oidc_attribute_mapping");
+    let accepted = LoginRoutes::new(first)
+        .provider(mutable)
+        .unwrap()
+        .accounts(linker.accept_mutable_sub())
+        .unwrap();
+    assert_eq!(accepted.provider_names(), ["entra", "privx"]);
+}
