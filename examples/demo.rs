@@ -9,13 +9,18 @@
 //! `127.0.0.1:8080`; port 0 picks a free one). `RUST_LOG` sets the log level
 //! (default `info`).
 //!
-//! With no `--config`, the embedded OpenID provider starts on another
-//! loopback port with the users `alice` (in the group
-//! `d48429bd-9f2a-47a2-a410-993f2a37876b`, which the demo's role table maps to
-//! `Read-write`) and `bob` (in no mapped group: signed in with no roles).
+//! With no `--config`, two embedded OpenID providers start on other loopback
+//! ports, with different issuers: an Entra-like one (`entra`, issuer
+//! `.../<tenant>/v2.0`) and a PrivX-like one (`privx`, issuer
+//! `.../oidc/<provider-id>/`), each with the users `alice` (in the group
+//! `d48429bd-9f2a-47a2-a410-993f2a37876b`, which the first's role table maps
+//! to `Read-write` and the second's to `Read-only`) and `bob` (in no mapped
+//! group: signed in with no roles). The page shows a button for each.
 //!
-//! Routes: `GET /` (the button, or who you are), `GET /login`,
-//! `GET`/`POST /callback`, `GET /me` (JSON, or 401), `POST /logout`,
+//! Routes: `GET /` (the buttons, or who you are), `GET /login`
+//! (`?provider=privx` for the second; without it, the first),
+//! `GET`/`POST /callback` (the second's: `/callback/privx`), `GET /me` (JSON
+//! with `"issuer"` and `"provider"`, or 401), `POST /logout`,
 //! `GET /recent` (a step-up: a sign-in older than five minutes signs in
 //! again, with `max_age` and `prompt=login`, and comes back),
 //! `GET /metrics` (the crate's metrics, by a Prometheus exporter that only
@@ -23,8 +28,10 @@
 //! `GET /api/me`, an API protected by the provider's access tokens
 //! (`Authorization: Bearer`, audience `api://oidc-login-demo`). In
 //! development mode the banner prints how to get a token for it from the
-//! embedded provider with `client_credentials` (the daemon client
-//! `demo-daemon`, secret `demo-daemon-secret`) and call it with curl. With
+//! first embedded provider with `client_credentials` (the daemon client
+//! `demo-daemon`, secret `demo-daemon-secret`) and call it with curl. A
+//! `--config` file holds one provider, or several in `[[provider]]` tables
+//! (see `Config::providers_from_file`). With
 //! `--config`, the login routes move under the path of the config's
 //! `redirect_uri` before `/callback` (`/auth/login`, `/auth/callback`,
 //! `/auth/logout` for `.../auth/callback`, as in the sample TOML files);

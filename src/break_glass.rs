@@ -233,6 +233,7 @@ impl BreakGlass {
         );
         let mut identity = Identity {
             issuer: BREAK_GLASS_ISSUER.to_owned(),
+            provider: String::new(),
             subject: self.username().to_owned(),
             username: Some(self.username().to_owned()),
             email: None,

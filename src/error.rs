@@ -76,7 +76,9 @@ impl Error {
                 CallbackError::IssuerMismatch { .. } | CallbackError::MissingIssuer => {
                     "issuer_mismatch"
                 }
-                CallbackError::WrongProvider { .. } => "wrong_provider",
+                CallbackError::WrongProvider { .. } | CallbackError::WrongProviderName { .. } => {
+                    "wrong_provider"
+                }
                 _ => "bad_callback",
             },
             Self::Token(TokenError::Exchange { .. }) => "code_exchange_refused",
@@ -433,6 +435,17 @@ pub enum CallbackError {
         /// The issuer stored in the pending login.
         pending: String,
         /// This client's issuer.
+        client: String,
+    },
+    /// The pending login was started with another provider of the app
+    /// (RFC 9700 4.4 mix-up defence).
+    #[error(
+        "the pending login was started with provider `{pending}`, not this client's `{client}` (mix-up defence)"
+    )]
+    WrongProviderName {
+        /// The provider name stored in the pending login.
+        pending: String,
+        /// This client's provider name.
         client: String,
     },
     /// RFC 9207: the callback's `iss` is not this provider's issuer (a mix-up attack).

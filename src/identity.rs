@@ -17,6 +17,11 @@ use crate::token::{IdTokenClaims, REGISTERED_CLAIMS};
 pub struct Identity {
     /// The provider's issuer (`iss`).
     pub issuer: String,
+    /// The name of the provider in the app ([`Config::name`](crate::Config::name),
+    /// `default` unless configured): which of the app's providers signed
+    /// the user in. Empty for a break-glass sign-in.
+    #[serde(default)]
+    pub provider: String,
     /// The provider's stable id of the user (`sub`). Together with `issuer`
     /// it is the only key that identifies a user; usernames and emails change.
     pub subject: String,
@@ -121,6 +126,7 @@ pub(crate) fn build(
         app_roles,
         roles: Vec::new(),
         issuer,
+        provider: String::new(),
         subject,
         claims,
         break_glass: false,

@@ -18,6 +18,7 @@
 //! - [APIs: the provider's access tokens](#apis-the-providers-access-tokens)
 //! - [Step-up](#step-up)
 //! - [Observability](#observability)
+//! - [Several providers](#several-providers)
 //! - [Testing your app](#testing-your-app)
 //! - [Where things live](#where-things-live)
 //!
@@ -545,6 +546,35 @@
 //! `GET /metrics` with `metrics-exporter-prometheus` (the example's
 //! dependency, not the crate's).
 //!
+//! # Several providers
+//!
+//! An app may offer several providers at once (Entra ID and PrivX, say):
+//! each is a [`Client`] of its own, whose [`Config::name`] names it
+//! (`default` unless set), with its own redirect URI, role table and button
+//! text. The axum integration serves them all:
+//! `LoginRoutes::new(first).provider(second)?`, one button each
+//! (`LoginRoutes::login_buttons`), `GET /login?provider=<name>` (without
+//! it, the first), each provider's callback at its own route
+//! (`/callback/<name>`; the first's stays `/callback`). The
+//! [`Identity::provider`] names the provider beside its `issuer`; refresh,
+//! sign-out at the provider and back-channel logout
+//! (`/backchannel-logout/<name>`) go to the provider of each session; a
+//! role row may name the provider it applies to ([`RoleMapping::provider`]).
+//! In a file, [`Config::providers_from_file`] reads `[[provider]]` tables
+//! (each the one-provider form with a `name`) and shared `[[role_mapping]]`
+//! rows; a file of the one-provider form keeps working.
+//!
+//! **Mix-up defence** (RFC 9700 4.4): every provider has its own redirect
+//! URI (4.4.2), which works with every provider, where RFC 9207's `iss`
+//! works only when every provider sends it (Entra ID does not; the `iss`
+//! is still checked whenever a provider sends one). A [`PendingLogin`]
+//! records the provider it was started with ([`PendingLogin::provider`]):
+//! the callback route finishes it only when it is its own provider's, and
+//! [`Client::finish`] refuses another provider's pending login
+//! ([`CallbackError::WrongProviderName`], [`CallbackError::WrongProvider`])
+//! before anything is sent, so a code only ever reaches the token endpoint
+//! of the provider the login was started with.
+//!
 //! # Testing your app
 //!
 //! With the `test-provider` feature, `testing::TestProvider::start().await`
@@ -561,7 +591,7 @@
 //! | --- | --- |
 //! | `src/lib.rs` | these docs, the lint block, re-exports; no logic |
 //! | `src/algorithm.rs` | [`Algorithm`], the JWS algorithm names |
-//! | `src/config/` | [`Config`] and its getters (`mod.rs`); every setting in small groups with their defaults ([`Claims`], [`Limits`], [`KeySet`]: `settings.rs`); [`ConfigBuilder`], one setter per setting (`builder.rs`); the one validation (`check.rs`); the TOML/JSON form's secrets, environment variables, key files and tables (`file.rs`); parsing text with errors that never quote it (`text.rs`); [`ClientAuth`] (`client_auth.rs`); the Entra ID, PrivX and break-glass settings and the `[accounts]` table (`entra.rs`, `privx.rs`: [`Config::from_privx_client_json`] and the rules of PrivX's record, `break_glass.rs`, `accounts.rs`: [`AccountsSettings`], with the break-glass hash's bounds; the home tenant and the tenant scope of role rows are checked in `entra.rs`) |
+//! | `src/config/` | [`Config`] and its getters (`mod.rs`); every setting in small groups with their defaults ([`Claims`], [`Limits`], [`KeySet`]: `settings.rs`); [`ConfigBuilder`], one setter per setting (`builder.rs`); the one validation (`check.rs`); the TOML/JSON form's secrets, environment variables, key files and tables, and its `[[provider]]` form (`file.rs`); parsing text with errors that never quote it (`text.rs`); [`ClientAuth`] (`client_auth.rs`); the Entra ID, PrivX and break-glass settings and the `[accounts]` table (`entra.rs`, `privx.rs`: [`Config::from_privx_client_json`] and the rules of PrivX's record, `break_glass.rs`, `accounts.rs`: [`AccountsSettings`], with the break-glass hash's bounds; the home tenant and the tenant scope of role rows are checked in `entra.rs`) |
 //! | `src/assertion.rs` | [`PrivateKeyJwt`] and the JWT client assertions of `private_key_jwt` and `client_secret_jwt` |
 //! | `src/break_glass.rs` | [`BreakGlass`]: the break-glass local sign-in, its argon2 check and its failure limits (per client address and in all, counted in a [`SharedState`]); its settings are in `src/config/break_glass.rs` |
 //! | `src/shared_state.rs` | [`SharedState`], the records that must hold across instances, and [`MemoryState`], the bounded in-process default |
@@ -574,14 +604,14 @@
 //! | `src/client/` | [`Client`]: discovery, start, token verification, logout URL, [`Login`], [`Tokens`] (`mod.rs`); the login steps: finish (code exchange or implicit), refresh, completing the identity with userinfo, Graph groups and roles (`login.rs`); the client credentials check, [`CredentialCheck`] (`credentials.rs`); [`Api`], bearer access tokens for the app's API, and [`BearerPrincipal`] (`api.rs`); token revocation, [`Client::revoke`] (`revoke.rs`) |
 //! | `src/token/` | compact JWS parsing, JWKS keys parsed once, signature check with `aws-lc-rs`, ID-token claim rules (`claims.rs`), logout-token claim rules and the `jti` replay records (`logout.rs`), access-token claim rules, RFC 9068 and Entra v2.0 ([`AccessTokenClaims`], [`AccessTokenProfile`]: `access.rs`) |
 //! | `src/identity.rs` | [`Identity`], claim lookup by name or dotted path, the required-claim gate, the userinfo merge |
-//! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`RoleMapping`] and its [`TenantScope`], [`NoRolePolicy`] |
+//! | `src/roles.rs` | [`RoleMapper`], [`RoleMappingTable`], [`RoleMapping`] and its [`TenantScope`] and provider scope, [`NoRolePolicy`] |
 //! | `src/issuer.rs` | protocol level: the `{tenantid}` issuer template, [`TenantPolicy`], Entra ID v1 token recognition; used by the provider and token layers |
 //! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
 //! | `src/accounts/` | [`AccountLinker`] (link, admin reset, mutable-`sub` acceptance), [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`); the `[accounts]` table is read in `src/config/accounts.rs` |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), the bearer extractors of an API and their RFC 6750 answers (`bearer.rs`), the user's access token for downstream calls (`downstream.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), session glue, the signed-in user's encoding (one JSON string) and activity (`session.rs`), signed-in users decoded before, reused while the store holds the same text (`decoded.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), `RequireStepUp`, the step-up redirect, its 401 challenge and loop guard (`step_up.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), the bearer extractors of an API and their RFC 6750 answers (`bearer.rs`), the user's access token for downstream calls (`downstream.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), the set of providers, `?provider=` and the mix-up rules (`providers.rs`), session glue, the signed-in user's encoding (one JSON string) and activity (`session.rs`), signed-in users decoded before, reused while the store holds the same text (`decoded.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), `RequireStepUp`, the step-up redirect, its 401 challenge and loop guard (`step_up.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs`; JWT access tokens for a resource, the `client_credentials` grant and revocation in `access.rs`; its grants and sessions, oldest first and bounded, in `recent.rs`; users' last authentications, for `max_age`, `prompt=login`, `acr_values` and Entra's `acrs`, in `step_up.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, bearer access tokens for an API, the user's token downstream and revocation, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover, step-up, metrics and spans) and their shared helpers (`common/`) |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, several providers and the mix-up defence, bearer access tokens for an API, the user's token downstream and revocation, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover, step-up, metrics and spans) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service or a process of their own: a browser (`browser.rs`), Redis and two instances on it (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`), the process's memory under 100,000 anonymous logins (`memory.rs`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `src/fuzz/` | (tests only) property-based fuzzing of every parser of outside input, one file per target, each against a reference |
 //! | `benches/` | criterion benchmarks (ID token and access token validation, role mapping) and the load benchmark (`load.rs`: logins through the demo, a signed-in request, memory); `benches/README.md` holds the latest figures, the profile and the long fuzzing pass |

@@ -158,6 +158,10 @@ pub struct RoleMapping {
     roles: Vec<String>,
     #[serde(default, skip_serializing_if = "TenantScope::is_unspecified")]
     tenants: TenantScope,
+    /// The provider whose sign-ins the row applies to (its
+    /// [`Config::name`](crate::Config::name)); every provider's when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    provider: Option<String>,
 }
 
 impl RoleMapping {
@@ -175,7 +179,37 @@ impl RoleMapping {
             value: value.into(),
             roles: roles.into_iter().map(Into::into).collect(),
             tenants: TenantScope::Unspecified,
+            provider: None,
         }
+    }
+
+    /// Applies the row only to sign-ins at the provider named `name` (its
+    /// [`Config::name`](crate::Config::name)), when the app has several
+    /// (TOML `provider = "entra"` in the row); without it, the row applies
+    /// to every provider's sign-ins. A group id of one provider means
+    /// nothing at another, and may even name another group there.
+    ///
+    /// ```
+    /// use oidc_login::{RoleMapping, Source};
+    ///
+    /// let row = RoleMapping::new("PrivX admins", Source::OpenIdConnect, "admins", ["Read-write"])
+    ///     .provider("privx");
+    /// assert_eq!(row.provider_scope(), Some("privx"));
+    /// ```
+    pub fn provider(mut self, name: impl Into<String>) -> Self {
+        self.provider = Some(name.into());
+        self
+    }
+
+    /// The provider the row applies to, if only one.
+    pub fn provider_scope(&self) -> Option<&str> {
+        self.provider.as_deref()
+    }
+
+    /// Whether the row applies to a sign-in at `provider` (`None`: not
+    /// known, or a break-glass sign-in).
+    fn admits_provider(&self, provider: Option<&str>) -> bool {
+        self.provider.is_none() || self.provider.as_deref() == provider
     }
 
     /// Applies the row only to sign-ins of these Entra tenants (their
@@ -255,6 +289,20 @@ impl RoleMapping {
                 self.name
             ));
         }
+        if let Some(provider) = &self.provider {
+            if !crate::config::valid_provider_name(provider) {
+                return Some(format!(
+                    "row `{}` names a `provider` that is not a provider name (1 to 32 ASCII letters, digits, `-` or `_`)",
+                    self.name
+                ));
+            }
+            if self.source == Source::Local {
+                return Some(format!(
+                    "row `{}` is a `local` row, which matches break-glass sign-ins: they have no provider, so the row cannot name `provider`",
+                    self.name
+                ));
+            }
+        }
         match (&self.tenants, self.source) {
             (TenantScope::Only(_) | TenantScope::Any, Source::Local) => Some(format!(
                 "row `{}` is a `local` row, which matches break-glass sign-ins: they have no tenant, so the row cannot name `tenants`",
@@ -328,8 +376,11 @@ impl RoleMappingTable {
                 // A role granted already, to every tenant or to the same
                 // ones, needs no other grant.
                 if !grants.iter().any(|g| {
-                    let scope = &rows[g.row as usize].tenants;
-                    g.role == id && (scope.admits_every_tenant() || *scope == row.tenants)
+                    let granted = &rows[g.row as usize];
+                    let scope = &granted.tenants;
+                    g.role == id
+                        && (scope.admits_every_tenant() || *scope == row.tenants)
+                        && (granted.provider.is_none() || granted.provider == row.provider)
                 }) {
                     grants.push(grant);
                 }
@@ -349,10 +400,24 @@ impl RoleMappingTable {
 
     /// The roles granted to someone of `tenant` (the token's `tid`, if
     /// any) whose `source` values are `values`, sorted and without
-    /// duplicates. A row scoped to tenants matches only a `tenant` it names.
+    /// duplicates. A row scoped to tenants matches only a `tenant` it
+    /// names; a row scoped to a provider ([`RoleMapping::provider`]) does
+    /// not match here (see [`roles_at`](Self::roles_at)).
     pub fn roles_for<'a>(
         &self,
         source: Source,
+        tenant: Option<&str>,
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<String> {
+        self.roles_at(source, None, tenant, values)
+    }
+
+    /// The same for a sign-in at the provider named `provider`: the rows
+    /// scoped to it match too.
+    pub fn roles_at<'a>(
+        &self,
+        source: Source,
+        provider: Option<&str>,
         tenant: Option<&str>,
         values: impl IntoIterator<Item = &'a str>,
     ) -> Vec<String> {
@@ -363,7 +428,10 @@ impl RoleMappingTable {
             .into_iter()
             .filter_map(|value| by_value.get(value))
             .flatten()
-            .filter(|grant| self.rows[grant.row as usize].tenants.admits(tenant))
+            .filter(|grant| {
+                let row = &self.rows[grant.row as usize];
+                row.tenants.admits(tenant) && row.admits_provider(provider)
+            })
             .map(|grant| grant.role)
             .collect();
         ids.sort_unstable();
@@ -383,7 +451,9 @@ impl RoleMapper for RoleMappingTable {
     /// break-glass sign-in, only the [`Source::Local`] rows of its username.
     ///
     /// Rows scoped to tenants ([`TenantScope::Only`]) match only when the
-    /// identity's `tid` claim names one of them.
+    /// identity's `tid` claim names one of them; rows scoped to a provider
+    /// ([`RoleMapping::provider`]) only when the identity's
+    /// [`provider`](Identity::provider) is that one.
     fn roles(&self, identity: &Identity) -> Vec<String> {
         if identity.break_glass {
             return self.roles_for(Source::Local, None, identity.username.as_deref());
@@ -392,14 +462,17 @@ impl RoleMapper for RoleMappingTable {
             .claims
             .get("tid")
             .and_then(serde_json::Value::as_str);
-        let mut roles = self.roles_for(
+        let provider = Some(identity.provider.as_str()).filter(|p| !p.is_empty());
+        let mut roles = self.roles_at(
             Source::OpenIdConnect,
+            provider,
             tenant,
             identity.groups.iter().map(String::as_str),
         );
         if !identity.app_roles.is_empty() {
-            roles.extend(self.roles_for(
+            roles.extend(self.roles_at(
                 Source::AppRole,
+                provider,
                 tenant,
                 identity.app_roles.iter().map(String::as_str),
             ));
@@ -591,6 +664,65 @@ mod tests {
             "app_roles": app_roles, "roles": [], "claims": claims
         }))
         .unwrap()
+    }
+
+    fn identity_at(provider: &str, groups: &[&str]) -> Identity {
+        let mut identity = entra_identity(None, groups, &[]);
+        identity.provider = provider.into();
+        identity
+    }
+
+    /// A row naming a provider grants its roles to that provider's sign-ins
+    /// only: the same group id at another provider grants nothing.
+    #[test]
+    fn rows_naming_a_provider_match_only_its_sign_ins() {
+        let t = RoleMappingTable::from_rows([
+            RoleMapping::new("PrivX admins", Source::OpenIdConnect, "admins", ["Admin"])
+                .provider("privx"),
+            RoleMapping::new(
+                "Entra admins",
+                Source::OpenIdConnect,
+                "admins",
+                ["Read-only"],
+            )
+            .provider("entra"),
+            RoleMapping::new(
+                "Everyone's devs",
+                Source::OpenIdConnect,
+                DEVS,
+                ["Read-write"],
+            ),
+            // The same role, unscoped, after a scoped grant of it: still granted to all.
+            RoleMapping::new("Ops", Source::OpenIdConnect, "ops", ["Admin"]).provider("privx"),
+            RoleMapping::new("Ops anywhere", Source::OpenIdConnect, "ops", ["Admin"]),
+        ]);
+        assert_eq!(t.roles(&identity_at("privx", &["admins"])), ["Admin"]);
+        assert_eq!(t.roles(&identity_at("entra", &["admins"])), ["Read-only"]);
+        assert!(t.roles(&identity_at("other", &["admins"])).is_empty());
+        assert!(t.roles(&identity_at("", &["admins"])).is_empty());
+        assert_eq!(t.roles(&identity_at("other", &[DEVS])), ["Read-write"]);
+        assert_eq!(t.roles(&identity_at("entra", &["ops"])), ["Admin"]);
+        // Without a provider, only the unscoped rows.
+        assert!(
+            t.roles_for(Source::OpenIdConnect, None, ["admins"])
+                .is_empty()
+        );
+        assert_eq!(
+            t.roles_at(Source::OpenIdConnect, Some("privx"), None, ["admins"]),
+            ["Admin"]
+        );
+        // The TOML form.
+        let row: RoleMapping = toml::from_str(
+            "name = \"x\"\nsource = \"openid_connect\"\nvalue = \"g\"\nroles = [\"r\"]\nprovider = \"privx\"",
+        )
+        .unwrap();
+        assert_eq!(row.provider_scope(), Some("privx"));
+        for bad in [
+            RoleMapping::new("x", Source::OpenIdConnect, "g", ["r"]).provider("a b"),
+            RoleMapping::new("x", Source::Local, "u", ["r"]).provider("privx"),
+        ] {
+            assert!(bad.problem().is_some(), "{bad:?}");
+        }
     }
 
     /// The review's case: the partner tenant's admin assigns our app's

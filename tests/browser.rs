@@ -247,7 +247,7 @@ struct App {
     callbacks: Arc<Mutex<Vec<CallbackRequest>>>,
     /// The path and query of each `GET /callback`, to replay one.
     callback_urls: Arc<Mutex<Vec<String>>>,
-    _provider: TestProvider,
+    _providers: (TestProvider, TestProvider),
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -265,7 +265,8 @@ enum ResponseMode {
 
 impl App {
     async fn start(mode: ResponseMode) -> Self {
-        let provider = TestProvider::start().await;
+        // The demo's two embedded providers: Entra-like and PrivX-like.
+        let (provider, privx) = demo_app::embedded_providers().await;
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("a free port on 127.0.0.1");
@@ -276,9 +277,18 @@ impl App {
         let client = Client::discover(config)
             .await
             .expect("discovery of the embedded provider works");
+        let privx_client = Client::discover(
+            demo_app::embedded_privx_config(&privx, &origin)
+                .expect("the PrivX-like config is valid"),
+        )
+        .await
+        .expect("discovery of the PrivX-like provider works");
+        let routes = LoginRoutes::new(client.clone())
+            .provider(privx_client)
+            .expect("two providers");
         let routes = match mode {
-            ResponseMode::Query => LoginRoutes::new(client.clone()),
-            ResponseMode::FormPost => LoginRoutes::new(client.clone()).form_post(),
+            ResponseMode::Query => routes,
+            ResponseMode::FormPost => routes.form_post(),
         };
         let callbacks = Arc::new(Mutex::new(Vec::new()));
         let callback_urls = Arc::new(Mutex::new(Vec::new()));
@@ -313,7 +323,7 @@ impl App {
             origin,
             callbacks,
             callback_urls,
-            _provider: provider,
+            _providers: (provider, privx),
             server,
         }
     }
@@ -470,6 +480,12 @@ async fn sign_in_and_out(mode: ResponseMode) {
     let title = text_of(&browser, "h1").await;
     assert_eq!(title, "Sign in");
     screenshot(&browser, &file("signed-out"), false).await;
+    // Two providers, a button each; the first is the Entra-like one.
+    let buttons = browser
+        .find_all(Locator::Css("form.oidc-login button"))
+        .await
+        .expect("the sign-in buttons");
+    assert_eq!(buttons.len(), 2, "one button per provider");
     click(&browser, "form.oidc-login button").await;
 
     // The embedded provider's sign-in page: a button per user.
@@ -532,7 +548,25 @@ async fn sign_in_and_out(mode: ResponseMode) {
 
     click(&browser, "#logout").await;
     let button = text_of(&browser, "form.oidc-login button").await;
-    assert_eq!(button, "Sign in with the embedded provider");
+    assert_eq!(button, "Sign in with the embedded provider (Entra-like)");
+
+    // The second button: alice at the PrivX-like provider, with its roles.
+    click(&browser, "form.oidc-login + form.oidc-login button").await;
+    click(&browser, r#"button[name="username"][value="alice"]"#).await;
+    assert_eq!(text_of(&browser, "#username").await, "alice");
+    let roles = text_of(&browser, "#roles").await;
+    assert!(
+        roles.contains("Read-only") && !roles.contains("Read-write"),
+        "the PrivX-like provider's role table: {roles}"
+    );
+    browser.goto(&app.url("/me")).await.expect("/me");
+    let me = text_of(&browser, "body").await;
+    assert!(
+        me.contains("\"provider\":\"privx\""),
+        "/me names the provider: {me}"
+    );
+    browser.goto(&app.url("/")).await.expect("back home");
+    click(&browser, "#logout").await;
     browser.goto(&app.url("/me")).await.expect("/me");
     let me = text_of(&browser, "body").await;
     assert!(me.contains("not_signed_in"), "/me after sign-out: {me}");

@@ -734,3 +734,78 @@ async fn step_up_with_acr_values_and_max_age() {
     );
     assert_eq!(refused.code(), "step_up_not_met");
 }
+
+/// Two providers in one app: `oidc-provider` and the embedded provider,
+/// each a client with its own name. Each signs alice in and names itself
+/// in the identity; a login started at one is refused by the other's
+/// client before anything is sent (RFC 9700 4.4 mix-up defence), both
+/// ways.
+#[tokio::test]
+async fn two_providers_oidc_provider_and_the_embedded_one() {
+    use oidc_login::testing::TestProvider;
+    if !node_available() {
+        return;
+    }
+    let node = NodeProvider::start().await;
+    let config = Config::builder(node.issuer.as_str(), "basic-rs256")
+        .name("node")
+        .client_auth(client_auth("basic", "basic-rs256", "rs256"))
+        .redirect_uri(REDIRECT_URI)
+        .scopes(["openid", "email", "profile", "groups"])
+        .build()
+        .expect("the interop config is valid");
+    let node_client = Client::discover(config)
+        .await
+        .expect("discovery of oidc-provider");
+    let embedded = TestProvider::start().await;
+    let config = Config::builder(embedded.issuer(), TestProvider::DEFAULT_CLIENT_ID)
+        .name("embedded")
+        .client_auth(ClientAuth::secret_basic(
+            TestProvider::DEFAULT_CLIENT_SECRET,
+        ))
+        .redirect_uri(format!("{REDIRECT_URI}/embedded"))
+        .build()
+        .expect("the embedded config is valid");
+    let embedded_client = Client::discover(config)
+        .await
+        .expect("discovery of the embedded provider");
+
+    let login = login_as(&node_client, "alice").await;
+    assert_eq!(login.identity.provider, "node");
+    assert_eq!(login.identity.issuer, node.issuer);
+    let (url, pending) = embedded_client
+        .start(Start::default().login_hint("alice"))
+        .unwrap();
+    let back = url::Url::parse(&embedded.sign_in(url.as_str(), "alice").await).unwrap();
+    let callback = Callback::from_query(back.query().unwrap()).unwrap();
+    let login = embedded_client.finish(pending, callback).await.unwrap();
+    assert_eq!(login.identity.provider, "embedded");
+    assert_eq!(login.identity.issuer, embedded.issuer());
+    let token_requests = embedded.token_requests();
+
+    // oidc-provider's answer (with its RFC 9207 `iss`) finished by the
+    // embedded provider's client: refused before its token endpoint.
+    let (url, pending) = node_client
+        .start(Start::default().login_hint("alice"))
+        .unwrap();
+    let response = browser().get(url).send().await.unwrap();
+    let location = response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let callback =
+        Callback::from_query(url::Url::parse(&location).unwrap().query().unwrap()).unwrap();
+    let refused = embedded_client.finish(pending, callback).await.unwrap_err();
+    assert_eq!(refused.code(), "wrong_provider", "{refused}");
+    assert_eq!(embedded.token_requests(), token_requests);
+
+    // The embedded provider's answer finished by oidc-provider's client:
+    // refused before anything is sent.
+    let (url, pending) = embedded_client
+        .start(Start::default().login_hint("alice"))
+        .unwrap();
+    let back = url::Url::parse(&embedded.sign_in(url.as_str(), "alice").await).unwrap();
+    let callback = Callback::from_query(back.query().unwrap()).unwrap();
+    let refused = node_client.finish(pending, callback).await.unwrap_err();
+    assert_eq!(refused.code(), "wrong_provider", "{refused}");
+}

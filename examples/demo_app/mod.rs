@@ -30,8 +30,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use oidc_login::axum::{
-    Bearer, LoginRoutes, RequireStepUp, SignedIn, StepUpPolicy, break_glass_form, login_button,
-    session_layer,
+    Bearer, LoginRoutes, RequireStepUp, SignedIn, StepUpPolicy, break_glass_form, session_layer,
 };
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{
@@ -140,8 +139,11 @@ pub struct Demo {
     pub app: Router,
     /// `http://<address>/`.
     pub url: String,
-    /// The embedded provider, in development mode.
+    /// The embedded provider, in development mode: the Entra-like one
+    /// (the first, default provider).
     pub provider: Option<TestProvider>,
+    /// The other embedded providers in development mode: the PrivX-like one.
+    pub other_providers: Vec<TestProvider>,
     /// What looked wrong at start-up (each also logged as a warning).
     pub warnings: Vec<String>,
     /// In development mode, how to call `GET /api/me` with a token from
@@ -159,20 +161,25 @@ impl Demo {
             .await
             .map_err(|e| format!("cannot listen on {} (DEMO_ADDR): {e}", options.addr))?;
         let addr = listener.local_addr()?;
-        let (config, provider) = match &options.config_file {
-            Some(path) => (Config::from_file(path)?, None),
+        let (configs, provider, other_providers) = match &options.config_file {
+            Some(path) => (Config::providers_from_file(path)?, None, Vec::new()),
             None => {
-                let provider = embedded_provider().await;
-                let config = embedded_config(&provider, format!("http://{addr}/callback"))?;
-                (config, Some(provider))
+                let (entra, privx) = embedded_providers().await;
+                let configs = vec![
+                    embedded_config(&entra, format!("http://{addr}/callback"))?,
+                    embedded_privx_config(&privx, &format!("http://{addr}"))?,
+                ];
+                (configs, Some(entra), vec![privx])
             }
         };
-        if let Some(provider) = &provider {
+        for provider in provider.iter().chain(&other_providers) {
             tracing::warn!(
                 issuer = provider.issuer(),
-                "DEVELOPMENT MODE: signing in through the embedded test provider, which lets anyone sign in as alice or bob"
+                "DEVELOPMENT MODE: signing in through an embedded test provider, which lets anyone sign in as alice or bob"
             );
         }
+        let mut configs = configs.into_iter();
+        let config = configs.next().ok_or("the config file holds no provider")?;
         let (prefix, warnings) = routes_prefix(config.redirect_uri(), addr);
         for warning in &warnings {
             tracing::warn!("{warning}");
@@ -183,6 +190,9 @@ impl Demo {
         };
         let client = Client::discover(config).await?;
         let mut routes = LoginRoutes::new(client.clone()).prefix(prefix);
+        for config in configs {
+            routes = routes.provider(Client::discover(config).await?)?;
+        }
         if let Some(store) = accounts {
             let linker = AccountLinker::new(store, client.config().claims().email_verification);
             routes = routes.accounts(linker)?;
@@ -197,6 +207,7 @@ impl Demo {
             app,
             url: format!("http://{addr}/"),
             provider,
+            other_providers,
             warnings,
             banner,
         })
@@ -256,6 +267,7 @@ pub const DEMO_DAEMON_SECRET: &str = "demo-daemon-secret";
 /// [`DEMO_API`].
 pub async fn embedded_provider() -> TestProvider {
     TestProvider::builder()
+        .issuer_path("/3c1a0f6e-0000-4000-8000-000000000001/v2.0")
         .client(TestClient::confidential(
             TestProvider::DEFAULT_CLIENT_ID,
             TestProvider::DEFAULT_CLIENT_SECRET,
@@ -289,6 +301,41 @@ pub fn api_banner(token_url: &str, api_url: &str) -> Vec<String> {
 /// table maps to `Read-write`.
 pub const DEMO_GROUP: &str = "d48429bd-9f2a-47a2-a410-993f2a37876b";
 
+/// The two embedded providers of development mode, with different issuers:
+/// an Entra-like one (`/<tenant>/v2.0`) and a PrivX-like one
+/// (`/oidc/<provider-id>/`).
+pub async fn embedded_providers() -> (TestProvider, TestProvider) {
+    let entra = embedded_provider().await;
+    let privx = TestProvider::builder()
+        .issuer_path("/oidc/4b8e3a52-0d0c-4c48-9d3c-2a9f4d1b7e61/")
+        .start()
+        .await;
+    (entra, privx)
+}
+
+/// The config of the PrivX-like embedded provider, the demo's second:
+/// named `privx`, its callback at `{base}/callback/privx`, its logout
+/// coming back to `{base}/logged-out`, and its own role table (alice's
+/// group gives `Read-only` there).
+pub fn embedded_privx_config(provider: &TestProvider, base: &str) -> Result<Config, ConfigError> {
+    Config::builder(provider.issuer(), TestProvider::DEFAULT_CLIENT_ID)
+        .name("privx")
+        .client_auth(ClientAuth::secret_basic(
+            TestProvider::DEFAULT_CLIENT_SECRET,
+        ))
+        .scopes(["openid", "email", "profile", "offline_access"])
+        .redirect_uri(format!("{base}/callback/privx"))
+        .add_post_logout_redirect_uri(format!("{base}/logged-out"))
+        .login_button_text("Sign in with the embedded provider (PrivX-like)")
+        .add_role_mapping(RoleMapping::new(
+            "PrivX operators",
+            Source::OpenIdConnect,
+            DEMO_GROUP,
+            ["Read-only"],
+        ))
+        .build()
+}
+
 /// The demo's config for the embedded provider's default client, with the
 /// app's callback at `redirect_uri` (ending in `/callback`), and the
 /// provider's logout coming back to `/logged-out` beside it.
@@ -300,7 +347,8 @@ pub fn embedded_config(
     let logged_out = redirect_uri
         .strip_suffix("/callback")
         .map(|base| format!("{base}/logged-out"));
-    let mut builder = Config::builder(provider.issuer(), TestProvider::DEFAULT_CLIENT_ID);
+    let mut builder =
+        Config::builder(provider.issuer(), TestProvider::DEFAULT_CLIENT_ID).name("entra");
     if let Some(logged_out) = logged_out {
         builder = builder.add_post_logout_redirect_uri(logged_out);
     }
@@ -310,7 +358,7 @@ pub fn embedded_config(
         ))
         .scopes(["openid", "email", "profile", "offline_access"])
         .redirect_uri(redirect_uri)
-        .login_button_text("Sign in with the embedded provider")
+        .login_button_text("Sign in with the embedded provider (Entra-like)")
         .add_role_mapping(RoleMapping::new(
             "Maximus Conferencing Developers",
             Source::OpenIdConnect,
@@ -375,16 +423,25 @@ pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
         form
     });
     let page = Page {
-        button: login_button(config.login_button_text(), &routes.login_path()),
+        // One button per provider (with one, the plain login button).
+        button: routes.login_buttons(),
         break_glass,
         logout_path: routes.logout_path(),
         development,
-        provider: client.issuer().to_owned(),
+        providers: routes
+            .providers()
+            .iter()
+            .map(|client| client.issuer().to_owned())
+            .collect(),
         refresh,
         provider_logout: provider_logout && client.end_session_endpoint().is_some(),
         max_session_age: MAX_SESSION_AGE,
         inactivity: SESSION_INACTIVITY,
-        role_mapping: config.role_mapping().to_vec(),
+        role_mapping: routes
+            .providers()
+            .iter()
+            .flat_map(|client| client.config().role_mapping().iter().cloned())
+            .collect(),
         accounts: routes.account_linker().is_some(),
     };
     let sessions = session_layer(MokaStore::new(Some(MAX_SESSIONS)), client);
@@ -489,6 +546,7 @@ async fn api_me(caller: Bearer) -> Response {
 #[derive(serde::Serialize)]
 struct Me<'a> {
     issuer: &'a str,
+    provider: &'a str,
     subject: &'a str,
     username: Option<&'a str>,
     email: Option<&'a str>,
@@ -508,6 +566,7 @@ async fn me(State(page): State<Arc<Page>>, user: Option<SignedIn>) -> Response {
         }) => {
             let me = Me {
                 issuer: &id.issuer,
+                provider: &id.provider,
                 subject: &id.subject,
                 username: id.username.as_deref(),
                 email: id.email.as_deref(),

@@ -20,7 +20,7 @@ pub const STYLE: &str = include_str!("style.css");
 /// What the pages show besides the user: set once when the app is built.
 #[derive(Clone)]
 pub struct Page {
-    /// The sign-in button ([`oidc_login::axum::login_button`]).
+    /// The sign-in buttons, one per provider (`LoginRoutes::login_buttons`).
     pub button: String,
     /// The break-glass form, when the config switches it on.
     pub break_glass: Option<String>,
@@ -28,8 +28,8 @@ pub struct Page {
     pub logout_path: String,
     /// Whether the embedded provider is in use: shows the banner.
     pub development: bool,
-    /// The provider's issuer, named under the sign-in button.
-    pub provider: String,
+    /// The providers' issuers, named under the sign-in buttons.
+    pub providers: Vec<String>,
     /// How long before the access token expires a session is refreshed,
     /// when it is.
     pub refresh: Option<Duration>,
@@ -57,10 +57,16 @@ pub fn signed_out(page: &Page) -> String {
          <h1 id=\"title\">Sign in</h1>\
          <p class=\"muted\">You are signed out. Sign in with your organization account to open the \
          admin console.</p>{button}\
-         <p class=\"provider small muted\">Identity provider: <code>{provider}</code></p>\
+         <p class=\"provider small muted\">Identity provider{plural}: {providers}</p>\
          {break_glass}</section></div>",
         button = page.button,
-        provider = text(&page.provider),
+        plural = if page.providers.len() > 1 { "s" } else { "" },
+        providers = page
+            .providers
+            .iter()
+            .map(|issuer| format!("<code>{}</code>", text(issuer)))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     layout("Sign in", "", banner(page), &main)
 }

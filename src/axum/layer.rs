@@ -17,6 +17,7 @@ use tower_sessions::Session;
 
 use super::back_channel::LogoutIndex;
 use super::decoded::DecodedUsers;
+use super::providers::Providers;
 use super::refresh::{Outcome, Refresher};
 use super::refusal::{Refusal, RefusalPage};
 use super::session::{self, SessionUser};
@@ -35,6 +36,9 @@ pub(crate) const MAX_SESSION_AGE_LIMIT: Duration = Duration::from_secs(30 * 24 *
 pub(crate) struct Settings {
     /// Where a signed-out browser is sent.
     pub(crate) login_path: String,
+    /// The providers: a session's refresh goes to its own, and a session of
+    /// a provider no longer configured ends.
+    pub(crate) providers: Providers,
     pub(crate) max_session_age: Duration,
     /// Refresh on demand, when switched on.
     pub(crate) refresher: Option<Refresher>,
@@ -230,14 +234,22 @@ impl Current {
     }
 
     /// The login route asking for `step_up`, coming back to this request;
-    /// `login_hint` names the user who must authenticate again.
+    /// `login_hint` names the user who must authenticate again, at
+    /// `provider` (by name; the default one without it).
     pub(crate) fn step_up_location(
         &self,
         step_up: &crate::flow::StepUp,
         login_hint: Option<&str>,
+        provider: Option<&str>,
     ) -> String {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         query.append_pair("return_to", self.here());
+        // The provider the user signed in with, when not the default one.
+        if let Some(provider) =
+            provider.filter(|p| *p != self.0.settings.providers.first().config().name())
+        {
+            query.append_pair("provider", provider);
+        }
         if let Some(hint) = login_hint {
             query.append_pair("login_hint", hint);
         }
@@ -288,6 +300,22 @@ async fn resolve(
     else {
         return Ok(None);
     };
+    let provider = if user.identity.break_glass {
+        None
+    } else {
+        let Some(client) = settings.providers.of_session(user.provider.as_deref()) else {
+            tracing::info!(target: "oidc_login::axum", subject = %crate::error::clip(&user.identity.subject, 256), "session ended: its provider is no longer configured");
+            session.flush().await.map_err(store_failed)?;
+            return Ok(None);
+        };
+        // A session from before identities named their provider.
+        // (Copied on write: only such old sessions pay for it.)
+        if user.identity.provider.is_empty() {
+            Arc::make_mut(&mut Arc::make_mut(&mut user).identity).provider =
+                client.config().name().to_owned();
+        }
+        Some(client)
+    };
     let now = time::OffsetDateTime::now_utc();
     let age = now - user.signed_in_at;
     if age > settings.max_session_age || age.is_negative() {
@@ -331,10 +359,11 @@ async fn resolve(
         },
         _ => None,
     };
-    if let (Some(refresher), Some(tokens)) = (&settings.refresher, &user.tokens)
+    if let (Some(refresher), Some(tokens), Some(client)) =
+        (&settings.refresher, &user.tokens, provider)
         && refresher.due(tokens, now.unix_timestamp())
     {
-        match refresher.refresh(tokens).await {
+        match refresher.refresh(client, tokens).await {
             Outcome::Refreshed(refreshed) => {
                 let (identity, tokens) = *refreshed;
                 let refreshed = SessionUser {

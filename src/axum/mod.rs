@@ -41,8 +41,11 @@
 //!   starts a login and redirects to the provider (`prompt`: the values of
 //!   OpenID Connect Core 3.1.2.1 only, anything else a 400); with
 //!   `max_age`, `acr_values` or `auth_context`, a step-up login
-//!   ([`RequireStepUp`] sends browsers there).
-//! - `GET` and `POST {prefix}/callback`: finishes it (query or
+//!   ([`RequireStepUp`] sends browsers there). With several providers
+//!   ([`LoginRoutes::provider`]), `provider=<name>` picks one (without it,
+//!   the first; an unknown name is a 400).
+//! - `GET` and `POST {prefix}/callback` (another provider's:
+//!   `{prefix}/callback/{name}`): finishes it (query or
 //!   `form_post`), rotates the session id, stores the identity, and
 //!   redirects (303) to `return_to` or `/`.
 //! - `POST {prefix}/logout`: records the sign-out (so that no request of the
@@ -146,6 +149,7 @@ mod extract;
 mod layer;
 mod origin;
 mod pages;
+mod providers;
 mod refresh;
 mod refusal;
 mod routes;
@@ -177,7 +181,7 @@ pub use layer::{LoginLayer, LoginService};
 #[cfg(feature = "break-glass")]
 #[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
 pub use pages::break_glass_form;
-pub use pages::{login_button, logout_button};
+pub use pages::{login_button, logout_button, provider_login_button};
 pub use refusal::Refusal;
 pub use routes::LoginRoutes;
 pub use session::session_layer;

@@ -30,6 +30,27 @@ pub fn login_button(text: &str, login_path: &str) -> String {
     )
 }
 
+/// The sign-in button of one provider among several: a form that GETs the
+/// login route with `provider={name}` (a hidden field: a GET form drops
+/// its action's query). [`LoginRoutes::login_buttons`](super::LoginRoutes::login_buttons)
+/// makes one per provider.
+///
+/// ```
+/// use oidc_login::axum::provider_login_button;
+///
+/// let html = provider_login_button("Sign in with PrivX", "/login", "privx");
+/// assert!(html.contains(r#"method="get" action="/login""#));
+/// assert!(html.contains(r#"name="provider" value="privx""#));
+/// ```
+pub fn provider_login_button(text: &str, login_path: &str, provider: &str) -> String {
+    format!(
+        "<form class=\"oidc-login\" method=\"get\" action=\"{}\"><input type=\"hidden\" name=\"provider\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+        escape(login_path),
+        escape(provider),
+        escape(text)
+    )
+}
+
 /// The sign-out button: a form that POSTs to the logout route
 /// ([`LoginRoutes::logout_path`](super::LoginRoutes::logout_path)). A POST,
 /// never a link: a GET could be fired by any page that embeds an image. The
@@ -192,6 +213,7 @@ mod tests {
     fn hostile_values_are_escaped() {
         for html in [
             login_button("\"><script>alert(1)</script>", "/login\"><x"),
+            provider_login_button("\"><script>alert(1)</script>", "/login\"><x", "a\"><x"),
             logout_button("\"><script>alert(1)</script>", "/logout\"><x"),
             break_glass_form("/local-login\"><script>alert(1)</script>"),
             refusal("<script>alert(1)</script>", "\"><script>", "<x>"),

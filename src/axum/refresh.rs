@@ -37,7 +37,6 @@ type Slot = Arc<OnceCell<Outcome>>;
 /// The settings of refresh on demand, and the refreshes in flight.
 #[derive(Debug)]
 pub(crate) struct Refresher {
-    pub(crate) client: Client,
     /// Refresh when the access token expires within this margin.
     pub(crate) margin: Duration,
     inflight: Inflight,
@@ -79,9 +78,8 @@ impl Inflight {
 }
 
 impl Refresher {
-    pub(crate) fn new(client: Client, margin: Duration) -> Self {
+    pub(crate) fn new(margin: Duration) -> Self {
         Self {
-            client,
             margin,
             inflight: Inflight::default(),
         }
@@ -97,9 +95,10 @@ impl Refresher {
                 .is_some_and(|expires_at| expires_at.saturating_sub(margin) <= now)
     }
 
-    /// Refreshes `tokens`, or waits for the refresh another request started
-    /// with the same refresh token and takes its outcome.
-    pub(crate) async fn refresh(&self, tokens: &Tokens) -> Outcome {
+    /// Refreshes `tokens` at `client` (the session's provider), or waits
+    /// for the refresh another request started with the same refresh token
+    /// and takes its outcome.
+    pub(crate) async fn refresh(&self, client: &Client, tokens: &Tokens) -> Outcome {
         let Some(refresh_token) = &tokens.refresh_token else {
             return Outcome::Refused;
         };
@@ -124,7 +123,7 @@ impl Refresher {
             Outcome::Unavailable | Outcome::Refused => false,
         });
         slot.get_or_init(|| async {
-            match self.client.refresh(tokens).await {
+            match client.refresh(tokens).await {
                 Ok(login) => Outcome::Refreshed(Box::new((login.identity, login.tokens))),
                 // A 4xx (but 429) is the provider's answer, HTML or not: the
                 // refresh token or the client was refused.

@@ -21,6 +21,7 @@ use super::client_address::{ClientAddress, ClientAddressFn};
 use super::layer::{LoginLayer, MAX_SESSION_AGE, MAX_SESSION_AGE_LIMIT, Settings};
 use super::origin;
 use super::pages;
+use super::providers::Providers;
 use super::refresh::Refresher;
 use super::refusal::{Refusal, RefusalPage};
 use super::session;
@@ -60,7 +61,11 @@ const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct LoginRoutes {
+    /// The default provider's client (also the first of `providers`): its
+    /// shared state and redirect URI's origin serve every provider.
     client: Client,
+    /// Every provider, the default first.
+    providers: Providers,
     prefix: String,
     after_logout: String,
     form_post: bool,
@@ -85,15 +90,20 @@ pub struct LoginRoutes {
 /// What the login routes share.
 #[derive(Debug)]
 struct Shared {
+    /// The provider of this callback route (the default's for the others).
     client: Client,
+    /// Every provider: `GET /login?provider=`, and the sign-out at the
+    /// provider of the session.
+    providers: Providers,
     callback_path: String,
     after_logout: String,
     form_post: bool,
     /// Keep the tokens in the session (refresh, or sign-out at the provider).
     keep_tokens: bool,
-    /// The post-logout redirect URI of the `logged-out` route, when
-    /// sign-out at the provider is on and the config has one.
-    provider_logout: Option<Option<String>>,
+    /// The post-logout redirect URI of the `logged-out` route of each
+    /// provider (in the order of `providers`), when sign-out at the
+    /// provider is on and its config has one.
+    provider_logout: Option<Vec<Option<String>>>,
     /// Where `POST /logout` records the sign-out.
     sign_outs: SignOuts,
     /// Account linking at the callback, when on.
@@ -139,6 +149,7 @@ impl LoginRoutes {
     /// ```
     pub fn new(client: Client) -> Self {
         Self {
+            providers: Providers::one(client.clone()),
             client,
             prefix: String::new(),
             after_logout: "/".into(),
@@ -155,6 +166,59 @@ impl LoginRoutes {
             refusal_page: None,
             accounts: None,
         }
+    }
+
+    /// Adds another provider: a login page then offers one button per
+    /// provider ([`login_buttons`](Self::login_buttons)), and
+    /// `GET {prefix}/login?provider=<name>` starts a login there
+    /// (`GET {prefix}/login` alone still starts at the first). Each
+    /// provider is a [`Client`] of its own: its config's
+    /// [`name`](crate::Config::name), redirect URI and button text, its
+    /// role table. Its callback route is `{prefix}/callback/{name}` (its
+    /// config's `redirect_uri` must point there), its back-channel logout
+    /// route, when on, `{prefix}/backchannel-logout/{name}`. Refresh and
+    /// sign-out at the provider go to the provider of each session.
+    ///
+    /// # Security
+    /// Mix-up defence (RFC 9700 4.4): each provider has its own redirect
+    /// URI, a pending login remembers its provider, and a callback is
+    /// finished only by the provider the login was started with, at its
+    /// own route (see the crate docs, "Several providers"). The first
+    /// provider's [`SharedState`](crate::SharedState) keeps the sign-out and
+    /// back-channel logout records of every provider.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming `oidc_attribute_mapping` as
+    /// [`accounts`](Self::accounts) does, when account linking is on; when
+    /// another provider has the same `name`
+    /// or `redirect_uri`, or the redirect URI is on another origin than
+    /// the first provider's (the session cookie is sent to one origin).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use oidc_login::axum::LoginRoutes;
+    /// use oidc_login::{Client, Config};
+    ///
+    /// let entra = Config::builder("https://login.example/v2.0", "app")
+    ///     .name("entra")
+    ///     .redirect_uri("https://app.example/callback")
+    ///     .build()?;
+    /// let privx = Config::builder("https://privx.example/oidc/p1/", "app")
+    ///     .name("privx")
+    ///     .redirect_uri("https://app.example/callback/privx")
+    ///     .build()?;
+    /// let routes = LoginRoutes::new(Client::discover(entra).await?)
+    ///     .provider(Client::discover(privx).await?)?;
+    /// assert_eq!(routes.login_path_for("privx"), "/login?provider=privx");
+    /// # Ok(()) }
+    /// ```
+    pub fn provider(mut self, client: Client) -> Result<Self, ConfigError> {
+        if let Some(linker) = &self.accounts {
+            check_mutable_subject(&client, linker)?;
+        }
+        self.providers.add(client)?;
+        Ok(self)
     }
 
     /// Links every login to a local account at the callback (Axidian's
@@ -199,21 +263,8 @@ impl LoginRoutes {
     /// # Ok(()) }
     /// ```
     pub fn accounts(mut self, linker: AccountLinker) -> Result<Self, ConfigError> {
-        if let Some(attribute) = self.client.config().mutable_subject() {
-            let attribute = crate::error::clip(attribute, 64);
-            if !linker.accepts_mutable_sub() {
-                return Err(ConfigError::Invalid {
-                    field: "oidc_attribute_mapping",
-                    reason: format!(
-                        "maps the attribute `{attribute}` to `sub`, so `sub` changes when `{attribute}` does, and account linking keyed on `sub` would lock users out or hand an account to whoever gets the attribute next; remove the mapping at the provider, or accept it by name with `AccountLinker::accept_mutable_sub()`"
-                    ),
-                });
-            }
-            tracing::warn!(
-                target: "oidc_login::axum",
-                attribute,
-                "account linking keyed on a mutable `sub` (the provider fills it from this attribute), accepted by the app with `accept_mutable_sub`: an account follows the attribute's value"
-            );
+        for client in self.providers.all() {
+            check_mutable_subject(client, &linker)?;
         }
         self.accounts = Some(linker);
         Ok(self)
@@ -497,6 +548,46 @@ impl LoginRoutes {
         format!("{}/login", self.prefix)
     }
 
+    /// The path that starts a login at the provider named `name`:
+    /// `{prefix}/login?provider={name}`.
+    pub fn login_path_for(&self, name: &str) -> String {
+        let query: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+        format!("{}/login?provider={query}", self.prefix)
+    }
+
+    /// The sign-in buttons of the login page, one per provider, each with
+    /// its config's [`login_button_text`](crate::Config::login_button_text),
+    /// the default first. With one provider, the very
+    /// [`login_button`](super::login_button) of `GET {prefix}/login`;
+    /// with several, [`provider_login_button`](super::provider_login_button)s.
+    pub fn login_buttons(&self) -> String {
+        let login_path = self.login_path();
+        match self.providers.all() {
+            [one] => pages::login_button(one.config().login_button_text(), &login_path),
+            all => all
+                .iter()
+                .map(|client| {
+                    pages::provider_login_button(
+                        client.config().login_button_text(),
+                        &login_path,
+                        client.config().name(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The providers' clients, the default (first) first: what a login
+    /// page shows of each (its issuer, its role table).
+    pub fn providers(&self) -> &[Client] {
+        self.providers.all()
+    }
+
+    /// The names of the providers, the default (first) first.
+    pub fn provider_names(&self) -> Vec<&str> {
+        self.providers.names()
+    }
+
     /// The path of the logout route (`POST` only), for the
     /// [`logout_button`](super::logout_button).
     ///
@@ -535,11 +626,12 @@ impl LoginRoutes {
         }
         LoginLayer::new(Settings {
             login_path: self.login_path(),
+            providers: self.providers.clone(),
             max_session_age: self.max_session_age,
             refresher: self
                 .refresh_margin
                 .or(self.user_access_token.then_some(DEFAULT_REFRESH_MARGIN))
-                .map(|margin| Refresher::new(self.client.clone(), margin)),
+                .map(Refresher::new),
             logouts: self.logout_index(),
             sign_outs: self.sign_outs(),
             break_glass: cfg!(feature = "break-glass") && self.break_glass_on(),
@@ -556,58 +648,58 @@ impl LoginRoutes {
     /// there at all. Routes may be added to `app` before or after this; add
     /// [`layer`](Self::layer) after the last one.
     pub fn mount<S: Clone + Send + Sync + 'static>(&self, app: Router<S>) -> Router<S> {
-        let callback_path = format!("{}/callback", self.prefix);
-        let config = self.client.config();
-        if config.redirect_uri().path() != callback_path {
-            tracing::warn!(
-                target: "oidc_login::axum",
-                redirect_uri = %config.redirect_uri(),
-                callback_path,
-                "the config's `redirect_uri` does not point at the callback route; logins will not come back here"
-            );
-        }
         let logged_out_path = format!("{}/logged-out", self.prefix);
         let provider_logout = self.provider_logout.then(|| {
-            let uri = config
-                .post_logout_redirect_uris()
+            self.providers
+                .all()
                 .iter()
-                .find(|uri| uri.path() == logged_out_path)
-                .map(|uri| uri.to_string());
-            if uri.is_none() {
-                tracing::warn!(
-                    target: "oidc_login::axum",
-                    logged_out_path,
-                    "sign-out at the provider: no `post_logout_redirect_uris` entry points at the logged-out route, so the provider will not send the browser back"
-                );
-            }
-            if self.client.end_session_endpoint().is_none() {
-                tracing::warn!(
-                    target: "oidc_login::axum",
-                    "sign-out at the provider: the provider has no `end_session_endpoint`; `/logout` ends the local session only"
-                );
-            }
-            uri
+                .map(|client| provider_logout_uri(client, &logged_out_path))
+                .collect::<Vec<_>>()
         });
-        let shared = Arc::new(Shared {
-            client: self.client.clone(),
-            callback_path: callback_path.clone(),
-            after_logout: self.after_logout.clone(),
-            form_post: self.form_post,
-            keep_tokens: self.refresh_margin.is_some()
-                || self.provider_logout
-                || self.user_access_token,
-            provider_logout,
-            sign_outs: self.sign_outs(),
-            accounts: self.accounts.clone(),
-        });
+        // One callback route per provider, each with its own client: the
+        // first's `Shared` also serves the routes all providers share.
+        let shared: Vec<Arc<Shared>> = (0..self.providers.all().len())
+            .map(|index| {
+                let client = self.providers.all()[index].clone();
+                let callback_path = self.providers.path(&self.prefix, "callback", index);
+                if client.config().redirect_uri().path() != callback_path {
+                    tracing::warn!(
+                        target: "oidc_login::axum",
+                        provider = client.config().name(),
+                        redirect_uri = %client.config().redirect_uri(),
+                        callback_path,
+                        "the config's `redirect_uri` does not point at the callback route; logins will not come back here"
+                    );
+                }
+                Arc::new(Shared {
+                    client,
+                    providers: self.providers.clone(),
+                    callback_path,
+                    after_logout: self.after_logout.clone(),
+                    form_post: self.form_post,
+                    keep_tokens: self.refresh_margin.is_some()
+                        || self.provider_logout
+                        || self.user_access_token,
+                    provider_logout: provider_logout.clone(),
+                    sign_outs: self.sign_outs(),
+                    accounts: self.accounts.clone(),
+                })
+            })
+            .collect();
         let mut routes = Router::new()
             .route(&self.login_path(), get(login))
-            .route(&callback_path, get(callback_get).post(callback_post))
             .route(&self.logout_path(), post(logout));
-        if shared.provider_logout.is_some() {
+        if provider_logout.is_some() {
             routes = routes.route(&logged_out_path, get(logged_out));
         }
-        let mut routes: Router<S> = routes.with_state(shared);
+        let mut routes: Router<S> = routes.with_state(shared[0].clone());
+        for shared in &shared {
+            routes = routes.merge(
+                Router::new()
+                    .route(&shared.callback_path, get(callback_get).post(callback_post))
+                    .with_state(shared.clone()),
+            );
+        }
         #[cfg(feature = "break-glass")]
         if let Some(break_glass) = &self.break_glass {
             let local = Arc::new(LocalLogin {
@@ -627,21 +719,75 @@ impl LoginRoutes {
             );
         }
         if let Some(index) = self.logout_index() {
-            let back_channel = Arc::new(BackChannel {
-                client: self.client.clone(),
-                index,
-            });
-            routes = routes.merge(
-                Router::new()
-                    .route(
-                        &format!("{}/backchannel-logout", self.prefix),
-                        post(backchannel_logout),
-                    )
-                    .with_state(back_channel),
-            );
+            // One route per provider: each checks logout tokens with its
+            // own client (issuer, audience, keys).
+            for (i, client) in self.providers.all().iter().enumerate() {
+                let back_channel = Arc::new(BackChannel {
+                    client: client.clone(),
+                    index: index.clone(),
+                });
+                routes = routes.merge(
+                    Router::new()
+                        .route(
+                            &self.providers.path(&self.prefix, "backchannel-logout", i),
+                            post(backchannel_logout),
+                        )
+                        .with_state(back_channel),
+                );
+            }
         }
         app.merge(routes)
     }
+}
+
+/// Account linking keyed on a `sub` the provider fills from a mutable
+/// attribute is refused unless the linker accepts it by name.
+fn check_mutable_subject(client: &Client, linker: &AccountLinker) -> Result<(), ConfigError> {
+    if let Some(attribute) = client.config().mutable_subject() {
+        let attribute = crate::error::clip(attribute, 64);
+        if !linker.accepts_mutable_sub() {
+            return Err(ConfigError::Invalid {
+                field: "oidc_attribute_mapping",
+                reason: format!(
+                    "maps the attribute `{attribute}` to `sub`, so `sub` changes when `{attribute}` does, and account linking keyed on `sub` would lock users out or hand an account to whoever gets the attribute next; remove the mapping at the provider, or accept it by name with `AccountLinker::accept_mutable_sub()`"
+                ),
+            });
+        }
+        tracing::warn!(
+            target: "oidc_login::axum",
+            attribute,
+            "account linking keyed on a mutable `sub` (the provider fills it from this attribute), accepted by the app with `accept_mutable_sub`: an account follows the attribute's value"
+        );
+    }
+    Ok(())
+}
+
+/// The post-logout redirect URI of `client`'s config that points at the
+/// logged-out route, with warnings when sign-out at its provider cannot
+/// come back or cannot happen.
+fn provider_logout_uri(client: &Client, logged_out_path: &str) -> Option<String> {
+    let uri = client
+        .config()
+        .post_logout_redirect_uris()
+        .iter()
+        .find(|uri| uri.path() == logged_out_path)
+        .map(|uri| uri.to_string());
+    if uri.is_none() {
+        tracing::warn!(
+            target: "oidc_login::axum",
+            provider = client.config().name(),
+            logged_out_path,
+            "sign-out at the provider: no `post_logout_redirect_uris` entry points at the logged-out route, so the provider will not send the browser back"
+        );
+    }
+    if client.end_session_endpoint().is_none() {
+        tracing::warn!(
+            target: "oidc_login::axum",
+            provider = client.config().name(),
+            "sign-out at the provider: the provider has no `end_session_endpoint`; `/logout` ends the local session only"
+        );
+    }
+    uri
 }
 
 #[derive(Deserialize)]
@@ -653,6 +799,8 @@ struct LoginQuery {
     prompt: Option<String>,
     #[serde(flatten)]
     step_up: super::step_up::StepUpQuery,
+    /// The provider's name; the first provider without it.
+    provider: Option<String>,
 }
 
 async fn login(
@@ -660,6 +808,9 @@ async fn login(
     session: Session,
     Query(query): Query<LoginQuery>,
 ) -> Response {
+    let Some(client) = shared.providers.pick(query.provider.as_deref()) else {
+        return shared.providers.unknown();
+    };
     let mut options = Start::default();
     if let Some(path) = query.return_to {
         options = options.return_to(path);
@@ -678,14 +829,14 @@ async fn login(
         Ok(None) => {}
         Err(error) => return refuse(&error.into()),
     }
-    let (url, pending) = match shared.client.start(options) {
+    let (url, pending) = match client.start(options) {
         Ok(started) => started,
         Err(error) => return refuse(&error),
     };
     if let Err(error) = session::push_pending(
         &session,
         pending,
-        shared.client.config().limits().pending_login_lifetime,
+        client.config().limits().pending_login_lifetime,
     )
     .await
     {
@@ -740,6 +891,22 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
         }
         Err(error) => return session_failure(&error),
     };
+    // Mix-up defence: a login is finished only at the callback route of
+    // the provider it was started with (a pending login without a name
+    // is the default provider's), and by that provider's client only.
+    let expected = shared.client.config().name();
+    let started_with = pending
+        .provider()
+        .unwrap_or_else(|| shared.providers.first().config().name());
+    if started_with != expected {
+        return refuse(
+            &crate::error::CallbackError::WrongProviderName {
+                pending: started_with.to_owned(),
+                client: expected.to_owned(),
+            }
+            .into(),
+        );
+    }
     let step_up = pending.step_up().cloned();
     match shared.client.finish(pending, callback).await {
         Ok(login) => {
@@ -795,8 +962,16 @@ async fn sign_out(shared: &Shared, headers: HeaderMap, session: Session) -> Resp
     if let Err(error) = session.flush().await {
         return session_failure(&error);
     }
-    if let Some(tokens) = user.as_ref().and_then(|user| user.tokens.as_ref()) {
-        revoke_at_sign_out(&shared.client, tokens).await;
+    // The provider the session signed in with: its tokens go back to it
+    // only (revocation, `end_session`), never to another provider.
+    let provider = user
+        .as_ref()
+        .and_then(|user| shared.providers.index_of_session(user.provider.as_deref()));
+    if let (Some(index), Some(tokens)) = (
+        provider,
+        user.as_ref().and_then(|user| user.tokens.as_ref()),
+    ) {
+        revoke_at_sign_out(&shared.providers.all()[index], tokens).await;
     }
     // A new session id, as at sign-in: the response never echoes the old one.
     if let Err(error) = super::sign_out::renew_id(&session).await {
@@ -807,21 +982,22 @@ async fn sign_out(shared: &Shared, headers: HeaderMap, session: Session) -> Resp
         return Refusal::SESSION_ERROR.respond();
     }
     tracing::debug!(target: "oidc_login::axum", signed_in = user.is_some(), "signed out here");
-    let Some(return_uri) = &shared.provider_logout else {
+    let Some(return_uris) = &shared.provider_logout else {
         return Redirect::to(&shared.after_logout).into_response();
     };
-    let id_token = user
-        .as_ref()
-        .and_then(|user| user.tokens.as_ref())
-        .map(|tokens| tokens.id_token.clone());
-    let Some(id_token) = id_token else {
-        // Nobody was signed in (or signed in before this was switched on).
+    let Some((client, return_uri, id_token)) = provider.zip(user).and_then(|(index, user)| {
+        let id_token = user.tokens.as_ref()?.id_token.clone();
+        Some((
+            &shared.providers.all()[index],
+            &return_uris[index],
+            id_token,
+        ))
+    }) else {
+        // Nobody was signed in (or signed in before this was switched on,
+        // or at a provider no longer configured).
         return Redirect::to(&shared.after_logout).into_response();
     };
-    match shared
-        .client
-        .logout_url(Some(&id_token), return_uri.as_deref())
-    {
+    match client.logout_url(Some(&id_token), return_uri.as_deref()) {
         Ok(logout) => {
             if let Some(state) = &logout.state
                 && let Err(error) = session::keep_logout_state(&session, state).await

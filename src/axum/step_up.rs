@@ -110,7 +110,7 @@ impl<S: Send + Sync, P: StepUpPolicy> FromRequestParts<S> for RequireStepUp<P> {
         let Some(Signed { identity, account }) = user else {
             return Err(if browser {
                 AuthRejection::LoginRequired {
-                    location: current.step_up_location(&step_up, None),
+                    location: current.step_up_location(&step_up, None, None),
                 }
             } else {
                 AuthRejection::NotSignedIn
@@ -142,8 +142,10 @@ impl<S: Send + Sync, P: StepUpPolicy> FromRequestParts<S> for RequireStepUp<P> {
             // The same user authenticates again: the provider may skip its
             // account picker.
             let hint = identity.username.as_deref().or(identity.email.as_deref());
+            // At the provider the user signed in with (none: break-glass).
+            let provider = Some(identity.provider.as_str()).filter(|p| !p.is_empty());
             AuthRejection::LoginRequired {
-                location: current.step_up_location(&step_up, hint),
+                location: current.step_up_location(&step_up, hint, provider),
             }
         } else {
             AuthRejection::StepUpRequired { step_up }

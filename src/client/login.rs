@@ -448,6 +448,7 @@ impl Client {
         }
         let mut identity =
             identity::build(issuer, subject, claims, claim_names(self.config.claims()));
+        identity.provider = self.config.name().to_owned();
         // The username is how the app names the user (Pexip's "username
         // field"): a login without it is refused, never signed in nameless.
         if identity.username.is_none() {

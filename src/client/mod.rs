@@ -615,6 +615,7 @@ impl Client {
     pub(crate) fn callback_rules(&self) -> CallbackRules<'_> {
         let metadata = &self.provider.metadata;
         CallbackRules {
+            provider: self.config.name(),
             issuer: &metadata.issuer,
             tenant: metadata
                 .tenant_template

@@ -110,6 +110,24 @@ impl ConfigBuilder {
         self.draft.registration.prompt = Some(prompt.into());
         self
     }
+    /// The provider's name in the app (default `default`): the
+    /// `?provider=` of `GET /login` and the identity's
+    /// [`provider`](crate::Identity::provider) when the app offers several
+    /// providers. 1 to 32 ASCII letters, digits, `-` or `_`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), oidc_login::ConfigError> {
+    /// let config = oidc_login::Config::builder("https://login.example", "app")
+    ///     .redirect_uri("https://app.example/callback/entra")
+    ///     .name("entra")
+    ///     .build()?;
+    /// assert_eq!(config.name(), "entra");
+    /// # Ok(()) }
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.draft.registration.name = name.into();
+        self
+    }
     /// The sign-in button's text (default "Sign in").
     pub fn login_button_text(mut self, text: impl Into<String>) -> Self {
         self.draft.registration.login_button_text = text.into();

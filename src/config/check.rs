@@ -334,6 +334,12 @@ fn checked_scopes(given: Vec<String>) -> Result<Vec<String>, ConfigError> {
 
 /// The audiences, the role rows, and a flow that can work.
 fn check_registration(registration: &Registration) -> Result<(), ConfigError> {
+    if !super::valid_provider_name(&registration.name) {
+        return Err(invalid(
+            "name",
+            "must be 1 to 32 ASCII letters, digits, `-` or `_`",
+        ));
+    }
     if let Some(prompt) = &registration.prompt {
         crate::flow::check_prompt(prompt).map_err(|reason| invalid("prompt", reason))?;
     }
@@ -350,6 +356,20 @@ fn check_registration(registration: &Registration) -> Result<(), ConfigError> {
         .find_map(RoleMapping::problem)
     {
         return Err(invalid("role_mapping", problem));
+    }
+    if let Some(row) = registration
+        .role_mapping
+        .iter()
+        .find(|row| row.provider_scope().is_some_and(|p| p != registration.name))
+    {
+        return Err(invalid(
+            "role_mapping",
+            format!(
+                "row `{}` names another provider than this config's `name` `{}`, so it would never match",
+                row.name(),
+                registration.name
+            ),
+        ));
     }
     let flow = registration.flow;
     match (flow, registration.allow_implicit_flow) {

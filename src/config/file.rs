@@ -44,6 +44,102 @@ pub(super) struct ConfigFile {
     unknown: BTreeMap<String, IgnoredAny>,
 }
 
+/// The form with several providers: `[[provider]]` tables, each the whole
+/// one-provider form with its `name`, and `[[role_mapping]]` rows beside
+/// them, each added to the provider it names (`provider = "..."`) or, naming
+/// none, to every provider.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProvidersFile {
+    provider: Vec<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    role_mapping: Vec<crate::roles::RoleMapping>,
+}
+
+/// Whether a text holds `[[provider]]` tables (other keys ignored).
+#[derive(Deserialize)]
+pub(super) struct Probe {
+    provider: Option<IgnoredAny>,
+}
+
+impl Probe {
+    /// Whether `text` is the form with several providers; a text that does
+    /// not parse is left to the one-provider form to explain.
+    pub(super) fn several(text: &str, format: Format) -> bool {
+        parse_text::<Self>(text, format, "").is_ok_and(|probe| probe.provider.is_some())
+    }
+}
+
+impl ProvidersFile {
+    /// The builders of the providers, in the order of the file, each with
+    /// the shared rows that apply to it.
+    pub(super) fn into_builders(
+        text: &str,
+        format: Format,
+        source: &Lookup<'_>,
+    ) -> Result<Vec<ConfigBuilder>, ConfigError> {
+        let file: Self = parse_text(text, format, "")?;
+        if file.provider.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "provider",
+                reason: "holds no provider: give one `[[provider]]` table per provider".into(),
+            });
+        }
+        if let Some(problem) = file.role_mapping.iter().find_map(|row| row.problem()) {
+            return Err(ConfigError::Invalid {
+                field: "role_mapping",
+                reason: problem,
+            });
+        }
+        let mut names: Vec<String> = Vec::new();
+        let mut builders = Vec::new();
+        for table in file.provider {
+            let Some(name) = table.get("name").and_then(serde_json::Value::as_str) else {
+                return Err(ConfigError::Missing { field: "name" });
+            };
+            let name = name.to_owned();
+            if names.contains(&name) {
+                return Err(ConfigError::Invalid {
+                    field: "name",
+                    reason: format!(
+                        "two `[[provider]]` tables are named `{}`",
+                        crate::error::clip(&name, 32)
+                    ),
+                });
+            }
+            // Each table is read as a one-provider form of its own.
+            let text = match format {
+                Format::Toml => toml::to_string(&table).map_err(|error| ConfigError::Invalid {
+                    field: "provider",
+                    reason: format!("a `[[provider]]` table cannot be read: {error}"),
+                })?,
+                Format::Json => serde_json::Value::Object(table).to_string(),
+            };
+            let mut builder = ConfigFile::parse(&text, format)?.into_builder(source)?;
+            for row in &file.role_mapping {
+                if row.provider_scope().is_none_or(|p| p == name) {
+                    builder = builder.add_role_mapping(row.clone());
+                }
+            }
+            names.push(name);
+            builders.push(builder);
+        }
+        if let Some(row) = file.role_mapping.iter().find(|row| {
+            row.provider_scope()
+                .is_some_and(|p| !names.iter().any(|n| n == p))
+        }) {
+            return Err(ConfigError::Invalid {
+                field: "role_mapping",
+                reason: format!(
+                    "row `{}` names a provider that no `[[provider]]` table is named",
+                    row.name()
+                ),
+            });
+        }
+        Ok(builders)
+    }
+}
+
 /// The client's credentials as a file gives them.
 #[derive(Deserialize, Default)]
 #[serde(default)]

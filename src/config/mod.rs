@@ -37,6 +37,18 @@ pub use client_auth::{AuthMethod, ClientAuth};
 pub(crate) use entra::Entra;
 pub use entra::{GraphQuery, GroupsSource};
 pub use settings::{Claims, KeySet, Limits};
+
+/// The name of a provider whose config names none.
+pub(crate) const DEFAULT_PROVIDER_NAME: &str = "default";
+
+/// A provider name: 1 to 32 ASCII letters, digits, `-` or `_`, so that it
+/// is safe in a URL path, a query, a log line and an HTML attribute as is.
+pub(crate) fn valid_provider_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 pub(crate) use text::{Format, describe as scrub_parse_message, parse_text};
 
 use file::{ConfigFile, Lookup};
@@ -191,7 +203,91 @@ impl Config {
         Self::from_text(&text, format, path.parent())
     }
 
+    /// Reads a file with one provider or several: `[[provider]]` tables,
+    /// each with the keys of the one-provider form and its `name`, and
+    /// `[[role_mapping]]` rows beside them, each added to the provider it
+    /// names or, naming none, to every one. A file of the one-provider form
+    /// gives one config, as [`from_file`](Self::from_file) does. JSON when
+    /// the name ends in `.json` (`{"provider": [..]}`), TOML otherwise.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), oidc_login::ConfigError> {
+    /// let configs = oidc_login::Config::providers_from_toml(r#"
+    ///     [[provider]]
+    ///     name = "entra"
+    ///     metadata_url = "https://login.example/v2.0"
+    ///     client_id = "app"
+    ///     redirect_uri = "https://app.example/callback"
+    ///     login_button_text = "Sign in with Entra ID"
+    ///
+    ///     [[provider]]
+    ///     name = "privx"
+    ///     metadata_url = "https://privx.example/oidc/p1/"
+    ///     client_id = "app"
+    ///     redirect_uri = "https://app.example/callback/privx"
+    ///
+    ///     [[role_mapping]]
+    ///     name = "PrivX admins"
+    ///     source = "openid_connect"
+    ///     value = "admins"
+    ///     roles = ["Read-write"]
+    ///     provider = "privx"
+    /// "#)?;
+    /// assert_eq!(configs.len(), 2);
+    /// assert_eq!(configs[1].name(), "privx");
+    /// assert_eq!(configs[1].role_mapping().len(), 1);
+    /// assert!(configs[0].role_mapping().is_empty());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`from_file`](Self::from_file), for each provider; a table
+    /// without `name`, two with one name, or a row naming no provider of
+    /// the file.
+    pub fn providers_from_file(path: impl AsRef<Path>) -> Result<Vec<Self>, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let format = match path.extension().is_some_and(|ext| ext == "json") {
+            true => Format::Json,
+            false => Format::Toml,
+        };
+        Self::providers_from_text(&text, format, path.parent())
+    }
+
+    /// The TOML form of [`providers_from_file`](Self::providers_from_file).
+    pub fn providers_from_toml(text: &str) -> Result<Vec<Self>, ConfigError> {
+        Self::providers_from_text(text, Format::Toml, None)
+    }
+
+    fn providers_from_text(
+        text: &str,
+        format: Format,
+        base_dir: Option<&Path>,
+    ) -> Result<Vec<Self>, ConfigError> {
+        if !file::Probe::several(text, format) {
+            return Ok(vec![Self::from_text(text, format, base_dir)?]);
+        }
+        let source = Lookup {
+            base_dir,
+            env: &env_var,
+        };
+        file::ProvidersFile::into_builders(text, format, &source)?
+            .into_iter()
+            .map(ConfigBuilder::build)
+            .collect()
+    }
+
     fn from_text(text: &str, format: Format, base_dir: Option<&Path>) -> Result<Self, ConfigError> {
+        if file::Probe::several(text, format) {
+            return Err(ConfigError::Invalid {
+                field: "provider",
+                reason: "the file holds `[[provider]]` tables: read it with `Config::providers_from_file`".into(),
+            });
+        }
         let source = Lookup {
             base_dir,
             env: &env_var,
@@ -245,6 +341,12 @@ impl Config {
     /// (see [`ConfigBuilder::prompt`]).
     pub fn prompt(&self) -> Option<&str> {
         self.registration.prompt.as_deref()
+    }
+
+    /// The provider's name in the app (default `default`, see
+    /// [`ConfigBuilder::name`]).
+    pub fn name(&self) -> &str {
+        &self.registration.name
     }
 
     /// The sign-in button's text.

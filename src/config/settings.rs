@@ -23,6 +23,9 @@ use super::{AuthMethod, ClientAuth, Flow, RequiredClaim, UserinfoPolicy};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub(crate) struct Registration {
+    /// The provider's name in the app (`?provider=`, the identity's
+    /// `provider`), default `default`.
+    pub(crate) name: String,
     /// Empty when the config names an Entra ID tenant instead.
     pub(crate) metadata_url: String,
     pub(crate) client_id: String,
@@ -44,6 +47,7 @@ pub(crate) struct Registration {
 impl Default for Registration {
     fn default() -> Self {
         Self {
+            name: super::DEFAULT_PROVIDER_NAME.into(),
             metadata_url: String::new(),
             client_id: String::new(),
             redirect_uri: None,

@@ -93,6 +93,8 @@ impl std::fmt::Debug for Callback {
 
 /// What a callback is checked against: the client's provider and clock.
 pub(crate) struct CallbackRules<'a> {
+    /// The client's provider name ([`Config::name`](crate::Config::name)).
+    pub(crate) provider: &'a str,
     /// The provider's issuer (or multi-tenant template), as discovered.
     pub(crate) issuer: &'a str,
     /// For an Entra ID multi-tenant app: the issuer template and the policy.
@@ -116,6 +118,17 @@ pub(crate) fn check_callback(
         return Err(CallbackError::WrongProvider {
             pending: pending.issuer.clone(),
             client: rules.issuer.to_owned(),
+        });
+    }
+    // RFC 9700 4.4: a login started at another provider is never finished
+    // here (its code never reaches this provider's token endpoint), even
+    // when both share an issuer.
+    if let Some(pending_provider) = &pending.provider
+        && pending_provider != rules.provider
+    {
+        return Err(CallbackError::WrongProviderName {
+            pending: pending_provider.clone(),
+            client: rules.provider.to_owned(),
         });
     }
     let age = rules.now.saturating_sub(pending.created_at);

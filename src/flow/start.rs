@@ -106,6 +106,12 @@ impl Start {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub(crate) issuer: String,
+    /// The name of the provider ([`Config::name`]) the login was started
+    /// with: its callback is accepted by that provider's client only. A
+    /// pending login from before names were kept has none (the issuer is
+    /// still checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) provider: Option<String>,
     pub(crate) state: State,
     pub(crate) nonce: Nonce,
     pub(crate) pkce_verifier: PkceVerifier,
@@ -128,6 +134,13 @@ impl PendingLogin {
     /// when several are in flight (two browser tabs).
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// The name of the provider the login was started with
+    /// ([`Config::name`]); `None` for a pending login kept by an older
+    /// version.
+    pub fn provider(&self) -> Option<&str> {
+        self.provider.as_deref()
     }
 
     /// The issuer of the provider the login was started with.
@@ -310,6 +323,7 @@ pub(crate) fn authorization_url(
 
     let pending = PendingLogin {
         issuer: issuer.to_owned(),
+        provider: Some(config.name().to_owned()),
         state,
         nonce,
         pkce_verifier,

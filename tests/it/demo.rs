@@ -24,6 +24,7 @@ struct Running {
     provider_issuer: String,
     server: tokio::task::JoinHandle<()>,
     _provider: Option<TestProvider>,
+    _others: Vec<TestProvider>,
 }
 
 impl Drop for Running {
@@ -44,6 +45,7 @@ async fn serve(demo: Demo, provider_issuer: String) -> Running {
         listener,
         app,
         provider,
+        other_providers,
         ..
     } = demo;
     let server = tokio::spawn(async move {
@@ -54,6 +56,7 @@ async fn serve(demo: Demo, provider_issuer: String) -> Running {
         provider_issuer,
         server,
         _provider: provider,
+        _others: other_providers,
     }
 }
 
@@ -97,7 +100,10 @@ async fn callback_url_for(
     return_to: &str,
 ) -> String {
     let start = browser
-        .get(format!("{login}?login_hint={user}&return_to={return_to}"))
+        .get(format!(
+            "{login}{}login_hint={user}&return_to={return_to}",
+            if login.contains('?') { '&' } else { '?' }
+        ))
         .send()
         .await
         .unwrap();
@@ -1047,4 +1053,122 @@ async fn recent_steps_up_an_old_sign_in_and_comes_back() {
     let auth_time = body["auth_time"].as_i64().unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     assert!(now - auth_time < 60, "a new authentication: {body}");
+}
+
+/// Without arguments, the demo starts two embedded providers with different
+/// issuers, Entra-like and PrivX-like, and shows a button for each;
+/// `GET /login?provider=privx` signs in at the PrivX-like one, `GET /login`
+/// alone at the Entra-like one, and `/me` names the provider.
+#[tokio::test]
+async fn the_embedded_demo_has_two_providers() {
+    let options = Options::parse(Some("127.0.0.1:0"), []).unwrap();
+    let demo = Demo::start(&options).await.expect("the demo starts");
+    let entra_issuer = demo.provider.as_ref().unwrap().issuer().to_owned();
+    let [privx] = &demo.other_providers[..] else {
+        panic!("one other embedded provider");
+    };
+    let privx_issuer = privx.issuer().to_owned();
+    assert!(entra_issuer.ends_with("/v2.0"), "{entra_issuer}");
+    assert!(privx_issuer.contains("/oidc/"), "{privx_issuer}");
+    let demo = serve(demo, entra_issuer.clone()).await;
+
+    let alice = browser();
+    let page = home(&alice, &demo).await;
+    assert_eq!(page.matches("class=\"oidc-login\"").count(), 2, "{page}");
+    for shown in [
+        "Sign in with the embedded provider (Entra-like)",
+        "Sign in with the embedded provider (PrivX-like)",
+        "name=\"provider\" value=\"entra\"",
+        "name=\"provider\" value=\"privx\"",
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    assert!(
+        page.contains(&format!("<code>{privx_issuer}</code>")),
+        "{page}"
+    );
+
+    let (callback, landed) =
+        sign_in(&alice, &demo.url("/login?provider=privx"), "alice", "/").await;
+    assert!(
+        callback.starts_with(&demo.url("/callback/privx?")),
+        "{callback}"
+    );
+    assert_eq!(landed.status(), StatusCode::SEE_OTHER);
+    let (status, body) = me(&alice, &demo).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["provider"], "privx");
+    assert_eq!(body["issuer"], privx_issuer);
+    assert_eq!(body["roles"], serde_json::json!(["Read-only"]));
+
+    let bob = browser();
+    let (callback, _) = sign_in(&bob, &demo.url("/login"), "alice", "/").await;
+    assert!(callback.starts_with(&demo.url("/callback?")), "{callback}");
+    let (_, body) = me(&bob, &demo).await;
+    assert_eq!(body["provider"], "entra");
+    assert_eq!(body["issuer"], entra_issuer);
+    assert_eq!(body["roles"], serde_json::json!(["Read-write"]));
+
+    let unknown = alice
+        .get(demo.url("/login?provider=nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+}
+
+/// `demo --config FILE` with `[[provider]]` tables: a button per provider.
+#[tokio::test]
+async fn config_file_with_several_providers() {
+    let (entra, privx) = (TestProvider::start().await, TestProvider::start().await);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("oidc.toml");
+    let table = |name: &str, provider: &TestProvider, callback: &str| {
+        format!(
+            "[[provider]]\nname = \"{name}\"\nmetadata_url = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n\
+             redirect_uri = \"http://127.0.0.1:{port}{callback}\"\nlogin_button_text = \"Sign in with {name}\"\n",
+            provider.metadata_url(),
+            TestProvider::DEFAULT_CLIENT_ID,
+            TestProvider::DEFAULT_CLIENT_SECRET,
+        )
+    };
+    let text = format!(
+        "{}{}[[role_mapping]]\nname = \"devs\"\nsource = \"openid_connect\"\nvalue = \"{DEMO_GROUP}\"\nroles = [\"Read-write\"]\nprovider = \"two\"\n",
+        table("one", &entra, "/auth/callback"),
+        table("two", &privx, "/auth/callback/two"),
+    );
+    std::fs::write(&file, text).unwrap();
+    let options = Options::parse(
+        Some(&format!("127.0.0.1:{port}")),
+        ["--config".to_owned(), file.display().to_string()],
+    )
+    .unwrap();
+    let demo = Demo::start(&options).await.expect("the demo starts");
+    assert!(demo.provider.is_none() && demo.other_providers.is_empty());
+    assert!(demo.warnings.is_empty(), "{:?}", demo.warnings);
+    let demo = serve(demo, entra.issuer().to_owned()).await;
+    let alice = browser();
+    let page = home(&alice, &demo).await;
+    assert!(
+        page.contains("Sign in with one") && page.contains("Sign in with two"),
+        "{page}"
+    );
+    let (callback, _) = sign_in(&alice, &demo.url("/auth/login?provider=two"), "alice", "/").await;
+    assert!(
+        callback.starts_with(&demo.url("/auth/callback/two?")),
+        "{callback}"
+    );
+    let (_, body) = me(&alice, &demo).await;
+    assert_eq!(body["provider"], "two");
+    assert_eq!(body["issuer"], privx.issuer());
+    assert_eq!(body["roles"], serde_json::json!(["Read-write"]));
+    let bob = browser();
+    sign_in(&bob, &demo.url("/auth/login"), "alice", "/").await;
+    let (_, body) = me(&bob, &demo).await;
+    assert_eq!(body["provider"], "one");
+    assert_eq!(body["roles"], serde_json::json!([]));
 }

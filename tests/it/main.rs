@@ -29,6 +29,7 @@ mod logout;
 mod metrics;
 mod privx;
 mod provider_faults;
+mod providers;
 mod refresh;
 mod security;
 mod session_life;
