@@ -532,7 +532,7 @@
 //! | --- | --- | --- | --- |
 //! | `oidc_login_logins_started_total` | counter | `issuer` | [`Client::start`] calls that returned a provider URL |
 //! | `oidc_login_logins_finished_total` | counter | `issuer` | [`Client::finish`] calls that succeeded |
-//! | `oidc_login_logins_refused_total` | counter | `issuer`, `code` | [`Client::finish`] calls that failed, by [`Error::code`] |
+//! | `oidc_login_logins_refused_total` | counter | `issuer`, `code` | logins refused, by [`Error::code`]: [`Client::finish`] calls that failed, and with axum the callbacks refused before it (`no_pending_login`, a malformed callback, `wrong_provider`) or after it (account linking) |
 //! | `oidc_login_refreshes_total` | counter | `issuer`, `outcome` (`ok`, `failed`) | [`Client::refresh`] calls |
 //! | `oidc_login_jwks_fetches_total` | counter | `outcome` (`ok`, `failed`) | fetches of the provider's key set (at discovery, on an unknown `kid`, when it is too old) |
 //! | `oidc_login_code_exchange_seconds` | histogram | `issuer` | the code exchange at the token endpoint |

@@ -15,7 +15,8 @@ use metrics::{Unit, counter, describe_counter, describe_histogram, histogram};
 pub(crate) const LOGINS_STARTED: &str = "oidc_login_logins_started_total";
 /// Logins finished ([`Client::finish`](crate::Client::finish) succeeded); label `issuer`.
 pub(crate) const LOGINS_FINISHED: &str = "oidc_login_logins_finished_total";
-/// Logins refused by `Client::finish`; labels `issuer`, `code`.
+/// Logins refused by `Client::finish`, and by the axum callback before or
+/// after it; labels `issuer`, `code`.
 pub(crate) const LOGINS_REFUSED: &str = "oidc_login_logins_refused_total";
 /// Refresh grants; labels `issuer`, `outcome` (`ok`, `failed`).
 pub(crate) const REFRESHES: &str = "oidc_login_refreshes_total";

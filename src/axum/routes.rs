@@ -852,7 +852,7 @@ async fn callback_get(
 ) -> Response {
     match Callback::from_query(query.as_deref().unwrap_or_default()) {
         Ok(callback) => finish(&shared, &session, callback).await,
-        Err(error) => refuse(&error.into()),
+        Err(error) => refuse_login(&shared, &error.into()),
     }
 }
 
@@ -863,7 +863,7 @@ async fn callback_post(
 ) -> Response {
     let callback = match Callback::from_form(&body) {
         Ok(callback) => callback,
-        Err(error) => return refuse(&error.into()),
+        Err(error) => return refuse_login(&shared, &error.into()),
     };
     // A cross-site form_post arrives without the SameSite=Lax cookie: answer
     // with a page that posts the same form again from this origin, once.
@@ -877,7 +877,10 @@ async fn callback_post(
 
 async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Response {
     let Some(state) = callback.get("state") else {
-        return refuse(&crate::error::CallbackError::MissingParameter("state").into());
+        return refuse_login(
+            shared,
+            &crate::error::CallbackError::MissingParameter("state").into(),
+        );
     };
     let pending = match session::take_pending(session, state).await {
         Ok(Some(pending)) => pending,
@@ -886,6 +889,10 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
                 target: "oidc_login::axum",
                 code = Refusal::NO_PENDING_LOGIN.code(),
                 "callback refused: no login in flight in this session matches its state (replayed, expired, started in another browser, or the session cookie was not sent)"
+            );
+            crate::telemetry::login_refused(
+                shared.client.issuer(),
+                Refusal::NO_PENDING_LOGIN.code(),
             );
             return Refusal::NO_PENDING_LOGIN.respond();
         }
@@ -899,7 +906,8 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
         .provider()
         .unwrap_or_else(|| shared.providers.first().config().name());
     if started_with != expected {
-        return refuse(
+        return refuse_login(
+            shared,
             &crate::error::CallbackError::WrongProviderName {
                 pending: started_with.to_owned(),
                 client: expected.to_owned(),
@@ -913,7 +921,7 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
             let account = match &shared.accounts {
                 Some(linker) => match linker.link(&login.identity).await {
                     Ok(account) => Some(account.id),
-                    Err(error) => return refuse(&error.into()),
+                    Err(error) => return refuse_login(shared, &error.into()),
                 },
                 None => None,
             };
@@ -929,8 +937,17 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
             }
             Redirect::to(&to).into_response()
         }
+        // Counted by `Client::finish`.
         Err(error) => refuse(&error),
     }
+}
+
+/// A callback refused here rather than by `Client::finish`: counted in
+/// `oidc_login_logins_refused_total` as `finish` counts its own. (An account
+/// linking refusal comes after `finish` counted the login as finished.)
+fn refuse_login(shared: &Shared, error: &Error) -> Response {
+    crate::telemetry::login_refused(shared.client.issuer(), error.code());
+    refuse(error)
 }
 
 /// `POST {prefix}/logout`, in a `tracing` span `oidc_login.sign_out`

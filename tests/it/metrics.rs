@@ -138,3 +138,50 @@ async fn spans_name_the_provider_around_discovery_callback_refresh_and_sign_out(
         );
     }
 }
+
+/// With axum, a callback refused before `Client::finish` is counted too,
+/// with its code: here one that matches no login in flight.
+#[test]
+fn a_callback_with_no_login_in_flight_is_counted_as_refused() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use oidc_login::axum::{LoginRoutes, session_layer};
+    use tower::ServiceExt;
+
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let issuer = metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let provider = TestProvider::start().await;
+            let client = common::client_with(common::config_builder(&provider)).await;
+            let routes = LoginRoutes::new(client.clone());
+            let app = routes
+                .mount(axum::Router::new())
+                .layer(routes.layer())
+                .layer(session_layer(
+                    tower_sessions::MemoryStore::default(),
+                    &client,
+                ));
+            let answer = app
+                .oneshot(
+                    Request::get("/callback?code=c&state=nobody-started-this")
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+            provider.issuer().to_owned()
+        })
+    });
+    let metrics = snapshot(&snapshotter);
+    let name = format!("oidc_login_logins_refused_total{{code=no_pending_login,issuer={issuer}}}");
+    assert!(
+        matches!(metrics.get(&name), Some(DebugValue::Counter(1))),
+        "{name} in {metrics:#?}"
+    );
+}
