@@ -98,6 +98,20 @@ impl HttpClient {
         if let Some((user, password)) = basic {
             request = request.basic_auth(user, Some(password));
         }
+        let response = self.send_success(what, url, request).await?;
+        // Read (capped) and dropped, so the connection can be reused.
+        read_capped(what, url.as_str(), response).await?;
+        Ok(())
+    }
+
+    /// Sends the request: a success status gives the response, a redirect
+    /// (never followed) or any other status an error.
+    async fn send_success(
+        &self,
+        what: &'static str,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, HttpError> {
         let response = request
             .send()
             .await
@@ -117,9 +131,7 @@ impl HttpClient {
                 HttpErrorKind::Status(status.as_u16()),
             ));
         }
-        // Read (capped) and dropped, so the connection can be reused.
-        read_capped(what, url.as_str(), response).await?;
-        Ok(())
+        Ok(response)
     }
 
     /// Sends the request; a success status gives the capped body, anything
@@ -130,25 +142,7 @@ impl HttpClient {
         url: &Url,
         request: reqwest::RequestBuilder,
     ) -> Result<Vec<u8>, HttpError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(what, url.as_str(), e))?;
-        let status = response.status();
-        if status.is_redirection() {
-            return Err(error(
-                what,
-                url.as_str(),
-                HttpErrorKind::Redirect(status.as_u16()),
-            ));
-        }
-        if !status.is_success() {
-            return Err(error(
-                what,
-                url.as_str(),
-                HttpErrorKind::Status(status.as_u16()),
-            ));
-        }
+        let response = self.send_success(what, url, request).await?;
         let content_type = content_type(response.headers());
         let body = read_capped(what, url.as_str(), response).await?;
         if !is_json(&body) {

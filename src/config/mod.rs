@@ -172,6 +172,20 @@ pub struct Config {
     accounts: Option<AccountsSettings>,
 }
 
+/// A config file's text, and its format: JSON when its name ends in
+/// `.json`, TOML otherwise.
+fn read_config_file(path: &Path) -> Result<(String, Format), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let format = match path.extension().is_some_and(|ext| ext == "json") {
+        true => Format::Json,
+        false => Format::Toml,
+    };
+    Ok((text, format))
+}
+
 impl Config {
     /// Reads the TOML form. See the crate docs for every field.
     ///
@@ -192,14 +206,7 @@ impl Config {
     /// file's own directory.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let format = match path.extension().is_some_and(|ext| ext == "json") {
-            true => Format::Json,
-            false => Format::Toml,
-        };
+        let (text, format) = read_config_file(path)?;
         Self::from_text(&text, format, path.parent())
     }
 
@@ -247,14 +254,7 @@ impl Config {
     /// the file.
     pub fn providers_from_file(path: impl AsRef<Path>) -> Result<Vec<Self>, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let format = match path.extension().is_some_and(|ext| ext == "json") {
-            true => Format::Json,
-            false => Format::Toml,
-        };
+        let (text, format) = read_config_file(path)?;
         Self::providers_from_text(&text, format, path.parent())
     }
 
