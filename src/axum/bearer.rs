@@ -426,8 +426,8 @@ impl<S: Send + Sync, N: ScopeName> FromRequestParts<S> for BearerScope<N> {
                 target: "oidc_login::axum",
                 code = "insufficient_scope",
                 scope = N::SCOPE,
-                subject = %claims.subject(),
-                client_id = %claims.client_id(),
+                subject = %crate::error::clip(claims.subject(), 256),
+                client_id = %crate::error::clip(claims.client_id(), 256),
                 path = parts.uri.path(),
                 "bearer request refused: the token lacks the scope"
             );
@@ -454,8 +454,8 @@ impl<S: Send + Sync, R: RoleName> FromRequestParts<S> for BearerRole<R> {
                 target: "oidc_login::axum",
                 code = "missing_role",
                 role = R::ROLE,
-                subject = %claims.subject(),
-                client_id = %claims.client_id(),
+                subject = %crate::error::clip(claims.subject(), 256),
+                client_id = %crate::error::clip(claims.client_id(), 256),
                 path = parts.uri.path(),
                 "bearer request refused: the caller lacks the role"
             );

@@ -325,7 +325,7 @@ impl Client {
         tracing::info!(
             target: "oidc_login::login",
             issuer = %identity.issuer,
-            subject = %identity.subject,
+            subject = %crate::error::clip(&identity.subject, 256),
             roles = ?identity.roles,
             "login refreshed"
         );
@@ -386,7 +386,7 @@ impl Client {
                     .map_err(|failure| GroupsError::Graph { trigger, failure })?;
                 tracing::info!(
                     target: "oidc_login::login",
-                    subject = %subject,
+                    subject = %crate::error::clip(subject, 256),
                     groups = groups.len(),
                     trigger = ?trigger,
                     "groups read from Microsoft Graph"
@@ -485,7 +485,7 @@ fn finished(identity: Identity, tokens: Tokens, return_to: Option<String>) -> Lo
     tracing::info!(
         target: "oidc_login::login",
         issuer = %identity.issuer,
-        subject = %identity.subject,
+        subject = %crate::error::clip(&identity.subject, 256),
         roles = ?identity.roles,
         "login finished"
     );

@@ -629,3 +629,37 @@ async fn hmac_access_tokens_are_refused_even_when_id_tokens_may_use_it() {
         "{error}"
     );
 }
+
+/// A token whose `sub` and `client_id` carry a line break and a fake log
+/// line: the refusal's log line holds them escaped, and forges nothing.
+#[tokio::test]
+async fn a_sub_with_a_newline_cannot_forge_a_log_line() {
+    let provider = provider().await;
+    let api = api_for(&provider).await;
+    let logs = crate::common::logs::Logs::capture();
+    let (base, server) = serve(api).await;
+    let forged = "\nINFO oidc_login::axum: bearer request accepted subject=admin";
+    let mut claims = at_claims(&provider);
+    claims["sub"] = json!(format!("mallory{forged}"));
+    claims["client_id"] = json!(format!("{CLIENT_ID}{forged}"));
+    claims["scope"] = json!("other.scope");
+    let bearer = format!("Bearer {}", provider.sign_access_token(&claims));
+    // Refused for the scope, then for the role: both log the caller.
+    let (status, _, _) = get_with(&format!("{base}/api/reports"), Some(&bearer)).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = get_with(&format!("{base}/api/admin"), Some(&bearer)).await;
+    assert_eq!(status, 403);
+    server.abort();
+    let text = logs.text();
+    assert!(text.contains("mallory\\nINFO oidc_login::axum"), "{text}");
+    assert!(
+        text.contains(&format!("{CLIENT_ID}\\nINFO oidc_login::axum")),
+        "{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|line| line.starts_with("INFO oidc_login::axum: bearer request accepted")),
+        "a forged line: {text}"
+    );
+}
