@@ -495,7 +495,8 @@
 //! `client_id`, `jti`, `scope`); [`AccessTokenProfile::EntraV2`] is Entra
 //! ID's v2.0 access token (`aud` the application id or its Application ID
 //! URI, `azp`, `scp` or `roles`, `ver` `2.0`, the tenant policy), chosen for
-//! an Entra client. An ID token is never accepted as an access token (RFC
+//! an Entra client of the `entra` table or whose metadata came from a
+//! Microsoft login host (a look-alike elsewhere keeps RFC 9068). An ID token is never accepted as an access token (RFC
 //! 8725 section 3.11): its `typ` differs, and Entra's has no `azp` or `scp`.
 //! [`Api::authenticate`] also maps the caller's groups and `roles` through
 //! the client's role mapper ([`BearerPrincipal`]). Refusals are

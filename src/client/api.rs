@@ -204,10 +204,12 @@ impl Api {
 }
 
 impl Client {
-    /// Whether this is an Entra ID client: the one decision of
-    /// `provider/recognise.rs` (the `entra` table, or Entra's discovery
-    /// document).
+    /// Whether this client's access tokens are Entra ID's: an Entra client
+    /// (the one decision of `provider/recognise.rs`) from the `entra` table
+    /// or whose metadata came from a Microsoft login host. Any other host
+    /// whose document looks like Entra's keeps RFC 9068's rules.
     pub(crate) fn issues_entra_tokens(&self) -> bool {
-        self.entra().is_some()
+        self.entra()
+            .is_some_and(|entra| entra.issues_entra_access_tokens(self.config().metadata_url()))
     }
 }

@@ -663,3 +663,38 @@ async fn a_sub_with_a_newline_cannot_forge_a_log_line() {
         "a forged line: {text}"
     );
 }
+
+/// A provider off Microsoft's login hosts (here on loopback) whose
+/// discovery document has Entra's issuer form and members, reached by a
+/// plain metadata URL: recognised as Entra for sign-in, but its access
+/// tokens are checked by RFC 9068's rules, so a token without `typ:
+/// at+jwt` (an ID token, or an Entra-shaped token) is refused.
+#[tokio::test]
+async fn an_entra_look_alike_off_microsofts_hosts_keeps_rfc_9068() {
+    let provider = entra_provider().await;
+    let client = client_with(
+        Config::builder(provider.entra_metadata_url(HOME), CLIENT_ID)
+            .graph_url(provider.graph_url())
+            .client_auth(ClientAuth::secret_basic(CLIENT_SECRET))
+            .redirect_uri(REDIRECT_URI)
+            .scopes(["openid", "profile", "access_as_user"]),
+    )
+    .await;
+    assert!(client.entra().is_some(), "recognised as Entra for sign-in");
+    let api = Api::new(&client, [CLIENT_ID, APP_ID_URI]).unwrap();
+    assert_eq!(api.token_profile(), AccessTokenProfile::Jwt);
+    // An Entra v2.0 access token's claims, header `typ: JWT`.
+    let entra_shaped = provider.sign_id_token(&alice_like_entra_claims(&provider, HOME));
+    let error = bearer_error(api.verify(&entra_shaped).await);
+    assert!(
+        matches!(error, BearerError::NotAnAccessToken { .. }),
+        "{error}"
+    );
+    // The login's ID token, whose `aud` is the application id.
+    let login = login_as(&client, "alice").await.unwrap();
+    let error = bearer_error(api.verify(login.tokens.id_token.expose_secret()).await);
+    assert!(
+        matches!(error, BearerError::NotAnAccessToken { .. }),
+        "{error}"
+    );
+}
