@@ -27,10 +27,7 @@ use url::Url;
 
 use crate::config::{Config, GraphQuery, GroupsSource};
 use crate::error::DiscoveryError;
-use crate::issuer::{PLACEHOLDER, is_guid};
-
-/// The issuer host of Entra ID version 1.0 tokens (every cloud but China's).
-const V1_HOSTS: [&str; 2] = ["sts.windows.net", "sts.chinacloudapi.cn"];
+use crate::issuer::{PLACEHOLDER, V1_HOSTS, is_guid};
 
 /// Microsoft's clouds: `cloud_instance_name`, the login hosts its metadata
 /// is served from, and its Microsoft Graph hosts (the first is the default;
