@@ -1118,6 +1118,17 @@ pub enum AccountError {
         /// Why.
         reason: &'static str,
     },
+    /// The login's `sub` is filled by the provider from a mutable attribute
+    /// ([`Config::mutable_subject`](crate::Config::mutable_subject)), and the
+    /// linker does not accept that
+    /// ([`AccountLinker::accept_mutable_sub`](crate::AccountLinker::accept_mutable_sub)).
+    #[error(
+        "the provider fills `sub` from the attribute `{attribute}`, which can change, so linking an account by it would lock users out or hand the account to whoever gets the value next: remove the mapping at the provider, or accept it with `AccountLinker::accept_mutable_sub()`"
+    )]
+    MutableSubject {
+        /// The attribute (clipped).
+        attribute: String,
+    },
     /// The store's database was written by a newer version of this crate.
     #[error(
         "the account database is at schema version {found}, newer than the {supported} this version knows: upgrade the app, or restore a backup"
@@ -1149,9 +1160,10 @@ impl AccountError {
             Self::BoundToAnotherSubject { .. } | Self::SubjectBoundElsewhere { .. } => {
                 "account_bound_elsewhere"
             }
-            Self::UnknownAccount { .. } | Self::EmailTaken { .. } | Self::InvalidEmail { .. } => {
-                "account_admin_error"
-            }
+            Self::UnknownAccount { .. }
+            | Self::EmailTaken { .. }
+            | Self::InvalidEmail { .. }
+            | Self::MutableSubject { .. } => "account_admin_error",
             Self::SchemaTooNew { .. } | Self::Store { .. } => "account_store_error",
         }
     }

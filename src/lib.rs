@@ -400,8 +400,9 @@
 //! `oidc_attribute_mapping` that fills `sub` from `email` or `principal`
 //! makes `sub` mutable ([`Config::mutable_subject`]): `build` logs a
 //! warning, `discover --privx-client` notes it, and account linking keyed
-//! on it is refused unless the app accepts it by name
-//! ([`AccountLinker::accept_mutable_sub`]).
+//! on it is refused (by `LoginRoutes::accounts` at setup, and by
+//! [`AccountLinker::link`] for each login, [`Identity::mutable_subject`])
+//! unless the app accepts it by name ([`AccountLinker::accept_mutable_sub`]).
 //!
 //! ```no_run
 //! # use std::sync::Arc;

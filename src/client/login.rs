@@ -448,6 +448,8 @@ impl Client {
         }
         let mut identity =
             identity::build(issuer, subject, claims, claim_names(self.config.claims()));
+        // Carried with the login, so that a linker used directly refuses it too.
+        identity.mutable_subject = self.config.mutable_subject().map(str::to_owned);
         // The username is how the app names the user (Pexip's "username
         // field"): a login without it is refused, never signed in nameless.
         if identity.username.is_none() {
