@@ -102,6 +102,7 @@ impl Error {
             Self::Logout(_) => "logout_token_refused",
             Self::BreakGlass(BreakGlassError::RateLimited { .. }) => "break_glass_rate_limited",
             Self::BreakGlass(_) => "break_glass_refused",
+            Self::Bearer(BearerError::RequiredClaim { .. }) => "required_claim",
             Self::Bearer(_) => "bearer_token_refused",
         }
     }
@@ -757,6 +758,16 @@ pub enum BearerError {
         claim: &'static str,
         /// What it should be.
         expected: &'static str,
+    },
+    /// A user's token lacks the config's required claim (or holds another
+    /// value): the admin's gate keeps this user out of the API as out of
+    /// the sign-in. Answer 403, not 401: the token itself is valid.
+    #[error(
+        "the caller's access token lacks the required claim `{claim}` or holds another value: the config's `required_claim` keeps this user out"
+    )]
+    RequiredClaim {
+        /// The required claim's name (from the config).
+        claim: String,
     },
     /// `exp` is in the past, beyond the allowed skew.
     #[error("the access token expired at {exp} (now {now}, allowed skew {skew_seconds} s)")]

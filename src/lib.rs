@@ -499,8 +499,11 @@
 //! an Entra client of the `entra` table or whose metadata came from a
 //! Microsoft login host (a look-alike elsewhere keeps RFC 9068). An ID token is never accepted as an access token (RFC
 //! 8725 section 3.11): its `typ` differs, and Entra's has no `azp` or `scp`.
-//! [`Api::authenticate`] also maps the caller's groups and `roles` through
-//! the client's role mapper ([`BearerPrincipal`]). Refusals are
+//! [`Api::authenticate`] also applies the config's required claim to a
+//! user's token, as the sign-in does (a daemon's `client_credentials`
+//! token, which has no user, is not gated; opt out with
+//! [`Api::insecure_skip_required_claim`]), and maps the caller's groups and
+//! `roles` through the client's role mapper ([`BearerPrincipal`]). Refusals are
 //! [`Error::Bearer`] ([`BearerError`]). With `axum`, the extractors
 //! `Bearer`, `BearerScope<S>` and `BearerRole<R>` answer RFC 6750
 //! (`WWW-Authenticate: Bearer`, `invalid_token`, `insufficient_scope`).

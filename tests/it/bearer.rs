@@ -698,3 +698,70 @@ async fn an_entra_look_alike_off_microsofts_hosts_keeps_rfc_9068() {
         "{error}"
     );
 }
+
+/// The config's required claim (`department=ops`) keeps a user out of the
+/// API as out of the sign-in: a user's token without it, or with another
+/// value, is refused (403 in axum); a daemon's token (no user) is not
+/// gated; the opt-out is named for what it does.
+#[tokio::test]
+async fn a_user_kept_out_by_the_required_claim_is_kept_out_of_the_api() {
+    let provider = provider().await;
+    let client = client_with(
+        config_builder(&provider)
+            .required_claim("department", "ops")
+            .add_role_mapping(RoleMapping::new(
+                "jobs",
+                Source::AppRole,
+                "Jobs.Admin",
+                ["Read-write"],
+            )),
+    )
+    .await;
+    let api = Api::new(&client, [API]).unwrap();
+    assert!(api.applies_required_claim());
+    let token = |department: Option<&str>| {
+        let mut claims = at_claims(&provider);
+        if let Some(department) = department {
+            claims["department"] = json!(department);
+        }
+        provider.sign_access_token(&claims)
+    };
+    let (ops, dev, none) = (token(Some("ops")), token(Some("dev")), token(None));
+    api.authenticate(&ops).await.unwrap();
+    for hostile in [&dev, &none] {
+        let error = bearer_error(api.authenticate(hostile).await);
+        assert!(
+            matches!(&error, BearerError::RequiredClaim { claim } if claim == "department"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("dev"), "{error}");
+    }
+    // A daemon's token has no user, so no such claim: not gated.
+    let daemon = daemon_token(&provider, "reports.read").await;
+    api.authenticate(&daemon).await.unwrap();
+
+    // Through the extractors: 403 `insufficient_scope`, for the user only.
+    let (base, server) = serve(api.clone()).await;
+    for path in ["/api/me", "/api/reports"] {
+        let (status, challenge, body) =
+            get_with(&format!("{base}{path}"), Some(&format!("Bearer {none}"))).await;
+        assert_eq!(status, 403, "{path}");
+        assert!(
+            challenge.unwrap().contains("error=\"insufficient_scope\""),
+            "{path}"
+        );
+        assert!(!body.contains("department"), "{body}");
+        let (status, _, _) =
+            get_with(&format!("{base}{path}"), Some(&format!("Bearer {ops}"))).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    let (status, _, _) =
+        get_with(&format!("{base}/api/me"), Some(&format!("Bearer {daemon}"))).await;
+    assert_eq!(status, 200);
+    server.abort();
+
+    // The opt-out, by name.
+    let open = api.insecure_skip_required_claim();
+    assert!(!open.applies_required_claim());
+    open.authenticate(&none).await.unwrap();
+}
