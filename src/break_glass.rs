@@ -244,6 +244,7 @@ impl BreakGlass {
             roles: Vec::new(),
             claims: Map::new(),
             break_glass: true,
+            mutable_subject: None,
         };
         let mut roles = self.roles.roles(&identity);
         roles.sort_unstable();

@@ -104,6 +104,7 @@ impl Error {
             Self::Logout(_) => "logout_token_refused",
             Self::BreakGlass(BreakGlassError::RateLimited { .. }) => "break_glass_rate_limited",
             Self::BreakGlass(_) => "break_glass_refused",
+            Self::Bearer(BearerError::RequiredClaim { .. }) => "required_claim",
             Self::Bearer(_) => "bearer_token_refused",
         }
     }
@@ -771,6 +772,16 @@ pub enum BearerError {
         /// What it should be.
         expected: &'static str,
     },
+    /// A user's token lacks the config's required claim (or holds another
+    /// value): the admin's gate keeps this user out of the API as out of
+    /// the sign-in. Answer 403, not 401: the token itself is valid.
+    #[error(
+        "the caller's access token lacks the required claim `{claim}` or holds another value: the config's `required_claim` keeps this user out"
+    )]
+    RequiredClaim {
+        /// The required claim's name (from the config).
+        claim: String,
+    },
     /// `exp` is in the past, beyond the allowed skew.
     #[error("the access token expired at {exp} (now {now}, allowed skew {skew_seconds} s)")]
     Expired {
@@ -1131,6 +1142,17 @@ pub enum AccountError {
         /// Why.
         reason: &'static str,
     },
+    /// The login's `sub` is filled by the provider from a mutable attribute
+    /// ([`Config::mutable_subject`](crate::Config::mutable_subject)), and the
+    /// linker does not accept that
+    /// ([`AccountLinker::accept_mutable_sub`](crate::AccountLinker::accept_mutable_sub)).
+    #[error(
+        "the provider fills `sub` from the attribute `{attribute}`, which can change, so linking an account by it would lock users out or hand the account to whoever gets the value next: remove the mapping at the provider, or accept it with `AccountLinker::accept_mutable_sub()`"
+    )]
+    MutableSubject {
+        /// The attribute (clipped).
+        attribute: String,
+    },
     /// The store's database was written by a newer version of this crate.
     #[error(
         "the account database is at schema version {found}, newer than the {supported} this version knows: upgrade the app, or restore a backup"
@@ -1162,9 +1184,10 @@ impl AccountError {
             Self::BoundToAnotherSubject { .. } | Self::SubjectBoundElsewhere { .. } => {
                 "account_bound_elsewhere"
             }
-            Self::UnknownAccount { .. } | Self::EmailTaken { .. } | Self::InvalidEmail { .. } => {
-                "account_admin_error"
-            }
+            Self::UnknownAccount { .. }
+            | Self::EmailTaken { .. }
+            | Self::InvalidEmail { .. }
+            | Self::MutableSubject { .. } => "account_admin_error",
             Self::SchemaTooNew { .. } | Self::Store { .. } => "account_store_error",
         }
     }

@@ -54,6 +54,12 @@ pub struct Identity {
     /// `subject` and `username` the local username, and there are no claims.
     #[serde(default)]
     pub break_glass: bool,
+    /// The attribute the provider fills `sub` from, when the config says it
+    /// is a mutable one ([`Config::mutable_subject`](crate::Config::mutable_subject),
+    /// PrivX's `email=sub`): [`AccountLinker::link`](crate::AccountLinker::link)
+    /// refuses such a login unless the linker accepts it.
+    #[serde(default)]
+    pub mutable_subject: Option<String>,
 }
 
 impl Identity {
@@ -130,6 +136,7 @@ pub(crate) fn build(
         subject,
         claims,
         break_glass: false,
+        mutable_subject: None,
     }
 }
 
@@ -244,7 +251,18 @@ pub(crate) fn merge_userinfo(
     if mode == Userinfo::Replace {
         claims.retain(|name, _| is_protocol_claim(name));
     }
+    // `email_verified` speaks of the `email` beside it: it is taken from
+    // the source `email` comes from (userinfo's may fill in for the very
+    // same address), never paired with another address.
+    let email_from_userinfo = !claims.contains_key("email") && fresh.contains_key("email");
+    if email_from_userinfo {
+        claims.remove("email_verified");
+    }
+    let same_email = claims.get("email").is_some() && claims.get("email") == fresh.get("email");
     for (name, value) in fresh {
+        if name == "email_verified" && !email_from_userinfo && !same_email {
+            continue;
+        }
         claims.entry(name).or_insert(value);
     }
 }
@@ -383,6 +401,55 @@ mod tests {
         assert!(!err.to_string().contains("t1"));
         assert!(check_required_claim(&c, "missing", "t1").is_err());
         assert!(check_required_claim(&c, "groups", "c").is_err());
+    }
+
+    /// `email_verified` is never paired with another source's `email`.
+    #[test]
+    fn email_verified_comes_with_its_email() {
+        let merged = |id_token: Value, userinfo: Value| {
+            let mut c = claims(id_token);
+            merge_userinfo(&mut c, claims(userinfo), Userinfo::Fill);
+            let id = build("i".into(), "s".into(), c, NAMES);
+            (id.email, id.email_verified)
+        };
+        // The ID token's address; userinfo vouches for another one.
+        assert_eq!(
+            merged(
+                json!({"email": "mallory@corp.example"}),
+                json!({"email": "alice@corp.example", "email_verified": true})
+            ),
+            (Some("mallory@corp.example".into()), false)
+        );
+        // The ID token vouches for nothing; userinfo's address is used.
+        assert_eq!(
+            merged(
+                json!({"email_verified": true}),
+                json!({"email": "alice@corp.example", "email_verified": false})
+            ),
+            (Some("alice@corp.example".into()), false)
+        );
+        assert_eq!(
+            merged(
+                json!({"email_verified": true}),
+                json!({"email": "alice@corp.example"})
+            ),
+            (Some("alice@corp.example".into()), false)
+        );
+        // The same address from both: userinfo may fill in its verification.
+        assert_eq!(
+            merged(
+                json!({"email": "alice@corp.example"}),
+                json!({"email": "alice@corp.example", "email_verified": true})
+            ),
+            (Some("alice@corp.example".into()), true)
+        );
+        assert_eq!(
+            merged(
+                json!({"email": "alice@corp.example", "email_verified": true}),
+                json!({"email": "other@corp.example", "email_verified": false})
+            ),
+            (Some("alice@corp.example".into()), true)
+        );
     }
 
     #[test]

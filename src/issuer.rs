@@ -7,8 +7,10 @@
 
 /// The placeholder in multi-tenant metadata.
 pub(crate) const PLACEHOLDER: &str = "{tenantid}";
-/// The issuer prefix of Entra ID version 1.0 tokens.
-const V1_ISSUER_PREFIX: &str = "https://sts.windows.net/";
+/// The issuer hosts of Entra ID version 1.0 tokens (`https://<host>/<tenant>/`):
+/// every cloud's but China's, and China's. The one list: the provider's
+/// recognition of v1.0 metadata and the tokens' v1.0 refusal both read it.
+pub(crate) const V1_HOSTS: [&str; 2] = ["sts.windows.net", "sts.chinacloudapi.cn"];
 
 /// Which Entra ID tenants may sign in to a multi-tenant app (one configured
 /// with the tenant `common` or `organizations`).
@@ -111,10 +113,17 @@ impl TenantTemplate {
     }
 }
 
-/// Whether a token whose `iss` did not match is an Entra ID version 1.0
-/// token (`ver` 1.0, or the `sts.windows.net` issuer).
+/// Whether a token is an Entra ID version 1.0 token: `ver` 1.0, or an
+/// issuer on one of the [`V1_HOSTS`] (`sts.windows.net`,
+/// `sts.chinacloudapi.cn`).
 pub(crate) fn is_v1_token(iss: &str, ver: Option<&str>) -> bool {
-    iss.starts_with(V1_ISSUER_PREFIX) || ver == Some("1.0")
+    let on_v1_host = iss.strip_prefix("https://").is_some_and(|rest| {
+        V1_HOSTS.iter().any(|host| {
+            rest.strip_prefix(host)
+                .is_some_and(|path| path.starts_with('/'))
+        })
+    });
+    on_v1_host || ver == Some("1.0")
 }
 
 #[cfg(test)]
@@ -166,6 +175,15 @@ mod tests {
     #[test]
     fn v1_tokens_are_recognised() {
         assert!(is_v1_token(&format!("https://sts.windows.net/{T1}/"), None));
+        // China's cloud too.
+        assert!(is_v1_token(
+            &format!("https://sts.chinacloudapi.cn/{T1}/"),
+            None
+        ));
+        assert!(!is_v1_token(
+            &format!("https://sts.chinacloudapi.cn.example/{T1}/"),
+            None
+        ));
         assert!(is_v1_token("https://x.example", Some("1.0")));
         assert!(!is_v1_token("https://x.example", Some("2.0")));
         assert!(!is_v1_token("https://x.example", None));

@@ -401,8 +401,9 @@
 //! `oidc_attribute_mapping` that fills `sub` from `email` or `principal`
 //! makes `sub` mutable ([`Config::mutable_subject`]): `build` logs a
 //! warning, `discover --privx-client` notes it, and account linking keyed
-//! on it is refused unless the app accepts it by name
-//! ([`AccountLinker::accept_mutable_sub`]).
+//! on it is refused (by `LoginRoutes::accounts` at setup, and by
+//! [`AccountLinker::link`] for each login, [`Identity::mutable_subject`])
+//! unless the app accepts it by name ([`AccountLinker::accept_mutable_sub`]).
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -496,10 +497,14 @@
 //! `client_id`, `jti`, `scope`); [`AccessTokenProfile::EntraV2`] is Entra
 //! ID's v2.0 access token (`aud` the application id or its Application ID
 //! URI, `azp`, `scp` or `roles`, `ver` `2.0`, the tenant policy), chosen for
-//! an Entra client. An ID token is never accepted as an access token (RFC
+//! an Entra client of the `entra` table or whose metadata came from a
+//! Microsoft login host (a look-alike elsewhere keeps RFC 9068). An ID token is never accepted as an access token (RFC
 //! 8725 section 3.11): its `typ` differs, and Entra's has no `azp` or `scp`.
-//! [`Api::authenticate`] also maps the caller's groups and `roles` through
-//! the client's role mapper ([`BearerPrincipal`]). Refusals are
+//! [`Api::authenticate`] also applies the config's required claim to a
+//! user's token, as the sign-in does (a daemon's `client_credentials`
+//! token, which has no user, is not gated; opt out with
+//! [`Api::insecure_skip_required_claim`]), and maps the caller's groups and
+//! `roles` through the client's role mapper ([`BearerPrincipal`]). Refusals are
 //! [`Error::Bearer`] ([`BearerError`]). With `axum`, the extractors
 //! `Bearer`, `BearerScope<S>` and `BearerRole<R>` answer RFC 6750
 //! (`WWW-Authenticate: Bearer`, `invalid_token`, `insufficient_scope`).

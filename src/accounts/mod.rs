@@ -203,20 +203,26 @@ pub trait AccountStore: Send + Sync + fmt::Debug + 'static {
     fn reset_binding<'a>(&'a self, account_id: &'a str) -> StoreFuture<'a, Option<Binding>>;
 }
 
-/// Normalizes an email for comparison: white space trimmed, ASCII letters
-/// lowercased, nothing else changed. `None` when nothing is left.
+/// Normalizes an email for comparison: ASCII letters lowercased, nothing
+/// else changed. `None` when it is empty or holds white space or control
+/// characters anywhere, ends included: such a value is refused, never
+/// trimmed, so that a provider's `alice@corp.example\u{a0}` cannot link to
+/// the account of `alice@corp.example`. Trim an admin's typed input before
+/// storing it, if that is wanted.
 ///
 /// ```
 /// use oidc_login::normalize_email;
 ///
-/// assert_eq!(normalize_email("  Alice@Example.COM ").as_deref(), Some("alice@example.com"));
+/// assert_eq!(normalize_email("Alice@Example.COM").as_deref(), Some("alice@example.com"));
 /// // Only ASCII is folded: these stay different addresses.
 /// assert_ne!(normalize_email("ÅSA@example.com"), normalize_email("åsa@example.com"));
 /// assert_eq!(normalize_email("   "), None);
+/// assert_eq!(normalize_email("alice@example.com\u{a0}"), None);
+/// assert_eq!(normalize_email(" alice@example.com"), None);
 /// ```
 pub fn normalize_email(email: &str) -> Option<String> {
-    let trimmed = email.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_ascii_lowercase())
+    let usable = !email.is_empty() && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    usable.then(|| email.to_ascii_lowercase())
 }
 
 /// Checks an email before an account is created with it: not empty, one
@@ -226,13 +232,13 @@ pub(crate) fn checked_email(email: &str) -> Result<String, AccountError> {
         email: clip(email, 128),
         reason,
     };
-    let normalized = normalize_email(email).ok_or_else(|| invalid("it is empty"))?;
-    if normalized
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(invalid("it holds white space or control characters"));
+    // The admin's typed value is trimmed; a provider's never is.
+    let typed = email.trim();
+    if typed.is_empty() {
+        return Err(invalid("it is empty"));
     }
+    let normalized = normalize_email(typed)
+        .ok_or_else(|| invalid("it holds white space or control characters"))?;
     match normalized.split_once('@') {
         Some((local, domain))
             if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
@@ -288,7 +294,8 @@ impl AccountLinker {
     /// mutable attribute (PrivX's `oidc_attribute_mapping` `email=sub` or
     /// `principal=sub`, [`Config::mutable_subject`](crate::Config::mutable_subject)).
     /// Without it, [`LoginRoutes::accounts`](crate::axum::LoginRoutes::accounts)
-    /// refuses such a config.
+    /// refuses such a config, and [`link`](Self::link) refuses such a login
+    /// ([`AccountError::MutableSubject`]).
     ///
     /// # Security
     ///
@@ -373,8 +380,25 @@ impl AccountLinker {
     /// The local account of this login: the one bound to its issuer and
     /// `sub`, or, on the first login, the one with its verified email, which
     /// is then bound.
+    ///
+    /// A login whose `sub` the provider fills from a mutable attribute
+    /// ([`Identity::mutable_subject`]) is refused with
+    /// [`AccountError::MutableSubject`] unless the linker
+    /// [accepts it](Self::accept_mutable_sub).
     pub async fn link(&self, identity: &Identity) -> Result<Account, AccountError> {
         let (issuer, subject) = (identity.issuer.as_str(), identity.subject.as_str());
+        if let Some(attribute) = &identity.mutable_subject
+            && !self.accepts_mutable_sub
+        {
+            tracing::warn!(
+                target: "oidc_login::accounts",
+                attribute = %clip(attribute, 64),
+                "login refused: the provider fills `sub` from a mutable attribute, and the linker does not accept it"
+            );
+            return Err(AccountError::MutableSubject {
+                attribute: clip(attribute, 64),
+            });
+        }
         if let Some(account) = self.store.find_by_subject(issuer, subject).await? {
             tracing::debug!(
                 target: "oidc_login::accounts",
@@ -453,11 +477,22 @@ mod tests {
     }
 
     #[test]
-    fn emails_are_trimmed_and_ascii_lowercased_only() {
+    fn emails_are_ascii_lowercased_only_and_never_trimmed() {
         assert_eq!(
-            normalize_email(" Bob@EXAMPLE.com\n").as_deref(),
+            normalize_email("Bob@EXAMPLE.com").as_deref(),
             Some("bob@example.com")
         );
+        // White space or a control character anywhere: no email (a
+        // trimmed one would link to another address's account).
+        for bad in [
+            " Bob@EXAMPLE.com\n",
+            "bob@example.com\u{a0}",
+            "\u{2003}bob@example.com",
+            "bob@example.com\u{0}",
+            "bob@exa mple.com",
+        ] {
+            assert_eq!(normalize_email(bad), None, "{bad:?}");
+        }
         assert_eq!(normalize_email("").as_deref(), None);
         // The Kelvin sign is not folded to `k`.
         assert_ne!(
@@ -468,6 +503,61 @@ mod tests {
         assert_ne!(
             normalize_email("%@example.com"),
             normalize_email("a@example.com")
+        );
+    }
+
+    /// A provider's verified email with a trailing no-break space (or a
+    /// control character) does not link to the account of the address
+    /// without it: it is no email at all.
+    #[tokio::test]
+    async fn a_provider_email_with_white_space_links_nothing() {
+        let store = Arc::new(crate::MemoryAccountStore::new());
+        store.add_account("alice@corp.example", "Alice").unwrap();
+        let linker = AccountLinker::new(store, EmailVerification::EmailVerifiedClaim);
+        for email in [
+            "alice@corp.example\u{a0}",
+            "\u{2003}alice@corp.example",
+            "alice@corp.example\n",
+            "alice@corp.example\u{0}",
+        ] {
+            let id = identity(json!({"email": email, "email_verified": true}));
+            let error = linker.link(&id).await.unwrap_err();
+            assert!(
+                matches!(error, AccountError::NoEmail),
+                "{email:?}: {error:?}"
+            );
+        }
+        let id = identity(json!({"email": "Alice@corp.example", "email_verified": true}));
+        assert_eq!(linker.link(&id).await.unwrap().email, "alice@corp.example");
+    }
+
+    /// A login whose `sub` the provider fills from a mutable attribute is
+    /// refused by a linker used directly (not only by `LoginRoutes`), unless
+    /// it accepts that by name.
+    #[tokio::test]
+    async fn a_mutable_sub_is_refused_by_the_linker_itself() {
+        let store = Arc::new(crate::MemoryAccountStore::new());
+        store.add_account("alice@corp.example", "Alice").unwrap();
+        let mut id = identity(json!({"email": "alice@corp.example", "email_verified": true}));
+        id.mutable_subject = Some("email".into());
+        let linker = AccountLinker::new(store.clone(), EmailVerification::EmailVerifiedClaim);
+        let error = linker.link(&id).await.unwrap_err();
+        assert!(
+            matches!(&error, AccountError::MutableSubject { attribute } if attribute == "email"),
+            "{error:?}"
+        );
+        // Nothing was bound by the refused login.
+        assert!(
+            store
+                .find_by_subject("https://idp", "sub-1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let accepting = linker.accept_mutable_sub();
+        assert_eq!(
+            accepting.link(&id).await.unwrap().email,
+            "alice@corp.example"
         );
     }
 

@@ -189,6 +189,10 @@ pub enum BearerRejection {
         /// The role required.
         role: &'static str,
     },
+    /// The user's token lacks the config's required claim
+    /// ([`BearerError::RequiredClaim`](crate::BearerError::RequiredClaim)):
+    /// 403, `insufficient_scope`; the claim is named in the log only.
+    RequiredClaim,
     /// The provider's keys could not be fetched to check the token: 503.
     Unavailable,
     /// The route is not wrapped in [`Api::layer`]: 500.
@@ -201,7 +205,9 @@ impl BearerRejection {
         match self {
             Self::MissingToken | Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
-            Self::InsufficientScope { .. } | Self::MissingRole { .. } => StatusCode::FORBIDDEN,
+            Self::InsufficientScope { .. } | Self::MissingRole { .. } | Self::RequiredClaim => {
+                StatusCode::FORBIDDEN
+            }
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotSetUp => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -213,7 +219,9 @@ impl BearerRejection {
             Self::MissingToken | Self::Unavailable | Self::NotSetUp => None,
             Self::InvalidRequest => Some("invalid_request"),
             Self::InvalidToken => Some("invalid_token"),
-            Self::InsufficientScope { .. } | Self::MissingRole { .. } => Some("insufficient_scope"),
+            Self::InsufficientScope { .. } | Self::MissingRole { .. } | Self::RequiredClaim => {
+                Some("insufficient_scope")
+            }
         }
     }
 
@@ -224,6 +232,7 @@ impl BearerRejection {
             Self::InvalidToken => "the access token is not valid",
             Self::InsufficientScope { .. } => "the access token lacks a required scope",
             Self::MissingRole { .. } => "the caller lacks a required role",
+            Self::RequiredClaim => "the caller is not allowed to use this API",
             Self::Unavailable => "the access token cannot be checked now; try again later",
             Self::NotSetUp => "the API is not set up",
         }
@@ -376,6 +385,10 @@ async fn caller(parts: &Parts) -> Result<Option<(Api, BearerPrincipal)>, BearerC
             tracing::warn!(target: "oidc_login::axum", code = error.code(), %error, path = parts.uri.path(), "bearer token not checked: the provider's keys are unavailable");
             Err(BearerChallenge::new(BearerRejection::Unavailable, &api))
         }
+        Err(error @ Error::Bearer(crate::BearerError::RequiredClaim { .. })) => {
+            tracing::info!(target: "oidc_login::axum", code = error.code(), %error, path = parts.uri.path(), "bearer request refused: the user lacks the required claim");
+            Err(BearerChallenge::new(BearerRejection::RequiredClaim, &api))
+        }
         Err(error) => {
             tracing::info!(target: "oidc_login::axum", code = error.code(), %error, path = parts.uri.path(), "bearer token refused");
             Err(BearerChallenge::new(BearerRejection::InvalidToken, &api))
@@ -426,8 +439,8 @@ impl<S: Send + Sync, N: ScopeName> FromRequestParts<S> for BearerScope<N> {
                 target: "oidc_login::axum",
                 code = "insufficient_scope",
                 scope = N::SCOPE,
-                subject = %claims.subject(),
-                client_id = %claims.client_id(),
+                subject = %crate::error::clip(claims.subject(), 256),
+                client_id = %crate::error::clip(claims.client_id(), 256),
                 path = parts.uri.path(),
                 "bearer request refused: the token lacks the scope"
             );
@@ -454,8 +467,8 @@ impl<S: Send + Sync, R: RoleName> FromRequestParts<S> for BearerRole<R> {
                 target: "oidc_login::axum",
                 code = "missing_role",
                 role = R::ROLE,
-                subject = %claims.subject(),
-                client_id = %claims.client_id(),
+                subject = %crate::error::clip(claims.subject(), 256),
+                client_id = %crate::error::clip(claims.client_id(), 256),
                 path = parts.uri.path(),
                 "bearer request refused: the caller lacks the role"
             );

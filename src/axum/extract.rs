@@ -308,7 +308,7 @@ impl<S: Send + Sync, R: RoleName> FromRequestParts<S> for RequireRole<R> {
                 target: "oidc_login::axum",
                 code = Refusal::MISSING_ROLE.code(),
                 role = R::ROLE,
-                subject = %identity.subject,
+                subject = %crate::error::clip(&identity.subject, 256),
                 path = parts.uri.path(),
                 "request refused: the user lacks the role"
             );

@@ -990,8 +990,13 @@ async fn sign_out(shared: &Shared, headers: HeaderMap, session: Session) -> Resp
     ) {
         revoke_at_sign_out(&shared.providers.all()[index], tokens).await;
     }
-    // A new session id, as at sign-in: the response never echoes the old one.
-    if let Err(error) = super::sign_out::renew_id(&session).await {
+    // A new session id, as at sign-in: the response never echoes the old
+    // one. Only for a signed-in user (whose provider logout's `state` may
+    // follow): an anonymous sign-out saves nothing, so a flood of them
+    // cannot fill the store.
+    if user.is_some()
+        && let Err(error) = super::sign_out::renew_id(&session).await
+    {
         return session_failure(&error);
     }
     if let Err(error) = recorded {

@@ -26,6 +26,8 @@ const SIGNED_OUT_KEY: &str = "oidc_login.signed_out_at";
 /// the flush (the provider logout's `state`) would be saved under that id
 /// again, which the response's cookie would carry. The session then holds
 /// the marker (and what the caller adds); it expires like any other.
+/// Called for a signed-in user only: a record saved per anonymous sign-out
+/// would let anyone fill the store.
 pub(crate) async fn renew_id(session: &Session) -> Result<(), tower_sessions::session::Error> {
     session.cycle_id().await?;
     let now = SystemTime::now()

@@ -130,7 +130,7 @@ impl<S: Send + Sync, P: StepUpPolicy> FromRequestParts<S> for RequireStepUp<P> {
         tracing::info!(
             target: "oidc_login::axum",
             code = if just_tried { Refusal::STEP_UP_NOT_MET.code() } else { "step_up_required" },
-            subject = %identity.subject,
+            subject = %crate::error::clip(&identity.subject, 256),
             path = parts.uri.path(),
             reason = %unmet,
             "the route needs a recent or stronger authentication than the session's"

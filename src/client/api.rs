@@ -43,9 +43,17 @@ use crate::token::{
 ///   when its `aud` is the same application id.
 ///
 /// The caller's groups and roles (`roles`) go through the client's role
-/// mapper, as a login's do ([`BearerPrincipal::identity`]); the config's
-/// required claim and no-role policy are the sign-in's gate and do not
-/// apply here: an API decides with scopes and roles.
+/// mapper, as a login's do ([`BearerPrincipal::identity`]).
+/// [`authenticate`](Api::authenticate) applies the config's required claim
+/// (`required_claim`, the admin's gate such as `department=ops`) to a
+/// user's token, as the sign-in does, so a user kept out of the web app is
+/// kept out of its API too ([`BearerError::RequiredClaim`], 403 in axum);
+/// [`insecure_skip_required_claim`](Api::insecure_skip_required_claim)
+/// turns that off. A daemon's token (`client_credentials`: no user, so no
+/// such claim) is not gated: for RFC 9068 one whose `sub` is its
+/// `client_id` (RFC 9068 section 2.2), for Entra ID an app-only token (no
+/// `scp`); an API gates daemons with scopes and app roles. The no-role
+/// policy is the sign-in's alone: an API decides with scopes and roles.
 ///
 /// ```no_run
 /// use oidc_login::{Api, Client, Config};
@@ -67,6 +75,8 @@ pub struct Api {
     client: Client,
     audiences: Arc<[String]>,
     profile: AccessTokenProfile,
+    /// Whether [`Api::authenticate`] applies the config's required claim.
+    required_claim: bool,
 }
 
 impl std::fmt::Debug for Api {
@@ -75,6 +85,7 @@ impl std::fmt::Debug for Api {
             .field("issuer", &self.client.issuer())
             .field("audiences", &self.audiences)
             .field("profile", &self.profile)
+            .field("required_claim", &self.required_claim)
             .finish()
     }
 }
@@ -121,7 +132,38 @@ impl Api {
             client: client.clone(),
             audiences: audiences.into(),
             profile,
+            required_claim: true,
         })
+    }
+
+    /// Stops [`authenticate`](Self::authenticate) from applying the config's
+    /// required claim (`required_claim`) to users' tokens.
+    ///
+    /// # Security
+    ///
+    /// The required claim is the admin's gate (Pexip's "required key /
+    /// required value", such as `department=ops`): without it, a user the
+    /// config keeps out of the web app's sign-in can still call the API with
+    /// an access token from the same provider. Call this only when the API
+    /// gates its callers itself (scopes, app roles); it is logged.
+    pub fn insecure_skip_required_claim(mut self) -> Self {
+        if let Some(required) = self.client.config.claims().required.as_ref() {
+            tracing::warn!(
+                target: "oidc_login::api",
+                claim = %crate::error::clip(&required.key, 128),
+                "the API does not apply the config's required claim: users the sign-in keeps out can call it"
+            );
+        }
+        self.required_claim = false;
+        self
+    }
+
+    /// Whether [`authenticate`](Self::authenticate) applies the config's
+    /// required claim to users' tokens (it does unless
+    /// [`insecure_skip_required_claim`](Self::insecure_skip_required_claim)
+    /// was called).
+    pub fn applies_required_claim(&self) -> bool {
+        self.required_claim
     }
 
     /// Checks tokens with these rules instead of the ones chosen from the
@@ -185,10 +227,23 @@ impl Api {
         Ok(check_access_claims(typ.as_deref(), payload, &expect)?)
     }
 
-    /// [`verify`](Self::verify), then the caller as an [`Identity`] with the
-    /// app's roles from the client's role mapper.
+    /// [`verify`](Self::verify), then the config's required claim for a
+    /// user's token ([`BearerError::RequiredClaim`]; a daemon's token has no
+    /// user and is not gated, see [`Api`]), then the caller as an
+    /// [`Identity`] with the app's roles from the client's role mapper.
     pub async fn authenticate(&self, raw: &str) -> Result<BearerPrincipal, Error> {
         let claims = self.verify(raw).await?;
+        if self.required_claim
+            && let Some(required) = self.client.config.claims().required.as_ref()
+            && !self.is_app_only(&claims)
+            && identity::check_required_claim(claims.claims(), &required.key, &required.value)
+                .is_err()
+        {
+            return Err(BearerError::RequiredClaim {
+                claim: crate::error::clip(&required.key, 128),
+            }
+            .into());
+        }
         let mut identity = identity::build(
             claims.issuer().to_owned(),
             claims.subject().to_owned(),
@@ -203,11 +258,26 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Whether the token is a daemon's (no user): RFC 9068 section 2.2 has
+    /// a `client_credentials` token's `sub` name the client; Entra ID's
+    /// app-only tokens carry app roles and no `scp` (a user's always has
+    /// `scp`).
+    fn is_app_only(&self, claims: &AccessTokenClaims) -> bool {
+        match self.profile {
+            AccessTokenProfile::Jwt => claims.subject() == claims.client_id(),
+            AccessTokenProfile::EntraV2 => claims.scopes().is_empty(),
+        }
+    }
+}
+
 impl Client {
-    /// Whether this is an Entra ID client: the one decision of
-    /// `provider/recognise.rs` (the `entra` table, or Entra's discovery
-    /// document).
+    /// Whether this client's access tokens are Entra ID's: an Entra client
+    /// (the one decision of `provider/recognise.rs`) from the `entra` table
+    /// or whose metadata came from a Microsoft login host. Any other host
+    /// whose document looks like Entra's keeps RFC 9068's rules.
     pub(crate) fn issues_entra_tokens(&self) -> bool {
-        self.entra().is_some()
+        self.entra()
+            .is_some_and(|entra| entra.issues_entra_access_tokens(self.config().metadata_url()))
     }
 }

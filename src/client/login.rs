@@ -325,7 +325,7 @@ impl Client {
         tracing::info!(
             target: "oidc_login::login",
             issuer = %identity.issuer,
-            subject = %identity.subject,
+            subject = %crate::error::clip(&identity.subject, 256),
             roles = ?identity.roles,
             "login refreshed"
         );
@@ -386,7 +386,7 @@ impl Client {
                     .map_err(|failure| GroupsError::Graph { trigger, failure })?;
                 tracing::info!(
                     target: "oidc_login::login",
-                    subject = %subject,
+                    subject = %crate::error::clip(subject, 256),
                     groups = groups.len(),
                     trigger = ?trigger,
                     "groups read from Microsoft Graph"
@@ -449,6 +449,8 @@ impl Client {
         let mut identity =
             identity::build(issuer, subject, claims, claim_names(self.config.claims()));
         identity.provider = self.config.name().to_owned();
+        // Carried with the login, so that a linker used directly refuses it too.
+        identity.mutable_subject = self.config.mutable_subject().map(str::to_owned);
         // The username is how the app names the user (Pexip's "username
         // field"): a login without it is refused, never signed in nameless.
         if identity.username.is_none() {
@@ -486,7 +488,7 @@ fn finished(identity: Identity, tokens: Tokens, return_to: Option<String>) -> Lo
     tracing::info!(
         target: "oidc_login::login",
         issuer = %identity.issuer,
-        subject = %identity.subject,
+        subject = %crate::error::clip(&identity.subject, 256),
         roles = ?identity.roles,
         "login finished"
     );

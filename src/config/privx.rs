@@ -249,9 +249,10 @@ fn subject_source(mapping: &Value) -> Result<Option<String>, ConfigError> {
         }
         Value::Object(members) => {
             for (attribute, claim) in members {
+                // Trimmed like the text form: `{"email": " sub"}` counts.
                 pairs.push((
-                    attribute.clone(),
-                    claim.as_str().ok_or_else(bad)?.to_owned(),
+                    attribute.trim().to_owned(),
+                    claim.as_str().ok_or_else(bad)?.trim().to_owned(),
                 ));
             }
         }
@@ -728,6 +729,9 @@ mod tests {
             (json!(["name=name", "principal=sub"]), Some("principal")),
             // Written the other way round, it is still a remapped `sub`.
             (json!({"sub": "email"}), Some("email")),
+            // The object form is trimmed like the text form.
+            (json!({"email": " sub"}), Some("email")),
+            (json!({" sub ": "principal "}), Some("principal")),
             (json!({"email": "email"}), None),
             (json!({"sub": "sub"}), None),
             (json!({}), None),

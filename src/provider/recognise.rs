@@ -27,10 +27,7 @@ use url::Url;
 
 use crate::config::{Config, GraphQuery, GroupsSource};
 use crate::error::DiscoveryError;
-use crate::issuer::{PLACEHOLDER, is_guid};
-
-/// The issuer host of Entra ID version 1.0 tokens (every cloud but China's).
-const V1_HOSTS: [&str; 2] = ["sts.windows.net", "sts.chinacloudapi.cn"];
+use crate::issuer::{PLACEHOLDER, V1_HOSTS, is_guid};
 
 /// Microsoft's clouds: `cloud_instance_name`, the login hosts its metadata
 /// is served from, and its Microsoft Graph hosts (the first is the default;
@@ -205,21 +202,51 @@ pub(crate) fn url_tenant(metadata_url: &Url) -> Option<String> {
 /// fetched from that cloud's own login host over https; never a URL the
 /// document names.
 fn well_known_graph(metadata_url: &Url, document: &EntraDocument) -> Option<Url> {
-    let (_, logins, graphs) = CLOUDS
-        .iter()
-        .find(|(cloud, _, _)| cloud.eq_ignore_ascii_case(&document.cloud_instance_name))?;
-    let host = metadata_url.host_str()?;
-    if metadata_url.scheme() != "https"
-        || metadata_url.port().is_some()
-        || !logins.iter().any(|login| login.eq_ignore_ascii_case(host))
-    {
+    if !from_cloud_login_host(metadata_url, &document.cloud_instance_name) {
         return None;
     }
+    let (_, _, graphs) = CLOUDS
+        .iter()
+        .find(|(cloud, _, _)| cloud.eq_ignore_ascii_case(&document.cloud_instance_name))?;
     let graph = graphs
         .iter()
         .find(|g| g.eq_ignore_ascii_case(&document.msgraph_host))
         .or(graphs.first())?;
     Url::parse(&format!("https://{graph}/")).ok()
+}
+
+/// Whether `metadata_url` is, over https on the default port, one of the
+/// login hosts of the Microsoft cloud named `cloud_instance_name`.
+fn from_cloud_login_host(metadata_url: &Url, cloud_instance_name: &str) -> bool {
+    let Some((_, logins, _)) = CLOUDS
+        .iter()
+        .find(|(cloud, _, _)| cloud.eq_ignore_ascii_case(cloud_instance_name))
+    else {
+        return false;
+    };
+    metadata_url.scheme() == "https"
+        && metadata_url.port().is_none()
+        && metadata_url
+            .host_str()
+            .is_some_and(|host| logins.iter().any(|login| login.eq_ignore_ascii_case(host)))
+}
+
+impl EntraId {
+    /// Whether the provider's access tokens are Entra's, to be checked by
+    /// Entra's rules (which skip RFC 9068's `typ`): for the `entra` table,
+    /// or for metadata served by a Microsoft cloud's own login host (the
+    /// test the well-known Graph uses). A provider elsewhere that merely
+    /// copies Entra's members keeps RFC 9068's stricter separation of ID
+    /// and access tokens.
+    pub(crate) fn issues_entra_access_tokens(&self, metadata_url: &Url) -> bool {
+        match self.recognised_by {
+            Recognition::EntraTable => true,
+            Recognition::Metadata => self
+                .cloud_instance_name
+                .as_deref()
+                .is_some_and(|cloud| from_cloud_login_host(metadata_url, cloud)),
+        }
+    }
 }
 
 /// The decision: Entra ID by the `entra` table, or by the document, or

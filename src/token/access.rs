@@ -16,8 +16,10 @@ use crate::error::{BearerError, clip};
 /// Which rules a bearer access token is checked with.
 ///
 /// [`Api::new`](crate::Api::new) picks [`EntraV2`](Self::EntraV2) for an
-/// Entra ID client (a config made with `Config::entra`, or a provider whose
-/// issuer is Entra's) and [`Jwt`](Self::Jwt) otherwise;
+/// Entra ID client made with `Config::entra`, or one recognised from
+/// metadata served by a Microsoft cloud's own login host over https, and
+/// [`Jwt`](Self::Jwt) otherwise (a provider elsewhere whose document merely
+/// looks like Entra's included);
 /// [`Api::profile`](crate::Api::profile) names one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

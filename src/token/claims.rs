@@ -27,8 +27,9 @@ pub(crate) enum IssuerRule<'a> {
     /// Equal to the provider's issuer, exactly.
     Exact(&'a str),
     /// Microsoft Entra ID: equal to the provider's issuer, exactly, and
-    /// not a version 1.0 token (`ver` 1.0, or the `sts.windows.net`
-    /// issuer), even where the issuer is that of version 1.0 metadata.
+    /// not a version 1.0 token (`ver` 1.0, or an `sts.windows.net` or
+    /// `sts.chinacloudapi.cn` issuer), even where the issuer is that of
+    /// version 1.0 metadata.
     Entra(&'a str),
     /// Entra ID multi-tenant: the template with the token's `tid` put in,
     /// and a `tid` the policy allows.
@@ -1551,6 +1552,26 @@ mod tests {
         assert!(matches!(e, TokenError::EntraV1Token { .. }), "{e:?}");
         // Without `tid` it is still recognised.
         let e = check_tenant(&without(v1, "tid"), &TenantPolicy::AnyTenant).unwrap_err();
+        assert!(matches!(e, TokenError::EntraV1Token { .. }), "{e:?}");
+    }
+
+    /// A China-cloud version 1.0 token without `ver`, which fits the
+    /// template of China's v1.0 metadata (or is that metadata's exact
+    /// issuer): refused by its issuer alone.
+    #[test]
+    fn china_entra_v1_tokens_are_refused_too() {
+        let template = "https://sts.chinacloudapi.cn/{tenantid}/";
+        let issuer = format!("https://sts.chinacloudapi.cn/{TENANT_A}/");
+        let v1 = with(tenant_claims(TENANT_A), "iss", json!(issuer));
+        let v1 = v1.as_object().unwrap();
+        let template = TenantTemplate::new(template).unwrap();
+        let rule = IssuerRule::Tenant {
+            template: &template,
+            policy: &TenantPolicy::AnyTenant,
+        };
+        let e = check_issuer(v1, rule).unwrap_err();
+        assert!(matches!(e, TokenError::EntraV1Token { .. }), "{e:?}");
+        let e = check_issuer(v1, IssuerRule::Entra(&issuer)).unwrap_err();
         assert!(matches!(e, TokenError::EntraV1Token { .. }), "{e:?}");
     }
 }

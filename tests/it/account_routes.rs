@@ -704,7 +704,7 @@ async fn a_session_from_before_linking_was_on_is_ended() {
 }
 
 /// A provider that puts a line break and a fake log line into a verified
-/// email: refused, and the log line holds it escaped.
+/// email: refused as no email, and nothing of it forges a log line.
 #[tokio::test]
 async fn hostile_an_email_with_a_line_break_cannot_forge_a_log_line() {
     let logs = Logs::capture();
@@ -720,11 +720,13 @@ async fn hostile_an_email_with_a_line_break_cannot_forge_a_log_line() {
     accounts.add(ALICE_EMAIL, "Alice Admin").await;
     let app = LinkedApp::start(&provider, accounts.store()).await;
     let (_, landed) = app.sign_in("eve").await;
-    refused_with(landed, "account_not_found").await;
+    // An email with a control character is no email: refused before any
+    // look-up, so it never reaches a log line at all.
+    refused_with(landed, "account_no_email").await;
     let text = logs.text();
     assert!(
         !text.lines().any(|line| line.starts_with("INFO forged")),
         "{text}"
     );
-    assert!(text.contains("eve@example.com\\ninfo forged"), "{text}");
+    assert!(!text.to_lowercase().contains("info forged"), "{text}");
 }

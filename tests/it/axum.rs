@@ -753,16 +753,21 @@ async fn a_route_outside_the_layers_is_refused_not_served() {
 
 // ----- the user is read once per request -------------------------------------
 
-/// A memory store that counts its reads.
+/// A memory store that counts its reads and the records it holds.
 #[derive(Debug, Clone, Default)]
 struct CountingStore {
     inner: MemoryStore,
     loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ids: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<tower_sessions::session::Id>>>,
 }
 
 impl CountingStore {
     fn loads(&self) -> usize {
         self.loads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn records(&self) -> usize {
+        self.ids.lock().unwrap().len()
     }
 }
 
@@ -772,14 +777,18 @@ impl tower_sessions::SessionStore for CountingStore {
         &self,
         record: &mut tower_sessions::session::Record,
     ) -> tower_sessions::session_store::Result<()> {
-        self.inner.create(record).await
+        self.inner.create(record).await?;
+        self.ids.lock().unwrap().insert(record.id);
+        Ok(())
     }
 
     async fn save(
         &self,
         record: &tower_sessions::session::Record,
     ) -> tower_sessions::session_store::Result<()> {
-        self.inner.save(record).await
+        self.inner.save(record).await?;
+        self.ids.lock().unwrap().insert(record.id);
+        Ok(())
     }
 
     async fn load(
@@ -794,7 +803,9 @@ impl tower_sessions::SessionStore for CountingStore {
         &self,
         id: &tower_sessions::session::Id,
     ) -> tower_sessions::session_store::Result<()> {
-        self.inner.delete(id).await
+        self.inner.delete(id).await?;
+        self.ids.lock().unwrap().remove(id);
+        Ok(())
     }
 }
 
@@ -1326,4 +1337,40 @@ async fn the_app_can_answer_refusals_with_its_own_page() {
         .await
         .unwrap();
     assert_eq!(page, "bob-sub-0002");
+}
+
+/// A flood of anonymous `POST /logout` (nobody signed in, a valid
+/// `Origin`): each is answered, and none saves a session record, so the
+/// flood cannot fill the store (or evict real sessions from a bounded one).
+#[tokio::test]
+async fn anonymous_sign_outs_save_nothing() {
+    let store = CountingStore::default();
+    let app = App::start_with(
+        std::sync::Arc::new(TestProvider::start().await),
+        store.clone(),
+        |b| b,
+    )
+    .await;
+    // One signed-in user, so the store is not empty to begin with.
+    let (browser, _) = browser_with_jar();
+    sign_in(&app, &browser, "alice", None).await;
+    let before = store.records();
+    assert!(before > 0);
+    let no_follow = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    for _ in 0..1000 {
+        let out = no_follow
+            .post(app.url("/logout"))
+            .header("origin", &app.base)
+            .send()
+            .await
+            .unwrap();
+        assert!(out.status().is_redirection(), "{}", out.status());
+    }
+    assert_eq!(store.records(), before);
+    // Alice is still signed in.
+    let response = browser.get(app.url("/private")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "alice-sub-0001");
 }

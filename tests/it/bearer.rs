@@ -629,3 +629,139 @@ async fn hmac_access_tokens_are_refused_even_when_id_tokens_may_use_it() {
         "{error}"
     );
 }
+
+/// A token whose `sub` and `client_id` carry a line break and a fake log
+/// line: the refusal's log line holds them escaped, and forges nothing.
+#[tokio::test]
+async fn a_sub_with_a_newline_cannot_forge_a_log_line() {
+    let provider = provider().await;
+    let api = api_for(&provider).await;
+    let logs = crate::common::logs::Logs::capture();
+    let (base, server) = serve(api).await;
+    let forged = "\nINFO oidc_login::axum: bearer request accepted subject=admin";
+    let mut claims = at_claims(&provider);
+    claims["sub"] = json!(format!("mallory{forged}"));
+    claims["client_id"] = json!(format!("{CLIENT_ID}{forged}"));
+    claims["scope"] = json!("other.scope");
+    let bearer = format!("Bearer {}", provider.sign_access_token(&claims));
+    // Refused for the scope, then for the role: both log the caller.
+    let (status, _, _) = get_with(&format!("{base}/api/reports"), Some(&bearer)).await;
+    assert_eq!(status, 403);
+    let (status, _, _) = get_with(&format!("{base}/api/admin"), Some(&bearer)).await;
+    assert_eq!(status, 403);
+    server.abort();
+    let text = logs.text();
+    assert!(text.contains("mallory\\nINFO oidc_login::axum"), "{text}");
+    assert!(
+        text.contains(&format!("{CLIENT_ID}\\nINFO oidc_login::axum")),
+        "{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|line| line.starts_with("INFO oidc_login::axum: bearer request accepted")),
+        "a forged line: {text}"
+    );
+}
+
+/// A provider off Microsoft's login hosts (here on loopback) whose
+/// discovery document has Entra's issuer form and members, reached by a
+/// plain metadata URL: recognised as Entra for sign-in, but its access
+/// tokens are checked by RFC 9068's rules, so a token without `typ:
+/// at+jwt` (an ID token, or an Entra-shaped token) is refused.
+#[tokio::test]
+async fn an_entra_look_alike_off_microsofts_hosts_keeps_rfc_9068() {
+    let provider = entra_provider().await;
+    let client = client_with(
+        Config::builder(provider.entra_metadata_url(HOME), CLIENT_ID)
+            .graph_url(provider.graph_url())
+            .client_auth(ClientAuth::secret_basic(CLIENT_SECRET))
+            .redirect_uri(REDIRECT_URI)
+            .scopes(["openid", "profile", "access_as_user"]),
+    )
+    .await;
+    assert!(client.entra().is_some(), "recognised as Entra for sign-in");
+    let api = Api::new(&client, [CLIENT_ID, APP_ID_URI]).unwrap();
+    assert_eq!(api.token_profile(), AccessTokenProfile::Jwt);
+    // An Entra v2.0 access token's claims, header `typ: JWT`.
+    let entra_shaped = provider.sign_id_token(&alice_like_entra_claims(&provider, HOME));
+    let error = bearer_error(api.verify(&entra_shaped).await);
+    assert!(
+        matches!(error, BearerError::NotAnAccessToken { .. }),
+        "{error}"
+    );
+    // The login's ID token, whose `aud` is the application id.
+    let login = login_as(&client, "alice").await.unwrap();
+    let error = bearer_error(api.verify(login.tokens.id_token.expose_secret()).await);
+    assert!(
+        matches!(error, BearerError::NotAnAccessToken { .. }),
+        "{error}"
+    );
+}
+
+/// The config's required claim (`department=ops`) keeps a user out of the
+/// API as out of the sign-in: a user's token without it, or with another
+/// value, is refused (403 in axum); a daemon's token (no user) is not
+/// gated; the opt-out is named for what it does.
+#[tokio::test]
+async fn a_user_kept_out_by_the_required_claim_is_kept_out_of_the_api() {
+    let provider = provider().await;
+    let client = client_with(
+        config_builder(&provider)
+            .required_claim("department", "ops")
+            .add_role_mapping(RoleMapping::new(
+                "jobs",
+                Source::AppRole,
+                "Jobs.Admin",
+                ["Read-write"],
+            )),
+    )
+    .await;
+    let api = Api::new(&client, [API]).unwrap();
+    assert!(api.applies_required_claim());
+    let token = |department: Option<&str>| {
+        let mut claims = at_claims(&provider);
+        if let Some(department) = department {
+            claims["department"] = json!(department);
+        }
+        provider.sign_access_token(&claims)
+    };
+    let (ops, dev, none) = (token(Some("ops")), token(Some("dev")), token(None));
+    api.authenticate(&ops).await.unwrap();
+    for hostile in [&dev, &none] {
+        let error = bearer_error(api.authenticate(hostile).await);
+        assert!(
+            matches!(&error, BearerError::RequiredClaim { claim } if claim == "department"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("dev"), "{error}");
+    }
+    // A daemon's token has no user, so no such claim: not gated.
+    let daemon = daemon_token(&provider, "reports.read").await;
+    api.authenticate(&daemon).await.unwrap();
+
+    // Through the extractors: 403 `insufficient_scope`, for the user only.
+    let (base, server) = serve(api.clone()).await;
+    for path in ["/api/me", "/api/reports"] {
+        let (status, challenge, body) =
+            get_with(&format!("{base}{path}"), Some(&format!("Bearer {none}"))).await;
+        assert_eq!(status, 403, "{path}");
+        assert!(
+            challenge.unwrap().contains("error=\"insufficient_scope\""),
+            "{path}"
+        );
+        assert!(!body.contains("department"), "{body}");
+        let (status, _, _) =
+            get_with(&format!("{base}{path}"), Some(&format!("Bearer {ops}"))).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    let (status, _, _) =
+        get_with(&format!("{base}/api/me"), Some(&format!("Bearer {daemon}"))).await;
+    assert_eq!(status, 200);
+    server.abort();
+
+    // The opt-out, by name.
+    let open = api.insecure_skip_required_claim();
+    assert!(!open.applies_required_claim());
+    open.authenticate(&none).await.unwrap();
+}

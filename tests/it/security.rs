@@ -110,6 +110,25 @@ async fn a_group_name_with_a_newline_cannot_forge_a_log_line() {
     );
 }
 
+/// A provider whose user's `sub` holds a line break and a fake log line:
+/// the login's own log line (`login finished`) holds it escaped.
+#[tokio::test]
+async fn a_sub_with_a_newline_cannot_forge_the_login_log_line() {
+    let forged = "INFO oidc_login::login: login finished subject=admin";
+    let mallory = TestUser::new(format!("mallory\n{forged}"), "mallory");
+    let provider = TestProvider::builder().user(mallory).start().await;
+    let client = common::client(&provider).await;
+    let logs = Logs::capture();
+    let login = common::login_as(&client, "mallory").await.unwrap();
+    assert!(login.identity.subject.contains('\n'));
+    let text = logs.text();
+    assert!(text.contains(&format!("mallory\\n{forged}")), "{text}");
+    assert!(
+        !text.lines().any(|line| line.starts_with(forged)),
+        "a forged line: {text}"
+    );
+}
+
 // ----- Debug of the routes and the layer -------------------------------------
 
 #[tokio::test]

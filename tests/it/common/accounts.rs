@@ -37,7 +37,9 @@ pub async fn provider() -> TestProvider {
         )
         .user(
             TestUser::new("mallory-sub-6666", "mallory")
-                .email(" ALICE@Example.com ")
+                // Alice's address in other ASCII case (white space around
+                // it would make it no email at all).
+                .email("ALICE@Example.com")
                 .email_verified(false),
         )
         .start()
