@@ -543,7 +543,8 @@
 //! | `oidc_login_code_exchange_seconds` | histogram | `issuer` | the code exchange at the token endpoint |
 //! | `oidc_login_id_token_validation_seconds` | histogram | `issuer` | ID token validation (signature, a key set refetch if one is needed, claims) |
 //!
-//! `tracing` spans, each with the provider's `issuer` as a field, wrap
+//! `tracing` spans, each with the provider's `issuer` and `provider` name
+//! (its [`Config::name`]) as fields, wrap
 //! discovery (`oidc_login.discovery`), the callback
 //! (`oidc_login.callback`: [`Client::finish`]), a refresh
 //! (`oidc_login.refresh`) and the axum sign-out (`oidc_login.sign_out`), so

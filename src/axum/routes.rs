@@ -960,7 +960,9 @@ async fn logout(
     let span = tracing::info_span!(
         target: "oidc_login::axum",
         "oidc_login.sign_out",
-        issuer = shared.client.issuer()
+        issuer = shared.client.issuer(),
+        // The session's provider, recorded once the session is read.
+        provider = tracing::field::Empty
     );
     tracing::Instrument::instrument(sign_out(&shared, headers, session), span).await
 }
@@ -984,6 +986,10 @@ async fn sign_out(shared: &Shared, headers: HeaderMap, session: Session) -> Resp
     let provider = user
         .as_ref()
         .and_then(|user| shared.providers.index_of_session(user.provider.as_deref()));
+    if let Some(index) = provider {
+        let name = shared.providers.all()[index].config().name();
+        tracing::Span::current().record("provider", name);
+    }
     if let (Some(index), Some(tokens)) = (
         provider,
         user.as_ref().and_then(|user| user.tokens.as_ref()),

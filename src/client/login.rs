@@ -40,11 +40,12 @@ impl Client {
     /// and a callback carrying a `code` or `access_token` is refused.
     ///
     /// Runs in a `tracing` span `oidc_login.callback` with the provider's
-    /// `issuer`, and counts the login as finished or refused (by
+    /// `issuer` and `provider` name, and counts the login as finished or refused (by
     /// [`Error::code`]) in the metrics.
     pub async fn finish(&self, pending: PendingLogin, callback: Callback) -> Result<Login, Error> {
         let issuer = self.issuer();
-        let span = tracing::info_span!(target: "oidc_login::login", "oidc_login.callback", issuer);
+        let provider = self.config.name();
+        let span = tracing::info_span!(target: "oidc_login::login", "oidc_login.callback", issuer, provider);
         let result = self.finish_login(pending, callback).instrument(span).await;
         match &result {
             Ok(_) => telemetry::login_finished(issuer),
@@ -224,10 +225,11 @@ impl Client {
     /// earlier refresh returned, kept on the server side.
     ///
     /// Runs in a `tracing` span `oidc_login.refresh` with the provider's
-    /// `issuer`, and is counted in the metrics (`ok` or `failed`).
+    /// `issuer` and `provider` name, and is counted in the metrics (`ok` or `failed`).
     pub async fn refresh(&self, tokens: &Tokens) -> Result<Login, Error> {
         let issuer = self.issuer();
-        let span = tracing::info_span!(target: "oidc_login::login", "oidc_login.refresh", issuer);
+        let provider = self.config.name();
+        let span = tracing::info_span!(target: "oidc_login::login", "oidc_login.refresh", issuer, provider);
         let result = self.refresh_login(tokens).instrument(span).await;
         telemetry::refreshed(issuer, result.is_ok());
         result

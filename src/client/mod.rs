@@ -699,12 +699,14 @@ pub(crate) fn redact(text: &str, hidden: &[String]) -> String {
     text
 }
 
-/// The `tracing` span of a discovery, with the configured issuer.
+/// The `tracing` span of a discovery, with the configured issuer and the
+/// provider's name.
 fn discovery_span(config: &Config) -> tracing::Span {
     tracing::info_span!(
         target: "oidc_login::provider",
         "oidc_login.discovery",
-        issuer = config.issuer()
+        issuer = config.issuer(),
+        provider = config.name()
     )
 }
 

@@ -95,7 +95,7 @@ fn a_good_and_a_refused_login_are_counted_with_the_error_code() {
 }
 
 /// Discovery, the callback, a refresh and the sign-out each run in a span
-/// named for it, carrying the provider's issuer, so their log lines say
+/// named for it, carrying the provider's issuer and name, so their log lines say
 /// which provider they are about.
 #[tokio::test]
 async fn spans_name_the_provider_around_discovery_callback_refresh_and_sign_out() {
@@ -131,10 +131,10 @@ async fn spans_name_the_provider_around_discovery_callback_refresh_and_sign_out(
     ] {
         let lines = logs.lines_with(event);
         assert!(
-            lines
-                .iter()
-                .any(|line| line.contains(span) && line.contains(&issuer)),
-            "no `{event}` line in the span `{span}` with the issuer: {lines:#?}"
+            lines.iter().any(|line| line.contains(span)
+                && line.contains(&issuer)
+                && line.contains("provider=\"default\"")),
+            "no `{event}` line in the span `{span}` with the issuer and the provider's name: {lines:#?}"
         );
     }
 }
