@@ -187,6 +187,7 @@
 //! | the `jti`s of accepted logout tokens (replays refused) | the client's [`SharedState`] | when the state is |
 //! | break-glass failure counters (per client address and in all) | the client's [`SharedState`] in the axum routes, or [`BreakGlass::with_shared_state`] | when the state is |
 //! | the provider's metadata and keys | each [`Client`] | no: each instance fetches its own |
+//! | signed-in users decoded before (a cache of at most 1,000; a hit needs the very text the store holds now) | each instance (axum) | no, and need not be: the session store stays the only truth, every check still runs per request |
 //! | refreshes in flight (one refresh per session at a time) | each instance | no: two instances may refresh one session at once (see `LoginRoutes::refresh_before_expiry`) |
 //! | one break-glass password check at a time | each instance | no (it bounds memory, not guesses) |
 //!
