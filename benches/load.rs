@@ -422,18 +422,34 @@ fn rand_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// One login at the floor app, checked like [`login`].
+/// One login at the floor app, checked like [`login`] (its callback is
+/// the provider's part of the login).
 async fn floor_login(http: &reqwest::Client, base: &str) {
-    let start = http
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .expect("GET /login");
+    let (pending, _) = start_login(http, &format!("{base}/login")).await;
+    finish_login(http, base, &pending, format!("{base}/callback"), "/me").await;
+}
+
+/// `GET` the login route: the pending login's cookie, and where it sends
+/// the browser.
+async fn start_login(http: &reqwest::Client, url: &str) -> (String, reqwest::Response) {
+    let start = http.get(url).send().await.expect("GET /login");
     assert_eq!(start.status(), StatusCode::SEE_OTHER, "GET /login");
     let pending = cookie_of(&start).expect("the pending login's cookie");
+    (pending, start)
+}
+
+/// The callback at `callback` with the `pending` cookie, then `check` with
+/// the new session's cookie, which must answer alice. Returns that cookie.
+async fn finish_login(
+    http: &reqwest::Client,
+    base: &str,
+    pending: &str,
+    callback: String,
+    check: &str,
+) -> String {
     let callback = http
-        .get(format!("{base}/callback"))
-        .header(header::COOKIE, &pending)
+        .get(callback)
+        .header(header::COOKIE, pending)
         .send()
         .await
         .expect("the callback");
@@ -441,14 +457,15 @@ async fn floor_login(http: &reqwest::Client, base: &str) {
     let signed_in = cookie_of(&callback).expect("the signed-in cookie");
     assert_ne!(signed_in, pending, "a new session id at sign-in");
     let me = http
-        .get(format!("{base}/me"))
+        .get(format!("{base}{check}"))
         .header(header::COOKIE, &signed_in)
         .send()
         .await
-        .expect("GET /me");
-    assert_eq!(me.status(), StatusCode::OK, "GET /me after the login");
+        .expect("the signed-in request");
+    assert_eq!(me.status(), StatusCode::OK, "{check} after the login");
     let body = me.text().await.expect("a body");
     assert!(body.contains("alice"), "signed in as alice: {body}");
+    signed_in
 }
 
 /// The `name=value` of a response's first `Set-Cookie`.
@@ -468,38 +485,14 @@ fn location_of(response: &reqwest::Response) -> String {
 /// demo, `/whoami` of the `SignedIn` app) must then answer alice. Returns
 /// the signed-in cookie.
 async fn login(http: &reqwest::Client, base: &str, check: &str) -> String {
-    let start = http
-        .get(format!("{base}/login?login_hint=alice"))
-        .send()
-        .await
-        .expect("GET /login");
-    assert_eq!(start.status(), StatusCode::SEE_OTHER, "GET /login");
-    let pending = cookie_of(&start).expect("the pending login's cookie");
+    let (pending, start) = start_login(http, &format!("{base}/login?login_hint=alice")).await;
     let at_provider = http
         .get(location_of(&start))
         .send()
         .await
         .expect("the provider");
     assert!(at_provider.status().is_redirection(), "the provider");
-    let callback = http
-        .get(location_of(&at_provider))
-        .header(header::COOKIE, &pending)
-        .send()
-        .await
-        .expect("the callback");
-    assert_eq!(callback.status(), StatusCode::SEE_OTHER, "the callback");
-    let signed_in = cookie_of(&callback).expect("the signed-in cookie");
-    assert_ne!(signed_in, pending, "a new session id at sign-in");
-    let me = http
-        .get(format!("{base}{check}"))
-        .header(header::COOKIE, &signed_in)
-        .send()
-        .await
-        .expect("the signed-in request");
-    assert_eq!(me.status(), StatusCode::OK, "{check} after the login");
-    let body = me.text().await.expect("a body");
-    assert!(body.contains("alice"), "signed in as alice: {body}");
-    signed_in
+    finish_login(http, base, &pending, location_of(&at_provider), check).await
 }
 
 /// Runs `op` `total` times from `concurrency` tasks: the wall time taken.
