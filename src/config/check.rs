@@ -184,17 +184,18 @@ fn metadata_url_and_issuer(given: &str) -> Result<(Url, String), ConfigError> {
 
 /// How a URL from the config is quoted in an error: without its user name,
 /// password, query and fragment, which may hold secrets; not at all when it
-/// does not parse (it may be a secret typed into the wrong field).
+/// is not an http(s) URL with a host (it may be a secret typed into the
+/// wrong field: `svc:Pa55w0rd` parses as a URL of the scheme `svc`).
 pub(super) fn quoted(given: &str) -> String {
     match Url::parse(given) {
-        Ok(mut url) => {
+        Ok(mut url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
             let _ = url.set_username("");
             let _ = url.set_password(None);
             url.set_query(None);
             url.set_fragment(None);
             format!("`{url}`")
         }
-        Err(_) => "the value".to_owned(),
+        _ => "the value".to_owned(),
     }
 }
 

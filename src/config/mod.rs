@@ -718,6 +718,11 @@ roles = ["Read-write"]
                 .redirect_uri("https://a.example/cb")
                 .build(),
             builder().redirect_uri("hunter2secret").build(),
+            // A secret of the form `name:password` parses as a URL.
+            builder().redirect_uri("svc:Pa55w0rd").build(),
+            builder()
+                .add_post_logout_redirect_uri("svc:Pa55w0rd")
+                .build(),
             builder()
                 .redirect_uri("http://u:Pa55w0rd@app.example/cb?zz9")
                 .build(),
