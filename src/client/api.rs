@@ -10,6 +10,7 @@ use crate::identity::{self, Identity};
 use crate::provider::Origin;
 use crate::token::{
     AccessExpectations, AccessTokenClaims, AccessTokenProfile, Jws, check_access_claims,
+    check_access_type,
 };
 
 /// An API that accepts the provider's access tokens (`Authorization:
@@ -204,6 +205,14 @@ impl Api {
             }
             .into());
         }
+        let typ = match self.profile {
+            AccessTokenProfile::Jwt => jws.typ().map_err(bearer)?,
+            // Entra's header says `JWT` for every token: the claims decide.
+            AccessTokenProfile::EntraV2 => None,
+        };
+        // Before the keys: an ID token (or anything not typed as an access
+        // token) costs no key lookup, refetch or signature check.
+        check_access_type(self.profile, typ.as_deref())?;
         let payload = self
             .client
             .verified_payload(&jws, Origin::Outside)
@@ -212,11 +221,6 @@ impl Api {
                 Error::Token(error) => bearer(error),
                 other => other,
             })?;
-        let typ = match self.profile {
-            AccessTokenProfile::Jwt => jws.typ().map_err(bearer)?,
-            // Entra's header says `JWT` for every token: the claims decide.
-            AccessTokenProfile::EntraV2 => None,
-        };
         let expect = AccessExpectations {
             profile: self.profile,
             issuer: self.client.issuer_rule(),

@@ -166,6 +166,21 @@ impl fmt::Debug for AccessTokenClaims {
     }
 }
 
+/// The header's `typ` (RFC 9068 section 2.1) for `profile`: checked from
+/// the header alone, so that [`Api::verify`](crate::Api::verify) refuses an
+/// ID token before any key lookup or signature check.
+pub(crate) fn check_access_type(
+    profile: AccessTokenProfile,
+    typ: Option<&str>,
+) -> Result<(), BearerError> {
+    if profile == AccessTokenProfile::Jwt && !typ.is_some_and(is_access_token_type) {
+        return Err(BearerError::NotAnAccessToken {
+            typ: typ.map(|t| clip(t, 64)),
+        });
+    }
+    Ok(())
+}
+
 /// Checks the header's `typ` and the verified payload against the access
 /// token rules, in this order: `typ` (RFC 9068), `iss`, `aud`, `exp`,
 /// `iat`, `nbf`, then the profile's own (`client_id`, `jti`; or `ver`,
@@ -175,11 +190,7 @@ pub(crate) fn check_access_claims(
     payload: &[u8],
     expect: &AccessExpectations<'_>,
 ) -> Result<AccessTokenClaims, BearerError> {
-    if expect.profile == AccessTokenProfile::Jwt && !typ.is_some_and(is_access_token_type) {
-        return Err(BearerError::NotAnAccessToken {
-            typ: typ.map(|t| clip(t, 64)),
-        });
-    }
+    check_access_type(expect.profile, typ)?;
     let malformed =
         || BearerError::Malformed("the payload is not a UTF-8 JSON object with unique claim names");
     let payload = std::str::from_utf8(payload).map_err(|_| malformed())?;

@@ -24,7 +24,7 @@ mod jwk;
 mod jws;
 mod logout;
 
-pub(crate) use access::{AccessExpectations, check_access_claims};
+pub(crate) use access::{AccessExpectations, check_access_claims, check_access_type};
 pub use access::{AccessTokenClaims, AccessTokenProfile};
 pub use claims::IdTokenClaims;
 pub(crate) use claims::{Binding, Expectations, IssuerRule, REGISTERED_CLAIMS, check_claims};

@@ -765,3 +765,30 @@ async fn a_user_kept_out_by_the_required_claim_is_kept_out_of_the_api() {
     assert!(!open.applies_required_claim());
     open.authenticate(&none).await.unwrap();
 }
+
+/// A token not typed as an access token (an ID token's `typ: JWT`) is
+/// refused from its header alone: a stream of them naming unknown keys
+/// makes no key set request.
+#[tokio::test]
+async fn a_token_of_another_type_is_refused_before_any_key_lookup() {
+    use base64::Engine as _;
+    let provider = provider().await;
+    let api = api_for(&provider).await;
+    let fetched = provider.jwks_requests();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    for kid in ["unknown-1", "unknown-2", "unknown-3"] {
+        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+        let token = format!(
+            "{}.{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(at_claims(&provider).to_string().as_bytes()),
+            b64(b"not a signature")
+        );
+        let error = bearer_error(api.verify(&token).await);
+        assert!(
+            matches!(error, BearerError::NotAnAccessToken { .. }),
+            "{error}"
+        );
+    }
+    assert_eq!(provider.jwks_requests(), fetched, "no key set request");
+}
