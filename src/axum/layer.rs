@@ -53,8 +53,6 @@ pub(crate) struct Settings {
     pub(crate) refusal_page: Option<RefusalPage>,
     /// Account linking, when on: each request checks the session's link.
     pub(crate) accounts: Option<AccountLinker>,
-    /// The config's clock skew, allowed on `auth_time` by step-up routes.
-    pub(crate) clock_skew_seconds: u64,
 }
 
 impl Settings {
@@ -228,9 +226,18 @@ impl Current {
         &self.0.session
     }
 
-    /// The config's clock skew, in seconds.
-    pub(crate) fn clock_skew_seconds(&self) -> u64 {
-        self.0.settings.clock_skew_seconds
+    /// The clock skew, in seconds, of the config of the provider named
+    /// `provider` (an identity's; empty: break-glass, the default one's).
+    pub(crate) fn clock_skew_seconds(&self, provider: &str) -> u64 {
+        let providers = &self.0.settings.providers;
+        let named = (!provider.is_empty()).then_some(provider);
+        providers
+            .of_session(named)
+            .unwrap_or_else(|| providers.first())
+            .config()
+            .limits()
+            .clock_skew
+            .as_secs()
     }
 
     /// The login route asking for `step_up`, coming back to this request;

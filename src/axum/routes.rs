@@ -637,7 +637,6 @@ impl LoginRoutes {
             break_glass: cfg!(feature = "break-glass") && self.break_glass_on(),
             refusal_page: self.refusal_page.clone(),
             accounts: self.accounts.clone(),
-            clock_skew_seconds: self.client.config().limits().clock_skew.as_secs(),
         })
     }
 

@@ -117,7 +117,11 @@ impl<S: Send + Sync, P: StepUpPolicy> FromRequestParts<S> for RequireStepUp<P> {
             });
         };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let Err(unmet) = step_up.check(&identity.claims, now, current.clock_skew_seconds()) else {
+        let Err(unmet) = step_up.check(
+            &identity.claims,
+            now,
+            current.clock_skew_seconds(&identity.provider),
+        ) else {
             return Ok(Self {
                 identity,
                 account,
