@@ -116,18 +116,12 @@ impl BreakGlassSettings {
 /// An argon2id hash in PHC form whose cost is within [`check_cost`]'s bounds.
 #[cfg(feature = "break-glass")]
 fn check_hash(password_hash: &str) -> Result<(), String> {
-    {
-        let invalid = |reason: String| reason;
-        let hash = PasswordHash::new(password_hash).map_err(|_| {
-            invalid("`password_hash` is not a password hash in PHC form (`$argon2id$v=19$m=...`); never a plain password".into())
-        })?;
-        check_cost(&hash).map_err(|reason| {
-            invalid(format!(
-                "`password_hash` {reason}; make one with `BreakGlass::hash_password`"
-            ))
-        })?;
-        Ok(())
-    }
+    let hash = PasswordHash::new(password_hash).map_err(|_| {
+        "`password_hash` is not a password hash in PHC form (`$argon2id$v=19$m=...`); never a plain password".to_owned()
+    })?;
+    check_cost(&hash).map_err(|reason| {
+        format!("`password_hash` {reason}; make one with `BreakGlass::hash_password`")
+    })
 }
 
 #[cfg(feature = "break-glass")]

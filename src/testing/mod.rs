@@ -353,11 +353,11 @@ impl TestProvider {
     /// [`TestProviderBuilder::address`] starts a provider again at the same
     /// address.
     pub async fn stop(&self) {
-        let shutdown = lock_ignoring_poison(&self.shutdown).take();
+        let shutdown = state::lock(&self.shutdown).take();
         if let Some(shutdown) = shutdown {
             let _ = shutdown.send(());
         }
-        let server = lock_ignoring_poison(&self.server).take();
+        let server = state::lock(&self.server).take();
         if let Some(server) = server {
             let _ = server.await;
             // The kept-alive connections are closed; give the clients of
@@ -630,17 +630,11 @@ impl TestProvider {
 
 impl Drop for TestProvider {
     fn drop(&mut self) {
-        if let Some(shutdown) = lock_ignoring_poison(&self.shutdown).take() {
+        if let Some(shutdown) = state::lock(&self.shutdown).take() {
             // The server may already be gone with its runtime.
             let _ = shutdown.send(());
         }
     }
-}
-
-fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Builds a [`TestProvider`] with non-default options.
