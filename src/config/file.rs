@@ -107,11 +107,27 @@ impl ProvidersFile {
                     ),
                 });
             }
+            // App-wide tables: the app reads them from the first provider's
+            // config only, so elsewhere they would be silently ignored.
+            if !builders.is_empty()
+                && let Some(key) = ["accounts", "break_glass"]
+                    .into_iter()
+                    .find(|key| table.contains_key(*key))
+            {
+                return Err(ConfigError::Invalid {
+                    field: "provider",
+                    reason: format!(
+                        "`[{key}]` is app-wide: put it in the first `[[provider]]` table, not in `{}`'s",
+                        crate::error::clip(&name, 32)
+                    ),
+                });
+            }
             // Each table is read as a one-provider form of its own.
             let text = match format {
-                Format::Toml => toml::to_string(&table).map_err(|error| ConfigError::Invalid {
+                // (The error is not shown: it may quote a value.)
+                Format::Toml => toml::to_string(&table).map_err(|_| ConfigError::Invalid {
                     field: "provider",
-                    reason: format!("a `[[provider]]` table cannot be read: {error}"),
+                    reason: "a `[[provider]]` table cannot be read".to_owned(),
                 })?,
                 Format::Json => serde_json::Value::Object(table).to_string(),
             };

@@ -715,7 +715,7 @@ fn the_toml_form_refuses_what_cannot_work() {
         matches!(&err, ConfigError::Invalid { field: "provider", reason } if reason.contains("providers_from_file")),
         "{err}"
     );
-    let cases: [(&str, &str); 6] = [
+    let cases: [(&str, &str); 8] = [
         // A table without a name.
         (
             "[[provider]]\nmetadata_url = \"https://a.example\"\nclient_id = \"a\"\nredirect_uri = \"https://app.example/callback\"\n",
@@ -738,6 +738,20 @@ fn the_toml_form_refuses_what_cannot_work() {
             "[[provider]]\nname = \"a\"\nmetadata_url = \"https://a.example\"\nclient_id = \"a\"\nredirect_uri = \"https://app.example/callback\"\n\
              [[provider.role_mapping]]\nname = \"x\"\nsource = \"openid_connect\"\nvalue = \"g\"\nroles = [\"r\"]\nprovider = \"b\"\n",
             "role_mapping",
+        ),
+        // App-wide tables in a table other than the first, where the app
+        // would never read them.
+        (
+            "[[provider]]\nname = \"a\"\nmetadata_url = \"https://a.example\"\nclient_id = \"a\"\nredirect_uri = \"https://app.example/callback\"\n\
+             [[provider]]\nname = \"b\"\nmetadata_url = \"https://b.example\"\nclient_id = \"b\"\nredirect_uri = \"https://app.example/callback/b\"\n\
+             [provider.accounts]\ndatabase = \"accounts.sqlite\"\n",
+            "`[accounts]` is app-wide",
+        ),
+        (
+            "[[provider]]\nname = \"a\"\nmetadata_url = \"https://a.example\"\nclient_id = \"a\"\nredirect_uri = \"https://app.example/callback\"\n\
+             [[provider]]\nname = \"b\"\nmetadata_url = \"https://b.example\"\nclient_id = \"b\"\nredirect_uri = \"https://app.example/callback/b\"\n\
+             [provider.break_glass]\nusername = \"x\"\n",
+            "`[break_glass]` is app-wide",
         ),
         // A typo in a table, and a key beside the tables.
         (
