@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU16, Ordering};
 
 use oauth2::{AsyncHttpClient, RequestTokenError};
 
-use super::{Client, exchange_error, redact};
+use super::{Client, exchange_error, provider_text};
 use crate::config::{ClientAuth, Flow};
-use crate::error::{Error, HttpError, HttpErrorKind, clip};
+use crate::error::{Error, HttpError, HttpErrorKind};
 use crate::http::{TokenEndpoint, without_query};
 use crate::secret::random_token;
 
@@ -177,7 +177,6 @@ impl Client {
         let status = http.status.load(Ordering::Relaxed);
 
         let hidden = self.sent_secrets(&assertion, &[]);
-        let provider_text = |text: &str, max: usize| clip(&redact(text, &hidden), max);
         match result {
             Ok(_) => Err(crate::error::TokenError::InvalidResponse(
                 "the token endpoint issued tokens for a made-up authorization code: it does not check codes"
@@ -185,10 +184,10 @@ impl Client {
             )
             .into()),
             Err(RequestTokenError::ServerResponse(response)) => {
-                let error = provider_text(response.error().as_ref(), 64);
+                let error = provider_text(response.error().as_ref(), &hidden, 64);
                 let description = response
                     .error_description()
-                    .map(|d| provider_text(d, 512));
+                    .map(|d| provider_text(d, &hidden, 512));
                 Ok(match error.as_str() {
                     "invalid_grant" => CredentialCheck::Accepted,
                     "invalid_client" | "unauthorized_client" => CredentialCheck::Refused {
@@ -266,6 +265,7 @@ impl<'c> AsyncHttpClient<'c> for StatusRecorder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::redact;
 
     #[test]
     fn every_form_of_the_secret_is_cut_out() {
