@@ -63,6 +63,13 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// [`provider`](Self::provider), `None` when empty (a break-glass
+    /// sign-in, or a session kept by a version before providers had names:
+    /// the app's first provider's).
+    pub fn provider_name(&self) -> Option<&str> {
+        Some(self.provider.as_str()).filter(|name| !name.is_empty())
+    }
+
     /// The claim at `path`: a top-level claim of that exact name if there is
     /// one (names such as `https://example.com/roles` hold dots), otherwise a
     /// dotted path into nested objects, such as `realm_access.roles`.

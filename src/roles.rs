@@ -462,7 +462,7 @@ impl RoleMapper for RoleMappingTable {
             .claims
             .get("tid")
             .and_then(serde_json::Value::as_str);
-        let provider = Some(identity.provider.as_str()).filter(|p| !p.is_empty());
+        let provider = identity.provider_name();
         let mut roles = self.roles_at(
             Source::OpenIdConnect,
             provider,

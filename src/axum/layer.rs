@@ -227,12 +227,11 @@ impl Current {
     }
 
     /// The clock skew, in seconds, of the config of the provider named
-    /// `provider` (an identity's; empty: break-glass, the default one's).
-    pub(crate) fn clock_skew_seconds(&self, provider: &str) -> u64 {
+    /// `provider` (an identity's [`provider_name`](crate::Identity::provider_name); `None`: the default one's).
+    pub(crate) fn clock_skew_seconds(&self, provider: Option<&str>) -> u64 {
         let providers = &self.0.settings.providers;
-        let named = (!provider.is_empty()).then_some(provider);
         providers
-            .of_session(named)
+            .of_session(provider)
             .unwrap_or_else(|| providers.first())
             .config()
             .limits()
@@ -310,7 +309,7 @@ async fn resolve(
     let provider = if user.identity.break_glass {
         None
     } else {
-        let Some(client) = settings.providers.of_session(user.provider.as_deref()) else {
+        let Some(client) = settings.providers.of_session(user.identity.provider_name()) else {
             tracing::info!(target: "oidc_login::axum", subject = %crate::error::clip(&user.identity.subject, 256), "session ended: its provider is no longer configured");
             session.flush().await.map_err(store_failed)?;
             return Ok(None);

@@ -982,9 +982,11 @@ async fn sign_out(shared: &Shared, headers: HeaderMap, session: Session) -> Resp
     }
     // The provider the session signed in with: its tokens go back to it
     // only (revocation, `end_session`), never to another provider.
-    let provider = user
-        .as_ref()
-        .and_then(|user| shared.providers.index_of_session(user.provider.as_deref()));
+    let provider = user.as_ref().and_then(|user| {
+        shared
+            .providers
+            .index_of_session(user.identity.provider_name())
+    });
     if let Some(index) = provider {
         let name = shared.providers.all()[index].config().name();
         tracing::Span::current().record("provider", name);

@@ -97,11 +97,6 @@ pub(crate) struct SessionUser {
     /// [decoded users](DecodedUsers), not copied into them.
     #[serde(with = "shared_identity")]
     pub(crate) identity: Arc<Identity>,
-    /// The name of the provider that signed the user in (refresh, sign-out
-    /// and back-channel logout go to it); none for a break-glass sign-in
-    /// and for a session of an older version (the first provider's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) provider: Option<String>,
     /// In milliseconds: a back-channel logout record is compared with it,
     /// and a sign-in right after a logout must not pass for one before.
     #[serde(
@@ -232,7 +227,6 @@ pub(crate) async fn sign_in(
     getrandom::fill(&mut sign_in_id).expect("the operating system's random source failed");
     let now = OffsetDateTime::now_utc();
     let user = SessionUser {
-        provider: (!identity.break_glass).then(|| identity.provider.clone()),
         identity: Arc::new(identity),
         signed_in_at: now,
         tokens,

@@ -120,7 +120,7 @@ impl<S: Send + Sync, P: StepUpPolicy> FromRequestParts<S> for RequireStepUp<P> {
         let Err(unmet) = step_up.check(
             &identity.claims,
             now,
-            current.clock_skew_seconds(&identity.provider),
+            current.clock_skew_seconds(identity.provider_name()),
         ) else {
             return Ok(Self {
                 identity,
@@ -147,7 +147,7 @@ impl<S: Send + Sync, P: StepUpPolicy> FromRequestParts<S> for RequireStepUp<P> {
             // account picker.
             let hint = identity.username.as_deref().or(identity.email.as_deref());
             // At the provider the user signed in with (none: break-glass).
-            let provider = Some(identity.provider.as_str()).filter(|p| !p.is_empty());
+            let provider = identity.provider_name();
             AuthRejection::LoginRequired {
                 location: current.step_up_location(&step_up, hint, provider),
             }
