@@ -567,6 +567,10 @@ async fn sign_in_and_out(mode: ResponseMode) {
     );
     browser.goto(&app.url("/")).await.expect("back home");
     click(&browser, "#logout").await;
+    // The sign-out at the provider and back ends on the signed-out page:
+    // wait for it, or `/me` races the redirects.
+    let button = text_of(&browser, "form.oidc-login button").await;
+    assert_eq!(button, "Sign in with the embedded provider (Entra-like)");
     browser.goto(&app.url("/me")).await.expect("/me");
     let me = text_of(&browser, "body").await;
     assert!(me.contains("not_signed_in"), "/me after sign-out: {me}");
