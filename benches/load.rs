@@ -735,30 +735,39 @@ fn report_library(
     }
 }
 
-/// Anonymous `GET /login`s that never come back (item 4 of the issue).
+/// Anonymous `GET /login`s that never come back (item 4 of the issue), by
+/// windows of a fifth of the flood, so that growth shows as a trend.
 fn report_flood(load_rt: &tokio::runtime::Runtime, http: &reqwest::Client, demo: &Served) {
     let total = env_number("LOAD_FLOOD", 20_000);
-    let rss_before = rss_mib();
-    let before = Cpu::now();
-    let (client, base) = (http.clone(), demo.base.clone());
-    let elapsed = run(load_rt, total, 10, move || {
-        let (http, base) = (client.clone(), base.clone());
-        async move {
-            let start = http
-                .get(format!("{base}/login"))
-                .send()
-                .await
-                .expect("GET /login");
-            assert_eq!(start.status(), StatusCode::SEE_OTHER, "GET /login");
-        }
-    });
-    let cpu = Cpu::now().per_op_since(&before, total);
+    let window = (total / 5).max(1);
     println!(
-        "flood: {total} anonymous GET /login at concurrency 10: {:.0}/s, app CPU {:.1} µs each, RSS {rss_before:.0} -> {:.0} MiB",
-        total as f64 / elapsed.as_secs_f64(),
-        cpu.app * 1000.0,
-        rss_mib(),
+        "flood: {total} anonymous GET /login at concurrency 10, by windows of {window} (RSS before: {:.0} MiB)",
+        rss_mib()
     );
+    for w in 0..total / window {
+        let before = Cpu::now();
+        let (client, base) = (http.clone(), demo.base.clone());
+        let elapsed = run(load_rt, window, 10, move || {
+            let (http, base) = (client.clone(), base.clone());
+            async move {
+                let start = http
+                    .get(format!("{base}/login"))
+                    .send()
+                    .await
+                    .expect("GET /login");
+                assert_eq!(start.status(), StatusCode::SEE_OTHER, "GET /login");
+            }
+        });
+        let cpu = Cpu::now().per_op_since(&before, window);
+        println!(
+            "  requests {:>7}..{:<7} {:>6.0}/s   app CPU {:.1} µs each   RSS {:.0} MiB",
+            w * window,
+            (w + 1) * window,
+            window as f64 / elapsed.as_secs_f64(),
+            cpu.app * 1000.0,
+            rss_mib(),
+        );
+    }
 }
 
 /// The signed-in user as `src/axum/session.rs` keeps it (`SessionUser`):
