@@ -230,15 +230,12 @@ pub(crate) async fn sign_in(
         identity: Arc::new(identity),
         signed_in_at: now,
         tokens,
-        sign_in_id: Some(hex(&sign_in_id)),
+        // In hex: one formatting of the number, not one per byte.
+        sign_in_id: Some(format!("{:032x}", u128::from_be_bytes(sign_in_id))),
         account,
     };
     session.insert(ACTIVE_KEY, now.unix_timestamp()).await?;
     update_user(session, &user).await
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Marks a signed-in session active, so that it is saved (its expiry
