@@ -181,7 +181,10 @@ mod tests {
         }
         assert_eq!(decoded.len(), MAX_DECODED);
         let (oldest, _) = user("alice-9");
-        assert!(decoded.get(Id::default(), &oldest).is_none(), "the oldest went");
+        assert!(
+            decoded.get(Id::default(), &oldest).is_none(),
+            "the oldest went"
+        );
         let (kept, _) = user("alice-10");
         assert!(decoded.get(Id::default(), &kept).is_some());
     }

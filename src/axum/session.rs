@@ -370,9 +370,15 @@ mod tests {
         .unwrap();
         let decoded = DecodedUsers::default();
         let account = Some("account-1".to_owned());
-        sign_in(&session, identity.clone(), Some(tokens), account, Some(&decoded))
-            .await
-            .unwrap();
+        sign_in(
+            &session,
+            identity.clone(),
+            Some(tokens),
+            account,
+            Some(&decoded),
+        )
+        .await
+        .unwrap();
         assert_eq!(decoded.len(), 1, "kept at sign-in");
         // The new session id is chosen when the session is saved.
         session.save().await.unwrap();
