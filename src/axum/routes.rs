@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::axum::Router;
-use ::axum::extract::{Query, RawForm, RawQuery, State};
+use ::axum::extract::{Extension, Query, RawForm, RawQuery, State};
 use ::axum::http::HeaderMap;
 use ::axum::response::{IntoResponse, Redirect, Response};
 use ::axum::routing::{get, post};
@@ -18,7 +18,7 @@ use tower_sessions::Session;
 use super::back_channel::{BackChannel, LogoutIndex, backchannel_logout};
 #[cfg(feature = "break-glass")]
 use super::client_address::{ClientAddress, ClientAddressFn};
-use super::layer::{LoginLayer, MAX_SESSION_AGE, MAX_SESSION_AGE_LIMIT, Settings};
+use super::layer::{Current, LoginLayer, MAX_SESSION_AGE, MAX_SESSION_AGE_LIMIT, Settings};
 use super::origin;
 use super::pages;
 use super::providers::Providers;
@@ -847,10 +847,11 @@ async fn login(
 async fn callback_get(
     State(shared): State<Arc<Shared>>,
     session: Session,
+    current: Option<Extension<Current>>,
     RawQuery(query): RawQuery,
 ) -> Response {
     match Callback::from_query(query.as_deref().unwrap_or_default()) {
-        Ok(callback) => finish(&shared, &session, callback).await,
+        Ok(callback) => finish(&shared, &session, current, callback).await,
         Err(error) => refuse_login(&shared, &error.into()),
     }
 }
@@ -858,6 +859,7 @@ async fn callback_get(
 async fn callback_post(
     State(shared): State<Arc<Shared>>,
     session: Session,
+    current: Option<Extension<Current>>,
     RawForm(body): RawForm,
 ) -> Response {
     let callback = match Callback::from_form(&body) {
@@ -871,10 +873,17 @@ async fn callback_post(
             url::form_urlencoded::parse(&body).into_owned().collect();
         return pages::resubmit(&shared.callback_path, &fields);
     }
-    finish(&shared, &session, callback).await
+    finish(&shared, &session, current, callback).await
 }
 
-async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Response {
+/// Finishes the login of `callback`; `current` is what the login layer left
+/// in the request (it is not there when the layer is missing).
+async fn finish(
+    shared: &Shared,
+    session: &Session,
+    current: Option<Extension<Current>>,
+    callback: Callback,
+) -> Response {
     let Some(state) = callback.get("state") else {
         return refuse_login(
             shared,
@@ -926,7 +935,10 @@ async fn finish(shared: &Shared, session: &Session, callback: Callback) -> Respo
             };
             let to = login.return_to.clone().unwrap_or_else(|| "/".into());
             let tokens = shared.keep_tokens.then_some(login.tokens);
-            if let Err(error) = session::sign_in(session, login.identity, tokens, account).await {
+            let decoded = current.as_ref().map(|Extension(current)| current.decoded());
+            if let Err(error) =
+                session::sign_in(session, login.identity, tokens, account, decoded).await
+            {
                 return session_failure(&error);
             }
             if let Some(step_up) = step_up
@@ -1106,7 +1118,7 @@ async fn local_login(
         .await
     {
         Ok(identity) => {
-            if let Err(error) = session::sign_in(&session, identity, None, None).await {
+            if let Err(error) = session::sign_in(&session, identity, None, None, None).await {
                 return session_failure(&error);
             }
             Redirect::to(&to).into_response()

@@ -212,11 +212,15 @@ async fn keep_pending(
     Ok(())
 }
 
+/// Signs `identity` in: a new session id, the user stored in the session,
+/// and, with `decoded`, kept there for the session's next request, so that
+/// it is not decoded again from what was just encoded.
 pub(crate) async fn sign_in(
     session: &Session,
     identity: Identity,
     tokens: Option<Tokens>,
     account: Option<String>,
+    decoded: Option<&DecodedUsers>,
 ) -> Result<(), tower_sessions::session::Error> {
     // A new session id at sign-in: a session id fixed before the login
     // (by an attacker who planted the cookie) is worthless after it. The
@@ -228,17 +232,21 @@ pub(crate) async fn sign_in(
     let now = OffsetDateTime::now_utc();
     let user = SessionUser {
         identity: Arc::new(identity),
-        signed_in_at: now,
+        // In whole milliseconds, as it is stored: the user kept in `decoded`
+        // is the one decoding the stored text gives.
+        signed_in_at: now.replace_millisecond(now.millisecond()).unwrap_or(now),
         tokens,
-        sign_in_id: Some(hex(&sign_in_id)),
+        // In hex: one formatting of the number, not one per byte.
+        sign_in_id: Some(format!("{:032x}", u128::from_be_bytes(sign_in_id))),
         account,
     };
     session.insert(ACTIVE_KEY, now.unix_timestamp()).await?;
-    update_user(session, &user).await
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    let text = serde_json::to_string(&user)?;
+    session.insert_value(USER_KEY, text.clone().into()).await?;
+    if let Some(decoded) = decoded {
+        decoded.signed_in(text, Arc::new(user));
+    }
+    Ok(())
 }
 
 /// Marks a signed-in session active, so that it is saved (its expiry
@@ -333,5 +341,71 @@ pub(crate) async fn user(
             session.flush().await?;
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_user_kept_at_sign_in_is_the_one_its_stored_text_decodes_to() {
+        let store = Arc::new(tower_sessions::MemoryStore::default());
+        let session = Session::new(None, store, None);
+        let identity: Identity = serde_json::from_value(json!({
+            "issuer": "https://idp.example", "provider": "idp", "subject": "alice-sub",
+            "username": "alice", "email": "alice@example.com", "email_verified": true,
+            "name": "Alice \"A\" \u{e9}", "groups": ["g1", "g2"], "app_roles": ["r"],
+            "roles": ["Read-write"],
+            "claims": {"sub": "alice-sub", "n": 1.5, "big": 12_345_678_901_i64, "neg": -3,
+                       "nested": {"a": [true, null, "x\ny"]}},
+        }))
+        .unwrap();
+        let tokens: Tokens = serde_json::from_value(json!({
+            "access_token": "at", "refresh_token": "rt", "id_token": "a.b.c",
+            "expires_at": 1_765_000_000, "scopes": ["openid", "email"],
+        }))
+        .unwrap();
+        let decoded = DecodedUsers::default();
+        let account = Some("account-1".to_owned());
+        sign_in(
+            &session,
+            identity.clone(),
+            Some(tokens),
+            account,
+            Some(&decoded),
+        )
+        .await
+        .unwrap();
+        assert_eq!(decoded.len(), 1, "kept at sign-in");
+        // The new session id is chosen when the session is saved.
+        session.save().await.unwrap();
+
+        let Some(serde_json::Value::String(text)) = session.get_value(USER_KEY).await.unwrap()
+        else {
+            panic!("the user is stored as one string");
+        };
+        let stored: SessionUser = serde_json::from_str(&text).unwrap();
+        let kept = user(&session, Some(&decoded)).await.unwrap().unwrap();
+        assert_eq!(
+            decoded.len(),
+            1,
+            "the user kept at sign-in was taken, not decoded again"
+        );
+        assert_eq!(*kept.identity, identity);
+        assert_eq!(kept.identity, stored.identity);
+        assert_eq!(kept.signed_in_at, stored.signed_in_at, "whole milliseconds");
+        assert_eq!(kept.sign_in_id, stored.sign_in_id);
+        assert_eq!(kept.account, stored.account);
+        assert_eq!(
+            serde_json::to_string(&kept.tokens).unwrap(),
+            serde_json::to_string(&stored.tokens).unwrap()
+        );
+        assert_eq!(serde_json::to_string(&*kept).unwrap(), text);
+        // From now on it is kept for this session.
+        let again = user(&session, Some(&decoded)).await.unwrap().unwrap();
+        assert!(Arc::ptr_eq(&again, &kept));
     }
 }

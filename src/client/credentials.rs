@@ -170,7 +170,9 @@ impl Client {
             exchange = exchange.add_extra_param(*name, value.clone());
         }
         let http = StatusRecorder {
-            http: self.http.token_endpoint(CHECK),
+            http: self
+                .http
+                .token_endpoint(CHECK, &self.provider.metadata.token_endpoint),
             status: AtomicU16::new(0),
         };
         let result = exchange.request_async(&http).await;

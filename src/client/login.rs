@@ -83,7 +83,11 @@ impl Client {
         }
         let exchange_started = std::time::Instant::now();
         let response = exchange
-            .request_async(&self.http.token_endpoint(REDEEM))
+            .request_async(
+                &self
+                    .http
+                    .token_endpoint(REDEEM, &self.provider.metadata.token_endpoint),
+            )
             .await;
         telemetry::code_exchange(self.issuer(), exchange_started.elapsed());
         let response = response.map_err(|error| exchange_error(error, &hidden))?;
@@ -249,7 +253,11 @@ impl Client {
             request = request.add_extra_param(name, value);
         }
         let response = request
-            .request_async(&self.http.token_endpoint(REFRESH))
+            .request_async(
+                &self
+                    .http
+                    .token_endpoint(REFRESH, &self.provider.metadata.token_endpoint),
+            )
             .await
             .map_err(|error| refresh_error(error, &hidden))?;
         let access_token = AccessToken::new(response.access_token().secret().clone());

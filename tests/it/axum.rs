@@ -962,7 +962,14 @@ async fn the_signed_in_user_is_kept_as_one_json_string() {
     let user: serde_json::Value = serde_json::from_str(text).unwrap();
     assert_eq!(user["identity"]["subject"], "alice-sub-0001");
     assert!(user["signed_in_at_ms"].as_i64().unwrap() > 0);
-    assert_eq!(user["sign_in_id"].as_str().unwrap().len(), 32);
+    let sign_in_id = user["sign_in_id"].as_str().unwrap();
+    assert_eq!(sign_in_id.len(), 32);
+    assert!(
+        sign_in_id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "lowercase hex"
+    );
 }
 
 /// A user decoded for an earlier request is reused only while the store
