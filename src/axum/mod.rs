@@ -149,6 +149,7 @@ mod extract;
 mod layer;
 mod origin;
 mod pages;
+mod pending_cookie;
 mod providers;
 mod refresh;
 mod refusal;
@@ -182,6 +183,7 @@ pub use layer::{LoginLayer, LoginService};
 #[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
 pub use pages::break_glass_form;
 pub use pages::{login_button, logout_button, provider_login_button};
+pub use pending_cookie::PendingCookieKey;
 pub use refusal::Refusal;
 pub use routes::LoginRoutes;
 pub use session::session_layer;

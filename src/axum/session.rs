@@ -21,7 +21,7 @@ const ACTIVE_KEY: &str = "oidc_login.active_at";
 /// How long the browser may take to come back from the provider's logout.
 const LOGOUT_STATE_LIFETIME: time::Duration = time::Duration::minutes(10);
 /// Logins in flight per session (browser tabs); the oldest is dropped beyond.
-const MAX_PENDING: usize = 5;
+pub(crate) const MAX_PENDING: usize = 5;
 
 /// How long a signed-in session lives without activity.
 pub(crate) const SIGNED_IN_INACTIVITY: time::Duration = time::Duration::hours(8);
