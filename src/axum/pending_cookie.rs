@@ -16,6 +16,7 @@
 //! [`SharedState`], and refuses it a second time, on every instance that
 //! shares that state.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -271,19 +272,23 @@ impl PendingCookies {
         self.attributes(&mut cookie);
         cookie.set_max_age(time::Duration::try_from(lifetime).ok());
 
-        // Ours, up to a bound: the oldest first, those that do not open
-        // (another key, junk) before all.
-        let mut in_flight: Vec<(Option<i64>, String)> = self
+        // Ours, up to a bound, each name once (a name sent twice counts
+        // as its newest that opens): the oldest first, those that do not
+        // open (another key, junk) before all.
+        let mut by_name: HashMap<String, Option<i64>> = HashMap::new();
+        for found in self
             .request_cookies(headers)
             .filter(|found| found.name() != cookie.name())
             .take(MAX_EXAMINED)
-            .map(|found| {
-                let name = found.name().to_owned();
-                (self.unseal(found).map(|s| s.sealed_at), name)
-            })
-            .collect();
+        {
+            let name = found.name().to_owned();
+            let sealed_at = self.unseal(found).map(|s| s.sealed_at);
+            let kept = by_name.entry(name).or_default();
+            *kept = (*kept).max(sealed_at);
+        }
+        let mut in_flight: Vec<(Option<i64>, String)> =
+            by_name.into_iter().map(|(name, at)| (at, name)).collect();
         in_flight.sort();
-        in_flight.dedup_by(|a, b| a.1 == b.1);
         let surplus = (in_flight.len() + 1).saturating_sub(MAX_PENDING);
         let mut set: Vec<HeaderValue> = in_flight
             .into_iter()
@@ -711,6 +716,29 @@ mod tests {
         );
         assert_eq!(set.last().unwrap().name(), jar.name("new"));
         assert_eq!(set.len(), 4, "three removed, one set: five remain");
+    }
+
+    #[test]
+    fn a_name_sent_twice_counts_once() {
+        let jar = cookies(true);
+        let mut sent: Vec<(String, String)> = (0..4)
+            .map(|i| {
+                let state = format!("state-{i}");
+                sealed(&jar, jar.name(&state), &state, NOW - 100 + i)
+            })
+            .collect();
+        // A planted copy of the oldest's name (without `__Host-`, a sibling
+        // subdomain could): still four logins, the new one makes five.
+        sent.push((jar.name("state-0"), "planted".into()));
+        let set = jar
+            .start(
+                &request(&sent),
+                login("new"),
+                Duration::from_secs(600),
+                at(NOW),
+            )
+            .unwrap();
+        assert_eq!(parsed(&set).len(), 1, "nothing removed");
     }
 
     #[test]
