@@ -96,7 +96,9 @@
 //!    once.
 //! 2. [`Client::start`] returns the provider URL and a [`PendingLogin`]
 //!    holding a fresh `state`, `nonce` and PKCE verifier. Keep it on the
-//!    server side (a session), never in a readable cookie.
+//!    server side (a session) or sealed (encrypted and authenticated, as
+//!    axum's `LoginRoutes::pending_logins_in_cookie` does), never in a
+//!    readable cookie.
 //! 3. [`Client::finish`] takes the pending login by value and the
 //!    [`Callback`]: it checks `state` (in constant time), the RFC 9207 `iss`,
 //!    the pending login's age, then redeems the code with the PKCE verifier,
@@ -174,8 +176,10 @@
 //!   [`MemoryState`] (100,000 records; full, it refuses a record rather than
 //!   evict one), the decoded signed-in users (1,000, and 1,000 just signed
 //!   in), the refreshes in flight (10,000), the logins in flight per
-//!   session (5), the key set (one, of at most 1 MiB). The session store is
-//!   the app's: see `axum::session_layer` for a bounded one.
+//!   session or browser (5; in sealed cookies, at most 16 opened per
+//!   request), the key set (one, of at most 1 MiB). The session store is
+//!   the app's: see `axum::session_layer` for a bounded one, or keep
+//!   logins in flight out of it (`axum::LoginRoutes::pending_logins_in_cookie`).
 //!
 //! ## Several instances
 //!
@@ -184,6 +188,8 @@
 //! | what | where | shared between instances |
 //! | --- | --- | --- |
 //! | sessions, logins in flight, the signed-in user and its tokens | the app's `tower-sessions` store | when the store is (Redis, SQL) |
+//! | logins in flight with `LoginRoutes::pending_logins_in_cookie` | the browser, in cookies sealed with the app's `PendingCookieKey` | when every instance has the same key (`PendingCookieKey::from_env`); with `PendingCookieKey::generate` a login finishes only on the instance that started it |
+//! | the logins taken from those cookies (a replay refused) | the first provider's client's [`SharedState`] | when the state is |
 //! | local sign-outs and back-channel logouts (records checked by every signed-in request) | the client's [`SharedState`] | when the state is |
 //! | the `jti`s of accepted logout tokens (replays refused) | the client's [`SharedState`] | when the state is |
 //! | break-glass failure counters (per client address and in all) | the client's [`SharedState`] in the axum routes, or [`BreakGlass::with_shared_state`] | when the state is |
@@ -194,7 +200,9 @@
 //!
 //! The default [`SharedState`], [`MemoryState`], is **this process only**:
 //! with it, N instances accept a replayed logout token N times, allow their
-//! own break-glass failures each, and miss each other's sign-outs. Give
+//! own break-glass failures each, miss each other's sign-outs, and (logins
+//! in sealed cookies) take a replayed login's cookie once each, leaving
+//! only the provider's single-use code to refuse it. Give
 //! every instance one shared state with [`Client::with_shared_state`]; the
 //! axum integration's `SessionStoreState` keeps it in the app's session
 //! store. The shared store must create a record atomically, never drop one
@@ -616,10 +624,10 @@
 //! | `src/issuer.rs` | protocol level: the `{tenantid}` issuer template, [`TenantPolicy`], Entra ID v1 token recognition; used by the provider and token layers |
 //! | `src/entra.rs` | Microsoft Entra ID at sign-in: where a login's groups come from, and the Microsoft Graph reader for the groups overage |
 //! | `src/accounts/` | [`AccountLinker`] (link, admin reset, mutable-`sub` acceptance), [`AccountStore`], [`MemoryAccountStore`], `SqliteAccountStore` (`sqlite.rs`, feature `sqlite`); the `[accounts]` table is read in `src/config/accounts.rs` |
-//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), the bearer extractors of an API and their RFC 6750 answers (`bearer.rs`), the user's access token for downstream calls (`downstream.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), the set of providers, `?provider=` and the mix-up rules (`providers.rs`), session glue, the signed-in user's encoding (one JSON string) and activity (`session.rs`), signed-in users decoded before, reused while the store holds the same text, and those a sign-in just stored (`decoded.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), `RequireStepUp`, the step-up redirect, its 401 challenge and loop guard (`step_up.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
+//! | `src/axum/` | axum integration (feature `axum`): `LoginRoutes`, its routes and the break-glass routes (`routes.rs`), the layer that applies the settings and resolves the user once per request (`layer.rs`), extractors and rejections (`extract.rs`), the bearer extractors of an API and their RFC 6750 answers (`bearer.rs`), the user's access token for downstream calls (`downstream.rs`), refusal pages the app can replace (`refusal.rs`), account linking at the callback and its check on each request (`routes.rs`, `layer.rs`), HTML fragments and buttons (`pages.rs`), the set of providers, `?provider=` and the mix-up rules (`providers.rs`), logins in flight in sealed cookies, `PendingCookieKey` and the used-login records (`pending_cookie.rs`), session glue, the signed-in user's encoding (one JSON string) and activity (`session.rs`), signed-in users decoded before, reused while the store holds the same text, and those a sign-in just stored (`decoded.rs`), refresh on demand (`refresh.rs`), back-channel logout and its logout records (`back_channel.rs`), local sign-out records (`sign_out.rs`), `RequireStepUp`, the step-up redirect, its 401 challenge and loop guard (`step_up.rs`), the shared records in the app's session store, `SessionStoreState` and `SessionIndexKey` (`store_state.rs`), the client address of break-glass attempts (`client_address.rs`); `routes.rs` uses the others, never the reverse |
 //! | `src/testing/` | the embedded OpenID provider (feature `test-provider`), also used by the examples; `end_session` and back-channel logout in `logout.rs`; JWT access tokens for a resource, the `client_credentials` grant and revocation in `access.rs`; its grants and sessions, oldest first and bounded, in `recent.rs`; users' last authentications, for `max_age`, `prompt=login`, `acr_values` and Entra's `acrs`, in `step_up.rs` |
 //! | `examples/` | `demo` (a web app with the sign-in button; its pages in `demo_app/`), `discover` (diagnostics; its checks in `discover_check/`), sample configs (Entra single- and multi-tenant, Axidian, PrivX with `private_key_jwt`) |
-//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, several providers and the mix-up defence, bearer access tokens for an API, the user's token downstream and revocation, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, the embedded provider itself, the demo, discover, step-up, metrics and spans) and their shared helpers (`common/`) |
+//! | `tests/it/` | the integration tests, one binary with a module per subject (sign-in, flows, hostile provider, several providers and the mix-up defence, bearer access tokens for an API, the user's token downstream and revocation, account linking with both stores, Entra, PrivX, refresh, logout, session life in axum, break-glass, axum, a SQL session store and two instances on it, provider faults, security review findings, logins in flight in sealed cookies, the embedded provider itself, the demo, discover, step-up, metrics and spans) and their shared helpers (`common/`) |
 //! | `tests/*.rs` | the tests that need a service or a process of their own: a browser (`browser.rs`), Redis and two instances on it (`redis_sessions.rs`), `oidc-provider` on Node (`interop_oidc_provider.rs`, `tests/interop/`), the process's memory under 100,000 anonymous logins (`memory.rs`); `tests/support/skip.rs` skips or fails them when the tool is missing; key fixtures in `tests/fixtures/keys/` |
 //! | `src/fuzz/` | (tests only) property-based fuzzing of every parser of outside input, one file per target, each against a reference |
 //! | `benches/` | criterion benchmarks (ID token and access token validation, role mapping) and the load benchmark (`load.rs`: logins through the demo, a signed-in request, memory); `benches/README.md` holds the latest figures, the profile and the long fuzzing pass |

@@ -2,11 +2,13 @@
 //! small trait: [`SharedState`], with [`MemoryState`] as the default for one
 //! process.
 //!
-//! The crate keeps four kinds of record in it: the `jti`s of accepted
+//! The crate keeps these kinds of record in it: the `jti`s of accepted
 //! back-channel logout tokens ([`Client::verify_logout_token`](crate::Client::verify_logout_token)),
 //! the break-glass failure counters ([`BreakGlass`](crate::BreakGlass)),
 //! and, in the axum integration, the back-channel logouts and local
-//! sign-outs the extractors check. Each is a small keyed entry with an
+//! sign-outs the extractors check, and the logins taken from sealed
+//! cookies (`LoginRoutes::pending_logins_in_cookie`), so a replay is
+//! refused. Each is a small keyed entry with an
 //! expiry; the only operation that must be atomic is "create this entry
 //! unless it exists" ([`SharedState::insert_new`]), on which replay refusal
 //! and the break-glass limit rest.
@@ -29,7 +31,7 @@ pub type StateFuture<'a, T> =
     Pin<Box<dyn Future<Output = Result<T, SharedStateError>> + Send + 'a>>;
 
 /// The name of one record: a kind (`logout_jti`, `break_glass_failure`,
-/// `signed_out`, `logout_sid`, `logout_sub`) and the values that tell
+/// `signed_out`, `logout_sid`, `logout_sub`, `pending_login_used`) and the values that tell
 /// records of that kind apart, encoded without ambiguity.
 ///
 /// `Debug` shows the kind only: the values include user ids, token ids,
@@ -91,7 +93,8 @@ impl StateKey {
 
 /// Where the crate keeps the security records that must hold across app
 /// instances: used `jti`s of logout tokens, break-glass failure counters,
-/// back-channel logouts and local sign-outs.
+/// back-channel logouts, local sign-outs, and the logins taken from sealed
+/// cookies.
 ///
 /// [`MemoryState`] (the default) keeps them in this process only: with
 /// several app instances, each instance then accepts a replayed logout
@@ -195,7 +198,15 @@ impl<T: SharedState + ?Sized> SharedState for Arc<T> {
 /// with [`SharedStateError::Full`] rather than evicting one (which would
 /// forget a used token or a failure). Only validly signed logout tokens,
 /// sign-outs of signed-in users, and break-glass failures (themselves
-/// capped) create entries, so an anonymous flood cannot fill it.
+/// capped) create entries, so an anonymous flood of those cannot fill it.
+/// With logins in flight in sealed cookies
+/// (`LoginRoutes::pending_logins_in_cookie`), every callback that brings a
+/// cookie this app sealed creates one entry for the login's lifetime (10
+/// minutes by default, plus the clock skew): a client that runs `/login`
+/// and its callback about 150 times a second fills the default capacity,
+/// after which logins (and the records above) are refused until entries
+/// expire. Give such an app a larger capacity, or a shared store
+/// (`oidc_login::axum::SessionStoreState` on Redis) and rate limits in front.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

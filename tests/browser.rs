@@ -27,8 +27,8 @@
 //! (`examples/demo_app/mod.rs`) and login routes. The browser reaches it as
 //! `http://localhost:<port>` and the provider as `http://127.0.0.1:<port>`:
 //! two different sites, so the `form_post` callback is a real cross-site POST
-//! that arrives without the `SameSite=Lax` session cookie, as it does in
-//! production.
+//! that arrives without the `SameSite=Lax` cookie of the login (the demo
+//! keeps logins in flight in sealed cookies), as it does in production.
 
 #[path = "../examples/demo_app/mod.rs"]
 mod demo_app;
@@ -237,7 +237,9 @@ impl Drop for Chromedriver {
 #[derive(Debug, Clone, PartialEq)]
 struct CallbackRequest {
     method: String,
-    with_session_cookie: bool,
+    /// With the cookie of the login in flight (`SameSite=Lax`): the demo
+    /// keeps logins in sealed cookies, not in the session.
+    with_login_cookie: bool,
 }
 
 /// The demo app on `127.0.0.1:<random port>`, with the embedded provider,
@@ -301,15 +303,15 @@ impl App {
                         if request.method() == axum::http::Method::GET {
                             seen_urls.lock().unwrap().push(request.uri().to_string());
                         }
-                        let with_session_cookie = request
+                        let with_login_cookie = request
                             .headers()
                             .get_all(axum::http::header::COOKIE)
                             .iter()
                             .filter_map(|v| v.to_str().ok())
-                            .any(|v| v.contains("oidc_login_session="));
+                            .any(|v| v.contains("oidc_login_pending_"));
                         seen.lock().unwrap().push(CallbackRequest {
                             method: request.method().to_string(),
-                            with_session_cookie,
+                            with_login_cookie,
                         });
                     }
                     next.run(request).await
@@ -508,7 +510,7 @@ async fn sign_in_and_out(mode: ResponseMode) {
             callbacks,
             [CallbackRequest {
                 method: "GET".into(),
-                with_session_cookie: true,
+                with_login_cookie: true,
             }],
             "a query callback is a top-level GET, which carries the SameSite=Lax cookie"
         ),
@@ -517,14 +519,14 @@ async fn sign_in_and_out(mode: ResponseMode) {
             [
                 CallbackRequest {
                     method: "POST".into(),
-                    with_session_cookie: false,
+                    with_login_cookie: false,
                 },
                 CallbackRequest {
                     method: "POST".into(),
-                    with_session_cookie: true,
+                    with_login_cookie: true,
                 },
             ],
-            "the cross-site form_post arrives without the session cookie, and the app's \
+            "the cross-site form_post arrives without the login's cookie, and the app's \
              re-submit page posts it again from its own origin, with the cookie"
         ),
     }

@@ -30,7 +30,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use oidc_login::axum::{
-    Bearer, LoginRoutes, RequireStepUp, SignedIn, StepUpPolicy, break_glass_form, session_layer,
+    Bearer, LoginRoutes, PendingCookieKey, RequireStepUp, SignedIn, StepUpPolicy, break_glass_form,
+    session_layer,
 };
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{
@@ -379,8 +380,9 @@ pub const SESSION_INACTIVITY: Duration = Duration::from_secs(8 * 3600);
 /// How long before the access token expires a session is refreshed.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
-/// The most sessions the demo keeps: every anonymous `GET /login` makes
-/// one, so the store is bounded (and drops expired ones).
+/// The most sessions the demo keeps: bounded (and expired ones dropped),
+/// though an anonymous `GET /login` makes none here (logins in flight are
+/// in sealed cookies).
 pub const MAX_SESSIONS: u64 = 100_000;
 
 /// The whole app: the demo's pages, `routes` (built on `client`), and
@@ -394,7 +396,13 @@ pub const MAX_SESSIONS: u64 = 100_000;
 /// signed-in page can say it).
 pub fn app(routes: LoginRoutes, client: &Client, development: bool) -> Router {
     let config = client.config();
+    // Logins in flight in sealed cookies: an anonymous `GET /login` keeps
+    // nothing in the session store. The key is generated at start-up, so it
+    // is this process's only: a restart refuses the logins in flight
+    // (`no_pending_login`), and several instances would each need the same
+    // key (`PendingCookieKey::from_env`) and a shared state.
     let mut routes = routes
+        .pending_logins_in_cookie(PendingCookieKey::generate())
         .max_session_age(MAX_SESSION_AGE)
         .refusal_page(|refusal| {
             let page = refusal_page(

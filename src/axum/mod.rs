@@ -114,9 +114,17 @@
 //! active signed-in session is saved again at most once a minute, which
 //! renews its inactivity expiry and its cookie.
 //!
+//! With [`LoginRoutes::pending_logins_in_cookie`], each login in flight has
+//! a cookie of its own instead of a place in the session, sealed with the
+//! app's [`PendingCookieKey`] (AES-256-GCM): the same attributes, `Max-Age`
+//! the login's lifetime, removed by its callback. `GET /login` then sets no
+//! session cookie and writes no session record.
+//!
 //! # Several instances
-//! Instances that share the session store (Redis, SQL) share logins. The
-//! sign-out and back-channel logout records, the used logout tokens and the
+//! Instances that share the session store (Redis, SQL) share logins; with
+//! logins in flight in sealed cookies, instances that share the
+//! [`PendingCookieKey`] do. The sign-out and back-channel logout records,
+//! the used logout tokens, the logins taken from sealed cookies and the
 //! break-glass failure counters are kept in the client's
 //! [`SharedState`](crate::SharedState): by default this process's memory,
 //! so give every instance the same one, [`SessionStoreState`] on the shared
@@ -149,6 +157,7 @@ mod extract;
 mod layer;
 mod origin;
 mod pages;
+mod pending_cookie;
 mod providers;
 mod refresh;
 mod refusal;
@@ -182,6 +191,7 @@ pub use layer::{LoginLayer, LoginService};
 #[cfg_attr(docsrs, doc(cfg(feature = "break-glass")))]
 pub use pages::break_glass_form;
 pub use pages::{login_button, logout_button, provider_login_button};
+pub use pending_cookie::PendingCookieKey;
 pub use refusal::Refusal;
 pub use routes::LoginRoutes;
 pub use session::session_layer;

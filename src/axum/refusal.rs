@@ -299,6 +299,11 @@ impl RefusalPage {
         };
         let mut custom = (self.0)(&refusal);
         let headers = custom.headers_mut();
+        // The refused answer's cookies still apply (a used login's cookie
+        // removed).
+        for cookie in response.headers().get_all(header::SET_COOKIE) {
+            headers.append(header::SET_COOKIE, cookie.clone());
+        }
         headers
             .entry(header::CACHE_CONTROL)
             .or_insert(HeaderValue::from_static("no-store"));

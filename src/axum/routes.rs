@@ -21,6 +21,7 @@ use super::client_address::{ClientAddress, ClientAddressFn};
 use super::layer::{Current, LoginLayer, MAX_SESSION_AGE, MAX_SESSION_AGE_LIMIT, Settings};
 use super::origin;
 use super::pages;
+use super::pending_cookie::{Outcome, PendingCookieKey, PendingCookies};
 use super::providers::Providers;
 use super::refresh::Refresher;
 use super::refusal::{Refusal, RefusalPage};
@@ -85,6 +86,8 @@ pub struct LoginRoutes {
     refusal_page: Option<RefusalPage>,
     /// Account linking at the callback, when on.
     accounts: Option<AccountLinker>,
+    /// Logins in flight in sealed cookies instead of the session, when on.
+    pending_cookies: Option<PendingCookies>,
 }
 
 /// What the login routes share.
@@ -108,6 +111,8 @@ struct Shared {
     sign_outs: SignOuts,
     /// Account linking at the callback, when on.
     accounts: Option<AccountLinker>,
+    /// Logins in flight in sealed cookies, when on (else in the session).
+    pending_cookies: Option<PendingCookies>,
 }
 
 /// What the break-glass routes need.
@@ -165,6 +170,7 @@ impl LoginRoutes {
             client_address: ClientAddressFn::default(),
             refusal_page: None,
             accounts: None,
+            pending_cookies: None,
         }
     }
 
@@ -470,6 +476,60 @@ impl LoginRoutes {
         self
     }
 
+    /// Keeps logins in flight (`state`, `nonce`, PKCE verifier,
+    /// `return_to`, provider, step-up) in cookies sealed with `key`
+    /// instead of the session, so that `GET {prefix}/login` writes nothing
+    /// on the server: no session record, no session cookie for an
+    /// anonymous visitor, and a flood of anonymous `/login` leaves the
+    /// session store as it was. The callback still signs in into the
+    /// session.
+    ///
+    /// Each login has its own cookie, `__Host-oidc_login_pending_<tag>`
+    /// (without `__Host-` when the redirect URI is plain http), where
+    /// `<tag>` is the first 16 base64url characters of the SHA-256 of its
+    /// `state`: `HttpOnly`, `SameSite=Lax`, `Secure` on https, `Path=/`,
+    /// `Max-Age` the provider's `pending_login_lifetime_seconds`. At most 5
+    /// are in flight, as in the session: `/login` removes the oldest
+    /// beyond (it opens at most 16 of them, however many a request sends).
+    /// The value is sealed with the `cookie` crate's private jar
+    /// (AES-256-GCM, the cookie's name as associated data): the browser can
+    /// neither read nor alter it, nor move it under another login's name.
+    ///
+    /// # Security
+    /// The callback opens the login's cookie, checks its `state` in
+    /// constant time and its age against `pending_login_lifetime_seconds`
+    /// (whatever the cookie's `Max-Age`), removes the cookie whatever the
+    /// outcome, and records the login as used in the (first provider's)
+    /// client's [`SharedState`](crate::SharedState) until it would have
+    /// expired: a
+    /// cookie sent again (a replay) is refused with `no_pending_login`, as
+    /// the session mode refuses it, on every instance sharing that state. A
+    /// failing shared state refuses the login (`session_error`).
+    ///
+    /// With several instances, give every one the same key
+    /// ([`PendingCookieKey::from_env`]) and the same shared state
+    /// ([`Client::with_shared_state`]). With [`PendingCookieKey::generate`]
+    /// (this process only), a login started on one instance and finished on
+    /// another is refused (`no_pending_login`); with the default
+    /// [`MemoryState`](crate::MemoryState), a replay at another instance is
+    /// not recognised as one (it still needs the browser's cookie, and the
+    /// provider refuses a code used twice).
+    ///
+    /// ```no_run
+    /// use oidc_login::axum::{LoginRoutes, PendingCookieKey};
+    ///
+    /// # fn f(client: oidc_login::Client) -> Result<LoginRoutes, oidc_login::ConfigError> {
+    /// // `openssl rand -base64 64`, the same on every instance.
+    /// let key = PendingCookieKey::from_env("PENDING_COOKIE_KEY")?;
+    /// Ok(LoginRoutes::new(client).pending_logins_in_cookie(key))
+    /// # }
+    /// ```
+    pub fn pending_logins_in_cookie(mut self, key: PendingCookieKey) -> Self {
+        let secure = self.client.config().redirect_uri().scheme() == "https";
+        self.pending_cookies = Some(PendingCookies::new(key, secure));
+        self
+    }
+
     /// Mounts the routes under `prefix`, such as `/auth` (default: none).
     /// The config's `redirect_uri` must then end in `{prefix}/callback`.
     /// The [`LoginLayer`] sends signed-out browsers to `{prefix}/login`
@@ -616,12 +676,12 @@ impl LoginRoutes {
     /// [`session_layer`](super::session_layer) after it. Routes outside it
     /// cannot read the signed-in user: their extractors answer 500.
     pub fn layer(&self) -> LoginLayer {
-        if (self.back_channel || self.break_glass_on())
+        if (self.back_channel || self.break_glass_on() || self.pending_cookies.is_some())
             && self.client.shared_state().is_per_process()
         {
             tracing::warn!(
                 target: "oidc_login::axum",
-                "back-channel logout records, used logout tokens and break-glass failures are kept in this process only: with several app instances, give every one the same `Client::with_shared_state` (for example `SessionStoreState` on the session store)"
+                "back-channel logout records, used logout tokens, break-glass failures and the logins taken from their cookies are kept in this process only: with several app instances, give every one the same `Client::with_shared_state` (for example `SessionStoreState` on the session store)"
             );
         }
         LoginLayer::new(Settings {
@@ -682,6 +742,7 @@ impl LoginRoutes {
                     provider_logout: provider_logout.clone(),
                     sign_outs: self.sign_outs(),
                     accounts: self.accounts.clone(),
+                    pending_cookies: self.pending_cookies.clone(),
                 })
             })
             .collect();
@@ -805,6 +866,7 @@ struct LoginQuery {
 async fn login(
     State(shared): State<Arc<Shared>>,
     session: Session,
+    headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let Some(client) = shared.providers.pick(query.provider.as_deref()) else {
@@ -832,13 +894,23 @@ async fn login(
         Ok(started) => started,
         Err(error) => return refuse(&error),
     };
-    if let Err(error) = session::push_pending(
-        &session,
-        pending,
-        client.config().limits().pending_login_lifetime,
-    )
-    .await
-    {
+    let lifetime = client.config().limits().pending_login_lifetime;
+    if let Some(cookies) = &shared.pending_cookies {
+        // Nothing on the server: the session is not touched.
+        let Some(set) = cookies.start(&headers, pending, lifetime, client.clock()) else {
+            return refuse(
+                &crate::error::StartError::InvalidParameter {
+                    name: "return_to",
+                    reason: "is too long to keep in the login's cookie",
+                }
+                .into(),
+            );
+        };
+        let mut response = Redirect::to(url.as_str()).into_response();
+        super::pending_cookie::append(&mut response, set);
+        return response;
+    }
+    if let Err(error) = session::push_pending(&session, pending, lifetime).await {
         return session_failure(&error);
     }
     Redirect::to(url.as_str()).into_response()
@@ -848,10 +920,11 @@ async fn callback_get(
     State(shared): State<Arc<Shared>>,
     session: Session,
     current: Option<Extension<Current>>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     match Callback::from_query(query.as_deref().unwrap_or_default()) {
-        Ok(callback) => finish(&shared, &session, current, callback).await,
+        Ok(callback) => finish(&shared, &session, current, &headers, callback).await,
         Err(error) => refuse_login(&shared, &error.into()),
     }
 }
@@ -860,6 +933,7 @@ async fn callback_post(
     State(shared): State<Arc<Shared>>,
     session: Session,
     current: Option<Extension<Current>>,
+    headers: HeaderMap,
     RawForm(body): RawForm,
 ) -> Response {
     let callback = match Callback::from_form(&body) {
@@ -868,12 +942,30 @@ async fn callback_post(
     };
     // A cross-site form_post arrives without the SameSite=Lax cookie: answer
     // with a page that posts the same form again from this origin, once.
-    if callback.get(pages::RESUBMITTED).is_none() && !session::has_pending(&session).await {
+    if callback.get(pages::RESUBMITTED).is_none()
+        && !has_pending(&shared, &session, &headers, &callback).await
+    {
         let fields: Vec<(String, String)> =
             url::form_urlencoded::parse(&body).into_owned().collect();
         return pages::resubmit(&shared.callback_path, &fields);
     }
-    finish(&shared, &session, current, callback).await
+    finish(&shared, &session, current, &headers, callback).await
+}
+
+/// Whether this browser sent a login in flight for the callback: the
+/// login's cookie (cookie mode), or any in the session.
+async fn has_pending(
+    shared: &Shared,
+    session: &Session,
+    headers: &HeaderMap,
+    callback: &Callback,
+) -> bool {
+    match &shared.pending_cookies {
+        Some(cookies) => callback
+            .get("state")
+            .is_some_and(|state| cookies.has(headers, state)),
+        None => session::has_pending(session).await,
+    }
 }
 
 /// Finishes the login of `callback`; `current` is what the login layer left
@@ -882,6 +974,7 @@ async fn finish(
     shared: &Shared,
     session: &Session,
     current: Option<Extension<Current>>,
+    headers: &HeaderMap,
     callback: Callback,
 ) -> Response {
     let Some(state) = callback.get("state") else {
@@ -890,22 +983,64 @@ async fn finish(
             &crate::error::CallbackError::MissingParameter("state").into(),
         );
     };
-    let pending = match session::take_pending(session, state).await {
-        Ok(Some(pending)) => pending,
-        Ok(None) => {
-            tracing::warn!(
-                target: "oidc_login::axum",
-                code = Refusal::NO_PENDING_LOGIN.code(),
-                "callback refused: no login in flight in this session matches its state (replayed, expired, started in another browser, or the session cookie was not sent)"
-            );
-            crate::telemetry::login_refused(
-                shared.client.issuer(),
-                Refusal::NO_PENDING_LOGIN.code(),
-            );
-            return Refusal::NO_PENDING_LOGIN.respond();
-        }
-        Err(error) => return session_failure(&error),
+    let Some(cookies) = &shared.pending_cookies else {
+        return match session::take_pending(session, state).await {
+            Ok(Some(pending)) => finish_pending(shared, session, current, pending, callback).await,
+            Ok(None) => no_pending_login(
+                shared,
+                "no login in flight in this session matches its state (replayed, expired, started in another browser, or the session cookie was not sent)",
+            ),
+            Err(error) => session_failure(&error),
+        };
     };
+    let taken = cookies
+        .take(
+            headers,
+            state,
+            |provider| {
+                let client = shared.providers.of_session(provider);
+                *client.unwrap_or(&shared.client).config().limits()
+            },
+            // The first provider's, as for sign-outs: one record for
+            // every provider's callback route.
+            shared.providers.first().shared_state().as_ref(),
+            shared.client.clock(),
+        )
+        .await;
+    let mut response = match taken.outcome {
+        Outcome::Login(pending) => {
+            finish_pending(shared, session, current, *pending, callback).await
+        }
+        Outcome::Refused(why) => no_pending_login(shared, why),
+        Outcome::StateFailed(error) => {
+            tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "callback refused: the shared state failed, so the login cannot be recorded as used");
+            Refusal::SESSION_ERROR.respond()
+        }
+    };
+    // Used up, whatever the outcome, as a session's pending login is.
+    super::pending_cookie::append(&mut response, taken.removal.into_iter().collect());
+    response
+}
+
+/// A callback that finds no login in flight: `why` goes to the log.
+fn no_pending_login(shared: &Shared, why: &str) -> Response {
+    tracing::warn!(
+        target: "oidc_login::axum",
+        code = Refusal::NO_PENDING_LOGIN.code(),
+        "callback refused: {why}"
+    );
+    crate::telemetry::login_refused(shared.client.issuer(), Refusal::NO_PENDING_LOGIN.code());
+    Refusal::NO_PENDING_LOGIN.respond()
+}
+
+/// The callback of a login in flight, taken (and so used up).
+async fn finish_pending(
+    shared: &Shared,
+    session: &Session,
+    current: Option<Extension<Current>>,
+    pending: crate::flow::PendingLogin,
+    callback: Callback,
+) -> Response {
     // Mix-up defence: a login is finished only at the callback route of
     // the provider it was started with (a pending login without a name
     // is the default provider's), and by that provider's client only.

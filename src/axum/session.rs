@@ -21,7 +21,7 @@ const ACTIVE_KEY: &str = "oidc_login.active_at";
 /// How long the browser may take to come back from the provider's logout.
 const LOGOUT_STATE_LIFETIME: time::Duration = time::Duration::minutes(10);
 /// Logins in flight per session (browser tabs); the oldest is dropped beyond.
-const MAX_PENDING: usize = 5;
+pub(crate) const MAX_PENDING: usize = 5;
 
 /// How long a signed-in session lives without activity.
 pub(crate) const SIGNED_IN_INACTIVITY: time::Duration = time::Duration::hours(8);
@@ -40,7 +40,10 @@ const TOUCH_EVERY: time::Duration = time::Duration::minutes(1);
 /// is, at sign-in too. A session that holds only logins in flight expires
 /// with them (`pending_login_lifetime_seconds`).
 ///
-/// Every anonymous `GET /login` creates a session, so the store must not
+/// Every anonymous `GET /login` creates a session (unless logins in flight
+/// are kept in sealed cookies:
+/// [`LoginRoutes::pending_logins_in_cookie`](super::LoginRoutes::pending_logins_in_cookie),
+/// with which `/login` writes no record), so the store must not
 /// grow without bound: use one that bounds its records or deletes expired
 /// ones. In one process, `tower-sessions-moka-store` (`MokaStore` with a
 /// capacity) does both; Redis deletes expired records by itself; SQL

@@ -376,6 +376,12 @@ impl Client {
         )?)
     }
 
+    /// The time by this client's clock ([`with_clock`](Self::with_clock)).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn clock(&self) -> SystemTime {
+        (self.clock)()
+    }
+
     fn now(&self) -> i64 {
         match (self.clock)().duration_since(UNIX_EPOCH) {
             Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),

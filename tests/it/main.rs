@@ -27,6 +27,7 @@ mod flows;
 mod hostile_provider;
 mod logout;
 mod metrics;
+mod pending_cookie;
 mod privx;
 mod provider_faults;
 mod providers;

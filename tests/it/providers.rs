@@ -20,10 +20,10 @@ use tower_sessions::MemoryStore;
 
 /// An app with two providers, "entra" (the default, at `/callback`) and
 /// "privx" (at `/callback/privx`), each an embedded provider of its own.
-struct Two {
-    base: String,
-    entra: Arc<TestProvider>,
-    privx: Arc<TestProvider>,
+pub(crate) struct Two {
+    pub(crate) base: String,
+    pub(crate) entra: Arc<TestProvider>,
+    pub(crate) privx: Arc<TestProvider>,
     routes: LoginRoutes,
     server: tokio::task::JoinHandle<()>,
 }
@@ -35,7 +35,7 @@ impl Drop for Two {
 }
 
 impl Two {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 }
@@ -46,7 +46,7 @@ async fn two_providers(entra: TestProvider, privx: TestProvider) -> Two {
 
 /// The app on `store`; with `with_privx` false, only "entra" is
 /// configured (the same app after the other provider was removed).
-async fn two_providers_with(
+pub(crate) async fn two_providers_with(
     entra: TestProvider,
     privx: TestProvider,
     store: MemoryStore,
@@ -143,7 +143,7 @@ impl StepUpPolicy for Recent {
     }
 }
 
-fn browser(follow: bool) -> reqwest::Client {
+pub(crate) fn browser(follow: bool) -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(if follow {
@@ -158,7 +158,7 @@ fn browser(follow: bool) -> reqwest::Client {
 /// Starts a login with `browser` (which follows no redirect) at
 /// `/login{query}` and has `provider` sign alice in; returns the callback
 /// URL the provider sends the browser to (not followed).
-async fn callback_from(
+pub(crate) async fn callback_from(
     app: &Two,
     browser: &reqwest::Client,
     query: &str,

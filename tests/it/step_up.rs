@@ -182,6 +182,11 @@ impl Drop for StepUpApp {
 
 impl StepUpApp {
     async fn start() -> Self {
+        Self::start_with(|routes| routes).await
+    }
+
+    /// The same with `configure` applied to the login routes.
+    async fn start_with(configure: impl FnOnce(LoginRoutes) -> LoginRoutes) -> Self {
         let provider = Arc::new(TestProvider::start().await);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -190,7 +195,7 @@ impl StepUpApp {
             .build()
             .unwrap();
         let client = Client::discover(config).await.unwrap();
-        let routes = LoginRoutes::new(client.clone());
+        let routes = configure(LoginRoutes::new(client.clone()));
         let claims = |identity: &oidc_login::Identity| {
             format!(
                 "{} auth_time={} acr={}",
@@ -254,7 +259,18 @@ async fn sign_in(app: &StepUpApp, browser: &reqwest::Client) {
 
 #[tokio::test]
 async fn a_route_needing_a_recent_sign_in_steps_up_and_returns_to_itself() {
-    let app = StepUpApp::start().await;
+    recent_sign_in_steps_up(StepUpApp::start().await).await;
+}
+
+/// The step-up travels in the login's sealed cookie as it does in the
+/// session.
+#[tokio::test]
+async fn a_step_up_with_logins_in_sealed_cookies_returns_to_the_route() {
+    let key = oidc_login::axum::PendingCookieKey::generate();
+    recent_sign_in_steps_up(StepUpApp::start_with(|r| r.pending_logins_in_cookie(key)).await).await;
+}
+
+async fn recent_sign_in_steps_up(app: StepUpApp) {
     let browser = browser();
     sign_in(&app, &browser).await;
     // Recent enough: served at once.
