@@ -468,10 +468,17 @@ async fn finish_login(
     signed_in
 }
 
-/// The `name=value` of a response's first `Set-Cookie`.
+/// The `name=value` of a response's first `Set-Cookie` that sets a
+/// cookie: at the callback, the demo also removes the login's own cookie
+/// (logins in flight in sealed cookies), with `Max-Age=0`.
 fn cookie_of(response: &reqwest::Response) -> Option<String> {
-    let set = response.headers().get(header::SET_COOKIE)?.to_str().ok()?;
-    Some(set.split(';').next()?.to_owned())
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|set| set.to_str().ok())
+        .find(|set| !set.contains("Max-Age=0"))
+        .and_then(|set| Some(set.split(';').next()?.to_owned()))
 }
 
 fn location_of(response: &reqwest::Response) -> String {

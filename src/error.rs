@@ -1028,12 +1028,12 @@ pub enum BreakGlassError {
 #[non_exhaustive]
 pub enum SharedStateError {
     /// The in-memory state ([`MemoryState`](crate::MemoryState)) holds as
-    /// many live records as it may; it evicts none.
+    /// many live records of this kind as it may; it evicts none.
     #[error(
-        "the in-memory shared state holds {capacity} live records, its capacity: a new record is refused rather than one evicted"
+        "the in-memory shared state holds {capacity} live records of this kind, its capacity: a new record is refused rather than one evicted"
     )]
     Full {
-        /// The most live records it holds.
+        /// The most live records of one kind it holds.
         capacity: usize,
     },
     /// The store behind the state failed (or held a record it could not read).

@@ -192,20 +192,25 @@ impl<T: SharedState + ?Sized> SharedState for Arc<T> {
 /// [`SharedState`] for what to use with several.
 ///
 /// Bounded: it holds at most [`capacity`](Self::with_capacity) live entries
-/// ([`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) unless set), about 100
-/// bytes each, whatever the keys' length. Expired entries are removed when
-/// the table is full; when every entry is still live, a new one is refused
-/// with [`SharedStateError::Full`] rather than evicting one (which would
-/// forget a used token or a failure). Only validly signed logout tokens,
-/// sign-outs of signed-in users, and break-glass failures (themselves
-/// capped) create entries, so an anonymous flood of those cannot fill it.
-/// With logins in flight in sealed cookies
+/// ([`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) unless set) **of each kind
+/// of record** ([`StateKey::kind`]: used logout `jti`s, logout and sign-out
+/// records, break-glass failures, used logins), about 100 bytes each,
+/// whatever the keys' length. Expired entries are removed when a kind's
+/// table is full; when every entry there is still live, a new one is
+/// refused with [`SharedStateError::Full`] rather than evicting one (which
+/// would forget a used token or a failure). A full kind never refuses
+/// another: a flood of one kind of record cannot stop a sign-out from
+/// being recorded. Only validly signed logout tokens, sign-outs of
+/// signed-in users, and break-glass failures (themselves capped) create
+/// entries of those kinds, so an anonymous flood cannot fill them. With
+/// logins in flight in sealed cookies
 /// (`LoginRoutes::pending_logins_in_cookie`), every callback that brings a
-/// cookie this app sealed creates one entry for the login's lifetime (10
-/// minutes by default, plus the clock skew): a client that runs `/login`
-/// and its callback about 150 times a second fills the default capacity,
-/// after which logins (and the records above) are refused until entries
-/// expire. Give such an app a larger capacity, or a shared store
+/// cookie this app sealed creates one used-login entry for the login's
+/// lifetime (10 minutes by default, plus the clock skew): a client that
+/// runs `/login` and its callback about 150 times a second fills that
+/// kind's default capacity, after which logins are refused (fail closed)
+/// until entries expire; the other kinds are not affected. Give such an app
+/// a larger capacity, or a shared store
 /// (`oidc_login::axum::SessionStoreState` on Redis) and rate limits in front.
 ///
 /// ```
@@ -223,9 +228,10 @@ impl<T: SharedState + ?Sized> SharedState for Arc<T> {
 /// # Ok(()) }
 /// ```
 pub struct MemoryState {
-    /// The keyed hash of the key → the entry: every entry the same small
-    /// size. See [`MemoryState::slot`].
-    entries: Mutex<HashMap<u128, Entry>>,
+    /// By kind of record ([`StateKey::kind`]), each kind bounded on its
+    /// own: the keyed hash of the key → the entry, every entry the same
+    /// small size. See [`MemoryState::slot`].
+    entries: Mutex<HashMap<&'static str, HashMap<u128, Entry>>>,
     /// SipHash-1-3 under a random key of this state's own.
     hasher: SipHasher13,
     capacity: usize,
@@ -254,10 +260,11 @@ impl Default for MemoryState {
 }
 
 impl MemoryState {
-    /// The most live entries a [`MemoryState::default`] holds.
+    /// The most live entries of one kind a [`MemoryState::default`] holds.
     pub const DEFAULT_CAPACITY: usize = 100_000;
 
-    /// An empty state holding at most `capacity` live entries (at least 1).
+    /// An empty state holding at most `capacity` live entries (at least 1)
+    /// of each kind of record.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             entries: Mutex::default(),
@@ -274,9 +281,10 @@ impl MemoryState {
         self
     }
 
-    /// How many entries it holds, expired ones not yet removed included.
+    /// How many entries it holds, of every kind, expired ones not yet
+    /// removed included.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().values().map(HashMap::len).sum()
     }
 
     /// Whether it holds no entry.
@@ -284,7 +292,7 @@ impl MemoryState {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u128, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, HashMap<u128, Entry>>> {
         // A panic while the lock was held cannot leave an entry half written.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -313,7 +321,8 @@ impl MemoryState {
     ) -> Result<bool, SharedStateError> {
         let now = (self.clock)();
         let slot = self.slot(key);
-        let mut entries = self.lock();
+        let mut kinds = self.lock();
+        let entries = kinds.entry(key.kind()).or_default();
         let live = entries.get(&slot).is_some_and(|e| e.expires_at > now);
         if only_new && live {
             return Ok(false);
@@ -360,14 +369,17 @@ impl SharedState for MemoryState {
         let now = (self.clock)();
         let value = self
             .lock()
-            .get(&self.slot(key))
+            .get(key.kind())
+            .and_then(|entries| entries.get(&self.slot(key)))
             .filter(|entry| entry.expires_at > now)
             .map(|entry| entry.value);
         Box::pin(async move { Ok(value) })
     }
 
     fn remove<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, ()> {
-        self.lock().remove(&self.slot(key));
+        if let Some(entries) = self.lock().get_mut(key.kind()) {
+            entries.remove(&self.slot(key));
+        }
         Box::pin(async move { Ok(()) })
     }
 }
@@ -478,6 +490,40 @@ mod tests {
         NOW_B.store(2_000_005, Ordering::SeqCst);
         assert!(state.insert_new(&key("d"), 0, at(2_000_100)).await.unwrap());
         assert_eq!(state.len(), 3);
+    }
+
+    /// A flood of one kind of record (used logins of sealed cookies, say)
+    /// must not stop a sign-out or a logout from being recorded.
+    #[tokio::test]
+    async fn a_full_kind_does_not_refuse_another() {
+        let state = MemoryState::with_capacity(2);
+        let later = SystemTime::now() + Duration::from_secs(600);
+        let used = |n: &str| StateKey::new("pending_login_used", &[n.as_bytes()]);
+        for name in ["1", "2"] {
+            assert!(state.insert_new(&used(name), 1, later).await.unwrap());
+        }
+        let full = state.insert_new(&used("3"), 1, later).await;
+        assert!(
+            matches!(full, Err(SharedStateError::Full { capacity: 2 })),
+            "{full:?}"
+        );
+        let signed_out = StateKey::new("signed_out", &[b"sign-in-id"]);
+        state.put(&signed_out, 7, later).await.unwrap();
+        assert_eq!(state.get(&signed_out).await.unwrap(), Some(7));
+        let jti = StateKey::new("logout_jti", &[b"https://idp.example", b"j"]);
+        assert!(state.insert_new(&jti, 1, later).await.unwrap());
+        // Keys of one kind are not found under another.
+        assert_eq!(
+            state
+                .get(&StateKey::new("signed_out", &[b"1"]))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(state.get(&used("1")).await.unwrap(), Some(1));
+        assert_eq!(state.len(), 4);
+        state.remove(&used("1")).await.unwrap();
+        assert!(state.insert_new(&used("3"), 1, later).await.unwrap());
     }
 
     #[tokio::test]

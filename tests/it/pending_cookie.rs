@@ -769,3 +769,53 @@ async fn per_process_used_login_records_are_named_in_the_log() {
         .layer();
     assert_eq!(logs.lines_with(warning).len(), 1, "{}", logs.text());
 }
+
+/// Used-login records fill only their own kind of the in-memory state: a
+/// flood of callbacks refuses logins (fail closed), never a sign-out.
+#[tokio::test]
+async fn a_full_used_login_table_refuses_logins_but_not_a_sign_out() {
+    let provider = Arc::new(TestProvider::start().await);
+    let state = Arc::new(MemoryState::with_capacity(1));
+    let shared = state.clone();
+    let app = instance(provider, CountingStore::default(), None, move |client| {
+        LoginRoutes::new(client.with_shared_state(shared)).pending_logins_in_cookie(key())
+    })
+    .await;
+    let alice = start(&app, "?login_hint=alice", &[]).await;
+    let done = callback(
+        &app,
+        "/callback",
+        &alice.query,
+        std::slice::from_ref(&alice.cookie),
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let session = session_cookie(&done).expect("signed in");
+    assert_eq!(state.len(), 1, "one used-login record: the kind is full");
+
+    let next = start(&app, "?login_hint=alice", &[]).await;
+    let refused = callback(
+        &app,
+        "/callback",
+        &next.query,
+        std::slice::from_ref(&next.cookie),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(refused.text().await.unwrap().contains("session_error"));
+    assert_eq!(
+        app.provider.token_requests(),
+        1,
+        "refused before the provider"
+    );
+
+    let out = http()
+        .post(app.url("/logout"))
+        .header(COOKIE, header(std::slice::from_ref(&session)))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_redirection(), "{}", out.status());
+    assert_eq!(state.len(), 2, "the sign-out is recorded all the same");
+    assert_eq!(private(&app, &session).await, StatusCode::UNAUTHORIZED);
+}
