@@ -18,7 +18,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use siphasher::sip128::SipHasher13;
 
@@ -195,23 +195,22 @@ impl<T: SharedState + ?Sized> SharedState for Arc<T> {
 /// ([`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) unless set) **of each kind
 /// of record** ([`StateKey::kind`]: used logout `jti`s, logout and sign-out
 /// records, break-glass failures, used logins), about 100 bytes each,
-/// whatever the keys' length. Expired entries are removed when a kind's
-/// table is full; when every entry there is still live, a new one is
-/// refused with [`SharedStateError::Full`] rather than evicting one (which
-/// would forget a used token or a failure). A full kind never refuses
-/// another: a flood of one kind of record cannot stop a sign-out from
-/// being recorded. Only validly signed logout tokens, sign-outs of
-/// signed-in users, and break-glass failures (themselves capped) create
-/// entries of those kinds, so an anonymous flood cannot fill them. With
+/// whatever the keys' length (so about 10 MB per kind at the default, and
+/// six kinds today). Expired entries are removed when a kind's table is
+/// full (at most once a second); when every entry there is still live, a
+/// new one is refused with [`SharedStateError::Full`] rather than evicting
+/// one (which would forget a used token or a failure). A full kind never
+/// refuses another: a flood of one kind of record cannot stop a sign-out
+/// from being recorded. Only validly signed logout tokens, sign-outs of
+/// signed-in users, break-glass failures (themselves capped) and, with
 /// logins in flight in sealed cookies
-/// (`LoginRoutes::pending_logins_in_cookie`), every callback that brings a
-/// cookie this app sealed creates one used-login entry for the login's
-/// lifetime (10 minutes by default, plus the clock skew): a client that
-/// runs `/login` and its callback about 150 times a second fills that
-/// kind's default capacity, after which logins are refused (fail closed)
-/// until entries expire; the other kinds are not affected. Give such an app
+/// (`LoginRoutes::pending_logins_in_cookie`), logins whose code the
+/// provider redeemed create entries, so an anonymous flood cannot fill
+/// them: each used-login entry costs a login at the provider, and lives
+/// for the login's lifetime (10 minutes by default, plus the clock skew).
+/// An app that expects more than the capacity of logins in that time needs
 /// a larger capacity, or a shared store
-/// (`oidc_login::axum::SessionStoreState` on Redis) and rate limits in front.
+/// (`oidc_login::axum::SessionStoreState` on Redis).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -231,12 +230,25 @@ pub struct MemoryState {
     /// By kind of record ([`StateKey::kind`]), each kind bounded on its
     /// own: the keyed hash of the key → the entry, every entry the same
     /// small size. See [`MemoryState::slot`].
-    entries: Mutex<HashMap<&'static str, HashMap<u128, Entry>>>,
+    entries: Mutex<HashMap<&'static str, Kind>>,
     /// SipHash-1-3 under a random key of this state's own.
     hasher: SipHasher13,
     capacity: usize,
     clock: fn() -> SystemTime,
 }
+
+/// The entries of one kind of record.
+#[derive(Debug, Default)]
+struct Kind {
+    entries: HashMap<u128, Entry>,
+    /// When its expired entries were last removed: at most once a second
+    /// while it is full, so that a flood against a full kind does not scan
+    /// the whole table, under the lock every lookup takes, on each attempt.
+    pruned_at: Option<SystemTime>,
+}
+
+/// How often a full kind may be scanned for expired entries.
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -284,7 +296,7 @@ impl MemoryState {
     /// How many entries it holds, of every kind, expired ones not yet
     /// removed included.
     pub fn len(&self) -> usize {
-        self.lock().values().map(HashMap::len).sum()
+        self.lock().values().map(|kind| kind.entries.len()).sum()
     }
 
     /// Whether it holds no entry.
@@ -292,7 +304,7 @@ impl MemoryState {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, HashMap<u128, Entry>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Kind>> {
         // A panic while the lock was held cannot leave an entry half written.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -322,13 +334,21 @@ impl MemoryState {
         let now = (self.clock)();
         let slot = self.slot(key);
         let mut kinds = self.lock();
-        let entries = kinds.entry(key.kind()).or_default();
+        let kind = kinds.entry(key.kind()).or_default();
+        let entries = &mut kind.entries;
         let live = entries.get(&slot).is_some_and(|e| e.expires_at > now);
         if only_new && live {
             return Ok(false);
         }
         if !entries.contains_key(&slot) && entries.len() >= self.capacity {
-            entries.retain(|_, entry| entry.expires_at > now);
+            let due = kind.pruned_at.is_none_or(|at| {
+                now.duration_since(at)
+                    .map_or(true, |since| since >= PRUNE_EVERY)
+            });
+            if due {
+                entries.retain(|_, entry| entry.expires_at > now);
+                kind.pruned_at = Some(now);
+            }
             if entries.len() >= self.capacity {
                 return Err(SharedStateError::Full {
                     capacity: self.capacity,
@@ -370,15 +390,15 @@ impl SharedState for MemoryState {
         let value = self
             .lock()
             .get(key.kind())
-            .and_then(|entries| entries.get(&self.slot(key)))
+            .and_then(|kind| kind.entries.get(&self.slot(key)))
             .filter(|entry| entry.expires_at > now)
             .map(|entry| entry.value);
         Box::pin(async move { Ok(value) })
     }
 
     fn remove<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, ()> {
-        if let Some(entries) = self.lock().get_mut(key.kind()) {
-            entries.remove(&self.slot(key));
+        if let Some(kind) = self.lock().get_mut(key.kind()) {
+            kind.entries.remove(&self.slot(key));
         }
         Box::pin(async move { Ok(()) })
     }
@@ -490,6 +510,34 @@ mod tests {
         NOW_B.store(2_000_005, Ordering::SeqCst);
         assert!(state.insert_new(&key("d"), 0, at(2_000_100)).await.unwrap());
         assert_eq!(state.len(), 3);
+    }
+
+    static NOW_MS: AtomicU64 = AtomicU64::new(0);
+
+    fn clock_ms() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(NOW_MS.load(Ordering::SeqCst))
+    }
+
+    /// A full kind is scanned for expired entries at most once a second: a
+    /// flood against it does not scan the table on each attempt.
+    #[tokio::test]
+    async fn a_full_kind_is_scanned_at_most_once_a_second() {
+        let ms = |at: u64| SystemTime::UNIX_EPOCH + Duration::from_millis(at);
+        NOW_MS.store(5_000_000, Ordering::SeqCst);
+        let state = MemoryState::with_capacity(2).with_clock(clock_ms);
+        assert!(state.insert_new(&key("a"), 0, ms(5_100_000)).await.unwrap());
+        assert!(state.insert_new(&key("b"), 0, ms(5_000_500)).await.unwrap());
+        // Full, nothing expired: scanned now, refused.
+        assert!(state.insert_new(&key("c"), 0, ms(5_100_000)).await.is_err());
+        // `b` expired, but the last scan was under a second ago: refused
+        // without a scan.
+        NOW_MS.store(5_000_600, Ordering::SeqCst);
+        assert!(state.insert_new(&key("c"), 0, ms(5_100_000)).await.is_err());
+        assert_eq!(state.len(), 2, "not scanned");
+        // A second after the last scan, `b`'s room is taken back.
+        NOW_MS.store(5_001_000, Ordering::SeqCst);
+        assert!(state.insert_new(&key("c"), 0, ms(5_100_000)).await.unwrap());
+        assert_eq!(state.len(), 2);
     }
 
     /// A flood of one kind of record (used logins of sealed cookies, say)

@@ -49,13 +49,20 @@ const MAX_PENDING: usize = super::session::MAX_PENDING;
 /// request carries, the work per request stays bounded. (Only the
 /// browser's own logins count against it; more than this many are junk.)
 const MAX_EXAMINED: usize = 16;
-/// The most cookies of one login's name the callback tries to open (a
-/// sibling subdomain may plant one of the same name without `__Host-`).
+/// The most cookies of one login's name the callback tries to open: on
+/// plain http (loopback only) cookies are not scoped by port, so another
+/// local app may plant one of the same name; `__Host-` rules that out on
+/// https.
 const MAX_SAME_NAME: usize = 4;
 /// What the `cookie` crate's `Key` needs.
 const MIN_KEY_LEN: usize = 64;
 /// The largest cookie (name and value) browsers are sure to keep.
 const MAX_COOKIE_LEN: usize = 4096;
+/// The most bytes (names and values) of all a browser's login cookies
+/// together: they are sent with every request to the app, and proxies
+/// refuse large `Cookie` headers (nginx: 8 KiB), so a hostile page that
+/// opens `/login` with long `return_to`s must not lock the user out.
+const MAX_TOTAL_LEN: usize = 4096;
 
 /// The secret that seals logins in flight in their cookies
 /// ([`LoginRoutes::pending_logins_in_cookie`](super::LoginRoutes::pending_logins_in_cookie)).
@@ -180,12 +187,36 @@ pub(crate) struct Sealed {
 
 /// Where the callback's look for its login ended.
 pub(crate) enum Outcome {
-    /// The login, checked and now recorded as used.
-    Login(Box<PendingLogin>),
+    /// The login, checked and not used before; the route records it as
+    /// used ([`UsedLogin::record`]) once the provider redeemed its code.
+    Login(Box<PendingLogin>, UsedLogin),
     /// No usable login: why, for the log.
     Refused(&'static str),
     /// The shared state failed: the login is refused (fail closed).
     StateFailed(SharedStateError),
+}
+
+/// The record that a login taken from its cookie was used: written only
+/// once the provider redeemed the login's code, so that a flood of
+/// callbacks with cookies of the attacker's own `/login`s and junk codes
+/// writes nothing (each record costs a code the provider issued). A replay
+/// is still refused before the token endpoint when the record is there
+/// ([`PendingCookies::take`] looks first), and of two callbacks racing with
+/// one cookie, only one records it (`insert_new`), on every instance that
+/// shares the state.
+pub(crate) struct UsedLogin {
+    key: StateKey,
+    sealed_at: i64,
+    expires_at: SystemTime,
+}
+
+impl UsedLogin {
+    /// Records the login as used: `Ok(false)` when it already was (the
+    /// callback lost a race with another use of the same cookie).
+    pub(crate) async fn record(&self, used: &dyn SharedState) -> Result<bool, SharedStateError> {
+        used.insert_new(&self.key, self.sealed_at, self.expires_at)
+            .await
+    }
 }
 
 /// What the callback found, and the cookie removal its answer must carry
@@ -250,8 +281,8 @@ impl PendingCookies {
 
     /// The `Set-Cookie` values of `GET /login`: the oldest logins in
     /// flight removed (those that do not open first), so that with the new
-    /// one at most [`MAX_PENDING`] remain, then the new one's cookie, which
-    /// lives `lifetime`. `None` when the cookie would be too long for a
+    /// one at most [`MAX_PENDING`] remain, of at most [`MAX_TOTAL_LEN`]
+    /// bytes together, then the new one's cookie, which lives `lifetime`. `None` when the cookie would be too long for a
     /// browser to keep (a `return_to` near its 2,048-byte limit).
     pub(crate) fn start(
         &self,
@@ -275,26 +306,36 @@ impl PendingCookies {
         // Ours, up to a bound, each name once (a name sent twice counts
         // as its newest that opens): the oldest first, those that do not
         // open (another key, junk) before all.
-        let mut by_name: HashMap<String, Option<i64>> = HashMap::new();
+        let mut by_name: HashMap<String, (Option<i64>, usize)> = HashMap::new();
         for found in self
             .request_cookies(headers)
             .filter(|found| found.name() != cookie.name())
             .take(MAX_EXAMINED)
         {
             let name = found.name().to_owned();
+            let len = name.len() + found.value().len();
             let sealed_at = self.unseal(found).map(|s| s.sealed_at);
             let kept = by_name.entry(name).or_default();
-            *kept = (*kept).max(sealed_at);
+            *kept = (kept.0.max(sealed_at), kept.1.max(len));
         }
-        let mut in_flight: Vec<(Option<i64>, String)> =
-            by_name.into_iter().map(|(name, at)| (at, name)).collect();
-        in_flight.sort();
-        let surplus = (in_flight.len() + 1).saturating_sub(MAX_PENDING);
-        let mut set: Vec<HeaderValue> = in_flight
+        let mut in_flight: Vec<(Option<i64>, String, usize)> = by_name
             .into_iter()
-            .take(surplus)
-            .map(|(_, name)| self.removal(name))
+            .map(|(name, (at, len))| (at, name, len))
             .collect();
+        // The newest first: kept while they fit beside the new one.
+        in_flight.sort_by(|a, b| b.cmp(a));
+        let mut room = MAX_TOTAL_LEN.saturating_sub(cookie.name().len() + cookie.value().len());
+        let mut kept = 1;
+        let mut set: Vec<HeaderValue> = Vec::new();
+        for (_, name, len) in in_flight {
+            if kept < MAX_PENDING && len <= room {
+                kept += 1;
+                room -= len;
+            } else {
+                set.push(self.removal(name));
+            }
+        }
+        set.reverse(); // the oldest removed first
         set.push(header_value(&cookie));
         Some(set)
     }
@@ -311,9 +352,10 @@ impl PendingCookies {
     /// `state` equal (in constant time), not older than its provider's
     /// `pending_login_lifetime` (nor sealed later than the clock skew
     /// allows; `limits_of` gives the limits of the provider a login
-    /// names), and not used before, as recorded in `used`, where it is
-    /// now recorded (only a cookie that opened is: forged ones cannot fill
-    /// the state). A cookie that was sent is removed whatever the outcome.
+    /// names), and not used before, as recorded in `used` (the route
+    /// records it there once the provider redeemed the code: see
+    /// [`UsedLogin`]). A cookie that was sent is removed whatever the
+    /// outcome.
     pub(crate) async fn take(
         &self,
         headers: &HeaderMap,
@@ -365,15 +407,20 @@ impl PendingCookies {
         let sealed_at = SystemTime::UNIX_EPOCH
             + Duration::from_secs(u64::try_from(sealed.sealed_at).unwrap_or(0));
         let expires_at = later(later(sealed_at, lifetime), skew);
-        match used
-            .insert_new(&used_key(state), sealed.sealed_at, expires_at)
-            .await
-        {
-            Ok(true) => Taken {
-                outcome: Outcome::Login(Box::new(sealed.login)),
+        let key = used_key(state);
+        match used.get(&key).await {
+            Ok(None) => Taken {
+                outcome: Outcome::Login(
+                    Box::new(sealed.login),
+                    UsedLogin {
+                        key,
+                        sealed_at: sealed.sealed_at,
+                        expires_at,
+                    },
+                ),
                 removal,
             },
-            Ok(false) => refused("the login's cookie was used before (replayed)"),
+            Ok(Some(_)) => refused(REPLAYED),
             Err(error) => Taken {
                 outcome: Outcome::StateFailed(error),
                 removal,
@@ -424,6 +471,9 @@ fn fresh(sealed_at: i64, now: i64, lifetime: Duration, skew: Duration) -> bool {
     age <= lifetime && age >= -skew
 }
 
+/// Why a login recorded as used is refused, for the log.
+pub(crate) const REPLAYED: &str = "the login's cookie was used before (replayed)";
+
 /// The record of a login taken at a callback: the SHA-256 of its `state`.
 fn used_key(state: &str) -> StateKey {
     let hash = digest::digest(&digest::SHA256, state.as_bytes());
@@ -438,7 +488,8 @@ fn unix_seconds(at: SystemTime) -> i64 {
 }
 
 fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
-    // Names are `[A-Za-z0-9_-]`, values base64, attributes fixed.
+    // Names are ours or echo a request cookie's name (a header value that
+    // was already valid text), values base64, attributes fixed.
     HeaderValue::try_from(cookie.to_string()).expect("a cookie of this crate is a valid header")
 }
 
@@ -542,6 +593,7 @@ mod tests {
             Box::pin(async { Err(SharedStateError::Full { capacity: 0 }) })
         }
         fn get<'a>(&'a self, _: &'a StateKey) -> StateFuture<'a, Option<i64>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
             Box::pin(async { Err(SharedStateError::Full { capacity: 0 }) })
         }
         fn remove<'a>(&'a self, _: &'a StateKey) -> StateFuture<'a, ()> {
@@ -552,7 +604,7 @@ mod tests {
     fn refused(taken: &Taken) -> &'static str {
         match taken.outcome {
             Outcome::Refused(why) => why,
-            Outcome::Login(_) => panic!("the login was taken"),
+            Outcome::Login(..) => panic!("the login was taken"),
             Outcome::StateFailed(_) => panic!("the state failed"),
         }
     }
@@ -718,6 +770,63 @@ mod tests {
         assert_eq!(set.len(), 4, "three removed, one set: five remain");
     }
 
+    /// Logins with long `return_to`s (a hostile page can open `/login`
+    /// with any): the newest that fit in [`MAX_TOTAL_LEN`] beside the new
+    /// one are kept, so the `Cookie` header stays small.
+    #[test]
+    fn the_login_cookies_together_stay_under_the_total_bound() {
+        let jar = cookies(true);
+        let long = |state: &str, at: i64| {
+            let mut login = login(state);
+            login.return_to = Some(format!("/{}", "a".repeat(1_200)));
+            let cookie = jar.seal(
+                jar.name(state),
+                &Sealed {
+                    login,
+                    sealed_at: at,
+                },
+            );
+            (cookie.name().to_owned(), cookie.value().to_owned())
+        };
+        let sent: Vec<(String, String)> = (0..4)
+            .map(|i| long(&format!("state-{i}"), NOW - 100 + i))
+            .collect();
+        // About 1.7 KB each, sealed: beside the new one, one fits.
+        let each = sent[0].0.len() + sent[0].1.len();
+        assert!(
+            2 * each <= MAX_TOTAL_LEN && 3 * each > MAX_TOTAL_LEN,
+            "{each}"
+        );
+        let mut new = login("new");
+        new.return_to = Some(format!("/{}", "b".repeat(1_200)));
+        let set = jar
+            .start(&request(&sent), new, Duration::from_secs(600), at(NOW))
+            .unwrap();
+        let set = parsed(&set);
+        let removed: Vec<&str> = set
+            .iter()
+            .filter(|c| c.max_age() == Some(time::Duration::ZERO))
+            .map(Cookie::name)
+            .collect();
+        let expected = [
+            jar.name("state-0"),
+            jar.name("state-1"),
+            jar.name("state-2"),
+        ];
+        assert_eq!(
+            removed,
+            expected.iter().map(String::as_str).collect::<Vec<_>>(),
+            "the oldest go"
+        );
+        let kept: usize = sent
+            .iter()
+            .filter(|(name, _)| !removed.contains(&name.as_str()))
+            .map(|(name, value)| name.len() + value.len())
+            .sum();
+        let new = set.last().unwrap();
+        assert!(kept + new.name().len() + new.value().len() <= MAX_TOTAL_LEN);
+    }
+
     #[test]
     fn a_name_sent_twice_counts_once() {
         let jar = cookies(true);
@@ -756,6 +865,15 @@ mod tests {
         assert_eq!(set.len(), MAX_EXAMINED + 1 - MAX_PENDING + 1);
     }
 
+    /// The login `taken` holds, recorded as used as the route does once
+    /// the provider redeemed its code.
+    async fn record(taken: &Taken, used: &dyn SharedState) -> bool {
+        match &taken.outcome {
+            Outcome::Login(_, login) => login.record(used).await.unwrap(),
+            _ => panic!("no login taken"),
+        }
+    }
+
     #[tokio::test]
     async fn the_callback_takes_a_login_once_and_records_only_what_opened() {
         let jar = cookies(true);
@@ -765,8 +883,14 @@ mod tests {
 
         let taken = jar.take(&headers, "s1", |_| limits(), &used, at(NOW)).await;
         assert!(
-            matches!(taken.outcome, Outcome::Login(ref l) if l.state().expose_secret() == "s1")
+            matches!(taken.outcome, Outcome::Login(ref l, _) if l.state().expose_secret() == "s1")
         );
+        assert!(used.is_empty(), "recorded only once the code is redeemed");
+        // A callback racing with this one, with the same cookie, takes it
+        // too; only one of them records it.
+        let racing = jar.take(&headers, "s1", |_| limits(), &used, at(NOW)).await;
+        assert!(record(&taken, &used).await);
+        assert!(!record(&racing, &used).await, "the race is lost");
         let removal = Cookie::parse(taken.removal.unwrap().to_str().unwrap().to_owned()).unwrap();
         assert_eq!(removal.name(), name);
         assert_eq!(removal.max_age(), Some(time::Duration::ZERO));
@@ -831,7 +955,7 @@ mod tests {
                 .take(&headers, &state, |_| limits(), &used, at(NOW))
                 .await;
             match (fresh, &taken.outcome) {
-                (true, Outcome::Login(_)) => {}
+                (true, Outcome::Login(..)) => assert!(record(&taken, &used).await),
                 (false, Outcome::Refused(why)) => assert!(why.contains("older"), "{why}"),
                 _ => panic!("sealed at now{:+}: fresh {fresh}", sealed_at - NOW),
             }
@@ -873,7 +997,7 @@ mod tests {
         let (name, value) = sealed(&jar, jar.name("s1"), "s1", NOW);
         let headers = request(&[(name, value)]);
         let taken = jar.take(&headers, "s1", |_| limits(), &used, at(NOW)).await;
-        assert!(matches!(taken.outcome, Outcome::Login(_)));
+        assert!(record(&taken, &used).await);
         // An instance whose clock is the skew behind takes the cookie until
         // this clock reads sealed_at + lifetime + skew: the record lives
         // until then, and no longer.

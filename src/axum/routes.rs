@@ -499,12 +499,23 @@ impl LoginRoutes {
     /// The callback opens the login's cookie, checks its `state` in
     /// constant time and its age against `pending_login_lifetime_seconds`
     /// (whatever the cookie's `Max-Age`), removes the cookie whatever the
-    /// outcome, and records the login as used in the (first provider's)
-    /// client's [`SharedState`](crate::SharedState) until it would have
-    /// expired: a
-    /// cookie sent again (a replay) is refused with `no_pending_login`, as
-    /// the session mode refuses it, on every instance sharing that state. A
-    /// failing shared state refuses the login (`session_error`).
+    /// outcome, and, once the provider redeemed the login's code, records
+    /// the login as used in the (first provider's) client's
+    /// [`SharedState`](crate::SharedState) until it would have expired: a
+    /// cookie sent again after a login (a replay) is refused with
+    /// `no_pending_login` before the token endpoint, as the session mode
+    /// refuses it, on every instance sharing that state. (Recorded only
+    /// then, so that callbacks with junk codes write nothing; a callback
+    /// the provider refused leaves its cookie removed but unrecorded.) A
+    /// failing shared state refuses the login (`session_error`). The
+    /// browser keeps at most 5 logins in flight, of at most 4 KiB
+    /// together (the oldest go), and the `/login` answer is `no-store`.
+    ///
+    /// Changing the key ends every login in flight (they are refused as
+    /// `no_pending_login` and start again); a login cookie sealed with
+    /// another key (another set of login routes on the same host with a
+    /// key of its own) counts as junk and is the first to go when the
+    /// browser has too many.
     ///
     /// With several instances, give every one the same key
     /// ([`PendingCookieKey::from_env`]) and the same shared state
@@ -869,6 +880,23 @@ async fn login(
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
+    let mut response = start_login(&shared, &session, &headers, query).await;
+    // The redirect carries a login of its own (its `state`, and in cookie
+    // mode the sealed login): no cache may keep it and hand it to others.
+    response.headers_mut().insert(
+        ::axum::http::header::CACHE_CONTROL,
+        ::axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// `GET {prefix}/login` but for its `Cache-Control`.
+async fn start_login(
+    shared: &Shared,
+    session: &Session,
+    headers: &HeaderMap,
+    query: LoginQuery,
+) -> Response {
     let Some(client) = shared.providers.pick(query.provider.as_deref()) else {
         return shared.providers.unknown();
     };
@@ -897,7 +925,7 @@ async fn login(
     let lifetime = client.config().limits().pending_login_lifetime;
     if let Some(cookies) = &shared.pending_cookies {
         // Nothing on the server: the session is not touched.
-        let Some(set) = cookies.start(&headers, pending, lifetime, client.clock()) else {
+        let Some(set) = cookies.start(headers, pending, lifetime, client.clock()) else {
             return refuse(
                 &crate::error::StartError::InvalidParameter {
                     name: "return_to",
@@ -910,7 +938,7 @@ async fn login(
         super::pending_cookie::append(&mut response, set);
         return response;
     }
-    if let Err(error) = session::push_pending(&session, pending, lifetime).await {
+    if let Err(error) = session::push_pending(session, pending, lifetime).await {
         return session_failure(&error);
     }
     Redirect::to(url.as_str()).into_response()
@@ -985,7 +1013,9 @@ async fn finish(
     };
     let Some(cookies) = &shared.pending_cookies else {
         return match session::take_pending(session, state).await {
-            Ok(Some(pending)) => finish_pending(shared, session, current, pending, callback).await,
+            Ok(Some(pending)) => {
+                finish_pending(shared, session, current, pending, None, callback).await
+            }
             Ok(None) => no_pending_login(
                 shared,
                 "no login in flight in this session matches its state (replayed, expired, started in another browser, or the session cookie was not sent)",
@@ -1008,18 +1038,22 @@ async fn finish(
         )
         .await;
     let mut response = match taken.outcome {
-        Outcome::Login(pending) => {
-            finish_pending(shared, session, current, *pending, callback).await
+        Outcome::Login(pending, used) => {
+            finish_pending(shared, session, current, *pending, Some(used), callback).await
         }
         Outcome::Refused(why) => no_pending_login(shared, why),
-        Outcome::StateFailed(error) => {
-            tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "callback refused: the shared state failed, so the login cannot be recorded as used");
-            Refusal::SESSION_ERROR.respond()
-        }
+        Outcome::StateFailed(error) => used_login_failure(&error),
     };
     // Used up, whatever the outcome, as a session's pending login is.
     super::pending_cookie::append(&mut response, taken.removal.into_iter().collect());
     response
+}
+
+/// A callback refused because the shared state failed: a login taken from
+/// its cookie cannot be checked or recorded as used (fail closed).
+fn used_login_failure(error: &crate::error::SharedStateError) -> Response {
+    tracing::error!(target: "oidc_login::axum", code = Refusal::SESSION_ERROR.code(), %error, "callback refused: the shared state failed, so the login cannot be checked or recorded as used");
+    Refusal::SESSION_ERROR.respond()
 }
 
 /// A callback that finds no login in flight: `why` goes to the log.
@@ -1034,11 +1068,15 @@ fn no_pending_login(shared: &Shared, why: &str) -> Response {
 }
 
 /// The callback of a login in flight, taken (and so used up).
+/// The callback of a login in flight, taken; `used` is the record to
+/// write, once the provider redeemed the code, of a login taken from its
+/// sealed cookie (a session's pending login is used up when taken).
 async fn finish_pending(
     shared: &Shared,
     session: &Session,
     current: Option<Extension<Current>>,
     pending: crate::flow::PendingLogin,
+    used: Option<super::pending_cookie::UsedLogin>,
     callback: Callback,
 ) -> Response {
     // Mix-up defence: a login is finished only at the callback route of
@@ -1061,6 +1099,20 @@ async fn finish_pending(
     let step_up = pending.step_up().cloned();
     match shared.client.finish(pending, callback).await {
         Ok(login) => {
+            if let Some(used) = used {
+                // The first provider's state, as for sign-outs: one record
+                // for every provider's callback route.
+                match used
+                    .record(shared.providers.first().shared_state().as_ref())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return no_pending_login(shared, super::pending_cookie::REPLAYED);
+                    }
+                    Err(error) => return used_login_failure(&error),
+                }
+            }
             let account = match &shared.accounts {
                 Some(linker) => match linker.link(&login.identity).await {
                     Ok(account) => Some(account.id),

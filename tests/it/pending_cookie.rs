@@ -298,6 +298,11 @@ async fn anonymous_logins_keep_nothing_on_the_server() {
         for _ in 0..1_000 {
             let response = http.get(app.url("/login")).send().await.unwrap();
             assert_eq!(response.status(), StatusCode::SEE_OTHER);
+            assert_eq!(
+                response.headers()["cache-control"],
+                "no-store",
+                "a login of its own in every answer: cached by none"
+            );
             let session_set = set_cookies(&response)
                 .iter()
                 .any(|c| c.name() == SESSION_COOKIE);
@@ -579,7 +584,7 @@ async fn a_replay_at_another_instance_sharing_the_state_is_refused() {
 }
 
 #[tokio::test]
-async fn a_login_of_one_provider_at_anothers_callback_is_refused_and_used_up() {
+async fn a_login_of_one_provider_at_anothers_callback_is_refused_and_its_cookie_removed() {
     use crate::providers::{browser, two_providers_with};
     let app = two_providers_with(
         TestProvider::start().await,
@@ -611,11 +616,18 @@ async fn a_login_of_one_provider_at_anothers_callback_is_refused_and_used_up() {
     };
     let refused = send("/callback").await.unwrap();
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let name = cookie.split('=').next().unwrap();
+    assert!(
+        set_cookies(&refused)
+            .iter()
+            .any(|c| c.name() == name && removed(c)),
+        "the login's cookie is removed"
+    );
     assert!(refused.text().await.unwrap().contains("wrong_provider"));
-    // Used up, as in the session: the genuine callback no longer takes it.
-    let replayed = send("/callback/privx").await.unwrap();
-    assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
-    assert!(replayed.text().await.unwrap().contains("no_pending_login"));
+    // Its code reached no token endpoint. (A login is recorded as used
+    // only once a provider redeemed its code, so that callbacks without
+    // one cannot fill the shared state; whoever holds both the sealed
+    // cookie and the code could finish it at its own route anyway.)
     assert_eq!(
         (app.entra.token_requests(), app.privx.token_requests()),
         (0, 0)
@@ -802,12 +814,11 @@ async fn a_full_used_login_table_refuses_logins_but_not_a_sign_out() {
     )
     .await;
     assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(refused.text().await.unwrap().contains("session_error"));
-    assert_eq!(
-        app.provider.token_requests(),
-        1,
-        "refused before the provider"
+    assert!(
+        session_cookie(&refused).is_none(),
+        "not signed in without the record"
     );
+    assert!(refused.text().await.unwrap().contains("session_error"));
 
     let out = http()
         .post(app.url("/logout"))
@@ -818,4 +829,73 @@ async fn a_full_used_login_table_refuses_logins_but_not_a_sign_out() {
     assert!(out.status().is_redirection(), "{}", out.status());
     assert_eq!(state.len(), 2, "the sign-out is recorded all the same");
     assert_eq!(private(&app, &session).await, StatusCode::UNAUTHORIZED);
+}
+
+/// Used-login records are written only once the provider redeemed the
+/// code: callbacks bringing cookies of the client's own `/login`s and junk
+/// codes write nothing, and a real login's replay is still refused before
+/// the token endpoint.
+#[tokio::test]
+async fn callbacks_with_junk_codes_leave_no_record() {
+    let provider = Arc::new(TestProvider::start().await);
+    let state = Arc::new(MemoryState::with_capacity(10));
+    let shared = state.clone();
+    let app = instance(provider, CountingStore::default(), None, move |client| {
+        LoginRoutes::new(client.with_shared_state(shared)).pending_logins_in_cookie(key())
+    })
+    .await;
+    let http = http();
+    for _ in 0..50 {
+        let response = http.get(app.url("/login")).send().await.unwrap();
+        let cookie = set_cookies(&response)
+            .into_iter()
+            .find(|c| c.name().starts_with(PREFIX))
+            .map(|c| (c.name().to_owned(), c.value().to_owned()))
+            .unwrap();
+        let authorize = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+        let state = authorize
+            .query_pairs()
+            .find(|(name, _)| name == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("code", "junk")
+            .append_pair("state", &state)
+            .append_pair("iss", app.provider.issuer())
+            .finish();
+        let refused = callback(&app, "/callback", &query, std::slice::from_ref(&cookie)).await;
+        assert_ne!(refused.status(), StatusCode::SEE_OTHER);
+        assert!(session_cookie(&refused).is_none());
+    }
+    assert_eq!(state.len(), 0, "no record for a code the provider refused");
+    assert_eq!(app.provider.token_requests(), 50);
+
+    let alice = start(&app, "?login_hint=alice", &[]).await;
+    let done = callback(
+        &app,
+        "/callback",
+        &alice.query,
+        std::slice::from_ref(&alice.cookie),
+    )
+    .await;
+    assert_eq!(
+        done.status(),
+        StatusCode::SEE_OTHER,
+        "a real login still works"
+    );
+    assert_eq!(state.len(), 1);
+    let replayed = callback(
+        &app,
+        "/callback",
+        &alice.query,
+        std::slice::from_ref(&alice.cookie),
+    )
+    .await;
+    assert_refused(replayed, "no_pending_login", Some(&alice.cookie.0)).await;
+    assert_eq!(
+        app.provider.token_requests(),
+        51,
+        "the replay never reached it"
+    );
 }
