@@ -145,6 +145,17 @@ struct Started {
 }
 
 impl Started {
+    /// Its callback at `app`'s `/callback`, with its cookie.
+    async fn finish_at(&self, app: &App) -> reqwest::Response {
+        callback(
+            app,
+            "/callback",
+            &self.query,
+            std::slice::from_ref(&self.cookie),
+        )
+        .await
+    }
+
     fn state(&self) -> String {
         url::form_urlencoded::parse(self.query.as_bytes())
             .find(|(name, _)| name == "state")
@@ -260,13 +271,7 @@ async fn a_login_kept_in_a_cookie_signs_in_and_the_cookie_is_removed() {
     }
     assert_eq!(store.writes(), 0, "nothing on the server");
 
-    let done = callback(
-        &app,
-        "/callback",
-        &started.query,
-        std::slice::from_ref(&started.cookie),
-    )
-    .await;
+    let done = started.finish_at(&app).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert_eq!(done.headers()["location"], "/private");
     let set = set_cookies(&done);
@@ -337,13 +342,7 @@ async fn an_altered_cookie_is_refused() {
     }
     assert_eq!(app.provider.token_requests(), 0);
     // Refusals of forged cookies used nothing up.
-    let done = callback(
-        &app,
-        "/callback",
-        &started.query,
-        std::slice::from_ref(&started.cookie),
-    )
-    .await;
+    let done = started.finish_at(&app).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
 }
 
@@ -364,13 +363,7 @@ async fn a_cookie_sealed_with_another_key_is_refused() {
     )
     .await;
     let started = start(&other, "?login_hint=alice", &[]).await;
-    let refused = callback(
-        &app,
-        "/callback",
-        &started.query,
-        std::slice::from_ref(&started.cookie),
-    )
-    .await;
+    let refused = started.finish_at(&app).await;
     assert_refused(refused, "no_pending_login", Some(&started.cookie.0)).await;
     assert_eq!(provider.token_requests(), 0);
 }
@@ -391,13 +384,7 @@ async fn instances_with_generated_keys_refuse_each_others_logins() {
     )
     .await;
     let started = start(&one, "?login_hint=alice", &[]).await;
-    let refused = callback(
-        &two,
-        "/callback",
-        &started.query,
-        std::slice::from_ref(&started.cookie),
-    )
-    .await;
+    let refused = started.finish_at(&two).await;
     assert_refused(refused, "no_pending_login", Some(&started.cookie.0)).await;
     assert_eq!(provider.token_requests(), 0);
 
@@ -414,13 +401,7 @@ async fn instances_with_generated_keys_refuse_each_others_logins() {
     )
     .await;
     let started = start(&three, "?login_hint=alice", &[]).await;
-    let done = callback(
-        &four,
-        "/callback",
-        &started.query,
-        std::slice::from_ref(&started.cookie),
-    )
-    .await;
+    let done = started.finish_at(&four).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert!(session_cookie(&done).is_some());
 }
@@ -466,13 +447,7 @@ async fn an_expired_cookie_is_refused_before_the_client_sees_it() {
     // The browser still holds it (it trusts its Max-Age of 600 s no more
     // than we do): 601 s later by the app's clock.
     AHEAD.store(601, Ordering::SeqCst);
-    let refused = callback(
-        &app,
-        "/callback",
-        &started.query,
-        std::slice::from_ref(&started.cookie),
-    )
-    .await;
+    let refused = started.finish_at(&app).await;
     // Refused by the cookie's own age check (`Client::finish` would say
     // `login_expired`).
     assert_refused(refused, "no_pending_login", Some(&started.cookie.0)).await;
@@ -504,24 +479,12 @@ async fn a_state_that_matches_no_cookie_is_refused() {
 async fn a_cookie_sent_again_after_the_login_is_refused() {
     let (app, _) = cookie_app(Arc::new(TestProvider::start().await)).await;
     let started = start(&app, "?login_hint=alice", &[]).await;
-    let done = callback(
-        &app,
-        "/callback",
-        &started.query,
-        std::slice::from_ref(&started.cookie),
-    )
-    .await;
+    let done = started.finish_at(&app).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.provider.token_requests(), 1);
     // The copied cookie and callback, sent again: refused before the token
     // endpoint (which would refuse the used code, but is never asked).
-    let replayed = callback(
-        &app,
-        "/callback",
-        &started.query,
-        std::slice::from_ref(&started.cookie),
-    )
-    .await;
+    let replayed = started.finish_at(&app).await;
     assert_refused(replayed, "no_pending_login", Some(&started.cookie.0)).await;
     assert_eq!(app.provider.token_requests(), 1);
 }
@@ -551,22 +514,10 @@ async fn a_replay_at_another_instance_sharing_the_state_is_refused() {
         )
         .await;
         let started = start(&one, "?login_hint=alice", &[]).await;
-        let done = callback(
-            &one,
-            "/callback",
-            &started.query,
-            std::slice::from_ref(&started.cookie),
-        )
-        .await;
+        let done = started.finish_at(&one).await;
         assert_eq!(done.status(), StatusCode::SEE_OTHER);
         let before = provider.token_requests();
-        let replayed = callback(
-            &two,
-            "/callback",
-            &started.query,
-            std::slice::from_ref(&started.cookie),
-        )
-        .await;
+        let replayed = started.finish_at(&two).await;
         (
             replayed,
             provider.token_requests() - before,
@@ -794,25 +745,13 @@ async fn a_full_used_login_table_refuses_logins_but_not_a_sign_out() {
     })
     .await;
     let alice = start(&app, "?login_hint=alice", &[]).await;
-    let done = callback(
-        &app,
-        "/callback",
-        &alice.query,
-        std::slice::from_ref(&alice.cookie),
-    )
-    .await;
+    let done = alice.finish_at(&app).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let session = session_cookie(&done).expect("signed in");
     assert_eq!(state.len(), 1, "one used-login record: the kind is full");
 
     let next = start(&app, "?login_hint=alice", &[]).await;
-    let refused = callback(
-        &app,
-        "/callback",
-        &next.query,
-        std::slice::from_ref(&next.cookie),
-    )
-    .await;
+    let refused = next.finish_at(&app).await;
     assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
         session_cookie(&refused).is_none(),
@@ -872,26 +811,14 @@ async fn callbacks_with_junk_codes_leave_no_record() {
     assert_eq!(app.provider.token_requests(), 50);
 
     let alice = start(&app, "?login_hint=alice", &[]).await;
-    let done = callback(
-        &app,
-        "/callback",
-        &alice.query,
-        std::slice::from_ref(&alice.cookie),
-    )
-    .await;
+    let done = alice.finish_at(&app).await;
     assert_eq!(
         done.status(),
         StatusCode::SEE_OTHER,
         "a real login still works"
     );
     assert_eq!(state.len(), 1);
-    let replayed = callback(
-        &app,
-        "/callback",
-        &alice.query,
-        std::slice::from_ref(&alice.cookie),
-    )
-    .await;
+    let replayed = alice.finish_at(&app).await;
     assert_refused(replayed, "no_pending_login", Some(&alice.cookie.0)).await;
     assert_eq!(
         app.provider.token_requests(),
