@@ -196,15 +196,6 @@ impl Api {
     pub async fn verify(&self, raw: &str) -> Result<AccessTokenClaims, Error> {
         let bearer = |error| Error::Bearer(BearerError::from_token(error));
         let jws = Jws::parse(raw).map_err(bearer)?;
-        // HMAC would key the check with this app's client secret: anyone
-        // holding it could mint access tokens for the API. A provider signs
-        // access tokens with its own keys.
-        if jws.alg().is_hmac() {
-            return Err(BearerError::AlgorithmNotAllowed {
-                alg: jws.alg().as_str().to_owned(),
-            }
-            .into());
-        }
         let typ = match self.profile {
             AccessTokenProfile::Jwt => jws.typ().map_err(bearer)?,
             // Entra's header says `JWT` for every token: the claims decide.
@@ -213,9 +204,12 @@ impl Api {
         // Before the keys: an ID token (or anything not typed as an access
         // token) costs no key lookup, refetch or signature check.
         check_access_type(self.profile, typ.as_deref())?;
+        // No HMAC key: it would be this app's client secret, and anyone
+        // holding it could mint access tokens for the API. A provider signs
+        // access tokens with its own keys.
         let payload = self
             .client
-            .verified_payload(&jws, Origin::Outside)
+            .verified_payload(&jws, Origin::Outside, None)
             .await
             .map_err(|error| match error {
                 Error::Token(error) => bearer(error),

@@ -36,7 +36,7 @@ use crate::identity::Identity;
 use crate::issuer::TenantPolicy;
 use crate::provider::{EntraId, Origin, Provider};
 use crate::roles::{RoleMapper, RoleMappingTable};
-use crate::secret::{AccessToken, IdToken, Nonce, RefreshToken};
+use crate::secret::{AccessToken, ClientSecret, IdToken, Nonce, RefreshToken};
 use crate::shared_state::{MemoryState, SharedState};
 use crate::token::{
     Binding, Expectations, IdTokenClaims, IssuerRule, Jws, LogoutExpectations, LogoutTokenClaims,
@@ -501,7 +501,7 @@ impl Client {
     pub async fn verify_logout_token(&self, raw: &str) -> Result<LogoutTokenClaims, Error> {
         let jws = Jws::parse(raw).map_err(LogoutError::Token)?;
         let payload = self
-            .verified_payload(&jws, Origin::Outside)
+            .verified_payload(&jws, Origin::Outside, self.config.client_auth().secret())
             .await
             .map_err(|error| match error {
                 Error::Token(error) => LogoutError::Token(error).into(),
@@ -539,15 +539,17 @@ impl Client {
     }
 
     /// The algorithm check and signature check every signed token of the
-    /// provider goes through; the payload, once verified.
-    async fn verified_payload<'t>(
+    /// provider goes through; the payload, once verified. HMAC is keyed
+    /// with `hmac_secret`, and refused without one.
+    pub(super) async fn verified_payload<'t>(
         &self,
         jws: &'t Jws<'_>,
         origin: Origin,
+        hmac_secret: Option<&ClientSecret>,
     ) -> Result<&'t [u8], Error> {
         let allowed = &self.provider.metadata.signing_algorithms;
         // Refuse a disallowed algorithm before it can cause a key refetch.
-        if !allowed.contains(&jws.alg()) {
+        if !allowed.contains(&jws.alg()) || (jws.alg().is_hmac() && hmac_secret.is_none()) {
             return Err(TokenError::AlgorithmNotAllowed {
                 alg: jws.alg().to_string(),
             }
@@ -558,7 +560,7 @@ impl Client {
             .keys
             .keys_for(jws.kid(), jws.alg(), origin)
             .await;
-        let verified = jws.verify(&found.keys, allowed, self.config.client_auth().secret());
+        let verified = jws.verify(&found.keys, allowed, hmac_secret);
         match (verified, found.refetch_error) {
             // No key fits because the key set could not be fetched: say so,
             // naming the JWKS endpoint, rather than blame the token.
@@ -602,7 +604,9 @@ impl Client {
         origin: Origin,
     ) -> Result<IdTokenClaims, Error> {
         let jws = Jws::parse(raw)?;
-        let payload = self.verified_payload(&jws, origin).await?;
+        let payload = self
+            .verified_payload(&jws, origin, self.config.client_auth().secret())
+            .await?;
         let expectations = Expectations {
             issuer: self.issuer_rule(),
             client_id: self.config.client_id(),
