@@ -98,7 +98,8 @@ impl std::fmt::Debug for Api {
 pub struct BearerPrincipal {
     /// The access token's claims (subject, client, scopes, app roles...).
     pub claims: AccessTokenClaims,
-    /// The caller as the role mapper sees it: `issuer`, `subject`, the
+    /// The caller as the role mapper sees it: `issuer`, `provider` (the
+    /// config's `name`, as for a sign-in), `subject`, the
     /// configured username, email and groups claims, `app_roles` from
     /// `roles`, and `roles`, the app's roles from the role mapping table.
     pub identity: Identity,
@@ -248,10 +249,10 @@ impl Api {
             claims.claims().clone(),
             claim_names(self.client.config.claims()),
         );
-        let mut roles = self.client.roles.roles(&identity);
-        roles.sort_unstable();
-        roles.dedup();
-        identity.roles = roles;
+        // As a sign-in's: role rows scoped to a provider match by its name.
+        identity.provider = self.client.config.name().to_owned();
+        identity.mutable_subject = self.client.config.mutable_subject().map(str::to_owned);
+        identity.roles = self.client.mapped_roles(&identity);
         Ok(BearerPrincipal { claims, identity })
     }
 }
@@ -277,5 +278,50 @@ impl Client {
     pub(crate) fn issues_entra_tokens(&self) -> bool {
         self.entra()
             .is_some_and(|entra| entra.issues_entra_access_tokens(self.config().metadata_url()))
+    }
+}
+
+#[cfg(all(test, feature = "test-provider"))]
+mod tests {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use super::*;
+    use crate::testing::TestProvider;
+    use crate::{ClientAuth, Config, RoleMapping, Source};
+
+    /// A caller's roles are a sign-in's: a row scoped to this provider
+    /// (by the config's `name`) grants.
+    #[tokio::test]
+    async fn provider_scoped_role_rows_match_by_the_clients_provider_name() {
+        let provider = TestProvider::start().await;
+        let config = Config::builder(provider.issuer(), "app")
+            .client_auth(ClientAuth::secret_basic("secret"))
+            .redirect_uri("http://127.0.0.1/cb")
+            .name("corp")
+            .add_role_mapping(
+                RoleMapping::new("corp devs", Source::OpenIdConnect, "devs", ["Read-write"])
+                    .provider("corp"),
+            )
+            .build()
+            .unwrap();
+        let client = Client::discover(config).await.unwrap();
+        let api = Api::new(&client, ["https://api.example"]).unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let token = provider.sign_access_token(&serde_json::json!({
+            "iss": provider.issuer(),
+            "sub": "alice-sub-0001",
+            "aud": "https://api.example",
+            "client_id": "app",
+            "jti": "j-1",
+            "groups": ["devs"],
+            "iat": now,
+            "exp": now + 300,
+        }));
+        let caller = api.authenticate(&token).await.unwrap();
+        assert_eq!(caller.identity.provider, "corp");
+        assert_eq!(caller.identity.roles, ["Read-write"]);
     }
 }

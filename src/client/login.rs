@@ -472,10 +472,7 @@ impl Client {
         if let Some(groups) = groups {
             identity.groups = groups;
         }
-        let mut roles = self.roles.roles(&identity);
-        roles.sort_unstable();
-        roles.dedup();
-        identity.roles = roles;
+        identity.roles = self.mapped_roles(&identity);
         if identity.roles.is_empty() && self.config.no_role_policy() == NoRolePolicy::Refuse {
             // Group names come from the provider (on some, from its users):
             // escaped and clipped, like every value that reaches a log line.
@@ -490,6 +487,14 @@ impl Client {
             .into());
         }
         Ok(identity)
+    }
+
+    /// The app's roles for `identity`, from the role mapper: sorted, each once.
+    pub(super) fn mapped_roles(&self, identity: &Identity) -> Vec<String> {
+        let mut roles = self.roles.roles(identity);
+        roles.sort_unstable();
+        roles.dedup();
+        roles
     }
 }
 
