@@ -125,19 +125,12 @@ impl StepUp {
         skew_seconds: u64,
     ) -> Result<(), TokenError> {
         if let Some(max_age) = self.max_age {
-            let auth_time = claims
-                .get("auth_time")
-                .and_then(Value::as_i64)
-                .ok_or(TokenError::MissingClaim("auth_time"))?;
-            if i128::from(auth_time) + i128::from(max_age) + i128::from(skew_seconds)
-                < i128::from(now)
-            {
-                return Err(TokenError::AuthenticationTooOld {
-                    auth_time,
-                    max_age,
-                    skew_seconds,
-                });
-            }
+            crate::token::check_auth_age(
+                crate::token::auth_time(claims),
+                max_age,
+                now,
+                skew_seconds,
+            )?;
         }
         if !self.acr_values.is_empty() {
             let acr = claims.get("acr").and_then(Value::as_str);
@@ -196,6 +189,18 @@ mod tests {
             .check(&claims(json!({"auth_time": "recent"})), NOW, 60)
             .unwrap_err();
         assert!(matches!(err, TokenError::MissingClaim("auth_time")));
+        // A NumericDate with a fraction, read as an ID token's is (truncated).
+        assert!(
+            rule.check(&claims(json!({"auth_time": NOW as f64 - 359.5})), NOW, 60)
+                .is_ok()
+        );
+        let err = rule
+            .check(&claims(json!({"auth_time": NOW as f64 - 360.5})), NOW, 60)
+            .unwrap_err();
+        assert!(
+            matches!(err, TokenError::AuthenticationTooOld { auth_time, .. } if auth_time == NOW - 361),
+            "{err}"
+        );
     }
 
     #[test]

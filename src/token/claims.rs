@@ -288,14 +288,7 @@ pub(crate) fn check_claims(
 
     let auth_time = optional_seconds(claims, "auth_time")?;
     if let Some(max_age) = expect.max_age {
-        let auth_time = auth_time.ok_or(TokenError::MissingClaim("auth_time"))?;
-        if i128::from(auth_time) + i128::from(max_age) + skew < now {
-            return Err(TokenError::AuthenticationTooOld {
-                auth_time,
-                max_age,
-                skew_seconds: expect.skew_seconds,
-            });
-        }
+        check_auth_age(auth_time, max_age, expect.now, expect.skew_seconds)?;
     }
 
     Ok(IdTokenClaims {
@@ -310,6 +303,33 @@ pub(crate) fn check_claims(
         payload: payload.to_owned(),
         claims: OnceLock::new(),
     })
+}
+
+/// `max_age` (OpenID Connect Core 3.1.2.1): `auth_time` is required and at
+/// most `max_age` seconds, plus the skew, before `now`. For a login's ID
+/// token and for a step-up requirement ([`StepUp::check`](crate::StepUp::check)),
+/// so both read `auth_time` as the same NumericDate.
+pub(crate) fn check_auth_age(
+    auth_time: Option<i64>,
+    max_age: u64,
+    now: i64,
+    skew_seconds: u64,
+) -> Result<(), TokenError> {
+    let auth_time = auth_time.ok_or(TokenError::MissingClaim("auth_time"))?;
+    if i128::from(auth_time) + i128::from(max_age) + i128::from(skew_seconds) < i128::from(now) {
+        return Err(TokenError::AuthenticationTooOld {
+            auth_time,
+            max_age,
+            skew_seconds,
+        });
+    }
+    Ok(())
+}
+
+/// `auth_time` of claims already parsed: a NumericDate as an ID token's is
+/// read ([`optional_seconds`]), `None` when absent or not one.
+pub(crate) fn auth_time(claims: &Map<String, Value>) -> Option<i64> {
+    optional_seconds(claims, "auth_time").ok().flatten()
 }
 
 /// Every claim of a payload that [`check_claims`] accepted. Its parse

@@ -27,7 +27,9 @@ mod logout;
 pub(crate) use access::{AccessExpectations, check_access_claims, check_access_type};
 pub use access::{AccessTokenClaims, AccessTokenProfile};
 pub use claims::IdTokenClaims;
-pub(crate) use claims::{Binding, Expectations, IssuerRule, REGISTERED_CLAIMS, check_claims};
+pub(crate) use claims::{
+    Binding, Expectations, IssuerRule, REGISTERED_CLAIMS, auth_time, check_auth_age, check_claims,
+};
 pub(crate) use jwk::KeySet;
 pub(crate) use jws::Jws;
 pub use logout::LogoutTokenClaims;
