@@ -282,8 +282,8 @@ impl PendingCookies {
     /// The `Set-Cookie` values of `GET /login`: the oldest logins in
     /// flight removed (those that do not open first), so that with the new
     /// one at most [`MAX_PENDING`] remain, of at most [`MAX_TOTAL_LEN`]
-    /// bytes together, then the new one's cookie, which lives `lifetime`. `None` when the cookie would be too long for a
-    /// browser to keep (a `return_to` near its 2,048-byte limit).
+    /// bytes together, then the new one's cookie, which lives `lifetime`.
+    /// `None` when the cookie would be too long for a browser to keep.
     pub(crate) fn start(
         &self,
         headers: &HeaderMap,
