@@ -387,18 +387,20 @@ impl SharedState for MemoryState {
 
     fn get<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, Option<i64>> {
         let now = (self.clock)();
+        let slot = self.slot(key);
         let value = self
             .lock()
             .get(key.kind())
-            .and_then(|kind| kind.entries.get(&self.slot(key)))
+            .and_then(|kind| kind.entries.get(&slot))
             .filter(|entry| entry.expires_at > now)
             .map(|entry| entry.value);
         Box::pin(async move { Ok(value) })
     }
 
     fn remove<'a>(&'a self, key: &'a StateKey) -> StateFuture<'a, ()> {
+        let slot = self.slot(key);
         if let Some(kind) = self.lock().get_mut(key.kind()) {
-            kind.entries.remove(&self.slot(key));
+            kind.entries.remove(&slot);
         }
         Box::pin(async move { Ok(()) })
     }

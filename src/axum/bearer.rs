@@ -257,24 +257,15 @@ impl BearerRejection {
         if matches!(self, Self::Unavailable | Self::NotSetUp) {
             return response;
         }
-        // The realm is the API's own identifier, stripped of what could end
-        // the quoted string.
-        let realm: String = realm
-            .unwrap_or("api")
-            .chars()
-            .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
-            .collect();
-        let mut challenge = format!("Bearer realm=\"{realm}\"");
+        // The realm is the API's own identifier.
+        let mut params = vec![("realm", realm.unwrap_or("api"))];
         if let Some(error) = self.error_code() {
-            challenge += &format!(
-                ", error=\"{error}\", error_description=\"{}\"",
-                self.description()
-            );
+            params.extend([("error", error), ("error_description", self.description())]);
         }
         if let Self::InsufficientScope { scope } = self {
-            challenge += &format!(", scope=\"{scope}\"");
+            params.push(("scope", scope));
         }
-        if let Ok(value) = HeaderValue::from_str(&challenge) {
+        if let Ok(value) = HeaderValue::from_str(&challenge(&params)) {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
@@ -287,6 +278,23 @@ impl IntoResponse for BearerRejection {
     fn into_response(self) -> Response {
         self.respond(None)
     }
+}
+
+/// A `WWW-Authenticate: Bearer` challenge (RFC 6750 section 3; RFC 9470
+/// for step-up) of `params`, each value a quoted string stripped of what
+/// could end it or break the header.
+pub(super) fn challenge(params: &[(&str, &str)]) -> String {
+    let params: Vec<String> = params
+        .iter()
+        .map(|(name, value)| {
+            let value: String = value
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+                .collect();
+            format!("{name}=\"{value}\"")
+        })
+        .collect();
+    format!("Bearer {}", params.join(", "))
 }
 
 /// The rejection of the bearer extractors: a [`BearerRejection`] and the
@@ -368,19 +376,20 @@ fn bearer_token(parts: &Parts) -> Result<Option<&str>, BearerRejection> {
     Ok(Some(token))
 }
 
-/// The caller, when the request has a token; a bad token refuses.
-async fn caller(parts: &Parts) -> Result<Option<(Api, BearerPrincipal)>, BearerChallenge> {
+/// The layer's API, and the caller when the request has a token; a bad
+/// token refuses.
+async fn caller(parts: &Parts) -> Result<(Api, Option<BearerPrincipal>), BearerChallenge> {
     let api = api(parts)?;
     let token = match bearer_token(parts) {
         Ok(Some(token)) => token,
-        Ok(None) => return Ok(None),
+        Ok(None) => return Ok((api, None)),
         Err(rejection) => {
             tracing::info!(target: "oidc_login::axum", code = "bearer_invalid_request", path = parts.uri.path(), "bearer request refused: the Authorization header is not one well-formed bearer token");
             return Err(BearerChallenge::new(rejection, &api));
         }
     };
     match api.authenticate(token).await {
-        Ok(principal) => Ok(Some((api, principal))),
+        Ok(principal) => Ok((api, Some(principal))),
         Err(error @ (Error::Discovery(_) | Error::Http(_))) => {
             tracing::warn!(target: "oidc_login::axum", code = error.code(), %error, path = parts.uri.path(), "bearer token not checked: the provider's keys are unavailable");
             Err(BearerChallenge::new(BearerRejection::Unavailable, &api))
@@ -399,11 +408,8 @@ async fn caller(parts: &Parts) -> Result<Option<(Api, BearerPrincipal)>, BearerC
 /// The caller; no token refuses with the bare challenge.
 async fn required(parts: &Parts) -> Result<(Api, BearerPrincipal), BearerChallenge> {
     match caller(parts).await? {
-        Some(found) => Ok(found),
-        None => {
-            let api = api(parts)?;
-            Err(BearerChallenge::new(BearerRejection::MissingToken, &api))
-        }
+        (api, Some(principal)) => Ok((api, principal)),
+        (api, None) => Err(BearerChallenge::new(BearerRejection::MissingToken, &api)),
     }
 }
 
@@ -423,9 +429,8 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Bearer {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(caller(parts)
-            .await?
-            .map(|(_, BearerPrincipal { claims, identity })| Self { claims, identity }))
+        let (_, principal) = caller(parts).await?;
+        Ok(principal.map(|BearerPrincipal { claims, identity }| Self { claims, identity }))
     }
 }
 

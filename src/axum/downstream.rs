@@ -82,6 +82,7 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAccessToken {
             tracing::error!(
                 target: "oidc_login::axum",
                 code = "login_not_set_up",
+                path = parts.uri.path(),
                 "the login has no access token (the implicit flow issues none)"
             );
             return Err(AuthRejection::NotSetUp);

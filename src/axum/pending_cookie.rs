@@ -282,8 +282,8 @@ impl PendingCookies {
     /// The `Set-Cookie` values of `GET /login`: the oldest logins in
     /// flight removed (those that do not open first), so that with the new
     /// one at most [`MAX_PENDING`] remain, of at most [`MAX_TOTAL_LEN`]
-    /// bytes together, then the new one's cookie, which lives `lifetime`. `None` when the cookie would be too long for a
-    /// browser to keep (a `return_to` near its 2,048-byte limit).
+    /// bytes together, then the new one's cookie, which lives `lifetime`.
+    /// `None` when the cookie would be too long for a browser to keep.
     pub(crate) fn start(
         &self,
         headers: &HeaderMap,
@@ -576,6 +576,14 @@ mod tests {
             .collect()
     }
 
+    /// The names of the cookies `set` removes, in order.
+    fn removed(set: &[Cookie<'static>]) -> Vec<String> {
+        set.iter()
+            .filter(|c| c.max_age() == Some(time::Duration::ZERO))
+            .map(|c| c.name().to_owned())
+            .collect()
+    }
+
     fn limits() -> Limits {
         Limits::default()
     }
@@ -764,15 +772,10 @@ mod tests {
             )
             .unwrap();
         let set = parsed(&set);
-        let removed: Vec<&str> = set
-            .iter()
-            .filter(|c| c.max_age() == Some(time::Duration::ZERO))
-            .map(Cookie::name)
-            .collect();
-        let expected = [jar.name("junk"), jar.name("state-0"), jar.name("state-1")];
+        let removed = removed(&set);
         assert_eq!(
             removed,
-            expected.iter().map(String::as_str).collect::<Vec<_>>()
+            [jar.name("junk"), jar.name("state-0"), jar.name("state-1")]
         );
         assert_eq!(set.last().unwrap().name(), jar.name("new"));
         assert_eq!(set.len(), 4, "three removed, one set: five remain");
@@ -811,28 +814,34 @@ mod tests {
             .start(&request(&sent), new, Duration::from_secs(600), at(NOW))
             .unwrap();
         let set = parsed(&set);
-        let removed: Vec<&str> = set
-            .iter()
-            .filter(|c| c.max_age() == Some(time::Duration::ZERO))
-            .map(Cookie::name)
-            .collect();
-        let expected = [
-            jar.name("state-0"),
-            jar.name("state-1"),
-            jar.name("state-2"),
-        ];
+        let removed = removed(&set);
         assert_eq!(
             removed,
-            expected.iter().map(String::as_str).collect::<Vec<_>>(),
+            [
+                jar.name("state-0"),
+                jar.name("state-1"),
+                jar.name("state-2")
+            ],
             "the oldest go"
         );
         let kept: usize = sent
             .iter()
-            .filter(|(name, _)| !removed.contains(&name.as_str()))
+            .filter(|(name, _)| !removed.contains(name))
             .map(|(name, value)| name.len() + value.len())
             .sum();
         let new = set.last().unwrap();
         assert!(kept + new.name().len() + new.value().len() <= MAX_TOTAL_LEN);
+    }
+
+    #[test]
+    fn a_login_too_long_for_a_cookie_sets_nothing() {
+        let mut long = login("s1");
+        long.return_to = Some(format!("/{}", "a".repeat(MAX_COOKIE_LEN)));
+        assert!(
+            cookies(true)
+                .start(&HeaderMap::new(), long, Duration::from_secs(600), at(NOW))
+                .is_none()
+        );
     }
 
     #[test]
@@ -937,6 +946,36 @@ mod tests {
         let taken = jar.take(&headers, "s1", |_| limits(), &down, at(NOW)).await;
         assert!(refused(&taken).contains("does not open"));
         assert_eq!(down.0.load(Ordering::SeqCst), 0, "the state was not asked");
+    }
+
+    /// On plain http another local app may plant cookies of a login's
+    /// name: the login's own still opens behind a few, and a flood of them
+    /// is refused after [`MAX_SAME_NAME`] tries.
+    #[tokio::test]
+    async fn planted_cookies_of_the_same_name_are_tried_a_bounded_number_of_times() {
+        let jar = cookies(false);
+        let used = state();
+        let (name, value) = sealed(&jar, jar.name("s1"), "s1", NOW);
+        let planted = |n: usize| -> Vec<(String, String)> {
+            (0..n)
+                .map(|i| (name.clone(), format!("planted-{i}")))
+                .collect()
+        };
+        let mut sent = planted(MAX_SAME_NAME - 1);
+        sent.push((name.clone(), value.clone()));
+        let taken = jar
+            .take(&request(&sent), "s1", |_| limits(), &used, at(NOW))
+            .await;
+        assert!(matches!(taken.outcome, Outcome::Login(..)));
+
+        let mut sent = planted(MAX_SAME_NAME);
+        sent.push((name, value));
+        let taken = jar
+            .take(&request(&sent), "s1", |_| limits(), &used, at(NOW))
+            .await;
+        assert!(refused(&taken).contains("does not open"));
+        assert!(taken.removal.is_some());
+        assert!(used.is_empty());
     }
 
     #[tokio::test]

@@ -115,6 +115,15 @@ struct Shared {
     pending_cookies: Option<PendingCookies>,
 }
 
+impl Shared {
+    /// Where logins taken from their sealed cookies are recorded as used:
+    /// the first provider's state, as for sign-outs, one record for every
+    /// provider's callback route.
+    fn used_logins(&self) -> Arc<dyn crate::SharedState> {
+        self.providers.first().shared_state()
+    }
+}
+
 /// What the break-glass routes need.
 #[cfg(feature = "break-glass")]
 #[derive(Debug)]
@@ -190,8 +199,9 @@ impl LoginRoutes {
     /// URI, a pending login remembers its provider, and a callback is
     /// finished only by the provider the login was started with, at its
     /// own route (see the crate docs, "Several providers"). The first
-    /// provider's [`SharedState`](crate::SharedState) keeps the sign-out and
-    /// back-channel logout records of every provider.
+    /// provider's [`SharedState`](crate::SharedState) keeps the sign-out,
+    /// back-channel logout and used sealed-login records of every provider
+    /// (so the warning about records kept in one process looks at it alone).
     ///
     /// # Errors
     ///
@@ -1031,9 +1041,7 @@ async fn finish(
                 let client = shared.providers.of_session(provider);
                 *client.unwrap_or(&shared.client).config().limits()
             },
-            // The first provider's, as for sign-outs: one record for
-            // every provider's callback route.
-            shared.providers.first().shared_state().as_ref(),
+            shared.used_logins().as_ref(),
             shared.client.clock(),
         )
         .await;
@@ -1067,7 +1075,6 @@ fn no_pending_login(shared: &Shared, why: &str) -> Response {
     Refusal::NO_PENDING_LOGIN.respond()
 }
 
-/// The callback of a login in flight, taken (and so used up).
 /// The callback of a login in flight, taken; `used` is the record to
 /// write, once the provider redeemed the code, of a login taken from its
 /// sealed cookie (a session's pending login is used up when taken).
@@ -1100,12 +1107,7 @@ async fn finish_pending(
     match shared.client.finish(pending, callback).await {
         Ok(login) => {
             if let Some(used) = used {
-                // The first provider's state, as for sign-outs: one record
-                // for every provider's callback route.
-                match used
-                    .record(shared.providers.first().shared_state().as_ref())
-                    .await
-                {
+                match used.record(shared.used_logins().as_ref()).await {
                     Ok(true) => {}
                     Ok(false) => {
                         return no_pending_login(shared, super::pending_cookie::REPLAYED);

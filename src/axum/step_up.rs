@@ -247,21 +247,22 @@ impl StepUpQuery {
 
 /// The RFC 9470 challenge for an API request that needs a step-up.
 pub(super) fn challenge(step_up: &StepUp) -> String {
-    // Quoted-string values: drop what would end the quotes.
-    let quote = |value: &str| value.replace(['"', '\\'], "");
-    let mut challenge = String::from(
-        r#"Bearer error="insufficient_user_authentication", error_description="a more recent or stronger authentication is required""#,
-    );
-    if let Some(max_age) = step_up.max_age_seconds() {
-        challenge.push_str(&format!(r#", max_age="{max_age}""#));
+    let max_age = step_up.max_age_seconds().map(|seconds| seconds.to_string());
+    let acr_values = step_up.accepted_acr_values().join(" ");
+    let mut params = vec![
+        ("error", "insufficient_user_authentication"),
+        (
+            "error_description",
+            "a more recent or stronger authentication is required",
+        ),
+    ];
+    if let Some(max_age) = &max_age {
+        params.push(("max_age", max_age));
     }
-    if !step_up.accepted_acr_values().is_empty() {
-        challenge.push_str(&format!(
-            r#", acr_values="{}""#,
-            quote(&step_up.accepted_acr_values().join(" "))
-        ));
+    if !acr_values.is_empty() {
+        params.push(("acr_values", &acr_values));
     }
-    challenge
+    super::bearer::challenge(&params)
 }
 
 #[cfg(test)]
@@ -341,6 +342,12 @@ mod tests {
         assert_eq!(
             challenge(&step_up),
             r#"Bearer error="insufficient_user_authentication", error_description="a more recent or stronger authentication is required", max_age="60", acr_values="mfa xy""#
+        );
+        // What would break the header goes too.
+        let step_up = StepUp::new().acr_values(["mfa", "x\r\ny\\"]);
+        assert_eq!(
+            challenge(&step_up),
+            r#"Bearer error="insufficient_user_authentication", error_description="a more recent or stronger authentication is required", acr_values="mfa xy""#
         );
     }
 }

@@ -10,9 +10,9 @@ use serde_json::{Map, Value, json};
 
 use super::entra;
 use super::model::{AuthMethod, TestClient, TestUser};
-use super::server::{AppState, Params, is_form, json_response};
+use super::server::{AppState, Params, json_response};
 use super::state::{Shared, TOKEN_LIFETIME_SECS, lock, unix_now};
-use super::token::{OAuthError, authenticate, invalid_request};
+use super::token::{OAuthError, authenticate, form_params, invalid_request};
 
 /// The most revocations [`Shared::revocations`] keeps, newest last.
 pub(super) const REVOCATIONS_KEPT: usize = 100;
@@ -186,17 +186,7 @@ pub(super) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    if !is_form(&headers) {
-        return Err(invalid_request(
-            "the revocation request must be application/x-www-form-urlencoded",
-        ));
-    }
-    let params = Params::parse(&body).map_err(invalid_request)?;
-    if let Some(name) = params.repeated.first() {
-        return Err(invalid_request(format!(
-            "parameter `{name}` appears more than once"
-        )));
-    }
+    let params = form_params(&headers, &body, "revocation")?;
     let client = authenticate(&shared, &headers, &params)?;
     let Some(token) = params.get("token") else {
         return Err(invalid_request("token is missing"));

@@ -73,6 +73,28 @@ pub(super) fn invalid_client(description: impl Into<String>) -> OAuthError {
     OAuthError::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
 }
 
+/// The parameters of a form-encoded request to the `endpoint` endpoint
+/// (`token`, `revocation`): refused unless form-encoded, and when a
+/// parameter is repeated (RFC 6749 section 3.2).
+pub(super) fn form_params(
+    headers: &HeaderMap,
+    body: &[u8],
+    endpoint: &str,
+) -> Result<Params, OAuthError> {
+    if !is_form(headers) {
+        return Err(invalid_request(format!(
+            "the {endpoint} request must be application/x-www-form-urlencoded"
+        )));
+    }
+    let params = Params::parse(body).map_err(invalid_request)?;
+    if let Some(name) = params.repeated.first() {
+        return Err(invalid_request(format!(
+            "parameter `{name}` appears more than once"
+        )));
+    }
+    Ok(params)
+}
+
 pub(super) async fn token(
     State(shared): AppState,
     headers: HeaderMap,
@@ -84,17 +106,7 @@ pub(super) async fn token(
             "the test provider was told to refuse every token request",
         ));
     }
-    if !is_form(&headers) {
-        return Err(invalid_request(
-            "the token request must be application/x-www-form-urlencoded",
-        ));
-    }
-    let params = Params::parse(&body).map_err(invalid_request)?;
-    if let Some(name) = params.repeated.first() {
-        return Err(invalid_request(format!(
-            "parameter `{name}` appears more than once"
-        )));
-    }
+    let params = form_params(&headers, &body, "token")?;
     let client = authenticate(&shared, &headers, &params)?;
     let resource = access::resource(&shared, &params)?;
     let resource = resource.as_deref();
