@@ -131,7 +131,9 @@ impl ProvidersFile {
                 })?,
                 Format::Json => serde_json::Value::Object(table).to_string(),
             };
-            let mut builder = ConfigFile::parse(&text, format)?.into_builder(source)?;
+            let mut builder = ConfigFile::parse(&text, format)
+                .map_err(|error| super::text::in_provider_table(error, &name))?
+                .into_builder(source)?;
             for row in &file.role_mapping {
                 if row.provider_scope().is_none_or(|p| p == name) {
                     builder = builder.add_role_mapping(row.clone());

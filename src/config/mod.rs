@@ -470,6 +470,36 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// A mistake in a `[[provider]]` table after the first: the error names
+    /// the table, and gives no line of the copy it was read from (which
+    /// would point at the wrong line of the file), nor the value.
+    #[test]
+    fn an_error_in_a_provider_table_names_the_table_not_a_wrong_line() {
+        let text = r#"
+[[provider]]
+name = "entra"
+metadata_url = "https://login.example/v2.0"
+client_id = "app"
+redirect_uri = "https://app.example/callback"
+
+[[provider]]
+name = "privx"
+metadata_url = "https://privx.example/oidc/p1/"
+client_id = "app"
+redirect_uri = "https://app.example/callback/privx"
+scopes = "openid s3cr3t-in-the-wrong-place"
+"#;
+        let error = Config::providers_from_toml(text).unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(
+            shown.contains("in the `[[provider]]` table `privx`"),
+            "{shown}"
+        );
+        assert!(shown.contains("scopes"), "{shown}");
+        assert!(!shown.contains("(line "), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
     use crate::accounts::EmailVerification;
     use crate::algorithm::Algorithm;
     use crate::issuer::TenantPolicy;

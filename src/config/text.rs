@@ -68,7 +68,7 @@ pub(crate) fn parse_text<T: DeserializeOwned>(
     }
     text.push_str(&describe(&message));
     if let Some((line, column)) = place {
-        text.push_str(&format!(" (line {line}, column {column})"));
+        text.push_str(&place_suffix(line, column));
     }
     Err(ConfigError::Parse { message: text })
 }
@@ -155,9 +155,45 @@ pub(crate) fn unknown_field(
         list.join(", ")
     ));
     if let Some((line, column)) = text.and_then(|(text, format)| key_position(text, format, key)) {
-        message.push_str(&format!(" (line {line}, column {column})"));
+        message.push_str(&place_suffix(line, column));
     }
     ConfigError::Parse { message }
+}
+
+/// Where in the text a parse error is: the one spelling of it, which
+/// [`in_provider_table`] takes off again.
+fn place_suffix(line: usize, column: usize) -> String {
+    format!(" (line {line}, column {column})")
+}
+
+/// A parse error of one `[[provider]]` table, read on its own from a copy
+/// of the table: it names the table, and loses the line and column, which
+/// are the copy's, not the file's.
+pub(crate) fn in_provider_table(error: ConfigError, name: &str) -> ConfigError {
+    let ConfigError::Parse { message } = error else {
+        return error;
+    };
+    let message = match message.rsplit_once(" (line ") {
+        Some((before, place))
+            if place
+                .strip_suffix(')')
+                .and_then(|p| p.split_once(", column "))
+                .is_some_and(|(l, c)| {
+                    [l, c]
+                        .iter()
+                        .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                }) =>
+        {
+            before
+        }
+        _ => &message,
+    };
+    ConfigError::Parse {
+        message: format!(
+            "in the `[[provider]]` table `{}`: {message}",
+            crate::error::clip(name, 32)
+        ),
+    }
 }
 
 /// Where `key` is first written as a key: `key =`, `"key" =`, `[key]` in
