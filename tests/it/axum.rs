@@ -16,18 +16,6 @@ use reqwest::redirect::Policy;
 use tower_sessions::MemoryStore;
 
 /// A browser: a cookie jar, and redirects followed (or not).
-fn browser(follow: bool) -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(if follow {
-            Policy::limited(10)
-        } else {
-            Policy::none()
-        })
-        .build()
-        .unwrap()
-}
-
 /// Signs in as `user` with the browser, following every redirect; returns the final response.
 async fn sign_in(
     app: &App,

@@ -536,7 +536,8 @@ async fn a_replay_at_another_instance_sharing_the_state_is_refused() {
 
 #[tokio::test]
 async fn a_login_of_one_provider_at_anothers_callback_is_refused_and_its_cookie_removed() {
-    use crate::providers::{browser, two_providers_with};
+    use crate::common::browser;
+    use crate::providers::two_providers_with;
     let app = two_providers_with(
         TestProvider::start().await,
         TestProvider::start().await,

@@ -78,6 +78,21 @@ pub async fn provider_for(auth: Option<TestClientAuth>) -> TestProvider {
     TestProvider::builder().client(client).start().await
 }
 
+/// A browser stand-in that keeps cookies; with `follow`, it follows up to
+/// ten redirects, without, it stops at the first.
+pub fn browser(follow: bool) -> reqwest::Client {
+    use reqwest::redirect::Policy;
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(if follow {
+            Policy::limited(10)
+        } else {
+            Policy::none()
+        })
+        .build()
+        .unwrap()
+}
+
 /// A browser stand-in whose cookie jar the test can read: redirects
 /// followed, cookies kept.
 pub fn browser_with_jar() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
