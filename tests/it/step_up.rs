@@ -252,6 +252,19 @@ async fn navigate(browser: &reqwest::Client, url: &str) -> reqwest::Response {
         .expect("no redirect loop")
 }
 
+/// Where a page navigation to `/mfa` with `manual` (which follows no
+/// redirect) is sent: it must be a 303.
+async fn mfa_redirect(manual: &reqwest::Client, app: &StepUpApp) -> String {
+    let answer = manual
+        .get(app.url("/mfa"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    answer.headers()["location"].to_str().unwrap().to_owned()
+}
+
 async fn sign_in(app: &StepUpApp, browser: &reqwest::Client) {
     let signed_in = navigate(browser, &app.url("/login?login_hint=alice")).await;
     assert!(signed_in.url().path() == "/", "{}", signed_in.url());
@@ -312,14 +325,7 @@ async fn the_step_up_redirect_asks_for_what_the_route_needs() {
         .cookie_provider(_jar.clone())
         .build()
         .unwrap();
-    let answer = manual
-        .get(app.url("/mfa"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303);
-    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let location = mfa_redirect(&manual, &app).await;
     let location = url::Url::parse(&app.url(&location)).unwrap();
     assert_eq!(location.path(), "/login");
     let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
@@ -424,14 +430,7 @@ async fn not_signed_in_a_browser_signs_in_with_the_step_up_at_once() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let answer = manual
-        .get(app.url("/mfa"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303);
-    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let location = mfa_redirect(&manual, &app).await;
     assert!(location.contains("acr_values=mfa"), "{location}");
     let done = navigate(
         &browser,
