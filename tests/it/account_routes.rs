@@ -141,14 +141,7 @@ impl LinkedApp {
     /// A new browser signs in as `username`, landing on `/me`.
     async fn sign_in(&self, username: &str) -> (reqwest::Client, reqwest::Response) {
         let (browser, _) = common::browser_with_jar();
-        let landed = browser
-            .get(format!(
-                "{}?login_hint={username}&return_to=/me",
-                self.url("/login")
-            ))
-            .send()
-            .await
-            .unwrap();
+        let landed = common::sign_in_at(&browser, &self.url("/login"), username, "/me").await;
         (browser, landed)
     }
 }
@@ -626,11 +619,7 @@ async fn privx_whole_record_signs_in_links_and_signs_out_end_to_end() {
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let (browser, _) = common::browser_with_jar();
-    let landed = browser
-        .get(format!("{base}/auth/login?login_hint=alice&return_to=/me"))
-        .send()
-        .await
-        .unwrap();
+    let landed = common::sign_in_at(&browser, &format!("{base}/auth/login"), "alice", "/me").await;
     assert_eq!(
         landed.text().await.unwrap(),
         format!("{ALICE_EMAIL} {}", alice.id)
@@ -679,14 +668,7 @@ async fn a_session_from_before_linking_was_on_is_ended() {
     )
     .await;
     let (browser, _) = common::browser_with_jar();
-    let landed = browser
-        .get(format!(
-            "{}?login_hint=alice&return_to=/private",
-            plain.url("/login")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let landed = common::sign_in_at(&browser, &plain.url("/login"), "alice", "/private").await;
     assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
     // The same cookie (cookies do not tell ports apart) at the linking one.
     let there = browser.get(linking.url("/private")).send().await.unwrap();

@@ -15,7 +15,6 @@ use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use tower_sessions::MemoryStore;
 
-/// A browser: a cookie jar, and redirects followed (or not).
 /// Signs in as `user` with the browser, following every redirect; returns the final response.
 async fn sign_in(
     app: &App,
@@ -525,11 +524,7 @@ async fn a_sign_in_older_than_the_max_session_age_must_be_renewed() {
         .layer(session_layer(MemoryStore::default(), &client));
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let browser = browser(true);
-    let landed = browser
-        .get(format!("{base}/login?login_hint=alice&return_to=/private"))
-        .send()
-        .await
-        .unwrap();
+    let landed = sign_in_at(&browser, &format!("{base}/login"), "alice", "/private").await;
     assert_eq!(landed.status(), StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let response = browser.get(format!("{base}/private")).send().await.unwrap();
@@ -552,14 +547,7 @@ async fn a_prefix_is_taken_with_or_without_slashes() {
         )
         .await;
         let browser = browser(true);
-        let landed = browser
-            .get(format!(
-                "{}?login_hint=alice&return_to=/private",
-                app.url("/auth/login")
-            ))
-            .send()
-            .await
-            .unwrap();
+        let landed = sign_in_at(&browser, &app.url("/auth/login"), "alice", "/private").await;
         assert_eq!(landed.status(), StatusCode::OK, "prefix `{prefix}`");
         assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
     }
@@ -602,14 +590,7 @@ async fn routes_added_before_and_after_mount_get_the_prefixed_login_redirect() {
         );
     }
     // ... and the redirect leads to a login that comes back to the route.
-    let landed = browser(true)
-        .get(format!(
-            "{}?login_hint=alice&return_to=/after",
-            app.url("/auth/login")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let landed = sign_in_at(&browser(true), &app.url("/auth/login"), "alice", "/after").await;
     assert_eq!(landed.url().path(), "/after");
     assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
 }
@@ -858,11 +839,7 @@ async fn the_user_is_resolved_once_per_request() {
         .layer(session_layer(store.clone(), &client));
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let browser = browser(true);
-    let landed = browser
-        .get(format!("{base}/login?login_hint=alice&return_to=/one"))
-        .send()
-        .await
-        .unwrap();
+    let landed = sign_in_at(&browser, &format!("{base}/login"), "alice", "/one").await;
     assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
 
     let mut reads = Vec::new();

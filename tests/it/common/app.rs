@@ -168,14 +168,7 @@ pub async fn sign_out_on_one_with_a_request_in_flight_on_the_other(
     holding: &App,
 ) -> LateAnswer {
     let (browser, jar) = super::browser_with_jar();
-    let landed = browser
-        .get(format!(
-            "{}?login_hint=alice&return_to=/private",
-            app.url("/login")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let landed = super::sign_in_at(&browser, &app.url("/login"), "alice", "/private").await;
     assert_eq!(landed.text().await.unwrap(), "alice-sub-0001", "signed in");
     let signed_in = super::saved_cookies(&jar, &app.url("/"));
     let old_id = signed_in

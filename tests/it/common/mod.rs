@@ -93,6 +93,22 @@ pub fn browser(follow: bool) -> reqwest::Client {
         .unwrap()
 }
 
+/// `GET {login}?login_hint={user}&return_to={return_to}` with `browser`:
+/// the embedded provider signs `user` in at once, and a browser that
+/// follows redirects lands on `return_to`.
+pub async fn sign_in_at(
+    browser: &reqwest::Client,
+    login: &str,
+    user: &str,
+    return_to: &str,
+) -> reqwest::Response {
+    browser
+        .get(format!("{login}?login_hint={user}&return_to={return_to}"))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A browser stand-in whose cookie jar the test can read: redirects
 /// followed, cookies kept.
 pub fn browser_with_jar() -> (reqwest::Client, std::sync::Arc<reqwest::cookie::Jar>) {
