@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use common::accounts::{ALICE_EMAIL, provider};
 use common::app::ReadWrite;
 use common::logs::Logs;
-use common::{ALICE_GROUP, CLIENT_ID, CLIENT_SECRET, config_builder};
+use common::{ALICE_GROUP, CLIENT_ID, CLIENT_SECRET, client_with, config_builder};
 use oidc_login::axum::{LoginRoutes, RequireRole, SignedIn, session_layer};
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider, TestUser};
 use oidc_login::{
@@ -100,17 +100,17 @@ impl LinkedApp {
     async fn start(provider: &TestProvider, store: Arc<dyn AccountStore>) -> LinkedApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = config_builder(provider)
-            .redirect_uri(format!("{base}/callback"))
-            .add_role_mapping(RoleMapping::new(
-                "devs",
-                Source::OpenIdConnect,
-                ALICE_GROUP,
-                ["Read-write"],
-            ))
-            .build()
-            .unwrap();
-        let client = Client::discover(config).await.unwrap();
+        let client = client_with(
+            config_builder(provider)
+                .redirect_uri(format!("{base}/callback"))
+                .add_role_mapping(RoleMapping::new(
+                    "devs",
+                    Source::OpenIdConnect,
+                    ALICE_GROUP,
+                    ["Read-write"],
+                )),
+        )
+        .await;
         let linker = AccountLinker::new(store, client.config().claims().email_verification);
         let routes = LoginRoutes::new(client.clone()).accounts(linker).unwrap();
         let linker = routes.account_linker().unwrap().clone();

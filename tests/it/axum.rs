@@ -319,11 +319,8 @@ async fn session_id_is_rotated_at_sign_in_and_cookies_are_locked_down() {
 #[tokio::test]
 async fn https_apps_get_secure_cookies() {
     let provider = TestProvider::start().await;
-    let config = config_builder(&provider)
-        .redirect_uri("https://app.example/callback")
-        .build()
-        .unwrap();
-    let client = Client::discover(config).await.unwrap();
+    let client =
+        client_with(config_builder(&provider).redirect_uri("https://app.example/callback")).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let routes = LoginRoutes::new(client.clone());
@@ -505,11 +502,8 @@ async fn a_sign_in_older_than_the_max_session_age_must_be_renewed() {
     let provider = TestProvider::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let config = config_builder(&provider)
-        .redirect_uri(format!("{base}/callback"))
-        .build()
-        .unwrap();
-    let client = Client::discover(config).await.unwrap();
+    let client =
+        client_with(config_builder(&provider).redirect_uri(format!("{base}/callback"))).await;
     let app = Router::new().route(
         "/private",
         axum::routing::get(|user: oidc_login::axum::SignedIn| async move {

@@ -14,7 +14,7 @@ use oidc_login::testing::{Misbehavior, TestProvider};
 use oidc_login::{Client, Error, Start, StepUp, TokenError};
 use tower_sessions::MemoryStore;
 
-use crate::common::{self, config_builder, start_as};
+use crate::common::{self, client_with, config_builder, start_as};
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -190,11 +190,8 @@ impl StepUpApp {
         let provider = Arc::new(TestProvider::start().await);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = config_builder(&provider)
-            .redirect_uri(format!("{base}/callback"))
-            .build()
-            .unwrap();
-        let client = Client::discover(config).await.unwrap();
+        let client =
+            client_with(config_builder(&provider).redirect_uri(format!("{base}/callback"))).await;
         let routes = configure(LoginRoutes::new(client.clone()));
         let claims = |identity: &oidc_login::Identity| {
             format!(
