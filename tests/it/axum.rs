@@ -7,6 +7,7 @@ use axum::Router;
 use axum::response::IntoResponse;
 use common::app::App;
 use common::logs::Logs;
+use common::store::CountingStore;
 use common::*;
 use oidc_login::Client;
 use oidc_login::axum::{LoginRoutes, session_layer};
@@ -715,62 +716,6 @@ async fn a_route_outside_the_layers_is_refused_not_served() {
 }
 
 // ----- the user is read once per request -------------------------------------
-
-/// A memory store that counts its reads and the records it holds.
-#[derive(Debug, Clone, Default)]
-struct CountingStore {
-    inner: MemoryStore,
-    loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    ids: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<tower_sessions::session::Id>>>,
-}
-
-impl CountingStore {
-    fn loads(&self) -> usize {
-        self.loads.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn records(&self) -> usize {
-        self.ids.lock().unwrap().len()
-    }
-}
-
-#[async_trait::async_trait]
-impl tower_sessions::SessionStore for CountingStore {
-    async fn create(
-        &self,
-        record: &mut tower_sessions::session::Record,
-    ) -> tower_sessions::session_store::Result<()> {
-        self.inner.create(record).await?;
-        self.ids.lock().unwrap().insert(record.id);
-        Ok(())
-    }
-
-    async fn save(
-        &self,
-        record: &tower_sessions::session::Record,
-    ) -> tower_sessions::session_store::Result<()> {
-        self.inner.save(record).await?;
-        self.ids.lock().unwrap().insert(record.id);
-        Ok(())
-    }
-
-    async fn load(
-        &self,
-        id: &tower_sessions::session::Id,
-    ) -> tower_sessions::session_store::Result<Option<tower_sessions::session::Record>> {
-        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.load(id).await
-    }
-
-    async fn delete(
-        &self,
-        id: &tower_sessions::session::Id,
-    ) -> tower_sessions::session_store::Result<()> {
-        self.inner.delete(id).await?;
-        self.ids.lock().unwrap().remove(id);
-        Ok(())
-    }
-}
 
 /// Three extractors in one handler, and the user read in middleware too:
 /// the session and the back-channel logout records are read as often as

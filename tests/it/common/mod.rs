@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod app;
 pub mod logs;
 pub mod state;
+pub mod store;
 
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{
