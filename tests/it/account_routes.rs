@@ -15,12 +15,11 @@ use axum::routing::{get, post};
 use common::accounts::{ALICE_EMAIL, provider};
 use common::app::ReadWrite;
 use common::logs::Logs;
-use common::{ALICE_GROUP, CLIENT_ID, CLIENT_SECRET, client_with, config_builder};
+use common::{CLIENT_ID, CLIENT_SECRET, client_with, config_builder, devs_are};
 use oidc_login::axum::{LoginRoutes, RequireRole, SignedIn, session_layer};
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider, TestUser};
 use oidc_login::{
     Account, AccountLinker, AccountStore, Client, Config, ConfigError, MemoryAccountStore,
-    RoleMapping, Source,
 };
 use tower_sessions::MemoryStore;
 
@@ -103,12 +102,7 @@ impl LinkedApp {
         let client = client_with(
             config_builder(provider)
                 .redirect_uri(format!("{base}/callback"))
-                .add_role_mapping(RoleMapping::new(
-                    "devs",
-                    Source::OpenIdConnect,
-                    ALICE_GROUP,
-                    ["Read-write"],
-                )),
+                .add_role_mapping(devs_are("Read-write")),
         )
         .await;
         let linker = AccountLinker::new(store, client.config().claims().email_verification);

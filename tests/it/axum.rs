@@ -731,12 +731,7 @@ async fn the_user_is_resolved_once_per_request() {
     let config = config_builder(&provider)
         .redirect_uri(format!("{base}/callback"))
         .scopes(["openid", "offline_access"])
-        .add_role_mapping(oidc_login::RoleMapping::new(
-            "devs",
-            oidc_login::Source::OpenIdConnect,
-            ALICE_GROUP,
-            ["Read-write"],
-        ))
+        .add_role_mapping(devs_are("Read-write"))
         .build()
         .unwrap();
     let store = CountingStore::default();

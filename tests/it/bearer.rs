@@ -66,12 +66,7 @@ async fn api_for(provider: &TestProvider) -> Api {
     let client = client_with(
         config_builder(provider)
             .scopes(["openid", "profile", "email", "offline_access"])
-            .add_role_mapping(RoleMapping::new(
-                "devs",
-                Source::OpenIdConnect,
-                ALICE_GROUP,
-                ["Read-write"],
-            ))
+            .add_role_mapping(devs_are("Read-write"))
             .add_role_mapping(RoleMapping::new(
                 "jobs",
                 Source::AppRole,

@@ -13,7 +13,7 @@ use axum::routing::get;
 use common::*;
 use oidc_login::axum::{LoginRoutes, RequireStepUp, SignedIn, StepUpPolicy, session_layer};
 use oidc_login::testing::TestProvider;
-use oidc_login::{CallbackError, ConfigError, Error, RoleMapping, Source, Start};
+use oidc_login::{CallbackError, ConfigError, Error, Start};
 use reqwest::StatusCode;
 use tower_sessions::MemoryStore;
 
@@ -136,12 +136,7 @@ async fn provider_client(
             .redirect_uri(format!("{base}{callback}"))
             .scopes(["openid", "profile", "offline_access"])
             .add_post_logout_redirect_uri(format!("{base}/logged-out"))
-            .add_role_mapping(RoleMapping::new(
-                "devs",
-                Source::OpenIdConnect,
-                ALICE_GROUP,
-                [role],
-            )),
+            .add_role_mapping(devs_are(role)),
     )
     .await
 }

@@ -6,12 +6,12 @@ use axum::Router;
 use axum::routing::get;
 use oidc_login::axum::{LoginRoutes, RequireRole, RoleName, SignedIn, session_layer};
 use oidc_login::testing::TestProvider;
-use oidc_login::{Client, ConfigBuilder, RoleMapping, Source};
+use oidc_login::{Client, ConfigBuilder};
 use tokio::sync::Notify;
 use tower_sessions::Session;
 use tower_sessions::{MemoryStore, SessionStore};
 
-use super::{ALICE_GROUP, config_builder};
+use super::{config_builder, devs_are};
 
 pub struct ReadWrite;
 impl RoleName for ReadWrite {
@@ -73,12 +73,7 @@ impl App {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let builder = config_builder(&provider)
             .redirect_uri(format!("{base}/callback"))
-            .add_role_mapping(RoleMapping::new(
-                "devs",
-                Source::OpenIdConnect,
-                ALICE_GROUP,
-                ["Read-write"],
-            ));
+            .add_role_mapping(devs_are("Read-write"));
         let config = configure(builder).build().unwrap();
         let client = Client::discover(config).await.unwrap();
         let sessions = session_layer(store.clone(), &client);

@@ -17,6 +17,16 @@ pub const CLIENT_SECRET: &str = "test-secret";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 pub const ALICE_GROUP: &str = "d48429bd-9f2a-47a2-a410-993f2a37876b";
 
+/// The row that gives alice's group (`devs`, from the ID token) `role`.
+pub fn devs_are(role: &str) -> oidc_login::RoleMapping {
+    oidc_login::RoleMapping::new(
+        "devs",
+        oidc_login::Source::OpenIdConnect,
+        ALICE_GROUP,
+        [role],
+    )
+}
+
 /// A config for the provider's default client (`client_secret_basic`).
 pub fn config_builder(provider: &TestProvider) -> ConfigBuilder {
     Config::builder(provider.issuer(), CLIENT_ID)
