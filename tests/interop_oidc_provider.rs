@@ -43,8 +43,8 @@ use std::time::{Duration, Instant};
 mod skip;
 
 use oidc_login::{
-    Algorithm, Callback, Client, ClientAuth, Config, Login, NoRolePolicy, PrivateKeyJwt,
-    RoleMapping, Source, Start, StepUp, TokenError,
+    Algorithm, Callback, Client, ClientAuth, Config, ConfigBuilder, Login, NoRolePolicy,
+    PrivateKeyJwt, RoleMapping, Source, Start, StepUp, TokenError,
 };
 
 /// Where the provider sends the browser back. Nothing listens there: the
@@ -257,24 +257,42 @@ fn client_auth(method: &str, client_id: &str, alg: &str) -> ClientAuth {
     }
 }
 
-async fn client_for(provider: &NodeProvider, method: &str, alg: &str) -> Client {
+/// The config of the provider's client `{method}-{alg}`.
+fn config_for(provider: &NodeProvider, method: &str, alg: &str) -> ConfigBuilder {
     let client_id = format!("{method}-{alg}");
-    let config = Config::builder(provider.issuer.as_str(), client_id.as_str())
+    Config::builder(provider.issuer.as_str(), client_id.as_str())
         .client_auth(client_auth(method, &client_id, alg))
         .redirect_uri(REDIRECT_URI)
-        .scopes(["openid", "email", "profile", "groups"])
-        .add_role_mapping(RoleMapping::new(
-            "Maximus Conferencing Developers",
-            Source::OpenIdConnect,
-            DEMO_GROUP,
-            ["Read-write"],
-        ))
-        .no_role_policy(NoRolePolicy::Allow)
-        .build()
-        .expect("the interop config is valid");
+}
+
+/// The demo group's row: `Read-write`.
+fn demo_role() -> RoleMapping {
+    RoleMapping::new(
+        "Maximus Conferencing Developers",
+        Source::OpenIdConnect,
+        DEMO_GROUP,
+        ["Read-write"],
+    )
+}
+
+/// The scopes of a client that refreshes.
+const OFFLINE_SCOPES: [&str; 5] = ["openid", "email", "profile", "groups", "offline_access"];
+
+async fn discover(config: ConfigBuilder) -> Client {
+    let config = config.build().expect("the interop config is valid");
     Client::discover(config)
         .await
         .unwrap_or_else(|e| panic!("discovery of oidc-provider failed: {e} ({e:?})"))
+}
+
+async fn client_for(provider: &NodeProvider, method: &str, alg: &str) -> Client {
+    discover(
+        config_for(provider, method, alg)
+            .scopes(["openid", "email", "profile", "groups"])
+            .add_role_mapping(demo_role())
+            .no_role_policy(NoRolePolicy::Allow),
+    )
+    .await
 }
 
 /// A browser stand-in: keeps the provider's cookies, follows its redirects,
@@ -477,20 +495,12 @@ async fn refresh_decides_the_roles_afresh() {
     }
     let provider = NodeProvider::start().await;
     for method in ["basic", "none", "pkjwt"] {
-        let client_id = format!("{method}-rs256");
-        let config = Config::builder(provider.issuer.as_str(), client_id.as_str())
-            .client_auth(client_auth(method, &client_id, "rs256"))
-            .redirect_uri(REDIRECT_URI)
-            .scopes(["openid", "email", "profile", "groups", "offline_access"])
-            .add_role_mapping(RoleMapping::new(
-                "Maximus Conferencing Developers",
-                Source::OpenIdConnect,
-                DEMO_GROUP,
-                ["Read-write"],
-            ))
-            .build()
-            .unwrap();
-        let client = Client::discover(config).await.unwrap();
+        let client = discover(
+            config_for(&provider, method, "rs256")
+                .scopes(OFFLINE_SCOPES)
+                .add_role_mapping(demo_role()),
+        )
+        .await;
         provider
             .set_groups("alice-0001", &[DEMO_GROUP, "staff"])
             .await;
@@ -540,20 +550,12 @@ async fn offline_access_gets_a_refresh_token_without_an_explicit_prompt() {
         return;
     }
     let provider = NodeProvider::start().await;
-    let client_id = "basic-rs256";
-    let config = Config::builder(provider.issuer.as_str(), client_id)
-        .client_auth(client_auth("basic", client_id, "rs256"))
-        .redirect_uri(REDIRECT_URI)
-        .scopes(["openid", "email", "profile", "groups", "offline_access"])
-        .add_role_mapping(RoleMapping::new(
-            "Maximus Conferencing Developers",
-            Source::OpenIdConnect,
-            DEMO_GROUP,
-            ["Read-write"],
-        ))
-        .build()
-        .unwrap();
-    let client = Client::discover(config).await.unwrap();
+    let client = discover(
+        config_for(&provider, "basic", "rs256")
+            .scopes(OFFLINE_SCOPES)
+            .add_role_mapping(demo_role()),
+    )
+    .await;
     let login = login_with(&client, Start::default().login_hint("alice"), "alice").await;
     assert_alice(&login, &provider.issuer);
     assert!(
@@ -647,14 +649,7 @@ async fn revocation_ends_the_refresh_token() {
     }
     let provider = NodeProvider::start().await;
     for method in ["basic", "post", "pkjwt"] {
-        let client_id = format!("{method}-rs256");
-        let config = Config::builder(provider.issuer.as_str(), client_id.as_str())
-            .client_auth(client_auth(method, &client_id, "rs256"))
-            .redirect_uri(REDIRECT_URI)
-            .scopes(["openid", "email", "profile", "groups", "offline_access"])
-            .build()
-            .unwrap();
-        let client = Client::discover(config).await.unwrap();
+        let client = discover(config_for(&provider, method, "rs256").scopes(OFFLINE_SCOPES)).await;
         assert!(client.revocation_endpoint().is_some(), "{method}");
         let login = login_with(
             &client,
@@ -747,16 +742,12 @@ async fn two_providers_oidc_provider_and_the_embedded_one() {
         return;
     }
     let node = NodeProvider::start().await;
-    let config = Config::builder(node.issuer.as_str(), "basic-rs256")
-        .name("node")
-        .client_auth(client_auth("basic", "basic-rs256", "rs256"))
-        .redirect_uri(REDIRECT_URI)
-        .scopes(["openid", "email", "profile", "groups"])
-        .build()
-        .expect("the interop config is valid");
-    let node_client = Client::discover(config)
-        .await
-        .expect("discovery of oidc-provider");
+    let node_client = discover(
+        config_for(&node, "basic", "rs256")
+            .name("node")
+            .scopes(["openid", "email", "profile", "groups"]),
+    )
+    .await;
     let embedded = TestProvider::start().await;
     let config = Config::builder(embedded.issuer(), TestProvider::DEFAULT_CLIENT_ID)
         .name("embedded")

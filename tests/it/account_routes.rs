@@ -15,12 +15,11 @@ use axum::routing::{get, post};
 use common::accounts::{ALICE_EMAIL, provider};
 use common::app::ReadWrite;
 use common::logs::Logs;
-use common::{ALICE_GROUP, CLIENT_ID, CLIENT_SECRET, config_builder};
+use common::{CLIENT_ID, CLIENT_SECRET, client_with, config_builder, devs_are};
 use oidc_login::axum::{LoginRoutes, RequireRole, SignedIn, session_layer};
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider, TestUser};
 use oidc_login::{
     Account, AccountLinker, AccountStore, Client, Config, ConfigError, MemoryAccountStore,
-    RoleMapping, Source,
 };
 use tower_sessions::MemoryStore;
 
@@ -100,17 +99,12 @@ impl LinkedApp {
     async fn start(provider: &TestProvider, store: Arc<dyn AccountStore>) -> LinkedApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = config_builder(provider)
-            .redirect_uri(format!("{base}/callback"))
-            .add_role_mapping(RoleMapping::new(
-                "devs",
-                Source::OpenIdConnect,
-                ALICE_GROUP,
-                ["Read-write"],
-            ))
-            .build()
-            .unwrap();
-        let client = Client::discover(config).await.unwrap();
+        let client = client_with(
+            config_builder(provider)
+                .redirect_uri(format!("{base}/callback"))
+                .add_role_mapping(devs_are("Read-write")),
+        )
+        .await;
         let linker = AccountLinker::new(store, client.config().claims().email_verification);
         let routes = LoginRoutes::new(client.clone()).accounts(linker).unwrap();
         let linker = routes.account_linker().unwrap().clone();
@@ -141,14 +135,7 @@ impl LinkedApp {
     /// A new browser signs in as `username`, landing on `/me`.
     async fn sign_in(&self, username: &str) -> (reqwest::Client, reqwest::Response) {
         let (browser, _) = common::browser_with_jar();
-        let landed = browser
-            .get(format!(
-                "{}?login_hint={username}&return_to=/me",
-                self.url("/login")
-            ))
-            .send()
-            .await
-            .unwrap();
+        let landed = common::sign_in_at(&browser, &self.url("/login"), username, "/me").await;
         (browser, landed)
     }
 }
@@ -626,11 +613,7 @@ async fn privx_whole_record_signs_in_links_and_signs_out_end_to_end() {
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let (browser, _) = common::browser_with_jar();
-    let landed = browser
-        .get(format!("{base}/auth/login?login_hint=alice&return_to=/me"))
-        .send()
-        .await
-        .unwrap();
+    let landed = common::sign_in_at(&browser, &format!("{base}/auth/login"), "alice", "/me").await;
     assert_eq!(
         landed.text().await.unwrap(),
         format!("{ALICE_EMAIL} {}", alice.id)
@@ -679,14 +662,7 @@ async fn a_session_from_before_linking_was_on_is_ended() {
     )
     .await;
     let (browser, _) = common::browser_with_jar();
-    let landed = browser
-        .get(format!(
-            "{}?login_hint=alice&return_to=/private",
-            plain.url("/login")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let landed = common::sign_in_at(&browser, &plain.url("/login"), "alice", "/private").await;
     assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
     // The same cookie (cookies do not tell ports apart) at the linking one.
     let there = browser.get(linking.url("/private")).send().await.unwrap();

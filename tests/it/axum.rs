@@ -7,6 +7,7 @@ use axum::Router;
 use axum::response::IntoResponse;
 use common::app::App;
 use common::logs::Logs;
+use common::store::CountingStore;
 use common::*;
 use oidc_login::Client;
 use oidc_login::axum::{LoginRoutes, session_layer};
@@ -14,19 +15,6 @@ use oidc_login::testing::{Misbehavior, TestProvider};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use tower_sessions::MemoryStore;
-
-/// A browser: a cookie jar, and redirects followed (or not).
-fn browser(follow: bool) -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(if follow {
-            Policy::limited(10)
-        } else {
-            Policy::none()
-        })
-        .build()
-        .unwrap()
-}
 
 /// Signs in as `user` with the browser, following every redirect; returns the final response.
 async fn sign_in(
@@ -332,11 +320,8 @@ async fn session_id_is_rotated_at_sign_in_and_cookies_are_locked_down() {
 #[tokio::test]
 async fn https_apps_get_secure_cookies() {
     let provider = TestProvider::start().await;
-    let config = config_builder(&provider)
-        .redirect_uri("https://app.example/callback")
-        .build()
-        .unwrap();
-    let client = Client::discover(config).await.unwrap();
+    let client =
+        client_with(config_builder(&provider).redirect_uri("https://app.example/callback")).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let routes = LoginRoutes::new(client.clone());
@@ -518,11 +503,8 @@ async fn a_sign_in_older_than_the_max_session_age_must_be_renewed() {
     let provider = TestProvider::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let config = config_builder(&provider)
-        .redirect_uri(format!("{base}/callback"))
-        .build()
-        .unwrap();
-    let client = Client::discover(config).await.unwrap();
+    let client =
+        client_with(config_builder(&provider).redirect_uri(format!("{base}/callback"))).await;
     let app = Router::new().route(
         "/private",
         axum::routing::get(|user: oidc_login::axum::SignedIn| async move {
@@ -537,11 +519,7 @@ async fn a_sign_in_older_than_the_max_session_age_must_be_renewed() {
         .layer(session_layer(MemoryStore::default(), &client));
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let browser = browser(true);
-    let landed = browser
-        .get(format!("{base}/login?login_hint=alice&return_to=/private"))
-        .send()
-        .await
-        .unwrap();
+    let landed = sign_in_at(&browser, &format!("{base}/login"), "alice", "/private").await;
     assert_eq!(landed.status(), StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let response = browser.get(format!("{base}/private")).send().await.unwrap();
@@ -564,14 +542,7 @@ async fn a_prefix_is_taken_with_or_without_slashes() {
         )
         .await;
         let browser = browser(true);
-        let landed = browser
-            .get(format!(
-                "{}?login_hint=alice&return_to=/private",
-                app.url("/auth/login")
-            ))
-            .send()
-            .await
-            .unwrap();
+        let landed = sign_in_at(&browser, &app.url("/auth/login"), "alice", "/private").await;
         assert_eq!(landed.status(), StatusCode::OK, "prefix `{prefix}`");
         assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
     }
@@ -614,14 +585,7 @@ async fn routes_added_before_and_after_mount_get_the_prefixed_login_redirect() {
         );
     }
     // ... and the redirect leads to a login that comes back to the route.
-    let landed = browser(true)
-        .get(format!(
-            "{}?login_hint=alice&return_to=/after",
-            app.url("/auth/login")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let landed = sign_in_at(&browser(true), &app.url("/auth/login"), "alice", "/after").await;
     assert_eq!(landed.url().path(), "/after");
     assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
 }
@@ -753,62 +717,6 @@ async fn a_route_outside_the_layers_is_refused_not_served() {
 
 // ----- the user is read once per request -------------------------------------
 
-/// A memory store that counts its reads and the records it holds.
-#[derive(Debug, Clone, Default)]
-struct CountingStore {
-    inner: MemoryStore,
-    loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    ids: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<tower_sessions::session::Id>>>,
-}
-
-impl CountingStore {
-    fn loads(&self) -> usize {
-        self.loads.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    fn records(&self) -> usize {
-        self.ids.lock().unwrap().len()
-    }
-}
-
-#[async_trait::async_trait]
-impl tower_sessions::SessionStore for CountingStore {
-    async fn create(
-        &self,
-        record: &mut tower_sessions::session::Record,
-    ) -> tower_sessions::session_store::Result<()> {
-        self.inner.create(record).await?;
-        self.ids.lock().unwrap().insert(record.id);
-        Ok(())
-    }
-
-    async fn save(
-        &self,
-        record: &tower_sessions::session::Record,
-    ) -> tower_sessions::session_store::Result<()> {
-        self.inner.save(record).await?;
-        self.ids.lock().unwrap().insert(record.id);
-        Ok(())
-    }
-
-    async fn load(
-        &self,
-        id: &tower_sessions::session::Id,
-    ) -> tower_sessions::session_store::Result<Option<tower_sessions::session::Record>> {
-        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.load(id).await
-    }
-
-    async fn delete(
-        &self,
-        id: &tower_sessions::session::Id,
-    ) -> tower_sessions::session_store::Result<()> {
-        self.inner.delete(id).await?;
-        self.ids.lock().unwrap().remove(id);
-        Ok(())
-    }
-}
-
 /// Three extractors in one handler, and the user read in middleware too:
 /// the session and the back-channel logout records are read as often as
 /// for one extractor, and the session is refreshed once.
@@ -823,12 +731,7 @@ async fn the_user_is_resolved_once_per_request() {
     let config = config_builder(&provider)
         .redirect_uri(format!("{base}/callback"))
         .scopes(["openid", "offline_access"])
-        .add_role_mapping(oidc_login::RoleMapping::new(
-            "devs",
-            oidc_login::Source::OpenIdConnect,
-            ALICE_GROUP,
-            ["Read-write"],
-        ))
+        .add_role_mapping(devs_are("Read-write"))
         .build()
         .unwrap();
     let store = CountingStore::default();
@@ -870,11 +773,7 @@ async fn the_user_is_resolved_once_per_request() {
         .layer(session_layer(store.clone(), &client));
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let browser = browser(true);
-    let landed = browser
-        .get(format!("{base}/login?login_hint=alice&return_to=/one"))
-        .send()
-        .await
-        .unwrap();
+    let landed = sign_in_at(&browser, &format!("{base}/login"), "alice", "/one").await;
     assert_eq!(landed.text().await.unwrap(), "alice-sub-0001");
 
     let mut reads = Vec::new();

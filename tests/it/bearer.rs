@@ -66,12 +66,7 @@ async fn api_for(provider: &TestProvider) -> Api {
     let client = client_with(
         config_builder(provider)
             .scopes(["openid", "profile", "email", "offline_access"])
-            .add_role_mapping(RoleMapping::new(
-                "devs",
-                Source::OpenIdConnect,
-                ALICE_GROUP,
-                ["Read-write"],
-            ))
+            .add_role_mapping(devs_are("Read-write"))
             .add_role_mapping(RoleMapping::new(
                 "jobs",
                 Source::AppRole,
@@ -133,6 +128,16 @@ fn bearer_error(result: Result<impl std::fmt::Debug, Error>) -> BearerError {
         Err(Error::Bearer(error)) => error,
         other => panic!("expected a bearer refusal, got {other:?}"),
     }
+}
+
+/// Asserts that `result` is a bearer refusal matching the pattern (and
+/// shows the refusal when it is not); the refusal, for more checks.
+macro_rules! assert_bearer_error {
+    ($result:expr, $($pattern:tt)+) => {{
+        let error = bearer_error($result);
+        assert!(matches!(&error, $($pattern)+), "{error}");
+        error
+    }};
 }
 
 #[tokio::test]
@@ -202,17 +207,15 @@ async fn an_id_token_is_never_accepted_as_an_access_token() {
     let provider = provider().await;
     let api = api_for(&provider).await;
     let login = login_as(api.client(), "alice").await.unwrap();
-    let error = bearer_error(api.verify(login.tokens.id_token.expose_secret()).await);
-    assert!(
-        matches!(&error, BearerError::NotAnAccessToken { typ } if typ.as_deref() == Some("JWT")),
-        "{error}"
+    assert_bearer_error!(
+        api.verify(login.tokens.id_token.expose_secret()).await,
+        BearerError::NotAnAccessToken { typ } if typ.as_deref() == Some("JWT")
     );
     // Even one whose `aud` is the API's: the `typ` tells it apart.
     let id_token = provider.sign_id_token(&at_claims(&provider));
-    let error = bearer_error(api.verify(&id_token).await);
-    assert!(
-        matches!(error, BearerError::NotAnAccessToken { .. }),
-        "{error}"
+    assert_bearer_error!(
+        api.verify(&id_token).await,
+        BearerError::NotAnAccessToken { .. }
     );
 }
 
@@ -253,10 +256,9 @@ async fn each_claim_check_refuses_from_the_hostile_side() {
     for missing in ["sub", "client_id", "jti", "exp"] {
         let mut claims = at_claims(&provider);
         claims.as_object_mut().unwrap().remove(missing);
-        let error = bearer_error(api.verify(&provider.sign_access_token(&claims)).await);
-        assert!(
-            matches!(error, BearerError::MissingClaim(m) if m == missing),
-            "{error}"
+        assert_bearer_error!(
+            api.verify(&provider.sign_access_token(&claims)).await,
+            BearerError::MissingClaim(m) if *m == missing
         );
     }
 }
@@ -267,23 +269,28 @@ async fn signature_attacks_are_refused() {
     let api = api_for(&provider).await;
     let claims = at_claims(&provider);
     provider.misbehave(Misbehavior::AlgNone);
-    let error = bearer_error(api.verify(&provider.sign_access_token(&claims)).await);
-    assert!(matches!(error, BearerError::Unsigned), "{error}");
+    assert_bearer_error!(
+        api.verify(&provider.sign_access_token(&claims)).await,
+        BearerError::Unsigned
+    );
     provider.behave();
     provider.misbehave(Misbehavior::BadSignature);
-    let error = bearer_error(api.verify(&provider.sign_access_token(&claims)).await);
-    assert!(matches!(error, BearerError::BadSignature), "{error}");
+    assert_bearer_error!(
+        api.verify(&provider.sign_access_token(&claims)).await,
+        BearerError::BadSignature
+    );
     provider.behave();
     provider.misbehave(Misbehavior::HmacWithPublicKey);
-    let error = bearer_error(api.verify(&provider.sign_access_token(&claims)).await);
-    assert!(
-        matches!(error, BearerError::AlgorithmNotAllowed { .. }),
-        "{error}"
+    assert_bearer_error!(
+        api.verify(&provider.sign_access_token(&claims)).await,
+        BearerError::AlgorithmNotAllowed { .. }
     );
     provider.behave();
     // Not a JWT at all: an opaque token.
-    let error = bearer_error(api.verify("opaque-token-value").await);
-    assert!(matches!(error, BearerError::Malformed(_)), "{error}");
+    assert_bearer_error!(
+        api.verify("opaque-token-value").await,
+        BearerError::Malformed(_)
+    );
 }
 
 #[tokio::test]
@@ -293,11 +300,11 @@ async fn unknown_kids_from_outside_refetch_the_keys_once_per_cooldown() {
     let fetched = provider.jwks_requests();
     provider.misbehave(Misbehavior::UnknownKid);
     for _ in 0..5 {
-        let error = bearer_error(
+        assert_bearer_error!(
             api.verify(&provider.sign_access_token(&at_claims(&provider)))
                 .await,
+            BearerError::UnknownKey { .. }
         );
-        assert!(matches!(error, BearerError::UnknownKey { .. }), "{error}");
     }
     assert_eq!(
         provider.jwks_requests() - fetched,
@@ -312,26 +319,16 @@ async fn two_providers_at_once_and_one_answering_for_another() {
     let theirs = provider().await;
     let api = api_for(&ours).await;
     // A token of the other provider, for the same API.
-    let error = bearer_error(
+    assert_bearer_error!(
         api.verify(&daemon_token(&theirs, "reports.read").await)
             .await,
-    );
-    assert!(
-        matches!(
-            error,
-            BearerError::IssuerMismatch { .. } | BearerError::UnknownKey { .. }
-        ),
-        "{error}"
+        BearerError::IssuerMismatch { .. } | BearerError::UnknownKey { .. }
     );
     // The other provider answers for ours: our issuer, its key.
     let forged = theirs.sign_access_token(&at_claims(&ours));
-    let error = bearer_error(api.verify(&forged).await);
-    assert!(
-        matches!(
-            error,
-            BearerError::UnknownKey { .. } | BearerError::BadSignature
-        ),
-        "{error}"
+    assert_bearer_error!(
+        api.verify(&forged).await,
+        BearerError::UnknownKey { .. } | BearerError::BadSignature
     );
     // Each API accepts its own provider's tokens, side by side.
     let their_api = api_for(&theirs).await;
@@ -545,10 +542,9 @@ async fn entra_access_tokens_of_a_user_and_a_daemon_are_accepted() {
 
     // The login's ID token has the same `aud` (the application id), but
     // it is no access token.
-    let error = bearer_error(api.verify(login.tokens.id_token.expose_secret()).await);
-    assert!(
-        matches!(error, BearerError::NotAnEntraAccessToken { .. }),
-        "{error}"
+    assert_bearer_error!(
+        api.verify(login.tokens.id_token.expose_secret()).await,
+        BearerError::NotAnEntraAccessToken { .. }
     );
 }
 
@@ -570,17 +566,18 @@ async fn entra_access_tokens_follow_the_tenant_policy() {
     let mut pat_at = alice_like_entra_claims(&provider, PARTNER);
     pat_at["sub"] = json!("pat-sub-0004");
     let token = provider.sign_id_token(&pat_at);
-    let error = bearer_error(api.verify(&token).await);
-    assert!(
-        matches!(error, BearerError::TenantNotAllowed { .. }),
-        "{error}"
+    assert_bearer_error!(
+        api.verify(&token).await,
+        BearerError::TenantNotAllowed { .. }
     );
     // v1.0 tokens are refused by name.
     let mut v1 = alice_like_entra_claims(&provider, HOME);
     v1["ver"] = json!("1.0");
     v1["iss"] = json!(format!("https://sts.windows.net/{HOME}/"));
-    let error = bearer_error(api.verify(&provider.sign_id_token(&v1)).await);
-    assert!(matches!(error, BearerError::EntraV1Token { .. }), "{error}");
+    assert_bearer_error!(
+        api.verify(&provider.sign_id_token(&v1)).await,
+        BearerError::EntraV1Token { .. }
+    );
 }
 
 /// An Entra v2.0 access token's claims for the embedded provider in Entra
@@ -623,10 +620,9 @@ async fn hmac_access_tokens_are_refused_even_when_id_tokens_may_use_it() {
     // ... but an access token so signed is refused.
     let api = Api::new(&client, [API]).unwrap();
     let token = provider.sign_access_token(&at_claims(&provider));
-    let error = bearer_error(api.verify(&token).await);
-    assert!(
-        matches!(&error, BearerError::AlgorithmNotAllowed { alg } if alg == "HS256"),
-        "{error}"
+    assert_bearer_error!(
+        api.verify(&token).await,
+        BearerError::AlgorithmNotAllowed { alg } if alg == "HS256"
     );
 }
 
@@ -685,17 +681,15 @@ async fn an_entra_look_alike_off_microsofts_hosts_keeps_rfc_9068() {
     assert_eq!(api.token_profile(), AccessTokenProfile::Jwt);
     // An Entra v2.0 access token's claims, header `typ: JWT`.
     let entra_shaped = provider.sign_id_token(&alice_like_entra_claims(&provider, HOME));
-    let error = bearer_error(api.verify(&entra_shaped).await);
-    assert!(
-        matches!(error, BearerError::NotAnAccessToken { .. }),
-        "{error}"
+    assert_bearer_error!(
+        api.verify(&entra_shaped).await,
+        BearerError::NotAnAccessToken { .. }
     );
     // The login's ID token, whose `aud` is the application id.
     let login = login_as(&client, "alice").await.unwrap();
-    let error = bearer_error(api.verify(login.tokens.id_token.expose_secret()).await);
-    assert!(
-        matches!(error, BearerError::NotAnAccessToken { .. }),
-        "{error}"
+    assert_bearer_error!(
+        api.verify(login.tokens.id_token.expose_secret()).await,
+        BearerError::NotAnAccessToken { .. }
     );
 }
 
@@ -729,10 +723,9 @@ async fn a_user_kept_out_by_the_required_claim_is_kept_out_of_the_api() {
     let (ops, dev, none) = (token(Some("ops")), token(Some("dev")), token(None));
     api.authenticate(&ops).await.unwrap();
     for hostile in [&dev, &none] {
-        let error = bearer_error(api.authenticate(hostile).await);
-        assert!(
-            matches!(&error, BearerError::RequiredClaim { claim } if claim == "department"),
-            "{error}"
+        let error = assert_bearer_error!(
+            api.authenticate(hostile).await,
+            BearerError::RequiredClaim { claim } if claim == "department"
         );
         assert!(!error.to_string().contains("dev"), "{error}");
     }
@@ -784,10 +777,9 @@ async fn a_token_of_another_type_is_refused_before_any_key_lookup() {
             b64(at_claims(&provider).to_string().as_bytes()),
             b64(b"not a signature")
         );
-        let error = bearer_error(api.verify(&token).await);
-        assert!(
-            matches!(error, BearerError::NotAnAccessToken { .. }),
-            "{error}"
+        assert_bearer_error!(
+            api.verify(&token).await,
+            BearerError::NotAnAccessToken { .. }
         );
     }
     assert_eq!(provider.jwks_requests(), fetched, "no key set request");

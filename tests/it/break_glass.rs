@@ -517,11 +517,7 @@ async fn app_with(
 }
 
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    crate::common::browser(false)
 }
 
 async fn post_login(app: &App, browser: &reqwest::Client, password: &str) -> reqwest::Response {

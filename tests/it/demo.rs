@@ -14,7 +14,6 @@ use demo_app::{
 };
 use oidc_login::testing::{TestProvider, TestUser};
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
 use serde_json::Value;
 use url::Url;
 
@@ -76,11 +75,7 @@ async fn embedded_demo() -> Running {
 
 /// A browser with a cookie jar that follows no redirect.
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
+    crate::common::browser(false)
 }
 
 fn location(response: &reqwest::Response) -> String {

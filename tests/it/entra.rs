@@ -821,6 +821,23 @@ async fn the_implicit_flow_cannot_resolve_an_overage_and_says_so(form) {
 
 // --- the example configs ---
 
+/// The embedded provider in Entra mode for `HOME` with the example
+/// configs' client (its id, `example-secret`) and the tests' users.
+async fn example_provider() -> TestProvider {
+    let registration = oidc_login::testing::TestClient::confidential(
+        "6731de76-14a6-49ae-97bc-6eba6914391e",
+        "example-secret",
+        oidc_login::testing::TestClientAuth::Basic,
+    );
+    let mut builder = TestProvider::builder()
+        .entra(EntraMode::new(HOME))
+        .client(registration);
+    for user in users() {
+        builder = builder.user(user);
+    }
+    builder.start().await
+}
+
 /// An example config pointed at the embedded provider: the authority and
 /// Graph moved to it, the secret inline, a loopback redirect URI.
 fn example_at(path: &str, provider: &TestProvider) -> Config {
@@ -883,19 +900,7 @@ fn the_example_configs_load() {
 
 #[tokio::test]
 async fn the_example_configs_sign_in_against_the_embedded_provider() {
-    let client_id = "6731de76-14a6-49ae-97bc-6eba6914391e";
-    let registration = oidc_login::testing::TestClient::confidential(
-        client_id,
-        "example-secret",
-        oidc_login::testing::TestClientAuth::Basic,
-    );
-    let mut builder = TestProvider::builder()
-        .entra(EntraMode::new(HOME))
-        .client(registration);
-    for user in users() {
-        builder = builder.user(user);
-    }
-    let provider = builder.start().await;
+    let provider = example_provider().await;
 
     // Single tenant: a group row and an app role row.
     let config = example_at("examples/entra-single-tenant.toml", &provider);
@@ -944,19 +949,7 @@ async fn the_example_configs_sign_in_against_the_embedded_provider() {
 /// Microsoft's host.
 #[tokio::test]
 async fn the_pexip_example_signs_in_with_the_overage_read_from_graph() {
-    let client_id = "6731de76-14a6-49ae-97bc-6eba6914391e";
-    let registration = oidc_login::testing::TestClient::confidential(
-        client_id,
-        "example-secret",
-        oidc_login::testing::TestClientAuth::Basic,
-    );
-    let mut builder = TestProvider::builder()
-        .entra(EntraMode::new(HOME))
-        .client(registration);
-    for user in users() {
-        builder = builder.user(user);
-    }
-    let provider = builder.start().await;
+    let provider = example_provider().await;
     let text = std::fs::read_to_string("examples/entra-pexip.toml")
         .unwrap()
         .replace(

@@ -28,33 +28,39 @@ fn snapshot(recorder: &metrics_util::debugging::Snapshotter) -> BTreeMap<String,
         .collect()
 }
 
-#[test]
-fn a_good_and_a_refused_login_are_counted_with_the_error_code() {
+/// Runs `scenario` with a recorder of its own, on a runtime on this thread
+/// (so that every poll sees the thread's recorder); its answer, and what it
+/// recorded.
+fn recorded<T, F: std::future::Future<Output = T>>(
+    scenario: impl FnOnce() -> F,
+) -> (T, BTreeMap<String, DebugValue>) {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    // A runtime on this thread, so every poll sees the thread's recorder.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let issuer = metrics::with_local_recorder(&recorder, || {
-        runtime.block_on(async {
-            let provider = TestProvider::start().await;
-            let client = common::client_with(common::config_builder(&provider).scopes([
-                "openid",
-                "email",
-                "profile",
-                "offline_access",
-            ]))
-            .await;
-            let login = common::login_as(&client, "alice").await.unwrap();
-            client.refresh(&login.tokens).await.unwrap();
-            provider.misbehave(Misbehavior::WrongAudience);
-            assert!(common::login_as(&client, "alice").await.is_err());
-            provider.issuer().to_owned()
-        })
+    let answer = metrics::with_local_recorder(&recorder, || runtime.block_on(scenario()));
+    (answer, snapshot(&snapshotter))
+}
+
+#[test]
+fn a_good_and_a_refused_login_are_counted_with_the_error_code() {
+    let (issuer, metrics) = recorded(|| async {
+        let provider = TestProvider::start().await;
+        let client = common::client_with(common::config_builder(&provider).scopes([
+            "openid",
+            "email",
+            "profile",
+            "offline_access",
+        ]))
+        .await;
+        let login = common::login_as(&client, "alice").await.unwrap();
+        client.refresh(&login.tokens).await.unwrap();
+        provider.misbehave(Misbehavior::WrongAudience);
+        assert!(common::login_as(&client, "alice").await.is_err());
+        provider.issuer().to_owned()
     });
-    let metrics = snapshot(&snapshotter);
     let counter = |name: &str| match metrics.get(name) {
         Some(DebugValue::Counter(n)) => *n,
         other => panic!("{name}: {other:?} in {metrics:#?}"),
@@ -148,37 +154,28 @@ fn a_callback_with_no_login_in_flight_is_counted_as_refused() {
     use oidc_login::axum::{LoginRoutes, session_layer};
     use tower::ServiceExt;
 
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let issuer = metrics::with_local_recorder(&recorder, || {
-        runtime.block_on(async {
-            let provider = TestProvider::start().await;
-            let client = common::client_with(common::config_builder(&provider)).await;
-            let routes = LoginRoutes::new(client.clone());
-            let app = routes
-                .mount(axum::Router::new())
-                .layer(routes.layer())
-                .layer(session_layer(
-                    tower_sessions::MemoryStore::default(),
-                    &client,
-                ));
-            let answer = app
-                .oneshot(
-                    Request::get("/callback?code=c&state=nobody-started-this")
-                        .body(Body::empty())
-                        .unwrap(),
-                )
-                .await
-                .unwrap();
-            assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
-            provider.issuer().to_owned()
-        })
+    let (issuer, metrics) = recorded(|| async {
+        let provider = TestProvider::start().await;
+        let client = common::client_with(common::config_builder(&provider)).await;
+        let routes = LoginRoutes::new(client.clone());
+        let app = routes
+            .mount(axum::Router::new())
+            .layer(routes.layer())
+            .layer(session_layer(
+                tower_sessions::MemoryStore::default(),
+                &client,
+            ));
+        let answer = app
+            .oneshot(
+                Request::get("/callback?code=c&state=nobody-started-this")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        provider.issuer().to_owned()
     });
-    let metrics = snapshot(&snapshotter);
     let name = format!("oidc_login_logins_refused_total{{code=no_pending_login,issuer={issuer}}}");
     assert!(
         matches!(metrics.get(&name), Some(DebugValue::Counter(1))),

@@ -7,10 +7,11 @@
 use crate::common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use common::app::App;
+use common::store::CountingStore;
 use cookie::Cookie;
 use oidc_login::axum::{LoginRoutes, PendingCookieKey};
 use oidc_login::testing::TestProvider;
@@ -18,58 +19,12 @@ use oidc_login::{Client, MemoryState};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use tower_sessions::MemoryStore;
-use tower_sessions::session::{Id, Record};
 
 const PREFIX: &str = "oidc_login_pending_";
 const SESSION_COOKIE: &str = "oidc_login_session";
 
 fn key() -> PendingCookieKey {
     PendingCookieKey::from_bytes(&[7; 64]).unwrap()
-}
-
-/// A memory store that counts the records it was asked to write.
-#[derive(Debug, Clone, Default)]
-struct CountingStore {
-    inner: MemoryStore,
-    writes: Arc<AtomicUsize>,
-    ids: Arc<std::sync::Mutex<std::collections::HashSet<Id>>>,
-}
-
-impl CountingStore {
-    fn records(&self) -> usize {
-        self.ids.lock().unwrap().len()
-    }
-
-    fn writes(&self) -> usize {
-        self.writes.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait::async_trait]
-impl tower_sessions::SessionStore for CountingStore {
-    async fn create(&self, record: &mut Record) -> tower_sessions::session_store::Result<()> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.create(record).await?;
-        self.ids.lock().unwrap().insert(record.id);
-        Ok(())
-    }
-
-    async fn save(&self, record: &Record) -> tower_sessions::session_store::Result<()> {
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(record).await?;
-        self.ids.lock().unwrap().insert(record.id);
-        Ok(())
-    }
-
-    async fn load(&self, id: &Id) -> tower_sessions::session_store::Result<Option<Record>> {
-        self.inner.load(id).await
-    }
-
-    async fn delete(&self, id: &Id) -> tower_sessions::session_store::Result<()> {
-        self.inner.delete(id).await?;
-        self.ids.lock().unwrap().remove(id);
-        Ok(())
-    }
 }
 
 /// An app instance on `provider` whose login routes `routes` makes from
@@ -536,7 +491,8 @@ async fn a_replay_at_another_instance_sharing_the_state_is_refused() {
 
 #[tokio::test]
 async fn a_login_of_one_provider_at_anothers_callback_is_refused_and_its_cookie_removed() {
-    use crate::providers::{browser, two_providers_with};
+    use crate::common::browser;
+    use crate::providers::two_providers_with;
     let app = two_providers_with(
         TestProvider::start().await,
         TestProvider::start().await,

@@ -23,7 +23,7 @@ use oidc_login::axum::LoginRoutes;
 use oidc_login::testing::{EntraMode, IdTokenClaimsMode, Misbehavior, TestProvider, TestUser};
 use oidc_login::{
     Client, ClientAuth, Config, ConfigBuilder, DiscoveryError, Error, GraphFailure, GroupsError,
-    HttpErrorKind, IdToken, Nonce, RoleMapping, Source, Start,
+    HttpErrorKind, IdToken, Nonce, Start,
 };
 use reqwest::StatusCode;
 use tower_sessions::MemoryStore;
@@ -603,12 +603,7 @@ fn patient(metadata_url: &str, window: Duration) -> Config {
         .redirect_uri(REDIRECT_URI)
         .http_timeout(TIMEOUT)
         .discovery_retry(window)
-        .add_role_mapping(RoleMapping::new(
-            "devs",
-            Source::OpenIdConnect,
-            ALICE_GROUP,
-            ["Read-write"],
-        ))
+        .add_role_mapping(devs_are("Read-write"))
         .build()
         .unwrap()
 }

@@ -13,9 +13,8 @@ use axum::routing::get;
 use common::*;
 use oidc_login::axum::{LoginRoutes, RequireStepUp, SignedIn, StepUpPolicy, session_layer};
 use oidc_login::testing::TestProvider;
-use oidc_login::{CallbackError, ConfigError, Error, RoleMapping, Source, Start};
+use oidc_login::{CallbackError, ConfigError, Error, Start};
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
 use tower_sessions::MemoryStore;
 
 /// An app with two providers, "entra" (the default, at `/callback`) and
@@ -68,34 +67,20 @@ async fn two_on(
     configure: impl FnOnce(LoginRoutes) -> LoginRoutes,
 ) -> Two {
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let entra_client = client_with(
-        config_builder(&entra)
-            .name("entra")
-            .login_button_text("Sign in with Entra ID")
-            .redirect_uri(format!("{base}/callback"))
-            .scopes(["openid", "profile", "offline_access"])
-            .add_post_logout_redirect_uri(format!("{base}/logged-out"))
-            .add_role_mapping(RoleMapping::new(
-                "devs",
-                Source::OpenIdConnect,
-                ALICE_GROUP,
-                ["Read-write"],
-            )),
+    let entra_client = provider_client(
+        &entra,
+        &base,
+        ("entra", "Entra ID"),
+        "/callback",
+        "Read-write",
     )
     .await;
-    let privx_client = client_with(
-        config_builder(&privx)
-            .name("privx")
-            .login_button_text("Sign in with PrivX")
-            .redirect_uri(format!("{base}/callback/privx"))
-            .scopes(["openid", "profile", "offline_access"])
-            .add_post_logout_redirect_uri(format!("{base}/logged-out"))
-            .add_role_mapping(RoleMapping::new(
-                "devs",
-                Source::OpenIdConnect,
-                ALICE_GROUP,
-                ["Read-only"],
-            )),
+    let privx_client = provider_client(
+        &privx,
+        &base,
+        ("privx", "PrivX"),
+        "/callback/privx",
+        "Read-only",
     )
     .await;
     let mut routes = LoginRoutes::new(entra_client.clone());
@@ -135,24 +120,33 @@ async fn two_on(
     }
 }
 
+/// The client for the app's provider `name` ("Sign in with {label}"), its
+/// callback at `callback`, and the role alice's group maps to there.
+async fn provider_client(
+    provider: &TestProvider,
+    base: &str,
+    (name, label): (&str, &str),
+    callback: &str,
+    role: &str,
+) -> oidc_login::Client {
+    client_with(
+        config_builder(provider)
+            .name(name)
+            .login_button_text(format!("Sign in with {label}"))
+            .redirect_uri(format!("{base}{callback}"))
+            .scopes(["openid", "profile", "offline_access"])
+            .add_post_logout_redirect_uri(format!("{base}/logged-out"))
+            .add_role_mapping(devs_are(role)),
+    )
+    .await
+}
+
 /// A sign-in at most a minute old.
 struct Recent;
 impl StepUpPolicy for Recent {
     fn step_up() -> oidc_login::StepUp {
         oidc_login::StepUp::new().max_age(std::time::Duration::from_secs(60))
     }
-}
-
-pub(crate) fn browser(follow: bool) -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(if follow {
-            Policy::limited(10)
-        } else {
-            Policy::none()
-        })
-        .build()
-        .unwrap()
 }
 
 /// Starts a login with `browser` (which follows no redirect) at

@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::app::App;
-use common::{CLIENT_ID, CLIENT_SECRET};
+use common::{CLIENT_ID, CLIENT_SECRET, browser};
 use oidc_login::axum::LoginRoutes;
 use oidc_login::testing::{Misbehavior, TestClient, TestClientAuth, TestProvider, TestUser};
 use reqwest::StatusCode;
 use reqwest::cookie::Jar;
-use reqwest::redirect::Policy;
 use tower_sessions::MemoryStore;
 
 /// What the app switches on.
@@ -100,18 +99,6 @@ impl Browse for App {
         let response = browser.get(self.url("/roles")).send().await.unwrap();
         (response.status(), response.text().await.unwrap())
     }
-}
-
-fn browser(follow: bool) -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(if follow {
-            Policy::limited(10)
-        } else {
-            Policy::none()
-        })
-        .build()
-        .unwrap()
 }
 
 // ----- refresh on demand ----------------------------------------------------

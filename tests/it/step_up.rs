@@ -14,7 +14,7 @@ use oidc_login::testing::{Misbehavior, TestProvider};
 use oidc_login::{Client, Error, Start, StepUp, TokenError};
 use tower_sessions::MemoryStore;
 
-use crate::common::{self, config_builder, start_as};
+use crate::common::{self, client_with, config_builder, start_as};
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -190,11 +190,8 @@ impl StepUpApp {
         let provider = Arc::new(TestProvider::start().await);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = config_builder(&provider)
-            .redirect_uri(format!("{base}/callback"))
-            .build()
-            .unwrap();
-        let client = Client::discover(config).await.unwrap();
+        let client =
+            client_with(config_builder(&provider).redirect_uri(format!("{base}/callback"))).await;
         let routes = configure(LoginRoutes::new(client.clone()));
         let claims = |identity: &oidc_login::Identity| {
             format!(
@@ -250,6 +247,19 @@ async fn navigate(browser: &reqwest::Client, url: &str) -> reqwest::Response {
         .send()
         .await
         .expect("no redirect loop")
+}
+
+/// Where a page navigation to `/mfa` with `manual` (which follows no
+/// redirect) is sent: it must be a 303.
+async fn mfa_redirect(manual: &reqwest::Client, app: &StepUpApp) -> String {
+    let answer = manual
+        .get(app.url("/mfa"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    answer.headers()["location"].to_str().unwrap().to_owned()
 }
 
 async fn sign_in(app: &StepUpApp, browser: &reqwest::Client) {
@@ -312,14 +322,7 @@ async fn the_step_up_redirect_asks_for_what_the_route_needs() {
         .cookie_provider(_jar.clone())
         .build()
         .unwrap();
-    let answer = manual
-        .get(app.url("/mfa"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303);
-    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let location = mfa_redirect(&manual, &app).await;
     let location = url::Url::parse(&app.url(&location)).unwrap();
     assert_eq!(location.path(), "/login");
     let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
@@ -424,14 +427,7 @@ async fn not_signed_in_a_browser_signs_in_with_the_step_up_at_once() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let answer = manual
-        .get(app.url("/mfa"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303);
-    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    let location = mfa_redirect(&manual, &app).await;
     assert!(location.contains("acr_values=mfa"), "{location}");
     let done = navigate(
         &browser,

@@ -6,12 +6,12 @@ use axum::Router;
 use axum::routing::get;
 use oidc_login::axum::{LoginRoutes, RequireRole, RoleName, SignedIn, session_layer};
 use oidc_login::testing::TestProvider;
-use oidc_login::{Client, ConfigBuilder, RoleMapping, Source};
+use oidc_login::{Client, ConfigBuilder};
 use tokio::sync::Notify;
 use tower_sessions::Session;
 use tower_sessions::{MemoryStore, SessionStore};
 
-use super::{ALICE_GROUP, config_builder};
+use super::{config_builder, devs_are};
 
 pub struct ReadWrite;
 impl RoleName for ReadWrite {
@@ -73,12 +73,7 @@ impl App {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let builder = config_builder(&provider)
             .redirect_uri(format!("{base}/callback"))
-            .add_role_mapping(RoleMapping::new(
-                "devs",
-                Source::OpenIdConnect,
-                ALICE_GROUP,
-                ["Read-write"],
-            ));
+            .add_role_mapping(devs_are("Read-write"));
         let config = configure(builder).build().unwrap();
         let client = Client::discover(config).await.unwrap();
         let sessions = session_layer(store.clone(), &client);
@@ -168,14 +163,7 @@ pub async fn sign_out_on_one_with_a_request_in_flight_on_the_other(
     holding: &App,
 ) -> LateAnswer {
     let (browser, jar) = super::browser_with_jar();
-    let landed = browser
-        .get(format!(
-            "{}?login_hint=alice&return_to=/private",
-            app.url("/login")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let landed = super::sign_in_at(&browser, &app.url("/login"), "alice", "/private").await;
     assert_eq!(landed.text().await.unwrap(), "alice-sub-0001", "signed in");
     let signed_in = super::saved_cookies(&jar, &app.url("/"));
     let old_id = signed_in

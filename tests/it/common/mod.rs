@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod app;
 pub mod logs;
 pub mod state;
+pub mod store;
 
 use oidc_login::testing::{TestClient, TestClientAuth, TestProvider};
 use oidc_login::{
@@ -15,6 +16,16 @@ pub const CLIENT_ID: &str = "test-client";
 pub const CLIENT_SECRET: &str = "test-secret";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 pub const ALICE_GROUP: &str = "d48429bd-9f2a-47a2-a410-993f2a37876b";
+
+/// The row that gives alice's group (`devs`, from the ID token) `role`.
+pub fn devs_are(role: &str) -> oidc_login::RoleMapping {
+    oidc_login::RoleMapping::new(
+        "devs",
+        oidc_login::Source::OpenIdConnect,
+        ALICE_GROUP,
+        [role],
+    )
+}
 
 /// A config for the provider's default client (`client_secret_basic`).
 pub fn config_builder(provider: &TestProvider) -> ConfigBuilder {
@@ -76,6 +87,37 @@ pub async fn provider_for(auth: Option<TestClientAuth>) -> TestProvider {
     }
     .redirect_uri(REDIRECT_URI);
     TestProvider::builder().client(client).start().await
+}
+
+/// A browser stand-in that keeps cookies; with `follow`, it follows up to
+/// ten redirects, without, it stops at the first.
+pub fn browser(follow: bool) -> reqwest::Client {
+    use reqwest::redirect::Policy;
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(if follow {
+            Policy::limited(10)
+        } else {
+            Policy::none()
+        })
+        .build()
+        .unwrap()
+}
+
+/// `GET {login}?login_hint={user}&return_to={return_to}` with `browser`:
+/// the embedded provider signs `user` in at once, and a browser that
+/// follows redirects lands on `return_to`.
+pub async fn sign_in_at(
+    browser: &reqwest::Client,
+    login: &str,
+    user: &str,
+    return_to: &str,
+) -> reqwest::Response {
+    browser
+        .get(format!("{login}?login_hint={user}&return_to={return_to}"))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// A browser stand-in whose cookie jar the test can read: redirects
